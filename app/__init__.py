@@ -1,0 +1,59 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, url_for
+from flask_login import current_user
+
+from app import api, auth, channels, config, crm, dev, jobs, security
+from app.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build an app: settings, extensions, core modules, then the enabled channels.
+
+    Nothing here opens a connection or does work: the database, Redis and providers are
+    reached on first use.
+    """
+    instance = os.environ.get("DECANT_INSTANCE_PATH") or str(ROOT / "instance")
+    app = Flask(__name__, instance_path=instance, instance_relative_config=True)
+    config.load_config(app, overrides)
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(ROOT / "migrations"), compare_type=True, render_as_batch=True
+    )
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+
+    security.init_app(app)
+    api.init_app(app)
+    auth.init_app(app)
+    crm.init_app(app)
+    dev.init_app(app)
+    jobs.init_app(app)
+    channels.init_app(app)
+
+    @app.context_processor
+    def navigation() -> dict[str, Any]:
+        role = current_user.role if current_user.is_authenticated else None
+        return {
+            "nav_entries": channels.nav_entries(app, role),
+            "dev_mode": dev.dev_mode(app),
+        }
+
+    @app.template_global()
+    def page_url(page: int) -> str:
+        """The current page's URL with another ``page`` argument (pagers)."""
+        args = {**request.args.to_dict(), "page": page}
+        return url_for(request.endpoint or "crm.customers", **(request.view_args or {}), **args)
+
+    return app

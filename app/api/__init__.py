@@ -1,0 +1,82 @@
+"""The JSON contract: error envelope, OpenAPI document, docs page, job status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
+from swagger_ui_bundle import swagger_ui_path
+
+from app import jobs
+from app.api import errors
+from app.api.errors import ApiError
+from app.api.spec import OutModel, api, openapi_document, responses
+from app.auth.access import public
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+_SWAGGER_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"}
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+_ACCEPTED_BODIES = {"application/json", "multipart/form-data"}
+
+
+class JobOut(OutModel):
+    id: str
+    status: str
+    error: str | None
+
+
+@bp.get("/openapi.json")
+@public
+def openapi_json():
+    """The OpenAPI 3.1 document, generated from the models that validate requests."""
+    return jsonify(openapi_document(current_app._get_current_object()))
+
+
+@bp.get("/docs")
+@public
+def docs():
+    return render_template("api/docs.html")
+
+
+@bp.get("/docs/assets/<name>")
+@public
+def docs_asset(name: str):
+    """Swagger UI served from the installed swagger-ui-bundle package, never a CDN."""
+    if name not in _SWAGGER_FILES:
+        abort(404)
+    from flask import send_from_directory
+
+    return send_from_directory(Path(swagger_ui_path), name, max_age=86400)
+
+
+@bp.get("/jobs/<job_id>")
+@api.validate(resp=responses(HTTP_200=JobOut, HTTP_404=None), tags=["jobs"])
+def job(job_id: str):
+    """The state of a background job (refreshes, syncs, campaigns)."""
+    handle = jobs.job_status(job_id)
+    if handle is None:
+        raise errors.not_found("job")
+    return handle.to_json()
+
+
+def init_app(app: Flask) -> None:
+    errors.init_app(app)
+
+    @app.before_request
+    def check_json_body():
+        """Malformed JSON is a 400 and a body that is not JSON a 415, before any view."""
+        if not request.path.startswith("/api/") or request.method not in _BODY_METHODS:
+            return
+        if "/webhooks/" in request.path:
+            return  # providers post form bodies; their views verify and parse them
+        if not request.content_length and not request.data:
+            return
+        if request.mimetype not in _ACCEPTED_BODIES:
+            raise ApiError(
+                415, "unsupported_media_type", "Send JSON with Content-Type: application/json"
+            )
+        if request.mimetype == "application/json":
+            if request.get_json(silent=True) is None:
+                raise ApiError(400, "malformed_json", "Body is not valid JSON", {"body": "invalid"})
+
+    app.register_blueprint(bp)

@@ -1,0 +1,77 @@
+"""Users, roles and hashed API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, DateTime, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.ids import PublicIdMixin
+from app.models_base import TimestampMixin, utcnow
+
+if TYPE_CHECKING:
+    from app.crm.models import Territory
+
+ROLES = ("admin", "manager", "rep")
+TOKEN_PREFIX = "dct_"
+
+
+class User(PublicIdMixin, TimestampMixin, UserMixin, db.Model):
+    __tablename__ = "user"
+    id_prefix = "usr"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="rep")
+    territory_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    territory: Mapped[Territory | None] = relationship(lazy="joined")
+
+    def get_id(self) -> str:  # Flask-Login keeps the opaque id in the session
+        return self.public_id
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.active
+
+    @property
+    def sees_all_territories(self) -> bool:
+        return self.role in ("admin", "manager")
+
+
+class ApiToken(PublicIdMixin, db.Model):
+    """A bearer token; only its SHA-256 is stored (tokens carry 256 random bits)."""
+
+    __tablename__ = "api_token"
+    id_prefix = "tok"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120), default="cli")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+
+    @staticmethod
+    def hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user: User, name: str = "cli") -> tuple[ApiToken, str]:
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        row = cls(user=user, name=name, token_hash=cls.hash(token), hint=token[:8])
+        return row, token

@@ -1,0 +1,176 @@
+"""Settings: defaults here, then ``instance/config.py``, then the environment.
+
+The environment wins so a deployment (or a test) can override anything without editing
+files; a ``.env`` file in the working directory is read into the environment first.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+
+# Settings read from the environment, with the type each is converted to.
+ENV_SETTINGS: dict[str, type] = {
+    "DECANT_ENV": str,
+    "SECRET_KEY": str,
+    "ENCRYPTION_KEYS": str,
+    "DATABASE_URL": str,
+    "REDIS_URL": str,
+    "PUBLIC_BASE_URL": str,
+    "CHANNELS": str,
+    "EMAIL_PROVIDER": str,
+    "SENDGRID_API_KEY": str,
+    "SENDGRID_BASE_URL": str,
+    "SENDGRID_WEBHOOK_PUBLIC_KEY": str,
+    "RESEND_API_KEY": str,
+    "RESEND_BASE_URL": str,
+    "RESEND_WEBHOOK_SECRET": str,
+    "AWS_REGION": str,
+    "AWS_ACCESS_KEY_ID": str,
+    "AWS_SECRET_ACCESS_KEY": str,
+    "SES_ENDPOINT_URL": str,
+    "SMTP_HOST": str,
+    "SMTP_PORT": int,
+    "SMTP_USERNAME": str,
+    "SMTP_PASSWORD": str,
+    "SMTP_STARTTLS": bool,
+    "FROM_EMAIL": str,
+    "SMS_PROVIDER": str,
+    "TWILIO_ACCOUNT_SID": str,
+    "TWILIO_AUTH_TOKEN": str,
+    "TWILIO_PHONE_NUMBER": str,
+    "TWILIO_MESSAGING_SERVICE_SID": str,
+    "TWILIO_BASE_URL": str,
+    "MAILCHIMP_CLIENT_ID": str,
+    "MAILCHIMP_CLIENT_SECRET": str,
+    "MAILCHIMP_BASE_URL": str,
+    "LOGIN_RATE_LIMIT": str,
+    "RATELIMIT_STORAGE_URI": str,
+    "MAX_CONTENT_LENGTH": int,
+    "PASSWORD_HASH_METHOD": str,
+    "SESSION_COOKIE_SECURE": bool,
+    "DEFAULT_PHONE_REGION": str,
+}
+
+
+class Defaults:
+    DECANT_ENV = "production"
+    SECRET_KEY: str | None = None
+    ENCRYPTION_KEYS: str | None = None
+    DATABASE_URL: str | None = None
+    REDIS_URL: str | None = None
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    CHANNELS = "all"
+    EMAIL_PROVIDER: str | None = None
+    SMS_PROVIDER: str | None = None
+    FROM_EMAIL = "Decant <marketing@example.com>"
+    SENDGRID_BASE_URL = "https://api.sendgrid.com"
+    RESEND_BASE_URL = "https://api.resend.com"
+    TWILIO_BASE_URL = "https://api.twilio.com"
+    AWS_REGION = "us-east-1"
+    SMTP_PORT = 587
+    SMTP_STARTTLS = True
+    LOGIN_RATE_LIMIT = "10 per minute"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+    PASSWORD_HASH_METHOD = "scrypt"
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_CHECK_DEFAULT = False  # app.auth.csrf decides which requests need a token
+    WTF_CSRF_TIME_LIMIT = None
+    BOOTSTRAP_SERVE_LOCAL = True
+    JOB_TIMEOUT = 600
+    PERIODIC_TICK_SECONDS = 15
+    DEV_OUTBOX_LIMIT = 500
+    DEFAULT_PHONE_REGION = "US"
+
+
+def _convert(name: str, raw: str) -> Any:
+    kind = ENV_SETTINGS[name]
+    if kind is bool:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if kind is int:
+        return int(raw)
+    return raw
+
+
+def load_config(app, overrides: dict[str, Any] | None = None) -> None:
+    """Fill ``app.config`` in order: defaults, instance/config.py, environment, overrides."""
+    load_dotenv(Path.cwd() / ".env", override=False)
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    for name in ENV_SETTINGS:
+        value = os.environ.get(name)
+        if value not in (None, ""):
+            app.config[name] = _convert(name, value)
+    if overrides:
+        app.config.update(overrides)
+    _derive(app)
+
+
+def _derive(app) -> None:
+    cfg = app.config
+    env = cfg["DECANT_ENV"]
+    if env not in {"production", "development", "testing"}:
+        raise RuntimeError(f"DECANT_ENV must be production, development or testing, not {env!r}")
+    cfg["TESTING"] = env == "testing" or bool(cfg.get("TESTING"))
+    if not cfg.get("SECRET_KEY"):
+        cfg["SECRET_KEY"] = _instance_secret_key(app, create=env != "production")
+    if not cfg.get("SECRET_KEY"):
+        raise RuntimeError(
+            "SECRET_KEY is not set. In production set SECRET_KEY in the environment "
+            "(or run `make run` once to generate instance/secret_key)."
+        )
+    if not cfg.get("DATABASE_URL"):
+        cfg["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "decant.sqlite")
+    cfg["SQLALCHEMY_DATABASE_URI"] = _normalise_db_url(cfg["DATABASE_URL"])
+    if "SESSION_COOKIE_SECURE" not in cfg or cfg.get("SESSION_COOKIE_SECURE") is None:
+        cfg["SESSION_COOKIE_SECURE"] = env == "production"
+    cfg["REMEMBER_COOKIE_SECURE"] = cfg["SESSION_COOKIE_SECURE"]
+    cfg["EMAIL_PROVIDER"] = cfg.get("EMAIL_PROVIDER") or _default_email_provider(cfg)
+    cfg["SMS_PROVIDER"] = cfg.get("SMS_PROVIDER") or (
+        "twilio" if cfg.get("TWILIO_ACCOUNT_SID") and cfg.get("TWILIO_AUTH_TOKEN") else "console"
+    )
+    if cfg.get("REDIS_URL") and cfg["RATELIMIT_STORAGE_URI"] == "memory://":
+        cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"]
+
+
+def _default_email_provider(cfg) -> str:
+    """The real adapter whose credentials are set, else console (dev mode)."""
+    if cfg.get("SENDGRID_API_KEY"):
+        return "sendgrid"
+    if cfg.get("RESEND_API_KEY"):
+        return "resend"
+    if cfg.get("AWS_ACCESS_KEY_ID") and cfg.get("AWS_SECRET_ACCESS_KEY"):
+        return "ses"
+    if cfg.get("SMTP_HOST"):
+        return "smtp"
+    return "console"
+
+
+def _normalise_db_url(url: str) -> str:
+    """Accept the common ``postgres://`` spellings and use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _instance_secret_key(app, *, create: bool) -> str | None:
+    path = Path(app.instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip() or None
+    if not create:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(secrets.token_urlsafe(48))
+    path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,138 @@
+"""/api/sales/customers, /orders, /skus, /territories"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.api.errors import not_found
+from app.api.pagination import PageQuery, paginate
+from app.api.spec import api, responses
+from app.crm import schemas as s
+from app.crm import services
+from app.crm.models import Customer, Order, OrderLine, Sku, Territory
+from app.crm.scoping import get_visible_customer, visible_customer_ids
+from app.extensions import db
+
+bp = Blueprint("crm_api", __name__, url_prefix="/api/sales")
+
+
+def _customer_or_404(customer_id: str) -> Customer:
+    customer = get_visible_customer(customer_id, current_user)
+    if customer is None:
+        raise not_found("customer")
+    return customer
+
+
+@bp.get("/customers")
+@api.validate(query=s.CustomerQuery, resp=responses(HTTP_200=s.CustomerPage), tags=["customers"])
+def list_customers(query: s.CustomerQuery):
+    """Customers you can see, filtered by territory, accountPriority, accountType, q."""
+    stmt = services.customers_query(
+        current_user,
+        territory=query.territory,
+        account_priority=query.account_priority,
+        account_type=query.account_type,
+        q=query.q,
+    ).options(selectinload(Customer.preference))
+    return paginate(stmt, query.page, query.per_page, services.customer_json)
+
+
+@bp.post("/customers")
+@api.validate(json=s.CustomerCreate, resp=responses(HTTP_201=s.CustomerOut), tags=["customers"])
+def create_customer(json: s.CustomerCreate):
+    customer = services.create_customer(current_user, json.model_dump())
+    return services.customer_json(customer), 201
+
+
+@bp.get("/customers/<customer_id>")
+@api.validate(resp=responses(HTTP_200=s.CustomerOut, HTTP_404=None), tags=["customers"])
+def get_customer(customer_id: str):
+    return services.customer_json(_customer_or_404(customer_id))
+
+
+@bp.patch("/customers/<customer_id>")
+@api.validate(
+    json=s.CustomerPatch, resp=responses(HTTP_200=s.CustomerOut, HTTP_404=None), tags=["customers"]
+)
+def patch_customer(customer_id: str, json: s.CustomerPatch):
+    customer = _customer_or_404(customer_id)
+    data = json.model_dump(exclude_unset=True)
+    return services.customer_json(services.update_customer(current_user, customer, data))
+
+
+@bp.get("/customers/<customer_id>/activities")
+@api.validate(
+    query=PageQuery, resp=responses(HTTP_200=s.ActivityPage, HTTP_404=None), tags=["customers"]
+)
+def customer_activities(customer_id: str, query: PageQuery):
+    """The customer's timeline, newest first."""
+    customer = _customer_or_404(customer_id)
+    return paginate(
+        services.activities_query(customer), query.page, query.per_page, services.activity_json
+    )
+
+
+@bp.get("/orders")
+@api.validate(query=s.OrderQuery, resp=responses(HTTP_200=s.OrderPage), tags=["orders"])
+def list_orders(query: s.OrderQuery):
+    """Orders of customers you can see, newest first."""
+    stmt = (
+        select(Order)
+        .where(Order.customer_id.in_(visible_customer_ids(current_user)))
+        .options(
+            selectinload(Order.lines).selectinload(OrderLine.sku), selectinload(Order.customer)
+        )
+        .order_by(Order.order_date.desc(), Order.id.desc())
+    )
+    if query.customer_id:
+        customer = get_visible_customer(query.customer_id, current_user)
+        if customer is None:
+            raise not_found("customer", field="customerId")
+        stmt = stmt.where(Order.customer_id == customer.id)
+    if query.since:
+        stmt = stmt.where(Order.order_date >= query.since)
+    if query.until:
+        stmt = stmt.where(Order.order_date <= query.until)
+    return paginate(stmt, query.page, query.per_page, services.order_json)
+
+
+@bp.get("/orders/<order_id>")
+@api.validate(resp=responses(HTTP_200=s.OrderOut, HTTP_404=None), tags=["orders"])
+def get_order(order_id: str):
+    order = db.session.scalar(
+        select(Order).where(
+            Order.public_id == order_id,
+            Order.customer_id.in_(visible_customer_ids(current_user)),
+        )
+    )
+    if order is None:
+        raise not_found("order")
+    return services.order_json(order)
+
+
+@bp.get("/skus")
+@api.validate(query=s.SkuQuery, resp=responses(HTTP_200=s.SkuPage), tags=["catalogue"])
+def list_skus(query: s.SkuQuery):
+    stmt = select(Sku).order_by(Sku.name, Sku.id)
+    if query.q:
+        stmt = stmt.where(Sku.name.ilike(f"%{query.q}%"))
+    return paginate(stmt, query.page, query.per_page, services.sku_json)
+
+
+@bp.get("/skus/<sku_id>")
+@api.validate(resp=responses(HTTP_200=s.SkuOut, HTTP_404=None), tags=["catalogue"])
+def get_sku(sku_id: str):
+    sku = db.session.scalar(select(Sku).where(Sku.public_id == sku_id))
+    if sku is None:
+        raise not_found("sku")
+    return services.sku_json(sku)
+
+
+@bp.get("/territories")
+@api.validate(query=PageQuery, resp=responses(HTTP_200=s.TerritoryPage), tags=["catalogue"])
+def list_territories(query: PageQuery):
+    stmt = select(Territory).order_by(Territory.name)
+    return paginate(stmt, query.page, query.per_page, services.territory_json)

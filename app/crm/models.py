@@ -1,0 +1,174 @@
+"""The CRM core: territories, customers, SKUs, orders, activities, consent."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    Time,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.ids import PublicIdMixin
+from app.models_base import TimestampMixin, utcnow
+
+if TYPE_CHECKING:
+    from app.auth.models import User
+
+ACCOUNT_TYPES = ("ACTIVE", "PROSPECT", "INACTIVE", "CHURNED")
+ACCOUNT_PRIORITIES = ("HIGH", "MEDIUM", "LOW")
+ACTIVITY_TYPES = ("Email", "SMS", "Email Campaign", "Call", "Note")
+DIRECTIONS = ("sent", "received")
+CONSENT_STATES = ("unknown", "opted_in", "opted_out")
+
+Money = Numeric(14, 2)
+
+
+class Territory(PublicIdMixin, db.Model):
+    __tablename__ = "territory"
+    id_prefix = "ter"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+
+
+class Customer(PublicIdMixin, TimestampMixin, db.Model):
+    __tablename__ = "customer"
+    id_prefix = "cus"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    account_type: Mapped[str] = mapped_column(String(16), default="PROSPECT", index=True)
+    account_priority: Mapped[str] = mapped_column(String(8), default="MEDIUM", index=True)
+    territory_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id"), index=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    lifetime_revenue: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), index=True)
+    last_order_date: Mapped[date | None] = mapped_column(Date, index=True)
+
+    territory: Mapped[Territory | None] = relationship(lazy="joined")
+    rep: Mapped[User | None] = relationship(lazy="joined")
+    preference: Mapped[CommunicationPreference | None] = relationship(
+        back_populates="customer", uselist=False
+    )
+
+
+class Sku(PublicIdMixin, db.Model):
+    __tablename__ = "sku"
+    id_prefix = "sku"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    producer: Mapped[str | None] = mapped_column(String(120))
+    varietal: Mapped[str | None] = mapped_column(String(80))
+    region: Mapped[str | None] = mapped_column(String(120))
+    vintage: Mapped[int | None] = mapped_column(Integer)
+    price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Order(PublicIdMixin, db.Model):
+    __tablename__ = "order"
+    id_prefix = "ord"
+    __table_args__ = (Index("ix_order_customer_date", "customer_id", "order_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    order_date: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="delivered")
+    total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    customer: Mapped[Customer] = relationship()
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan"
+    )
+
+
+class OrderLine(db.Model):
+    __tablename__ = "order_line"
+    __table_args__ = (Index("ix_order_line_sku_order", "sku_id", "order_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    sku: Mapped[Sku] = relationship(lazy="joined")
+
+
+class Activity(PublicIdMixin, db.Model):
+    """One entry of a customer's timeline: an email, a text, a campaign message..."""
+
+    __tablename__ = "activity"
+    id_prefix = "act"
+    __table_args__ = (Index("ix_activity_customer_time", "customer_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    type: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str | None] = mapped_column(Text)
+    direction: Mapped[str] = mapped_column(String(10), default="sent")
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    customer: Mapped[Customer] = relationship()
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+
+class CommunicationPreference(TimestampMixin, db.Model):
+    """A customer's current consent per channel; ConsentChange keeps the history."""
+
+    __tablename__ = "communication_preference"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), unique=True
+    )
+    email_status: Mapped[str] = mapped_column(String(12), default="unknown")
+    email_source: Mapped[str | None] = mapped_column(String(40))
+    email_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sms_status: Mapped[str] = mapped_column(String(12), default="unknown")
+    sms_source: Mapped[str | None] = mapped_column(String(40))
+    sms_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    preferred_contact_start: Mapped[time | None] = mapped_column(Time)
+    preferred_contact_end: Mapped[time | None] = mapped_column(Time)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+    customer: Mapped[Customer] = relationship(back_populates="preference")
+
+
+class ConsentChange(db.Model):
+    """An opt-in or opt-out, with where it came from and when (consent history)."""
+
+    __tablename__ = "consent_change"
+    __table_args__ = (Index("ix_consent_change_customer_at", "customer_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(String(254), index=True)
+    status: Mapped[str] = mapped_column(String(12))
+    source: Mapped[str] = mapped_column(String(40))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,179 @@
+"""Request and response shapes for the CRM API (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from app.api.spec import CamelModel, OutModel
+from app.api.pagination import PageQuery
+
+AccountType = Literal["ACTIVE", "PROSPECT", "INACTIVE", "CHURNED"]
+AccountPriority = Literal["HIGH", "MEDIUM", "LOW"]
+CustomValue = str | int | float | bool | None
+
+
+def check_custom_fields(value: dict[str, Any]) -> dict[str, Any]:
+    """Custom field keys double as template tokens, so they must be identifiers."""
+    for key in value:
+        if not key.isidentifier() or len(key) > 40:
+            raise ValueError(f"custom field key {key!r} must be an identifier of at most 40 chars")
+    if len(value) > 50:
+        raise ValueError("at most 50 custom fields")
+    return value
+
+
+class CustomerQuery(PageQuery):
+    territory: str | None = Field(default=None, max_length=80)
+    account_priority: AccountPriority | None = None
+    account_type: AccountType | None = None
+    q: str | None = Field(default=None, max_length=200)
+
+
+class CustomerCreate(CamelModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+    account_type: AccountType = "PROSPECT"
+    account_priority: AccountPriority = "MEDIUM"
+    territory: str | None = Field(default=None, max_length=80)
+    rep_id: str | None = Field(default=None, max_length=24)
+    custom_fields: dict[str, CustomValue] = Field(default_factory=dict)
+
+    @field_validator("custom_fields")
+    @classmethod
+    def _keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_custom_fields(value)
+
+
+class CustomerPatch(CamelModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+    account_type: AccountType | None = None
+    account_priority: AccountPriority | None = None
+    territory: str | None = Field(default=None, max_length=80)
+    rep_id: str | None = Field(default=None, max_length=24)
+    custom_fields: dict[str, CustomValue] | None = None
+
+    @field_validator("custom_fields")
+    @classmethod
+    def _keys(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else check_custom_fields(value)
+
+
+class PreferencesOut(OutModel):
+    email: str
+    sms: str
+
+
+class CustomerOut(OutModel):
+    id: str
+    name: str
+    email: str | None
+    phone: str | None
+    account_type: str
+    account_priority: str
+    territory: str | None
+    territory_id: str | None
+    rep_id: str | None
+    rep_name: str | None
+    custom_fields: dict[str, Any]
+    lifetime_revenue: str
+    last_order_date: date | None
+    created_at: datetime
+    preferences: PreferencesOut
+
+
+class CustomerPage(OutModel):
+    items: list[CustomerOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class ActivityOut(OutModel):
+    id: str
+    type: str
+    subject: str | None
+    body: str | None
+    direction: str
+    occurred_at: datetime
+    notes: str | None
+    customer_id: str
+    user_id: str | None
+    user_name: str | None
+
+
+class ActivityPage(OutModel):
+    items: list[ActivityOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class OrderQuery(PageQuery):
+    customer_id: str | None = Field(default=None, max_length=24)
+    since: date | None = None
+    until: date | None = None
+
+
+class OrderLineOut(OutModel):
+    sku_id: str
+    sku_name: str
+    quantity: int
+    unit_price: str
+
+
+class OrderOut(OutModel):
+    id: str
+    customer_id: str
+    order_date: date
+    status: str
+    total: str
+    lines: list[OrderLineOut]
+
+
+class OrderPage(OutModel):
+    items: list[OrderOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class SkuQuery(PageQuery):
+    q: str | None = Field(default=None, max_length=200)
+
+
+class SkuOut(OutModel):
+    id: str
+    code: str
+    name: str
+    producer: str | None
+    varietal: str | None
+    region: str | None
+    vintage: int | None
+    price: str
+    active: bool
+
+
+class SkuPage(OutModel):
+    items: list[SkuOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class TerritoryOut(OutModel):
+    id: str
+    name: str
+    timezone: str
+
+
+class TerritoryPage(OutModel):
+    items: list[TerritoryOut]
+    total: int
+    page: int
+    per_page: int

@@ -1,0 +1,298 @@
+"""CRM services: customers, activities, consent. Plain functions, no request objects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import Select, func, or_, select
+
+from app.api.errors import validation_error
+from app.auth.models import User
+from app.crm.models import (
+    Activity,
+    CommunicationPreference,
+    ConsentChange,
+    Customer,
+    Order,
+    Sku,
+    Territory,
+)
+from app.crm.scoping import scope_customers
+from app.extensions import db
+from app.models_base import utcnow
+from app.signals import customer_changed
+
+
+def normalise_email(value: str | None, field: str = "email") -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise validation_error({field: str(exc)}) from exc
+
+
+def normalise_phone(value: str | None, field: str = "phone") -> str | None:
+    """Any written form of a number -> E.164, or a 422 naming ``field``."""
+    if value is None or value == "":
+        return None
+    region = current_app.config.get("DEFAULT_PHONE_REGION", "US")
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise validation_error({field: f"not a phone number: {exc}"}) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise validation_error({field: "not a valid phone number"})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def money(value: Any) -> str:
+    return f"{value:.2f}" if value is not None else "0.00"
+
+
+def customer_json(c: Customer) -> dict[str, Any]:
+    pref = c.preference
+    return {
+        "id": c.public_id,
+        "name": c.name,
+        "email": c.email,
+        "phone": c.phone,
+        "accountType": c.account_type,
+        "accountPriority": c.account_priority,
+        "territory": c.territory.name if c.territory else None,
+        "territoryId": c.territory.public_id if c.territory else None,
+        "repId": c.rep.public_id if c.rep else None,
+        "repName": c.rep.name if c.rep else None,
+        "customFields": c.custom_fields or {},
+        "lifetimeRevenue": money(c.lifetime_revenue),
+        "lastOrderDate": c.last_order_date.isoformat() if c.last_order_date else None,
+        "createdAt": c.created_at.isoformat() if c.created_at else None,
+        "preferences": {
+            "email": pref.email_status if pref else "unknown",
+            "sms": pref.sms_status if pref else "unknown",
+        },
+    }
+
+
+def activity_json(a: Activity) -> dict[str, Any]:
+    return {
+        "id": a.public_id,
+        "type": a.type,
+        "subject": a.subject,
+        "body": a.body,
+        "direction": a.direction,
+        "occurredAt": a.occurred_at.isoformat(),
+        "notes": a.notes,
+        "customerId": a.customer.public_id,
+        "userId": a.user.public_id if a.user else None,
+        "userName": a.user.name if a.user else None,
+    }
+
+
+def customers_query(
+    user: Any,
+    *,
+    territory: str | None = None,
+    account_priority: str | None = None,
+    account_type: str | None = None,
+    q: str | None = None,
+) -> Select[Any]:
+    stmt = scope_customers(select(Customer), user)
+    if territory:
+        stmt = stmt.join(Territory, Customer.territory_id == Territory.id).where(
+            Territory.name == territory
+        )
+    if account_priority:
+        stmt = stmt.where(Customer.account_priority == account_priority)
+    if account_type:
+        stmt = stmt.where(Customer.account_type == account_type)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(
+            or_(func.lower(Customer.name).like(like), func.lower(Customer.email).like(like))
+        )
+    return stmt.order_by(Customer.name, Customer.id)
+
+
+def _territory_for(user: Any, name: str | None, field: str = "territory") -> Territory | None:
+    if name is None:
+        return user.territory if not user.sees_all_territories else None
+    territory = db.session.scalar(select(Territory).where(Territory.name == name))
+    if territory is None:
+        raise validation_error({field: f"unknown territory {name!r}"})
+    if not user.sees_all_territories and territory.id != user.territory_id:
+        raise validation_error({field: "outside your territory"})
+    return territory
+
+
+def _rep_for(rep_id: str | None) -> User | None:
+    if rep_id is None:
+        return None
+    rep = db.session.scalar(select(User).where(User.public_id == rep_id))
+    if rep is None:
+        raise validation_error({"repId": "unknown user"})
+    return rep
+
+
+def create_customer(user: Any, data: dict[str, Any]) -> Customer:
+    """Validate everything first, then write once: a 422 never leaves a partial row."""
+    email = normalise_email(data.get("email"))
+    phone = normalise_phone(data.get("phone"))
+    territory = _territory_for(user, data.get("territory"))
+    rep = _rep_for(data.get("rep_id"))
+    if rep is None and user.role == "rep":
+        rep = user
+    customer = Customer(
+        name=data["name"],
+        email=email,
+        phone=phone,
+        account_type=data.get("account_type") or "PROSPECT",
+        account_priority=data.get("account_priority") or "MEDIUM",
+        territory=territory,
+        rep=rep,
+        custom_fields=data.get("custom_fields") or {},
+    )
+    db.session.add(customer)
+    db.session.commit()
+    customer_changed.send(current_app._get_current_object(), customer_id=customer.id)
+    return customer
+
+
+def update_customer(user: Any, customer: Customer, data: dict[str, Any]) -> Customer:
+    changes: dict[str, Any] = {}
+    if "name" in data and data["name"] is not None:
+        changes["name"] = data["name"]
+    if "email" in data:
+        changes["email"] = normalise_email(data["email"])
+    if "phone" in data:
+        changes["phone"] = normalise_phone(data["phone"])
+    for key in ("account_type", "account_priority"):
+        if data.get(key) is not None:
+            changes[key] = data[key]
+    if data.get("territory") is not None:
+        changes["territory"] = _territory_for(user, data["territory"])
+    if data.get("rep_id") is not None:
+        changes["rep"] = _rep_for(data["rep_id"])
+    if data.get("custom_fields") is not None:
+        merged = dict(customer.custom_fields or {})
+        for key, value in data["custom_fields"].items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        changes["custom_fields"] = merged
+    for key, value in changes.items():
+        setattr(customer, key, value)
+    db.session.commit()
+    customer_changed.send(current_app._get_current_object(), customer_id=customer.id)
+    return customer
+
+
+def activities_query(customer: Customer) -> Select[Any]:
+    return (
+        select(Activity)
+        .where(Activity.customer_id == customer.id)
+        .order_by(Activity.occurred_at.desc(), Activity.id.desc())
+    )
+
+
+def log_activity(
+    customer_id: int,
+    type_: str,
+    *,
+    subject: str | None = None,
+    body: str | None = None,
+    direction: str = "sent",
+    user_id: int | None = None,
+    occurred_at: datetime | None = None,
+    notes: str | None = None,
+    commit: bool = True,
+) -> Activity:
+    """Record a timeline entry; channels call this for every message."""
+    activity = Activity(
+        customer_id=customer_id,
+        type=type_,
+        subject=subject,
+        body=body,
+        direction=direction,
+        user_id=user_id,
+        occurred_at=occurred_at or utcnow(),
+        notes=notes,
+    )
+    db.session.add(activity)
+    if commit:
+        db.session.commit()
+    return activity
+
+
+def preference_for(customer_id: int) -> CommunicationPreference:
+    pref = db.session.scalar(
+        select(CommunicationPreference).where(CommunicationPreference.customer_id == customer_id)
+    )
+    if pref is None:
+        pref = CommunicationPreference(customer_id=customer_id)
+        db.session.add(pref)
+    return pref
+
+
+def record_consent(
+    customer_id: int | None, channel: str, address: str, status: str, source: str
+) -> None:
+    """Set the current consent for a channel and append it to the history (no commit)."""
+    now = utcnow()
+    if customer_id is not None:
+        pref = preference_for(customer_id)
+        setattr(pref, f"{channel}_status", status)
+        setattr(pref, f"{channel}_source", source)
+        setattr(pref, f"{channel}_changed_at", now)
+    db.session.add(
+        ConsentChange(
+            customer_id=customer_id,
+            channel=channel,
+            address=address,
+            status=status,
+            source=source,
+            changed_at=now,
+        )
+    )
+
+
+def order_json(o: Order) -> dict[str, Any]:
+    return {
+        "id": o.public_id,
+        "customerId": o.customer.public_id,
+        "orderDate": o.order_date.isoformat(),
+        "status": o.status,
+        "total": money(o.total),
+        "lines": [
+            {
+                "skuId": line.sku.public_id,
+                "skuName": line.sku.name,
+                "quantity": line.quantity,
+                "unitPrice": money(line.unit_price),
+            }
+            for line in o.lines
+        ],
+    }
+
+
+def sku_json(s: Sku) -> dict[str, Any]:
+    return {
+        "id": s.public_id,
+        "code": s.code,
+        "name": s.name,
+        "producer": s.producer,
+        "varietal": s.varietal,
+        "region": s.region,
+        "vintage": s.vintage,
+        "price": money(s.price),
+        "active": s.active,
+    }
+
+
+def territory_json(t: Territory) -> dict[str, Any]:
+    return {"id": t.public_id, "name": t.name, "timezone": t.timezone}

@@ -1,0 +1,29 @@
+"""Opaque public ids: a type prefix and 96 random bits (``cus_Qm3v...``).
+
+Primary keys stay integers for joins; the API and pages only ever show public ids, so no
+one can walk sequential numbers.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+
+def new_public_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(12)}"
+
+
+class PublicIdMixin:
+    """Adds ``public_id``; subclasses set ``id_prefix``."""
+
+    id_prefix: str = "obj"
+
+    @declared_attr
+    def public_id(cls) -> Mapped[str]:  # noqa: N805 - SQLAlchemy declared_attr
+        prefix = cls.id_prefix
+        return mapped_column(
+            String(24), unique=True, nullable=False, default=lambda: new_public_id(prefix)
+        )

@@ -1,0 +1,334 @@
+"""The one way to run work in the background.
+
+With ``REDIS_URL`` set, jobs go to RQ queues named by purpose and a ``flask worker``
+process runs them (with RQ's scheduler for ``at=`` jobs and a ticker for periodic jobs).
+Without it, jobs run inline in the calling process, so the embedded default needs no
+server; inline jobs scheduled for later wait in the ``scheduled_job`` table until
+``flask jobs tick`` (run by ``make run``'s server loop and by the worker) finds them due.
+
+Jobs are referenced by import path and take ids, never objects: they re-read state and
+must be safe to run twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import JSON, DateTime, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.channels import PeriodicJob
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+#: Queues in the order a worker serves them.
+QUEUES = ("messages", "campaigns", "lists", "sync", "maintenance", "default")
+DEFAULT_RETRY_INTERVALS = (10, 60, 300)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ScheduledJob(db.Model):
+    """An inline-mode job waiting for its time (RQ keeps its own schedule in Redis)."""
+
+    __tablename__ = "scheduled_job"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    func: Mapped[str] = mapped_column(String(200))
+    args: Mapped[list] = mapped_column(JSON, default=list)
+    kwargs: Mapped[dict] = mapped_column(JSON, default=dict)
+    run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled", index=True)
+
+
+@dataclass(frozen=True)
+class JobHandle:
+    id: str
+    status: str  # queued | scheduled | finished | failed | started | deferred
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "error": self.error}
+
+
+def func_path(func: Callable[..., Any] | str) -> str:
+    if isinstance(func, str):
+        return func
+    return f"{func.__module__}:{func.__qualname__}"
+
+
+def resolve(path: str) -> Callable[..., Any]:
+    module, _, name = path.partition(":")
+    target: Any = importlib.import_module(module)
+    for part in name.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def redis_connection(app: Flask | None = None):
+    """A Redis client for REDIS_URL, or None in inline mode. Created lazily, per app."""
+    app = app or current_app._get_current_object()
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return None
+    conn = app.extensions.get("decant_redis")
+    if conn is None:
+        import redis
+
+        conn = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3)
+        app.extensions["decant_redis"] = conn
+    return conn
+
+
+def enqueue(
+    func: Callable[..., Any] | str,
+    *args: Any,
+    queue: str = "default",
+    at: datetime | None = None,
+    job_id: str | None = None,
+    timeout: int | None = None,
+    retries: int = 3,
+    **kwargs: Any,
+) -> JobHandle:
+    """Run ``func(*args, **kwargs)`` in the background (now, or at ``at``)."""
+    app = current_app._get_current_object()
+    path = func_path(func)
+    resolve(path)  # fail at enqueue time, not in the worker, when the path is wrong
+    job_id = job_id or str(uuid.uuid4())
+    conn = redis_connection(app)
+    if conn is not None:
+        return _enqueue_rq(app, conn, path, args, kwargs, queue, at, job_id, timeout, retries)
+    if at is not None and at > utcnow():
+        db.session.add(ScheduledJob(id=job_id, func=path, args=list(args), kwargs=kwargs, run_at=at))
+        db.session.commit()
+        return JobHandle(job_id, "scheduled")
+    return _run_inline(app, job_id, path, args, kwargs)
+
+
+def _enqueue_rq(app, conn, path, args, kwargs, queue, at, job_id, timeout, retries) -> JobHandle:
+    from rq import Queue, Retry
+
+    q = Queue(queue, connection=conn)
+    options: dict[str, Any] = {
+        "job_id": job_id,
+        "job_timeout": timeout or app.config["JOB_TIMEOUT"],
+        "result_ttl": 86400,
+        "failure_ttl": 7 * 86400,
+    }
+    if retries:
+        options["retry"] = Retry(max=retries, interval=list(DEFAULT_RETRY_INTERVALS[:retries]))
+    if at is not None and at > utcnow():
+        job = q.enqueue_at(at, run_job, path, list(args), kwargs, **options)
+        return JobHandle(job.id, "scheduled")
+    job = q.enqueue(run_job, path, list(args), kwargs, **options)
+    return JobHandle(job.id, "queued")
+
+
+def _inline_results(app: Flask) -> OrderedDict[str, JobHandle]:
+    return app.extensions.setdefault("decant_inline_jobs", OrderedDict())
+
+
+def _run_inline(app: Flask, job_id: str, path: str, args, kwargs) -> JobHandle:
+    try:
+        resolve(path)(*args, **kwargs)
+        handle = JobHandle(job_id, "finished")
+    except Exception as exc:  # a failed background job must not fail the caller
+        db.session.rollback()
+        log.exception("inline job %s (%s) failed", job_id, path)
+        handle = JobHandle(job_id, "failed", str(exc))
+    results = _inline_results(app)
+    results[job_id] = handle
+    while len(results) > 1000:
+        results.popitem(last=False)
+    return handle
+
+
+def run_job(path: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """What RQ runs: the job inside an app context, with a fresh database pool."""
+    if has_app_context():
+        app = current_app._get_current_object()
+        return _call_in_context(app, path, args, kwargs)
+    from app import create_app
+
+    app = create_app()
+    with app.app_context():
+        return _call_in_context(app, path, args, kwargs)
+
+
+def _call_in_context(app: Flask, path: str, args, kwargs) -> Any:
+    # The worker forks a horse per job: never reuse the parent's pooled connections.
+    if app.extensions.get("decant_worker_pid") != os.getpid():
+        db.engine.dispose(close=False)
+        app.extensions["decant_worker_pid"] = os.getpid()
+    try:
+        return resolve(path)(*args, **kwargs)
+    finally:
+        db.session.remove()
+
+
+def job_status(job_id: str) -> JobHandle | None:
+    app = current_app._get_current_object()
+    conn = redis_connection(app)
+    if conn is None:
+        handle = _inline_results(app).get(job_id)
+        if handle is None:
+            scheduled = db.session.get(ScheduledJob, job_id)
+            if scheduled is not None:
+                return JobHandle(job_id, scheduled.status)
+        return handle
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        job = Job.fetch(job_id, connection=conn)
+    except NoSuchJobError:
+        return None
+    status = job.get_status(refresh=True)
+    error = None
+    if status is not None and str(status.value if hasattr(status, "value") else status) == "failed":
+        result = job.latest_result()
+        error = (result.exc_string or "").strip().splitlines()[-1:] if result else None
+        error = error[0] if error else "failed"
+    value = status.value if hasattr(status, "value") else str(status)
+    return JobHandle(job.id, value, error)
+
+
+# --- periodic jobs -----------------------------------------------------------------
+
+
+def register_periodic(app: Flask, job: PeriodicJob) -> None:
+    app.extensions.setdefault("decant_periodic", {})[job.name] = job
+
+
+def periodic_jobs(app: Flask) -> dict[str, PeriodicJob]:
+    return app.extensions.get("decant_periodic", {})
+
+
+def tick(app: Flask, now: float | None = None) -> list[str]:
+    """Enqueue the periodic jobs whose slot has come, and inline scheduled jobs now due.
+
+    Each periodic job runs at most once per interval slot across every process: in RQ mode
+    a ``SET NX`` on a Redis key per slot elects one enqueuer, so N workers never multiply
+    the job; inline there is one process, and a dict remembers the slots done.
+    """
+    now = time.time() if now is None else now
+    started: list[str] = []
+    conn = redis_connection(app)
+    done: dict[str, int] = app.extensions.setdefault("decant_periodic_slots", {})
+    for job in periodic_jobs(app).values():
+        interval = max(1, job.interval(app.config))
+        slot = int(now // interval)
+        if conn is not None:
+            key = f"decant:periodic:{job.name}:{slot}"
+            if not conn.set(key, "1", nx=True, ex=interval * 2):
+                continue
+        elif done.get(job.name) == slot:
+            continue
+        done[job.name] = slot
+        enqueue(job.func, queue=job.queue, job_id=f"periodic-{job.name}-{slot}", retries=0)
+        started.append(job.name)
+    if conn is None:
+        started.extend(_run_due_scheduled(app))
+    return started
+
+
+def _run_due_scheduled(app: Flask) -> list[str]:
+    due = db.session.scalars(
+        select(ScheduledJob)
+        .where(ScheduledJob.status == "scheduled", ScheduledJob.run_at <= utcnow())
+        .order_by(ScheduledJob.run_at)
+        .limit(100)
+    ).all()
+    ran = []
+    for job in due:
+        job.status = "started"
+        db.session.commit()
+        handle = _run_inline(app, job.id, job.func, job.args, job.kwargs)
+        job.status = handle.status
+        db.session.commit()
+        ran.append(job.func)
+    return ran
+
+
+def start_ticker(app: Flask, stop: threading.Event) -> threading.Thread:
+    """A daemon thread calling :func:`tick` every PERIODIC_TICK_SECONDS."""
+
+    def loop() -> None:
+        while not stop.is_set():
+            with app.app_context():
+                try:
+                    tick(app)
+                except Exception:
+                    log.exception("periodic tick failed")
+                finally:
+                    db.session.remove()
+            stop.wait(app.config["PERIODIC_TICK_SECONDS"])
+
+    thread = threading.Thread(target=loop, name="decant-ticker", daemon=True)
+    thread.start()
+    return thread
+
+
+# --- CLI ---------------------------------------------------------------------------
+
+
+@click.command("worker")
+@click.option("--queues", default=",".join(QUEUES), show_default=True, help="Queues to serve.")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--no-ticker", is_flag=True, help="Do not enqueue periodic jobs from here.")
+def worker_command(queues: str, burst: bool, no_ticker: bool) -> None:
+    """Run an RQ worker with its scheduler (needs REDIS_URL)."""
+    from rq import Worker
+
+    app = current_app._get_current_object()
+    conn = redis_connection(app)
+    if conn is None:
+        raise click.ClickException("REDIS_URL is not set: jobs run inline, no worker needed")
+    stop = threading.Event()
+    if not no_ticker and not burst:
+        start_ticker(app, stop)
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    try:
+        Worker(names, connection=conn).work(burst=burst, with_scheduler=True)
+    finally:
+        stop.set()
+
+
+@click.group("jobs")
+def jobs_cli() -> None:
+    """Background jobs."""
+
+
+@jobs_cli.command("tick")
+def tick_command() -> None:
+    """Enqueue due periodic jobs and run due inline scheduled jobs once."""
+    started = tick(current_app._get_current_object())
+    click.echo(f"started: {', '.join(started) or 'nothing'}")
+
+
+@jobs_cli.command("list")
+def list_command() -> None:
+    """List periodic jobs and their intervals."""
+    app = current_app._get_current_object()
+    for job in periodic_jobs(app).values():
+        click.echo(f"{job.name}\tevery {job.interval(app.config)}s\t{job.func}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(worker_command)
+    app.cli.add_command(jobs_cli)

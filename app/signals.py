@@ -1,0 +1,30 @@
+"""The core's signals: how channels hear about each other without importing each other.
+
+Receivers are connected by the channel registry with ``weak=False`` so a function defined
+inside a channel's setup is not dropped by blinker's weak references.
+
+Each signal is sent with the Flask app as sender and keyword arguments as documented.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: A message left Decant. kwargs: channel ("email"|"sms"), message_id, customer_id.
+message_sent = _signals.signal("message-sent")
+#: A provider reported on a message. kwargs: channel, message_id, event (delivered,
+#: bounce, complaint, open, click, unsubscribe, failed...), data (dict).
+message_event = _signals.signal("message-event")
+#: A customer (or bare address) opted out. kwargs: channel, address, customer_id|None,
+#: source ("STOP", "unsubscribe", "mailchimp", ...).
+customer_opted_out = _signals.signal("customer-opted-out")
+#: A customer opted back in. kwargs: channel, address, customer_id|None, source.
+customer_opted_in = _signals.signal("customer-opted-in")
+#: A text came in. kwargs: event_id (WebhookEvent id), data (the provider's fields).
+inbound_sms = _signals.signal("inbound-sms")
+#: A verified, first-seen provider webhook was stored. kwargs: provider, event_id, data.
+webhook_received = _signals.signal("webhook-received")
+#: A customer's data changed (for list refreshes). kwargs: customer_id.
+customer_changed = _signals.signal("customer-changed")

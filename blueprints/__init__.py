@@ -1,0 +1,1 @@
+"""Channels: one self-contained package each, found through ``decant.channels``."""

@@ -1,0 +1,71 @@
+"""The two ways a provider call can fail, as the delivery engine sees them."""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    """A provider refused or failed a call.
+
+    ``code`` is the provider's own error code (``"21610"``, ``"MessageRejected"``,
+    ``"429"``...), kept on the message so a user can look it up.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None, provider: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.provider = provider
+
+    def __str__(self) -> str:
+        prefix = f"{self.provider} " if self.provider else ""
+        suffix = f" [{self.code}]" if self.code else ""
+        return f"{prefix}{self.message}{suffix}"
+
+
+class TransientError(ProviderError):
+    """Worth retrying later: timeouts, connection errors, 429 and 5xx answers.
+
+    ``retry_after`` is the provider's own hint in seconds (Retry-After, rate-limit reset
+    headers), or ``None`` when it gave none and the caller's backoff applies.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        provider: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code, provider=provider)
+        self.retry_after = retry_after
+
+
+class PermanentError(ProviderError):
+    """Retrying will not help: bad address, unsubscribed recipient, auth failure.
+
+    ``suppress`` says the address itself is bad for good (hard bounce, invalid number,
+    recipient unsubscribed at the provider) and should be added to the suppression list;
+    ``reason`` is then one of ``bounce``, ``complaint``, ``unsubscribe``, ``STOP``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        provider: str = "",
+        suppress: bool = False,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, provider=provider)
+        self.suppress = suppress
+        self.reason = reason
+
+
+class AuthenticationError(PermanentError):
+    """The credentials were refused (401/403): no message will go until they change."""
+
+
+class NotFoundError(PermanentError):
+    """The remote object (audience, campaign, member) does not exist (404)."""

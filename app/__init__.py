@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, request, url_for
 from flask_login import current_user
 
-from app import api, auth, channels, config, crm, dev, jobs, security
+from app import api, auth, channels, cli, config, crm, dev, jobs, security
 from app.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     crm.init_app(app)
     dev.init_app(app)
     jobs.init_app(app)
+    cli.init_app(app)
     channels.init_app(app)
 
     @app.context_processor

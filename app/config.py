@@ -80,6 +80,7 @@ class Defaults:
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
     PASSWORD_HASH_METHOD = "scrypt"
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_SECURE: bool | None = None  # None: secure in production
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
@@ -132,7 +133,7 @@ def _derive(app) -> None:
     if not cfg.get("DATABASE_URL"):
         cfg["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "decant.sqlite")
     cfg["SQLALCHEMY_DATABASE_URI"] = _normalise_db_url(cfg["DATABASE_URL"])
-    if "SESSION_COOKIE_SECURE" not in cfg or cfg.get("SESSION_COOKIE_SECURE") is None:
+    if cfg.get("SESSION_COOKIE_SECURE") is None:
         cfg["SESSION_COOKIE_SECURE"] = env == "production"
     cfg["REMEMBER_COOKIE_SECURE"] = cfg["SESSION_COOKIE_SECURE"]
     cfg["EMAIL_PROVIDER"] = cfg.get("EMAIL_PROVIDER") or _default_email_provider(cfg)

@@ -114,7 +114,9 @@ def enqueue(
     if conn is not None:
         return _enqueue_rq(app, conn, path, args, kwargs, queue, at, job_id, timeout, retries)
     if at is not None and at > utcnow():
-        db.session.add(ScheduledJob(id=job_id, func=path, args=list(args), kwargs=kwargs, run_at=at))
+        db.session.add(
+            ScheduledJob(id=job_id, func=path, args=list(args), kwargs=kwargs, run_at=at)
+        )
         db.session.commit()
         return JobHandle(job_id, "scheduled")
     return _run_inline(app, job_id, path, args, kwargs)

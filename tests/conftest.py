@@ -49,7 +49,7 @@ def instance_path(tmp_path_factory) -> str:
     return str(path)
 
 
-def test_config(database_url: str, **extra: Any) -> dict[str, Any]:
+def app_settings(database_url: str, **extra: Any) -> dict[str, Any]:
     config = {
         "DECANT_ENV": "testing",
         "SECRET_KEY": "test-secret-key-not-for-production",
@@ -71,7 +71,7 @@ def _schema(database_url: str, instance_path: str) -> Iterator[None]:
     """Build the schema once with the real migrations (proving they run from empty)."""
     from flask_migrate import upgrade
 
-    app = create_app(test_config(database_url))
+    app = create_app(app_settings(database_url))
     with app.app_context():
         _drop_everything()
         upgrade()
@@ -105,7 +105,7 @@ def _empty_tables() -> None:
 @pytest.fixture
 def app_config(database_url: str) -> dict[str, Any]:
     """Override in a test module (or parametrize) to change settings."""
-    return test_config(database_url)
+    return app_settings(database_url)
 
 
 @pytest.fixture
@@ -147,7 +147,9 @@ def make_user(app: Flask, territories):
         if role == "rep" and territory is None:
             territory = "North"
         email = email or f"{role}-{territory or 'all'}-{os.urandom(3).hex()}@decant.example"
-        return create_user(email, f"{role.title()} {territory or ''}".strip(), role, PASSWORD, territory)
+        return create_user(
+            email, f"{role.title()} {territory or ''}".strip(), role, PASSWORD, territory
+        )
 
     return make
 
@@ -252,8 +254,14 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
+class LiveServer(str):
+    """The server's base URL; ``.app`` is what pytest-flask's own hooks look for."""
+
+    app: Flask
+
+
 @pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
+def live_server(app: Flask) -> Iterator[LiveServer]:
     """The test app served over real HTTP on 127.0.0.1 in a thread."""
     from werkzeug.serving import make_server
 
@@ -261,7 +269,9 @@ def live_server(app: Flask) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        url = LiveServer(f"http://127.0.0.1:{server.server_port}")
+        url.app = app
+        yield url
     finally:
         server.shutdown()
         thread.join(5)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
-from swagger_ui_bundle import swagger_ui_path
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+)
 
 from app import jobs
 from app.api import errors
@@ -14,7 +23,7 @@ from app.api.spec import OutModel, api, openapi_document, responses
 from app.auth.access import public
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-_SWAGGER_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"}
+_SWAGGER_FILES = {"swagger-ui.css": "css", "swagger-ui-bundle.js": "js"}
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _ACCEPTED_BODIES = {"application/json", "multipart/form-data"}
 
@@ -41,12 +50,18 @@ def docs():
 @bp.get("/docs/assets/<name>")
 @public
 def docs_asset(name: str):
-    """Swagger UI served from the installed swagger-ui-bundle package, never a CDN."""
+    """Swagger UI 5 served from an installed package's files, never a CDN."""
     if name not in _SWAGGER_FILES:
         abort(404)
-    from flask import send_from_directory
+    return send_from_directory(_swagger_dir() / _SWAGGER_FILES[name], name, max_age=86400)
 
-    return send_from_directory(Path(swagger_ui_path), name, max_age=86400)
+
+def _swagger_dir() -> Path:
+    # flask-openapi3-swagger ships Swagger UI's dist files; found without importing it.
+    spec = importlib.util.find_spec("flask_openapi3_swagger")
+    if spec is None or not spec.submodule_search_locations:
+        abort(404)
+    return Path(spec.submodule_search_locations[0]) / "templates" / "swagger"
 
 
 @bp.get("/jobs/<job_id>")
@@ -75,8 +90,7 @@ def init_app(app: Flask) -> None:
             raise ApiError(
                 415, "unsupported_media_type", "Send JSON with Content-Type: application/json"
             )
-        if request.mimetype == "application/json":
-            if request.get_json(silent=True) is None:
-                raise ApiError(400, "malformed_json", "Body is not valid JSON", {"body": "invalid"})
+        if request.mimetype == "application/json" and request.get_json(silent=True) is None:
+            raise ApiError(400, "malformed_json", "Body is not valid JSON", {"body": "invalid"})
 
     app.register_blueprint(bp)

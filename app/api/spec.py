@@ -14,6 +14,7 @@ from flask import Flask
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from spectree import Response, SecurityScheme, SpecTree
+from spectree.models import InType, SecureType, SecuritySchemeData
 
 from app.api.errors import ApiError, fields_from_pydantic
 
@@ -75,9 +76,14 @@ api = SpecTree(
     validation_error_status=422,
     validation_error_model=ErrorEnvelope,
     security_schemes=[
-        SecurityScheme(name="bearerAuth", data={"type": "http", "scheme": "bearer"}),
         SecurityScheme(
-            name="sessionCookie", data={"type": "apiKey", "in": "cookie", "name": "session"}
+            name="bearerAuth", data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer")
+        ),
+        SecurityScheme(
+            name="sessionCookie",
+            data=SecuritySchemeData(
+                type=SecureType.API_KEY, field_in=InType.COOKIE, name="session"
+            ),
         ),
     ],
     security={"bearerAuth": []},

@@ -71,9 +71,7 @@ def _bearer_token() -> str | None:
 def _load_token_user(token: str):
     from app.auth.models import ApiToken
 
-    row = db.session.scalar(
-        db.select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(token))
-    )
+    row = db.session.scalar(db.select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(token)))
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     now = utcnow()
@@ -88,6 +86,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def enforce_login_and_csrf():
         g.auth_method = None
+        g.pop("_login_user", None)  # never carry a user over from an outer context (tests)
         token = _bearer_token()
         if token is not None:
             user = _load_token_user(token)

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from app.api.spec import CamelModel, OutModel
 from app.api.pagination import PageQuery
+from app.api.spec import CamelModel, OutModel
 
 AccountType = Literal["ACTIVE", "PROSPECT", "INACTIVE", "CHURNED"]
 AccountPriority = Literal["HIGH", "MEDIUM", "LOW"]

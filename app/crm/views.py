@@ -66,7 +66,10 @@ def customer(customer_id: str):
         services.activities_query(found), page=page, per_page=25, error_out=False
     )
     recent_orders = db.session.scalars(
-        select(Order).where(Order.customer_id == found.id).order_by(Order.order_date.desc()).limit(10)
+        select(Order)
+        .where(Order.customer_id == found.id)
+        .order_by(Order.order_date.desc())
+        .limit(10)
     ).all()
     return render_template(
         "crm/customer.html", customer=found, activities=activities, recent_orders=recent_orders

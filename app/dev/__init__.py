@@ -17,7 +17,9 @@ bp = Blueprint("dev", __name__, url_prefix="/dev")
 
 def dev_mode(app: Flask | None = None) -> bool:
     app = app or current_app
-    return app.config.get("EMAIL_PROVIDER") == "console" or app.config.get("SMS_PROVIDER") == "console"
+    return (
+        app.config.get("EMAIL_PROVIDER") == "console" or app.config.get("SMS_PROVIDER") == "console"
+    )
 
 
 def capture(

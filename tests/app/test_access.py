@@ -47,7 +47,9 @@ def test_public_routes_are_few_and_named(app):
     unexpected = {
         r
         for r in public
-        if r not in PUBLIC_RULES and not r.startswith(PUBLIC_PREFIXES) and "/webhooks/" not in r
+        if r not in PUBLIC_RULES
+        and not r.startswith(PUBLIC_PREFIXES)
+        and "/webhooks/" not in r
         and not getattr(app.view_functions.get(_endpoint(app, r)), "decant_public", False)
     }
     assert not unexpected

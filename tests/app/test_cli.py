@@ -6,8 +6,18 @@ from __future__ import annotations
 def test_users_create_and_token(app, territories, client):
     runner = app.test_cli_runner()
     result = runner.invoke(
-        args=["users", "create", "Rep@Decant.Example", "--name", "Rita Rep", "--role", "rep",
-              "--territory", "North", "--password-stdin"],
+        args=[
+            "users",
+            "create",
+            "Rep@Decant.Example",
+            "--name",
+            "Rita Rep",
+            "--role",
+            "rep",
+            "--territory",
+            "North",
+            "--password-stdin",
+        ],
         input="a long enough password\n",
     )
     assert result.exit_code == 0, result.output
@@ -26,8 +36,17 @@ def test_users_create_refuses_bad_input(app, territories):
     )
     assert result.exit_code != 0 and "email" in result.output
     result = runner.invoke(
-        args=["users", "create", "r@decant.example", "--name", "R", "--role", "rep",
-              "--territory", "Atlantis"]
+        args=[
+            "users",
+            "create",
+            "r@decant.example",
+            "--name",
+            "R",
+            "--role",
+            "rep",
+            "--territory",
+            "Atlantis",
+        ]
     )
     assert result.exit_code != 0 and "territory" in result.output
 

@@ -1,0 +1,54 @@
+"""``flask setup`` and ``flask serve``: what ``make run`` calls."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from app import jobs
+from app.auth.models import User
+from app.extensions import db
+
+
+@click.command("setup")
+@click.option("--no-demo", is_flag=True, help="Do not load demo data into an empty database.")
+def setup_command(no_demo: bool) -> None:
+    """Migrate the database; on first start load demo data and print the admin login."""
+    upgrade()
+    users = db.session.scalar(select(func.count()).select_from(User))
+    if not users and not no_demo:
+        from app.crm.demo import load_demo
+
+        load_demo()
+    login_file = Path(current_app.instance_path) / "demo_login.txt"
+    if login_file.exists():
+        email, _, password = login_file.read_text().strip().partition("\n")
+        click.echo("")
+        click.echo(f"  Decant is ready. Admin login: {email} / {password}")
+        click.echo("")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve_command(host: str, port: int) -> None:
+    """Serve the app for local use, with the job ticker for inline scheduled work."""
+    app: Flask = current_app._get_current_object()
+    stop = threading.Event()
+    if not app.config.get("REDIS_URL"):
+        jobs.start_ticker(app, stop)
+    click.echo(f"  Serving on http://{host}:{port}  (Ctrl+C to stop)")
+    try:
+        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    finally:
+        stop.set()
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(setup_command)
+    app.cli.add_command(serve_command)

@@ -1,0 +1,1 @@
+"""What every channel shares: audiences, templates, suppressions, the outbox engine."""

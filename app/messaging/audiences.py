@@ -1,0 +1,47 @@
+"""The audience registry: how a channel turns ``{"listId": ...}`` into recipients.
+
+A channel that owns audiences (the lists channel) registers a resolver under a name
+(``list``); email, SMS and Mailchimp ask for ``resolve("list", list_id, user)`` and get a
+SELECT of customer ids they can stream, so none of them imports the lists channel and a
+recipient set never loads whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import Select
+
+from app.api.errors import validation_error
+
+
+@dataclass(frozen=True)
+class AudienceResolver:
+    name: str
+    #: (reference, acting user) -> SELECT of customer ids, already scoped to the user;
+    #: raises LookupError when the reference is unknown or hidden from that user.
+    customer_ids: Callable[[str, Any], Select[Any]]
+    #: (reference, acting user) -> a short label for pages ("Spring tasting (212)").
+    describe: Callable[[str, Any], str] | None = None
+
+
+def register(app: Flask, resolver: AudienceResolver) -> None:
+    app.extensions.setdefault("decant_audiences", {})[resolver.name] = resolver
+
+
+def resolvers(app: Flask | None = None) -> dict[str, AudienceResolver]:
+    return (app or current_app).extensions.get("decant_audiences", {})
+
+
+def resolve(name: str, reference: str, user: Any, field: str = "listId") -> Select[Any]:
+    """Customer ids of an audience, or a 422 naming ``field`` when it is unknown or hidden."""
+    resolver = resolvers().get(name)
+    if resolver is None:
+        raise validation_error({field: f"no {name} audiences are enabled"})
+    try:
+        return resolver.customer_ids(reference, user)
+    except LookupError as exc:
+        raise validation_error({field: str(exc) or f"unknown {name}"}) from exc

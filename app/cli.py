@@ -22,15 +22,16 @@ def setup_command(no_demo: bool) -> None:
     upgrade()
     users = db.session.scalar(select(func.count()).select_from(User))
     if not users and not no_demo:
-        from app.crm.demo import load_demo
+        from app.crm.demo import load_command
 
-        load_demo()
+        click.get_current_context().invoke(load_command)
     login_file = Path(current_app.instance_path) / "demo_login.txt"
+    click.echo("")
     if login_file.exists():
-        email, _, password = login_file.read_text().strip().partition("\n")
-        click.echo("")
-        click.echo(f"  Decant is ready. Admin login: {email} / {password}")
-        click.echo("")
+        click.echo(f"  Decant is ready at http://127.0.0.1:5000  {login_file.read_text().strip()}")
+    else:
+        click.echo("  Decant is ready. Create a login with: flask users create EMAIL ...")
+    click.echo("")
 
 
 @click.command("serve")

@@ -1,0 +1,317 @@
+"""The delivery engine: campaigns and single messages from outbox rows to a provider.
+
+A channel registers a :class:`DeliveryChannel` (its message table and how to send a batch
+of its rows); the engine does the rest, the same way for email and SMS:
+
+* ``prepare_campaign`` writes one queued row per recipient with one INSERT ... SELECT from
+  the audience (never loading it), marking rows of opted-out or suppressed customers
+  ``suppressed`` on the way;
+* ``send_campaign_batches`` claims provider-sized batches, re-checks consent at send time,
+  waits for the provider's shared rate limit just before the call, sends, records each
+  outcome, and keeps going for a bounded time before re-enqueueing itself, so a killed
+  worker is resumed by the next job and a paused campaign stops between batches;
+* ``send_single`` does the same for one message (a rep's email or text).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import Select, func, select, update
+
+from app import jobs
+from app.extensions import db
+from app.messaging import outbox
+from app.messaging.models import Campaign
+from app.messaging.ratelimit import SlidingWindowLimiter
+from app.models_base import utcnow
+from providers.errors import PermanentError, ProviderError, TransientError
+
+log = logging.getLogger(__name__)
+
+#: A batch outcome per row: a provider message id (sent) or the error.
+Outcome = str | None | ProviderError
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    key: str
+    limit: int
+    window: float
+    per_message: bool = True  # else one slot per provider request (batch)
+
+
+@dataclass
+class DeliveryChannel:
+    name: str
+    model: type[Any]
+    #: the provider adapter for the app's settings (cached by the channel as it likes)
+    provider: Callable[[], Any]
+    batch_size: Callable[[Any], int]
+    rate_limit: Callable[[Any], RateLimit]
+    #: send these claimed rows through the provider: one outcome per row, same order;
+    #: raise TransientError to retry the whole batch
+    send: Callable[[Any, Sequence[Any]], Sequence[Outcome]]
+    #: INSERT ... SELECT queued rows for a campaign from a SELECT of customer ids
+    materialize: Callable[[Campaign, Select[Any]], int]
+    #: which of these rows may not be contacted now: {row id: reason}
+    refusals: Callable[[Sequence[Any]], dict[int, str]]
+    #: called after outcomes are recorded (activities, signals); before commit
+    after_send: Callable[[Sequence[Any]], None] | None = None
+    #: rows to hold back until a later time (quiet hours): {row id: when}
+    hold_until: Callable[[Sequence[Any]], dict[int, datetime]] | None = None
+    #: seconds a row may stay in ``sending`` before it is presumed lost
+    stale_after: float = 600.0
+
+
+def register(app: Flask, channel: DeliveryChannel) -> None:
+    app.extensions.setdefault("decant_delivery", {})[channel.name] = channel
+
+
+def channel_for(name: str) -> DeliveryChannel:
+    channels = current_app.extensions.get("decant_delivery", {})
+    if name not in channels:
+        raise LookupError(f"no delivery channel {name!r} is enabled")
+    return channels[name]
+
+
+def limiter() -> SlidingWindowLimiter:
+    app = current_app._get_current_object()
+    existing = app.extensions.get("decant_limiter")
+    if existing is None:
+        existing = SlidingWindowLimiter(jobs.redis_connection(app))
+        app.extensions["decant_limiter"] = existing
+    return existing
+
+
+# --- campaigns ---------------------------------------------------------------------
+
+
+def status_counts(campaign: Campaign) -> dict[str, int]:
+    model = channel_for(campaign.channel).model
+    rows = db.session.execute(
+        select(model.status, func.count())
+        .where(model.campaign_id == campaign.id)
+        .group_by(model.status)
+    ).all()
+    counts = {status: 0 for status in outbox.STATUSES}
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+def launch(campaign: Campaign) -> jobs.JobHandle:
+    """Queue a campaign now or at its scheduled time."""
+    campaign.status = "scheduled" if campaign.scheduled_at else "preparing"
+    db.session.commit()
+    return jobs.enqueue(prepare_campaign, campaign.id, queue="campaigns", at=campaign.scheduled_at)
+
+
+def prepare_campaign(campaign_id: int) -> None:
+    """Job: write the recipients' rows (once), then start sending."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.status in ("cancelled", "sent", "paused"):
+        return
+    channel = channel_for(campaign.channel)
+    already = db.session.scalar(
+        select(func.count())
+        .select_from(channel.model)
+        .where(channel.model.campaign_id == campaign.id)
+    )
+    if not already:
+        from app.auth.models import User
+        from app.messaging import audiences
+
+        owner = db.session.get(User, campaign.created_by_id) if campaign.created_by_id else None
+        try:
+            customer_ids = audiences.resolve(campaign.audience_type, campaign.audience_ref, owner)
+        except Exception as exc:  # the list was deleted or its owner lost access
+            campaign.status = "failed"
+            campaign.last_error = f"audience unavailable: {exc}"
+            db.session.commit()
+            return
+        campaign.recipients_total = channel.materialize(campaign, customer_ids)
+    campaign.status = "sending"
+    campaign.started_at = campaign.started_at or utcnow()
+    db.session.commit()
+    jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns")
+
+
+def send_campaign_batches(campaign_id: int, time_budget: float | None = None) -> None:
+    """Job: send batches for up to ``time_budget`` seconds, then hand over to a new job."""
+    budget = time_budget or current_app.config.get("CAMPAIGN_JOB_SECONDS", 120)
+    started = time.monotonic()
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.status != "sending":
+        return
+    channel = channel_for(campaign.channel)
+    model = channel.model
+    outbox.recover_stale(
+        model, timedelta(seconds=channel.stale_after), [model.campaign_id == campaign.id]
+    )
+    while time.monotonic() - started < budget:
+        db.session.refresh(campaign)
+        if campaign.status != "sending":
+            return  # paused or cancelled between batches
+        rows = outbox.claim(model, [model.campaign_id == campaign.id], channel.batch_size(None))
+        if not rows:
+            _finish_or_wait(campaign, channel)
+            return
+        _deliver(channel, rows)
+    jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns")
+
+
+def _finish_or_wait(campaign: Campaign, channel: DeliveryChannel) -> None:
+    model = channel.model
+    pending = db.session.execute(
+        select(func.count(), func.min(model.next_attempt_at)).where(
+            model.campaign_id == campaign.id, model.status.in_(("queued", "sending"))
+        )
+    ).one()
+    if pending[0] == 0:
+        campaign.status = "sent"
+        campaign.finished_at = utcnow()
+        db.session.commit()
+        return
+    due = pending[1]
+    if due is not None and due.tzinfo is None:
+        due = due.replace(tzinfo=utcnow().tzinfo)
+    when = max(due or utcnow(), utcnow() + timedelta(seconds=1))
+    db.session.commit()
+    jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns", at=when)
+
+
+def set_campaign_state(campaign: Campaign, action: str) -> None:
+    """pause | resume | cancel."""
+    if action == "pause" and campaign.status in ("sending", "preparing", "scheduled"):
+        campaign.status = "paused"
+    elif action == "resume" and campaign.status == "paused":
+        campaign.status = "sending"
+        db.session.commit()
+        jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns")
+        return
+    elif action == "cancel" and campaign.status not in ("sent", "cancelled"):
+        campaign.status = "cancelled"
+        campaign.finished_at = utcnow()
+        model = channel_for(campaign.channel).model
+        db.session.execute(
+            update(model)
+            .where(model.campaign_id == campaign.id, model.status == "queued")
+            .values(status="cancelled")
+        )
+    else:
+        raise ValueError(f"cannot {action} a campaign that is {campaign.status}")
+    db.session.commit()
+
+
+# --- single messages ---------------------------------------------------------------
+
+
+def send_single(channel_name: str, message_id: int) -> None:
+    """Job: send one queued message (idempotent: a sent row is left alone)."""
+    channel = channel_for(channel_name)
+    rows = outbox.claim(channel.model, [channel.model.id == message_id], 1)
+    if rows:
+        _deliver(channel, rows)
+
+
+def enqueue_single(channel_name: str, message_id: int) -> str:
+    """Queue a single send; with Redis down the row stays queued for the sweep."""
+    try:
+        handle = jobs.enqueue(send_single, channel_name, message_id, queue="messages")
+    except Exception as exc:  # Redis unreachable: the periodic sweep will pick it up
+        log.warning("could not enqueue %s message %s: %s", channel_name, message_id, exc)
+        return "queued"
+    return handle.status
+
+
+def sweep_stale(channel_name: str, older_than_seconds: int = 300) -> int:
+    """Periodic: re-enqueue single messages left queued (Redis was down) or lost in flight."""
+    channel = channel_for(channel_name)
+    model = channel.model
+    outbox.recover_stale(
+        model, timedelta(seconds=channel.stale_after), [model.campaign_id.is_(None)]
+    )
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    ids = db.session.scalars(
+        select(model.id)
+        .where(
+            model.campaign_id.is_(None),
+            model.status == "queued",
+            model.created_at < cutoff,
+        )
+        .limit(1000)
+    ).all()
+    for message_id in ids:
+        jobs.enqueue(send_single, channel_name, message_id, queue="messages")
+    return len(ids)
+
+
+# --- the send step -----------------------------------------------------------------
+
+
+def _deliver(channel: DeliveryChannel, rows: list[Any]) -> None:
+    refusals = channel.refusals(rows)
+    for row in rows:
+        if row.id in refusals:
+            outbox.mark_suppressed(row, refusals[row.id])
+    if channel.hold_until:
+        holds = channel.hold_until([r for r in rows if r.status == "sending"])
+        for row in rows:
+            if row.id in holds:
+                row.status, row.claim_token, row.next_attempt_at = "queued", None, holds[row.id]
+    sendable = [r for r in rows if r.status == "sending"]
+    db.session.commit()
+    if not sendable:
+        return
+    provider = channel.provider()
+    rate = channel.rate_limit(provider)
+    slots = len(sendable) if rate.per_message else 1
+    try:
+        for start in range(0, len(sendable), rate.limit if rate.per_message else len(sendable)):
+            chunk = sendable[start : start + (rate.limit if rate.per_message else len(sendable))]
+            limiter().wait(rate.key, rate.limit, rate.window, min(slots, len(chunk)))
+            outcomes = channel.send(provider, chunk)
+            _record(channel, provider, chunk, outcomes)
+    except TransientError as exc:
+        remaining = [r for r in sendable if r.status == "sending"]
+        outbox.retry_later(remaining, getattr(provider, "name", channel.name), exc)
+        db.session.commit()
+        log.warning("%s batch of %d deferred: %s", channel.name, len(remaining), exc)
+
+
+def _record(channel: DeliveryChannel, provider: Any, rows: Sequence[Any], outcomes) -> None:
+    name = getattr(provider, "name", channel.name)
+    if len(outcomes) != len(rows):
+        raise RuntimeError(f"{channel.name}: {len(outcomes)} outcomes for {len(rows)} rows")
+    for row, outcome in zip(rows, outcomes, strict=True):
+        if isinstance(outcome, TransientError):
+            outbox.retry_later([row], name, outcome)
+        elif isinstance(outcome, ProviderError):
+            outbox.mark_failed(row, name, outcome)
+            if isinstance(outcome, PermanentError) and outcome.suppress:
+                _suppress_from_error(channel, row, outcome)
+        else:
+            outbox.mark_sent(row, name, outcome)
+    if channel.after_send:
+        channel.after_send(rows)
+    db.session.commit()
+
+
+def _suppress_from_error(channel: DeliveryChannel, row: Any, error: PermanentError) -> None:
+    from app.messaging.consent import opt_out
+
+    db.session.flush()
+    opt_out(
+        channel.name,
+        row.to_address,
+        reason=error.reason or "bounce",
+        source=f"{error.provider or channel.name}:{error.code or 'error'}",
+        customer_id=getattr(row, "customer_id", None),
+        detail=str(error)[:300],
+    )

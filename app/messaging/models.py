@@ -1,0 +1,86 @@
+"""Tables every channel shares: message templates and the suppression list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.ids import PublicIdMixin
+from app.models_base import TimestampMixin, utcnow
+
+TEMPLATE_TYPES = ("email", "sms")
+SUPPRESSION_REASONS = ("unsubscribe", "bounce", "complaint", "STOP", "manual")
+
+
+class Template(PublicIdMixin, TimestampMixin, db.Model):
+    """An email (subject + sanitised HTML) or SMS (body) template with {{tokens}}."""
+
+    __tablename__ = "template"
+    id_prefix = "tpl"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(8), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    html: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+
+class Suppression(db.Model):
+    """An address no message may go to on a channel, with why and since when."""
+
+    __tablename__ = "suppression"
+    __table_args__ = (UniqueConstraint("channel", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(String(254), index=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(String(300))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+CAMPAIGN_STATUSES = (
+    "draft",
+    "scheduled",
+    "preparing",
+    "sending",
+    "paused",
+    "sent",
+    "cancelled",
+    "failed",
+)
+
+
+class Campaign(PublicIdMixin, TimestampMixin, db.Model):
+    """A bulk send to an audience on one channel; its recipients are outbox rows."""
+
+    __tablename__ = "campaign"
+    id_prefix = "cmp"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    html: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("template.id", ondelete="SET NULL"))
+    audience_type: Mapped[str] = mapped_column(String(20), default="list")
+    audience_ref: Mapped[str | None] = mapped_column(String(40))
+    audience_name: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12), default="draft", index=True)
+    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recipients_total: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))

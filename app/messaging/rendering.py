@@ -1,0 +1,229 @@
+"""Template tokens rendered in Jinja's sandbox.
+
+Tokens are ``{{customer_name}}``, ``{{last_order_date}}``, ``{{territory}}``,
+``{{rep_name}}`` and any custom field by its key, each with a fallback
+(``{{customer_name|default("friend")}}``). Templates are checked when saved: an unknown
+token or any reach for Python internals (``__class__``, ``mro``...) is refused naming it,
+and the sandbox refuses it again at render time. Email HTML is autoescaped, sanitised with
+nh3 on save and CSS-inlined with css-inline at send; a plain-text part is derived.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from html.parser import HTMLParser
+from typing import Any
+
+import css_inline
+import nh3
+from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+CORE_TOKENS = ("customer_name", "last_order_date", "territory", "rep_name", "unsubscribe_url")
+FALLBACKS = {"customer_name": "there", "territory": "your area", "rep_name": "your rep"}
+MAX_TEMPLATE_LENGTH = 200_000
+
+
+class TemplateProblem(ValueError):
+    """A template that cannot be saved; ``field`` names where, ``message`` says what."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@lru_cache(maxsize=2)
+def _environment(autoescape: bool) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(autoescape=autoescape, trim_blocks=True)
+    env.filters.pop("attr", None)  # no attribute access by name, even sandboxed
+    return env
+
+
+def check_template(source: str | None, field: str, custom_keys: set[str], *, html: bool) -> None:
+    """Refuse unknown tokens, private attribute access and syntax errors at save time."""
+    if not source:
+        return
+    if len(source) > MAX_TEMPLATE_LENGTH:
+        raise TemplateProblem(field, f"template longer than {MAX_TEMPLATE_LENGTH} characters")
+    env = _environment(html)
+    try:
+        tree = env.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(field, f"syntax error line {exc.lineno}: {exc.message}") from exc
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", "")
+        raise TemplateProblem(
+            field, f"attribute access {name!r} is not allowed in templates; use plain tokens"
+        )
+    if any(True for _ in tree.find_all((nodes.Call,))):
+        raise TemplateProblem(field, "function calls are not allowed in templates")
+    allowed = set(CORE_TOKENS) | custom_keys
+    try:
+        used = meta.find_undeclared_variables(tree)
+    except TemplateSyntaxError as exc:  # e.g. a filter that does not exist
+        raise TemplateProblem(field, f"not allowed: {exc.message}") from exc
+    unknown = sorted(used - allowed)
+    if unknown:
+        raise TemplateProblem(field, f"unknown token {{{{{unknown[0]}}}}}")
+    try:
+        env.from_string(source).render(sample_context(custom_keys))
+    except SecurityError as exc:
+        raise TemplateProblem(field, f"not allowed: {exc}") from exc
+    except Exception as exc:  # a filter misused on sample data
+        raise TemplateProblem(field, f"cannot render: {exc}") from exc
+
+
+def sample_context(custom_keys: set[str]) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "customer_name": "Sample Bistro",
+        "last_order_date": date(2026, 1, 15).isoformat(),
+        "territory": "North",
+        "rep_name": "Sam Rep",
+        "unsubscribe_url": "https://example.com/u/sample",
+    }
+    context.update({key: f"<{key}>" for key in custom_keys})
+    return context
+
+
+def customer_context(customer: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Token values for one customer; missing values fall back to friendly defaults."""
+    context: dict[str, Any] = {
+        "customer_name": customer.name or FALLBACKS["customer_name"],
+        "last_order_date": customer.last_order_date.isoformat() if customer.last_order_date else "",
+        "territory": customer.territory.name if customer.territory else FALLBACKS["territory"],
+        "rep_name": customer.rep.name if customer.rep else FALLBACKS["rep_name"],
+    }
+    for key, value in (customer.custom_fields or {}).items():
+        if key.isidentifier() and key not in context:
+            context[key] = value
+    if extra:
+        context.update({k: v for k, v in extra.items() if isinstance(k, str) and k.isidentifier()})
+    return context
+
+
+def render(source: str | None, context: dict[str, Any], *, html: bool) -> str:
+    """Render with empty values left undefined, so ``|default(...)`` fallbacks apply."""
+    if not source:
+        return ""
+    present = {k: v for k, v in context.items() if v is not None and v != ""}
+    return _environment(html).from_string(source).render(present)
+
+
+# HTML email parts -----------------------------------------------------------------
+
+ALLOWED_TAGS = nh3.ALLOWED_TAGS | {
+    "style",
+    "center",
+    "font",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "td",
+    "th",
+    "img",
+    "span",
+    "div",
+    "hr",
+    "br",
+}
+ALLOWED_ATTRIBUTES = {
+    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
+    "*": {"style", "class", "align", "width", "height", "bgcolor", "color"},
+    "a": {"href", "title", "target"},
+    "img": {"src", "alt", "width", "height"},
+    "table": {"cellpadding", "cellspacing", "border", "role"},
+}
+
+
+def sanitise_html(source: str) -> str:
+    """Strip scripts, event handlers and javascript: URLs; keep email-friendly markup."""
+    return nh3.clean(
+        source,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        clean_content_tags={"script"},
+        url_schemes={"http", "https", "mailto", "tel"},
+        link_rel=None,
+        strip_comments=True,
+    )
+
+
+_INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
+
+
+def inline_css(source: str) -> str:
+    try:
+        return _INLINER.inline(source)
+    except Exception:  # malformed CSS must not block a send; the HTML stays as it is
+        return source
+
+
+class _TextExtractor(HTMLParser):
+    PARAGRAPHS = {"p", "h1", "h2", "h3", "h4", "table", "hr", "ul", "ol"}
+    LINES = {"div", "tr", "li"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._href: str | None = None
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("style", "script", "head"):
+            self._skip += 1
+        if tag in self.PARAGRAPHS:
+            self.parts.append("\n\n")
+        if tag == "br":
+            self.parts.append("\n")
+        if tag == "li":
+            self.parts.append("- ")
+        if tag == "a":
+            self._href = dict(attrs).get("href")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("style", "script", "head"):
+            self._skip = max(0, self._skip - 1)
+        if tag == "a" and self._href:
+            self.parts.append(f" ({self._href})")
+            self._href = None
+        if tag in self.PARAGRAPHS:
+            self.parts.append("\n\n")
+        elif tag in self.LINES:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(source: str) -> str:
+    """A readable plain-text part: paragraphs kept, links written out after their text."""
+    parser = _TextExtractor()
+    parser.feed(source)
+    text = html_lib.unescape("".join(parser.parts))
+    text = re.sub(r"[ \t]+", " ", text)
+    text = "\n".join(line.strip() for line in text.splitlines())
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+
+
+def render_email(
+    subject: str, html_source: str, context: dict[str, Any], *, inline: bool = True
+) -> RenderedEmail:
+    rendered_subject = " ".join(render(subject, context, html=False).split())
+    body = render(html_source, context, html=True)
+    if inline:
+        body = inline_css(body)
+    return RenderedEmail(rendered_subject, body, html_to_text(body))

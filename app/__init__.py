@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from app import api, auth, channels, cli, config, crm, dev, jobs, security
 from app.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
+from app.messaging import models as messaging_models  # noqa: F401 - shared tables
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,71 @@
+"""Email messages (outbox rows) and their engagement events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.ids import PublicIdMixin
+from app.messaging.outbox import OutboxMixin
+from app.models_base import utcnow
+
+
+class EmailMessage(PublicIdMixin, OutboxMixin, db.Model):
+    """One email to one address: a rep's single send or a campaign recipient.
+
+    Campaign rows keep no rendered body (it is rendered from the campaign at send time,
+    so a 100k campaign stays small); single sends keep what was sent.
+    """
+
+    __tablename__ = "email_message"
+    id_prefix = "eml"
+    __table_args__ = (Index("ix_email_message_campaign_status", "campaign_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="SET NULL"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("template.id", ondelete="SET NULL"))
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="SET NULL"))
+    to_address: Mapped[str] = mapped_column(String(254), index=True)
+    subject: Mapped[str | None] = mapped_column(String(300))
+    html: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    personalization: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    open_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    click_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_clicked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_clicked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    bounced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    complained_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EmailEvent(db.Model):
+    """An engagement or delivery event, for stats and the campaign chart over time."""
+
+    __tablename__ = "email_event"
+    __table_args__ = (
+        Index("ix_email_event_campaign_type_at", "campaign_id", "type", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("email_message.id", ondelete="CASCADE"), index=True
+    )
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    url: Mapped[str | None] = mapped_column(String(2000))
+    source: Mapped[str] = mapped_column(String(20), default="tracking")

@@ -1,0 +1,483 @@
+"""List logic: visibility, CRUD, set-based refresh, members, CSV import and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from datetime import date, timedelta
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import DateTime, Select, delete, exists, func, insert, literal, select, update
+
+from app.api.errors import ApiError, validation_error
+from app.auth.models import User
+from app.crm.models import Customer, Territory
+from app.crm.scoping import customer_filter, scope_customers
+from app.extensions import db
+from app.models_base import utcnow
+from blueprints.lists import criteria as cr
+from blueprints.lists.models import EmailList, EmailListMember
+
+SAMPLE_SIZE = 50
+CHUNK = 500
+EMAIL_COLUMNS = {"email", "e-mail", "e_mail", "email address", "emailaddress"}
+
+
+# --- visibility ----------------------------------------------------------------------
+
+
+def visible_lists(user: Any) -> Select[Any]:
+    """Managers and admins see every list; a rep sees the lists they own."""
+    stmt = select(EmailList)
+    if not user.sees_all_territories:
+        stmt = stmt.where(EmailList.owner_id == user.id)
+    return stmt.order_by(EmailList.name, EmailList.id)
+
+
+def get_list(public_id: str, user: Any) -> EmailList | None:
+    """A list ``user`` may see (and so edit: owners, managers, admins), or None."""
+    return db.session.scalar(visible_lists(user).where(EmailList.public_id == public_id))
+
+
+def list_json(lst: EmailList) -> dict[str, Any]:
+    return {
+        "id": lst.public_id,
+        "name": lst.name,
+        "description": lst.description,
+        "isSmart": lst.is_smart,
+        "criteria": lst.criteria,
+        "memberCount": lst.member_count,
+        "refreshedAt": lst.refreshed_at.isoformat() if lst.refreshed_at else None,
+        "ownerId": lst.owner.public_id,
+        "ownerName": lst.owner.name,
+        "createdAt": lst.created_at.isoformat() if lst.created_at else None,
+    }
+
+
+def customer_row_json(c: Customer) -> dict[str, Any]:
+    return {
+        "id": c.public_id,
+        "name": c.name,
+        "email": c.email,
+        "territory": c.territory.name if c.territory else None,
+        "accountType": c.account_type,
+        "accountPriority": c.account_priority,
+    }
+
+
+# --- criteria --------------------------------------------------------------------------
+
+
+def check_criteria(node: Any, user: Any | None, today: date | None = None) -> cr.Context:
+    """Resolve the criterion's references, or a 422 naming each bad one."""
+    ctx, errors = cr.resolve_references(node, user, today)
+    if errors:
+        raise validation_error(errors)
+    return ctx
+
+
+def matching_ids(node: Any, ctx: cr.Context, user: Any) -> Select[Any]:
+    """ONE SELECT of the ids of customers matching ``node`` within ``user``'s scope."""
+    stmt = select(Customer.id).where(cr.compile_criterion(node, ctx))
+    return scope_customers(stmt, user)
+
+
+def preview(user: Any, node: Any, today: date | None = None) -> dict[str, Any]:
+    """How many customers a criterion matches now, and the first few; writes nothing."""
+    ctx = check_criteria(node, user, today)
+    ids = matching_ids(node, ctx, user)
+    count = db.session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+    sample = db.session.scalars(
+        select(Customer)
+        .where(Customer.id.in_(ids))
+        .order_by(Customer.name, Customer.id)
+        .limit(SAMPLE_SIZE)
+    ).all()
+    return {"count": count, "sample": [customer_row_json(c) for c in sample]}
+
+
+# --- lists -----------------------------------------------------------------------------
+
+
+def create_list(user: Any, name: str, description: str | None, criteria: Any | None) -> EmailList:
+    """A manual list, or a smart list when ``criteria`` is given (refresh it afterwards)."""
+    stored = None
+    if criteria is not None:
+        check_criteria(criteria, user)
+        stored = cr.to_json(criteria)
+    lst = EmailList(
+        name=name,
+        description=description,
+        owner_id=user.id,
+        is_smart=criteria is not None,
+        criteria=stored,
+    )
+    db.session.add(lst)
+    db.session.commit()
+    return lst
+
+
+def update_list(user: Any, lst: EmailList, data: dict[str, Any]) -> bool:
+    """Apply a PATCH; True when the criteria changed (the caller refreshes)."""
+    changed = False
+    if "criteria" in data:
+        if not lst.is_smart:
+            raise validation_error({"criteria": "a manual list has no criteria"})
+        if data["criteria"] is None:
+            raise validation_error({"criteria": "a smart list needs criteria"})
+        check_criteria(data["criteria"], user)
+        stored = cr.to_json(data["criteria"])
+        changed = stored != lst.criteria
+        lst.criteria = stored
+    if data.get("name") is not None:
+        lst.name = data["name"]
+    if "description" in data:
+        lst.description = data["description"]
+    db.session.commit()
+    return changed
+
+
+def delete_list(lst: EmailList) -> None:
+    db.session.execute(delete(EmailListMember).where(EmailListMember.list_id == lst.id))
+    db.session.delete(lst)
+    db.session.commit()
+
+
+def _recount(list_id: int) -> int:
+    count = db.session.scalar(
+        select(func.count()).select_from(EmailListMember).where(EmailListMember.list_id == list_id)
+    )
+    db.session.execute(
+        update(EmailList).where(EmailList.id == list_id).values(member_count=count or 0)
+    )
+    return count or 0
+
+
+def _insert_missing(list_id: int, where: Any) -> None:
+    """INSERT ... SELECT the customers matching ``where`` not yet on the list."""
+    already = exists().where(
+        EmailListMember.list_id == list_id, EmailListMember.customer_id == Customer.id
+    )
+    source = select(
+        literal(list_id), Customer.id, literal(utcnow(), DateTime(timezone=True))
+    ).where(where, ~already)
+    stmt = insert(EmailListMember).from_select(["list_id", "customer_id", "added_at"], source)
+    db.session.execute(stmt)
+
+
+def refresh(list_id: int, today: date | None = None) -> int | None:
+    """Make a smart list's members equal its definition, in one transaction, set-based.
+
+    DELETE the members the query no longer matches, INSERT ... SELECT the new ones, then
+    store the count and time. Scoped to the owner's territory. Safe to run twice; None
+    when the list is gone or not smart.
+    """
+    lst = db.session.scalar(
+        select(EmailList).where(EmailList.id == list_id).with_for_update(of=EmailList)
+    )
+    if lst is None or not lst.is_smart or not lst.criteria:
+        db.session.rollback()
+        return None
+    owner = db.session.get(User, lst.owner_id)
+    node = cr.parse(lst.criteria)
+    ctx, _errors = cr.resolve_references(node, None, today)  # vanished refs match nothing
+    where = cr.compile_criterion(node, ctx)
+    scope = customer_filter(owner)
+    if scope is not None:
+        where = where & scope
+    still = exists().where(Customer.id == EmailListMember.customer_id, where)
+    db.session.execute(delete(EmailListMember).where(EmailListMember.list_id == list_id, ~still))
+    _insert_missing(list_id, where)
+    count = _recount(list_id)
+    lst.refreshed_at = utcnow()
+    db.session.commit()
+    return count
+
+
+def stale_smart_lists(max_age: timedelta, limit: int) -> list[int]:
+    """Ids of smart lists not refreshed within ``max_age``, oldest (or never) first."""
+    cutoff = utcnow() - max_age
+    stmt = (
+        select(EmailList.id)
+        .where(EmailList.is_smart.is_(True))
+        .where((EmailList.refreshed_at.is_(None)) | (EmailList.refreshed_at < cutoff))
+        .order_by(EmailList.refreshed_at.is_not(None), EmailList.refreshed_at, EmailList.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(stmt))
+
+
+# --- members ---------------------------------------------------------------------------
+
+
+def members_query(lst: EmailList, user: Any) -> Select[Any]:
+    stmt = (
+        select(Customer)
+        .join(EmailListMember, EmailListMember.customer_id == Customer.id)
+        .where(EmailListMember.list_id == lst.id)
+    )
+    return scope_customers(stmt, user).order_by(Customer.name, Customer.id)
+
+
+def normalise_email(raw: str) -> str:
+    """The comparable form of an address (raises EmailNotValidError)."""
+    return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+
+
+def _require_manual(lst: EmailList) -> None:
+    if lst.is_smart:
+        raise ApiError(
+            409, "smart_list", "A smart list's members come from its criteria; edit those"
+        )
+
+
+def _chunks(values: list[Any]) -> Iterator[list[Any]]:
+    for i in range(0, len(values), CHUNK):
+        yield values[i : i + CHUNK]
+
+
+def _resolve_customer_ids(user: Any, public_ids: list[str]) -> list[int]:
+    unique = list(dict.fromkeys(public_ids))
+    found: dict[str, int] = {}
+    for chunk in _chunks(unique):
+        stmt = scope_customers(
+            select(Customer.public_id, Customer.id).where(Customer.public_id.in_(chunk)), user
+        )
+        found.update({p: i for p, i in db.session.execute(stmt)})
+    errors = {
+        f"customerIds[{i}]": "unknown customer" for i, p in enumerate(public_ids) if p not in found
+    }
+    if errors:
+        raise validation_error(errors)
+    return list(found.values())
+
+
+def _ids_by_email(user: Any | None, emails: Iterable[str]) -> dict[str, list[int]]:
+    """Normalised email -> customer ids with that email (visible to ``user`` if given)."""
+    result: dict[str, list[int]] = {}
+    for chunk in _chunks(list(emails)):
+        stmt = select(func.lower(Customer.email), Customer.id).where(
+            func.lower(Customer.email).in_(chunk)
+        )
+        if user is not None:
+            stmt = scope_customers(stmt, user)
+        for email, customer_id in db.session.execute(stmt):
+            result.setdefault(email, []).append(customer_id)
+    return result
+
+
+def _resolve_emails(user: Any, emails: list[str]) -> list[int]:
+    errors: dict[str, str] = {}
+    normalised: dict[int, str] = {}
+    for i, raw in enumerate(emails):
+        try:
+            normalised[i] = normalise_email(raw)
+        except EmailNotValidError as exc:
+            errors[f"emails[{i}]"] = str(exc)
+    if errors:
+        raise validation_error(errors)
+    found = _ids_by_email(user, set(normalised.values()))
+    for i, email in normalised.items():
+        if email not in found:
+            errors[f"emails[{i}]"] = "no customer you can see has this email"
+    if errors:
+        raise validation_error(errors)
+    return sorted({cid for ids in found.values() for cid in ids})
+
+
+def add_members(
+    user: Any, lst: EmailList, customer_ids: list[str] | None, emails: list[str] | None
+) -> int:
+    """Add customers (by public id or email) to a manual list; returns how many were new."""
+    _require_manual(lst)
+    ids = (
+        _resolve_customer_ids(user, customer_ids or [])
+        if customer_ids is not None
+        else _resolve_emails(user, emails or [])
+    )
+    before = lst.member_count
+    for chunk in _chunks(ids):
+        _insert_missing(lst.id, Customer.id.in_(chunk))
+    after = _recount(lst.id)
+    db.session.commit()
+    return after - before
+
+
+def remove_members(
+    user: Any, lst: EmailList, customer_ids: list[str] | None, emails: list[str] | None
+) -> int:
+    _require_manual(lst)
+    ids = (
+        _resolve_customer_ids(user, customer_ids or [])
+        if customer_ids is not None
+        else _resolve_emails(user, emails or [])
+    )
+    before = lst.member_count
+    for chunk in _chunks(ids):
+        db.session.execute(
+            delete(EmailListMember).where(
+                EmailListMember.list_id == lst.id, EmailListMember.customer_id.in_(chunk)
+            )
+        )
+    after = _recount(lst.id)
+    db.session.commit()
+    return before - after
+
+
+# --- CSV -------------------------------------------------------------------------------
+
+
+def _email_column(header: list[str]) -> str | None:
+    for name in header:
+        if (name or "").strip().lower() in EMAIL_COLUMNS:
+            return name
+    return None
+
+
+def import_csv(user: Any, lst: EmailList, data: bytes, dry_run: bool) -> dict[str, Any]:
+    """Match a CSV's rows to customers by email and add them; report every rejected row.
+
+    A malformed file (too big, not UTF-8, no email column) raises before anything is
+    written. Rejected rows never stop the others; ``dry_run`` writes nothing.
+    """
+    _require_manual(lst)
+    limit = current_app.config.get("LIST_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
+    if len(data) > limit:
+        raise ApiError(
+            413, "payload_too_large", f"The file is over {limit // 1024} KiB", {"file": "too big"}
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise validation_error(
+            {"file": f"not UTF-8 (byte {exc.start}); save it as CSV UTF-8"}, "Unreadable file"
+        ) from exc
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        column = _email_column(reader.fieldnames or [])
+        if column is None:
+            raise validation_error(
+                {"file": "no email column (name one of: email, Email, E-mail)"}, "No email column"
+            )
+        rows: list[tuple[int, str]] = []
+        for row in reader:
+            value = row.get(column)
+            rows.append((reader.line_num, value if isinstance(value, str) else ""))
+    except csv.Error as exc:
+        raise validation_error({"file": f"not a CSV file: {exc}"}, "Unreadable file") from exc
+
+    rejected: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    accepted: list[tuple[int, str, str]] = []
+    for line, raw in rows:
+        if not raw.strip():
+            rejected.append({"line": line, "email": raw, "reason": "missing email"})
+            continue
+        try:
+            email = normalise_email(raw)
+        except EmailNotValidError as exc:
+            rejected.append({"line": line, "email": raw, "reason": f"invalid email: {exc}"})
+            continue
+        if email in seen:
+            rejected.append({"line": line, "email": raw, "reason": "duplicate"})
+            continue
+        seen.add(email)
+        accepted.append((line, raw, email))
+
+    visible = _ids_by_email(user, seen)
+    hidden = set(_ids_by_email(None, seen - set(visible))) if len(visible) < len(seen) else set()
+    ids: set[int] = set()
+    matched = 0
+    for line, raw, email in accepted:
+        if email in visible:
+            ids.update(visible[email])
+            matched += 1
+        elif email in hidden:
+            rejected.append({"line": line, "email": raw, "reason": "not visible to you"})
+        else:
+            rejected.append({"line": line, "email": raw, "reason": "no such customer"})
+    rejected.sort(key=lambda r: r["line"])
+
+    already = set()
+    for chunk in _chunks(sorted(ids)):
+        already.update(
+            db.session.scalars(
+                select(EmailListMember.customer_id).where(
+                    EmailListMember.list_id == lst.id, EmailListMember.customer_id.in_(chunk)
+                )
+            )
+        )
+    new = len(ids - already)
+    if not dry_run and ids:
+        for chunk in _chunks(sorted(ids)):
+            _insert_missing(lst.id, Customer.id.in_(chunk))
+        _recount(lst.id)
+        db.session.commit()
+    return {
+        "dryRun": dry_run,
+        "rows": len(rows),
+        "matched": matched,
+        "added": new,
+        "alreadyMembers": len(ids) - new,
+        "rejected": rejected,
+    }
+
+
+EXPORT_HEADER = ["email", "name", "customer_id", "territory", "account_type", "account_priority"]
+
+
+def export_rows(lst: EmailList, user: Any) -> Iterator[str]:
+    """The list's members you can see as CSV text chunks: a BOM, a header, then rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(EXPORT_HEADER)
+    yield "\ufeff" + buffer.getvalue()
+    stmt = scope_customers(
+        select(
+            Customer.email,
+            Customer.name,
+            Customer.public_id,
+            Territory.name,
+            Customer.account_type,
+            Customer.account_priority,
+        )
+        .join(EmailListMember, EmailListMember.customer_id == Customer.id)
+        .outerjoin(Territory, Territory.id == Customer.territory_id)
+        .where(EmailListMember.list_id == lst.id)
+        .order_by(Customer.name, Customer.id),
+        user,
+    )
+    result = db.session.execute(stmt.execution_options(yield_per=1000))
+    for batch in result.partitions():
+        buffer.seek(0)
+        buffer.truncate()
+        for row in batch:
+            writer.writerow(["" if v is None else _safe_cell(str(v)) for v in row])
+        yield buffer.getvalue()
+
+
+def _safe_cell(value: str) -> str:
+    """Defuse spreadsheet formulas (CSV injection) in names and other free text."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def audience_ids(public_id: str, user: Any) -> Select[Any]:
+    """The ``list`` audience resolver: member ids of a list ``user`` sees, in their scope."""
+    lst = get_list(public_id, user)
+    if lst is None:
+        raise LookupError("unknown list")
+    stmt = select(EmailListMember.customer_id).where(EmailListMember.list_id == lst.id)
+    clause = customer_filter(user)
+    if clause is not None:
+        stmt = stmt.where(EmailListMember.customer_id.in_(select(Customer.id).where(clause)))
+    return stmt
+
+
+def audience_label(public_id: str, user: Any) -> str:
+    lst = get_list(public_id, user)
+    if lst is None:
+        raise LookupError("unknown list")
+    return f"{lst.name} ({lst.member_count})"

@@ -1,0 +1,192 @@
+// Smart-list criteria builder: builds the criteria JSON and shows the live preview count.
+(function () {
+  "use strict";
+  const builder = document.getElementById("builder");
+  if (!builder) return;
+  const options = JSON.parse(builder.dataset.options);
+  const form = document.getElementById("list-form");
+  const smart = document.getElementById("smart");
+  const hidden = document.getElementById("criteria-json");
+  const countEl = document.getElementById("preview-count");
+  const errorEl = document.getElementById("preview-error");
+  const sampleEl = document.getElementById("preview-sample");
+  const LABELS = {
+    all_in_territory: "In territory", high_value: "Lifetime revenue at least",
+    ordered_product: "Ordered product", no_order_in_days: "No order in the last N days",
+    custom: "Custom query", account_type: "Account type", account_priority: "Account priority",
+  };
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => {
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else node.setAttribute(k, v);
+    });
+    (children || []).forEach((c) => node.appendChild(c));
+    return node;
+  }
+
+  function select(name, values, labels, allowEmpty) {
+    const s = el("select", { class: "form-select form-select-sm", "data-field": name, "aria-label": name });
+    if (allowEmpty) s.appendChild(el("option", { value: "", text: "(any)" }));
+    values.forEach((v, i) => s.appendChild(el("option", { value: v, text: labels ? labels[i] : v })));
+    return s;
+  }
+
+  function input(name, type, placeholder) {
+    return el("input", { class: "form-control form-control-sm", type: type, "data-field": name,
+      placeholder: placeholder, "aria-label": placeholder });
+  }
+
+  function fieldsFor(type) {
+    switch (type) {
+      case "all_in_territory": return [select("territory", options.territories)];
+      case "high_value": return [input("minRevenue", "number", "min revenue")];
+      case "ordered_product": return [
+        select("skuId", options.skus.map((s) => s.id), options.skus.map((s) => s.name)),
+        input("withinDays", "number", "within days (optional)")];
+      case "no_order_in_days": return [input("days", "number", "days")];
+      case "account_type": return [select("accountType", options.accountTypes)];
+      case "account_priority": return [select("accountPriority", options.accountPriorities)];
+      case "custom": return [
+        select("accountPriority", options.accountPriorities, null, true),
+        select("accountType", options.accountTypes, null, true),
+        input("customKey", "text", "custom field"), input("customValue", "text", "value")];
+      default: return [];
+    }
+  }
+
+  function condition(container) {
+    const typeSel = select("type", options.types, options.types.map((t) => LABELS[t] || t));
+    typeSel.classList.add("criterion-type");
+    const fields = el("div", { class: "d-flex gap-2 flex-grow-1 criterion-fields" });
+    const negate = el("input", { type: "checkbox", class: "form-check-input", "data-field": "not", "aria-label": "not" });
+    const remove = el("button", { type: "button", class: "btn btn-sm btn-outline-danger", text: "×", "aria-label": "remove" });
+    const row = el("div", { class: "d-flex gap-2 align-items-center mb-2 criterion" }, [
+      el("label", { class: "form-check-label small" }, [negate, document.createTextNode(" not")]),
+      typeSel, fields, remove]);
+    function refill() { fields.replaceChildren(...fieldsFor(typeSel.value)); changed(); }
+    typeSel.addEventListener("change", refill);
+    remove.addEventListener("click", () => { row.remove(); changed(); });
+    container.appendChild(row);
+    refill();
+    return row;
+  }
+
+  function group(container, nested) {
+    const op = select("op", ["all", "any"], ["all of", "any of"]);
+    op.classList.add("group-op");
+    const items = el("div", { class: "group-items ms-3" });
+    const addCond = el("button", { type: "button", class: "btn btn-sm btn-outline-secondary", text: "Add condition" });
+    const buttons = el("div", { class: "d-flex gap-2" }, [addCond]);
+    const box = el("div", { class: "border rounded p-2 mb-2 group" }, [
+      el("div", { class: "d-flex gap-2 align-items-center mb-2" }, [el("span", { text: "Match" }), op]),
+      items, buttons]);
+    addCond.addEventListener("click", () => condition(items));
+    if (!nested) {
+      const addGroup = el("button", { type: "button", class: "btn btn-sm btn-outline-secondary", text: "Add group" });
+      addGroup.addEventListener("click", () => { group(items, true); changed(); });
+      buttons.appendChild(addGroup);
+    } else {
+      const remove = el("button", { type: "button", class: "btn btn-sm btn-outline-danger", text: "Remove group" });
+      remove.addEventListener("click", () => { box.remove(); changed(); });
+      buttons.appendChild(remove);
+    }
+    op.addEventListener("change", changed);
+    container.appendChild(box);
+    condition(items);
+    return box;
+  }
+
+  function value(row, name) {
+    const f = row.querySelector(`.criterion-fields [data-field="${name}"]`);
+    return f ? f.value.trim() : "";
+  }
+
+  function leaf(row) {
+    const type = row.querySelector(".criterion-type").value;
+    const out = { type: type };
+    const num = (v) => (v === "" ? v : Number(v));
+    switch (type) {
+      case "all_in_territory": out.territory = value(row, "territory"); break;
+      case "high_value": out.minRevenue = num(value(row, "minRevenue")); break;
+      case "ordered_product":
+        out.skuId = value(row, "skuId");
+        if (value(row, "withinDays")) out.withinDays = num(value(row, "withinDays"));
+        break;
+      case "no_order_in_days": out.days = num(value(row, "days")); break;
+      case "account_type": out.accountType = value(row, "accountType"); break;
+      case "account_priority": out.accountPriority = value(row, "accountPriority"); break;
+      case "custom": {
+        const q = {};
+        ["accountPriority", "accountType"].forEach((k) => { if (value(row, k)) q[k] = value(row, k); });
+        if (value(row, "customKey")) q[value(row, "customKey")] = value(row, "customValue");
+        out.customQuery = q;
+        break;
+      }
+    }
+    return row.querySelector('[data-field="not"]').checked ? { not: out } : out;
+  }
+
+  function serialise(box) {
+    const op = box.querySelector(".group-op").value;
+    const items = [];
+    box.querySelector(".group-items").childNodes.forEach((child) => {
+      if (child.classList.contains("criterion")) items.push(leaf(child));
+      else if (child.classList.contains("group")) items.push(serialise(child));
+    });
+    return { [op]: items };
+  }
+
+  let timer = null;
+  let seq = 0;
+  function changed() {
+    clearTimeout(timer);
+    timer = setTimeout(preview, 300);
+  }
+
+  async function preview() {
+    const rootBox = document.querySelector("#builder-root > .group");
+    if (!rootBox || !smart.checked) return;
+    const mine = ++seq;
+    errorEl.textContent = "";
+    try {
+      const response = await fetch(builder.dataset.previewUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": builder.dataset.csrf },
+        body: JSON.stringify({ criteria: serialise(rootBox) }),
+      });
+      const body = await response.json();
+      if (mine !== seq) return;
+      if (response.ok) {
+        countEl.textContent = body.count.toLocaleString();
+        sampleEl.replaceChildren(...body.sample.slice(0, 10).map((c) =>
+          el("li", { text: `${c.name}${c.email ? " <" + c.email + ">" : ""}` })));
+      } else {
+        countEl.textContent = "—";
+        const fields = (body.error && body.error.fields) || {};
+        errorEl.textContent = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join("; ") ||
+          (body.error && body.error.message) || "Preview failed";
+      }
+    } catch (err) {
+      if (mine === seq) errorEl.textContent = "Preview failed: " + err;
+    }
+  }
+
+  function toggle() {
+    builder.classList.toggle("d-none", !smart.checked);
+    if (smart.checked) changed();
+  }
+
+  builder.addEventListener("input", changed);
+  builder.addEventListener("change", changed);
+  smart.addEventListener("change", toggle);
+  form.addEventListener("submit", () => {
+    const rootBox = document.querySelector("#builder-root > .group");
+    hidden.value = smart.checked && rootBox ? JSON.stringify(serialise(rootBox)) : "";
+  });
+  group(document.getElementById("builder-root"), false);
+  toggle();
+})();

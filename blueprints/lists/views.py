@@ -1,0 +1,159 @@
+"""Pages under /sales/marketing/lists: index, criteria builder, list detail."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from app import jobs
+from app.api.errors import ApiError
+from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Sku, Territory
+from app.extensions import db
+from blueprints.lists import criteria as cr
+from blueprints.lists import schemas, services
+from blueprints.lists.forms import ActionForm, ImportForm, ListForm
+from blueprints.lists.models import EmailList
+
+bp = Blueprint("lists", __name__, url_prefix="/sales/marketing/lists", template_folder="templates")
+#: The builder's script, served under /static/lists/ with the app's other public assets.
+assets = Blueprint(
+    "lists_assets", __name__, static_folder="static", static_url_path="/static/lists"
+)
+PER_PAGE = 25
+
+
+def _page() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", 1)), 100_000))
+    except ValueError:
+        return 1
+
+
+def _list_or_404(list_id: str) -> EmailList:
+    lst = services.get_list(list_id, current_user)
+    if lst is None:
+        abort(404)
+    return lst
+
+
+def _refresh_in_background(lst: EmailList) -> None:
+    from blueprints.lists.jobs import refresh_list
+
+    jobs.enqueue(refresh_list, lst.id, queue="lists")
+
+
+@bp.get("")
+def index():
+    pagination = db.paginate(
+        services.visible_lists(current_user), page=_page(), per_page=PER_PAGE, error_out=False
+    )
+    return render_template("lists/index.html", pagination=pagination)
+
+
+def _builder_options() -> dict[str, list[str]]:
+    territories = db.session.scalars(select(Territory).order_by(Territory.name)).all()
+    if not current_user.sees_all_territories:
+        territories = [t for t in territories if t.id == current_user.territory_id]
+    skus = db.session.execute(
+        select(Sku.public_id, Sku.name).where(Sku.active.is_(True)).order_by(Sku.name).limit(500)
+    ).all()
+    return {
+        "territories": [t.name for t in territories],
+        "accountTypes": list(ACCOUNT_TYPES),
+        "accountPriorities": list(ACCOUNT_PRIORITIES),
+        "skus": [{"id": p, "name": n} for p, n in skus],
+        "types": list(cr.LEAVES),
+    }
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    form = ListForm()
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        criterion = None
+        try:
+            if form.smart.data:
+                raw = json.loads(form.criteria.data or "null")
+                criterion = schemas.PreviewIn.model_validate({"criteria": raw}).criteria
+            lst = services.create_list(
+                current_user, form.name.data, form.description.data or None, criterion
+            )
+        except json.JSONDecodeError:
+            errors = {"criteria": "not valid JSON"}
+        except ValidationError as exc:
+            errors = schemas.error_fields(exc)
+        except ApiError as exc:
+            errors = exc.fields or {"criteria": exc.message}
+        else:
+            if lst.is_smart:
+                _refresh_in_background(lst)
+            flash(f"List “{lst.name}” created.", "success")
+            return redirect(url_for("lists.detail", list_id=lst.public_id))
+    return render_template(
+        "lists/new.html",
+        form=form,
+        errors=errors,
+        options=json.dumps(_builder_options()),
+        preview_url=url_for("lists_api.preview"),
+    ), (422 if errors else 200)
+
+
+@bp.get("/<list_id>")
+def detail(list_id: str, report: dict | None = None, import_form: ImportForm | None = None):
+    lst = _list_or_404(list_id)
+    members = db.paginate(
+        services.members_query(lst, current_user), page=_page(), per_page=PER_PAGE, error_out=False
+    )
+    return render_template(
+        "lists/detail.html",
+        lst=lst,
+        members=members,
+        criteria_json=json.dumps(lst.criteria, indent=2) if lst.criteria else None,
+        action_form=ActionForm(),
+        import_form=import_form or ImportForm(),
+        report=report,
+    )
+
+
+@bp.post("/<list_id>/refresh")
+def refresh(list_id: str):
+    lst = _list_or_404(list_id)
+    if ActionForm().validate_on_submit() and lst.is_smart:
+        _refresh_in_background(lst)
+        flash("Refresh started.", "info")
+    return redirect(url_for("lists.detail", list_id=lst.public_id))
+
+
+@bp.post("/<list_id>/delete")
+def delete(list_id: str):
+    lst = _list_or_404(list_id)
+    if ActionForm().validate_on_submit():
+        services.delete_list(lst)
+        flash("List deleted.", "info")
+        return redirect(url_for("lists.index"))
+    return redirect(url_for("lists.detail", list_id=lst.public_id))
+
+
+@bp.post("/<list_id>/import")
+def import_csv(list_id: str):
+    lst = _list_or_404(list_id)
+    form = ImportForm()
+    if not form.validate_on_submit():
+        flash("Choose a CSV file to import.", "warning")
+        return redirect(url_for("lists.detail", list_id=lst.public_id))
+    limit = int(services.current_app.config["LIST_IMPORT_MAX_BYTES"])
+    try:
+        report = services.import_csv(
+            current_user, lst, form.file.data.read(limit + 1), bool(form.dry_run.data)
+        )
+    except ApiError as exc:
+        flash(f"{exc.message}: {'; '.join(exc.fields.values())}", "danger")
+        return redirect(url_for("lists.detail", list_id=lst.public_id))
+    if not report["dryRun"]:
+        flash(f"Imported: {report['added']} added, {len(report['rejected'])} rejected.", "success")
+    return detail(lst.public_id, report=report)

@@ -1,0 +1,79 @@
+"""The Mailchimp connection (secret encrypted at rest), list syncs and campaigns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.ids import PublicIdMixin
+from app.models_base import utcnow
+
+
+class MailchimpConnection(db.Model):
+    """The team's one Mailchimp account: an API key or an OAuth token, Fernet-encrypted."""
+
+    __tablename__ = "mailchimp_connection"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    auth_type: Mapped[str] = mapped_column(String(8))  # api_key | oauth
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    data_center: Mapped[str] = mapped_column(String(12))
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    account_name: Mapped[str | None] = mapped_column(String(200))
+    webhook_secret: Mapped[str] = mapped_column(String(64))
+    connected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    connected_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class MailchimpSync(PublicIdMixin, db.Model):
+    """A CRM list kept in step with a Mailchimp audience.
+
+    ``list_ref`` is the lists channel's public id (a string, not a foreign key: channels
+    do not depend on each other's tables). ``cursor`` is the last customer id pushed, so
+    an interrupted sync resumes where it stopped.
+    """
+
+    __tablename__ = "mailchimp_sync"
+    id_prefix = "mcs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_ref: Mapped[str] = mapped_column(String(40), index=True)
+    audience_id: Mapped[str] = mapped_column(String(40))
+    audience_name: Mapped[str | None] = mapped_column(String(200))
+    direction: Mapped[str] = mapped_column(String(8), default="push")  # push | pull
+    frequency_seconds: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), default="idle")
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MailchimpCampaign(PublicIdMixin, db.Model):
+    __tablename__ = "mailchimp_campaign"
+    id_prefix = "mcc"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sync_id: Mapped[int] = mapped_column(ForeignKey("mailchimp_sync.id", ondelete="CASCADE"))
+    remote_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("template.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    report_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,66 @@
+"""SMS conversations and messages (outbound rows go through the outbox)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.ids import PublicIdMixin
+from app.messaging.outbox import OutboxMixin
+from app.models_base import utcnow
+
+
+class SmsConversation(PublicIdMixin, db.Model):
+    """A thread with one phone number (a customer's, or an unknown contact's)."""
+
+    __tablename__ = "sms_conversation"
+    id_prefix = "cnv"
+    __table_args__ = (UniqueConstraint("phone", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="SET NULL"), index=True
+    )
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    unread_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SmsMessage(PublicIdMixin, OutboxMixin, db.Model):
+    """One text, in or out. Outbound rows move through the outbox states; inbound rows
+    are ``received``. ``delivery_status`` follows Twilio's status callbacks."""
+
+    __tablename__ = "sms_message"
+    id_prefix = "sms"
+    __table_args__ = (
+        Index("ix_sms_message_campaign_status", "campaign_id", "status"),
+        Index("ix_sms_message_conversation_created", "conversation_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sms_conversation.id", ondelete="CASCADE")
+    )
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="SET NULL"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("template.id", ondelete="SET NULL"))
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="SET NULL"))
+    direction: Mapped[str] = mapped_column(String(10), default="outbound")
+    to_address: Mapped[str] = mapped_column(String(20))
+    from_address: Mapped[str | None] = mapped_column(String(40))
+    body: Mapped[str | None] = mapped_column(Text)
+    media_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    segments: Mapped[int] = mapped_column(Integer, default=0)
+    encoding: Mapped[str | None] = mapped_column(String(8))
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -57,6 +57,22 @@ ENV_SETTINGS: dict[str, type] = {
 }
 
 
+# Channel settings are read from the environment by prefix, typed like their default.
+CHANNEL_PREFIXES = (
+    "EMAIL_",
+    "SENDGRID_",
+    "RESEND_",
+    "SES_",
+    "SMTP_",
+    "SMS_",
+    "TWILIO_",
+    "MAILCHIMP_",
+    "LIST_",
+    "CAMPAIGN_",
+    "TRACKING_",
+)
+
+
 class Defaults:
     DECANT_ENV = "production"
     SECRET_KEY: str | None = None
@@ -94,8 +110,8 @@ class Defaults:
     DEFAULT_PHONE_REGION = "US"
 
 
-def _convert(name: str, raw: str) -> Any:
-    kind = ENV_SETTINGS[name]
+def _convert(name: str, raw: str, default: Any = None) -> Any:
+    kind = ENV_SETTINGS.get(name) or (type(default) if default is not None else str)
     if kind is bool:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if kind is int:
@@ -108,10 +124,10 @@ def load_config(app, overrides: dict[str, Any] | None = None) -> None:
     load_dotenv(Path.cwd() / ".env", override=False)
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
-    for name in ENV_SETTINGS:
-        value = os.environ.get(name)
-        if value not in (None, ""):
-            app.config[name] = _convert(name, value)
+    for name, value in os.environ.items():
+        if value == "" or not (name in ENV_SETTINGS or name.startswith(CHANNEL_PREFIXES)):
+            continue
+        app.config[name] = _convert(name, value, app.config.get(name))
     if overrides:
         app.config.update(overrides)
     _derive(app)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.api.pagination import MAX_PER_PAGE
 from app.crm import services
 from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Order, Territory
+from app.crm.panels import panels_for
 from app.crm.scoping import get_visible_customer
 from app.extensions import db
 
@@ -72,5 +73,9 @@ def customer(customer_id: str):
         .limit(10)
     ).all()
     return render_template(
-        "crm/customer.html", customer=found, activities=activities, recent_orders=recent_orders
+        "crm/customer.html",
+        customer=found,
+        activities=activities,
+        recent_orders=recent_orders,
+        panels=panels_for(found),
     )

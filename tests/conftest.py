@@ -74,7 +74,7 @@ def _schema(database_url: str, instance_path: str) -> Iterator[None]:
     app = create_app(app_settings(database_url))
     with app.app_context():
         _drop_everything()
-        upgrade()
+        upgrade(revision="heads")
     yield
     with app.app_context():
         db.session.remove()

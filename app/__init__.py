@@ -25,6 +25,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     instance = os.environ.get("DECANT_INSTANCE_PATH") or str(ROOT / "instance")
     app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     config.load_config(app, overrides)
+    app.json.sort_keys = False  # keep the documented field order in answers
 
     db.init_app(app)
     migrate.init_app(

@@ -26,11 +26,12 @@ from typing import Any
 
 import click
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import JSON, DateTime, String, select
+from sqlalchemy import JSON, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.channels import PeriodicJob
 from app.extensions import db
+from app.models_base import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class ScheduledJob(db.Model):
     func: Mapped[str] = mapped_column(String(200))
     args: Mapped[list] = mapped_column(JSON, default=list)
     kwargs: Mapped[dict] = mapped_column(JSON, default=dict)
-    run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     status: Mapped[str] = mapped_column(String(16), default="scheduled", index=True)
 
 

@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.ids import PublicIdMixin
-from app.models_base import TimestampMixin, utcnow
+from app.models_base import TimestampMixin, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from app.crm.models import Territory
@@ -33,7 +33,7 @@ class User(PublicIdMixin, TimestampMixin, UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16), default="rep")
     territory_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     territory: Mapped[Territory | None] = relationship(lazy="joined")
 
@@ -60,9 +60,9 @@ class ApiToken(PublicIdMixin, db.Model):
     name: Mapped[str] = mapped_column(String(120), default="cli")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hint: Mapped[str] = mapped_column(String(12))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
 

@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.ids import PublicIdMixin
-from app.models_base import TimestampMixin, utcnow
+from app.models_base import TimestampMixin, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from app.auth.models import User
@@ -94,7 +93,7 @@ class Order(PublicIdMixin, db.Model):
     order_date: Mapped[date] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(16), default="delivered")
     total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     customer: Mapped[Customer] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(
@@ -130,7 +129,7 @@ class Activity(PublicIdMixin, db.Model):
     subject: Mapped[str | None] = mapped_column(String(300))
     body: Mapped[str | None] = mapped_column(Text)
     direction: Mapped[str] = mapped_column(String(10), default="sent")
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     notes: Mapped[str | None] = mapped_column(Text)
 
     customer: Mapped[Customer] = relationship()
@@ -148,10 +147,10 @@ class CommunicationPreference(TimestampMixin, db.Model):
     )
     email_status: Mapped[str] = mapped_column(String(12), default="unknown")
     email_source: Mapped[str | None] = mapped_column(String(40))
-    email_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    email_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sms_status: Mapped[str] = mapped_column(String(12), default="unknown")
     sms_source: Mapped[str | None] = mapped_column(String(40))
-    sms_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sms_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     preferred_contact_start: Mapped[time | None] = mapped_column(Time)
     preferred_contact_end: Mapped[time | None] = mapped_column(Time)
     timezone: Mapped[str | None] = mapped_column(String(64))
@@ -171,4 +170,4 @@ class ConsentChange(db.Model):
     address: Mapped[str] = mapped_column(String(254), index=True)
     status: Mapped[str] = mapped_column(String(12))
     source: Mapped[str] = mapped_column(String(40))
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.ids import PublicIdMixin
 from app.messaging.outbox import OutboxMixin
-from app.models_base import utcnow
+from app.models_base import UTCDateTime, utcnow
 
 
 class EmailMessage(PublicIdMixin, OutboxMixin, db.Model):
@@ -39,17 +39,17 @@ class EmailMessage(PublicIdMixin, OutboxMixin, db.Model):
     text: Mapped[str | None] = mapped_column(Text)
     personalization: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     open_count: Mapped[int] = mapped_column(Integer, default=0)
-    first_opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     click_count: Mapped[int] = mapped_column(Integer, default=0)
-    first_clicked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_clicked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    bounced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    complained_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    first_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    complained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class EmailEvent(db.Model):
@@ -66,6 +66,6 @@ class EmailEvent(db.Model):
     )
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(16))
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     url: Mapped[str | None] = mapped_column(String(2000))
     source: Mapped[str] = mapped_column(String(20), default="tracking")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.ids import PublicIdMixin
-from app.models_base import TimestampMixin, utcnow
+from app.models_base import TimestampMixin, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from app.auth.models import User
@@ -30,7 +30,7 @@ class EmailList(PublicIdMixin, TimestampMixin, db.Model):
     #: The criteria JSON exactly as the API takes it (camelCase), smart lists only.
     criteria: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     member_count: Mapped[int] = mapped_column(Integer, default=0)
-    refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
     owner: Mapped[User] = relationship(lazy="joined")
 
@@ -46,4 +46,4 @@ class EmailListMember(db.Model):
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

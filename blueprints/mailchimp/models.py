@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.ids import PublicIdMixin
-from app.models_base import utcnow
+from app.models_base import UTCDateTime, utcnow
 
 
 class MailchimpConnection(db.Model):
@@ -25,9 +25,9 @@ class MailchimpConnection(db.Model):
     account_id: Mapped[str | None] = mapped_column(String(64))
     account_name: Mapped[str | None] = mapped_column(String(200))
     webhook_secret: Mapped[str] = mapped_column(String(64))
-    connected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     connected_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
-    last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
@@ -54,10 +54,10 @@ class MailchimpSync(PublicIdMixin, db.Model):
     cursor: Mapped[int] = mapped_column(Integer, default=0)
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     job_id: Mapped[str | None] = mapped_column(String(64))
-    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class MailchimpCampaign(PublicIdMixin, db.Model):
@@ -70,10 +70,10 @@ class MailchimpCampaign(PublicIdMixin, db.Model):
     template_id: Mapped[int | None] = mapped_column(ForeignKey("template.id", ondelete="SET NULL"))
     subject: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(12), default="draft")
-    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    report_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    report_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.ids import PublicIdMixin
 from app.messaging.outbox import OutboxMixin
-from app.models_base import utcnow
+from app.models_base import UTCDateTime, utcnow
 
 
 class SmsConversation(PublicIdMixin, db.Model):
@@ -27,8 +27,8 @@ class SmsConversation(PublicIdMixin, db.Model):
     phone: Mapped[str] = mapped_column(String(20), index=True)
     contact_name: Mapped[str | None] = mapped_column(String(200))
     unread_count: Mapped[int] = mapped_column(Integer, default=0)
-    last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class SmsMessage(PublicIdMixin, OutboxMixin, db.Model):
@@ -61,6 +61,6 @@ class SmsMessage(PublicIdMixin, OutboxMixin, db.Model):
     segments: Mapped[int] = mapped_column(Integer, default=0)
     encoding: Mapped[str | None] = mapped_column(String(8))
     delivery_status: Mapped[str | None] = mapped_column(String(16))
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

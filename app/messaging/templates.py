@@ -1,0 +1,228 @@
+"""Template services for every channel: CRUD, save-time checks, preview, default seeding.
+
+Email templates hold a subject and sanitised HTML; SMS templates a body. Every source is
+checked with :func:`app.messaging.rendering.check_template` on save (unknown tokens,
+reaches for Python internals and syntax errors are a 422 naming the field).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, select, text
+
+from app.api.errors import validation_error
+from app.crm.models import Customer
+from app.extensions import db
+from app.messaging import rendering
+from app.messaging.models import TEMPLATE_TYPES, Template
+
+_SIGNOFF = "<p>Cheers,<br>{{ rep_name }}</p>"
+
+#: (name, subject, html, sms body) of the templates every installation starts with.
+DEFAULT_TEMPLATES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "Weekly Specials",
+        "This week's specials for {{ customer_name }}",
+        "<h2>This week's specials</h2><p>Hi {{ customer_name }},</p>"
+        "<p>Here are this week's best buys for {{ territory }}: limited allocations, "
+        'first come first served.</p><p><a href="https://example.com/specials">'
+        "See the specials</a></p>" + _SIGNOFF,
+        "Hi {{ customer_name }}, this week's specials are in. Reply to reserve. - {{ rep_name }}",
+    ),
+    (
+        "New Product Announcement",
+        "New arrivals for {{ customer_name }}",
+        "<h2>Just landed</h2><p>Hi {{ customer_name }},</p><p>We have new wines in the "
+        'book we think your list will love.</p><p><a href="https://example.com/new">'
+        "Discover the new arrivals</a></p>" + _SIGNOFF,
+        "Hi {{ customer_name }}, new wines just landed. Want samples? - {{ rep_name }}",
+    ),
+    (
+        "Customer Check-in",
+        "Checking in, {{ customer_name }}",
+        "<p>Hi {{ customer_name }},</p><p>It has been a while since your last order "
+        "({{ last_order_date|default('some time ago') }}). Anything we can help with "
+        "for your list?</p>" + _SIGNOFF,
+        "Hi {{ customer_name }}, just checking in. Need anything for your list? - {{ rep_name }}",
+    ),
+    (
+        "Tasting Invitation",
+        "You're invited: trade tasting in {{ territory }}",
+        "<h2>Trade tasting</h2><p>Hi {{ customer_name }},</p><p>Join us for a "
+        "walk-around tasting of our new releases in {{ territory }}.</p>"
+        '<p><a href="https://example.com/tasting">Save your seat</a></p>' + _SIGNOFF,
+        "Hi {{ customer_name }}, you're invited to our trade tasting in {{ territory }}. "
+        "Reply YES to save a seat.",
+    ),
+    (
+        "Thank You for Your Order",
+        "Thank you for your order, {{ customer_name }}",
+        "<p>Hi {{ customer_name }},</p><p>Thank you for your order. It is on its way; "
+        "reply to this email if anything is missing.</p>" + _SIGNOFF,
+        "Thanks for your order, {{ customer_name }}! It's on its way. - {{ rep_name }}",
+    ),
+)
+
+
+def custom_field_keys() -> set[str]:
+    """Every custom field key in use (tokens templates may use), read in SQL."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        sql = (
+            "SELECT DISTINCT json_object_keys(custom_fields) FROM customer "
+            "WHERE json_typeof(custom_fields) = 'object'"
+        )
+    else:
+        sql = (
+            "SELECT DISTINCT j.key FROM customer, json_each(customer.custom_fields) j "
+            "WHERE json_type(customer.custom_fields) = 'object'"
+        )
+    return {k for k in db.session.scalars(text(sql)) if isinstance(k, str) and k.isidentifier()}
+
+
+def check_email_parts(
+    subject: str | None, html: str | None, extra_keys: set[str] = frozenset()
+) -> tuple[str, str]:
+    """Validate and sanitise an email's subject and HTML; 422 naming the field."""
+    problems: dict[str, str] = {}
+    if not subject:
+        problems["subject"] = "a subject is required"
+    if not html:
+        problems["html"] = "an HTML body is required"
+    if problems:
+        raise validation_error(problems)
+    assert subject is not None and html is not None
+    clean = rendering.sanitise_html(html)
+    keys = custom_field_keys() | set(extra_keys)
+    _check(subject, "subject", keys, html=False)
+    _check(clean, "html", keys, html=True)
+    return subject, clean
+
+
+def _check(source: str | None, field: str, keys: set[str], *, html: bool) -> None:
+    try:
+        rendering.check_template(source, field, keys, html=html)
+    except rendering.TemplateProblem as exc:
+        raise validation_error({exc.field: exc.message}) from exc
+
+
+def template_json(t: Template) -> dict[str, Any]:
+    return {
+        "id": t.public_id,
+        "type": t.type,
+        "name": t.name,
+        "subject": t.subject,
+        "html": t.html,
+        "body": t.body,
+        "isDefault": t.is_default,
+        "createdAt": t.created_at.isoformat() if t.created_at else None,
+        "updatedAt": t.updated_at.isoformat() if t.updated_at else None,
+    }
+
+
+def templates_query(type_: str | None = None) -> Select[Any]:
+    stmt = select(Template).order_by(Template.type, Template.name, Template.id)
+    return stmt.where(Template.type == type_) if type_ else stmt
+
+
+def get_template(public_id: str | None, type_: str | None = None) -> Template | None:
+    if not public_id:
+        return None
+    stmt = select(Template).where(Template.public_id == public_id)
+    if type_:
+        stmt = stmt.where(Template.type == type_)
+    return db.session.scalar(stmt)
+
+
+def _apply(template: Template, data: dict[str, Any]) -> None:
+    for key in ("name", "subject", "html", "body"):
+        if key in data:
+            setattr(template, key, data[key])
+    if not (template.name or "").strip():
+        raise validation_error({"name": "a name is required"})
+    if template.type == "email":
+        template.subject, template.html = check_email_parts(template.subject, template.html)
+        template.body = None
+    else:
+        if not template.body:
+            raise validation_error({"body": "a body is required"})
+        _check(template.body, "body", custom_field_keys(), html=False)
+        template.subject = template.html = None
+
+
+def create_template(user: Any, data: dict[str, Any]) -> Template:
+    type_ = data.get("type")
+    if type_ not in TEMPLATE_TYPES:
+        raise validation_error({"type": f"one of {', '.join(TEMPLATE_TYPES)}"})
+    template = Template(type=type_, created_by_id=getattr(user, "id", None))
+    _apply(template, data)
+    db.session.add(template)
+    db.session.commit()
+    return template
+
+
+def update_template(template: Template, data: dict[str, Any]) -> Template:
+    """Change fields; checks run on the result, and nothing is written on a 422."""
+    try:
+        _apply(template, data)
+    except Exception:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return template
+
+
+def delete_template(template: Template) -> None:
+    db.session.delete(template)
+    db.session.commit()
+
+
+def preview(
+    type_: str,
+    customer: Customer,
+    *,
+    subject: str | None = None,
+    html: str | None = None,
+    body: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The template rendered for one customer (checks first; nothing is saved)."""
+    context = rendering.customer_context(customer, extra)
+    context.setdefault("unsubscribe_url", "#unsubscribe")
+    if type_ == "email":
+        subject, html = check_email_parts(subject, html, set(extra or {}))
+        out = rendering.render_email(subject, html, context)
+        return {"subject": out.subject, "html": out.html, "text": out.text}
+    if not body:
+        raise validation_error({"body": "a body is required"})
+    _check(body, "body", custom_field_keys() | set(extra or {}), html=False)
+    return {"body": rendering.render(body, context, html=False)}
+
+
+def seed_defaults() -> int:
+    """Add the default email and SMS templates that are missing (idempotent); how many."""
+    have = set(
+        db.session.execute(
+            select(Template.type, Template.name).where(Template.is_default.is_(True))
+        ).all()
+    )
+    added = 0
+    for name, subject, html, body in DEFAULT_TEMPLATES:
+        if ("email", name) not in have:
+            db.session.add(
+                Template(type="email", name=name, subject=subject, html=html, is_default=True)
+            )
+            added += 1
+        if ("sms", name) not in have:
+            db.session.add(Template(type="sms", name=name, body=body, is_default=True))
+            added += 1
+    if added:
+        db.session.commit()
+    return added
+
+
+def ensure_defaults() -> None:
+    """Seed on first use: cheap when any default exists already."""
+    exists = db.session.scalar(select(func.count()).where(Template.is_default.is_(True)))
+    if not exists:
+        seed_defaults()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,18 @@ def _best(fn, repeat: int) -> float:
     return min(times)
 
 
+def _peak_kib(fn, list_id: int) -> int:
+    """Peak Python memory of an empty-list refresh: flat if membership stays in SQL."""
+    db.session.execute(delete(EmailListMember).where(EmailListMember.list_id == list_id))
+    db.session.commit()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] // 1024
+    finally:
+        tracemalloc.stop()
+
+
 def run(repeat: int) -> dict[str, Any]:
     owner = db.session.scalar(select(User).where(User.role == "admin").limit(1))
     if owner is None:
@@ -90,6 +103,7 @@ def run(repeat: int) -> dict[str, Any]:
             timings.append(time.perf_counter() - began)
         cold = min(timings)
         warm = _best(lambda lst_id=lst.id: services.refresh(lst_id), repeat)
+        peak_kib = _peak_kib(lambda lst_id=lst.id: services.refresh(lst_id), lst.id)
         services.delete_list(db.session.get(EmailList, lst.id))
         results[name] = {
             "matched": matched,
@@ -98,11 +112,12 @@ def run(repeat: int) -> dict[str, Any]:
             "refresh_nochange_s": round(warm, 4),
             "ratio_empty": round(cold / floor, 2) if floor else None,
             "ratio_nochange": round(warm / floor, 2) if floor else None,
+            "peak_python_kib": peak_kib,
         }
         print(
             f"{name:18} matched={matched:>8} floor={floor:.3f}s "
             f"refresh(empty)={cold:.3f}s x{cold / floor:.1f} "
-            f"refresh(no change)={warm:.3f}s x{warm / floor:.1f}"
+            f"refresh(no change)={warm:.3f}s x{warm / floor:.1f} peak={peak_kib} KiB"
         )
     return results
 

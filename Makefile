@@ -31,6 +31,7 @@ format: install
 	$(BIN)/ruff format .
 
 bench: install
+	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	$(BIN)/python -m bench
 
 clean:

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, request, url_for
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import api, auth, channels, cli, config, crm, dev, jobs, security
 from app.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
@@ -26,6 +27,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     config.load_config(app, overrides)
     app.json.sort_keys = False  # keep the documented field order in answers
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     migrate.init_app(

@@ -54,6 +54,7 @@ ENV_SETTINGS: dict[str, type] = {
     "PASSWORD_HASH_METHOD": str,
     "SESSION_COOKIE_SECURE": bool,
     "DEFAULT_PHONE_REGION": str,
+    "TRUSTED_PROXIES": int,
 }
 
 
@@ -108,6 +109,7 @@ class Defaults:
     PERIODIC_TICK_SECONDS = 15
     DEV_OUTBOX_LIMIT = 500
     DEFAULT_PHONE_REGION = "US"
+    TRUSTED_PROXIES = 0  # reverse proxies in front (X-Forwarded-For/-Proto/-Host trusted)
 
 
 def _convert(name: str, raw: str, default: Any = None) -> Any:

@@ -73,3 +73,19 @@ def test_secrets_are_encrypted_at_rest_and_keys_rotate(app):
     app.config["ENCRYPTION_KEYS"] = crypto.generate_key()
     with pytest.raises(ValueError):
         crypto.decrypt(old_token)
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(database_url):
+    from flask import request
+
+    app = create_app(app_settings(database_url, TRUSTED_PROXIES=1))
+
+    @app.get("/whoami")
+    def whoami():
+        return {"addr": request.remote_addr, "scheme": request.scheme}
+
+    whoami.decant_public = True
+    response = app.test_client().get(
+        "/whoami", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    )
+    assert response.get_json() == {"addr": "203.0.113.9", "scheme": "https"}

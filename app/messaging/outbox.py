@@ -63,9 +63,15 @@ def claim(model: type[M], conditions: Sequence[Any], limit: int) -> list[M]:
     )
     if db.session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
+    # Ids first, then the UPDATE: PostgreSQL may re-run an ``IN (... LIMIT n FOR UPDATE
+    # SKIP LOCKED)`` subquery and so claim more than n rows; the row locks hold till commit.
+    ids = list(db.session.scalars(due))
+    if not ids:
+        db.session.commit()
+        return []
     db.session.execute(
         update(model)
-        .where(model.id.in_(due.scalar_subquery()), model.status == "queued")  # type: ignore[attr-defined]
+        .where(model.id.in_(ids), model.status == "queued")  # type: ignore[attr-defined]
         .values(status="sending", claim_token=token, claimed_at=now)
         .execution_options(synchronize_session=False)
     )

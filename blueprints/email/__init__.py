@@ -1,8 +1,54 @@
-"""The email channel."""
+"""The email channel: sending, campaigns, templates, tracking, unsubscribe, provider events."""
 
 from __future__ import annotations
 
-from app.channels import Channel
-from blueprints.email import models  # noqa: F401 - registers the tables
+from flask import Flask
 
-channel = Channel(name="email")
+from app.channels import Channel, NavEntry, PeriodicJob
+from app.signals import webhook_received
+from blueprints.email import models  # noqa: F401 - registers the tables
+from blueprints.email.api import bp as api_bp
+from blueprints.email.cli import email_cli
+from blueprints.email.events import on_webhook
+from blueprints.email.public import bp as public_bp
+from blueprints.email.views import assets as assets_bp
+from blueprints.email.views import bp as views_bp
+
+
+def setup(app: Flask) -> None:
+    """Settings defaults, the ``email`` delivery channel and the customer page panel."""
+    from app.crm.panels import CustomerPanel
+    from app.crm.panels import register as register_panel
+    from blueprints.email import sending
+    from blueprints.email.views import panel_context
+
+    app.config.setdefault("EMAIL_RATE_LIMIT", sending.DEFAULT_RATE_LIMIT)
+    app.config.setdefault("EMAIL_BATCH_SIZE", sending.DEFAULT_BATCH_SIZE)
+    sending.register(app)
+    register_panel(
+        app,
+        CustomerPanel(name="email", template="email/_panel.html", context=panel_context, order=20),
+    )
+
+
+channel = Channel(
+    name="email",
+    blueprints=(api_bp, views_bp, public_bp, assets_bp),
+    nav=(
+        NavEntry("Templates", "email.templates", order=20),
+        NavEntry("Campaigns", "email.campaigns", order=30),
+    ),
+    cli=email_cli,
+    periodic_jobs=(
+        PeriodicJob(
+            name="email-sweep",
+            func="blueprints.email.jobs:sweep",
+            every_seconds=300,
+            interval_setting="EMAIL_SWEEP_SECONDS",
+            queue="maintenance",
+        ),
+    ),
+    subscriptions=((webhook_received, on_webhook),),
+    setup=setup,
+    description="Email sending, campaigns, templates, tracking and unsubscribe",
+)

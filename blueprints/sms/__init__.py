@@ -1,8 +1,56 @@
-"""The sms channel."""
+"""The SMS channel: texts to customers and lists, conversations, consent keywords,
+delivery receipts. Twilio's webhooks arrive through the webhooks channel's
+``webhook_received`` signal; this package never imports another channel."""
 
 from __future__ import annotations
 
-from app.channels import Channel
-from blueprints.sms import models  # noqa: F401 - registers the tables
+import os
 
-channel = Channel(name="sms")
+from flask import Flask
+
+from app.channels import Channel, NavEntry, PeriodicJob
+from app.crm.panels import CustomerPanel
+from app.crm.panels import register as register_panel
+from app.signals import webhook_received
+from blueprints.sms import (
+    models,  # noqa: F401 - registers the tables
+    services,
+    settings,
+)
+from blueprints.sms.api import bp as api_bp
+from blueprints.sms.views import assets as assets_bp
+from blueprints.sms.views import bp as views_bp
+
+
+def setup(app: Flask) -> None:
+    """Setting defaults (env wins), the outbox delivery channel, the customer panel."""
+    from blueprints.sms.outbound import register_delivery
+    from blueprints.sms.views import panel_context
+
+    for name, default in settings.DEFAULTS.items():
+        if name not in app.config and os.environ.get(name):
+            app.config[name] = type(default)(os.environ[name])
+        app.config.setdefault(name, default)
+    register_delivery(app)
+    register_panel(
+        app, CustomerPanel(name="sms", template="sms/panel.html", context=panel_context, order=20)
+    )
+
+
+channel = Channel(
+    name="sms",
+    blueprints=(api_bp, views_bp, assets_bp),
+    nav=(NavEntry("SMS", "sms.inbox", order=30),),
+    periodic_jobs=(
+        PeriodicJob(
+            name="sms-sweep",
+            func="blueprints.sms.jobs:sweep",
+            every_seconds=300,
+            interval_setting="SMS_SWEEP_SECONDS",
+            queue="messages",
+        ),
+    ),
+    subscriptions=((webhook_received, services.on_webhook),),
+    setup=setup,
+    description="SMS sending, conversations, opt-in/out keywords, status callbacks",
+)

@@ -12,6 +12,10 @@ from blueprints.webhooks.blueprint import bp
 
 # Provider route modules (each registers its routes on ``bp`` when imported).
 # --- provider modules: one import line each ---
+from blueprints.webhooks import mailchimp  # noqa: F401, E402  # isort: skip
+from blueprints.webhooks import email  # noqa: F401, E402
+
+from blueprints.webhooks import twilio  # noqa: F401  # isort: skip
 # --- end provider modules ---
 
 channel = Channel(name="webhooks", blueprints=[bp], description="Provider callbacks")

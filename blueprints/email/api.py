@@ -1,0 +1,164 @@
+"""/api/sales/marketing: email send, templates and campaigns (thin routes)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask_login import current_user
+
+from app.api.errors import not_found, validation_error
+from app.api.pagination import paginate
+from app.api.spec import api, responses
+from app.crm.scoping import get_visible_customer
+from app.messaging import templates as tpl
+from blueprints.email import schemas as s
+from blueprints.email import services
+
+bp = Blueprint("email_api", __name__, url_prefix="/api/sales/marketing")
+
+
+def validate(tags: list[str], **kwargs):
+    return api.validate(tags=tags, **kwargs)
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+@bp.post("/email/send")
+@validate(["email"], json=s.SendIn, resp=responses(HTTP_201=s.MessageOut, HTTP_202=s.CampaignOut))
+def send(json: s.SendIn):
+    """One email to a customer (201 with the message) or a campaign to a list (202)."""
+    if json.list_id:
+        campaign = services.send_bulk(
+            current_user,
+            list_id=json.list_id,
+            template_id=json.template_id,
+            subject=json.subject,
+            html=json.html,
+            scheduled_at=json.scheduled_at,
+            name=json.name,
+        )
+        return services.campaign_json(campaign), 202
+    missing = {
+        f: "required" for f, v in (("to", json.to), ("customerId", json.customer_id)) if not v
+    }
+    if missing:
+        raise validation_error(missing)
+    message = services.send_single(
+        current_user,
+        to=json.to or "",
+        customer_id=json.customer_id or "",
+        template_id=json.template_id,
+        subject=json.subject,
+        html=json.html,
+        personalization=json.personalization,
+        scheduled_at=json.scheduled_at,
+    )
+    return services.message_json(message), 201
+
+
+# --- templates -----------------------------------------------------------------------------
+
+
+def _template_or_404(template_id: str):
+    found = tpl.get_template(template_id)
+    if found is None:
+        raise not_found("template")
+    return found
+
+
+@bp.get("/templates")
+@validate(["templates"], query=s.TemplateQuery, resp=responses(HTTP_200=s.TemplatePage))
+def list_templates(query: s.TemplateQuery):
+    """Email or SMS templates (the defaults are seeded on first use)."""
+    tpl.ensure_defaults()
+    return paginate(tpl.templates_query(query.type), query.page, query.per_page, tpl.template_json)
+
+
+@bp.post("/templates")
+@validate(["templates"], json=s.TemplateIn, resp=responses(HTTP_201=s.TemplateOut))
+def create_template(json: s.TemplateIn):
+    template = tpl.create_template(current_user, json.model_dump())
+    return tpl.template_json(template), 201
+
+
+@bp.post("/templates/preview")
+@validate(["templates"], json=s.PreviewIn, resp=responses(HTTP_200=s.PreviewOut))
+def preview_template(json: s.PreviewIn):
+    """Render a saved template or a draft for one customer you can see; saves nothing."""
+    customer = get_visible_customer(json.customer_id, current_user)
+    if customer is None:
+        raise validation_error({"customerId": "unknown customer"})
+    subject, html, body = json.subject, json.html, json.body
+    if json.template_id:
+        template = tpl.get_template(json.template_id, json.type)
+        if template is None:
+            raise validation_error({"templateId": "unknown template"})
+        subject, html, body = (
+            subject or template.subject,
+            html or template.html,
+            body or template.body,
+        )
+    return tpl.preview(
+        json.type, customer, subject=subject, html=html, body=body, extra=json.personalization
+    )
+
+
+@bp.get("/templates/<template_id>")
+@validate(["templates"], resp=responses(HTTP_200=s.TemplateOut, HTTP_404=None))
+def get_template(template_id: str):
+    return tpl.template_json(_template_or_404(template_id))
+
+
+@bp.patch("/templates/<template_id>")
+@validate(
+    ["templates"], json=s.TemplatePatch, resp=responses(HTTP_200=s.TemplateOut, HTTP_404=None)
+)
+def patch_template(template_id: str, json: s.TemplatePatch):
+    template = _template_or_404(template_id)
+    return tpl.template_json(tpl.update_template(template, json.model_dump(exclude_unset=True)))
+
+
+@bp.delete("/templates/<template_id>")
+@validate(["templates"], resp=responses(HTTP_204=None, HTTP_404=None))
+def delete_template(template_id: str):
+    tpl.delete_template(_template_or_404(template_id))
+    return "", 204
+
+
+# --- campaigns -----------------------------------------------------------------------------
+
+
+def _campaign_or_404(campaign_id: str):
+    found = services.get_campaign(campaign_id, current_user)
+    if found is None:
+        raise not_found("campaign")
+    return found
+
+
+@bp.get("/campaigns")
+@validate(["campaigns"], query=s.CampaignQuery, resp=responses(HTTP_200=s.CampaignPage))
+def list_campaigns(query: s.CampaignQuery):
+    """Campaigns with counts per status and engagement stats (yours only, for reps)."""
+    stmt = services.visible_campaigns(current_user, query.channel)
+    return paginate(stmt, query.page, query.per_page, services.campaign_json)
+
+
+@bp.get("/campaigns/<campaign_id>")
+@validate(["campaigns"], resp=responses(HTTP_200=s.CampaignOut, HTTP_404=None))
+def get_campaign(campaign_id: str):
+    return services.campaign_json(_campaign_or_404(campaign_id), detail=True)
+
+
+def _state_route(action: str):
+    @validate(["campaigns"], resp=responses(HTTP_200=s.CampaignOut, HTTP_404=None, HTTP_409=None))
+    def change(campaign_id: str):
+        campaign = services.change_state(_campaign_or_404(campaign_id), action)
+        return services.campaign_json(campaign)
+
+    change.__name__ = f"{action}_campaign"
+    change.__doc__ = f"{action.capitalize()} a campaign."
+    bp.post(f"/campaigns/<campaign_id>/{action}")(change)
+
+
+for _action in ("pause", "resume", "cancel"):
+    _state_route(_action)

@@ -1,0 +1,106 @@
+"""What provider events and unsubscribe links do to messages, consent and stats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+
+from app.extensions import db
+from app.messaging import consent
+from app.models_base import utcnow
+from blueprints.email import tracking
+from blueprints.email.models import EmailMessage
+
+EMAIL_PROVIDERS = ("sendgrid", "resend", "ses")
+
+
+def unsubscribe(message: EmailMessage, source: str = "unsubscribe") -> bool:
+    """Suppress the message's address now (consent history + customer_opted_out)."""
+    if message.unsubscribed_at is None:
+        message.unsubscribed_at = utcnow()
+        tracking.add_event(message, "unsubscribe", source=source[:20])
+    return consent.opt_out(
+        "email",
+        message.to_address,
+        reason="unsubscribe",
+        source=source[:40],
+        customer_id=message.customer_id,
+    )
+
+
+def resubscribe(message: EmailMessage) -> None:
+    message.unsubscribed_at = None
+    consent.opt_in(
+        "email", message.to_address, source="preferences", customer_id=message.customer_id
+    )
+
+
+def apply_event(data: dict[str, Any]) -> str | None:
+    """Apply one normalised provider event (as stored by the webhook); what it did."""
+    message = tracking.find_message(
+        data.get("ourMessageId"), data.get("providerMessageId"), data.get("email")
+    )
+    if message is None:
+        return None
+    kind = data.get("type")
+    at = _when(data.get("occurredAt"))
+    source = str(data.get("provider") or "provider")
+    if kind in ("open", "click"):
+        tracking.record_engagement(message, kind, at=at, url=data.get("url"), source=source)
+        return kind
+    if kind == "delivered":
+        message.delivered_at = message.delivered_at or at
+        tracking.add_event(message, "delivered", at=at, source=source)
+        db.session.commit()
+        return kind
+    if kind == "bounce":
+        message.bounced_at = message.bounced_at or at
+        tracking.add_event(message, "bounce", at=at, source=source)
+        db.session.commit()
+        if data.get("hard"):
+            consent.opt_out(
+                "email",
+                message.to_address,
+                reason="bounce",
+                source=f"{source}:bounce",
+                customer_id=message.customer_id,
+            )
+        return kind
+    if kind == "complaint":
+        message.complained_at = message.complained_at or at
+        tracking.add_event(message, "complaint", at=at, source=source)
+        db.session.commit()
+        consent.opt_out(
+            "email",
+            message.to_address,
+            reason="complaint",
+            source=f"{source}:complaint",
+            customer_id=message.customer_id,
+        )
+        return kind
+    if kind == "unsubscribe":
+        unsubscribe(message, source=f"{source}:unsubscribe")
+        return kind
+    if kind == "dropped":
+        tracking.add_event(message, "dropped", at=at, source=source)
+        db.session.commit()
+        return kind
+    return None
+
+
+def _when(value: Any) -> datetime:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return utcnow()
+
+
+def on_webhook(sender: Flask, *, provider: str, kind: str, data: dict[str, Any], **_: Any):
+    """``webhook_received`` receiver: email provider events only."""
+    if provider not in EMAIL_PROVIDERS or not kind.startswith("email."):
+        return None
+    return apply_event(data)

@@ -1,0 +1,25 @@
+"""Browser forms (Flask-WTF, CSRF on each)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+
+class SendEmailForm(FlaskForm):
+    template_id = SelectField("Template", choices=[], validate_choice=False)
+    subject = StringField("Subject", validators=[Optional(), Length(max=300)])
+    html = TextAreaField("Message (HTML)", validators=[Optional(), Length(max=200_000)])
+
+
+class TemplateForm(FlaskForm):
+    type = SelectField("Type", choices=[("email", "Email"), ("sms", "SMS")])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    subject = StringField("Subject", validators=[Optional(), Length(max=300)])
+    html = TextAreaField("HTML", validators=[Optional(), Length(max=200_000)])
+    body = TextAreaField("SMS body", validators=[Optional(), Length(max=2000)])
+
+
+class ActionForm(FlaskForm):
+    """A bare form: CSRF for buttons (pause, resume, cancel, delete)."""

@@ -1,0 +1,102 @@
+"""Request and response shapes of the email, template and campaign APIs (camelCase)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from app.api.pagination import PageQuery
+from app.api.spec import CamelModel, OutModel
+
+Scalar = str | int | float | bool | None
+
+
+class SendIn(CamelModel):
+    """Single: ``to`` + ``customerId`` + (``templateId`` | ``subject`` + ``html``);
+    bulk: ``listId`` + (``templateId`` | ``subject`` + ``html``). ``scheduledAt`` optional."""
+
+    to: str | None = Field(default=None, max_length=254)
+    customer_id: str | None = Field(default=None, max_length=40)
+    list_id: str | None = Field(default=None, max_length=40)
+    template_id: str | None = Field(default=None, max_length=40)
+    subject: str | None = Field(default=None, max_length=300)
+    html: str | None = Field(default=None, max_length=200_000)
+    personalization: dict[str, Scalar] | None = None
+    scheduled_at: datetime | None = None
+    name: str | None = Field(default=None, max_length=200)
+
+
+class MessageOut(OutModel):
+    id: str
+    to: str
+    status: str
+    provider: str | None = None
+    error: dict[str, Any] | None = None
+
+
+class CampaignOut(OutModel):
+    id: str
+    status: str
+    counts: dict[str, int]
+
+
+class CampaignPage(OutModel):
+    items: list[CampaignOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class CampaignQuery(PageQuery):
+    channel: Literal["email", "sms"] | None = None
+
+
+class TemplateQuery(PageQuery):
+    type: Literal["email", "sms"] | None = None
+
+
+class TemplateIn(CamelModel):
+    type: Literal["email", "sms"]
+    name: str = Field(min_length=1, max_length=120)
+    subject: str | None = Field(default=None, max_length=300)
+    html: str | None = Field(default=None, max_length=200_000)
+    body: str | None = Field(default=None, max_length=2000)
+
+
+class TemplatePatch(CamelModel):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    subject: str | None = Field(default=None, max_length=300)
+    html: str | None = Field(default=None, max_length=200_000)
+    body: str | None = Field(default=None, max_length=2000)
+
+
+class TemplateOut(OutModel):
+    id: str
+    type: str
+    name: str
+
+
+class TemplatePage(OutModel):
+    items: list[TemplateOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class PreviewIn(CamelModel):
+    customer_id: str = Field(max_length=40)
+    type: Literal["email", "sms"] = "email"
+    template_id: str | None = Field(default=None, max_length=40)
+    subject: str | None = Field(default=None, max_length=300)
+    html: str | None = Field(default=None, max_length=200_000)
+    body: str | None = Field(default=None, max_length=2000)
+    personalization: dict[str, Scalar] | None = None
+
+
+class PreviewOut(OutModel):
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+    body: str | None = None

@@ -1,0 +1,156 @@
+"""Pages: templates (editor with live preview), campaigns (progress, stats, chart), and
+the customer page's "Send email" panel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.api.errors import ApiError
+from app.crm.models import Customer
+from app.crm.scoping import get_visible_customer, scope_customers
+from app.extensions import db
+from app.messaging import templates as tpl
+from blueprints.email import charts, services
+from blueprints.email.forms import ActionForm, SendEmailForm, TemplateForm
+
+bp = Blueprint("email", __name__, url_prefix="/sales/marketing", template_folder="templates")
+assets = Blueprint(
+    "email_assets", __name__, static_folder="static", static_url_path="/static/email"
+)
+
+
+def _error_text(exc: ApiError) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message
+
+
+# --- customer panel ------------------------------------------------------------------------
+
+
+def panel_context(customer: Customer) -> dict[str, Any]:
+    tpl.ensure_defaults()
+    form = SendEmailForm()
+    form.template_id.choices = [("", "— write your own —")] + [
+        (t.public_id, t.name) for t in db.session.scalars(tpl.templates_query("email"))
+    ]
+    return {"form": form, "customer": customer}
+
+
+@bp.post("/email/send/<customer_id>")
+def send_from_customer(customer_id: str):
+    customer = get_visible_customer(customer_id, current_user)
+    if customer is None:
+        abort(404)
+    form = SendEmailForm()
+    back = url_for("crm.customer", customer_id=customer.public_id)
+    if not form.validate_on_submit():
+        flash("The form expired; please try again.", "danger")
+        return redirect(back)
+    try:
+        message = services.send_single(
+            current_user,
+            to=customer.email or "",
+            customer_id=customer.public_id,
+            template_id=form.template_id.data or None,
+            subject=form.subject.data or None,
+            html=form.html.data or None,
+        )
+    except ApiError as exc:
+        flash(f"Email not sent: {_error_text(exc)}", "danger")
+        return redirect(back)
+    if message.status == "failed":
+        flash(f"Email failed: {message.error_message} [{message.error_code}]", "danger")
+    else:
+        flash(f"Email to {message.to_address}: {message.status}.", "success")
+    return redirect(back)
+
+
+# --- templates ----------------------------------------------------------------------------
+
+
+def _preview_customers() -> list[Customer]:
+    stmt = scope_customers(select(Customer).order_by(Customer.name).limit(200), current_user)
+    return list(db.session.scalars(stmt))
+
+
+@bp.route("/templates", methods=["GET", "POST"])
+def templates():
+    tpl.ensure_defaults()
+    chosen = tpl.get_template(request.args.get("id")) if request.args.get("id") else None
+    form = TemplateForm(obj=chosen) if request.method == "GET" else TemplateForm()
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        data = {k: getattr(form, k).data or None for k in ("name", "subject", "html", "body")}
+        try:
+            if chosen is not None:
+                saved = tpl.update_template(chosen, data)
+            else:
+                saved = tpl.create_template(current_user, {**data, "type": form.type.data})
+        except ApiError as exc:
+            errors = exc.fields or {"name": exc.message}
+        else:
+            flash(f"Template “{saved.name}” saved.", "success")
+            return redirect(url_for("email.templates", id=saved.public_id))
+    return render_template(
+        "email/templates.html",
+        items=db.session.scalars(tpl.templates_query()).all(),
+        chosen=chosen,
+        form=form,
+        errors=errors,
+        customers=_preview_customers(),
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/templates/<template_id>/delete")
+def delete_template(template_id: str):
+    found = tpl.get_template(template_id)
+    if found is None:
+        abort(404)
+    if ActionForm().validate_on_submit():
+        tpl.delete_template(found)
+        flash("Template deleted.", "success")
+    return redirect(url_for("email.templates"))
+
+
+# --- campaigns ----------------------------------------------------------------------------
+
+
+@bp.get("/campaigns")
+def campaigns():
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    pagination = db.paginate(
+        services.visible_campaigns(current_user, None), page=page, per_page=25, error_out=False
+    )
+    return render_template("email/campaigns.html", pagination=pagination, services=services)
+
+
+@bp.get("/campaigns/<campaign_id>")
+def campaign(campaign_id: str):
+    found = services.get_campaign(campaign_id, current_user)
+    if found is None:
+        abort(404)
+    data = services.campaign_json(found, detail=True)
+    chart = charts.svg_chart(data["timeline"]) if "timeline" in data else ""
+    return render_template(
+        "email/campaign.html", campaign=found, data=data, chart=chart, action_form=ActionForm()
+    )
+
+
+@bp.post("/campaigns/<campaign_id>/<action>")
+def campaign_action(campaign_id: str, action: str):
+    found = services.get_campaign(campaign_id, current_user)
+    if found is None or action not in ("pause", "resume", "cancel"):
+        abort(404)
+    if ActionForm().validate_on_submit():
+        try:
+            services.change_state(found, action)
+        except ApiError as exc:
+            flash(exc.message, "danger")
+    return redirect(url_for("email.campaign", campaign_id=campaign_id))

@@ -1,0 +1,291 @@
+"""Mailchimp campaigns from Decant templates, and their analytics pulled back.
+
+Per-recipient results become one "Email Campaign" activity per customer (opens, clicks and
+bounce in its notes, with a ``[mailchimp:<campaign id>]`` marker so a re-pull updates it
+instead of adding another). A customer who opened or clicked is tagged with
+MAILCHIMP_ENGAGED_TAG in Mailchimp and ``custom_fields[<tag>] = True`` in the CRM (a plain
+boolean custom field, so smart lists and templates can use it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.api.errors import ApiError, validation_error
+from app.crm.models import Activity, Customer
+from app.extensions import db
+from app.messaging.models import Template
+from app.messaging.rendering import CORE_TOKENS, render
+from app.models_base import utcnow
+from blueprints.mailchimp.client import client_for, get_connection, with_retries
+from blueprints.mailchimp.models import MailchimpCampaign, MailchimpSync
+from blueprints.mailchimp.services import require_client
+from providers import mailchimp as mc
+from providers.errors import NotFoundError, ProviderError
+
+#: Decant tokens -> Mailchimp merge tags (filled per recipient by Mailchimp).
+MERGE_TAGS = {
+    "customer_name": "*|FNAME|*",
+    "territory": "*|TERRITORY|*",
+    "rep_name": "*|REP|*",
+    "last_order_date": "*|LASTORDER|*",
+    "unsubscribe_url": "*|UNSUB|*",
+}
+assert set(MERGE_TAGS) == set(CORE_TOKENS)
+UNSUB_FOOTER = '<p style="font-size:12px"><a href="*|UNSUB|*">Unsubscribe</a></p>'
+
+
+def marker(campaign: MailchimpCampaign) -> str:
+    return f"[mailchimp:{campaign.public_id}]"
+
+
+def get_campaign(public_id: str) -> MailchimpCampaign | None:
+    return db.session.scalar(
+        select(MailchimpCampaign).where(MailchimpCampaign.public_id == public_id)
+    )
+
+
+def content_from_template(template: Template) -> tuple[str, str]:
+    """(subject, html) with tokens turned into merge tags and an unsubscribe link."""
+    subject = render(template.subject or template.name, MERGE_TAGS, html=False)
+    html = render(template.html or "", MERGE_TAGS, html=True)
+    if "*|UNSUB|*" not in html:
+        html += UNSUB_FOOTER
+    return subject, html
+
+
+def create(
+    user: Any, sync_id: str, template_id: str, subject: str | None = None
+) -> MailchimpCampaign:
+    """Create the draft in Mailchimp for a synced list's audience (one click)."""
+    sync = db.session.scalar(select(MailchimpSync).where(MailchimpSync.public_id == sync_id))
+    if sync is None:
+        raise validation_error({"syncId": "unknown sync"})
+    template = db.session.scalar(
+        select(Template).where(Template.public_id == template_id, Template.type == "email")
+    )
+    if template is None:
+        raise validation_error({"templateId": "unknown email template"})
+    rendered_subject, html = content_from_template(template)
+    subject = subject or rendered_subject
+    from_name, reply_to = parseaddr(current_app.config.get("FROM_EMAIL") or "")
+    client = require_client()
+    try:
+        remote_id = with_retries(
+            client.create_campaign,
+            sync.audience_id,
+            subject=subject,
+            from_name=from_name or "Decant",
+            reply_to=reply_to or "marketing@example.com",
+            title=f"{template.name} ({utcnow():%Y-%m-%d})",
+        )
+        with_retries(client.set_campaign_content, remote_id, html)
+    except NotFoundError as exc:
+        raise validation_error({"syncId": f"Mailchimp audience not found: {exc}"}) from exc
+    except ProviderError as exc:
+        raise ApiError(502, "provider_error", f"Mailchimp refused the campaign: {exc}") from exc
+    campaign = MailchimpCampaign(
+        sync_id=sync.id,
+        remote_id=remote_id,
+        template_id=template.id,
+        subject=subject,
+        status="draft",
+        created_by_id=user.id,
+        report={},
+    )
+    db.session.add(campaign)
+    db.session.commit()
+    return campaign
+
+
+def send_now(campaign: MailchimpCampaign) -> MailchimpCampaign:
+    """Send once (Mailchimp's send is not idempotent: no blind retry)."""
+    if campaign.status not in ("draft", "failed"):
+        raise ApiError(409, "conflict", f"Campaign is already {campaign.status}")
+    try:
+        require_client().send_campaign(campaign.remote_id or "")
+    except ProviderError as exc:
+        campaign.last_error = str(exc)
+        db.session.commit()
+        raise ApiError(502, "provider_error", f"Mailchimp did not send: {exc}") from exc
+    campaign.status = "sent"
+    campaign.sent_at = utcnow()
+    campaign.last_error = None
+    db.session.commit()
+    return campaign
+
+
+def schedule(campaign: MailchimpCampaign, when: datetime) -> MailchimpCampaign:
+    if campaign.status not in ("draft", "failed"):
+        raise ApiError(409, "conflict", f"Campaign is already {campaign.status}")
+    if when.tzinfo is None:
+        raise validation_error({"sendAt": "give a time zone (e.g. 2026-05-01T09:00:00Z)"})
+    if when <= utcnow():
+        raise validation_error({"sendAt": "must be in the future"})
+    try:
+        with_retries(require_client().schedule_campaign, campaign.remote_id or "", when)
+    except ValueError as exc:
+        raise validation_error({"sendAt": str(exc)}) from exc
+    except ProviderError as exc:
+        raise ApiError(502, "provider_error", f"Mailchimp did not schedule: {exc}") from exc
+    campaign.status = "scheduled"
+    campaign.scheduled_at = when
+    db.session.commit()
+    return campaign
+
+
+# --------------------------------------------------------------------------- analytics
+
+
+def pull_report(campaign_id: int) -> MailchimpCampaign | None:
+    """Totals onto the campaign; per-member results onto activities; engaged tagging."""
+    campaign = db.session.get(MailchimpCampaign, campaign_id)
+    conn = get_connection()
+    if campaign is None or conn is None or not campaign.remote_id:
+        return campaign
+    client = client_for(conn)
+    sync = db.session.get(MailchimpSync, campaign.sync_id)
+    try:
+        report = with_retries(client.campaign_report, campaign.remote_id)
+        counts = with_retries(_pull_members, client, campaign, sync)
+    except NotFoundError as exc:
+        campaign.last_error = f"Mailchimp no longer has this campaign: {exc}"
+        db.session.commit()
+        return campaign
+    data = asdict(report)
+    data.pop("campaign_id", None)
+    campaign.report = {**data, **counts}
+    campaign.report_fetched_at = utcnow()
+    if campaign.status == "scheduled" and report.sends:
+        campaign.status = "sent"
+        campaign.sent_at = campaign.sent_at or utcnow()
+    db.session.commit()
+    return campaign
+
+
+def _pull_members(
+    client: mc.MailchimpClient, campaign: MailchimpCampaign, sync: MailchimpSync | None
+) -> dict[str, int]:
+    """One pass over the email activity (restartable: activities are upserted)."""
+    counts = {"activitiesLogged": 0, "engagedTagged": 0, "unmatched": 0}
+    page: list[mc.MemberActivity] = []
+    for activity in client.campaign_member_activity(campaign.remote_id or ""):
+        page.append(activity)
+        if len(page) >= 500:
+            _apply_page(client, campaign, sync, page, counts)
+            page = []
+    _apply_page(client, campaign, sync, page, counts)
+    return counts
+
+
+def _apply_page(
+    client: mc.MailchimpClient,
+    campaign: MailchimpCampaign,
+    sync: MailchimpSync | None,
+    page: list[mc.MemberActivity],
+    counts: dict[str, int],
+) -> None:
+    if not page:
+        return
+    tag = current_app.config["MAILCHIMP_ENGAGED_TAG"]
+    emails = {a.email.lower() for a in page}
+    customers: dict[str, list[Customer]] = {}
+    for customer in db.session.scalars(
+        select(Customer).where(func.lower(Customer.email).in_(emails))
+    ).unique():
+        customers.setdefault((customer.email or "").lower(), []).append(customer)
+    ids = [c.id for group in customers.values() for c in group]
+    existing = {
+        a.customer_id: a
+        for a in db.session.scalars(
+            select(Activity).where(
+                Activity.customer_id.in_(ids),
+                Activity.type == "Email Campaign",
+                Activity.notes.contains(marker(campaign)),
+            )
+        )
+    }
+    when = campaign.sent_at or utcnow()
+    for item in page:
+        matches = customers.get(item.email.lower())
+        if not matches:
+            counts["unmatched"] += 1
+            continue
+        notes = (
+            f"Mailchimp: opens={item.opens} clicks={item.clicks} "
+            f"bounced={'yes' if item.bounced else 'no'} {marker(campaign)}"
+        )
+        engaged = item.opens > 0 or item.clicks > 0
+        for customer in matches:
+            activity = existing.get(customer.id)
+            if activity is None:
+                db.session.add(
+                    Activity(
+                        customer_id=customer.id,
+                        type="Email Campaign",
+                        subject=campaign.subject,
+                        body="Sent through Mailchimp",
+                        direction="sent",
+                        occurred_at=when,
+                        notes=notes,
+                        user_id=campaign.created_by_id,
+                    )
+                )
+            else:
+                activity.notes = notes
+            counts["activitiesLogged"] += 1
+            fields = dict(customer.custom_fields or {})
+            if engaged and fields.get(tag) is not True:
+                fields[tag] = True
+                customer.custom_fields = fields
+                counts["engagedTagged"] += 1
+                if sync is not None:
+                    with contextlib.suppress(NotFoundError):
+                        with_retries(client.update_member_tags, sync.audience_id, item.email, [tag])
+    db.session.commit()
+
+
+def campaigns_to_refresh(days: int) -> list[MailchimpCampaign]:
+    since = utcnow() - timedelta(days=days)
+    return list(
+        db.session.scalars(
+            select(MailchimpCampaign).where(
+                MailchimpCampaign.status.in_(("sent", "scheduled")),
+                (MailchimpCampaign.sent_at >= since) | (MailchimpCampaign.scheduled_at >= since),
+            )
+        )
+    )
+
+
+def campaign_json(c: MailchimpCampaign) -> dict[str, Any]:
+    sync = db.session.get(MailchimpSync, c.sync_id)
+    return {
+        "id": c.public_id,
+        "syncId": sync.public_id if sync else None,
+        "remoteId": c.remote_id,
+        "subject": c.subject,
+        "status": c.status,
+        "scheduledAt": c.scheduled_at.isoformat() if c.scheduled_at else None,
+        "sentAt": c.sent_at.isoformat() if c.sent_at else None,
+        "report": c.report or {},
+        "reportFetchedAt": c.report_fetched_at.isoformat() if c.report_fetched_at else None,
+        "lastError": c.last_error,
+    }
+
+
+def member_results(campaign: MailchimpCampaign, limit: int = 500) -> list[tuple[Customer, str]]:
+    rows = db.session.execute(
+        select(Customer, Activity.notes)
+        .join(Activity, Activity.customer_id == Customer.id)
+        .where(Activity.type == "Email Campaign", Activity.notes.contains(marker(campaign)))
+        .order_by(Customer.name)
+        .limit(limit)
+    ).unique()
+    return [(c, n or "") for c, n in rows]

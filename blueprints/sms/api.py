@@ -1,0 +1,113 @@
+"""/api/sales/marketing/sms: thin routes over :mod:`blueprints.sms.services`."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask_login import current_user
+
+from app.api.errors import not_found, validation_error
+from app.api.pagination import paginate
+from app.api.spec import api, responses
+from blueprints.sms import schemas as s
+from blueprints.sms import services
+from blueprints.sms.models import SmsConversation
+from providers.sms import segment_info
+
+bp = Blueprint("sms_api", __name__, url_prefix="/api/sales/marketing/sms")
+TAGS = ["sms"]
+
+
+def _conversation_or_404(conversation_id: str) -> SmsConversation:
+    found = services.get_conversation(conversation_id, current_user)
+    if found is None:
+        raise not_found("conversation")
+    return found
+
+
+@bp.post("/send")
+@api.validate(
+    json=s.SendIn,
+    resp=responses(HTTP_201=s.MessageOut, HTTP_202=s.CampaignOut, HTTP_409=None),
+    tags=TAGS,
+)
+def send(json: s.SendIn):
+    """Text one customer (``{to, customerId, body|templateId, mediaUrl?}``: 201 with the
+    message), or a list (``{listId, body|templateId, scheduledAt?}``: 202 with the campaign,
+    sent through the outbox under the rate limit and each customer's contact window).
+    409 ``opted_out`` when the customer has not opted in or has opted out."""
+    media = [str(u) for u in json.media_url or []]
+    if json.list_id is not None:
+        if json.customer_id is not None or json.to is not None or media:
+            raise validation_error({"listId": "a list send takes no to, customerId or mediaUrl"})
+        campaign = services.create_campaign(
+            current_user,
+            list_id=json.list_id,
+            body=json.body,
+            template_id=json.template_id,
+            scheduled_at=json.scheduled_at,
+            name=json.name,
+        )
+        return services.campaign_json(campaign), 202
+    if not json.customer_id:
+        raise validation_error({"customerId": "required (or listId for a bulk send)"})
+    message = services.send_to_customer(
+        current_user,
+        customer_id=json.customer_id,
+        to=json.to,
+        body=json.body,
+        template_id=json.template_id,
+        media_urls=media,
+    )
+    return services.message_json(message), 201
+
+
+@bp.get("/campaigns/<campaign_id>")
+@api.validate(resp=responses(HTTP_200=s.CampaignOut, HTTP_404=None), tags=TAGS)
+def campaign(campaign_id: str):
+    """A bulk send's progress (counts by outbox status)."""
+    found = services.get_campaign(campaign_id, current_user)
+    if found is None:
+        raise not_found("campaign")
+    return services.campaign_json(found)
+
+
+@bp.post("/segments")
+@api.validate(json=s.SegmentsIn, resp=responses(HTTP_200=s.SegmentsOut), tags=TAGS)
+def segments(json: s.SegmentsIn):
+    """Encoding (GSM-7 or UCS-2) and segment count of a body; saves nothing."""
+    info = segment_info(json.body)
+    return {
+        "encoding": info.encoding,
+        "segments": info.segments,
+        "units": info.units,
+        "characters": info.characters,
+    }
+
+
+@bp.get("/conversations")
+@api.validate(query=s.ConversationQuery, resp=responses(HTTP_200=s.ConversationPage), tags=TAGS)
+def conversations(query: s.ConversationQuery):
+    """Threads you may see, newest first, with unread counts."""
+    stmt = services.inbox(current_user)
+    if query.unread:
+        stmt = stmt.where(SmsConversation.unread_count > 0)
+    return paginate(stmt, query.page, query.per_page, services.conversation_json)
+
+
+@bp.get("/conversations/<conversation_id>")
+@api.validate(resp=responses(HTTP_200=s.ConversationOut, HTTP_404=None), tags=TAGS)
+def conversation(conversation_id: str):
+    """One thread with its messages, oldest first (marks it read)."""
+    found = _conversation_or_404(conversation_id)
+    services.mark_read(found)
+    return services.conversation_json(found, services.thread(found))
+
+
+@bp.post("/conversations/<conversation_id>/messages")
+@api.validate(
+    json=s.ReplyIn, resp=responses(HTTP_201=s.MessageOut, HTTP_404=None, HTTP_409=None), tags=TAGS
+)
+def reply(conversation_id: str, json: s.ReplyIn):
+    """Reply in a thread."""
+    found = _conversation_or_404(conversation_id)
+    return services.message_json(services.reply(current_user, found, json.body)), 201

@@ -1,0 +1,275 @@
+"""The SMS channel's side of the delivery engine: provider, batches, consent, quiet hours."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import Select, case, func, insert, literal, select
+
+from app.crm.models import CommunicationPreference, Customer
+from app.crm.services import log_activity
+from app.extensions import db
+from app.messaging import consent
+from app.messaging.delivery import DeliveryChannel, Outcome, RateLimit, register
+from app.messaging.models import Campaign, Template
+from app.messaging.rendering import customer_context, render
+from app.models_base import utcnow
+from app.signals import message_sent
+from blueprints.sms import settings
+from blueprints.sms.models import SmsConversation, SmsMessage
+from providers.errors import PermanentError, TransientError
+from providers.sms import OutgoingSms, SmsProvider, build_sms_provider, segment_info
+
+STATUS_PATH = "/api/sales/marketing/webhooks/twilio/status"
+
+
+def provider() -> SmsProvider:
+    """The adapter for SMS_PROVIDER (twilio with credentials, else console)."""
+    app = current_app._get_current_object()
+    cached = app.extensions.get("decant_sms_provider")
+    if cached is None:
+        cached = build_sms_provider(app.config.get("SMS_PROVIDER") or "console", app.config)
+        app.extensions["decant_sms_provider"] = cached
+    return cached
+
+
+def sender() -> str:
+    return (
+        current_app.config.get("TWILIO_PHONE_NUMBER")
+        or current_app.config.get("TWILIO_MESSAGING_SERVICE_SID")
+        or "console"
+    )
+
+
+def status_callback_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + STATUS_PATH
+
+
+def rate_limit(_provider: Any) -> RateLimit:
+    rate = settings.rate_limit()
+    return RateLimit(key=f"sms:{sender()}", limit=rate.limit, window=rate.window)
+
+
+def batch_size(_provider: Any) -> int:
+    return max(1, int(settings.get("SMS_BATCH_SIZE")))
+
+
+def _campaign_body(row: SmsMessage, cache: dict[int, str]) -> str:
+    """A campaign row's text, rendered for its customer at send time."""
+    if row.campaign_id not in cache:
+        campaign = db.session.get(Campaign, row.campaign_id)
+        source = campaign.body if campaign else ""
+        if campaign and not source and campaign.template_id:
+            template = db.session.get(Template, campaign.template_id)
+            source = template.body if template else ""
+        cache[row.campaign_id] = source or ""
+    customer = db.session.get(Customer, row.customer_id) if row.customer_id else None
+    context = customer_context(customer) if customer else {}
+    return render(cache[row.campaign_id], context, html=False).strip()
+
+
+def send(sms: SmsProvider, rows: Sequence[SmsMessage]) -> list[Outcome]:
+    """One provider call per row; after a transient error the rest wait for the retry."""
+    outcomes: list[Outcome] = []
+    bodies: dict[int, str] = {}
+    callback = status_callback_url()
+    for index, row in enumerate(rows):
+        if row.campaign_id and row.body is None:
+            row.body = _campaign_body(row, bodies)
+            info = segment_info(row.body)
+            row.segments, row.encoding = info.segments, info.encoding
+        row.from_address = row.from_address or sender()
+        message = OutgoingSms(
+            to=row.to_address,
+            body=row.body or "",
+            media_urls=tuple(row.media_urls or ()),
+            status_callback=callback if sms.name != "console" else None,
+        )
+        try:
+            result = sms.send(message)
+        except TransientError as exc:
+            outcomes.extend([exc] * (len(rows) - index))
+            break
+        except PermanentError as exc:
+            outcomes.append(exc)
+            continue
+        if sms.name == "console":
+            from app.dev import capture
+
+            capture(
+                "sms",
+                row.to_address,
+                row.body or "",
+                customer_id=row.customer_id,
+                user_id=row.user_id,
+                meta={"segments": row.segments, "media": list(row.media_urls or ())},
+            )
+        row.delivery_status = result.status
+        outcomes.append(result.provider_message_id)
+    return outcomes
+
+
+def refusals(rows: Sequence[SmsMessage]) -> dict[int, str]:
+    """Checked at send time: opt-in, opt-outs and the suppression list."""
+    refused: dict[int, str] = {}
+    for row in rows:
+        if row.direction != "outbound":
+            refused[row.id] = "not an outbound message"
+            continue
+        customer = db.session.get(Customer, row.customer_id) if row.customer_id else None
+        if customer is not None:
+            why = consent.refusal("sms", customer, row.to_address)
+        elif consent.is_suppressed("sms", row.to_address):
+            why = f"{row.to_address} is on the sms suppression list"
+        else:
+            why = None  # a reply to an unknown contact who texted first
+        if why:
+            refused[row.id] = why
+    return refused
+
+
+def hold_until(rows: Sequence[SmsMessage]) -> dict[int, datetime]:
+    """Campaign rows outside their customer's preferred contact window wait for it."""
+    holds: dict[int, datetime] = {}
+    now = utcnow()
+    for row in rows:
+        if not row.campaign_id or not row.customer_id:
+            continue
+        pref = db.session.scalar(
+            select(CommunicationPreference).where(
+                CommunicationPreference.customer_id == row.customer_id
+            )
+        )
+        if pref is None or pref.preferred_contact_start is None or not pref.preferred_contact_end:
+            continue
+        customer = db.session.get(Customer, row.customer_id)
+        tz_name = pref.timezone or (customer.territory.timezone if customer.territory else None)
+        when = next_window_start(
+            now, pref.preferred_contact_start, pref.preferred_contact_end, tz_name
+        )
+        if when is not None:
+            holds[row.id] = when
+    return holds
+
+
+def next_window_start(now: datetime, start, end, tz_name: str | None) -> datetime | None:
+    """None when ``now`` is inside the window, else the next start (UTC)."""
+    tz = settings.zone(tz_name)
+    local = now.astimezone(tz)
+    if settings.in_window(local.time(), start, end):
+        return None
+    candidate = datetime.combine(local.date(), start, tzinfo=tz)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), start, tzinfo=tz)
+    return candidate.astimezone(now.tzinfo)
+
+
+def after_send(rows: Sequence[SmsMessage]) -> None:
+    """File each sent or failed text in its conversation and the customer's timeline."""
+    from blueprints.sms.services import conversation_for
+
+    app = current_app._get_current_object()
+    for row in rows:
+        if row.status not in ("sent", "failed"):
+            continue
+        if row.conversation_id is None:
+            row.conversation_id = conversation_for(row.customer_id, row.to_address).id
+        conversation = db.session.get(SmsConversation, row.conversation_id)
+        if conversation is not None:
+            conversation.last_message_at = row.sent_at or utcnow()
+        if row.customer_id and row.activity_id is None:
+            notes = "sent" if row.status == "sent" else f"failed: {row.error_message}"
+            activity = log_activity(
+                row.customer_id,
+                "SMS",
+                body=row.body,
+                direction="sent",
+                user_id=row.user_id,
+                notes=notes,
+                commit=False,
+            )
+            db.session.flush()
+            row.activity_id = activity.id
+        if row.status == "sent":
+            message_sent.send(app, channel="sms", message_id=row.id, customer_id=row.customer_id)
+
+
+def _public_id_sql(dialect: str):
+    """A fresh ``sms_...`` public id computed by the database, per row."""
+    if dialect == "postgresql":
+        random_part = func.substr(
+            func.md5(func.random().cast(db.String) + func.clock_timestamp().cast(db.String)), 1, 18
+        )
+    else:
+        random_part = func.lower(func.hex(func.randomblob(9)))
+    return literal("sms_") + random_part
+
+
+def materialize(campaign: Campaign, customer_ids: Select[Any]) -> int:
+    """One INSERT ... SELECT: a queued row per recipient with a phone, or suppressed."""
+    dialect = db.session.get_bind().dialect.name
+    status = case((consent.contactable_clause("sms"), "queued"), else_="suppressed")
+    now = utcnow()
+    source = select(
+        _public_id_sql(dialect),
+        literal(campaign.id),
+        Customer.id,
+        literal(campaign.created_by_id, db.Integer),
+        literal(campaign.template_id, db.Integer),
+        literal("outbound"),
+        Customer.phone,
+        literal("[]").cast(db.JSON) if dialect == "postgresql" else literal("[]"),
+        literal(0),
+        status,
+        literal(0),
+        literal(now, db.DateTime(timezone=True)),
+    ).where(Customer.id.in_(customer_ids), Customer.phone.is_not(None))
+    db.session.execute(
+        insert(SmsMessage).from_select(
+            [
+                "public_id",
+                "campaign_id",
+                "customer_id",
+                "user_id",
+                "template_id",
+                "direction",
+                "to_address",
+                "media_urls",
+                "segments",
+                "status",
+                "attempts",
+                "created_at",
+            ],
+            source,
+        )
+    )
+    db.session.execute(
+        db.update(SmsMessage)
+        .where(SmsMessage.campaign_id == campaign.id, SmsMessage.status == "suppressed")
+        .values(error_code="suppressed", error_message="not opted in to SMS, or opted out")
+    )
+    db.session.flush()
+    return db.session.scalar(
+        select(func.count()).select_from(SmsMessage).where(SmsMessage.campaign_id == campaign.id)
+    )
+
+
+def register_delivery(app: Flask) -> None:
+    register(
+        app,
+        DeliveryChannel(
+            name="sms",
+            model=SmsMessage,
+            provider=provider,
+            batch_size=batch_size,
+            rate_limit=rate_limit,
+            send=send,
+            materialize=materialize,
+            refusals=refusals,
+            after_send=after_send,
+            hold_until=hold_until,
+        ),
+    )

@@ -1,0 +1,76 @@
+"""Twilio webhooks: inbound texts and message status callbacks.
+
+Every request must carry a valid ``X-Twilio-Signature`` for the public URL Twilio called
+(PUBLIC_BASE_URL + path + query, so it verifies behind a proxy); without TWILIO_AUTH_TOKEN
+nothing is accepted. A repeated MessageSid (or sid + status) is answered and ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, request
+from twilio.twiml.messaging_response import MessagingResponse
+
+from app.api.errors import ApiError
+from app.auth.access import csrf_exempt, public
+from blueprints.webhooks.blueprint import bp, dispatch, record_once
+from providers.sms.twilio import SIGNATURE_HEADER, verify_twilio_signature
+
+
+def public_url() -> str:
+    """The URL Twilio signed: the configured public base, never the proxied Host."""
+    base = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
+    query = request.query_string.decode("latin-1")
+    return base + request.path + (f"?{query}" if query else "")
+
+
+def _verified_form() -> dict[str, Any]:
+    token = current_app.config.get("TWILIO_AUTH_TOKEN")
+    if not token:
+        raise ApiError(403, "forbidden", "Twilio webhooks need TWILIO_AUTH_TOKEN to verify")
+    form = request.form
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if not verify_twilio_signature(token, public_url(), form, signature):
+        raise ApiError(403, "forbidden", "Missing or invalid X-Twilio-Signature")
+    return {key: form.get(key) for key in form}
+
+
+def twiml(reply: str | None) -> Response:
+    doc = MessagingResponse()
+    if reply:
+        doc.message(reply)
+    return Response(str(doc), mimetype="application/xml")
+
+
+@bp.post("/twilio")
+@public
+@csrf_exempt
+def twilio_inbound():
+    """An incoming text: stored once, filed by the SMS channel, answered in TwiML."""
+    data = _verified_form()
+    sid = data.get("MessageSid") or data.get("SmsSid")
+    if not sid:
+        raise ApiError(400, "bad_request", "MessageSid is required")
+    event = record_once("twilio", sid, "inbound", data)
+    if event is None:
+        return twiml(None)
+    answers = dispatch(event)
+    reply = next((a.get("twiml_reply") for a in answers if isinstance(a, dict)), None)
+    return twiml(reply)
+
+
+@bp.post("/twilio/status")
+@public
+@csrf_exempt
+def twilio_status():
+    """A delivery receipt (queued, sent, delivered, undelivered, failed...)."""
+    data = _verified_form()
+    sid = data.get("MessageSid") or data.get("SmsSid")
+    status = data.get("MessageStatus") or data.get("SmsStatus") or ""
+    if not sid:
+        raise ApiError(400, "bad_request", "MessageSid is required")
+    event = record_once("twilio", f"{sid}:{status}", "status", data)
+    if event is not None:
+        dispatch(event)
+    return Response(status=204)

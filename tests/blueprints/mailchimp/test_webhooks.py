@@ -1,0 +1,99 @@
+"""Mailchimp webhooks: URL validation, each event type, wrong secret, duplicates."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.crm.models import Activity, CommunicationPreference
+from app.extensions import db
+from app.messaging import consent
+from blueprints.mailchimp.models import MailchimpConnection
+from blueprints.webhooks.models import WebhookEvent
+
+HOOK = "/api/sales/marketing/webhooks/mailchimp/"
+
+
+def _url() -> str:
+    conn = db.session.scalar(select(MailchimpConnection))
+    return HOOK + conn.webhook_secret
+
+
+def _event(
+    kind: str, email: str = "bob@example.com", fired_at: str = "2026-04-01 10:00:00", **data
+):
+    form = {
+        "type": kind,
+        "fired_at": fired_at,
+        "data[email]": email,
+        "data[list_id]": "aud1",
+        "data[merges][FNAME]": "Bob",
+    }
+    form.update({f"data[{k}]": v for k, v in data.items()})
+    return form
+
+
+def _events() -> int:
+    return db.session.scalar(select(func.count()).select_from(WebhookEvent))
+
+
+def test_get_validation_answers_200(client, connected):
+    assert client.get(_url()).status_code == 200
+
+
+def test_wrong_secret_is_404_and_writes_nothing(client, connected, make_customer):
+    make_customer(email="bob@example.com")
+    assert client.get(HOOK + "wrong").status_code == 404
+    assert client.post(HOOK + "wrong", data=_event("unsubscribe")).status_code == 404
+    assert _events() == 0
+    assert not consent.is_suppressed("email", "bob@example.com")
+
+
+def test_no_connection_means_404(client):
+    assert client.post(HOOK + "anything", data=_event("unsubscribe")).status_code == 404
+
+
+def test_unsubscribe_and_cleaned_suppress(client, connected, make_customer):
+    bob = make_customer(email="bob@example.com")
+    assert client.post(_url(), data=_event("unsubscribe", reason="manual")).status_code == 200
+    assert consent.is_suppressed("email", "bob@example.com")
+    pref = db.session.scalar(
+        select(CommunicationPreference).where(CommunicationPreference.customer_id == bob.id)
+    )
+    assert pref.email_status == "opted_out" and pref.email_source == "mailchimp"
+    client.post(_url(), data=_event("cleaned", email="gone@example.com", reason="hard"))
+    assert consent.is_suppressed("email", "gone@example.com")
+
+
+def test_subscribe_lifts_a_suppression(client, connected, make_customer):
+    make_customer(email="bob@example.com")
+    consent.opt_out("email", "bob@example.com", reason="unsubscribe", source="test")
+    assert client.post(_url(), data=_event("subscribe")).status_code == 200
+    assert not consent.is_suppressed("email", "bob@example.com")
+
+
+def test_profile_logs_a_note_and_upemail_follows_the_address(client, connected, make_customer):
+    bob = make_customer(email="bob@example.com")
+    client.post(_url(), data=_event("profile"))
+    note = db.session.scalar(select(Activity).where(Activity.customer_id == bob.id))
+    assert note.subject == "Mailchimp profile updated" and "FNAME=Bob" in note.notes
+    form = _event("upemail", old_email="bob@example.com", new_email="robert@example.com")
+    del form["data[email]"]
+    assert client.post(_url(), data=form).status_code == 200
+    db.session.refresh(bob)
+    assert bob.email == "robert@example.com"
+
+
+def test_duplicate_delivery_is_ignored(client, connected, make_customer):
+    make_customer(email="bob@example.com")
+    first = client.post(_url(), data=_event("unsubscribe"))
+    second = client.post(_url(), data=_event("unsubscribe"))
+    assert first.get_json() == {"ok": True}
+    assert second.get_json() == {"ok": True, "duplicate": True}
+    assert _events() == 1
+    client.post(_url(), data=_event("unsubscribe", fired_at="2026-04-02 10:00:00"))
+    assert _events() == 2
+
+
+def test_unknown_type_is_400(client, connected):
+    assert client.post(_url(), data=_event("mystery")).status_code == 400
+    assert _events() == 0

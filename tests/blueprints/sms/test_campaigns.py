@@ -1,0 +1,136 @@
+"""Bulk SMS to a list through the outbox: consent, quiet hours, rate limit, scoping."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from sqlalchemy import select
+
+from app.crm.services import preference_for
+from app.extensions import db
+from app.messaging.models import Campaign
+from blueprints.sms import outbound, settings
+from blueprints.sms.models import SmsMessage
+
+
+def make_list(call, user, customers) -> str:
+    lst = call(user, "post", "/api/sales/marketing/lists", json={"name": "Texts"}).get_json()
+    r = call(
+        user,
+        "post",
+        f"/api/sales/marketing/lists/{lst['id']}/members",
+        json={"customerIds": [c.public_id for c in customers]},
+    )
+    assert r.status_code == 200, r.get_json()
+    return lst["id"]
+
+
+def test_list_send_texts_only_opted_in_customers(call, manager, make_customer, opt_in, fake_twilio):
+    a = make_customer(phone="+12125550130", name="Alpha")
+    b = make_customer(phone="+12125550131", name="Beta")
+    c = make_customer(phone="+12125550132")  # never opted in
+    d = make_customer(phone="+12125550133")
+    opt_in(a)
+    opt_in(b)
+    opt_in(d, "opted_out")
+    list_id = make_list(call, manager, [a, b, c, d])
+    r = call(manager, "post", "/send", json={"listId": list_id, "body": "Hi {{customer_name}}!"})
+    assert r.status_code == 202, r.get_json()
+    doc = call(manager, "get", f"/campaigns/{r.get_json()['id']}").get_json()
+    assert doc["status"] == "sent" and doc["recipientsTotal"] == 4
+    assert doc["counts"]["sent"] == 2 and doc["counts"]["suppressed"] == 2
+    assert sorted(m.body for m in fake_twilio.received) == ["Hi Alpha!", "Hi Beta!"]
+    rows = db.session.scalars(select(SmsMessage).where(SmsMessage.status == "sent")).all()
+    assert all(r.activity_id and r.conversation_id for r in rows)
+
+
+def test_send_time_opt_out_wins(app, call, manager, make_customer, opt_in, fake_twilio):
+    from app.messaging import consent, delivery
+
+    a = make_customer(phone="+12125550134")
+    opt_in(a)
+    campaign = Campaign(channel="sms", name="x", body="hello", audience_ref="-")
+    db.session.add(campaign)
+    db.session.commit()
+    from app.crm.models import Customer
+
+    outbound.materialize(campaign, select(Customer.id))
+    campaign.status = "sending"
+    db.session.commit()
+    consent.opt_out("sms", a.phone, reason="STOP", source="test")
+    delivery.send_campaign_batches(campaign.id)
+    assert fake_twilio.received == []
+    assert db.session.scalar(select(SmsMessage.status)) == "suppressed"
+
+
+def test_quiet_hours_hold_campaign_rows(app, make_customer, opt_in):
+    a = make_customer(phone="+12125550135")
+    opt_in(a)
+    pref = preference_for(a.id)
+    pref.preferred_contact_start, pref.preferred_contact_end = time(9), time(17)
+    pref.timezone = "America/New_York"
+    db.session.commit()
+    row = SmsMessage(campaign_id=None, customer_id=a.id, to_address=a.phone, body="x")
+    db.session.add(row)
+    db.session.flush()
+    assert outbound.hold_until([row]) == {}  # single texts are never held
+    from datetime import UTC, datetime
+
+    late = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # 22:00 in New York
+    when = outbound.next_window_start(late, time(9), time(17), "America/New_York")
+    assert when == datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+    inside = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    assert outbound.next_window_start(inside, time(9), time(17), "America/New_York") is None
+    overnight = outbound.next_window_start(late, time(22, 30), time(6), "America/New_York")
+    assert overnight == datetime(2026, 3, 2, 3, 30, tzinfo=UTC)
+
+
+def test_rate_limit_setting(app):
+    assert settings.rate_limit() == settings.Rate(1000, 1.0)
+    app.config["SMS_RATE_LIMIT"] = "100/1"
+    assert outbound.rate_limit(None).limit == 100
+    app.config["SMS_RATE_LIMIT"] = "garbage"
+    assert settings.rate_limit() == settings.Rate(1, 1.0)
+    app.config.pop("SMS_RATE_LIMIT")
+    assert settings.rate_limit() == settings.Rate(1, 1.0)
+    assert outbound.rate_limit(None).key == "sms:+15005550006"
+
+
+def test_bulk_validation(call, manager, make_customer):
+    r = call(manager, "post", "/send", json={"listId": "lst_nope", "body": "hi"})
+    assert r.status_code == 422 and "listId" in r.get_json()["error"]["fields"]
+
+
+def test_reps_see_only_their_territory_conversations(call, rep, manager, make_customer, inbound):
+    make_customer("South", phone="+12125550136")
+    make_customer("North", phone="+12125550137")
+    inbound("+12125550136", "south here")
+    inbound("+12125550137", "north here")
+    inbound("+14155550138", "stranger")
+    assert call(manager, "get", "/conversations").get_json()["total"] == 3
+    page = call(rep, "get", "/conversations").get_json()
+    assert [c["phone"] for c in page["items"]] == ["+12125550137"]
+    others = [
+        c["id"]
+        for c in call(manager, "get", "/conversations").get_json()["items"]
+        if c["phone"] != "+12125550137"
+    ]
+    for cid in others:
+        assert call(rep, "get", f"/conversations/{cid}").status_code == 404
+        assert (
+            call(rep, "post", f"/conversations/{cid}/messages", json={"body": "hi"}).status_code
+            == 404
+        )
+
+
+def test_reply_in_a_thread(call, manager, make_customer, opt_in, inbound, fake_twilio):
+    customer = make_customer(phone="+12125550139")
+    opt_in(customer)
+    inbound("+12125550139", "Do you have the 2019?")
+    [conv] = call(manager, "get", "/conversations?unread=true").get_json()["items"]
+    assert conv["unreadCount"] == 1
+    r = call(manager, "post", f"/conversations/{conv['id']}/messages", json={"body": "Yes, 6 left"})
+    assert r.status_code == 201 and r.get_json()["status"] == "sent"
+    thread = call(manager, "get", f"/conversations/{conv['id']}").get_json()
+    assert [m["direction"] for m in thread["messages"]] == ["inbound", "outbound"]
+    assert thread["unreadCount"] == 0 and fake_twilio.received[-1].body == "Yes, 6 left"

@@ -1,0 +1,62 @@
+"""Property: whatever the consent states and sends, no text reaches an opted-out number."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from app.crm.models import Customer
+from app.extensions import db
+from app.messaging import consent, delivery
+from app.messaging.models import Campaign
+from blueprints.sms import outbound
+
+STATES = st.sampled_from(["opted_in", "opted_out", "unknown", "stop_keyword", "none"])
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    states=st.lists(STATES, min_size=1, max_size=6), singles=st.lists(st.integers(0, 5), max_size=4)
+)
+def test_opted_out_numbers_never_get_a_text(
+    app, make_customer, opt_in, fake_twilio, states, singles
+):
+    from app.crm.services import record_consent
+    from blueprints.sms import services
+
+    db.session.execute(db.delete(Campaign))
+    db.session.execute(db.delete(Customer))
+    db.session.commit()
+    fake_twilio.received.clear()
+    customers = []
+    for i, state in enumerate(states):
+        c = make_customer(phone=f"+1212555{1000 + i:04d}")
+        if state in ("opted_in", "opted_out", "unknown"):
+            record_consent(c.id, "sms", c.phone, state, "test")
+        elif state == "stop_keyword":
+            record_consent(c.id, "sms", c.phone, "opted_in", "test")
+        db.session.commit()
+        customers.append(c)
+    campaign = Campaign(channel="sms", name="p", body="hi", audience_ref="-", status="sending")
+    db.session.add(campaign)
+    db.session.commit()
+    outbound.materialize(campaign, select(Customer.id))
+    db.session.commit()
+    for c, state in zip(customers, states, strict=True):
+        if state == "stop_keyword":  # opted out after the rows were written
+            consent.opt_out("sms", c.phone, reason="STOP", source="sms:STOP")
+    delivery.send_campaign_batches(campaign.id)
+    for index in singles:
+        if index < len(customers):
+            try:
+                services.queue_message(
+                    customer=customers[index], to=customers[index].phone, body="one", user=None
+                )
+            except Exception:  # refused (409): that is the point
+                db.session.rollback()
+    allowed = {c.phone for c, s in zip(customers, states, strict=True) if s == "opted_in"}
+    reached = {m.to for m in fake_twilio.received}
+    assert reached <= allowed

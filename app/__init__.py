@@ -11,6 +11,7 @@ from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import api, auth, channels, cli, config, crm, dev, jobs, security
+from app.channels import PeriodicJob
 from app.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 from app.messaging import models as messaging_models  # noqa: F401 - shared tables
 
@@ -46,6 +47,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     crm.init_app(app)
     dev.init_app(app)
     jobs.init_app(app)
+    jobs.register_periodic(
+        app,
+        PeriodicJob(
+            "campaign-watchdog",
+            "app.messaging.delivery:resume_campaigns",
+            every_seconds=60,
+            interval_setting="CAMPAIGN_WATCHDOG_SECONDS",
+            queue="maintenance",
+        ),
+    )
     cli.init_app(app)
     channels.init_app(app)
 

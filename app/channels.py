@@ -63,6 +63,8 @@ class Channel:
     subscriptions: Sequence[tuple[Signal, Callable[..., Any]]] = ()
     #: Called once per app after blueprints are registered (defaults, registries...).
     setup: Callable[[Flask], None] | None = None
+    #: Called by ``flask setup`` after migrations and demo data (seed default rows).
+    seed: Callable[[], None] | None = None
     #: Public endpoints (no login): webhooks, tracking, unsubscribe.
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

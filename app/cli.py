@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from app import jobs
 from app.auth.models import User
+from app.channels import channels_of
 from app.extensions import db
 
 
@@ -25,6 +26,9 @@ def setup_command(no_demo: bool) -> None:
         from app.crm.demo import load_command
 
         click.get_current_context().invoke(load_command)
+    for channel in channels_of(current_app._get_current_object()).values():
+        if channel.seed is not None:
+            channel.seed()
     login_file = Path(current_app.instance_path) / "demo_login.txt"
     click.echo("")
     if login_file.exists():

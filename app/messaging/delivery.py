@@ -67,7 +67,14 @@ class DeliveryChannel:
     #: rows to hold back until a later time (quiet hours): {row id: when}
     hold_until: Callable[[Sequence[Any]], dict[int, datetime]] | None = None
     #: seconds a row may stay in ``sending`` before it is presumed lost
-    stale_after: float = 600.0
+    #: (None: the CAMPAIGN_STALE_SECONDS setting)
+    stale_after: float | None = None
+
+
+def stale_after(channel: DeliveryChannel | None = None) -> timedelta:
+    """How long a row may sit in ``sending`` before its worker is presumed dead."""
+    seconds = channel.stale_after if channel and channel.stale_after else None
+    return timedelta(seconds=seconds or current_app.config.get("CAMPAIGN_STALE_SECONDS", 600))
 
 
 def register(app: Flask, channel: DeliveryChannel) -> None:
@@ -151,9 +158,7 @@ def send_campaign_batches(campaign_id: int, time_budget: float | None = None) ->
         return
     channel = channel_for(campaign.channel)
     model = channel.model
-    outbox.recover_stale(
-        model, timedelta(seconds=channel.stale_after), [model.campaign_id == campaign.id]
-    )
+    outbox.recover_stale(model, stale_after(channel), [model.campaign_id == campaign.id])
     while time.monotonic() - started < budget:
         db.session.refresh(campaign)
         if campaign.status != "sending":
@@ -184,6 +189,38 @@ def _finish_or_wait(campaign: Campaign, channel: DeliveryChannel) -> None:
     when = max(due or utcnow(), utcnow() + timedelta(seconds=1))
     db.session.commit()
     jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns", at=when)
+
+
+def resume_campaigns() -> list[int]:
+    """Periodic watchdog: restart campaigns whose worker died.
+
+    A sending campaign none of whose rows was claimed within the stale period has lost
+    its job (worker killed, Redis flushed): enqueue its batches again; they first put back
+    the rows the dead worker held, so nothing is lost and only that batch may repeat. A
+    campaign stuck in ``preparing`` gets its preparation again (it is idempotent).
+    """
+    cutoff = utcnow() - stale_after()
+    resumed: list[int] = []
+    for campaign in db.session.scalars(
+        select(Campaign).where(Campaign.status.in_(("sending", "preparing")))
+    ):
+        try:
+            model = channel_for(campaign.channel).model
+        except LookupError:
+            continue  # that channel is switched off in this process
+        if campaign.status == "preparing":
+            if campaign.updated_at and campaign.updated_at < cutoff:
+                jobs.enqueue(prepare_campaign, campaign.id, queue="campaigns")
+                resumed.append(campaign.id)
+            continue
+        last_claim = db.session.scalar(
+            select(func.max(model.claimed_at)).where(model.campaign_id == campaign.id)
+        )
+        if last_claim is None or last_claim < cutoff:
+            jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns")
+            resumed.append(campaign.id)
+    db.session.commit()
+    return resumed
 
 
 def set_campaign_state(campaign: Campaign, action: str) -> None:
@@ -234,9 +271,7 @@ def sweep_stale(channel_name: str, older_than_seconds: int = 300) -> int:
     """Periodic: re-enqueue single messages left queued (Redis was down) or lost in flight."""
     channel = channel_for(channel_name)
     model = channel.model
-    outbox.recover_stale(
-        model, timedelta(seconds=channel.stale_after), [model.campaign_id.is_(None)]
-    )
+    outbox.recover_stale(model, stale_after(channel), [model.campaign_id.is_(None)])
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     ids = db.session.scalars(
         select(model.id)

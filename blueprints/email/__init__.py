@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.channels import Channel, NavEntry, PeriodicJob
+from app.messaging.templates import seed_defaults
 from app.signals import webhook_received
 from blueprints.email import models  # noqa: F401 - registers the tables
 from blueprints.email.api import bp as api_bp
@@ -50,5 +51,6 @@ channel = Channel(
     ),
     subscriptions=((webhook_received, on_webhook),),
     setup=setup,
+    seed=seed_defaults,
     description="Email sending, campaigns, templates, tracking and unsubscribe",
 )

@@ -1,0 +1,80 @@
+"""A campaign whose worker died is resumed by the watchdog without losing anyone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.messaging import delivery
+from app.messaging.models import Campaign
+from app.models_base import utcnow
+from blueprints.email.models import EmailMessage
+from tests.blueprints.email.conftest import count, dev_messages
+
+
+def test_a_dead_workers_campaign_is_resumed_and_finished(app, manager, make_customer):
+    customers = [make_customer(email=f"guest{i}@example.com") for i in range(9)]
+    campaign = Campaign(
+        channel="email",
+        name="Spring tasting",
+        subject="Spring tasting, {{ customer_name }}",
+        html="<p>Join us</p>",
+        status="sending",
+        created_by_id=manager.id,
+        started_at=utcnow() - timedelta(hours=1),
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    long_ago = utcnow() - timedelta(hours=1)
+    states = ["sent"] * 3 + ["sending"] * 3 + ["queued"] * 3  # what a SIGKILL leaves behind
+    for customer, state in zip(customers, states, strict=True):
+        db.session.add(
+            EmailMessage(
+                campaign_id=campaign.id,
+                customer_id=customer.id,
+                to_address=customer.email,
+                status=state,
+                claimed_at=long_ago if state != "queued" else None,
+                claim_token="dead-worker" if state == "sending" else None,
+                sent_at=long_ago if state == "sent" else None,
+            )
+        )
+    db.session.commit()
+
+    assert delivery.resume_campaigns() == [campaign.id]  # inline: resumed and run to the end
+
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status == "sent"
+    assert count(EmailMessage, EmailMessage.status == "sent") == 9
+    sent_now = sorted(m.to for m in dev_messages())
+    assert sent_now == sorted(c.email for c in customers[3:])  # the 6 unsent, each once
+
+
+def test_a_campaign_still_making_progress_is_left_alone(app, manager, make_customer):
+    customer = make_customer()
+    campaign = Campaign(
+        channel="email",
+        name="Live",
+        subject="Hi",
+        html="<p>x</p>",
+        status="sending",
+        created_by_id=manager.id,
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    db.session.add(
+        EmailMessage(
+            campaign_id=campaign.id,
+            customer_id=customer.id,
+            to_address=customer.email,
+            status="sending",
+            claimed_at=utcnow(),
+            claim_token="busy-worker",
+        )
+    )
+    db.session.commit()
+    assert delivery.resume_campaigns() == []
+    row = db.session.scalar(select(EmailMessage))
+    assert row.status == "sending" and row.claim_token == "busy-worker"

@@ -8,7 +8,7 @@ recipient set never loads whole.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,9 @@ class AudienceResolver:
     customer_ids: Callable[[str, Any], Select[Any]]
     #: (reference, acting user) -> a short label for pages ("Spring tasting (212)").
     describe: Callable[[str, Any], str] | None = None
+    #: (reference, customer public ids, acting user) -> how many were added; for
+    #: channels that fill an audience (Mailchimp import). LookupError when unknown.
+    add_members: Callable[[str, Sequence[str], Any], int] | None = None
 
 
 def register(app: Flask, resolver: AudienceResolver) -> None:
@@ -43,5 +46,18 @@ def resolve(name: str, reference: str, user: Any, field: str = "listId") -> Sele
         raise validation_error({field: f"no {name} audiences are enabled"})
     try:
         return resolver.customer_ids(reference, user)
+    except LookupError as exc:
+        raise validation_error({field: str(exc) or f"unknown {name}"}) from exc
+
+
+def add_members(
+    name: str, reference: str, customer_ids: Sequence[str], user: Any, field: str = "listId"
+) -> int:
+    """Add customers to an audience through its owner channel, or a 422 naming ``field``."""
+    resolver = resolvers().get(name)
+    if resolver is None or resolver.add_members is None:
+        raise validation_error({field: f"{name} audiences cannot be added to here"})
+    try:
+        return resolver.add_members(reference, customer_ids, user)
     except LookupError as exc:
         raise validation_error({field: str(exc) or f"unknown {name}"}) from exc

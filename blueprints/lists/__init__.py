@@ -33,7 +33,10 @@ def setup(app: Flask) -> None:
     register(
         app,
         AudienceResolver(
-            name="list", customer_ids=services.audience_ids, describe=services.audience_label
+            name="list",
+            customer_ids=services.audience_ids,
+            describe=services.audience_label,
+            add_members=services.audience_add,
         ),
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -474,6 +474,14 @@ def audience_ids(public_id: str, user: Any) -> Select[Any]:
     if clause is not None:
         stmt = stmt.where(EmailListMember.customer_id.in_(select(Customer.id).where(clause)))
     return stmt
+
+
+def audience_add(public_id: str, customer_ids: Sequence[str], user: Any) -> int:
+    """The ``list`` audience writer: add customers (public ids) to a manual list."""
+    lst = get_list(public_id, user)
+    if lst is None:
+        raise LookupError("unknown list")
+    return add_members(user, lst, list(customer_ids), None)
 
 
 def audience_label(public_id: str, user: Any) -> str:

@@ -10,6 +10,7 @@ from app.api.errors import ApiError, not_found
 from app.api.spec import api, responses
 from app.auth.access import role_required
 from app.extensions import db
+from app.messaging import audiences as audience_registry
 from blueprints.mailchimp import campaigns, services, sync
 from blueprints.mailchimp import schemas as s
 from blueprints.mailchimp.client import with_retries
@@ -97,16 +98,23 @@ def delete_sync(sync_id: str):
 def import_audience(json: s.ImportIn):
     """Match an audience's members to customers by email (matched ids, unmatched emails).
 
-    Add the matched ``customerIds`` to a CRM list with ``POST /lists/<id>/members``.
+    With ``listId`` the matched customers are added to that CRM list (through the audience
+    registry, so this channel never touches the lists channel's tables).
     """
     client = services.require_client()
     try:
-        return with_retries(sync.match_audience, client, json.audience_id, current_user)
+        result = with_retries(sync.match_audience, client, json.audience_id, current_user)
     except NotFoundError as exc:
         fields = {"audienceId": str(exc)}
         raise ApiError(422, "validation_error", "Unknown audience", fields) from exc
     except ProviderError as exc:
         raise ApiError(502, "provider_error", str(exc)) from exc
+    if json.list_id:
+        result["listId"] = json.list_id
+        result["added"] = audience_registry.add_members(
+            "list", json.list_id, result["customerIds"], current_user
+        )
+    return result
 
 
 @bp.get("/campaigns")

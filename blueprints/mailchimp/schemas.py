@@ -52,6 +52,7 @@ class SyncIn(CamelModel):
 
 class ImportIn(CamelModel):
     audience_id: str = Field(min_length=1, max_length=40)
+    list_id: str | None = Field(default=None, max_length=40)
 
 
 class ImportOut(OutModel):
@@ -59,6 +60,8 @@ class ImportOut(OutModel):
     customer_ids: list[str]
     matched: int
     unmatched: int
+    list_id: str | None = None
+    added: int | None = None
     unmatched_emails: list[str]
 
 

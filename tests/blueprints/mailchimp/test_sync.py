@@ -232,3 +232,25 @@ def test_sync_throughput_10000_members(call, manager, connected, fake, bulk_cust
     assert fake.batch_calls == 20
     print(f"\nmailchimp sync: 10000 members in {elapsed:.2f}s = {10_000 / elapsed:.0f} members/s")
     assert fake.member("aud1", "bulk9999@example.com")["id"] == md5_hash("bulk9999@example.com")
+
+
+def test_import_into_a_crm_list_in_one_call(
+    call, manager, connected, fake, make_customer, crm_list
+):
+    fake.add_audience("Trade", "aud2")
+    known = make_customer(email="buyer@example.com")
+    other = make_customer(email="sommelier@example.com")
+    for email in ("buyer@example.com", "sommelier@example.com", "nobody@example.com"):
+        fake.add_member("aud2", email)
+    list_id = crm_list([])
+    body = call(
+        manager, "post", "/import", json={"audienceId": "aud2", "listId": list_id}
+    ).get_json()
+    assert body["added"] == 2 and body["unmatched"] == 1, body
+    members = call(manager, "get", f"/api/sales/marketing/lists/{list_id}/members").get_json()
+    assert {m["id"] for m in members["items"]} == {known.public_id, other.public_id}
+    # importing again adds nobody twice
+    again = call(manager, "post", "/import", json={"audienceId": "aud2", "listId": list_id})
+    assert again.get_json()["added"] == 0
+    bad = call(manager, "post", "/import", json={"audienceId": "aud2", "listId": "lst_nope"})
+    assert bad.status_code == 422 and "listId" in bad.get_json()["error"]["fields"]

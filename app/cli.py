@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask_migrate import upgrade
 from sqlalchemy import func, select
+from werkzeug.serving import run_simple
 
 from app import jobs
 from app.auth.models import User
@@ -32,7 +33,7 @@ def setup_command(no_demo: bool) -> None:
     login_file = Path(current_app.instance_path) / "demo_login.txt"
     click.echo("")
     if login_file.exists():
-        click.echo(f"  Decant is ready at http://127.0.0.1:5000  {login_file.read_text().strip()}")
+        click.echo(f"  Decant is ready. {login_file.read_text().strip()}")
     else:
         click.echo("  Decant is ready. Create a login with: flask users create EMAIL ...")
     click.echo("")
@@ -49,7 +50,8 @@ def serve_command(host: str, port: int) -> None:
         jobs.start_ticker(app, stop)
     click.echo(f"  Serving on http://{host}:{port}  (Ctrl+C to stop)")
     try:
-        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+        # app.run() refuses to run inside a flask command; serve with werkzeug directly.
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
     finally:
         stop.set()
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, redirect, request, url_for
 from flask_login import current_user, user_loaded_from_request
+from sqlalchemy.orm import joinedload
 
 from app.api.errors import ApiError, wants_json
 from app.extensions import csrf, db
@@ -76,7 +77,7 @@ def _load_token_user(token: str):
         return None
     now = utcnow()
     last = row.last_used_at
-    if last is None or (last.tzinfo and now - last > timedelta(minutes=5)):
+    if last is None or now - last > timedelta(minutes=5):
         row.last_used_at = now
         db.session.commit()
     return row.user

@@ -72,7 +72,11 @@ def _bearer_token() -> str | None:
 def _load_token_user(token: str):
     from app.auth.models import ApiToken
 
-    row = db.session.scalar(db.select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(token)))
+    row = db.session.scalar(
+        db.select(ApiToken)
+        .options(joinedload(ApiToken.user))  # one round trip for token, user and territory
+        .where(ApiToken.token_hash == ApiToken.hash(token))
+    )
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     now = utcnow()

@@ -29,6 +29,8 @@ class AudienceResolver:
     #: (reference, customer public ids, acting user) -> how many were added; for
     #: channels that fill an audience (Mailchimp import). LookupError when unknown.
     add_members: Callable[[str, Sequence[str], Any], int] | None = None
+    #: (acting user) -> [(reference, label)] the user may pick from (campaign forms).
+    choices: Callable[[Any], list[tuple[str, str]]] | None = None
 
 
 def register(app: Flask, resolver: AudienceResolver) -> None:
@@ -61,3 +63,11 @@ def add_members(
         return resolver.add_members(reference, customer_ids, user)
     except LookupError as exc:
         raise validation_error({field: str(exc) or f"unknown {name}"}) from exc
+
+
+def choices(name: str, user: Any) -> list[tuple[str, str]]:
+    """The audiences of one kind ``user`` may send to, for a page's picker."""
+    resolver = resolvers().get(name)
+    if resolver is None or resolver.choices is None:
+        return []
+    return resolver.choices(user)

@@ -13,9 +13,10 @@ from app.api.errors import ApiError
 from app.crm.models import Customer
 from app.crm.scoping import get_visible_customer, scope_customers
 from app.extensions import db
+from app.messaging import audiences
 from app.messaging import templates as tpl
 from blueprints.email import charts, services
-from blueprints.email.forms import ActionForm, SendEmailForm, TemplateForm
+from blueprints.email.forms import ActionForm, CampaignForm, SendEmailForm, TemplateForm
 
 bp = Blueprint("email", __name__, url_prefix="/sales/marketing", template_folder="templates")
 assets = Blueprint(
@@ -129,6 +130,34 @@ def campaigns():
         services.visible_campaigns(current_user, None), page=page, per_page=25, error_out=False
     )
     return render_template("email/campaigns.html", pagination=pagination, services=services)
+
+
+@bp.route("/campaigns/new", methods=["GET", "POST"])
+def new_campaign():
+    """A campaign to a list, from a template or written here, now or at a time."""
+    tpl.ensure_defaults()
+    form = CampaignForm()
+    form.list_id.choices = [("", "— choose a list —")] + audiences.choices("list", current_user)
+    form.template_id.choices = [("", "— write your own —")] + [
+        (t.public_id, t.name) for t in db.session.scalars(tpl.templates_query("email"))
+    ]
+    if form.validate_on_submit():
+        try:
+            created = services.send_bulk(
+                current_user,
+                list_id=form.list_id.data,
+                template_id=form.template_id.data or None,
+                subject=form.subject.data or None,
+                html=form.html.data or None,
+                scheduled_at=form.scheduled_at.data,
+                name=form.name.data or None,
+            )
+        except ApiError as exc:
+            flash(f"Campaign not created: {_error_text(exc)}", "danger")
+            return render_template("email/new_campaign.html", form=form), 422
+        flash(f"Campaign {created.name!r} is {created.status}.", "success")
+        return redirect(url_for("email.campaign", campaign_id=created.public_id))
+    return render_template("email/new_campaign.html", form=form)
 
 
 @bp.get("/campaigns/<campaign_id>")

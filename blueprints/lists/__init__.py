@@ -37,6 +37,7 @@ def setup(app: Flask) -> None:
             customer_ids=services.audience_ids,
             describe=services.audience_label,
             add_members=services.audience_add,
+            choices=services.audience_choices,
         ),
     )
 

@@ -484,6 +484,14 @@ def audience_add(public_id: str, customer_ids: Sequence[str], user: Any) -> int:
     return add_members(user, lst, list(customer_ids), None)
 
 
+def audience_choices(user: Any) -> list[tuple[str, str]]:
+    """The lists ``user`` may send to, labelled with their member counts."""
+    return [
+        (lst.public_id, f"{lst.name} ({lst.member_count:,})")
+        for lst in db.session.scalars(visible_lists(user).limit(500))
+    ]
+
+
 def audience_label(public_id: str, user: Any) -> str:
     lst = get_list(public_id, user)
     if lst is None:

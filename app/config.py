@@ -71,6 +71,9 @@ CHANNEL_PREFIXES = (
     "LIST_",
     "CAMPAIGN_",
     "TRACKING_",
+    "PROVIDER_",
+    "PERIODIC_",
+    "JOB_",
 )
 
 
@@ -107,6 +110,10 @@ class Defaults:
     BOOTSTRAP_SERVE_LOCAL = True
     JOB_TIMEOUT = 600
     PERIODIC_TICK_SECONDS = 15
+    PROVIDER_TIMEOUT = 10.0
+    CAMPAIGN_JOB_SECONDS = 120
+    CAMPAIGN_STALE_SECONDS = 600
+    CAMPAIGN_WATCHDOG_SECONDS = 60
     DEV_OUTBOX_LIMIT = 500
     DEFAULT_PHONE_REGION = "US"
     TRUSTED_PROXIES = 0  # reverse proxies in front (X-Forwarded-For/-Proto/-Host trusted)
@@ -118,6 +125,8 @@ def _convert(name: str, raw: str, default: Any = None) -> Any:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if kind is int:
         return int(raw)
+    if kind is float:
+        return float(raw)
     return raw
 
 

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, inspect, select, update
 
 from app import jobs
 from app.extensions import db
@@ -74,7 +74,12 @@ class DeliveryChannel:
 def stale_after(channel: DeliveryChannel | None = None) -> timedelta:
     """How long a row may sit in ``sending`` before its worker is presumed dead."""
     seconds = channel.stale_after if channel and channel.stale_after else None
-    return timedelta(seconds=seconds or current_app.config.get("CAMPAIGN_STALE_SECONDS", 600))
+    return timedelta(seconds=seconds or _seconds_setting("CAMPAIGN_STALE_SECONDS", 600))
+
+
+def _seconds_setting(name: str, default: float) -> float:
+    """A duration setting as a number (set from the environment it arrives as a string)."""
+    return float(current_app.config.get(name) or default)
 
 
 def register(app: Flask, channel: DeliveryChannel) -> None:
@@ -151,7 +156,7 @@ def prepare_campaign(campaign_id: int) -> None:
 
 def send_campaign_batches(campaign_id: int, time_budget: float | None = None) -> None:
     """Job: send batches for up to ``time_budget`` seconds, then hand over to a new job."""
-    budget = time_budget or current_app.config.get("CAMPAIGN_JOB_SECONDS", 120)
+    budget = time_budget or _seconds_setting("CAMPAIGN_JOB_SECONDS", 120)
     started = time.monotonic()
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.status != "sending":
@@ -311,6 +316,7 @@ def _deliver(channel: DeliveryChannel, rows: list[Any]) -> None:
         for start in range(0, len(sendable), rate.limit if rate.per_message else len(sendable)):
             chunk = sendable[start : start + (rate.limit if rate.per_message else len(sendable))]
             limiter().wait(rate.key, rate.limit, rate.window, min(slots, len(chunk)))
+            _reload(channel.model, chunk)
             outcomes = channel.send(provider, chunk)
             _record(channel, provider, chunk, outcomes)
     except TransientError as exc:
@@ -318,6 +324,15 @@ def _deliver(channel: DeliveryChannel, rows: list[Any]) -> None:
         outbox.retry_later(remaining, getattr(provider, "name", channel.name), exc)
         db.session.commit()
         log.warning("%s batch of %d deferred: %s", channel.name, len(remaining), exc)
+
+
+def _reload(model: type[Any], rows: Sequence[Any]) -> None:
+    """Refresh rows the last commit expired with one SELECT; else the channel's first read
+    of each row (``row.campaign_id``...) would load it alone, a query per recipient."""
+    ids = [inspect(row).identity[0] for row in rows]
+    db.session.execute(
+        select(model).where(model.id.in_(ids)).execution_options(populate_existing=True)
+    ).scalars().all()
 
 
 def _record(channel: DeliveryChannel, provider: Any, rows: Sequence[Any], outcomes) -> None:

@@ -7,6 +7,7 @@ expire: an unsubscribe link in a two-year-old email must still work.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -18,7 +19,13 @@ PURPOSES = ("open", "click", "unsubscribe", "preferences")
 def _serializer(purpose: str) -> URLSafeSerializer:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"decant-{purpose}")
+    return _cached_serializer(current_app.config["SECRET_KEY"], purpose)
+
+
+@lru_cache(maxsize=32)
+def _cached_serializer(secret_key: str, purpose: str) -> URLSafeSerializer:
+    # Built once per key and purpose: a campaign signs several links per recipient.
+    return URLSafeSerializer(secret_key, salt=f"decant-{purpose}")
 
 
 def sign(purpose: str, payload: Any) -> str:

@@ -89,3 +89,15 @@ def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(database
         "/whoami", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
     )
     assert response.get_json() == {"addr": "203.0.113.9", "scheme": "https"}
+
+
+def test_numeric_settings_from_the_environment_are_numbers(monkeypatch, database_url):
+    monkeypatch.setenv("PROVIDER_TIMEOUT", "2.5")
+    monkeypatch.setenv("CAMPAIGN_STALE_SECONDS", "30")
+    monkeypatch.setenv("PERIODIC_TICK_SECONDS", "5")
+    monkeypatch.setenv("SMTP_STARTTLS", "false")
+    app = create_app(app_settings(database_url))
+    assert app.config["PROVIDER_TIMEOUT"] == 2.5
+    assert app.config["CAMPAIGN_STALE_SECONDS"] == 30
+    assert app.config["PERIODIC_TICK_SECONDS"] == 5
+    assert app.config["SMTP_STARTTLS"] is False

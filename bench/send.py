@@ -1,0 +1,379 @@
+"""Campaign send end to end against its floor: the same SendGrid SDK calls, no database.
+
+    .venv/bin/python bench/send.py [--recipients 100000] [--quick]
+
+A campaign to a list of N customers runs inline (no Redis) on SQLite in a temporary
+database, through the SendGrid adapter to the local fake (tests/fakes/sendgrid.py, in the
+benchmark process on 127.0.0.1), with EMAIL_BATCH_SIZE 1000 and a rate limit that never
+throttles: outbox write (INSERT ... SELECT), render per recipient, send, status update and
+activities. The floor posts the same number of requests with the same personalizations
+(built beforehand by the same code, no database) through the same SDK client. Each run is
+a fresh subprocess, so its peak RSS (VmHWM) is its own; the engine also runs at 10k to
+compare memory. The fake checks that every recipient arrived exactly once with no
+substitution tag left in its body. Prints msgs/s both sides, the ratio (target >= 0.5)
+and RSS at 10k and N (target: RSS(N) <= 1.2 x RSS(10k)); merges them into
+bench/results.json under "send". Asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+RESULTS = HERE / "results.json"
+BATCH = 1000
+SMALL = 10_000
+SECRET = "bench-secret-key-not-for-production"
+DOMAIN = "bench.example"
+SUBJECT = "This week's specials for {{ customer_name }}"
+# A realistic campaign body: a <style> block (CSS inlined at send), three tracked links,
+# the customer's tokens and the unsubscribe link (so no footer is added).
+HTML = (
+    "<html><head><style>p{font-family:Georgia,serif;color:#333}"
+    "h2{color:#7b1e3a}.cta{background:#7b1e3a;color:#fff;padding:8px}</style></head><body>"
+    "<h2>This week's specials in {{ territory }}</h2>"
+    "<p>Hi {{ customer_name|default('there') }},</p>"
+    "<p>Limited allocations landed this week: first come, first served. Your last order "
+    "was on {{ last_order_date|default('a while ago') }}.</p>"
+    '<p><a class="cta" href="https://example.com/specials">See the specials</a></p>'
+    '<p><a href="https://example.com/new">New arrivals</a> · '
+    '<a href="https://example.com/tasting">Trade tasting</a></p>'
+    "<p>Cheers,<br>{{ rep_name }}</p>"
+    '<p style="font-size:12px"><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'
+    "</body></html>"
+)
+_LEFTOVER_TAG = re.compile(r"-dc[0-9a-f]{8}[ht]\d+-")
+
+
+# -- the fake, counting instead of keeping every mail ------------------------------------
+
+
+class _Tally:
+    """``received`` for the fake: one counter per recipient number, a few checks."""
+
+    def __init__(self, size: int) -> None:
+        self.counts = bytearray(size + 1)
+        self.total = 0
+        self.problems: list[str] = []
+
+    def extend(self, mails: Any) -> None:
+        for mail in mails:
+            self.total += 1
+            local = mail.to.partition("@")[0]
+            number = int(local[1:]) if local[1:].isdigit() else -1
+            if 0 < number < len(self.counts):
+                self.counts[number] = min(255, self.counts[number] + 1)
+            else:
+                self.problems.append(f"unexpected recipient {mail.to}")
+            if "List-Unsubscribe" not in mail.headers or "List-Unsubscribe-Post" not in (
+                mail.headers
+            ):
+                self.problems.append(f"{mail.to}: no List-Unsubscribe headers")
+            if _LEFTOVER_TAG.search(mail.html or "") or _LEFTOVER_TAG.search(mail.text or ""):
+                self.problems.append(f"{mail.to}: substitution tag left in the body")
+
+    def check(self, expected: int) -> dict[str, Any]:
+        missing = sum(1 for c in self.counts[1 : expected + 1] if c == 0)
+        duplicated = sum(1 for c in self.counts[1 : expected + 1] if c > 1)
+        return {
+            "received": self.total,
+            "missing": missing,
+            "duplicated": duplicated,
+            "problems": len(self.problems),
+            "exactly_once": missing == 0 and duplicated == 0 and not self.problems,
+            "first_problem": self.problems[0] if self.problems else None,
+        }
+
+
+class _Discard(list):
+    def append(self, _item: Any) -> None:
+        pass
+
+
+def counting_fake(size: int):
+    from tests.fakes.sendgrid import FakeSendGrid
+
+    fake = FakeSendGrid()
+    fake.received = _Tally(size)  # type: ignore[assignment]
+    fake.requests = _Discard()
+    return fake.start()
+
+
+# -- memory -------------------------------------------------------------------------------
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+# -- data ---------------------------------------------------------------------------------
+
+
+def app_settings(database_url: str, **extra: Any) -> dict[str, Any]:
+    settings = {
+        "DECANT_ENV": "development",
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": None,
+        "PUBLIC_BASE_URL": "https://decant.example",
+        "FROM_EMAIL": "Decant Wines <marketing@decant.example>",
+        "EMAIL_PROVIDER": "console",
+        "SMS_PROVIDER": "console",
+        "EMAIL_BATCH_SIZE": BATCH,
+        "EMAIL_RATE_LIMIT": "10000000/1",
+        "CAMPAIGN_JOB_SECONDS": 3600,
+    }
+    settings.update(extra)
+    return settings
+
+
+def build_database(path: Path, customers: int) -> None:
+    """Schema by the migrations, 4 territories, 8 reps, N customers on one manual list."""
+    from flask_migrate import upgrade
+    from sqlalchemy import insert
+
+    from app import create_app
+    from app.auth.models import User
+    from app.crm.models import Customer, Territory
+    from app.extensions import db
+    from blueprints.lists.models import EmailList, EmailListMember
+
+    app = create_app(app_settings(f"sqlite:///{path}"))
+    with app.app_context():
+        upgrade(revision="heads")
+        territories = [Territory(name=n) for n in ("North", "South", "East", "West")]
+        db.session.add_all(territories)
+        owner = User(email="owner@decant.example", name="Bench Owner", role="admin")
+        reps = [
+            User(email=f"rep{i}@decant.example", name=f"Rep {i}", role="manager") for i in range(8)
+        ]
+        db.session.add_all([owner, *reps])
+        db.session.flush()
+        lst = EmailList(name="Bench list", owner_id=owner.id, is_smart=False)
+        db.session.add(lst)
+        db.session.flush()
+        for lo in range(1, customers + 1, 5000):
+            hi = min(customers, lo + 4999)
+            db.session.execute(
+                insert(Customer),
+                [
+                    {
+                        "id": i,
+                        "name": f"Bistro {i}",
+                        "email": f"c{i}@{DOMAIN}",
+                        "account_type": "ACTIVE",
+                        "territory_id": territories[i % 4].id,
+                        "rep_id": reps[i % 8].id,
+                        "custom_fields": {"tier": "gold" if i % 3 else "silver"},
+                    }
+                    for i in range(lo, hi + 1)
+                ],
+            )
+            db.session.execute(
+                insert(EmailListMember),
+                [{"list_id": lst.id, "customer_id": i} for i in range(lo, hi + 1)],
+            )
+        lst.member_count = customers
+        db.session.commit()
+        db.engine.dispose()
+
+
+# -- the two sides (each in its own subprocess) --------------------------------------------
+
+
+def engine_side(database: str, recipients: int) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from app import create_app
+    from app.auth.models import User
+    from app.crm.models import Activity
+    from app.extensions import db
+    from app.messaging import delivery
+    from app.messaging.models import Campaign
+    from blueprints.email import services
+    from blueprints.lists.models import EmailList
+
+    fake = counting_fake(recipients)
+    app = create_app(
+        app_settings(
+            f"sqlite:///{database}",
+            EMAIL_PROVIDER="sendgrid",
+            SENDGRID_API_KEY=fake.api_key,
+            SENDGRID_BASE_URL=fake.url,
+        )
+    )
+    try:
+        with app.app_context():
+            owner = db.session.scalar(select(User).where(User.role == "admin"))
+            list_id = db.session.scalar(select(EmailList.public_id))
+            rss_before = _status_kib("VmRSS")
+            began = time.perf_counter()
+            campaign = services.send_bulk(owner, list_id=list_id, subject=SUBJECT, html=HTML)
+            seconds = time.perf_counter() - began
+            campaign = db.session.get(Campaign, campaign.id)
+            counts = delivery.status_counts(campaign)
+            activities = db.session.scalar(select(func.count()).select_from(Activity))
+            status = campaign.status
+    finally:
+        fake.stop()
+    return {
+        "recipients": recipients,
+        "seconds": round(seconds, 3),
+        "per_second": round(recipients / seconds, 1),
+        "requests": fake.request_count,
+        "campaign_status": status,
+        "sent": counts["sent"],
+        "activities": activities,
+        "fake": fake.received.check(recipients),
+        "rss_before_send_mib": round(rss_before / 1024, 1),
+        "peak_rss_mib": round(_status_kib("VmHWM") / 1024, 1),
+    }
+
+
+def floor_side(recipients: int) -> dict[str, Any]:
+    """Payloads built first (same rendering, same factoring), then only the SDK posts."""
+    from app import create_app
+    from blueprints.email import sending
+    from providers.email.sendgrid import SendGridEmailProvider, _plan
+
+    fake = counting_fake(recipients)
+    provider = SendGridEmailProvider(fake.api_key, base_url=fake.url)
+    app = create_app(app_settings("sqlite://"))
+    bodies: list[dict[str, Any]] = []
+    with app.app_context():
+        for lo in range(1, recipients + 1, BATCH):
+            messages = []
+            for i in range(lo, min(recipients, lo + BATCH - 1) + 1):
+                row = SimpleNamespace(id=i, public_id=f"eml_{i:018x}", to_address=f"c{i}@{DOMAIN}")
+                context = {
+                    "customer_name": f"Bistro {i}",
+                    "last_order_date": "",
+                    "territory": ("North", "South", "East", "West")[i % 4],
+                    "rep_name": f"Rep {i % 8}",
+                    "tier": "gold" if i % 3 else "silver",
+                }
+                rendered = sending.render_for(row, SUBJECT, HTML, context)
+                messages.append(sending.outgoing(row, rendered, None))
+            bodies.extend(request.body(messages) for request in _plan(messages))
+    post = provider.client.client.mail.send.post
+    try:
+        began = time.perf_counter()
+        for body in bodies:
+            post(request_body=body, timeout=provider.timeout)
+        seconds = time.perf_counter() - began
+    finally:
+        fake.stop()
+    return {
+        "recipients": recipients,
+        "seconds": round(seconds, 3),
+        "per_second": round(recipients / seconds, 1),
+        "requests": fake.request_count,
+        "fake": fake.received.check(recipients),
+    }
+
+
+def _child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise SystemExit(f"bench/send.py {' '.join(args)} failed")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="10k recipients, a smoke run")
+    parser.add_argument("--child", choices=("engine", "floor", "build"), help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "build":
+        build_database(Path(args.database), args.recipients)
+        print("{}")
+        return
+    if args.child == "engine":
+        print(json.dumps(engine_side(args.database, args.recipients)))
+        return
+    if args.child == "floor":
+        print(json.dumps(floor_side(args.recipients)))
+        return
+
+    recipients = SMALL if args.quick else args.recipients
+    sizes = sorted({SMALL, recipients})
+    with tempfile.TemporaryDirectory(prefix="decant-bench-send-") as tmp:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "DECANT_INSTANCE_PATH": tmp}
+        env.pop("REDIS_URL", None)
+        engine: dict[int, dict[str, Any]] = {}
+        for size in sizes:
+            database = str(Path(tmp) / f"send-{size}.sqlite")
+            started = time.perf_counter()
+            _child(["--child", "build", "--recipients", str(size), "--database", database], env)
+            print(f"built {size:,} customers in {time.perf_counter() - started:.1f} s")
+            engine[size] = _child(
+                ["--child", "engine", "--recipients", str(size), "--database", database], env
+            )
+            e = engine[size]
+            print(
+                f"engine {size:>7,}: {e['per_second']:>8,.0f} msgs/s ({e['seconds']:.1f} s, "
+                f"{e['requests']} requests) status={e['campaign_status']} sent={e['sent']:,} "
+                f"activities={e['activities']:,} peak RSS {e['peak_rss_mib']} MiB "
+                f"(before send {e['rss_before_send_mib']} MiB) fake={e['fake']}"
+            )
+        floor = _child(["--child", "floor", "--recipients", str(recipients)], env)
+    main_run = engine[recipients]
+    ratio = main_run["per_second"] / floor["per_second"]
+    print(
+        f"floor  {recipients:>7,}: {floor['per_second']:>8,.0f} msgs/s ({floor['seconds']:.1f} s, "
+        f"{floor['requests']} requests) fake={floor['fake']}"
+    )
+    print(f"ratio engine/floor: {ratio:.2f} (target >= 0.5)")
+    memory: dict[str, Any] = {f"{size}": engine[size]["peak_rss_mib"] for size in sizes}
+    if len(sizes) > 1:
+        growth = engine[recipients]["peak_rss_mib"] / engine[SMALL]["peak_rss_mib"]
+        memory["ratio"] = round(growth, 2)
+        print(
+            f"peak RSS: {engine[SMALL]['peak_rss_mib']} MiB at {SMALL:,}, "
+            f"{engine[recipients]['peak_rss_mib']} MiB at {recipients:,}: x{growth:.2f} "
+            "(target <= 1.2)"
+        )
+    ok = all(e["fake"]["exactly_once"] and e["sent"] == e["recipients"] for e in engine.values())
+    print("every recipient received exactly once" if ok else "DELIVERY CHECK FAILED")
+    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    existing["send"] = {
+        "database": "sqlite",
+        "provider": "sendgrid (local fake)",
+        "batch_size": BATCH,
+        "recipients": recipients,
+        "engine": engine[recipients],
+        "engine_small": engine[SMALL] if recipients != SMALL else None,
+        "floor": floor,
+        "ratio": round(ratio, 2),
+        "peak_rss_mib": memory,
+        "exactly_once": ok,
+    }
+    RESULTS.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
+    if not ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

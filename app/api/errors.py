@@ -70,7 +70,10 @@ def fields_from_pydantic(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> 
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/api"
+    """API paths, and any client that asks for JSON first (e.g. a script posting /login)."""
+    if request.path.startswith("/api/") or request.path == "/api":
+        return True
+    return request.accept_mimetypes.best == "application/json"
 
 
 _CODES = {

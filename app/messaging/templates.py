@@ -99,6 +99,14 @@ def check_email_parts(
     return subject, clean
 
 
+def check_sms_body(body: str | None, field: str = "body") -> None:
+    """Validate an SMS body that will be rendered as a template; 422 naming ``field``."""
+    try:
+        rendering.check_template(body, "body", custom_field_keys(), html=False)
+    except rendering.TemplateProblem as exc:
+        raise validation_error({field: exc.message}) from exc
+
+
 def _check(source: str | None, field: str, keys: set[str], *, html: bool) -> None:
     try:
         rendering.check_template(source, field, keys, html=html)

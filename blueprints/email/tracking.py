@@ -77,8 +77,14 @@ def message_from_token(purpose: str, token: str) -> tuple[EmailMessage | None, A
     payload = signing.unsign(purpose, token)
     if payload is None:
         return None, None
-    message_id = payload[0] if isinstance(payload, list) else payload
-    if not isinstance(message_id, int):
+    if purpose == "click":  # exactly [message id, url]
+        ok = isinstance(payload, list) and len(payload) == 2 and isinstance(payload[1], str)
+        message_id = payload[0] if ok else None
+    else:
+        message_id = payload
+    if not isinstance(message_id, int) or isinstance(message_id, bool):
+        return None, None
+    if not 0 < message_id < 2**31:  # the id column is a 32-bit integer on PostgreSQL
         return None, None
     return db.session.get(EmailMessage, message_id), payload
 

@@ -355,8 +355,13 @@ def import_csv(user: Any, lst: EmailList, data: bytes, dry_run: bool) -> dict[st
         raise validation_error(
             {"file": f"not UTF-8 (byte {exc.start}); save it as CSV UTF-8"}, "Unreadable file"
         ) from exc
+    if "\x00" in text:
+        raise validation_error(
+            {"file": "contains NUL bytes: not a text CSV file"}, "Unreadable file"
+        )
+    reader = None
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
+        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
         column = _email_column(reader.fieldnames or [])
         if column is None:
             raise validation_error(
@@ -367,7 +372,11 @@ def import_csv(user: Any, lst: EmailList, data: bytes, dry_run: bool) -> dict[st
             value = row.get(column)
             rows.append((reader.line_num, value if isinstance(value, str) else ""))
     except csv.Error as exc:
-        raise validation_error({"file": f"not a CSV file: {exc}"}, "Unreadable file") from exc
+        line = reader.line_num if reader is not None else 0
+        raise validation_error(
+            {"file": f"not a CSV file (line {line}: {exc}; check for an unbalanced quote)"},
+            "Unreadable file",
+        ) from exc
 
     rejected: list[dict[str, Any]] = []
     seen: set[str] = set()

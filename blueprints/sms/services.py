@@ -272,6 +272,10 @@ def create_campaign(
     source = template.body if template else body
     if not (source or "").strip():
         raise validation_error({"templateId" if template else "body": "the message is empty"})
+    if template is None:  # a bulk body is a template rendered per customer: check it first
+        from app.messaging.templates import check_sms_body
+
+        check_sms_body(source)
     check_body(render(source, {}, html=False), "templateId" if template else "body")
     if scheduled_at is not None and scheduled_at.tzinfo is None:
         raise validation_error({"scheduledAt": "give a time zone (e.g. 2026-05-01T09:00:00Z)"})

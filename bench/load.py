@@ -89,12 +89,14 @@ def prepare(env: dict[str, str]) -> dict[str, object]:
         stdin=secrets.token_urlsafe(16) + "\n",
     )
     token = flask(env, "users", "token", email).strip().splitlines()[-1]
+    # Customers who may be emailed (the send scenario must not be refused as opted out).
     script = (
         "import json;from app import create_app;from app.extensions import db;"
-        "from app.crm.models import Customer;from sqlalchemy import select\n"
+        "from app.crm.models import Customer;from app.messaging.consent import "
+        "contactable_clause;from sqlalchemy import select\n"
         "app=create_app()\nwith app.app_context():\n"
         " rows=db.session.execute(select(Customer.public_id,Customer.email,Customer.phone)"
-        ".limit(400)).all()\n"
+        ".where(contactable_clause('email')).limit(400)).all()\n"
         " print(json.dumps([list(r) for r in rows]))"
     )
     rows = json.loads(

@@ -149,6 +149,28 @@ def render(source: str | None, context: dict[str, Any], *, html: bool) -> str:
     return _compiled(source, html).render(present)
 
 
+def render_segments(source: str | None, context: dict[str, Any], *, html: bool) -> list[str]:
+    """:func:`render`, cut where Jinja yields: literal runs and each output expression
+    (``"".join`` of the result is what :func:`render` returns)."""
+    if not source:
+        return []
+    present = {k: v for k, v in context.items() if v is not None and v != ""}
+    return list(_compiled(source, html).generate(present))
+
+
+def template_tokens(source: str) -> list[str]:
+    """The Jinja tags of ``source`` (``{{ ... }}``, ``{% ... %}``, ``{# ... #}``) in order."""
+    return _JINJA_TAG.findall(source)
+
+
+_JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+
+
+def undeclared_tokens(source: str, *, html: bool) -> set[str]:
+    """The variables ``source`` uses (jinja2.meta)."""
+    return meta.find_undeclared_variables(_environment(html).parse(source))
+
+
 @lru_cache(maxsize=64)
 def _compiled(source: str, html: bool) -> Template:
     """Compile once per source: a campaign renders the same template for every recipient

@@ -8,16 +8,26 @@ campaign, one batch of customers loaded in one query.
 from __future__ import annotations
 
 import contextvars
+import html as html_lib
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from email.utils import parseaddr
+from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, case, func, insert, literal, select
+from markupsafe import Markup
+from sqlalchemy import Select, bindparam, case, func, insert, literal, select, update
+from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
-from app.crm.models import Activity, CommunicationPreference, Customer
+from app.auth.models import User
+from app.crm.models import Activity, CommunicationPreference, Customer, Territory
 from app.dev import capture
 from app.extensions import db
+from app.ids import new_public_id
 from app.messaging import consent, delivery, rendering
 from app.messaging.models import Campaign, Suppression
 from app.models_base import utcnow
@@ -162,23 +172,126 @@ def refusals(rows: Sequence[EmailMessage]) -> dict[int, str]:
 
 
 def render_for(
-    message: EmailMessage, subject: str, html: str, context: dict[str, Any]
+    message: EmailMessage,
+    subject: str,
+    html: str,
+    context: dict[str, Any],
+    unsubscribe: str | None = None,
 ) -> rendering.RenderedEmail:
     """Render tokens, inline CSS, add footer and pixel, rewrite links, derive the text."""
-    context = {**context, "unsubscribe_url": tracking.unsubscribe_url(message.id)}
+    unsubscribe = unsubscribe or tracking.unsubscribe_url(message.id)
+    context = {**context, "unsubscribe_url": unsubscribe}
     out_subject = " ".join(rendering.render(subject, context, html=False).split())
     body = rendering.render(html, context, html=True)
     if "<style" in body.lower():
         body = rendering.inline_css(body)
-    body = tracking.add_footer_and_pixel(body, message.id, "unsubscribe_url" in html)
+    body = tracking.add_footer_and_pixel(body, message.id, "unsubscribe_url" in html, unsubscribe)
     body = tracking.rewrite_links(body, message.id)
     return rendering.RenderedEmail(out_subject, body, rendering.html_to_text(body))
 
 
-def outgoing(message: EmailMessage, rendered: rendering.RenderedEmail, reply_to: str | None):
-    name, address = parseaddr(current_app.config.get("FROM_EMAIL") or "")
+# Campaign template prepared once: CSS inlined, footer, pixel and tracked links put in the
+# source as our own tokens, the text part derived from it; per recipient only the tokens
+# are rendered. Used when that provably gives the same message as render_for.
+_OWN = "dc_send_"
+_OPEN, _PREFERENCES, _CLICK = f"{_OWN}open", f"{_OWN}preferences", f"{_OWN}click_"
+_HREF_WITH_TOKEN = re.compile(r"""\bhref\s*=\s*(["'])([^"']*\{[{%#][^"']*)\1""", re.IGNORECASE)
+_UNSUBSCRIBE_TOKEN = re.compile(r"\{\{\s*unsubscribe_url\s*\}\}")
+
+
+@dataclass(frozen=True)
+class PreparedTemplate:
+    html: str  # Jinja source (autoescaped)
+    text: str  # Jinja source of the text part (not escaped)
+    links: tuple[str, ...]  # the URL behind each click token, in order
+    footer: bool  # the footer (with the preferences link) was added
+
+
+@lru_cache(maxsize=16)
+def prepare_template(source: str, public_base: str) -> PreparedTemplate | None:
+    """The campaign body prepared once, or None when only per-recipient rendering is safe."""
+    tokens = rendering.template_tokens(source)
+    if not source or any(not t.startswith("{{") or _OWN in t for t in tokens):
+        return None  # blocks or comments: the output's shape may vary per recipient
+    for _quote, url in _HREF_WITH_TOKEN.findall(source):
+        if not _UNSUBSCRIBE_TOKEN.fullmatch(url.strip()):
+            return None  # a link built from tokens: tracked per recipient
+    try:
+        names = rendering.undeclared_tokens(source, html=True)
+    except Exception:
+        return None
+    body = source
+    if "<style" in body.lower():
+        body = rendering.inline_css(body)
+        if rendering.template_tokens(body) != tokens:
+            return None
+        try:
+            if rendering.undeclared_tokens(body, html=True) != names:
+                return None
+        except Exception:
+            return None
+    marker = body.lower().rfind("</body>")
+    if marker != -1 and any(
+        m.start() < marker < m.end() for m in rendering._JINJA_TAG.finditer(body)
+    ):
+        return None
+    footer = "unsubscribe_url" not in source
+    extra = ""
+    if footer:
+        extra += tracking.footer_html("{{ unsubscribe_url }}", f"{{{{ {_PREFERENCES} }}}}")
+    body = tracking.insert_before_body_end(body, extra + tracking.pixel_html(f"{{{{ {_OPEN} }}}}"))
+    own = public_base.rstrip("/") + "/email/"
+    links: list[str] = []
+
+    def swap(match: re.Match[str]) -> str:
+        url = html_lib.unescape(match.group(3))
+        if url.startswith(own):
+            return match.group(0)
+        links.append(url)
+        token = f"{{{{ {_CLICK}{len(links) - 1} }}}}"
+        return f"{match.group(1)}{match.group(2)}{token}{match.group(2)}"
+
+    body = tracking._HREF.sub(swap, body)
+    text = rendering.html_to_text(body)
+    expected = [t for t in rendering.template_tokens(body) if _OPEN not in t]
+    if rendering.template_tokens(text) != expected:
+        return None
+    return PreparedTemplate(body, text, tuple(links), footer)
+
+
+def render_prepared(
+    message: EmailMessage,
+    subject: str,
+    prepared: PreparedTemplate,
+    context: dict[str, Any],
+    unsubscribe: str,
+    urls: tracking.TrackingUrls | None = None,
+) -> tuple[rendering.RenderedEmail, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """:func:`render_for` through a prepared template; also the bodies' segments."""
+    urls = urls or tracking.TrackingUrls()
+    context = {**context, "unsubscribe_url": unsubscribe}
+    out_subject = " ".join(rendering.render(subject, context, html=False).split())
+    context[_OPEN] = Markup(urls.open_url(message.id))
+    if prepared.footer:
+        context[_PREFERENCES] = Markup(urls.preferences_url(message.id))
+    for index, url in enumerate(prepared.links):
+        context[f"{_CLICK}{index}"] = Markup(urls.click_url(message.id, url))
+    html_parts = tuple(rendering.render_segments(prepared.html, context, html=True))
+    text_parts = tuple(rendering.render_segments(prepared.text, context, html=False))
+    rendered = rendering.RenderedEmail(out_subject, "".join(html_parts), "".join(text_parts))
+    return rendered, (html_parts, text_parts)
+
+
+def outgoing(
+    message: EmailMessage,
+    rendered: rendering.RenderedEmail,
+    reply_to: str | None,
+    unsubscribe: str | None = None,
+    segments: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+):
+    name, address = _sender(current_app.config.get("FROM_EMAIL") or "")
     headers = {
-        "List-Unsubscribe": _list_unsubscribe(message.id),
+        "List-Unsubscribe": _list_unsubscribe(message.id, unsubscribe),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
     return OutgoingEmail(
@@ -192,11 +305,17 @@ def outgoing(message: EmailMessage, rendered: rendering.RenderedEmail, reply_to:
         reply_to=reply_to,
         idempotency_key=message.public_id,
         metadata={MESSAGE_ID_KEY: message.public_id},
+        segments=segments,
     )
 
 
-def _list_unsubscribe(message_id: int) -> str:
-    value = f"<{tracking.unsubscribe_url(message_id)}>"
+@lru_cache(maxsize=8)
+def _sender(value: str) -> tuple[str, str]:
+    return parseaddr(value)
+
+
+def _list_unsubscribe(message_id: int, unsubscribe: str | None = None) -> str:
+    value = f"<{unsubscribe or tracking.unsubscribe_url(message_id)}>"
     mailto = current_app.config.get("EMAIL_UNSUBSCRIBE_MAILTO")
     if mailto:
         value += f", <mailto:{mailto}?subject=unsubscribe>"
@@ -210,28 +329,69 @@ def _campaign_parts(rows: Sequence[EmailMessage]) -> dict[int, Campaign]:
     return {c.id: c for c in db.session.scalars(select(Campaign).where(Campaign.id.in_(ids)))}
 
 
+def _customers_for_context(ids: set[int]) -> dict[int, Any]:
+    """What :func:`rendering.customer_context` reads of each customer, in one query of
+    plain columns (no Customer, Territory and User objects per recipient)."""
+    if not ids:
+        return {}
+    territory, rep = aliased(Territory), aliased(User)
+    found = db.session.execute(
+        select(
+            Customer.id,
+            Customer.name,
+            Customer.last_order_date,
+            Customer.custom_fields,
+            territory.name,
+            rep.name,
+        )
+        .outerjoin(territory, Customer.territory_id == territory.id)
+        .outerjoin(rep, Customer.rep_id == rep.id)
+        .where(Customer.id.in_(ids))
+    ).all()
+    return {
+        cid: SimpleNamespace(
+            name=name,
+            last_order_date=last_order,
+            custom_fields=custom,
+            territory=SimpleNamespace(name=t_name) if t_name is not None else None,
+            rep=SimpleNamespace(name=r_name) if r_name is not None else None,
+        )
+        for cid, name, last_order, custom, t_name, r_name in found
+    }
+
+
 def send(p: Any, rows: Sequence[EmailMessage]) -> list[Any]:
     """Render (campaign rows), hand the batch to the provider, one outcome per row."""
     campaigns = _campaign_parts(rows)
     customer_ids = {r.customer_id for r in rows if r.campaign_id and r.customer_id}
-    customers = {
-        c.id: c for c in db.session.scalars(select(Customer).where(Customer.id.in_(customer_ids)))
-    }
+    customers = _customers_for_context(customer_ids)
     messages: list[OutgoingEmail | None] = []
     problems: dict[int, ProviderError] = {}
+    public_base = current_app.config["PUBLIC_BASE_URL"]
+    urls = tracking.TrackingUrls()
     for index, row in enumerate(rows):
         try:
+            unsubscribe = urls.unsubscribe_url(row.id)
+            segments = None
             if row.campaign_id is not None:
                 campaign = campaigns[row.campaign_id]
                 customer = customers.get(row.customer_id)
                 context = rendering.customer_context(customer) if customer else {}
-                rendered = render_for(row, campaign.subject or "", campaign.html or "", context)
+                prepared = prepare_template(campaign.html or "", public_base)
+                if prepared is not None:
+                    rendered, segments = render_prepared(
+                        row, campaign.subject or "", prepared, context, unsubscribe, urls
+                    )
+                else:
+                    rendered = render_for(
+                        row, campaign.subject or "", campaign.html or "", context, unsubscribe
+                    )
                 row._rendered = rendered  # for the activity, not stored on the row
             else:
                 rendered = rendering.RenderedEmail(
                     row.subject or "", row.html or "", row.text or ""
                 )
-            messages.append(outgoing(row, rendered, None))
+            messages.append(outgoing(row, rendered, None, unsubscribe, segments))
         except Exception as exc:  # a template the sandbox refuses now, a bad header...
             problems[index] = PermanentError(f"cannot build message: {exc}", code="render")
             messages.append(None)
@@ -268,20 +428,33 @@ def after_send(rows: Sequence[EmailMessage]) -> None:
         rendered = getattr(row, "_rendered", None)
         campaign = campaigns.get(row.campaign_id) if row.campaign_id else None
         activities.append(
-            Activity(
-                customer_id=row.customer_id,
-                type="Email Campaign" if campaign else "Email",
-                subject=(rendered.subject if rendered else row.subject),
-                body=(rendered.text if rendered else row.text),
-                direction="sent",
-                user_id=campaign.created_by_id if campaign else row.user_id,
-                occurred_at=row.sent_at or utcnow(),
-            )
+            {
+                "public_id": new_public_id(Activity.id_prefix),
+                "customer_id": row.customer_id,
+                "type": "Email Campaign" if campaign else "Email",
+                "subject": (rendered.subject if rendered else row.subject),
+                "body": (rendered.text if rendered else row.text),
+                "direction": "sent",
+                "user_id": campaign.created_by_id if campaign else row.user_id,
+                "occurred_at": row.sent_at or utcnow(),
+            }
         )
-    db.session.add_all(activities)
-    db.session.flush()
-    for row, activity in zip(sent, activities, strict=True):
-        row.activity_id = activity.id
+    # One multi-row INSERT ... RETURNING, then the rows' links by primary key (executemany).
+    # (matched by public id: ordered RETURNING would make SQLite insert row by row)
+    table, messages = Activity.__table__, EmailMessage.__table__
+    returned = db.session.execute(
+        insert(table).returning(table.c.public_id, table.c.id), activities
+    ).all()
+    made = {public_id: activity_id for public_id, activity_id in returned}
+    ids = [made[a["public_id"]] for a in activities]
+    db.session.execute(
+        update(messages)
+        .where(messages.c.id == bindparam("row_id"))
+        .values(activity_id=bindparam("activity_id")),
+        [{"row_id": row.id, "activity_id": aid} for row, aid in zip(sent, ids, strict=True)],
+    )
+    for row, aid in zip(sent, ids, strict=True):
+        set_committed_value(row, "activity_id", aid)
 
 
 def register(app: Flask) -> None:

@@ -44,6 +44,30 @@ def preferences_url(message_id: int) -> str:
     return signing.public_url(f"/email/preferences/{signing.sign('preferences', message_id)}")
 
 
+class TrackingUrls:
+    """:func:`open_url`, :func:`click_url`, :func:`unsubscribe_url` and
+    :func:`preferences_url` with the key and base URL looked up once, for a batch."""
+
+    def __init__(self) -> None:
+        self.base = signing.public_url("")
+        self._open = signing.signer_for("open")
+        self._click = signing.signer_for("click")
+        self._unsubscribe = signing.signer_for("unsubscribe")
+        self._preferences = signing.signer_for("preferences")
+
+    def open_url(self, message_id: int) -> str:
+        return f"{self.base}/email/t/o/{self._open(message_id)}.gif"
+
+    def click_url(self, message_id: int, url: str) -> str:
+        return f"{self.base}/email/t/c/{self._click([message_id, url])}"
+
+    def unsubscribe_url(self, message_id: int) -> str:
+        return f"{self.base}/email/unsubscribe/{self._unsubscribe(message_id)}"
+
+    def preferences_url(self, message_id: int) -> str:
+        return f"{self.base}/email/preferences/{self._preferences(message_id)}"
+
+
 def rewrite_links(body: str, message_id: int) -> str:
     """Point every http(s) link at a signed click URL (our own links stay as they are)."""
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/email/"
@@ -57,16 +81,34 @@ def rewrite_links(body: str, message_id: int) -> str:
     return _HREF.sub(swap, body)
 
 
-def add_footer_and_pixel(body: str, message_id: int, has_unsubscribe_link: bool) -> str:
-    """A visible unsubscribe/preferences footer (unless the template has one) and the pixel."""
+def add_footer_and_pixel(
+    body: str, message_id: int, has_unsubscribe_link: bool, unsubscribe: str | None = None
+) -> str:
+    """A visible unsubscribe/preferences footer (unless the template has one) and the pixel.
+
+    ``unsubscribe`` is the message's unsubscribe URL when the caller has it already."""
     extra = ""
     if not has_unsubscribe_link:
-        extra += (
-            '<p style="font-size:12px;color:#777">'
-            f'<a href="{unsubscribe_url(message_id)}">Unsubscribe</a> · '
-            f'<a href="{preferences_url(message_id)}">Email preferences</a></p>'
+        extra += footer_html(
+            unsubscribe or unsubscribe_url(message_id), preferences_url(message_id)
         )
-    extra += f'<img src="{open_url(message_id)}" width="1" height="1" alt="">'
+    extra += pixel_html(open_url(message_id))
+    return insert_before_body_end(body, extra)
+
+
+def footer_html(unsubscribe: str, preferences: str) -> str:
+    return (
+        '<p style="font-size:12px;color:#777">'
+        f'<a href="{unsubscribe}">Unsubscribe</a> · '
+        f'<a href="{preferences}">Email preferences</a></p>'
+    )
+
+
+def pixel_html(url: str) -> str:
+    return f'<img src="{url}" width="1" height="1" alt="">'
+
+
+def insert_before_body_end(body: str, extra: str) -> str:
     marker = body.lower().rfind("</body>")
     if marker == -1:
         return body + extra

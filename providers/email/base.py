@@ -40,6 +40,13 @@ class OutgoingEmail:
     from_name: str | None = None
     idempotency_key: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: Optional hint for batching adapters: ``html`` and ``text`` cut into segments
+    #: (``"".join(segments[0]) == html``, ``"".join(segments[1]) == text``) laid out like
+    #: those of the other messages rendered from the same template, so segment ``i`` of
+    #: one message stands where segment ``i`` of another does (greeting, link, token...).
+    segments: tuple[tuple[str, ...], tuple[str, ...]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         for key, value in self.metadata.items():

@@ -279,7 +279,7 @@ def _plan(messages: Sequence[OutgoingEmail]) -> list[_Request]:
     """Group messages that can share a request and factor each group's bodies."""
     groups: dict[tuple[Any, ...], list[int]] = {}
     for index, m in enumerate(messages):
-        key = (m.from_email, m.from_name, m.reply_to, bool(m.html), bool(m.text))
+        key = (m.from_email, m.from_name, m.reply_to, bool(m.html), bool(m.text), _layout(m))
         groups.setdefault(key, []).append(index)
     plan: list[_Request] = []
     for indices in groups.values():
@@ -294,8 +294,14 @@ def _factor_group(messages: Sequence[OutgoingEmail], indices: list[int]) -> list
     htmls = [messages[i].html for i in indices]
     texts = [messages[i].text for i in indices]
     nonce = _nonce(htmls + texts)
-    html_parts, html_values = factor(htmls, tokenize)
-    text_parts, text_values = factor(texts, tokenize)
+    first = messages[indices[0]]
+    if _layout(first) is not None:  # segments laid out alike: align them by position
+        segments = [messages[i].segments for i in indices]
+        html_parts, html_values = factor_segments([s[0] for s in segments])  # type: ignore[index]
+        text_parts, text_values = factor_segments([s[1] for s in segments])  # type: ignore[index]
+    else:
+        html_parts, html_values = factor(htmls, tokenize)
+        text_parts, text_values = factor(texts, tokenize)
     html_tpl, html_keys = _render_template(html_parts, f"-dc{nonce}h")
     text_tpl, text_keys = _render_template(text_parts, f"-dc{nonce}t")
     shared: list[int] = []
@@ -313,6 +319,51 @@ def _factor_group(messages: Sequence[OutgoingEmail], indices: list[int]) -> list
             subs.append(values)
     requests = [_Request(tuple(shared), html_tpl, text_tpl, tuple(subs))] if shared else []
     return requests + alone
+
+
+def _layout(message: OutgoingEmail) -> tuple[int, int] | None:
+    """Segment counts of a message whose segments rebuild its bodies exactly, else None."""
+    segments = message.segments
+    if segments is None or len(segments) != 2:
+        return None
+    html, text = segments
+    if "".join(html) != message.html or "".join(text) != message.text:
+        return None
+    return len(html), len(text)
+
+
+def factor_segments(
+    segmented: Sequence[Sequence[str]],
+) -> tuple[list[str | int], list[list[str]]]:
+    """:func:`factor` for bodies already cut into aligned segments (same count each).
+
+    A segment equal in every body is literal; runs of segments that differ become one
+    slot each. Rebuilding is exact since every body is the join of its segments.
+    """
+    parts: list[str | int] = []
+    values: list[list[str]] = [[] for _ in segmented]
+    literal: list[str] = []
+    in_slot = False
+    for column in zip(*segmented, strict=True):
+        first = column[0]
+        if column.count(first) == len(column):
+            literal.append(first)
+            in_slot = False
+            continue
+        if in_slot:
+            for k, value in enumerate(column):
+                values[k][-1] += value
+            continue
+        if literal:
+            parts.append("".join(literal))
+            literal = []
+        parts.append(len(values[0]))
+        for k, value in enumerate(column):
+            values[k].append(value)
+        in_slot = True
+    if literal:
+        parts.append("".join(literal))
+    return parts, values
 
 
 def tokenize(body: str) -> list[str]:

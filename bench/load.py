@@ -228,7 +228,11 @@ def main() -> None:
             )
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
         os.unlink(fh.name)
     floor = results.get("floor")
     for name, figures in results.items():

@@ -12,14 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from blinker import Signal
 from flask import Blueprint, Flask
-
-if TYPE_CHECKING:
-    pass
 
 ENTRY_POINT_GROUP = "decant.channels"
 ALL_ROLES = ("admin", "manager", "rep")

@@ -376,7 +376,7 @@ class Values:
         if name == "sqlite":
             return SqliteValues(today)
         if name == "postgresql":
-            return PostgresValues(today)
+            return Values(today)  # PostgreSQL takes native objects
         raise click.ClickException(f"demo load supports SQLite and PostgreSQL, not {name}")
 
     def day(self, days_ago: int) -> Any:
@@ -421,10 +421,6 @@ class SqliteValues(Values):
 
     def json(self, value: dict[str, Any]) -> str:
         return json.dumps(value)
-
-
-class PostgresValues(Values):
-    pass
 
 
 def public_ids(prefix: str, count: int) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
@@ -93,9 +93,10 @@ def apply_event(data: dict[str, Any]) -> str | None:
 def _when(value: Any) -> datetime:
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value)
+            when = datetime.fromisoformat(value)
         except ValueError:
-            pass
+            return utcnow()  # an unreadable time: the moment we heard of it
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
     return utcnow()
 
 

@@ -16,6 +16,7 @@ import random
 import re
 import secrets
 import threading
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ class Failure:
     kind: str | None = None  # fake-specific flavour ("invalid_recipient"...)
 
 
-class ScriptedHTTPFake:
+class ScriptedHTTPFake(ABC):
     """A threaded HTTP server on 127.0.0.1:0 whose next answers can be scripted.
 
     ``fail_next`` queues error answers, ``hang_next`` stalls requests (bounded by
@@ -153,8 +154,9 @@ class ScriptedHTTPFake:
             self._release.wait(failure.hang)
         return failure
 
+    @abstractmethod
     def handle(self, request: Request) -> Response:
-        raise NotImplementedError
+        """Answer one request as the provider would."""
 
     @staticmethod
     def json_response(status: int, doc: Any, headers: Mapping[str, str] | None = None) -> Response:

@@ -37,9 +37,14 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """SQLite: enforce foreign keys (ON DELETE CASCADE) and wait on locks instead of failing."""
+    """SQLite: enforce foreign keys (ON DELETE CASCADE), wait on locks instead of failing,
+    and journal to a write-ahead log: readers (the web pages) no longer block the worker's
+    writes, and a commit is one append to the log, still synced (synchronous=FULL), so a
+    committed outbox row survives a power cut."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()

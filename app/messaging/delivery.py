@@ -69,6 +69,8 @@ class DeliveryChannel:
     after_send: Callable[[Sequence[Any]], None] | None = None
     #: rows to hold back until a later time (quiet hours): {row id: when}
     hold_until: Callable[[Sequence[Any]], dict[int, datetime]] | None = None
+    #: the columns a batch reads of each row (None: all); others load when first read
+    claim_columns: tuple[str, ...] | None = None
     #: seconds a row may stay in ``sending`` before it is presumed lost
     #: (None: the CAMPAIGN_STALE_SECONDS setting)
     stale_after: float | None = None
@@ -171,7 +173,12 @@ def send_campaign_batches(campaign_id: int, time_budget: float | None = None) ->
         db.session.refresh(campaign)
         if campaign.status != "sending":
             return  # paused or cancelled between batches
-        rows = outbox.claim(model, [model.campaign_id == campaign.id], channel.batch_size(None))
+        rows = outbox.claim(
+            model,
+            [model.campaign_id == campaign.id],
+            channel.batch_size(None),
+            channel.claim_columns,
+        )
         if not rows:
             _finish_or_wait(campaign, channel)
             return
@@ -260,7 +267,7 @@ def set_campaign_state(campaign: Campaign, action: str) -> None:
 def send_single(channel_name: str, message_id: int) -> None:
     """Job: send one queued message (idempotent: a sent row is left alone)."""
     channel = channel_for(channel_name)
-    rows = outbox.claim(channel.model, [channel.model.id == message_id], 1)
+    rows = outbox.claim(channel.model, [channel.model.id == message_id], 1, channel.claim_columns)
     if rows:
         _deliver(channel, rows)
 
@@ -410,18 +417,11 @@ def _mark_sent_together(
             )
             .execution_options(synchronize_session=False)
         )
+    # The loaded rows learn what ``after_send`` reads; the commit that ends the batch
+    # expires them, so nothing else can read the other columns stale.
     for row in clean:
-        attempts = (row.attempts or 0) + 1
-        for key, value in (
-            ("status", "sent"),
-            ("provider", provider),
-            ("provider_message_id", provider_message_id),
-            ("sent_at", now),
-            ("attempts", attempts),
-            ("error_code", None),
-            ("error_message", None),
-        ):
-            set_committed_value(row, key, value)
+        set_committed_value(row, "status", "sent")
+        set_committed_value(row, "sent_at", now)
     together = {id(r) for r in clean}
     for row in rows:
         if id(row) not in together:

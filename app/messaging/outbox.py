@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Integer, String, Text, or_, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, load_only, mapped_column
 
 from app.extensions import db
 from app.models_base import UTCDateTime, utcnow
@@ -47,8 +47,13 @@ class OutboxMixin:
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-def claim(model: type[M], conditions: Sequence[Any], limit: int) -> list[M]:
-    """Take up to ``limit`` due queued rows matching ``conditions`` for this worker."""
+def claim(
+    model: type[M], conditions: Sequence[Any], limit: int, columns: Sequence[str] | None = None
+) -> list[M]:
+    """Take up to ``limit`` due queued rows matching ``conditions`` for this worker.
+
+    ``columns``: load only these attributes (the rest load when first read); a campaign
+    batch reads a few of a message's many columns."""
     now = utcnow()
     token = str(uuid.uuid4())
     due = (
@@ -76,13 +81,14 @@ def claim(model: type[M], conditions: Sequence[Any], limit: int) -> list[M]:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return list(
-        db.session.scalars(
-            select(model)
-            .where(model.claim_token == token, model.status == "sending")  # type: ignore[attr-defined]
-            .order_by(model.id)  # type: ignore[attr-defined]
-        )
+    claimed = (
+        select(model)
+        .where(model.claim_token == token, model.status == "sending")  # type: ignore[attr-defined]
+        .order_by(model.id)  # type: ignore[attr-defined]
     )
+    if columns:
+        claimed = claimed.options(load_only(*(getattr(model, name) for name in columns)))
+    return list(db.session.scalars(claimed))
 
 
 def recover_stale(model: type[Any], older_than: timedelta, conditions: Sequence[Any] = ()) -> int:

@@ -43,7 +43,7 @@ def _cached_serializer(secret_key: str, purpose: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret_key, salt=f"decant-{purpose}")
 
 
-def _signer(purpose: str) -> Signer:
+def _signer(purpose: str) -> _KeyedSigner:
     _check(purpose)
     return _cached_signer(current_app.config["SECRET_KEY"], purpose)
 
@@ -60,19 +60,32 @@ class _KeyedSigner(Signer):
         return derived
 
     def get_signature(self, value: str | bytes) -> bytes:
-        # The keyed HMAC state is built once and copied per signature (same HMAC).
-        keyed = self.__dict__.get("_keyed")
-        if keyed is None:
-            keyed = self.__dict__["_keyed"] = hmac.new(
-                self.derive_key(), digestmod=self.digest_method
-            )
-        mac = keyed.copy()
+        mac = self._keyed().copy()
         mac.update(want_bytes(value))
         return base64_encode(mac.digest())
 
+    def sign_encoded(self, encoded: bytes) -> str:
+        """:meth:`sign` for ASCII bytes, as text: the same token, minus the conversions."""
+        mac = self._keyed().copy()
+        mac.update(encoded)
+        signature = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
+        return (encoded + self._separator() + signature).decode("ascii")
+
+    def _keyed(self) -> hmac.HMAC:
+        # The keyed HMAC state is built once and copied per signature (same HMAC).
+        keyed = self.__dict__.get("_keyed_hmac")
+        if keyed is None:
+            keyed = self.__dict__["_keyed_hmac"] = hmac.new(
+                self.derive_key(), digestmod=self.digest_method
+            )
+        return keyed
+
+    def _separator(self) -> bytes:
+        return want_bytes(self.sep)
+
 
 @lru_cache(maxsize=32)
-def _cached_signer(secret_key: str, purpose: str) -> Signer:
+def _cached_signer(secret_key: str, purpose: str) -> _KeyedSigner:
     return _KeyedSigner(secret_key, salt=f"decant-{purpose}-v2")
 
 
@@ -86,13 +99,24 @@ def signer_for(purpose: str) -> Callable[[Any], str]:
     return lambda payload: _sign_with(signer, payload)
 
 
-def _sign_with(signer: Signer, payload: Any) -> str:
+def json_signer_for(purpose: str) -> Callable[[str], str]:
+    """Sign a payload already written as compact JSON (``json.dumps(payload,
+    separators=(",", ":"))``): what :func:`sign` gives for that payload, without encoding
+    it again (a campaign writes the same link into every recipient's payload)."""
+    signer = _signer(purpose)
+    return lambda data: _sign_data(signer, data.encode())
+
+
+def _sign_with(signer: _KeyedSigner, payload: Any) -> str:
     if isinstance(payload, int) and not isinstance(payload, bool):
         data = str(payload).encode()
     else:
         data = json.dumps(payload, separators=(",", ":")).encode()
-    encoded = base64.urlsafe_b64encode(data).rstrip(b"=")
-    return signer.sign(encoded).decode("ascii")
+    return _sign_data(signer, data)
+
+
+def _sign_data(signer: _KeyedSigner, data: bytes) -> str:
+    return signer.sign_encoded(base64.urlsafe_b64encode(data).rstrip(b"="))
 
 
 def unsign(purpose: str, token: str) -> Any | None:

@@ -19,15 +19,13 @@ from typing import Any
 
 from flask import Flask, current_app
 from markupsafe import Markup
-from sqlalchemy import Select, bindparam, case, func, insert, literal, select, update
+from sqlalchemy import Select, case, func, insert, literal, select, update
 from sqlalchemy.orm import aliased
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.models import User
 from app.crm.models import Activity, CommunicationPreference, Customer, Territory
 from app.dev import capture
 from app.extensions import db
-from app.ids import new_public_id
 from app.messaging import consent, delivery, rendering
 from app.messaging.models import Campaign, Suppression
 from app.models_base import utcnow
@@ -36,6 +34,22 @@ from blueprints.email.models import EmailMessage
 from providers.email import MESSAGE_ID_KEY, OutgoingEmail, SendResult, build_email_provider
 from providers.errors import AuthenticationError, PermanentError, ProviderError
 
+#: What sending reads of a claimed row (engagement counters and timestamps are not).
+CLAIM_COLUMNS = (
+    "id",
+    "public_id",
+    "campaign_id",
+    "customer_id",
+    "user_id",
+    "activity_id",
+    "to_address",
+    "subject",
+    "html",
+    "text",
+    "status",
+    "attempts",
+    "claim_token",
+)
 DEFAULT_RATE_LIMIT = "600/60"
 DEFAULT_BATCH_SIZE = 500
 _console_rows: contextvars.ContextVar[dict[str, EmailMessage] | None] = contextvars.ContextVar(
@@ -418,7 +432,12 @@ def send(p: Any, rows: Sequence[EmailMessage]) -> list[Any]:
 
 
 def after_send(rows: Sequence[EmailMessage]) -> None:
-    """Timeline entries for the rows that went, added per batch (one multi-row INSERT)."""
+    """Timeline entries for the rows that went: one executemany INSERT, one UPDATE.
+
+    Each activity's public id is its message's with the activity prefix, so the messages
+    are linked to their activities by one set-based UPDATE (no RETURNING, which SQLite
+    answers row by row, and no UPDATE per message). The loaded rows see their
+    ``activity_id`` after the commit that ends the batch (it expires them)."""
     sent = [r for r in rows if r.status == "sent" and r.customer_id and r.activity_id is None]
     if not sent:
         return
@@ -429,7 +448,7 @@ def after_send(rows: Sequence[EmailMessage]) -> None:
         campaign = campaigns.get(row.campaign_id) if row.campaign_id else None
         activities.append(
             {
-                "public_id": new_public_id(Activity.id_prefix),
+                "public_id": activity_public_id(row.public_id),
                 "customer_id": row.customer_id,
                 "type": "Email Campaign" if campaign else "Email",
                 "subject": (rendered.subject if rendered else row.subject),
@@ -439,22 +458,31 @@ def after_send(rows: Sequence[EmailMessage]) -> None:
                 "occurred_at": row.sent_at or utcnow(),
             }
         )
-    # One multi-row INSERT ... RETURNING, then the rows' links by primary key (executemany).
-    # (matched by public id: ordered RETURNING would make SQLite insert row by row)
-    table, messages = Activity.__table__, EmailMessage.__table__
-    returned = db.session.execute(
-        insert(table).returning(table.c.public_id, table.c.id), activities
-    ).all()
-    made = {public_id: activity_id for public_id, activity_id in returned}
-    ids = [made[a["public_id"]] for a in activities]
-    db.session.execute(
-        update(messages)
-        .where(messages.c.id == bindparam("row_id"))
-        .values(activity_id=bindparam("activity_id")),
-        [{"row_id": row.id, "activity_id": aid} for row, aid in zip(sent, ids, strict=True)],
+    activity, messages = Activity.__table__, EmailMessage.__table__
+    db.session.execute(insert(activity), activities)
+    own_activity = (
+        select(activity.c.id)
+        .where(activity.c.public_id == literal(f"{Activity.id_prefix}_") + _public_id_suffix())
+        .scalar_subquery()
     )
-    for row, aid in zip(sent, ids, strict=True):
-        set_committed_value(row, "activity_id", aid)
+    ids = [row.id for row in sent]
+    for start in range(0, len(ids), 500):
+        db.session.execute(
+            update(messages)
+            .where(messages.c.id.in_(ids[start : start + 500]))
+            .values(activity_id=own_activity)
+        )
+
+
+def activity_public_id(message_public_id: str) -> str:
+    """The public id of a message's activity: its own, with the activity prefix."""
+    return f"{Activity.id_prefix}_{message_public_id.partition('_')[2]}"
+
+
+def _public_id_suffix():
+    """SQL for what follows ``eml_`` in a message's public id."""
+    column = EmailMessage.__table__.c.public_id
+    return func.substr(column, len(EmailMessage.id_prefix) + 2)
 
 
 def register(app: Flask) -> None:
@@ -470,5 +498,6 @@ def register(app: Flask) -> None:
             materialize=materialize,
             refusals=refusals,
             after_send=after_send,
+            claim_columns=CLAIM_COLUMNS,
         ),
     )

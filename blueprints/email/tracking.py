@@ -7,6 +7,7 @@ that message (no open redirect) and a token cannot be edited to point elsewhere.
 from __future__ import annotations
 
 import html as html_lib
+import json
 import re
 from datetime import datetime
 from typing import Any
@@ -51,7 +52,8 @@ class TrackingUrls:
     def __init__(self) -> None:
         self.base = signing.public_url("")
         self._open = signing.signer_for("open")
-        self._click = signing.signer_for("click")
+        self._click = signing.json_signer_for("click")
+        self._link_json: dict[str, str] = {}
         self._unsubscribe = signing.signer_for("unsubscribe")
         self._preferences = signing.signer_for("preferences")
 
@@ -59,7 +61,10 @@ class TrackingUrls:
         return f"{self.base}/email/t/o/{self._open(message_id)}.gif"
 
     def click_url(self, message_id: int, url: str) -> str:
-        return f"{self.base}/email/t/c/{self._click([message_id, url])}"
+        link = self._link_json.get(url)
+        if link is None:
+            link = self._link_json[url] = json.dumps(url)
+        return f"{self.base}/email/t/c/{self._click(f'[{int(message_id)},{link}]')}"
 
     def unsubscribe_url(self, message_id: int) -> str:
         return f"{self.base}/email/unsubscribe/{self._unsubscribe(message_id)}"

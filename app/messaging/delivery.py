@@ -183,6 +183,7 @@ def send_campaign_batches(campaign_id: int, time_budget: float | None = None) ->
             _finish_or_wait(campaign, channel)
             return
         _deliver(channel, rows)
+        del rows  # let the batch go before the next claim's commit expires it again
     jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns")
 
 
@@ -327,16 +328,18 @@ def _deliver(channel: DeliveryChannel, rows: list[Any]) -> None:
 
 def _deliver_batch(channel: DeliveryChannel, rows: list[Any]) -> None:
     refusals = channel.refusals(rows)
+    changed = bool(refusals)
     for row in rows:
         if row.id in refusals:
             outbox.mark_suppressed(row, refusals[row.id])
     if channel.hold_until:
         holds = channel.hold_until([r for r in rows if r.status == "sending"])
+        changed = changed or bool(holds)
         for row in rows:
             if row.id in holds:
                 row.status, row.claim_token, row.next_attempt_at = "queued", None, holds[row.id]
-    sendable = [r for r in rows if r.status == "sending"]
-    if db.session.dirty or db.session.new or db.session.deleted:
+    sendable = [r for r in rows if r.status == "sending"] if changed else list(rows)
+    if changed:
         db.session.commit()
     if not sendable:
         return

@@ -67,20 +67,26 @@ def claim(
         .limit(limit)
     )
     if db.session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    # Ids first, then the UPDATE: PostgreSQL may re-run an ``IN (... LIMIT n FOR UPDATE
-    # SKIP LOCKED)`` subquery and so claim more than n rows; the row locks hold till commit.
-    ids = list(db.session.scalars(due))
-    if not ids:
+        # Ids first, then the UPDATE: PostgreSQL may re-run an ``IN (... LIMIT n FOR
+        # UPDATE SKIP LOCKED)`` subquery and so claim more than n rows; the row locks
+        # hold till commit.
+        ids = list(db.session.scalars(due.with_for_update(skip_locked=True)))
+        chosen: Any = ids
+    else:
+        # SQLite has one writer at a time: the subquery runs once, inside the UPDATE.
+        ids, chosen = None, due.scalar_subquery()
+    if ids == []:
         db.session.commit()
         return []
-    db.session.execute(
+    claimed_count = db.session.execute(
         update(model)
-        .where(model.id.in_(ids), model.status == "queued")  # type: ignore[attr-defined]
+        .where(model.id.in_(chosen), model.status == "queued")  # type: ignore[attr-defined]
         .values(status="sending", claim_token=token, claimed_at=now)
         .execution_options(synchronize_session=False)
-    )
+    ).rowcount
     db.session.commit()
+    if not claimed_count:
+        return []
     claimed = (
         select(model)
         .where(model.claim_token == token, model.status == "sending")  # type: ignore[attr-defined]

@@ -274,7 +274,7 @@ def prepare_template(source: str, public_base: str) -> PreparedTemplate | None:
 
 
 def render_prepared(
-    message: EmailMessage,
+    message_id: int,
     subject: str,
     prepared: PreparedTemplate,
     context: dict[str, Any],
@@ -285,11 +285,11 @@ def render_prepared(
     urls = urls or tracking.TrackingUrls()
     context = {**context, "unsubscribe_url": unsubscribe}
     out_subject = " ".join(rendering.render(subject, context, html=False).split())
-    context[_OPEN] = Markup(urls.open_url(message.id))
+    context[_OPEN] = Markup(urls.open_url(message_id))
     if prepared.footer:
-        context[_PREFERENCES] = Markup(urls.preferences_url(message.id))
+        context[_PREFERENCES] = Markup(urls.preferences_url(message_id))
     for index, url in enumerate(prepared.links):
-        context[f"{_CLICK}{index}"] = Markup(urls.click_url(message.id, url))
+        context[f"{_CLICK}{index}"] = Markup(urls.click_url(message_id, url))
     html_parts = tuple(rendering.render_segments(prepared.html, context, html=True))
     text_parts = tuple(rendering.render_segments(prepared.text, context, html=False))
     rendered = rendering.RenderedEmail(out_subject, "".join(html_parts), "".join(text_parts))
@@ -385,16 +385,17 @@ def send(p: Any, rows: Sequence[EmailMessage]) -> list[Any]:
     urls = tracking.TrackingUrls()
     for index, row in enumerate(rows):
         try:
-            unsubscribe = urls.unsubscribe_url(row.id)
+            row_id, campaign_id = row.id, row.campaign_id
+            unsubscribe = urls.unsubscribe_url(row_id)
             segments = None
-            if row.campaign_id is not None:
-                campaign = campaigns[row.campaign_id]
+            if campaign_id is not None:
+                campaign = campaigns[campaign_id]
                 customer = customers.get(row.customer_id)
                 context = rendering.customer_context(customer) if customer else {}
                 prepared = prepare_template(campaign.html or "", public_base)
                 if prepared is not None:
                     rendered, segments = render_prepared(
-                        row, campaign.subject or "", prepared, context, unsubscribe, urls
+                        row_id, campaign.subject or "", prepared, context, unsubscribe, urls
                     )
                 else:
                     rendered = render_for(
@@ -410,7 +411,8 @@ def send(p: Any, rows: Sequence[EmailMessage]) -> list[Any]:
             problems[index] = PermanentError(f"cannot build message: {exc}", code="render")
             messages.append(None)
     ready = [m for m in messages if m is not None]
-    token = _console_rows.set({r.public_id: r for r in rows})
+    console = getattr(p, "name", None) == "console"
+    token = _console_rows.set({r.public_id: r for r in rows} if console else None)
     try:
         results = p.send_batch(ready) if ready else []
     except AuthenticationError as exc:

@@ -18,6 +18,11 @@
       var body = { customerId: picker.value, type: type };
       if (type === "email") { body.subject = value("subject"); body.html = value("html"); }
       else { body.body = value("body"); }
+      // Nothing written yet (a new template): nothing to preview, and no error to show.
+      if (!(body.subject || body.html || body.body)) {
+        document.getElementById("preview-error").textContent = "";
+        return;
+      }
       fetch(form.dataset.previewUrl, {
         method: "POST",
         credentials: "same-origin",

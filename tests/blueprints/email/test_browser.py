@@ -37,3 +37,27 @@ def test_send_from_customer_page_and_follow_tracked_link(
     page.goto(f"{live_server}/sales/customers/{customer.public_id}")
     assert "clicked 1×" in page.locator("[data-testid=timeline]").inner_text()
     assert EmailMessage.query.one().click_count == 1
+
+
+def test_template_live_preview_for_a_chosen_customer(live_server, page, manager, make_customer):
+    make_customer("North", name="Harbour Wines", email="buyer@harbour.example")
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", manager.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    failed: list[int] = []
+    page.on(
+        "response", lambda r: failed.append(r.status) if "preview" in r.url and not r.ok else None
+    )
+    page.goto(f"{live_server}/sales/marketing/templates")
+    page.wait_for_load_state("networkidle")
+    assert failed == []  # a new, empty template is not an error
+    assert page.locator("[data-testid=preview-error]").inner_text() == ""
+
+    page.fill("input[name=subject]", "Hello {{ customer_name }}")
+    page.fill("textarea[name=html]", "<p>Dear {{ customer_name }} in {{ territory }}</p>")
+    page.wait_for_selector("[data-testid=preview-subject]:has-text('Hello Harbour Wines')")
+    assert "Dear Harbour Wines in North" in page.locator("[data-testid=preview-text]").inner_text()
+
+    page.fill("textarea[name=html]", "<p>{{ nobody }}</p>")
+    page.wait_for_selector("[data-testid=preview-error]:has-text('nobody')")

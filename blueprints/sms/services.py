@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import phonenumbers
@@ -364,6 +364,8 @@ def receive(data: dict[str, Any], event_id: int | None = None) -> str | None:
     db.session.commit()
 
     answer = _keyword_reply(data, phone, customer, body)
+    if answer and answer == _away_message() and _away_sent_lately(conversation, answer):
+        answer = None  # one away message per conversation per SMS_AWAY_MESSAGE_HOURS
     is_help = keywords.classify(body, data.get("OptOutType")) == "help"
     if answer and (is_help or not consent.is_suppressed("sms", phone)):
         _record_reply(conversation, customer, phone, data.get("To"), answer)
@@ -400,8 +402,34 @@ def _keyword_reply(data: dict[str, Any], phone: str, customer: Customer | None, 
     if word and word in replies:
         return replies[word]
     if settings.outside_business_hours(utcnow()):
-        return settings.get("SMS_AWAY_MESSAGE") or None
+        return _away_message()
     return None
+
+
+def _away_message() -> str | None:
+    return settings.get("SMS_AWAY_MESSAGE") or None
+
+
+def _away_sent_lately(conversation: SmsConversation, text: str) -> bool:
+    """Whether this conversation got the away message within SMS_AWAY_MESSAGE_HOURS (a
+    customer texting five times one evening gets it once)."""
+    hours = float(settings.get("SMS_AWAY_MESSAGE_HOURS") or 0)
+    if hours <= 0:
+        return False
+    since = utcnow() - timedelta(hours=hours)
+    return (
+        db.session.scalar(
+            select(SmsMessage.id)
+            .where(
+                SmsMessage.conversation_id == conversation.id,
+                SmsMessage.provider == "twiml",
+                SmsMessage.body == text,
+                SmsMessage.sent_at >= since,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _record_reply(

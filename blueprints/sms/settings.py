@@ -19,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "SMS_BUSINESS_HOURS": "",  # "09:00-17:00"
     "SMS_BUSINESS_TZ": "UTC",
     "SMS_AWAY_MESSAGE": "",
+    "SMS_AWAY_MESSAGE_HOURS": 12,  # at most one away message per conversation this often
     "SMS_SWEEP_SECONDS": 300,
 }
 

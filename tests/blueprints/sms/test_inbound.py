@@ -158,3 +158,23 @@ def test_no_auto_reply_to_an_opted_out_number(app, inbound):
     app.config["SMS_AUTO_REPLIES"] = {"HOURS": "We are open 9-5"}
     inbound("+12125550120", "STOP")
     assert "<Message>" not in inbound("+12125550120", "hours").get_data(as_text=True)
+
+
+def test_away_message_once_per_conversation(app, inbound):
+    from datetime import timedelta
+
+    from app.models_base import utcnow
+
+    later = utcnow() + timedelta(hours=2)
+    app.config["SMS_BUSINESS_HOURS"] = f"{later:%H}:00-{later + timedelta(hours=1):%H}:00"
+    app.config["SMS_BUSINESS_TZ"] = "UTC"
+    app.config["SMS_AWAY_MESSAGE"] = "We're closed; back tomorrow."
+
+    answers = [inbound("+12125550131", f"hello {n}").get_data(as_text=True) for n in range(3)]
+    assert ["back tomorrow" in a for a in answers] == [True, False, False]
+    assert "back tomorrow" in inbound("+12125550132", "hi").get_data(as_text=True)
+    away = select(SmsMessage).where(SmsMessage.body == "We're closed; back tomorrow.")
+    assert len(db.session.scalars(away).all()) == 2
+
+    app.config["SMS_AWAY_MESSAGE_HOURS"] = 0  # throttle off: every text answered
+    assert "back tomorrow" in inbound("+12125550131", "again").get_data(as_text=True)

@@ -25,8 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, func, inspect, select, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import Select, func, select, update
 
 from app import jobs
 from app.extensions import db
@@ -173,17 +172,18 @@ def send_campaign_batches(campaign_id: int, time_budget: float | None = None) ->
         db.session.refresh(campaign)
         if campaign.status != "sending":
             return  # paused or cancelled between batches
-        rows = outbox.claim(
-            model,
-            [model.campaign_id == campaign.id],
-            channel.batch_size(None),
-            channel.claim_columns,
-        )
-        if not rows:
-            _finish_or_wait(campaign, channel)
-            return
-        _deliver(channel, rows)
-        del rows  # let the batch go before the next claim's commit expires it again
+        with _collector_paused():  # the claim makes a batch's worth of objects too
+            rows = outbox.claim(
+                model,
+                [model.campaign_id == campaign.id],
+                channel.batch_size(None),
+                channel.claim_columns,
+            )
+            if not rows:
+                _finish_or_wait(campaign, channel)
+                return
+            _deliver_batch(channel, rows)
+            del rows  # let the batch go before the next claim's commit expires it again
     jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns")
 
 
@@ -321,25 +321,25 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _deliver(channel: DeliveryChannel, rows: list[Any]) -> None:
+def _deliver(channel: DeliveryChannel, rows: list[outbox.OutboxRow]) -> None:
     with _collector_paused():
         _deliver_batch(channel, rows)
 
 
-def _deliver_batch(channel: DeliveryChannel, rows: list[Any]) -> None:
+def _deliver_batch(channel: DeliveryChannel, rows: list[outbox.OutboxRow]) -> None:
+    model = channel.model
     refusals = channel.refusals(rows)
-    changed = bool(refusals)
     for row in rows:
         if row.id in refusals:
             outbox.mark_suppressed(row, refusals[row.id])
     if channel.hold_until:
         holds = channel.hold_until([r for r in rows if r.status == "sending"])
-        changed = changed or bool(holds)
         for row in rows:
             if row.id in holds:
                 row.status, row.claim_token, row.next_attempt_at = "queued", None, holds[row.id]
-    sendable = [r for r in rows if r.status == "sending"] if changed else list(rows)
-    if changed:
+    sendable = [r for r in rows if r.status == "sending"]
+    if len(sendable) != len(rows):
+        outbox.save(model, rows)
         db.session.commit()
     if not sendable:
         return
@@ -350,25 +350,14 @@ def _deliver_batch(channel: DeliveryChannel, rows: list[Any]) -> None:
         for start in range(0, len(sendable), rate.limit if rate.per_message else len(sendable)):
             chunk = sendable[start : start + (rate.limit if rate.per_message else len(sendable))]
             limiter().wait(rate.key, rate.limit, rate.window, min(slots, len(chunk)))
-            _reload(channel.model, chunk)
             outcomes = channel.send(provider, chunk)
             _record(channel, provider, chunk, outcomes)
     except TransientError as exc:
         remaining = [r for r in sendable if r.status == "sending"]
         outbox.retry_later(remaining, getattr(provider, "name", channel.name), exc)
+        outbox.save(model, remaining)
         db.session.commit()
         log.warning("%s batch of %d deferred: %s", channel.name, len(remaining), exc)
-
-
-def _reload(model: type[Any], rows: Sequence[Any]) -> None:
-    """Refresh rows the last commit expired with one SELECT; else the channel's first read
-    of each row (``row.campaign_id``...) would load it alone, a query per recipient."""
-    ids = [inspect(row).identity[0] for row in rows if inspect(row).expired_attributes]
-    if not ids:
-        return  # still loaded: nothing was committed since they were read
-    db.session.execute(
-        select(model).where(model.id.in_(ids)).execution_options(populate_existing=True)
-    ).scalars().all()
 
 
 def _record(channel: DeliveryChannel, provider: Any, rows: Sequence[Any], outcomes) -> None:
@@ -389,15 +378,19 @@ def _record(channel: DeliveryChannel, provider: Any, rows: Sequence[Any], outcom
         _mark_sent_together(channel.model, sent_rows, name, provider_message_id)
     if channel.after_send:
         channel.after_send(rows)
+    outbox.save(channel.model, rows)
     db.session.commit()
 
 
 def _mark_sent_together(
-    model: type[Any], rows: Sequence[Any], provider: str, provider_message_id: str | None
+    model: type[Any],
+    rows: Sequence[outbox.OutboxRow],
+    provider: str,
+    provider_message_id: str | None,
 ) -> None:
     """:func:`outbox.mark_sent` for rows sharing a provider id: one UPDATE ... WHERE id IN
-    (...) instead of a flushed UPDATE per row; the loaded rows get the same values."""
-    clean = [r for r in rows if inspect(r).persistent and not inspect(r).modified]
+    (...) for the rows nothing else was assigned to (most), the others saved one by one."""
+    clean = [r for r in rows if not r.changed]
     if len(clean) < 2:
         for row in rows:
             outbox.mark_sent(row, provider, provider_message_id)
@@ -420,11 +413,8 @@ def _mark_sent_together(
             )
             .execution_options(synchronize_session=False)
         )
-    # The loaded rows learn what ``after_send`` reads; the commit that ends the batch
-    # expires them, so nothing else can read the other columns stale.
     for row in clean:
-        set_committed_value(row, "status", "sent")
-        set_committed_value(row, "sent_at", now)
+        row.saved(status="sent", sent_at=now, provider=provider)
     together = {id(r) for r in clean}
     for row in rows:
         if id(row) not in together:

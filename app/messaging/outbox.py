@@ -15,10 +15,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Integer, String, Text, or_, select, update
-from sqlalchemy.orm import Mapped, load_only, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.models_base import UTCDateTime, utcnow
@@ -28,8 +28,6 @@ STATUSES = ("queued", "sending", "sent", "failed", "suppressed", "cancelled")
 FINAL_STATUSES = ("sent", "failed", "suppressed", "cancelled")
 BACKOFF_SECONDS = (30, 120, 600, 1800, 3600)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
-
-M = TypeVar("M")
 
 
 class OutboxMixin:
@@ -47,23 +45,54 @@ class OutboxMixin:
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class OutboxRow:
+    """A claimed message: its columns as plain attributes, outside the ORM session.
+
+    A campaign batch is a thousand rows read once and written back in a few set-based
+    UPDATEs; as ORM objects each would also be identity-mapped, instrumented and expired
+    at every commit, which cost more than the database work. Assignments to column names
+    are remembered and written by :func:`save`; names starting with ``_`` are scratch
+    space for the channel (not saved).
+    """
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+        self.__dict__["_changes"] = {}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.__dict__[name] = value
+        if not name.startswith("_"):
+            self._changes[name] = value
+
+    def __repr__(self) -> str:
+        return f"<OutboxRow id={self.__dict__.get('id')} status={self.__dict__.get('status')}>"
+
+    @property
+    def changed(self) -> bool:
+        return bool(self._changes)
+
+    def saved(self, **values: Any) -> None:
+        """Take values the database already holds (written by a set-based UPDATE)."""
+        self.__dict__.update(values)
+
+
 def claim(
-    model: type[M], conditions: Sequence[Any], limit: int, columns: Sequence[str] | None = None
-) -> list[M]:
+    model: type[Any], conditions: Sequence[Any], limit: int, columns: Sequence[str] | None = None
+) -> list[OutboxRow]:
     """Take up to ``limit`` due queued rows matching ``conditions`` for this worker.
 
-    ``columns``: load only these attributes (the rest load when first read); a campaign
-    batch reads a few of a message's many columns."""
+    ``columns``: read only these of each row (default: all); a campaign batch reads a few
+    of a message's many columns."""
     now = utcnow()
     token = str(uuid.uuid4())
     due = (
-        select(model.id)  # type: ignore[attr-defined]
+        select(model.id)
         .where(
-            model.status == "queued",  # type: ignore[attr-defined]
-            or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),  # type: ignore[attr-defined]
+            model.status == "queued",
+            or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),
             *conditions,
         )
-        .order_by(model.id)  # type: ignore[attr-defined]
+        .order_by(model.id)
         .limit(limit)
     )
     if db.session.get_bind().dialect.name == "postgresql":
@@ -80,21 +109,53 @@ def claim(
         return []
     claimed_count = db.session.execute(
         update(model)
-        .where(model.id.in_(chosen), model.status == "queued")  # type: ignore[attr-defined]
+        .where(model.id.in_(chosen), model.status == "queued")
         .values(status="sending", claim_token=token, claimed_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
     if not claimed_count:
         return []
-    claimed = (
-        select(model)
-        .where(model.claim_token == token, model.status == "sending")  # type: ignore[attr-defined]
-        .order_by(model.id)  # type: ignore[attr-defined]
+    table = model.__table__
+    read = [table.c[name] for name in columns] if columns else list(table.c)
+    names = [column.key for column in read]
+    result = db.session.execute(
+        select(*read)
+        .where(table.c.claim_token == token, table.c.status == "sending")
+        .order_by(table.c.id)
     )
-    if columns:
-        claimed = claimed.options(load_only(*(getattr(model, name) for name in columns)))
-    return list(db.session.scalars(claimed))
+    return [OutboxRow(dict(zip(names, values, strict=True))) for values in result]
+
+
+def save(model: type[Any], rows: Sequence[Any]) -> None:
+    """Write what was assigned to these rows since they were read or last saved: one
+    UPDATE per distinct set of changes (many rows often share one, a reason for
+    suppression say). ORM objects are left to the session's flush."""
+    table = model.__table__
+    groups: dict[Any, tuple[dict[str, Any], list[int]]] = {}
+    alone: list[tuple[dict[str, Any], int]] = []
+    for row in rows:
+        changes = getattr(row, "_changes", None)
+        if not changes:
+            continue
+        unknown = [name for name in changes if name not in table.c]
+        if unknown:
+            raise AttributeError(f"{table.name} has no column {unknown[0]!r}")
+        try:
+            key = tuple(sorted(changes.items()))
+            hash(key)
+        except TypeError:  # a list or dict value: that row on its own
+            alone.append((dict(changes), row.id))
+        else:
+            groups.setdefault(key, (dict(changes), []))[1].append(row.id)
+        changes.clear()
+    for values, ids in groups.values():
+        for start in range(0, len(ids), 500):
+            db.session.execute(
+                update(table).where(table.c.id.in_(ids[start : start + 500])).values(**values)
+            )
+    for values, row_id in alone:
+        db.session.execute(update(table).where(table.c.id == row_id).values(**values))
 
 
 def recover_stale(model: type[Any], older_than: timedelta, conditions: Sequence[Any] = ()) -> int:

@@ -129,17 +129,36 @@ def sample_context(custom_keys: set[str]) -> dict[str, Any]:
 
 def customer_context(customer: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Token values for one customer; missing values fall back to friendly defaults."""
-    context: dict[str, Any] = {
-        "customer_name": customer.name or FALLBACKS["customer_name"],
-        "last_order_date": customer.last_order_date.isoformat() if customer.last_order_date else "",
-        "territory": customer.territory.name if customer.territory else FALLBACKS["territory"],
-        "rep_name": customer.rep.name if customer.rep else FALLBACKS["rep_name"],
-    }
-    for key, value in (customer.custom_fields or {}).items():
-        if key.isidentifier() and key not in context:
-            context[key] = value
+    context = context_values(
+        customer.name,
+        customer.last_order_date,
+        customer.territory.name if customer.territory else None,
+        customer.rep.name if customer.rep else None,
+        customer.custom_fields,
+    )
     if extra:
         context.update({k: v for k, v in extra.items() if isinstance(k, str) and k.isidentifier()})
+    return context
+
+
+def context_values(
+    name: str | None,
+    last_order_date: date | None,
+    territory: str | None,
+    rep_name: str | None,
+    custom_fields: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """:func:`customer_context` from the customer's columns (a campaign batch reads them
+    with one query, not as objects)."""
+    context: dict[str, Any] = {
+        "customer_name": name or FALLBACKS["customer_name"],
+        "last_order_date": last_order_date.isoformat() if last_order_date else "",
+        "territory": territory if territory is not None else FALLBACKS["territory"],
+        "rep_name": rep_name if rep_name is not None else FALLBACKS["rep_name"],
+    }
+    for key, value in (custom_fields or {}).items():
+        if key not in context and key.isidentifier():
+            context[key] = value
     return context
 
 
@@ -233,8 +252,22 @@ def _fill(pieces: tuple[str | Token, ...], context: dict[str, Any], html: bool) 
         value = context.get(piece.name)  # type: ignore[union-attr]
         if value is None or value == "":
             value = piece.fallback or ""  # type: ignore[union-attr]
-        out.append(escape(value) if html else str(value))
+        if not html:
+            out.append(str(value))
+        elif value.__class__ is str:
+            out.append(_escape_text(value))  # type: ignore[arg-type]
+        else:
+            out.append(str(escape(value)))
     return out
+
+
+def _escape_text(value: str) -> str:
+    """What ``markupsafe.escape`` gives for plain text, without making a Markup object."""
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    return (
+        value.replace(">", "&gt;").replace("<", "&lt;").replace("'", "&#39;").replace('"', "&#34;")
+    )
 
 
 def template_tokens(source: str) -> list[str]:

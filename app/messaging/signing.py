@@ -14,6 +14,7 @@ signs several links per recipient). Tokens of the older serializer format (salt
 from __future__ import annotations
 
 import base64
+import binascii
 import hmac
 import json
 from collections.abc import Callable
@@ -60,28 +61,45 @@ class _KeyedSigner(Signer):
         return derived
 
     def get_signature(self, value: str | bytes) -> bytes:
-        mac = self._keyed().copy()
-        mac.update(want_bytes(value))
-        return base64_encode(mac.digest())
+        return base64_encode(self.tokens().mac(want_bytes(value)))
 
-    def sign_encoded(self, encoded: bytes) -> str:
-        """:meth:`sign` for ASCII bytes, as text: the same token, minus the conversions."""
-        mac = self._keyed().copy()
-        mac.update(encoded)
-        signature = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
-        return (encoded + self._separator() + signature).decode("ascii")
-
-    def _keyed(self) -> hmac.HMAC:
-        # The keyed HMAC state is built once and copied per signature (same HMAC).
-        keyed = self.__dict__.get("_keyed_hmac")
-        if keyed is None:
-            keyed = self.__dict__["_keyed_hmac"] = hmac.new(
-                self.derive_key(), digestmod=self.digest_method
+    def tokens(self) -> _Tokens:
+        made = self.__dict__.get("_tokens")
+        if made is None:
+            made = self.__dict__["_tokens"] = _Tokens(
+                self.derive_key(), self.digest_method().name, want_bytes(self.sep)
             )
-        return keyed
+        return made
 
-    def _separator(self) -> bytes:
-        return want_bytes(self.sep)
+
+class _Tokens:
+    """Tokens exactly as :meth:`Signer.sign` writes them over URL-safe base64 payloads,
+    made with OpenSSL's one-shot HMAC (named digest; itsdangerous' own goes through a
+    Python wrapper) and no conversions: a campaign signs five per recipient."""
+
+    __slots__ = ("key", "digest", "sep")
+
+    def __init__(self, key: bytes, digest: str, sep: bytes) -> None:
+        self.key, self.digest, self.sep = key, digest, sep
+
+    def mac(self, value: bytes) -> bytes:
+        return hmac.digest(self.key, value, self.digest)
+
+    def sign(self, data: bytes) -> str:
+        """The token for payload bytes (compact JSON, or an integer's digits)."""
+        encoded = _b64(data)
+        return (encoded + self.sep + _b64(hmac.digest(self.key, encoded, self.digest))).decode()
+
+    def sign_int(self, value: int) -> str:
+        return self.sign(str(int(value)).encode())
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64(data: bytes) -> bytes:
+    """URL-safe base64 without padding (itsdangerous' ``base64_encode``)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
 @lru_cache(maxsize=32)
@@ -90,33 +108,31 @@ def _cached_signer(secret_key: str, purpose: str) -> _KeyedSigner:
 
 
 def sign(purpose: str, payload: Any) -> str:
-    return _sign_with(_signer(purpose), payload)
+    return _sign_with(_signer(purpose).tokens(), payload)
 
 
 def signer_for(purpose: str) -> Callable[[Any], str]:
     """:func:`sign` for one purpose with the key looked up once (for many messages)."""
-    signer = _signer(purpose)
-    return lambda payload: _sign_with(signer, payload)
+    tokens = _signer(purpose).tokens()
+    return lambda payload: _sign_with(tokens, payload)
 
 
-def json_signer_for(purpose: str) -> Callable[[str], str]:
-    """Sign a payload already written as compact JSON (``json.dumps(payload,
-    separators=(",", ":"))``): what :func:`sign` gives for that payload, without encoding
-    it again (a campaign writes the same link into every recipient's payload)."""
-    signer = _signer(purpose)
-    return lambda data: _sign_data(signer, data.encode())
+def id_signer_for(purpose: str) -> Callable[[int], str]:
+    """:func:`sign` of a message id for one purpose, for many messages."""
+    return _signer(purpose).tokens().sign_int
 
 
-def _sign_with(signer: _KeyedSigner, payload: Any) -> str:
+def json_signer_for(purpose: str) -> Callable[[bytes], str]:
+    """Sign a payload already written as compact JSON bytes (``json.dumps(payload,
+    separators=(",", ":")).encode()``): what :func:`sign` gives for that payload, without
+    encoding it again (a campaign writes the same link into every recipient's payload)."""
+    return _signer(purpose).tokens().sign
+
+
+def _sign_with(tokens: _Tokens, payload: Any) -> str:
     if isinstance(payload, int) and not isinstance(payload, bool):
-        data = str(payload).encode()
-    else:
-        data = json.dumps(payload, separators=(",", ":")).encode()
-    return _sign_data(signer, data)
-
-
-def _sign_data(signer: _KeyedSigner, data: bytes) -> str:
-    return signer.sign_encoded(base64.urlsafe_b64encode(data).rstrip(b"="))
+        return tokens.sign_int(payload)
+    return tokens.sign(json.dumps(payload, separators=(",", ":")).encode())
 
 
 def unsign(purpose: str, token: str) -> Any | None:

@@ -14,11 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
 from functools import lru_cache
-from types import SimpleNamespace
 from typing import Any
 
 from flask import Flask, current_app
-from markupsafe import Markup
 from sqlalchemy import Select, case, func, insert, literal, select, update
 from sqlalchemy.orm import aliased
 
@@ -220,6 +218,11 @@ class PreparedTemplate:
     links: tuple[str, ...]  # the URL behind each click token, in order
     footer: bool  # the footer (with the preferences link) was added
 
+    @property
+    def click_tokens(self) -> tuple[str, ...]:
+        """The token standing for each link, in order."""
+        return tuple(f"{_CLICK}{index}" for index in range(len(self.links)))
+
 
 @lru_cache(maxsize=16)
 def prepare_template(source: str, public_base: str) -> PreparedTemplate | None:
@@ -285,11 +288,12 @@ def render_prepared(
     urls = urls or tracking.TrackingUrls()
     context = {**context, "unsubscribe_url": unsubscribe}
     out_subject = " ".join(rendering.render(subject, context, html=False).split())
-    context[_OPEN] = Markup(urls.open_url(message_id))
+    # Plain text, escaped where they land like any value (signed URLs have nothing to escape).
+    context[_OPEN] = urls.open_url(message_id)
     if prepared.footer:
-        context[_PREFERENCES] = Markup(urls.preferences_url(message_id))
-    for index, url in enumerate(prepared.links):
-        context[f"{_CLICK}{index}"] = Markup(urls.click_url(message_id, url))
+        context[_PREFERENCES] = urls.preferences_url(message_id)
+    for name, url in zip(prepared.click_tokens, prepared.links, strict=True):
+        context[name] = urls.click_url(message_id, url)
     html_parts = tuple(rendering.render_segments(prepared.html, context, html=True))
     text_parts = tuple(rendering.render_segments(prepared.text, context, html=False))
     rendered = rendering.RenderedEmail(out_subject, "".join(html_parts), "".join(text_parts))
@@ -343,9 +347,9 @@ def _campaign_parts(rows: Sequence[EmailMessage]) -> dict[int, Campaign]:
     return {c.id: c for c in db.session.scalars(select(Campaign).where(Campaign.id.in_(ids)))}
 
 
-def _customers_for_context(ids: set[int]) -> dict[int, Any]:
-    """What :func:`rendering.customer_context` reads of each customer, in one query of
-    plain columns (no Customer, Territory and User objects per recipient)."""
+def _contexts(ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Each customer's token values (:func:`rendering.customer_context`), from one query
+    of plain columns (no Customer, Territory and User objects per recipient)."""
     if not ids:
         return {}
     territory, rep = aliased(Territory), aliased(User)
@@ -354,31 +358,22 @@ def _customers_for_context(ids: set[int]) -> dict[int, Any]:
             Customer.id,
             Customer.name,
             Customer.last_order_date,
-            Customer.custom_fields,
             territory.name,
             rep.name,
+            Customer.custom_fields,
         )
         .outerjoin(territory, Customer.territory_id == territory.id)
         .outerjoin(rep, Customer.rep_id == rep.id)
         .where(Customer.id.in_(ids))
     ).all()
-    return {
-        cid: SimpleNamespace(
-            name=name,
-            last_order_date=last_order,
-            custom_fields=custom,
-            territory=SimpleNamespace(name=t_name) if t_name is not None else None,
-            rep=SimpleNamespace(name=r_name) if r_name is not None else None,
-        )
-        for cid, name, last_order, custom, t_name, r_name in found
-    }
+    return {row[0]: rendering.context_values(*row[1:]) for row in found}
 
 
 def send(p: Any, rows: Sequence[EmailMessage]) -> list[Any]:
     """Render (campaign rows), hand the batch to the provider, one outcome per row."""
     campaigns = _campaign_parts(rows)
     customer_ids = {r.customer_id for r in rows if r.campaign_id and r.customer_id}
-    customers = _customers_for_context(customer_ids)
+    contexts = _contexts(customer_ids)
     messages: list[OutgoingEmail | None] = []
     problems: dict[int, ProviderError] = {}
     public_base = current_app.config["PUBLIC_BASE_URL"]
@@ -390,8 +385,7 @@ def send(p: Any, rows: Sequence[EmailMessage]) -> list[Any]:
             segments = None
             if campaign_id is not None:
                 campaign = campaigns[campaign_id]
-                customer = customers.get(row.customer_id)
-                context = rendering.customer_context(customer) if customer else {}
+                context = contexts.get(row.customer_id) or {}
                 prepared = prepare_template(campaign.html or "", public_base)
                 if prepared is not None:
                     rendered, segments = render_prepared(

@@ -51,11 +51,11 @@ class TrackingUrls:
 
     def __init__(self) -> None:
         self.base = signing.public_url("")
-        self._open = signing.signer_for("open")
+        self._open = signing.id_signer_for("open")
         self._click = signing.json_signer_for("click")
-        self._link_json: dict[str, str] = {}
-        self._unsubscribe = signing.signer_for("unsubscribe")
-        self._preferences = signing.signer_for("preferences")
+        self._unsubscribe = signing.id_signer_for("unsubscribe")
+        self._preferences = signing.id_signer_for("preferences")
+        self._link_json: dict[str, bytes] = {}
 
     def open_url(self, message_id: int) -> str:
         return f"{self.base}/email/t/o/{self._open(message_id)}.gif"
@@ -63,8 +63,8 @@ class TrackingUrls:
     def click_url(self, message_id: int, url: str) -> str:
         link = self._link_json.get(url)
         if link is None:
-            link = self._link_json[url] = json.dumps(url)
-        return f"{self.base}/email/t/c/{self._click(f'[{int(message_id)},{link}]')}"
+            link = self._link_json[url] = json.dumps(url).encode()
+        return f"{self.base}/email/t/c/{self._click(b'[%d,%s]' % (message_id, link))}"
 
     def unsubscribe_url(self, message_id: int) -> str:
         return f"{self.base}/email/unsubscribe/{self._unsubscribe(message_id)}"

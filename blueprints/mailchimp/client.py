@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "MAILCHIMP_RETRY_MAX_SECONDS": 60.0,
     "MAILCHIMP_ENGAGED_TAG": "engaged",
     "MAILCHIMP_SYNC_TICK_SECONDS": 300,
+    "MAILCHIMP_SYNC_STALE_SECONDS": 900,  # a run silent this long lost its worker
     "MAILCHIMP_REPORT_DAYS": 30,
     "MAILCHIMP_OAUTH_AUTHORIZE_URL": "https://login.mailchimp.com/oauth2/authorize",
     "MAILCHIMP_OAUTH_TOKEN_URL": "https://login.mailchimp.com/oauth2/token",

@@ -55,6 +55,9 @@ class MailchimpSync(PublicIdMixin, db.Model):
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     job_id: Mapped[str | None] = mapped_column(String(64))
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: when the run last showed life (queued, started, pushed a batch): a "running" sync
+    #: silent for MAILCHIMP_SYNC_STALE_SECONDS lost its worker and is resumed
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -42,16 +42,21 @@ def start(sync: MailchimpSync) -> jobs.JobHandle:
     sync.job_id = job_id
     if sync.status != "running":
         sync.status = "queued"
+    sync.heartbeat_at = utcnow()
     db.session.commit()
     return jobs.enqueue("blueprints.mailchimp.jobs:run_sync", sync.id, queue="sync", job_id=job_id)
 
 
 def due_syncs(now: Any = None) -> list[MailchimpSync]:
-    """Syncs with a frequency whose time has come, plus interrupted ones (to resume)."""
+    """Syncs with a frequency whose time has come, plus interrupted ones and runs whose
+    worker died (running or queued, silent for MAILCHIMP_SYNC_STALE_SECONDS), to resume."""
     now = now or utcnow()
+    stale = now - timedelta(seconds=int(current_app.config["MAILCHIMP_SYNC_STALE_SECONDS"]))
     due = []
     for sync in db.session.scalars(select(MailchimpSync).order_by(MailchimpSync.id)):
         if sync.status in ("running", "queued"):
+            if sync.heartbeat_at is None or sync.heartbeat_at < stale:
+                due.append(sync)
             continue
         if sync.status == "interrupted":
             due.append(sync)
@@ -89,6 +94,7 @@ def run(sync_id: int) -> MailchimpSync | None:
         sync.stats = {k: v for k, v in (sync.stats or {}).items() if k.startswith("webhook")}
     sync.status = "running"
     sync.last_error = None
+    sync.heartbeat_at = utcnow()
     db.session.commit()
     client = client_for(conn)
     try:
@@ -246,6 +252,7 @@ def _push(client: mc.MailchimpClient, sync: MailchimpSync, ids: Any) -> None:
         _push_batch(client, sync, batch)
         sync.cursor = batch[-1].id
         sync.progress_done += len(batch)
+        sync.heartbeat_at = utcnow()
         db.session.commit()
 
 

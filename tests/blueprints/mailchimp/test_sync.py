@@ -196,6 +196,32 @@ def test_periodic_job_runs_due_syncs_only(call, manager, connected, fake, make_c
     assert sync.last_synced_at > utcnow() - timedelta(minutes=1)
 
 
+def test_a_run_whose_worker_died_is_resumed_once_stale(
+    call, manager, connected, fake, bulk_customers, crm_list
+):
+    """A worker SIGKILLed mid-run leaves the sync "running"; the periodic job resumes it
+    from its cursor once it has been silent for MAILCHIMP_SYNC_STALE_SECONDS."""
+    fake.add_audience("Trade", "aud1")
+    customers = bulk_customers(700)
+    list_id = crm_list(customers)
+    _sync(call, manager, list_id, "aud1")
+    sync = db.session.scalar(select(MailchimpSync))
+    # As a killed run leaves it: mid-way, status running, the first 500 pushed.
+    sync.status, sync.cursor, sync.progress_done = "running", customers[499].id, 500
+    sync.heartbeat_at = utcnow()
+    db.session.commit()
+    pushed_before = fake.batch_members_received
+    assert mc_jobs.run_due_syncs() == 0  # fresh heartbeat: presumed alive
+
+    sync.heartbeat_at = utcnow() - timedelta(seconds=901)
+    db.session.commit()
+    assert mc_jobs.run_due_syncs() == 1
+    db.session.refresh(sync)
+    assert sync.status == "done"
+    assert (sync.progress_done, sync.progress_total) == (700, 700)
+    assert fake.batch_members_received - pushed_before == 200  # resumed after the cursor
+
+
 def test_import_matches_audience_members_by_email(
     call, manager, connected, fake, make_customer, crm_list
 ):

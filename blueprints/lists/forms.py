@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, HiddenField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -13,6 +13,12 @@ class ListForm(FlaskForm):
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
     smart = BooleanField("Smart list (members from criteria)")
     criteria = HiddenField("Criteria")
+
+
+class MemberForm(FlaskForm):
+    """Add one customer to a manual list by email address."""
+
+    email = EmailField("Customer email", validators=[DataRequired(), Length(max=254)])
 
 
 class ImportForm(FlaskForm):

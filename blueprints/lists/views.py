@@ -15,7 +15,7 @@ from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Sku, Territory
 from app.extensions import db
 from blueprints.lists import criteria as cr
 from blueprints.lists import schemas, services
-from blueprints.lists.forms import ActionForm, ImportForm, ListForm
+from blueprints.lists.forms import ActionForm, ImportForm, ListForm, MemberForm
 from blueprints.lists.models import EmailList
 
 bp = Blueprint("lists", __name__, url_prefix="/sales/marketing/lists", template_folder="templates")
@@ -103,6 +103,82 @@ def new():
     ), (422 if errors else 200)
 
 
+@bp.route("/<list_id>/edit", methods=["GET", "POST"])
+def edit(list_id: str):
+    """Rename, describe, and (smart lists) change the criteria, which refreshes the list."""
+    lst = _list_or_404(list_id)
+    form = ListForm(obj=lst) if request.method == "GET" else ListForm()
+    form.smart.data = lst.is_smart
+    if request.method == "GET":
+        form.criteria.data = json.dumps(lst.criteria) if lst.criteria else ""
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        data: dict[str, object] = {"name": form.name.data, "description": form.description.data}
+        try:
+            if lst.is_smart:
+                data["criteria"] = json.loads(form.criteria.data or "null")
+            patch = schemas.ListPatch.model_validate(data)
+            changes = patch.model_dump(exclude_unset=True)
+            if lst.is_smart:
+                changes["criteria"] = patch.criteria
+            criteria_changed = services.update_list(current_user, lst, changes)
+        except json.JSONDecodeError:
+            errors = {"criteria": "not valid JSON"}
+        except ValidationError as exc:
+            errors = schemas.error_fields(exc)
+        except ApiError as exc:
+            db.session.rollback()
+            errors = exc.fields or {"criteria": exc.message}
+        else:
+            if criteria_changed:
+                _refresh_in_background(lst)
+            flash(f"List “{lst.name}” saved.", "success")
+            return redirect(url_for("lists.detail", list_id=lst.public_id))
+    return render_template(
+        "lists/new.html",
+        form=form,
+        errors=errors,
+        lst=lst,
+        options=json.dumps(_builder_options()),
+        preview_url=url_for("lists_api.preview"),
+    ), (422 if errors else 200)
+
+
+@bp.post("/<list_id>/members/add")
+def add_member(list_id: str):
+    lst = _list_or_404(list_id)
+    form = MemberForm()
+    if not form.validate_on_submit():
+        flash("Enter the customer's email address.", "warning")
+        return redirect(url_for("lists.detail", list_id=lst.public_id))
+    try:
+        added = services.add_members(current_user, lst, None, [form.email.data])
+    except ApiError as exc:
+        db.session.rollback()
+        why = "; ".join((exc.fields or {}).values()) or exc.message
+        flash(f"{form.email.data}: {why}", "danger")
+    else:
+        flash(
+            f"{form.email.data} added." if added else f"{form.email.data} is already a member.",
+            "success" if added else "info",
+        )
+    return redirect(url_for("lists.detail", list_id=lst.public_id))
+
+
+@bp.post("/<list_id>/members/<customer_id>/remove")
+def remove_member(list_id: str, customer_id: str):
+    lst = _list_or_404(list_id)
+    if ActionForm().validate_on_submit():
+        try:
+            removed = services.remove_members(current_user, lst, [customer_id], None)
+        except ApiError as exc:
+            db.session.rollback()
+            flash("; ".join((exc.fields or {}).values()) or exc.message, "danger")
+        else:
+            flash("Member removed." if removed else "Not a member.", "info")
+    return redirect(url_for("lists.detail", list_id=lst.public_id, page=request.args.get("page")))
+
+
 @bp.get("/<list_id>")
 def detail(list_id: str, report: dict | None = None, import_form: ImportForm | None = None):
     lst = _list_or_404(list_id)
@@ -115,6 +191,7 @@ def detail(list_id: str, report: dict | None = None, import_form: ImportForm | N
         members=members,
         criteria_json=json.dumps(lst.criteria, indent=2) if lst.criteria else None,
         action_form=ActionForm(),
+        member_form=MemberForm(),
         import_form=import_form or ImportForm(),
         report=report,
     )

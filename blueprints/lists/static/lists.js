@@ -151,12 +151,22 @@
     if (!rootBox || !smart.checked) return;
     const mine = ++seq;
     errorEl.textContent = "";
+    let criteria;
+    if (rawBox && !rawBox.classList.contains("d-none")) {
+      try { criteria = JSON.parse(raw.value); } catch (err) {
+        countEl.textContent = "—";
+        errorEl.textContent = "criteria: not valid JSON";
+        return;
+      }
+    } else {
+      criteria = serialise(rootBox);
+    }
     try {
       const response = await fetch(builder.dataset.previewUrl, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": builder.dataset.csrf },
-        body: JSON.stringify({ criteria: serialise(rootBox) }),
+        body: JSON.stringify({ criteria: criteria }),
       });
       const body = await response.json();
       if (mine !== seq) return;
@@ -175,6 +185,74 @@
     }
   }
 
+  // Loading saved criteria (the edit page) back into the builder. The builder shows a
+  // group of conditions (each may be negated) and groups of conditions inside it; anything
+  // else written through the API is edited as JSON instead.
+  const COMBINATORS = ["all", "any"];
+  const combinator = (node) => COMBINATORS.find((k) => node && Array.isArray(node[k]));
+  const isLeaf = (node) => node && typeof node.type === "string" &&
+    (node.type !== "custom" || customKeys(node).length <= 1);
+  const customKeys = (node) => Object.keys(node.customQuery || {})
+    .filter((k) => k !== "accountPriority" && k !== "accountType");
+  const condOk = (node) => isLeaf(node) || (node && isLeaf(node.not) && Object.keys(node).length === 1);
+  function fits(node, nested) {
+    const op = combinator(node);
+    if (!op || Object.keys(node).length !== 1) return false;
+    return node[op].every((child) => condOk(child) || (!nested && fits(child, true)));
+  }
+
+  function set(row, name, v) {
+    const f = row.querySelector(`.criterion-fields [data-field="${name}"]`);
+    if (f && v !== undefined && v !== null) f.value = String(v);
+  }
+
+  function fillCondition(row, node) {
+    const negated = !!node.not;
+    const leafNode = negated ? node.not : node;
+    const typeSel = row.querySelector(".criterion-type");
+    typeSel.value = leafNode.type;
+    typeSel.dispatchEvent(new Event("change"));
+    set(row, "territory", leafNode.territory);
+    set(row, "minRevenue", leafNode.minRevenue);
+    set(row, "skuId", leafNode.skuId);
+    set(row, "withinDays", leafNode.withinDays);
+    set(row, "days", leafNode.days);
+    const q = leafNode.customQuery || {};
+    set(row, "accountType", leafNode.accountType || q.accountType);
+    set(row, "accountPriority", leafNode.accountPriority || q.accountPriority);
+    const key = customKeys(leafNode)[0];
+    if (key) { set(row, "customKey", key); set(row, "customValue", q[key]); }
+    row.querySelector('[data-field="not"]').checked = negated;
+  }
+
+  function load(box, node) {
+    const op = combinator(node);
+    box.querySelector(".group-op").value = op;
+    const items = box.querySelector(".group-items");
+    items.replaceChildren();
+    node[op].forEach((child) => {
+      if (combinator(child)) load(group(items, true), child);
+      else fillCondition(condition(items), child);
+    });
+  }
+
+  const raw = document.getElementById("criteria-raw");
+  const rawBox = document.getElementById("criteria-raw-box");
+  function loadInitial() {
+    if (!hidden.value) return;
+    let node;
+    try { node = JSON.parse(hidden.value); } catch (err) { node = null; }
+    if (node && !combinator(node) && condOk(node)) node = { all: [node] };
+    const rootBox = document.querySelector("#builder-root > .group");
+    if (node && fits(node, false)) {
+      load(rootBox, node);
+    } else if (raw) {
+      rootBox.classList.add("d-none");
+      rawBox.classList.remove("d-none");
+      raw.value = node ? JSON.stringify(node, null, 2) : hidden.value;
+    }
+  }
+
   function toggle() {
     builder.classList.toggle("d-none", !smart.checked);
     if (smart.checked) changed();
@@ -185,8 +263,10 @@
   smart.addEventListener("change", toggle);
   form.addEventListener("submit", () => {
     const rootBox = document.querySelector("#builder-root > .group");
-    hidden.value = smart.checked && rootBox ? JSON.stringify(serialise(rootBox)) : "";
+    if (rawBox && !rawBox.classList.contains("d-none")) hidden.value = raw.value;
+    else hidden.value = smart.checked && rootBox ? JSON.stringify(serialise(rootBox)) : "";
   });
   group(document.getElementById("builder-root"), false);
+  loadInitial();
   toggle();
 })();

@@ -87,3 +87,128 @@ def test_build_a_smart_list_in_the_browser(live_server, page, demo, manager):
     page.click("text=Save list")
     page.wait_for_selector("h1 >> text=High value or priority")
     assert page.inner_text("h1 [data-testid=member-count]") == "4"
+
+
+def test_edit_a_smart_list_and_add_or_remove_single_members(app, demo, manager, client, login):
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from blueprints.lists.models import EmailList, EmailListMember
+
+    login(manager)
+    token = csrf_from(client.get("/sales/marketing/lists/new").get_data(as_text=True))
+    made = client.post(
+        "/sales/marketing/lists/new",
+        data={
+            "name": "Actives",
+            "smart": "y",
+            "criteria": '{"type":"account_type","accountType":"ACTIVE"}',
+            "csrf_token": token,
+        },
+    )
+    url = made.headers["Location"]
+    form = client.get(f"{url}/edit").get_data(as_text=True)
+    assert 'value="Actives"' in form and "account_type" in form  # prefilled
+
+    bad = client.post(
+        f"{url}/edit",
+        data={"name": "Renamed", "criteria": '{"all":[{"type":"nope"}]}', "csrf_token": token},
+    )
+    assert bad.status_code == 422 and "criteria" in bad.get_data(as_text=True)
+    lst = db.session.scalar(select(EmailList).where(EmailList.name == "Actives"))
+    assert lst is not None  # nothing written
+
+    saved = client.post(
+        f"{url}/edit",
+        data={
+            "name": "High priority",
+            "description": "HIGH accounts",
+            "criteria": '{"all":[{"type":"account_priority","accountPriority":"HIGH"}]}',
+            "csrf_token": token,
+        },
+    )
+    assert saved.status_code == 302
+    db.session.refresh(lst)
+    assert (lst.name, lst.description) == ("High priority", "HIGH accounts")
+    assert lst.criteria == {"all": [{"type": "account_priority", "accountPriority": "HIGH"}]}
+    assert re.search(r'data-testid="member-count">2<', client.get(url).get_data(as_text=True))
+
+    manual = client.post("/sales/marketing/lists/new", data={"name": "Manual", "csrf_token": token})
+    murl = manual.headers["Location"]
+    client.post(f"{murl}/members/add", data={"email": "VIP@north.example", "csrf_token": token})
+    unknown = client.post(
+        f"{murl}/members/add",
+        data={"email": "nobody@nowhere.example", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "nobody@nowhere.example" in unknown.get_data(as_text=True)
+    page = client.get(murl).get_data(as_text=True)
+    assert re.search(r'data-testid="member-count">1<', page) and "vip@north.example" in page
+    members = select(func.count()).select_from(EmailListMember)
+    manual_list = db.session.scalar(select(EmailList).where(EmailList.name == "Manual"))
+    assert db.session.scalar(members.where(EmailListMember.list_id == manual_list.id)) == 1
+
+    vip = demo.customers["north_vip"].public_id
+    no_token = client.post(f"{murl}/members/{vip}/remove", data={})
+    assert no_token.status_code in (302, 400)
+    assert db.session.scalar(members.where(EmailListMember.list_id == manual_list.id)) == 1
+    client.post(f"{murl}/members/{vip}/remove", data={"csrf_token": token})
+    assert db.session.scalar(members.where(EmailListMember.list_id == manual_list.id)) == 0
+
+
+@pytest.mark.browser
+def test_edit_loads_saved_criteria_into_the_builder(live_server, page, demo, manager, client):
+    from app.extensions import db
+    from blueprints.lists import services
+
+    criteria = {
+        "any": [
+            {"type": "high_value", "minRevenue": 50000},
+            {
+                "all": [
+                    {"type": "account_priority", "accountPriority": "HIGH"},
+                    {"not": {"type": "account_type", "accountType": "CHURNED"}},
+                ]
+            },
+        ]
+    }
+    from blueprints.lists.criteria import parse
+
+    lst = services.create_list(manager, "Loaded", None, parse(criteria))
+    api_only = services.create_list(
+        manager,
+        "API only",
+        None,
+        parse({"not": {"any": [{"type": "high_value", "minRevenue": 1}]}}),
+    )
+    db.session.commit()
+
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", manager.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server}/sales/marketing/lists/{lst.public_id}/edit")
+    root = page.locator("#builder-root > .group")
+    expect(root.locator(".group-op").first).to_have_value("any")
+    first = root.locator(".criterion").first
+    expect(first.locator(".criterion-type")).to_have_value("high_value")
+    expect(first.locator("[data-field=minRevenue]")).to_have_value("50000")
+    nested = root.locator(".group-items .group")
+    expect(nested.locator(".criterion")).to_have_count(2)
+    expect(nested.locator(".criterion").nth(1).locator("[data-field=not]")).to_be_checked()
+    # high value (vip 80k, south 60k, boundary 50k) or HIGH and not churned (vip): 3
+    expect(page.locator("[data-testid=preview-count]")).to_have_text("3")
+    nested.locator(".criterion").nth(1).locator("[data-field=not]").uncheck()
+    # ... or HIGH and churned (east): 4
+    expect(page.locator("[data-testid=preview-count]")).to_have_text("4")
+    page.click("text=Save list")
+    page.wait_for_selector("h1 >> text=Loaded")
+    db.session.expire_all()
+    saved = db.session.get(type(lst), lst.id).criteria
+    assert saved["any"][1]["all"][1] == {"type": "account_type", "accountType": "CHURNED"}
+
+    page.goto(f"{live_server}/sales/marketing/lists/{api_only.public_id}/edit")
+    raw = page.locator("[data-testid=criteria-raw]")
+    expect(raw).to_be_visible()
+    assert '"not"' in raw.input_value()
+    expect(page.locator("[data-testid=preview-count]")).to_have_text(re.compile(r"^\d+$"))

@@ -70,6 +70,18 @@ def _builder_options() -> dict[str, list[str]]:
     }
 
 
+def _form_page(form: ListForm, errors: dict[str, str], lst: EmailList | None = None):
+    """The list form with its criteria builder: new (``lst`` None) or edit; 422 on errors."""
+    return render_template(
+        "lists/new.html",
+        form=form,
+        errors=errors,
+        lst=lst,
+        options=json.dumps(_builder_options()),
+        preview_url=url_for("lists_api.preview"),
+    ), (422 if errors else 200)
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     form = ListForm()
@@ -94,13 +106,7 @@ def new():
                 _refresh_in_background(lst)
             flash(f"List “{lst.name}” created.", "success")
             return redirect(url_for("lists.detail", list_id=lst.public_id))
-    return render_template(
-        "lists/new.html",
-        form=form,
-        errors=errors,
-        options=json.dumps(_builder_options()),
-        preview_url=url_for("lists_api.preview"),
-    ), (422 if errors else 200)
+    return _form_page(form, errors)
 
 
 @bp.route("/<list_id>/edit", methods=["GET", "POST"])
@@ -134,14 +140,7 @@ def edit(list_id: str):
                 _refresh_in_background(lst)
             flash(f"List “{lst.name}” saved.", "success")
             return redirect(url_for("lists.detail", list_id=lst.public_id))
-    return render_template(
-        "lists/new.html",
-        form=form,
-        errors=errors,
-        lst=lst,
-        options=json.dumps(_builder_options()),
-        preview_url=url_for("lists_api.preview"),
-    ), (422 if errors else 200)
+    return _form_page(form, errors, lst)
 
 
 @bp.post("/<list_id>/members/add")

@@ -288,16 +288,21 @@ def _resolve_emails(user: Any, emails: list[str]) -> list[int]:
     return sorted({cid for ids in found.values() for cid in ids})
 
 
+def _resolve_members(
+    user: Any, customer_ids: list[str] | None, emails: list[str] | None
+) -> list[int]:
+    """Customer ids from public ids or, when none are given, from email addresses."""
+    if customer_ids is not None:
+        return _resolve_customer_ids(user, customer_ids)
+    return _resolve_emails(user, emails or [])
+
+
 def add_members(
     user: Any, lst: EmailList, customer_ids: list[str] | None, emails: list[str] | None
 ) -> int:
     """Add customers (by public id or email) to a manual list; returns how many were new."""
     _require_manual(lst)
-    ids = (
-        _resolve_customer_ids(user, customer_ids or [])
-        if customer_ids is not None
-        else _resolve_emails(user, emails or [])
-    )
+    ids = _resolve_members(user, customer_ids, emails)
     before = lst.member_count
     for chunk in _chunks(ids):
         _insert_missing(lst.id, Customer.id.in_(chunk))
@@ -310,11 +315,7 @@ def remove_members(
     user: Any, lst: EmailList, customer_ids: list[str] | None, emails: list[str] | None
 ) -> int:
     _require_manual(lst)
-    ids = (
-        _resolve_customer_ids(user, customer_ids or [])
-        if customer_ids is not None
-        else _resolve_emails(user, emails or [])
-    )
+    ids = _resolve_members(user, customer_ids, emails)
     before = lst.member_count
     for chunk in _chunks(ids):
         db.session.execute(

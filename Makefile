@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export FLASK_APP := wsgi
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench audit clean
 
 install: $(STAMP)
 
@@ -33,6 +33,12 @@ format: install
 bench: install
 	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	$(BIN)/python -m bench
+
+# Known vulnerabilities in the installed dependencies (needs pypi.org's JSON API or OSV:
+# not reachable from this workplace's CI, see docs/decisions.md #42).
+audit: install
+	$(BIN)/python -m pip install -q "pip-audit>=2.7"
+	$(BIN)/pip-audit --skip-editable --strict
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -20,13 +20,37 @@ class PageQuery(CamelModel):
 
 
 def paginate(
-    stmt: Select[Any], page: int, per_page: int, serialize: Callable[[Any], dict[str, Any]]
+    stmt: Select[Any],
+    page: int,
+    per_page: int,
+    serialize: Callable[[Any], dict[str, Any]],
+    *,
+    window_count: bool = False,
 ) -> dict[str, Any]:
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    """One page of ``stmt`` and the total.
+
+    ``window_count`` reads the total from ``count(*) OVER ()`` on the page query itself:
+    one round trip instead of two on hot paths. Only for statements whose rows are the
+    items (no DISTINCT, no joined eager loading of collections); a page past the end
+    still falls back to a separate count.
+    """
+    offset = (page - 1) * per_page
+    if window_count:
+        rows = db.session.execute(
+            stmt.add_columns(func.count().over()).limit(per_page).offset(offset)
+        ).all()
+        items = [row[0] for row in rows]
+        total = rows[0][1] if rows else (_count(stmt) if page > 1 else 0)
+    else:
+        total = _count(stmt)
+        items = db.session.scalars(stmt.limit(per_page).offset(offset)).all()
     return {
-        "items": [serialize(r) for r in rows],
+        "items": [serialize(r) for r in items],
         "total": total or 0,
         "page": page,
         "perPage": per_page,
     }
+
+
+def _count(stmt: Select[Any]) -> int | None:
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))

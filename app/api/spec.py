@@ -14,6 +14,7 @@ from flask import Flask
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from spectree import Response, SecurityScheme, SpecTree
+from spectree.model_adapter.pydantic_adapter import PydanticModelAdapter
 from spectree.models import InType, SecureType, SecuritySchemeData
 
 from app.api.errors import ApiError, fields_from_pydantic
@@ -65,6 +66,34 @@ def _raise_envelope(req, resp, req_validation_error, instance, model_adapter) ->
         )
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+class _ModelAdapter(PydanticModelAdapter):
+    """spectree's pydantic adapter with a cheaper search for models inside a response.
+
+    After validating a response, spectree walks the whole payload looking for pydantic
+    models or dataclasses to serialise, recursing with ``is_dataclass`` on every value;
+    that walk cost more than the validation itself for a 20-item page. Same answer,
+    without recursion and skipping plain JSON scalars.
+    """
+
+    def is_partial_model_instance(self, value: Any) -> bool:
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if not item or type(item) in _JSON_SCALARS:
+                continue
+            if isinstance(item, dict):
+                stack.extend(item)
+                stack.extend(item.values())
+            elif isinstance(item, (list, tuple)):
+                stack.extend(item)
+            elif super().is_partial_model_instance(item):
+                return True
+        return False
+
+
 api = SpecTree(
     "flask",
     title="Decant API",
@@ -87,6 +116,7 @@ api = SpecTree(
         ),
     ],
     security={"bearerAuth": []},
+    model_adapter=_ModelAdapter(),
 )
 
 

@@ -71,7 +71,11 @@ def customer_activities(customer_id: str, query: PageQuery):
     """The customer's timeline, newest first."""
     customer = _customer_or_404(customer_id)
     return paginate(
-        services.activities_query(customer), query.page, query.per_page, services.activity_json
+        services.activities_query(customer),
+        query.page,
+        query.per_page,
+        services.activity_json,
+        window_count=True,
     )
 
 

@@ -99,6 +99,14 @@ def test_timeline_is_paged_newest_first(client, manager, token_headers, spread, 
     ).get_json()
     assert body["total"] == 5
     assert [a["subject"] for a in body["items"]] == ["Hello 0", "Hello 1"]
+    url = f"/api/sales/customers/{customer.public_id}/activities?perPage=2&page="
+    last = client.get(url + "3", headers=h).get_json()
+    assert (last["total"], [a["subject"] for a in last["items"]]) == (5, ["Hello 4"])
+    past = client.get(url + "9", headers=h).get_json()
+    assert (past["total"], past["items"]) == (5, [])
+    empty = spread["south"].public_id
+    none = client.get(f"/api/sales/customers/{empty}/activities", headers=h).get_json()
+    assert (none["total"], none["items"]) == (0, [])
     login(manager)
     page = client.get(f"/sales/customers/{customer.public_id}").get_data(as_text=True)
     assert page.index("Hello 0") < page.index("Hello 1")

@@ -13,7 +13,7 @@ from app.api.spec import api, responses
 from app.crm import schemas as s
 from app.crm import services
 from app.crm.models import Customer, Order, OrderLine, Sku, Territory
-from app.crm.scoping import get_visible_customer, visible_customer_ids
+from app.crm.scoping import get_visible_customer, scope_customers, visible_customer_ids
 from app.extensions import db
 
 bp = Blueprint("crm_api", __name__, url_prefix="/api/sales")
@@ -69,14 +69,21 @@ def patch_customer(customer_id: str, json: s.CustomerPatch):
 )
 def customer_activities(customer_id: str, query: PageQuery):
     """The customer's timeline, newest first."""
-    customer = _customer_or_404(customer_id)
-    return paginate(
-        services.activities_query(customer),
+    # The visibility check rides in the page query (one round trip on this hot path); an
+    # empty page is told apart from an unknown or hidden customer afterwards.
+    visible_id = scope_customers(
+        select(Customer.id).where(Customer.public_id == customer_id), current_user
+    ).scalar_subquery()
+    page = paginate(
+        services.activities_query(visible_id),
         query.page,
         query.per_page,
         services.activity_json,
         window_count=True,
     )
+    if not page["items"]:
+        _customer_or_404(customer_id)
+    return page
 
 
 @bp.get("/orders")

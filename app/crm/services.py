@@ -192,10 +192,13 @@ def update_customer(user: Any, customer: Customer, data: dict[str, Any]) -> Cust
     return customer
 
 
-def activities_query(customer: Customer) -> Select[Any]:
+def activities_query(customer: Customer | Any) -> Select[Any]:
+    """A customer's timeline, newest first; ``customer`` may also be a scalar subquery
+    of its id (the API folds the visibility check into the page query that way)."""
+    customer_id = customer.id if isinstance(customer, Customer) else customer
     return (
         select(Activity)
-        .where(Activity.customer_id == customer.id)
+        .where(Activity.customer_id == customer_id)
         .order_by(Activity.occurred_at.desc(), Activity.id.desc())
     )
 

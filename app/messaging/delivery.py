@@ -68,7 +68,7 @@ class DeliveryChannel:
     after_send: Callable[[Sequence[Any]], None] | None = None
     #: rows to hold back until a later time (quiet hours): {row id: when}
     hold_until: Callable[[Sequence[Any]], dict[int, datetime]] | None = None
-    #: the columns a batch reads of each row (None: all); others load when first read
+    #: the columns the channel's hooks read of a claimed row (None: all of them)
     claim_columns: tuple[str, ...] | None = None
     #: seconds a row may stay in ``sending`` before it is presumed lost
     #: (None: the CAMPAIGN_STALE_SECONDS setting)

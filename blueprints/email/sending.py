@@ -26,6 +26,7 @@ from app.dev import capture
 from app.extensions import db
 from app.messaging import consent, delivery, rendering
 from app.messaging.models import Campaign, Suppression
+from app.messaging.outbox import OutboxRow
 from app.models_base import utcnow
 from blueprints.email import tracking
 from blueprints.email.models import EmailMessage
@@ -50,7 +51,7 @@ CLAIM_COLUMNS = (
 )
 DEFAULT_RATE_LIMIT = "600/60"
 DEFAULT_BATCH_SIZE = 500
-_console_rows: contextvars.ContextVar[dict[str, EmailMessage] | None] = contextvars.ContextVar(
+_console_rows: contextvars.ContextVar[dict[str, OutboxRow] | None] = contextvars.ContextVar(
     "email_console_rows", default=None
 )
 
@@ -153,7 +154,7 @@ def materialize(campaign: Campaign, customer_ids: Select[Any]) -> int:
 # --- consent at send time ----------------------------------------------------------------
 
 
-def refusals(rows: Sequence[EmailMessage]) -> dict[int, str]:
+def refusals(rows: Sequence[OutboxRow]) -> dict[int, str]:
     addresses = {r.to_address.lower() for r in rows}
     suppressed = set(
         db.session.scalars(
@@ -340,7 +341,7 @@ def _list_unsubscribe(message_id: int, unsubscribe: str | None = None) -> str:
     return value
 
 
-def _campaign_parts(rows: Sequence[EmailMessage]) -> dict[int, Campaign]:
+def _campaign_parts(rows: Sequence[OutboxRow]) -> dict[int, Campaign]:
     ids = {r.campaign_id for r in rows if r.campaign_id is not None}
     if not ids:
         return {}
@@ -369,7 +370,7 @@ def _contexts(ids: set[int]) -> dict[int, dict[str, Any]]:
     return {row[0]: rendering.context_values(*row[1:]) for row in found}
 
 
-def send(p: Any, rows: Sequence[EmailMessage]) -> list[Any]:
+def send(p: Any, rows: Sequence[OutboxRow]) -> list[Any]:
     """Render (campaign rows), hand the batch to the provider, one outcome per row."""
     campaigns = _campaign_parts(rows)
     customer_ids = {r.customer_id for r in rows if r.campaign_id and r.customer_id}
@@ -427,7 +428,7 @@ def send(p: Any, rows: Sequence[EmailMessage]) -> list[Any]:
 # --- after the send ------------------------------------------------------------------------
 
 
-def after_send(rows: Sequence[EmailMessage]) -> None:
+def after_send(rows: Sequence[OutboxRow]) -> None:
     """Timeline entries for the rows that went: one executemany INSERT, one UPDATE.
 
     Each activity's public id is its message's with the activity prefix, so the messages

@@ -15,6 +15,7 @@ from app.extensions import db
 from app.messaging import consent
 from app.messaging.delivery import DeliveryChannel, Outcome, RateLimit, register
 from app.messaging.models import Campaign, Template
+from app.messaging.outbox import OutboxRow
 from app.messaging.rendering import customer_context, render
 from app.models_base import utcnow
 from app.signals import message_sent
@@ -57,7 +58,7 @@ def batch_size(_provider: Any) -> int:
     return max(1, int(settings.get("SMS_BATCH_SIZE")))
 
 
-def _campaign_body(row: SmsMessage, cache: dict[int, str]) -> str:
+def _campaign_body(row: OutboxRow, cache: dict[int, str]) -> str:
     """A campaign row's text, rendered for its customer at send time."""
     if row.campaign_id not in cache:
         campaign = db.session.get(Campaign, row.campaign_id)
@@ -71,7 +72,7 @@ def _campaign_body(row: SmsMessage, cache: dict[int, str]) -> str:
     return render(cache[row.campaign_id], context, html=False).strip()
 
 
-def send(sms: SmsProvider, rows: Sequence[SmsMessage]) -> list[Outcome]:
+def send(sms: SmsProvider, rows: Sequence[OutboxRow]) -> list[Outcome]:
     """One provider call per row; after a transient error the rest wait for the retry."""
     outcomes: list[Outcome] = []
     bodies: dict[int, str] = {}
@@ -112,7 +113,7 @@ def send(sms: SmsProvider, rows: Sequence[SmsMessage]) -> list[Outcome]:
     return outcomes
 
 
-def refusals(rows: Sequence[SmsMessage]) -> dict[int, str]:
+def refusals(rows: Sequence[OutboxRow]) -> dict[int, str]:
     """Checked at send time: opt-in, opt-outs and the suppression list."""
     refused: dict[int, str] = {}
     for row in rows:
@@ -131,7 +132,7 @@ def refusals(rows: Sequence[SmsMessage]) -> dict[int, str]:
     return refused
 
 
-def hold_until(rows: Sequence[SmsMessage]) -> dict[int, datetime]:
+def hold_until(rows: Sequence[OutboxRow]) -> dict[int, datetime]:
     """Campaign rows outside their customer's preferred contact window wait for it."""
     holds: dict[int, datetime] = {}
     now = utcnow()
@@ -167,7 +168,7 @@ def next_window_start(now: datetime, start, end, tz_name: str | None) -> datetim
     return candidate.astimezone(now.tzinfo)
 
 
-def after_send(rows: Sequence[SmsMessage]) -> None:
+def after_send(rows: Sequence[OutboxRow]) -> None:
     """File each sent or failed text in its conversation and the customer's timeline."""
     from blueprints.sms.services import conversation_for
 

@@ -148,6 +148,15 @@ def test_edit_a_smart_list_and_add_or_remove_single_members(app, demo, manager, 
     manual_list = db.session.scalar(select(EmailList).where(EmailList.name == "Manual"))
     assert db.session.scalar(members.where(EmailListMember.list_id == manual_list.id)) == 1
 
+    renamed = client.post(f"{murl}/edit", data={"name": "Tasting guests", "csrf_token": token})
+    assert renamed.status_code == 302
+    db.session.refresh(manual_list)
+    assert (manual_list.name, manual_list.is_smart, manual_list.criteria) == (
+        "Tasting guests",
+        False,
+        None,
+    )
+
     vip = demo.customers["north_vip"].public_id
     no_token = client.post(f"{murl}/members/{vip}/remove", data={})
     assert no_token.status_code in (302, 400)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email.utils
+from datetime import UTC, datetime
+
 
 class ProviderError(Exception):
     """A provider refused or failed a call.
@@ -69,3 +72,21 @@ class AuthenticationError(PermanentError):
 
 class NotFoundError(PermanentError):
     """The remote object (audience, campaign, member) does not exist (404)."""
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After value (delta-seconds or HTTP date); None if unusable."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass  # not delta-seconds: an HTTP date, or nothing usable
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -21,7 +21,6 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -35,6 +34,7 @@ from providers.errors import (
     PermanentError,
     ProviderError,
     TransientError,
+    parse_retry_after,
 )
 
 PROVIDER = "mailchimp"
@@ -111,24 +111,6 @@ def _check_dc(dc: str) -> str:
     return dc
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date), else None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 def _decode(body: Any) -> Any:
     """A JSON string becomes its value; anything else is returned unchanged."""
     if isinstance(body, bytes):
@@ -182,7 +164,7 @@ def _error_for_status(
     if status == 404:
         return NotFoundError(detail, code=code, provider=PROVIDER)
     if status == 429 or status >= 500:
-        retry_after = _parse_retry_after(headers.get("Retry-After")) if headers else None
+        retry_after = parse_retry_after(headers.get("Retry-After")) if headers else None
         return TransientError(detail, code=code, provider=PROVIDER, retry_after=retry_after)
     decoded = _decode(body)
     if oauth and isinstance(decoded, dict) and decoded.get("error") in _OAUTH_AUTH_ERRORS:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import email.utils
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import TracebackType
 
-from providers.errors import AuthenticationError, PermanentError, ProviderError, TransientError
+from providers.errors import (
+    AuthenticationError,
+    PermanentError,
+    ProviderError,
+    TransientError,
+    parse_retry_after,
+)
 
 # Metadata travels as Resend tags and SES EmailTags, which only take these characters.
 _METADATA_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -161,17 +167,9 @@ def retry_after_seconds(headers: Mapping[str, str] | None, *, now: float) -> flo
     if not headers:
         return None
     lower = {str(k).lower(): str(v) for k, v in headers.items()}
-    value = lower.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError):
-                when = None
-            if when is not None:
-                return max(0.0, when.timestamp() - now)
+    asked = parse_retry_after(lower.get("retry-after"), now=datetime.fromtimestamp(now, UTC))
+    if asked is not None:
+        return asked
     reset = lower.get("x-ratelimit-reset") or lower.get("ratelimit-reset")
     if reset:
         try:

@@ -20,10 +20,8 @@ Error mapping (``TwilioRestException.code`` / HTTP status):
 
 from __future__ import annotations
 
-import email.utils
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import requests
@@ -34,7 +32,12 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from providers.errors import AuthenticationError, PermanentError, TransientError
+from providers.errors import (
+    AuthenticationError,
+    PermanentError,
+    TransientError,
+    parse_retry_after,
+)
 from providers.sms.base import OutgoingSms, SmsProvider, SmsResult
 
 try:  # RFC 9457 errors, only in recent SDKs
@@ -89,24 +92,6 @@ class _HeaderKeepingHttpClient(TwilioHttpClient):
     def close(self) -> None:
         if self.session is not None:
             self.session.close()
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After value (delta-seconds or HTTP date); None if unusable."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

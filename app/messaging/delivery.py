@@ -68,6 +68,9 @@ class DeliveryChannel:
     after_send: Callable[[Sequence[Any]], None] | None = None
     #: rows to hold back until a later time (quiet hours): {row id: when}
     hold_until: Callable[[Sequence[Any]], dict[int, datetime]] | None = None
+    #: more columns to set on rows marked sent together, in the same UPDATE (SQL
+    #: expressions on the row, say); after_send has run by then
+    sent_values: Callable[[], dict[str, Any]] | None = None
     #: the columns the channel's hooks read of a claimed row (None: all of them)
     claim_columns: tuple[str, ...] | None = None
     #: seconds a row may stay in ``sending`` before it is presumed lost
@@ -374,51 +377,96 @@ def _record(channel: DeliveryChannel, provider: Any, rows: Sequence[Any], outcom
                 _suppress_from_error(channel, row, outcome)
         else:
             sent.setdefault(outcome, []).append(row)
+    now = utcnow()
     for provider_message_id, sent_rows in sent.items():
-        _mark_sent_together(channel.model, sent_rows, name, provider_message_id)
+        for row in sent_rows:  # what the UPDATE below writes, for after_send to read
+            row.saved(
+                status="sent", sent_at=now, provider=name, provider_message_id=provider_message_id
+            )
     if channel.after_send:
         channel.after_send(rows)
+    outbox.save(channel.model, [r for r in rows if r.status != "sent"])
+    extra = channel.sent_values() if channel.sent_values else {}
+    for provider_message_id, sent_rows in sent.items():
+        _mark_sent_together(channel.model, rows, sent_rows, name, provider_message_id, now, extra)
     outbox.save(channel.model, rows)
     db.session.commit()
 
 
 def _mark_sent_together(
     model: type[Any],
+    batch: Sequence[outbox.OutboxRow],
     rows: Sequence[outbox.OutboxRow],
     provider: str,
     provider_message_id: str | None,
+    now: datetime,
+    extra: dict[str, Any],
 ) -> None:
-    """:func:`outbox.mark_sent` for rows sharing a provider id: one UPDATE ... WHERE id IN
-    (...) for the rows nothing else was assigned to (most), the others saved one by one."""
+    """:func:`outbox.mark_sent` for rows sharing a provider id, as set-based UPDATEs for
+    the rows nothing else was assigned to (most; ``extra`` adds the channel's columns),
+    the others one by one (``extra`` then by one more UPDATE)."""
     clean = [r for r in rows if not r.changed]
-    if len(clean) < 2:
-        for row in rows:
-            outbox.mark_sent(row, provider, provider_message_id)
-        return
-    now = utcnow()
-    chunk_size = 500
-    for start in range(0, len(clean), chunk_size):
-        ids = [r.id for r in clean[start : start + chunk_size]]
+    if len(clean) >= 2:
+        _update_sent(model, batch, clean, provider, provider_message_id, now, extra)
+    else:
+        clean = []
+    together = {id(r) for r in clean}
+    others = [r for r in rows if id(r) not in together]
+    for row in others:
+        outbox.mark_sent(row, provider, provider_message_id)
+    if extra and others:
+        ids = [r.id for r in others]
+        for at in range(0, len(ids), 500):
+            db.session.execute(
+                update(model)
+                .where(model.id.in_(ids[at : at + 500]))
+                .values(**extra)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def _update_sent(
+    model: type[Any],
+    batch: Sequence[outbox.OutboxRow],
+    rows: list[outbox.OutboxRow],
+    provider: str,
+    provider_message_id: str | None,
+    now: datetime,
+    extra: dict[str, Any],
+) -> None:
+    """When ``rows`` are every row of ``batch`` (a run of one claim, in id order) between
+    the first and the last of them, the UPDATE picks them by claim token and id range:
+    the batch's other rows were written already, so none of them is still ``sending``
+    there, and no list of ids goes to the database. Otherwise by lists of ids."""
+    values = {
+        "status": "sent",
+        "provider": provider,
+        "provider_message_id": provider_message_id,
+        "sent_at": now,
+        "attempts": func.coalesce(model.attempts, 0) + 1,
+        "error_code": None,
+        "error_message": None,
+        **extra,
+    }
+    ids = [r.id for r in rows]
+    low, high = min(ids), max(ids)
+    token = rows[0].claim_token
+    in_range = sum(1 for r in batch if low <= r.id <= high)
+    if token is not None and in_range == len(rows) and all(r.claim_token == token for r in rows):
+        selections = [
+            (model.claim_token == token, model.status == "sending", model.id.between(low, high))
+        ]
+    else:
+        selections = [(model.id.in_(ids[at : at + 500]),) for at in range(0, len(ids), 500)]
+    for where in selections:
         db.session.execute(
             update(model)
-            .where(model.id.in_(ids))
-            .values(
-                status="sent",
-                provider=provider,
-                provider_message_id=provider_message_id,
-                sent_at=now,
-                attempts=func.coalesce(model.attempts, 0) + 1,
-                error_code=None,
-                error_message=None,
-            )
+            .where(*where)
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
-    for row in clean:
-        row.saved(status="sent", sent_at=now, provider=provider)
-    together = {id(r) for r in clean}
     for row in rows:
-        if id(row) not in together:
-            outbox.mark_sent(row, provider, provider_message_id)
+        row.saved(status="sent", sent_at=now, provider=provider)
 
 
 def _suppress_from_error(channel: DeliveryChannel, row: Any, error: PermanentError) -> None:

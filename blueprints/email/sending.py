@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, case, func, insert, literal, select, update
+from sqlalchemy import Select, case, func, insert, literal, select
 from sqlalchemy.orm import aliased
 
 from app.auth.models import User
@@ -429,12 +429,12 @@ def send(p: Any, rows: Sequence[OutboxRow]) -> list[Any]:
 
 
 def after_send(rows: Sequence[OutboxRow]) -> None:
-    """Timeline entries for the rows that went: one executemany INSERT, one UPDATE.
+    """Timeline entries for the rows that went, in one executemany INSERT.
 
-    Each activity's public id is its message's with the activity prefix, so the messages
-    are linked to their activities by one set-based UPDATE (no RETURNING, which SQLite
-    answers row by row, and no UPDATE per message). The loaded rows see their
-    ``activity_id`` after the commit that ends the batch (it expires them)."""
+    Each activity's public id is its message's with the activity prefix, so the UPDATE
+    that marks the messages sent also links them to their activities
+    (:func:`sent_values`): no RETURNING, which SQLite answers row by row, and no UPDATE
+    per message."""
     sent = [r for r in rows if r.status == "sent" and r.customer_id and r.activity_id is None]
     if not sent:
         return
@@ -455,20 +455,18 @@ def after_send(rows: Sequence[OutboxRow]) -> None:
                 "occurred_at": row.sent_at or utcnow(),
             }
         )
-    activity, messages = Activity.__table__, EmailMessage.__table__
-    db.session.execute(insert(activity), activities)
+    db.session.execute(insert(Activity.__table__), activities)
+
+
+def sent_values() -> dict[str, Any]:
+    """Set with the sent status: the message's activity, found by its public id."""
+    activity = Activity.__table__
     own_activity = (
         select(activity.c.id)
         .where(activity.c.public_id == literal(f"{Activity.id_prefix}_") + _public_id_suffix())
         .scalar_subquery()
     )
-    ids = [row.id for row in sent]
-    for start in range(0, len(ids), 500):
-        db.session.execute(
-            update(messages)
-            .where(messages.c.id.in_(ids[start : start + 500]))
-            .values(activity_id=own_activity)
-        )
+    return {"activity_id": own_activity}
 
 
 def activity_public_id(message_public_id: str) -> str:
@@ -495,6 +493,7 @@ def register(app: Flask) -> None:
             materialize=materialize,
             refusals=refusals,
             after_send=after_send,
+            sent_values=sent_values,
             claim_columns=CLAIM_COLUMNS,
         ),
     )

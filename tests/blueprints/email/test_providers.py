@@ -9,12 +9,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from app.crm.models import Activity
 from app.extensions import db
 from app.messaging import delivery
 from app.messaging.consent import is_suppressed
 from app.messaging.models import Campaign
 from app.models_base import utcnow
 from blueprints.email.models import EmailMessage
+from blueprints.email.sending import activity_public_id
 from tests.conftest import app_settings
 from tests.fakes.resend import FakeResend
 from tests.fakes.sendgrid import FakeSendGrid
@@ -177,4 +179,10 @@ def test_campaign_with_invalid_recipient_and_throttle(
     assert sorted(got) == sorted(c.email for c in customers)  # once each
     failed = EmailMessage.query.filter_by(status="failed").one()
     assert failed.to_address == bad_address and failed.error_code
+    assert failed.activity_id is None
     assert is_suppressed("email", bad_address)
+    # Each message sent is linked to its own timeline entry (set with the sent status).
+    for message in EmailMessage.query.filter_by(status="sent"):
+        activity = db.session.get(Activity, message.activity_id)
+        assert activity.customer_id == message.customer_id
+        assert activity.public_id == activity_public_id(message.public_id)

@@ -248,7 +248,8 @@ def engine_side(database: str, recipients: int) -> dict[str, Any]:
 
 
 def floor_side(recipients: int) -> dict[str, Any]:
-    """Payloads built first (same rendering, same factoring), then only the SDK posts."""
+    """Payloads built first by the engine's own code (same rendering, same factoring, so
+    the same bytes), then only the SDK posts."""
     from app import create_app
     from blueprints.email import sending
     from providers.email.sendgrid import SendGridEmailProvider, _plan
@@ -256,22 +257,34 @@ def floor_side(recipients: int) -> dict[str, Any]:
     fake = counting_fake(recipients)
     provider = SendGridEmailProvider(fake.api_key, base_url=fake.url)
     app = create_app(app_settings("sqlite://"))
+    campaigns: Any = {1: SimpleNamespace(subject=SUBJECT, html=HTML)}
     bodies: list[dict[str, Any]] = []
     with app.app_context():
         for lo in range(1, recipients + 1, BATCH):
-            messages = []
-            for i in range(lo, min(recipients, lo + BATCH - 1) + 1):
-                row = SimpleNamespace(id=i, public_id=f"eml_{i:018x}", to_address=f"c{i}@{DOMAIN}")
-                context = {
+            numbers = range(lo, min(recipients, lo + BATCH - 1) + 1)
+            rows = [
+                SimpleNamespace(
+                    id=i,
+                    public_id=f"eml_{i:018x}",
+                    to_address=f"c{i}@{DOMAIN}",
+                    campaign_id=1,
+                    customer_id=i,
+                )
+                for i in numbers
+            ]
+            contexts = {
+                i: {
                     "customer_name": f"Bistro {i}",
                     "last_order_date": "",
                     "territory": ("North", "South", "East", "West")[i % 4],
                     "rep_name": f"Rep {i % 8}",
                     "tier": "gold" if i % 3 else "silver",
                 }
-                rendered = sending.render_for(row, SUBJECT, HTML, context)
-                messages.append(sending.outgoing(row, rendered, None))
-            bodies.extend(request.body(messages) for request in _plan(messages))
+                for i in numbers
+            }
+            messages, problems = sending.build_messages(rows, campaigns, contexts)
+            assert not problems, problems
+            bodies.extend(request.body(messages) for request in _plan(messages))  # type: ignore[arg-type]
     post = provider.client.client.mail.send.post
     try:
         began = time.perf_counter()

@@ -301,26 +301,48 @@ def render_prepared(
     return rendered, (html_parts, text_parts)
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """What every message of a batch shares: the sender and the unsubscribe mailto."""
+
+    from_email: str
+    from_name: str | None
+    unsubscribe_mailto: str | None
+
+    @classmethod
+    def from_config(cls) -> Envelope:
+        config = current_app.config
+        name, address = _sender(config.get("FROM_EMAIL") or "")
+        return cls(
+            address or "marketing@example.com",
+            name or None,
+            config.get("EMAIL_UNSUBSCRIBE_MAILTO") or None,
+        )
+
+
 def outgoing(
     message: EmailMessage,
     rendered: rendering.RenderedEmail,
     reply_to: str | None,
     unsubscribe: str | None = None,
     segments: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+    envelope: Envelope | None = None,
 ):
-    name, address = _sender(current_app.config.get("FROM_EMAIL") or "")
-    headers = {
-        "List-Unsubscribe": _list_unsubscribe(message.id, unsubscribe),
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+    envelope = envelope or Envelope.from_config()
+    list_unsubscribe = f"<{unsubscribe or tracking.unsubscribe_url(message.id)}>"
+    if envelope.unsubscribe_mailto:
+        list_unsubscribe += f", <mailto:{envelope.unsubscribe_mailto}?subject=unsubscribe>"
     return OutgoingEmail(
         to=message.to_address,
-        from_email=address or "marketing@example.com",
-        from_name=name or None,
+        from_email=envelope.from_email,
+        from_name=envelope.from_name,
         subject=rendered.subject,
         html=rendered.html,
         text=rendered.text,
-        headers=headers,
+        headers={
+            "List-Unsubscribe": list_unsubscribe,
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
         reply_to=reply_to,
         idempotency_key=message.public_id,
         metadata={MESSAGE_ID_KEY: message.public_id},
@@ -331,14 +353,6 @@ def outgoing(
 @lru_cache(maxsize=8)
 def _sender(value: str) -> tuple[str, str]:
     return parseaddr(value)
-
-
-def _list_unsubscribe(message_id: int, unsubscribe: str | None = None) -> str:
-    value = f"<{unsubscribe or tracking.unsubscribe_url(message_id)}>"
-    mailto = current_app.config.get("EMAIL_UNSUBSCRIBE_MAILTO")
-    if mailto:
-        value += f", <mailto:{mailto}?subject=unsubscribe>"
-    return value
 
 
 def _campaign_parts(rows: Sequence[OutboxRow]) -> dict[int, Campaign]:
@@ -370,15 +384,20 @@ def _contexts(ids: set[int]) -> dict[int, dict[str, Any]]:
     return {row[0]: rendering.context_values(*row[1:]) for row in found}
 
 
-def send(p: Any, rows: Sequence[OutboxRow]) -> list[Any]:
-    """Render (campaign rows), hand the batch to the provider, one outcome per row."""
-    campaigns = _campaign_parts(rows)
-    customer_ids = {r.customer_id for r in rows if r.campaign_id and r.customer_id}
-    contexts = _contexts(customer_ids)
+def build_messages(
+    rows: Sequence[Any],
+    campaigns: dict[int, Campaign],
+    contexts: dict[int, dict[str, Any]],
+) -> tuple[list[OutgoingEmail | None], dict[int, ProviderError]]:
+    """A batch's messages, in row order: campaign rows rendered for their customer, single
+    sends as they were rendered at request time. A row that cannot be built gets None
+    and its error under its index. Each campaign row keeps its rendering in
+    ``_rendered`` (for its activity)."""
     messages: list[OutgoingEmail | None] = []
     problems: dict[int, ProviderError] = {}
     public_base = current_app.config["PUBLIC_BASE_URL"]
     urls = tracking.TrackingUrls()
+    envelope = Envelope.from_config()
     for index, row in enumerate(rows):
         try:
             row_id, campaign_id = row.id, row.campaign_id
@@ -401,10 +420,18 @@ def send(p: Any, rows: Sequence[OutboxRow]) -> list[Any]:
                 rendered = rendering.RenderedEmail(
                     row.subject or "", row.html or "", row.text or ""
                 )
-            messages.append(outgoing(row, rendered, None, unsubscribe, segments))
+            messages.append(outgoing(row, rendered, None, unsubscribe, segments, envelope))
         except Exception as exc:  # a template the sandbox refuses now, a bad header...
             problems[index] = PermanentError(f"cannot build message: {exc}", code="render")
             messages.append(None)
+    return messages, problems
+
+
+def send(p: Any, rows: Sequence[OutboxRow]) -> list[Any]:
+    """Render (campaign rows), hand the batch to the provider, one outcome per row."""
+    campaigns = _campaign_parts(rows)
+    customer_ids = {r.customer_id for r in rows if r.campaign_id and r.customer_id}
+    messages, problems = build_messages(rows, campaigns, _contexts(customer_ids))
     ready = [m for m in messages if m is not None]
     console = getattr(p, "name", None) == "console"
     token = _console_rows.set({r.public_id: r for r in rows} if console else None)

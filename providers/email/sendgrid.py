@@ -307,10 +307,12 @@ def _factor_group(messages: Sequence[OutgoingEmail], indices: list[int]) -> list
     shared: list[int] = []
     subs: list[Mapping[str, str]] = []
     alone: list[_Request] = []
+    key_bytes = sum(map(len, html_keys)) + sum(map(len, text_keys))  # ASCII tags
     for k, index in enumerate(indices):
-        values = dict(zip(html_keys, html_values[k], strict=True))
-        values.update(zip(text_keys, text_values[k], strict=True))
-        size = sum(len(key.encode()) + len(v.encode()) for key, v in values.items())
+        html_k, text_k = html_values[k], text_values[k]
+        values = dict(zip(html_keys, html_k, strict=True))
+        values.update(zip(text_keys, text_k, strict=True))
+        size = key_bytes + len("".join(html_k).encode()) + len("".join(text_k).encode())
         if size > MAX_SUBSTITUTION_BYTES:
             m = messages[index]
             alone.append(_Request((index,), m.html, m.text, ({},)))
@@ -341,29 +343,32 @@ def factor_segments(
     slot each. Rebuilding is exact since every body is the join of its segments.
     """
     parts: list[str | int] = []
-    values: list[list[str]] = [[] for _ in segmented]
+    slots: list[list[tuple[str, ...]]] = []  # per slot, its columns
     literal: list[str] = []
     in_slot = False
     for column in zip(*segmented, strict=True):
-        first = column[0]
-        if column.count(first) == len(column):
-            literal.append(first)
+        if column.count(column[0]) == len(column):
+            literal.append(column[0])
             in_slot = False
-            continue
-        if in_slot:
-            for k, value in enumerate(column):
-                values[k][-1] += value
-            continue
-        if literal:
-            parts.append("".join(literal))
-            literal = []
-        parts.append(len(values[0]))
-        for k, value in enumerate(column):
-            values[k].append(value)
-        in_slot = True
+        elif in_slot:
+            slots[-1].append(column)
+        else:
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            parts.append(len(slots))
+            slots.append([column])
+            in_slot = True
     if literal:
         parts.append("".join(literal))
-    return parts, values
+    # Each slot's value per body, then per body its values in slot order.
+    per_slot = [
+        cols[0] if len(cols) == 1 else tuple(map("".join, zip(*cols, strict=True)))
+        for cols in slots
+    ]
+    if not per_slot:
+        return parts, [[] for _ in segmented]
+    return parts, [list(v) for v in zip(*per_slot, strict=True)]
 
 
 def tokenize(body: str) -> list[str]:

@@ -46,6 +46,29 @@ def test_single_send_with_html(app, rep, make_customer, call):
     assert activity.direction == "sent"
 
 
+def test_list_unsubscribe_offers_the_configured_mailto_too(app, rep, make_customer, call):
+    app.config["EMAIL_UNSUBSCRIBE_MAILTO"] = "unsubscribe@decant.example"
+    customer = make_customer("North", email="chef@nord.example")
+    r = call(
+        rep,
+        "post",
+        "/email/send",
+        json={
+            "to": customer.email,
+            "customerId": customer.public_id,
+            "subject": "Hi",
+            "html": HTML,
+        },
+    )
+    assert r.status_code == 201, r.get_json()
+    [dev] = dev_messages()
+    assert re.fullmatch(
+        r"<http://localhost/email/unsubscribe/[^>]+>, "
+        r"<mailto:unsubscribe@decant\.example\?subject=unsubscribe>",
+        dev.meta["headers"]["List-Unsubscribe"],
+    )
+
+
 def test_single_send_with_template_and_personalization(app, manager, make_customer, call):
     customer = make_customer("South", custom_fields={"favourite": "Rioja"})
     templates = call(manager, "get", "/templates?type=email").get_json()

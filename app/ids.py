@@ -20,10 +20,16 @@ class PublicIdMixin:
     """Adds ``public_id``; subclasses set ``id_prefix``."""
 
     id_prefix: str = "obj"
+    #: room for the prefix and the id (campaign messages and their activities use 28
+    #: characters after the prefix: see blueprints/email/sending.py, ``_public_id_sql``)
+    public_id_length: int = 24
 
     @declared_attr
     def public_id(cls) -> Mapped[str]:  # noqa: N805 - SQLAlchemy declared_attr
         prefix = cls.id_prefix
         return mapped_column(
-            String(24), unique=True, nullable=False, default=lambda: new_public_id(prefix)
+            String(cls.public_id_length),
+            unique=True,
+            nullable=False,
+            default=lambda: new_public_id(prefix),
         )

@@ -120,6 +120,7 @@ class Activity(PublicIdMixin, db.Model):
 
     __tablename__ = "activity"
     id_prefix = "act"
+    public_id_length = 32  # a campaign message's activity takes the message's id
     __table_args__ = (Index("ix_activity_customer_time", "customer_id", "occurred_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

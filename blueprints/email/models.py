@@ -23,6 +23,7 @@ class EmailMessage(PublicIdMixin, OutboxMixin, db.Model):
 
     __tablename__ = "email_message"
     id_prefix = "eml"
+    public_id_length = 32
     __table_args__ = (Index("ix_email_message_campaign_status", "campaign_id", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -168,6 +168,13 @@ def test_bulk_send_to_list(app, manager, make_customer, make_list, call):
     acts = Activity.query.filter_by(type="Email Campaign").all()
     assert len(acts) == 3 and all(a.user_id == manager.id for a in acts)
     assert {a.subject for a in acts} == {f"News for {c.name}" for c in customers[1:4]}
+    # Campaign message ids: one stamp, then ascending with the rows, then 56 random bits.
+    rows = EmailMessage.query.order_by(EmailMessage.id).all()
+    assert all(re.fullmatch(r"eml_[0-9a-f]{28}", m.public_id) for m in rows)
+    assert len({m.public_id[4:12] for m in rows}) == 1
+    assert [m.public_id[12:18] for m in rows] == [f"{n:06x}" for n in range(1, len(rows) + 1)]
+    assert len({m.public_id[18:] for m in rows}) == len(rows)
+    assert {a.public_id[4:] for a in acts} == {m.public_id[4:] for m in rows if m.status == "sent"}
     listed = call(manager, "get", "/campaigns").get_json()
     assert listed["total"] == 1 and listed["items"][0]["id"] == campaign["id"]
     detail = call(manager, "get", f"/campaigns/{campaign['id']}").get_json()

@@ -7,6 +7,7 @@ never sent to on that channel, whoever the customer record says it belongs to.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app
@@ -54,6 +55,45 @@ def refusal(channel: str, customer: Any, address: str | None) -> str | None:
     if channel == "sms" and status != "opted_in":
         return "the customer has not opted in to SMS"
     return None
+
+
+def refusals(
+    channel: str, recipients: Sequence[tuple[int, int | None, str | None]]
+) -> dict[int, str]:
+    """:func:`refusal` for a batch in two queries: ``recipients`` are ``(key, customer id
+    or None, address)``; returns ``{key: why}`` for those who may not be contacted now.
+    Without a customer only the suppression list applies (a reply to an unknown contact
+    who texted first)."""
+    addresses = {normalise_address(channel, a) for _k, _c, a in recipients if a}
+    suppressed = set(
+        db.session.scalars(
+            select(Suppression.address).where(
+                Suppression.channel == channel, Suppression.address.in_(addresses)
+            )
+        )
+    )
+    customer_ids = {c for _k, c, _a in recipients if c is not None}
+    status_col = getattr(CommunicationPreference, f"{channel}_status")
+    statuses = dict(
+        db.session.execute(
+            select(Customer.id, status_col)
+            .outerjoin(CommunicationPreference, CommunicationPreference.customer_id == Customer.id)
+            .where(Customer.id.in_(customer_ids))
+        ).all()
+    )
+    out: dict[int, str] = {}
+    for key, customer_id, address in recipients:
+        if not address:
+            out[key] = f"no {channel} address"
+        elif normalise_address(channel, address) in suppressed:
+            out[key] = f"{address} is on the {channel} suppression list"
+        elif customer_id not in statuses:
+            continue  # no such customer: the suppression list was all there was to check
+        elif (statuses[customer_id] or "unknown") == "opted_out":
+            out[key] = f"the customer opted out of {channel}"
+        elif channel == "sms" and statuses[customer_id] != "opted_in":
+            out[key] = "the customer has not opted in to SMS"
+    return out
 
 
 def contactable_clause(channel: str):

@@ -22,11 +22,11 @@ from sqlalchemy import Select, case, func, insert, literal, select
 from sqlalchemy.orm import aliased
 
 from app.auth.models import User
-from app.crm.models import Activity, CommunicationPreference, Customer, Territory
+from app.crm.models import Activity, Customer, Territory
 from app.dev import capture
 from app.extensions import db
 from app.messaging import consent, delivery, rendering
-from app.messaging.models import Campaign, Suppression
+from app.messaging.models import Campaign
 from app.messaging.outbox import OutboxRow
 from app.models_base import utcnow
 from blueprints.email import tracking
@@ -164,30 +164,7 @@ def materialize(campaign: Campaign, customer_ids: Select[Any]) -> int:
 
 
 def refusals(rows: Sequence[OutboxRow]) -> dict[int, str]:
-    addresses = {r.to_address.lower() for r in rows}
-    suppressed = set(
-        db.session.scalars(
-            select(Suppression.address).where(
-                Suppression.channel == "email", Suppression.address.in_(addresses)
-            )
-        )
-    )
-    customer_ids = {r.customer_id for r in rows if r.customer_id is not None}
-    opted_out = set(
-        db.session.scalars(
-            select(CommunicationPreference.customer_id).where(
-                CommunicationPreference.customer_id.in_(customer_ids),
-                CommunicationPreference.email_status == "opted_out",
-            )
-        )
-    )
-    out: dict[int, str] = {}
-    for row in rows:
-        if row.to_address.lower() in suppressed:
-            out[row.id] = f"{row.to_address} is on the email suppression list"
-        elif row.customer_id in opted_out:
-            out[row.id] = "the customer opted out of email"
-    return out
+    return consent.refusals("email", [(r.id, r.customer_id, r.to_address) for r in rows])
 
 
 # --- building messages -------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import Select, case, func, insert, literal, select
 
-from app.crm.models import CommunicationPreference, Customer
+from app.crm.models import CommunicationPreference, Customer, Territory
 from app.crm.services import log_activity
 from app.extensions import db
 from app.messaging import consent
@@ -115,42 +115,44 @@ def send(sms: SmsProvider, rows: Sequence[OutboxRow]) -> list[Outcome]:
 
 def refusals(rows: Sequence[OutboxRow]) -> dict[int, str]:
     """Checked at send time: opt-in, opt-outs and the suppression list."""
-    refused: dict[int, str] = {}
-    for row in rows:
-        if row.direction != "outbound":
-            refused[row.id] = "not an outbound message"
-            continue
-        customer = db.session.get(Customer, row.customer_id) if row.customer_id else None
-        if customer is not None:
-            why = consent.refusal("sms", customer, row.to_address)
-        elif consent.is_suppressed("sms", row.to_address):
-            why = f"{row.to_address} is on the sms suppression list"
-        else:
-            why = None  # a reply to an unknown contact who texted first
-        if why:
-            refused[row.id] = why
-    return refused
+    refused = {r.id: "not an outbound message" for r in rows if r.direction != "outbound"}
+    outbound = [(r.id, r.customer_id, r.to_address) for r in rows if r.id not in refused]
+    return {**refused, **consent.refusals("sms", outbound)}
 
 
 def hold_until(rows: Sequence[OutboxRow]) -> dict[int, datetime]:
-    """Campaign rows outside their customer's preferred contact window wait for it."""
+    """Campaign rows outside their customer's preferred contact window wait for it (the
+    windows of a batch's customers read in one query)."""
+    customer_ids = {r.customer_id for r in rows if r.campaign_id and r.customer_id}
+    if not customer_ids:
+        return {}
+    pref = CommunicationPreference
+    windows = {
+        customer_id: (start, end, own_zone or territory_zone)
+        for customer_id, start, end, own_zone, territory_zone in db.session.execute(
+            select(
+                pref.customer_id,
+                pref.preferred_contact_start,
+                pref.preferred_contact_end,
+                pref.timezone,
+                Territory.timezone,
+            )
+            .join(Customer, Customer.id == pref.customer_id)
+            .outerjoin(Territory, Territory.id == Customer.territory_id)
+            .where(
+                pref.customer_id.in_(customer_ids),
+                pref.preferred_contact_start.is_not(None),
+                pref.preferred_contact_end.is_not(None),
+            )
+        )
+    }
     holds: dict[int, datetime] = {}
     now = utcnow()
     for row in rows:
-        if not row.campaign_id or not row.customer_id:
+        window = windows.get(row.customer_id) if row.campaign_id else None
+        if window is None:
             continue
-        pref = db.session.scalar(
-            select(CommunicationPreference).where(
-                CommunicationPreference.customer_id == row.customer_id
-            )
-        )
-        if pref is None or pref.preferred_contact_start is None or not pref.preferred_contact_end:
-            continue
-        customer = db.session.get(Customer, row.customer_id)
-        tz_name = pref.timezone or (customer.territory.timezone if customer.territory else None)
-        when = next_window_start(
-            now, pref.preferred_contact_start, pref.preferred_contact_end, tz_name
-        )
+        when = next_window_start(now, *window)
         if when is not None:
             holds[row.id] = when
     return holds

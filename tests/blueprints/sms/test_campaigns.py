@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -83,6 +84,46 @@ def test_quiet_hours_hold_campaign_rows(app, make_customer, opt_in):
     assert outbound.next_window_start(inside, time(9), time(17), "America/New_York") is None
     overnight = outbound.next_window_start(late, time(22, 30), time(6), "America/New_York")
     assert overnight == datetime(2026, 3, 2, 3, 30, tzinfo=UTC)
+
+
+def test_campaign_rows_outside_their_window_are_held_till_it_opens(app, make_customer, opt_in):
+    from datetime import UTC, datetime, timedelta
+
+    from app.crm.models import Customer
+
+    now = datetime.now(UTC)
+    own_zone = make_customer(phone="+12125550140")  # its own zone: UTC
+    by_territory = make_customer("South", phone="+12125550141")  # no zone: its territory's
+    anytime = make_customer(phone="+12125550142")  # no window at all
+    inside = make_customer(phone="+12125550143")  # window open now
+    by_territory.territory.timezone = "Asia/Tokyo"
+    tokyo = now.astimezone(ZoneInfo("Asia/Tokyo"))
+    windows = {
+        own_zone.id: ((now + timedelta(hours=2)).time(), (now + timedelta(hours=3)).time(), "UTC"),
+        by_territory.id: (
+            (tokyo + timedelta(hours=4)).time(),
+            (tokyo + timedelta(hours=5)).time(),
+            None,
+        ),
+        inside.id: ((now - timedelta(hours=1)).time(), (now + timedelta(hours=1)).time(), "UTC"),
+    }
+    for customer in (own_zone, by_territory, anytime, inside):
+        opt_in(customer)
+        if customer.id in windows:
+            pref = preference_for(customer.id)
+            pref.preferred_contact_start, pref.preferred_contact_end, pref.timezone = windows[
+                customer.id
+            ]
+    campaign = Campaign(channel="sms", name="x", body="hello", audience_ref="-")
+    db.session.add(campaign)
+    db.session.commit()
+    outbound.materialize(campaign, select(Customer.id))
+    rows = db.session.scalars(select(SmsMessage).order_by(SmsMessage.id)).all()
+    holds = outbound.hold_until(rows)
+    by_customer = {r.customer_id: holds.get(r.id) for r in rows}
+    assert by_customer[anytime.id] is None and by_customer[inside.id] is None
+    assert abs(by_customer[own_zone.id] - (now + timedelta(hours=2))) < timedelta(seconds=5)
+    assert abs(by_customer[by_territory.id] - (now + timedelta(hours=4))) < timedelta(seconds=5)
 
 
 def test_rate_limit_setting(app):

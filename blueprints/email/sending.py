@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from flask import Flask, current_app
@@ -205,7 +205,7 @@ class PreparedTemplate:
     links: tuple[str, ...]  # the URL behind each click token, in order
     footer: bool  # the footer (with the preferences link) was added
 
-    @property
+    @cached_property
     def click_tokens(self) -> tuple[str, ...]:
         """The token standing for each link, in order."""
         return tuple(f"{_CLICK}{index}" for index in range(len(self.links)))

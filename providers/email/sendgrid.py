@@ -214,13 +214,18 @@ def _personalization(
     message: OutgoingEmail, substitutions: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     item: dict[str, Any] = {"to": [{"email": message.to}], "subject": message.subject}
+    # The mappings go in as they are when they are dicts already (read only from here).
     if message.headers:
-        item["headers"] = dict(message.headers)
+        item["headers"] = _as_dict(message.headers)
     if message.metadata:
-        item["custom_args"] = dict(message.metadata)
+        item["custom_args"] = _as_dict(message.metadata)
     if substitutions:
-        item["substitutions"] = dict(substitutions)
+        item["substitutions"] = _as_dict(substitutions)
     return item
+
+
+def _as_dict(mapping: Mapping[str, str]) -> dict[str, str]:
+    return mapping if isinstance(mapping, dict) else dict(mapping)
 
 
 def _mail_body(

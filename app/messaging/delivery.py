@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 
 from app import jobs
 from app.extensions import db
@@ -387,86 +387,93 @@ def _record(channel: DeliveryChannel, provider: Any, rows: Sequence[Any], outcom
         channel.after_send(rows)
     outbox.save(channel.model, [r for r in rows if r.status != "sent"])
     extra = channel.sent_values() if channel.sent_values else {}
-    for provider_message_id, sent_rows in sent.items():
-        _mark_sent_together(channel.model, rows, sent_rows, name, provider_message_id, now, extra)
+    _mark_sent(channel.model, rows, sent, name, now, extra)
     outbox.save(channel.model, rows)
     db.session.commit()
 
 
-def _mark_sent_together(
+def _mark_sent(
     model: type[Any],
     batch: Sequence[outbox.OutboxRow],
-    rows: Sequence[outbox.OutboxRow],
+    sent: dict[str | None, list[outbox.OutboxRow]],
     provider: str,
-    provider_message_id: str | None,
     now: datetime,
     extra: dict[str, Any],
 ) -> None:
-    """:func:`outbox.mark_sent` for rows sharing a provider id, as set-based UPDATEs for
-    the rows nothing else was assigned to (most; ``extra`` adds the channel's columns),
-    the others one by one (``extra`` then by one more UPDATE)."""
-    clean = [r for r in rows if not r.changed]
-    if len(clean) >= 2:
-        _update_sent(model, batch, clean, provider, provider_message_id, now, extra)
-    else:
-        clean = []
-    together = {id(r) for r in clean}
-    others = [r for r in rows if id(r) not in together]
-    for row in others:
-        outbox.mark_sent(row, provider, provider_message_id)
-    if extra and others:
-        ids = [r.id for r in others]
-        for at in range(0, len(ids), 500):
-            db.session.execute(
-                update(model)
-                .where(model.id.in_(ids[at : at + 500]))
-                .values(**extra)
-                .execution_options(synchronize_session=False)
-            )
-
-
-def _update_sent(
-    model: type[Any],
-    batch: Sequence[outbox.OutboxRow],
-    rows: list[outbox.OutboxRow],
-    provider: str,
-    provider_message_id: str | None,
-    now: datetime,
-    extra: dict[str, Any],
-) -> None:
-    """When ``rows`` are every row of ``batch`` (a run of one claim, in id order) between
-    the first and the last of them, the UPDATE picks them by claim token and id range:
-    the batch's other rows were written already, so none of them is still ``sending``
-    there, and no list of ids goes to the database. Otherwise by lists of ids."""
+    """Write the sent status of ``sent`` (rows by provider message id) in a few
+    statements: set-based UPDATEs for rows sharing an id, one executemany UPDATE for rows
+    with an id each (SMTP, SES...), each with the channel's ``extra`` columns; rows the
+    channel assigned something else to are marked like any change, for
+    :func:`outbox.save`."""
+    table = model.__table__
     values = {
         "status": "sent",
         "provider": provider,
-        "provider_message_id": provider_message_id,
         "sent_at": now,
-        "attempts": func.coalesce(model.attempts, 0) + 1,
+        "attempts": func.coalesce(table.c.attempts, 0) + 1,
         "error_code": None,
         "error_message": None,
         **extra,
     }
+    alone: list[dict[str, Any]] = []
+    changed: list[outbox.OutboxRow] = []
+    for provider_message_id, rows in sent.items():
+        clean = [r for r in rows if not r.changed]
+        changed += [r for r in rows if r.changed]
+        if len(clean) >= 2:
+            _update_together(
+                model, batch, clean, {**values, "provider_message_id": provider_message_id}
+            )
+        else:
+            alone += [{"row_id": r.id, "message_id": provider_message_id} for r in clean]
+        for row in clean:
+            row.saved(status="sent", sent_at=now, provider=provider)
+        for row in rows:
+            if row.changed:
+                outbox.mark_sent(row, provider, provider_message_id)
+    if alone:
+        db.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values(**values, provider_message_id=bindparam("message_id")),
+            alone,
+        )
+    if extra and changed:
+        ids = [r.id for r in changed]
+        for at in range(0, len(ids), 500):
+            db.session.execute(
+                update(table).where(table.c.id.in_(ids[at : at + 500])).values(**extra)
+            )
+
+
+def _update_together(
+    model: type[Any],
+    batch: Sequence[outbox.OutboxRow],
+    rows: list[outbox.OutboxRow],
+    values: dict[str, Any],
+) -> None:
+    """One UPDATE for rows sharing a provider id. When they are every row of ``batch`` (a
+    run of one claim, in id order) between the first and the last of them, it picks
+    them by claim token and id range: the batch's other rows were written already, so
+    none of them is still ``sending`` there, and no list of ids goes to the database.
+    Otherwise by lists of ids."""
+    table = model.__table__
     ids = [r.id for r in rows]
     low, high = min(ids), max(ids)
     token = rows[0].claim_token
     in_range = sum(1 for r in batch if low <= r.id <= high)
     if token is not None and in_range == len(rows) and all(r.claim_token == token for r in rows):
         selections = [
-            (model.claim_token == token, model.status == "sending", model.id.between(low, high))
+            (
+                table.c.claim_token == token,
+                table.c.status == "sending",
+                table.c.id.between(low, high),
+            )
         ]
     else:
-        selections = [(model.id.in_(ids[at : at + 500]),) for at in range(0, len(ids), 500)]
+        selections = [(table.c.id.in_(ids[at : at + 500]),) for at in range(0, len(ids), 500)]
     for where in selections:
-        db.session.execute(
-            update(model)
-            .where(*where)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-    for row in rows:
-        row.saved(status="sent", sent_at=now, provider=provider)
+        db.session.execute(update(table).where(*where).values(**values))
 
 
 def _suppress_from_error(channel: DeliveryChannel, row: Any, error: PermanentError) -> None:

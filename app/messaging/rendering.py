@@ -382,10 +382,23 @@ def html_to_text(source: str) -> str:
     """A readable plain-text part: paragraphs kept, links written out after their text."""
     parser = _TextExtractor()
     parser.feed(source)
-    text = html_lib.unescape("".join(parser.parts))
+    return tidy_text(html_lib.unescape("".join(parser.parts)))
+
+
+def tidy_text(text: str) -> str:
+    """Runs of spaces and tabs made one space, lines stripped, at most one blank line in a
+    row, no blank lines at either end (the last step of :func:`html_to_text`)."""
     text = re.sub(r"[ \t]+", " ", text)
     text = "\n".join(line.strip() for line in text.splitlines())
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def loose_text(value: str) -> bool:
+    """Whether ``value``, put into text :func:`tidy_text` made, could need tidying again:
+    empty, or holding whitespace other than single inner spaces."""
+    return (
+        not value or not value.isprintable() or "  " in value or value[0] == " " or value[-1] == " "
+    )
 
 
 @dataclass(frozen=True)

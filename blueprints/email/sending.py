@@ -210,6 +210,20 @@ class PreparedTemplate:
         """The token standing for each link, in order."""
         return tuple(f"{_CLICK}{index}" for index in range(len(self.links)))
 
+    @cached_property
+    def text_slots(self) -> tuple[int, ...] | None:
+        """Where the text part's customer tokens land among its segments (None: Jinja
+        renders it). Our own URLs are left out: signed, never empty, no spaces."""
+        pieces = rendering.simple_pieces(self.text, False)
+        if pieces is None:
+            return None
+        return tuple(
+            i
+            for i, piece in enumerate(pieces)
+            if isinstance(piece, rendering.Token)
+            and not (piece.name.startswith(_OWN) or piece.name == "unsubscribe_url")
+        )
+
 
 @lru_cache(maxsize=16)
 def prepare_template(source: str, public_base: str) -> PreparedTemplate | None:
@@ -270,8 +284,9 @@ def render_prepared(
     context: dict[str, Any],
     unsubscribe: str,
     urls: tracking.TrackingUrls | None = None,
-) -> tuple[rendering.RenderedEmail, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """:func:`render_for` through a prepared template; also the bodies' segments."""
+) -> tuple[rendering.RenderedEmail, tuple[tuple[str, ...], tuple[str, ...]] | None]:
+    """:func:`render_for` through a prepared template; also the bodies' segments (None
+    when they cannot rebuild the message)."""
     urls = urls or tracking.TrackingUrls()
     context = {**context, "unsubscribe_url": unsubscribe}
     out_subject = " ".join(rendering.render(subject, context, html=False).split())
@@ -283,7 +298,15 @@ def render_prepared(
         context[name] = urls.click_url(message_id, url)
     html_parts = tuple(rendering.render_segments(prepared.html, context, html=True))
     text_parts = tuple(rendering.render_segments(prepared.text, context, html=False))
-    rendered = rendering.RenderedEmail(out_subject, "".join(html_parts), "".join(text_parts))
+    html, text = "".join(html_parts), "".join(text_parts)
+    rendered = rendering.RenderedEmail(out_subject, html, text)
+    # The text part was tidied with the tokens in place; a value that is empty or has
+    # loose whitespace needs tidying again (and then its segments no longer hold).
+    slots = prepared.text_slots
+    if slots is None or any(rendering.loose_text(text_parts[i]) for i in slots):
+        tidy = rendering.tidy_text(text)
+        if tidy != text:
+            return rendering.RenderedEmail(out_subject, html, tidy), None
     return rendered, (html_parts, text_parts)
 
 

@@ -68,7 +68,7 @@ class DeliveryChannel:
     after_send: Callable[[Sequence[Any]], None] | None = None
     #: rows to hold back until a later time (quiet hours): {row id: when}
     hold_until: Callable[[Sequence[Any]], dict[int, datetime]] | None = None
-    #: more columns to set on rows marked sent together, in the same UPDATE (SQL
+    #: more columns to set on the rows marked sent, in the UPDATE that marks them (SQL
     #: expressions on the row, say); after_send has run by then
     sent_values: Callable[[], dict[str, Any]] | None = None
     #: the columns the channel's hooks read of a claimed row (None: all of them)

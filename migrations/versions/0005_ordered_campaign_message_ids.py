@@ -1,6 +1,8 @@
-"""email_message and activity public ids up to 32 characters: campaign messages get ids
-ordered within their campaign (time, row number, then 56 random bits), so the rows of a
-batch sit together in the public-id indexes instead of one random page each
+"""email_message and activity public ids up to 32 characters
+
+Campaign messages get ids ordered within their campaign (time, row number, then 56
+random bits), so the rows of a batch sit together in the public-id indexes instead of on
+one random page each (docs/decisions.md, 53).
 
 Revision ID: 0005
 Revises: 0004

@@ -10,7 +10,6 @@ nh3 on save and CSS-inlined with css-inline at send; a plain-text part is derive
 
 from __future__ import annotations
 
-import html as html_lib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -382,7 +381,7 @@ def html_to_text(source: str) -> str:
     """A readable plain-text part: paragraphs kept, links written out after their text."""
     parser = _TextExtractor()
     parser.feed(source)
-    return tidy_text(html_lib.unescape("".join(parser.parts)))
+    return tidy_text("".join(parser.parts))  # the parser has read character references
 
 
 def tidy_text(text: str) -> str:

@@ -71,3 +71,9 @@ def test_email_gets_inlined_css_and_a_text_part():
 
 def test_text_part_drops_style_content():
     assert html_to_text("<style>.x{}</style><div>A</div><div>B</div>") == "A\nB"
+
+
+def test_text_part_reads_character_references_once():
+    # The HTML for the text "Fish &amp; chips" (say, a customer's name written so).
+    html = '<p>Fish &amp;amp; chips &lt;3</p><a href="https://x.example/?a=1&amp;b=2">go</a>'
+    assert html_to_text(html) == "Fish &amp; chips <3\n\ngo (https://x.example/?a=1&b=2)"

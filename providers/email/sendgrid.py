@@ -307,16 +307,20 @@ def _factor_group(messages: Sequence[OutgoingEmail], indices: list[int]) -> list
     else:
         html_parts, html_values = factor(htmls, tokenize)
         text_parts, text_values = factor(texts, tokenize)
-    html_tpl, html_keys = _render_template(html_parts, f"-dc{nonce}h")
-    text_tpl, text_keys = _render_template(text_parts, f"-dc{nonce}t")
+    html_keys = [f"-dc{nonce}h{slot}-" for slot in range(len(html_values[0]))]
+    text_keys = _text_keys(html_keys, html_values, text_values, f"-dc{nonce}t")
+    html_tpl = _render_template(html_parts, html_keys)
+    text_tpl = _render_template(text_parts, text_keys)
+    own = set(html_keys)
+    text_own = [j for j, key in enumerate(text_keys) if key not in own]  # not shared
     shared: list[int] = []
     subs: list[Mapping[str, str]] = []
     alone: list[_Request] = []
-    key_bytes = sum(map(len, html_keys)) + sum(map(len, text_keys))  # ASCII tags
+    key_bytes = sum(map(len, html_keys)) + sum(len(text_keys[j]) for j in text_own)  # ASCII
     for k, index in enumerate(indices):
-        html_k, text_k = html_values[k], text_values[k]
+        html_k, text_k = html_values[k], [text_values[k][j] for j in text_own]
         values = dict(zip(html_keys, html_k, strict=True))
-        values.update(zip(text_keys, text_k, strict=True))
+        values.update(zip([text_keys[j] for j in text_own], text_k, strict=True))
         size = key_bytes + len("".join(html_k).encode()) + len("".join(text_k).encode())
         if size > MAX_SUBSTITUTION_BYTES:
             m = messages[index]
@@ -394,16 +398,24 @@ def _nonce(bodies: Sequence[str]) -> str:
             return nonce
 
 
-def _render_template(parts: Sequence[str | int], prefix: str) -> tuple[str, list[str]]:
-    keys: list[str] = []
-    out: list[str] = []
-    for part in parts:
-        if isinstance(part, int):
-            keys.append(f"{prefix}{part}-")
-            out.append(keys[-1])
-        else:
-            out.append(part)
-    return "".join(out), keys
+def _render_template(parts: Sequence[str | int], keys: Sequence[str]) -> str:
+    """The shared body: literal parts as they are, each slot as its substitution tag."""
+    return "".join(keys[part] if isinstance(part, int) else part for part in parts)
+
+
+def _text_keys(
+    html_keys: Sequence[str],
+    html_values: Sequence[Sequence[str]],
+    text_values: Sequence[Sequence[str]],
+    prefix: str,
+) -> list[str]:
+    """The text part's tags: a text slot holding, in every message, what an HTML slot
+    holds (a tracked link is in both parts) takes that slot's tag, so each value is sent
+    once; the others get tags of their own."""
+    html_columns = zip(*html_values, strict=True)  # per slot, its value in each message
+    by_column = {column: key for key, column in zip(html_keys, html_columns, strict=True)}
+    text_columns = zip(*text_values, strict=True)
+    return [by_column.get(column, f"{prefix}{j}-") for j, column in enumerate(text_columns)]
 
 
 def factor(

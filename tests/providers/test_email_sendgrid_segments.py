@@ -50,6 +50,13 @@ def test_segments_are_factored_by_position_and_rebuilt_exactly(fake: FakeSendGri
     for message in messages:
         mail = by_recipient[message.to]
         assert (mail.html, mail.text) == (message.html, message.text)
+    # The name is in both parts: its values travel once, under one tag used by both; the
+    # tier and the link differ per part (HTML slots 2, text slot 1), so 4 in all.
+    aligned = next(body for body in fake.requests if len(body["personalizations"]) == 300)
+    assert {len(p["substitutions"]) for p in aligned["personalizations"]} == {4}
+    html_content, text_content = (c["value"] for c in reversed(aligned["content"]))
+    shared = set(aligned["personalizations"][0]["substitutions"])
+    assert any(tag in html_content and tag in text_content for tag in shared)
 
 
 def test_factor_segments_merges_adjacent_differences() -> None:

@@ -117,12 +117,6 @@ def sign(purpose: str, payload: Any) -> str:
     return _sign_with(_signer(purpose).tokens(), payload)
 
 
-def signer_for(purpose: str) -> Callable[[Any], str]:
-    """:func:`sign` for one purpose with the key looked up once (for many messages)."""
-    tokens = _signer(purpose).tokens()
-    return lambda payload: _sign_with(tokens, payload)
-
-
 def id_signer_for(purpose: str) -> Callable[[int], str]:
     """:func:`sign` of a message id for one purpose, for many messages."""
     return _signer(purpose).tokens().sign_int

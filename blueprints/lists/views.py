@@ -82,6 +82,11 @@ def _form_page(form: ListForm, errors: dict[str, str], lst: EmailList | None = N
     ), (422 if errors else 200)
 
 
+def _error_text(exc: ApiError) -> str:
+    """An API error for a flash message: what it says of each field, else its message."""
+    return "; ".join((exc.fields or {}).values()) or exc.message
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     form = ListForm()
@@ -154,8 +159,7 @@ def add_member(list_id: str):
         added = services.add_members(current_user, lst, None, [form.email.data])
     except ApiError as exc:
         db.session.rollback()
-        why = "; ".join((exc.fields or {}).values()) or exc.message
-        flash(f"{form.email.data}: {why}", "danger")
+        flash(f"{form.email.data}: {_error_text(exc)}", "danger")
     else:
         flash(
             f"{form.email.data} added." if added else f"{form.email.data} is already a member.",
@@ -172,7 +176,7 @@ def remove_member(list_id: str, customer_id: str):
             removed = services.remove_members(current_user, lst, [customer_id], None)
         except ApiError as exc:
             db.session.rollback()
-            flash("; ".join((exc.fields or {}).values()) or exc.message, "danger")
+            flash(_error_text(exc), "danger")
         else:
             flash("Member removed." if removed else "Not a member.", "info")
     return redirect(url_for("lists.detail", list_id=lst.public_id, page=request.args.get("page")))
@@ -228,7 +232,7 @@ def import_csv(list_id: str):
             current_user, lst, form.file.data.read(limit + 1), bool(form.dry_run.data)
         )
     except ApiError as exc:
-        flash(f"{exc.message}: {'; '.join(exc.fields.values())}", "danger")
+        flash(f"{exc.message}: {_error_text(exc)}" if exc.fields else exc.message, "danger")
         return redirect(url_for("lists.detail", list_id=lst.public_id))
     if not report["dryRun"]:
         flash(f"Imported: {report['added']} added, {len(report['rejected'])} rejected.", "success")

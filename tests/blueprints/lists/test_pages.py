@@ -11,29 +11,23 @@ from playwright.sync_api import expect
 from tests.conftest import PASSWORD, csrf_from
 
 
+def _new_smart_list(client, token: str, name: str, criteria: str):
+    """POST the new-list form for a smart list; the response (302 to it, or 422)."""
+    return client.post(
+        "/sales/marketing/lists/new",
+        data={"name": name, "smart": "y", "criteria": criteria, "csrf_token": token},
+    )
+
+
 def test_pages_create_import_refresh_and_delete(app, demo, manager, client, login):
     login(manager)
     assert "Lists" in client.get("/sales/customers").get_data(as_text=True)  # nav entry
     page = client.get("/sales/marketing/lists/new")
     token = csrf_from(page.get_data(as_text=True))
-    bad = client.post(
-        "/sales/marketing/lists/new",
-        data={
-            "name": "Bad",
-            "smart": "y",
-            "criteria": '{"all":[{"type":"no_order_in_days","days":0}]}',
-            "csrf_token": token,
-        },
-    )
+    bad = _new_smart_list(client, token, "Bad", '{"all":[{"type":"no_order_in_days","days":0}]}')
     assert bad.status_code == 422 and "criteria.all[0].days" in bad.get_data(as_text=True)
-    made = client.post(
-        "/sales/marketing/lists/new",
-        data={
-            "name": "Actives",
-            "smart": "y",
-            "criteria": '{"type":"account_type","accountType":"ACTIVE"}',
-            "csrf_token": token,
-        },
+    made = _new_smart_list(
+        client, token, "Actives", '{"type":"account_type","accountType":"ACTIVE"}'
     )
     assert made.status_code == 302
     detail = client.get(made.headers["Location"]).get_data(as_text=True)
@@ -97,14 +91,8 @@ def test_edit_a_smart_list_and_add_or_remove_single_members(app, demo, manager, 
 
     login(manager)
     token = csrf_from(client.get("/sales/marketing/lists/new").get_data(as_text=True))
-    made = client.post(
-        "/sales/marketing/lists/new",
-        data={
-            "name": "Actives",
-            "smart": "y",
-            "criteria": '{"type":"account_type","accountType":"ACTIVE"}',
-            "csrf_token": token,
-        },
+    made = _new_smart_list(
+        client, token, "Actives", '{"type":"account_type","accountType":"ACTIVE"}'
     )
     url = made.headers["Location"]
     form = client.get(f"{url}/edit").get_data(as_text=True)

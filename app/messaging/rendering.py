@@ -241,23 +241,24 @@ def _piece(node: nodes.Node, env: ImmutableSandboxedEnvironment) -> str | Token 
 
 
 def _fill(pieces: tuple[str | Token, ...], context: dict[str, Any], html: bool) -> list[str]:
-    """The pieces with each token's value (empty values count as missing, as in
-    :func:`render`), HTML-escaped when ``html``."""
-    out: list[str] = []
-    for piece in pieces:
-        if piece.__class__ is str:
-            out.append(piece)  # type: ignore[arg-type]
-            continue
-        value = context.get(piece.name)  # type: ignore[union-attr]
-        if value is None or value == "":
-            value = piece.fallback or ""  # type: ignore[union-attr]
-        if not html:
-            out.append(str(value))
-        elif value.__class__ is str:
-            out.append(_escape_text(value))  # type: ignore[arg-type]
-        else:
-            out.append(str(escape(value)))
-    return out
+    """The pieces with each token's value (:func:`token_value`)."""
+    return [
+        piece if piece.__class__ is str else token_value(piece, context, html)  # type: ignore[misc, arg-type]
+        for piece in pieces
+    ]
+
+
+def token_value(token: Token, context: dict[str, Any], html: bool) -> str:
+    """What ``token`` renders to: its value, or its fallback when the value is missing or
+    empty (as in :func:`render`), HTML-escaped when ``html``."""
+    value = context.get(token.name)
+    if value is None or value == "":
+        value = token.fallback or ""
+    if not html:
+        return str(value)
+    if value.__class__ is str:
+        return _escape_text(value)
+    return str(escape(value))
 
 
 def _escape_text(value: str) -> str:

@@ -31,7 +31,14 @@ from app.messaging.outbox import OutboxRow
 from app.models_base import utcnow
 from blueprints.email import tracking
 from blueprints.email.models import EmailMessage
-from providers.email import MESSAGE_ID_KEY, OutgoingEmail, SendResult, build_email_provider
+from providers.email import (
+    MESSAGE_ID_KEY,
+    Merge,
+    MergeLayout,
+    OutgoingEmail,
+    SendResult,
+    build_email_provider,
+)
 from providers.errors import AuthenticationError, PermanentError, ProviderError
 
 #: What sending reads of a claimed row (engagement counters and timestamps are not).
@@ -211,17 +218,43 @@ class PreparedTemplate:
         return tuple(f"{_CLICK}{index}" for index in range(len(self.links)))
 
     @cached_property
-    def text_slots(self) -> tuple[int, ...] | None:
-        """Where the text part's customer tokens land among its segments (None: Jinja
-        renders it). Our own URLs are left out: signed, never empty, no spaces."""
-        pieces = rendering.simple_pieces(self.text, False)
-        if pieces is None:
+    def merge_plan(self) -> tuple[MergeLayout, tuple[rendering.Token, ...], int] | None:
+        """The template as a :class:`MergeLayout`, each field's token (a token renders
+        once per part: its HTML field is escaped, its text field not, so HTML fields
+        come first and the text fields follow from index ``text_from``), or None when
+        Jinja must render it."""
+        html = rendering.simple_pieces(self.html, True)
+        text = rendering.simple_pieces(self.text, False)
+        if html is None or text is None:
             return None
+        fields: dict[tuple[rendering.Token, bool], int] = {}
+        for piece in html:
+            if piece.__class__ is not str:
+                fields.setdefault((piece, True), len(fields))  # type: ignore[arg-type]
+        text_from = len(fields)
+        for piece in text:
+            if piece.__class__ is not str:
+                fields.setdefault((piece, False), len(fields))  # type: ignore[arg-type]
+
+        def parts(pieces: tuple[str | rendering.Token, ...], html: bool) -> tuple[str | int, ...]:
+            return tuple(p if p.__class__ is str else fields[(p, html)] for p in pieces)  # type: ignore[misc, index]
+
+        layout = MergeLayout(parts(html, True), parts(text, False))
+        return layout, tuple(token for token, _html in fields), text_from
+
+    @cached_property
+    def loose_fields(self) -> tuple[int, ...]:
+        """The text fields holding customer values: an empty value or loose whitespace
+        there means the text part needs tidying again. Our own URLs are left out:
+        signed, never empty, no spaces."""
+        plan = self.merge_plan
+        if plan is None:
+            return ()
+        _layout, tokens, text_from = plan
         return tuple(
             i
-            for i, piece in enumerate(pieces)
-            if isinstance(piece, rendering.Token)
-            and not (piece.name.startswith(_OWN) or piece.name == "unsubscribe_url")
+            for i in range(text_from, len(tokens))
+            if not (tokens[i].name.startswith(_OWN) or tokens[i].name == "unsubscribe_url")
         )
 
 
@@ -284,9 +317,9 @@ def render_prepared(
     context: dict[str, Any],
     unsubscribe: str,
     urls: tracking.TrackingUrls | None = None,
-) -> tuple[rendering.RenderedEmail, tuple[tuple[str, ...], tuple[str, ...]] | None]:
-    """:func:`render_for` through a prepared template; also the bodies' segments (None
-    when they cannot rebuild the message)."""
+) -> tuple[rendering.RenderedEmail, Merge | None]:
+    """:func:`render_for` through a prepared template; also the message as a
+    :class:`Merge` of the template's layout (None when that cannot rebuild it)."""
     urls = urls or tracking.TrackingUrls()
     context = {**context, "unsubscribe_url": unsubscribe}
     out_subject = " ".join(rendering.render(subject, context, html=False).split())
@@ -296,18 +329,23 @@ def render_prepared(
         context[_PREFERENCES] = urls.preferences_url(message_id)
     for name, url in zip(prepared.click_tokens, prepared.links, strict=True):
         context[name] = urls.click_url(message_id, url)
-    html_parts = tuple(rendering.render_segments(prepared.html, context, html=True))
-    text_parts = tuple(rendering.render_segments(prepared.text, context, html=False))
-    html, text = "".join(html_parts), "".join(text_parts)
-    rendered = rendering.RenderedEmail(out_subject, html, text)
+    plan = prepared.merge_plan
+    if plan is None:
+        html = rendering.render(prepared.html, context, html=True)
+        text = rendering.tidy_text(rendering.render(prepared.text, context, html=False))
+        return rendering.RenderedEmail(out_subject, html, text), None
+    layout, tokens, text_from = plan
+    value = rendering.token_value
+    values = [value(token, context, True) for token in tokens[:text_from]]
+    values += [value(token, context, False) for token in tokens[text_from:]]
+    merge = Merge(layout, values)
     # The text part was tidied with the tokens in place; a value that is empty or has
-    # loose whitespace needs tidying again (and then its segments no longer hold).
-    slots = prepared.text_slots
-    if slots is None or any(rendering.loose_text(text_parts[i]) for i in slots):
-        tidy = rendering.tidy_text(text)
-        if tidy != text:
-            return rendering.RenderedEmail(out_subject, html, tidy), None
-    return rendered, (html_parts, text_parts)
+    # loose whitespace needs tidying again (and then the layout no longer holds).
+    if any(rendering.loose_text(values[i]) for i in prepared.loose_fields):
+        tidy = rendering.tidy_text(merge.text)
+        if tidy != merge.text:
+            return rendering.RenderedEmail(out_subject, merge.html, tidy), None
+    return rendering.RenderedEmail(out_subject, merge.html, merge.text), merge
 
 
 @dataclass(frozen=True)
@@ -334,7 +372,7 @@ def outgoing(
     rendered: rendering.RenderedEmail,
     reply_to: str | None,
     unsubscribe: str | None = None,
-    segments: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+    merge: Merge | None = None,
     envelope: Envelope | None = None,
 ):
     envelope = envelope or Envelope.from_config()
@@ -355,7 +393,7 @@ def outgoing(
         reply_to=reply_to,
         idempotency_key=message.public_id,
         metadata={MESSAGE_ID_KEY: message.public_id},
-        segments=segments,
+        merge=merge,
     )
 
 
@@ -411,13 +449,13 @@ def build_messages(
         try:
             row_id, campaign_id = row.id, row.campaign_id
             unsubscribe = urls.unsubscribe_url(row_id)
-            segments = None
+            merge = None
             if campaign_id is not None:
                 campaign = campaigns[campaign_id]
                 context = contexts.get(row.customer_id) or {}
                 prepared = prepare_template(campaign.html or "", public_base)
                 if prepared is not None:
-                    rendered, segments = render_prepared(
+                    rendered, merge = render_prepared(
                         row_id, campaign.subject or "", prepared, context, unsubscribe, urls
                     )
                 else:
@@ -429,7 +467,7 @@ def build_messages(
                 rendered = rendering.RenderedEmail(
                     row.subject or "", row.html or "", row.text or ""
                 )
-            messages.append(outgoing(row, rendered, None, unsubscribe, segments, envelope))
+            messages.append(outgoing(row, rendered, None, unsubscribe, merge, envelope))
         except Exception as exc:  # a template the sandbox refuses now, a bad header...
             problems[index] = PermanentError(f"cannot build message: {exc}", code="render")
             messages.append(None)

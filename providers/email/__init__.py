@@ -9,6 +9,8 @@ from providers.email.base import (
     MESSAGE_ID_KEY,
     BatchOutcome,
     EmailProvider,
+    Merge,
+    MergeLayout,
     OutgoingEmail,
     SendResult,
 )
@@ -17,6 +19,8 @@ __all__ = [
     "MESSAGE_ID_KEY",
     "BatchOutcome",
     "EmailProvider",
+    "Merge",
+    "MergeLayout",
     "OutgoingEmail",
     "SendResult",
     "build_email_provider",

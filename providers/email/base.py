@@ -25,6 +25,34 @@ _HEADER_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 field name: printable ASCII 
 MESSAGE_ID_KEY = "message_id"
 
 
+@dataclass(frozen=True, eq=False)
+class MergeLayout:
+    """Bodies shared by messages made from one template: literal text and numbered
+    fields. A field may appear in both parts, or several times in one."""
+
+    html: tuple[str | int, ...]
+    text: tuple[str | int, ...]
+
+    def fields(self) -> int:
+        return 1 + max((p for p in (*self.html, *self.text) if p.__class__ is int), default=-1)
+
+
+class Merge:
+    """One message's bodies: a shared :class:`MergeLayout` filled with its own values."""
+
+    __slots__ = ("layout", "values", "html", "text")
+
+    def __init__(self, layout: MergeLayout, values: Sequence[str]) -> None:
+        self.layout = layout
+        self.values = tuple(values)
+        self.html = "".join([self.values[p] if p.__class__ is int else p for p in layout.html])  # type: ignore[index, misc]
+        self.text = "".join([self.values[p] if p.__class__ is int else p for p in layout.text])  # type: ignore[index, misc]
+
+    def holds(self, html: str, text: str) -> bool:
+        """Whether these are the bodies made here (the very strings: no comparison)."""
+        return html is self.html and text is self.text
+
+
 @dataclass(frozen=True)
 class OutgoingEmail:
     """One email to one recipient, rendered already.
@@ -46,13 +74,10 @@ class OutgoingEmail:
     from_name: str | None = None
     idempotency_key: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
-    #: Optional hint for batching adapters: ``html`` and ``text`` cut into segments
-    #: (``"".join(segments[0]) == html``, ``"".join(segments[1]) == text``) laid out like
-    #: those of the other messages rendered from the same template, so segment ``i`` of
-    #: one message stands where segment ``i`` of another does (greeting, link, token...).
-    segments: tuple[tuple[str, ...], tuple[str, ...]] | None = field(
-        default=None, repr=False, compare=False
-    )
+    #: Optional hint for batching adapters: the message made from a layout it shares with
+    #: other messages of the batch (a campaign's template) and its own field values. It
+    #: is used only while it holds exactly this message's ``html`` and ``text``.
+    merge: Merge | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for key, value in self.metadata.items():

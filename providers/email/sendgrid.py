@@ -44,6 +44,7 @@ from sendgrid import SendGridAPIClient
 from providers.email.base import (
     BatchOutcome,
     EmailProvider,
+    MergeLayout,
     OutgoingEmail,
     SendResult,
     retry_after_seconds,
@@ -299,85 +300,93 @@ def _factor_group(messages: Sequence[OutgoingEmail], indices: list[int]) -> list
     htmls = [messages[i].html for i in indices]
     texts = [messages[i].text for i in indices]
     nonce = _nonce(htmls + texts)
-    first = messages[indices[0]]
-    if _layout(first) is not None:  # segments laid out alike: align them by position
-        segments = [messages[i].segments for i in indices]
-        html_parts, html_values = factor_segments([s[0] for s in segments])  # type: ignore[index]
-        text_parts, text_values = factor_segments([s[1] for s in segments])  # type: ignore[index]
-    else:
-        html_parts, html_values = factor(htmls, tokenize)
-        text_parts, text_values = factor(texts, tokenize)
+    layout = _layout(messages[indices[0]])
+    if layout is not None:  # one layout: its fields are the slots
+        return _merged_group(messages, indices, layout, nonce)
+    html_parts, html_values = factor(htmls, tokenize)
+    text_parts, text_values = factor(texts, tokenize)
     html_keys = [f"-dc{nonce}h{slot}-" for slot in range(len(html_values[0]))]
     text_keys = _text_keys(html_keys, html_values, text_values, f"-dc{nonce}t")
     html_tpl = _render_template(html_parts, html_keys)
     text_tpl = _render_template(text_parts, text_keys)
     own = set(html_keys)
     text_own = [j for j, key in enumerate(text_keys) if key not in own]  # not shared
+    rows = [(html_values[k], [text_values[k][j] for j in text_own]) for k in range(len(indices))]
+    keys = html_keys + [text_keys[j] for j in text_own]
+    return _requests(messages, indices, html_tpl, text_tpl, keys, [h + t for h, t in rows])
+
+
+def _merged_group(
+    messages: Sequence[OutgoingEmail], indices: list[int], layout: MergeLayout, nonce: str
+) -> list[_Request]:
+    """Requests for messages filling one layout: a field equal in every message stays
+    literal, the others become tags, one per distinct column of values (a link in both
+    parts, or twice in one, travels once)."""
+    values = [messages[i].merge.values for i in indices]  # type: ignore[union-attr]
+    columns = list(zip(*values, strict=True))
+    in_html = {p for p in layout.html if p.__class__ is int}
+    tag_of: dict[tuple[str, ...], str] = {}
+    tags: list[str | None] = []
+    for field, column in enumerate(columns):
+        if column.count(column[0]) == len(column):
+            tags.append(None)
+            continue
+        tag = tag_of.get(column)
+        if tag is None:
+            part = "h" if field in in_html else "t"
+            tag = tag_of[column] = f"-dc{nonce}{part}{len(tag_of)}-"
+        tags.append(tag)
+
+    def template(parts: tuple[str | int, ...]) -> str:
+        return "".join(
+            p if p.__class__ is str else (tags[p] or columns[p][0])  # type: ignore[index, misc]
+            for p in parts
+        )
+
+    first_field: dict[str, int] = {}
+    for field, tag in enumerate(tags):
+        if tag is not None:
+            first_field.setdefault(tag, field)
+    picks = list(first_field.values())
+    chosen = [tuple(row[f] for f in picks) for row in values] if len(picks) != 1 else None
+    if chosen is None:
+        chosen = [(row[picks[0]],) for row in values]
+    return _requests(
+        messages, indices, template(layout.html), template(layout.text), list(first_field), chosen
+    )
+
+
+def _requests(
+    messages: Sequence[OutgoingEmail],
+    indices: Sequence[int],
+    html: str,
+    text: str,
+    keys: Sequence[str],
+    values: Sequence[Sequence[str]],
+) -> list[_Request]:
+    """One request for the messages whose substitutions (``keys`` to each message's
+    ``values``) fit SendGrid's limit, one each for the others (sent whole)."""
+    key_bytes = sum(map(len, keys))  # ASCII
     shared: list[int] = []
     subs: list[Mapping[str, str]] = []
     alone: list[_Request] = []
-    key_bytes = sum(map(len, html_keys)) + sum(len(text_keys[j]) for j in text_own)  # ASCII
-    for k, index in enumerate(indices):
-        html_k, text_k = html_values[k], [text_values[k][j] for j in text_own]
-        values = dict(zip(html_keys, html_k, strict=True))
-        values.update(zip([text_keys[j] for j in text_own], text_k, strict=True))
-        size = key_bytes + len("".join(html_k).encode()) + len("".join(text_k).encode())
-        if size > MAX_SUBSTITUTION_BYTES:
+    for index, own in zip(indices, values, strict=True):
+        if key_bytes + len("".join(own).encode()) > MAX_SUBSTITUTION_BYTES:
             m = messages[index]
             alone.append(_Request((index,), m.html, m.text, ({},)))
         else:
             shared.append(index)
-            subs.append(values)
-    requests = [_Request(tuple(shared), html_tpl, text_tpl, tuple(subs))] if shared else []
+            subs.append(dict(zip(keys, own, strict=True)))
+    requests = [_Request(tuple(shared), html, text, tuple(subs))] if shared else []
     return requests + alone
 
 
-def _layout(message: OutgoingEmail) -> tuple[int, int] | None:
-    """Segment counts of a message whose segments rebuild its bodies exactly, else None."""
-    segments = message.segments
-    if segments is None or len(segments) != 2:
+def _layout(message: OutgoingEmail) -> MergeLayout | None:
+    """The layout of a message whose merge hint holds its bodies, else None."""
+    merge = message.merge
+    if merge is None or not merge.holds(message.html, message.text):
         return None
-    html, text = segments
-    if "".join(html) != message.html or "".join(text) != message.text:
-        return None
-    return len(html), len(text)
-
-
-def factor_segments(
-    segmented: Sequence[Sequence[str]],
-) -> tuple[list[str | int], list[list[str]]]:
-    """:func:`factor` for bodies already cut into aligned segments (same count each).
-
-    A segment equal in every body is literal; runs of segments that differ become one
-    slot each. Rebuilding is exact since every body is the join of its segments.
-    """
-    parts: list[str | int] = []
-    slots: list[list[tuple[str, ...]]] = []  # per slot, its columns
-    literal: list[str] = []
-    in_slot = False
-    for column in zip(*segmented, strict=True):
-        if column.count(column[0]) == len(column):
-            literal.append(column[0])
-            in_slot = False
-        elif in_slot:
-            slots[-1].append(column)
-        else:
-            if literal:
-                parts.append("".join(literal))
-                literal = []
-            parts.append(len(slots))
-            slots.append([column])
-            in_slot = True
-    if literal:
-        parts.append("".join(literal))
-    # Each slot's value per body, then per body its values in slot order.
-    per_slot = [
-        cols[0] if len(cols) == 1 else tuple(map("".join, zip(*cols, strict=True)))
-        for cols in slots
-    ]
-    if not per_slot:
-        return parts, [[] for _ in segmented]
-    return parts, [list(v) for v in zip(*per_slot, strict=True)]
+    return merge.layout
 
 
 def tokenize(body: str) -> list[str]:

@@ -19,6 +19,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -76,6 +77,12 @@ class DeliveryChannel:
     #: seconds a row may stay in ``sending`` before it is presumed lost
     #: (None: the CAMPAIGN_STALE_SECONDS setting)
     stale_after: float | None = None
+    #: ``send`` in two steps, so that a campaign batch's provider call overlaps the
+    #: preparation of the next batch: ``prepare`` (may read the database) builds what
+    #: ``transmit`` hands to the provider on a worker thread (no database, no app
+    #: context; one call at a time). Used for providers whose ``background_safe`` is true.
+    prepare: Callable[[Any, Sequence[Any]], Any] | None = None
+    transmit: Callable[[Any, Any], Sequence[Outcome]] | None = None
 
 
 def stale_after(channel: DeliveryChannel | None = None) -> timedelta:
@@ -171,23 +178,111 @@ def send_campaign_batches(campaign_id: int, time_budget: float | None = None) ->
     channel = channel_for(campaign.channel)
     model = channel.model
     outbox.recover_stale(model, stale_after(channel), [model.campaign_id == campaign.id])
-    while time.monotonic() - started < budget:
-        db.session.refresh(campaign)
-        if campaign.status != "sending":
-            return  # paused or cancelled between batches
-        with _collector_paused():  # the claim makes a batch's worth of objects too
-            rows = outbox.claim(
-                model,
-                [model.campaign_id == campaign.id],
-                channel.batch_size(None),
-                channel.claim_columns,
-            )
-            if not rows:
-                _finish_or_wait(campaign, channel)
-                return
-            _deliver_batch(channel, rows)
-            del rows  # let the batch go before the next claim's commit expires it again
+    with _Pipeline(channel) as pipeline:
+        while time.monotonic() - started < budget:
+            db.session.refresh(campaign)
+            if campaign.status != "sending":
+                return  # paused or cancelled between batches (the one in flight is recorded)
+            with _collector_paused():  # the claim makes a batch's worth of objects too
+                rows = outbox.claim(
+                    model,
+                    [model.campaign_id == campaign.id],
+                    channel.batch_size(None),
+                    channel.claim_columns,
+                )
+                if not rows:
+                    pipeline.finish()
+                    _finish_or_wait(campaign, channel)
+                    return
+                _deliver_batch(channel, rows, pipeline)
+                del rows  # let the batch go before the next claim's commit expires it again
     jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns")
+
+
+class _Pipeline:
+    """At most one campaign batch at the provider while the next one is claimed, checked
+    and rendered: with a remote provider the engine no longer waits on each round trip.
+
+    ``submit`` first records the batch in flight (outcomes, activities, commit), then
+    hands the new one to a worker thread that waits for the shared rate limit and calls
+    ``channel.transmit``. Only the worker touches the provider; only the caller touches
+    the database. On leaving, the batch in flight is recorded; a worker killed meanwhile
+    leaves both batches in ``sending``, put back by :func:`outbox.recover_stale` as
+    before (only the one at the provider may repeat)."""
+
+    def __init__(self, channel: DeliveryChannel) -> None:
+        self.channel = channel
+        self._executor: ThreadPoolExecutor | None = None
+        self._in_flight: tuple[Any, list[outbox.OutboxRow], Future[Any]] | None = None
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_rest: Any) -> None:
+        try:
+            if kind is None:
+                self.finish()
+            elif self._in_flight is not None:
+                try:
+                    self.finish()
+                except Exception:  # the first error is the one to report
+                    log.exception("%s: recording the batch in flight failed", self.channel.name)
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+
+    def accepts(self, provider: Any, rate: RateLimit, size: int) -> bool:
+        """Whether this batch can go through the worker (one rate-limit step, a provider
+        that may be called off the app's thread)."""
+        channel = self.channel
+        return (
+            channel.prepare is not None
+            and channel.transmit is not None
+            and getattr(provider, "background_safe", False)
+            and (not rate.per_message or size <= rate.limit)
+        )
+
+    def submit(self, provider: Any, rows: list[outbox.OutboxRow], rate: RateLimit) -> None:
+        """Prepare ``rows``, send them once the batch in flight is back, then record that
+        one while these are at the provider."""
+        assert self.channel.prepare is not None and self.channel.transmit is not None
+        prepared = self.channel.prepare(provider, rows)
+        previous = self._collect()
+        slots = len(rows) if rate.per_message else 1
+        shared_limiter, transmit = limiter(), self.channel.transmit
+
+        def call() -> Sequence[Outcome]:
+            shared_limiter.wait(rate.key, rate.limit, rate.window, slots)
+            return transmit(provider, prepared)
+
+        if previous is not None:
+            self._record(*previous)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"{self.channel.name}-send")
+        self._in_flight = (provider, rows, self._executor.submit(call))
+
+    def finish(self) -> None:
+        """Wait for the batch in flight, if any, and record its outcomes."""
+        previous = self._collect()
+        if previous is not None:
+            self._record(*previous)
+
+    def _collect(self) -> tuple[Any, list[outbox.OutboxRow], Any] | None:
+        """The batch in flight with its outcomes (or its TransientError), once back."""
+        if self._in_flight is None:
+            return None
+        provider, rows, future = self._in_flight
+        self._in_flight = None
+        try:
+            return provider, rows, future.result()
+        except TransientError as exc:
+            return provider, rows, exc
+
+    def _record(self, provider: Any, rows: list[outbox.OutboxRow], outcomes: Any) -> None:
+        if isinstance(outcomes, TransientError):
+            _defer(self.channel, provider, rows, outcomes)
+        else:
+            _record(self.channel, provider, rows, outcomes)
 
 
 def _finish_or_wait(campaign: Campaign, channel: DeliveryChannel) -> None:
@@ -329,7 +424,9 @@ def _deliver(channel: DeliveryChannel, rows: list[outbox.OutboxRow]) -> None:
         _deliver_batch(channel, rows)
 
 
-def _deliver_batch(channel: DeliveryChannel, rows: list[outbox.OutboxRow]) -> None:
+def _deliver_batch(
+    channel: DeliveryChannel, rows: list[outbox.OutboxRow], pipeline: _Pipeline | None = None
+) -> None:
     model = channel.model
     refusals = channel.refusals(rows)
     for row in rows:
@@ -348,6 +445,11 @@ def _deliver_batch(channel: DeliveryChannel, rows: list[outbox.OutboxRow]) -> No
         return
     provider = channel.provider()
     rate = channel.rate_limit(provider)
+    if pipeline is not None and pipeline.accepts(provider, rate, len(sendable)):
+        pipeline.submit(provider, sendable, rate)
+        return
+    if pipeline is not None:
+        pipeline.finish()
     slots = len(sendable) if rate.per_message else 1
     try:
         for start in range(0, len(sendable), rate.limit if rate.per_message else len(sendable)):
@@ -356,11 +458,15 @@ def _deliver_batch(channel: DeliveryChannel, rows: list[outbox.OutboxRow]) -> No
             outcomes = channel.send(provider, chunk)
             _record(channel, provider, chunk, outcomes)
     except TransientError as exc:
-        remaining = [r for r in sendable if r.status == "sending"]
-        outbox.retry_later(remaining, getattr(provider, "name", channel.name), exc)
-        outbox.save(model, remaining)
-        db.session.commit()
-        log.warning("%s batch of %d deferred: %s", channel.name, len(remaining), exc)
+        _defer(channel, provider, [r for r in sendable if r.status == "sending"], exc)
+
+
+def _defer(channel: DeliveryChannel, provider: Any, rows: list[Any], exc: TransientError) -> None:
+    """Put back rows the provider could not take now (retried with backoff)."""
+    outbox.retry_later(rows, getattr(provider, "name", channel.name), exc)
+    outbox.save(channel.model, rows)
+    db.session.commit()
+    log.warning("%s batch of %d deferred: %s", channel.name, len(rows), exc)
 
 
 def _record(channel: DeliveryChannel, provider: Any, rows: Sequence[Any], outcomes) -> None:

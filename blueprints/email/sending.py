@@ -18,7 +18,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, case, func, insert, literal, select
+from sqlalchemy import Select, bindparam, case, func, insert, literal, select
 from sqlalchemy.orm import aliased
 
 from app.auth.models import User
@@ -243,6 +243,22 @@ class PreparedTemplate:
         return layout, tuple(token for token, _html in fields), text_from
 
     @cached_property
+    def own_fields(self) -> tuple[tuple[int, str], ...]:
+        """Fields holding our own URLs (tracking, unsubscribe): index and token name."""
+        plan = self.merge_plan
+        tokens = plan[1] if plan else ()
+        return tuple((i, t.name) for i, t in enumerate(tokens) if _is_own(t.name))
+
+    @cached_property
+    def customer_fields(self) -> tuple[tuple[int, rendering.Token, bool], ...]:
+        """The other fields: index, token, HTML-escaped or not."""
+        plan = self.merge_plan
+        if plan is None:
+            return ()
+        _layout, tokens, text_from = plan
+        return tuple((i, t, i < text_from) for i, t in enumerate(tokens) if not _is_own(t.name))
+
+    @cached_property
     def loose_fields(self) -> tuple[int, ...]:
         """The text fields holding customer values: an empty value or loose whitespace
         there means the text part needs tidying again. Our own URLs are left out:
@@ -251,11 +267,11 @@ class PreparedTemplate:
         if plan is None:
             return ()
         _layout, tokens, text_from = plan
-        return tuple(
-            i
-            for i in range(text_from, len(tokens))
-            if not (tokens[i].name.startswith(_OWN) or tokens[i].name == "unsubscribe_url")
-        )
+        return tuple(i for i in range(text_from, len(tokens)) if not _is_own(tokens[i].name))
+
+
+def _is_own(name: str) -> bool:
+    return name.startswith(_OWN) or name == "unsubscribe_url"
 
 
 @lru_cache(maxsize=16)
@@ -323,21 +339,24 @@ def render_prepared(
     urls = urls or tracking.TrackingUrls()
     context = {**context, "unsubscribe_url": unsubscribe}
     out_subject = " ".join(rendering.render(subject, context, html=False).split())
-    # Plain text, escaped where they land like any value (signed URLs have nothing to escape).
-    context[_OPEN] = urls.open_url(message_id)
+    own = {"unsubscribe_url": unsubscribe, _OPEN: urls.open_url(message_id)}
     if prepared.footer:
-        context[_PREFERENCES] = urls.preferences_url(message_id)
+        own[_PREFERENCES] = urls.preferences_url(message_id)
     for name, url in zip(prepared.click_tokens, prepared.links, strict=True):
-        context[name] = urls.click_url(message_id, url)
+        own[name] = urls.click_url(message_id, url)
     plan = prepared.merge_plan
-    if plan is None:
+    if plan is None or not urls.html_safe:
+        context.update(own)  # plain text, escaped where they land like any value
         html = rendering.render(prepared.html, context, html=True)
         text = rendering.tidy_text(rendering.render(prepared.text, context, html=False))
         return rendering.RenderedEmail(out_subject, html, text), None
-    layout, tokens, text_from = plan
+    layout, tokens, _text_from = plan
+    values: list[str] = [""] * len(tokens)
+    for index, name in prepared.own_fields:
+        values[index] = own[name]  # signed URLs read the same escaped or not
     value = rendering.token_value
-    values = [value(token, context, True) for token in tokens[:text_from]]
-    values += [value(token, context, False) for token in tokens[text_from:]]
+    for index, token, html in prepared.customer_fields:
+        values[index] = value(token, context, html)
     merge = Merge(layout, values)
     # The text part was tidied with the tokens in place; a value that is empty or has
     # loose whitespace needs tidying again (and then the layout no longer holds).
@@ -474,29 +493,50 @@ def build_messages(
     return messages, problems
 
 
-def send(p: Any, rows: Sequence[OutboxRow]) -> list[Any]:
-    """Render (campaign rows), hand the batch to the provider, one outcome per row."""
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch built for the provider: a message per row (None where it could not be
+    built, with the error under its index)."""
+
+    messages: list[OutgoingEmail | None]
+    problems: dict[int, ProviderError]
+
+
+def prepare(_p: Any, rows: Sequence[OutboxRow]) -> PreparedBatch:
+    """Render the campaign rows for their customers (reads the database)."""
     campaigns = _campaign_parts(rows)
     customer_ids = {r.customer_id for r in rows if r.campaign_id and r.customer_id}
     messages, problems = build_messages(rows, campaigns, _contexts(customer_ids))
-    ready = [m for m in messages if m is not None]
-    console = getattr(p, "name", None) == "console"
-    token = _console_rows.set({r.public_id: r for r in rows} if console else None)
+    return PreparedBatch(messages, problems)
+
+
+def transmit(p: Any, batch: PreparedBatch) -> list[Any]:
+    """Hand a prepared batch to the provider: one outcome per row (no database)."""
+    ready = [m for m in batch.messages if m is not None]
     try:
         results = p.send_batch(ready) if ready else []
     except AuthenticationError as exc:
         results = [exc] * len(ready)
-    finally:
-        _console_rows.reset(token)
     outcomes: list[Any] = []
     it = iter(results)
-    for index in range(len(rows)):
-        if index in problems:
-            outcomes.append(problems[index])
+    for index in range(len(batch.messages)):
+        if index in batch.problems:
+            outcomes.append(batch.problems[index])
             continue
         result = next(it)
         outcomes.append(result.provider_message_id if isinstance(result, SendResult) else result)
     return outcomes
+
+
+def send(p: Any, rows: Sequence[OutboxRow]) -> list[Any]:
+    """Render (campaign rows), hand the batch to the provider, one outcome per row."""
+    batch = prepare(p, rows)
+    console = getattr(p, "name", None) == "console"
+    token = _console_rows.set({r.public_id: r for r in rows} if console else None)
+    try:
+        return transmit(p, batch)
+    finally:
+        _console_rows.reset(token)
 
 
 # --- after the send ------------------------------------------------------------------------
@@ -513,23 +553,37 @@ def after_send(rows: Sequence[OutboxRow]) -> None:
     if not sent:
         return
     campaigns = _campaign_parts(sent)
-    activities = []
+    # What a group of rows shares (type, user, time) is bound once per statement.
+    groups: dict[tuple[str, int | None, Any], list[dict[str, Any]]] = {}
     for row in sent:
         rendered = getattr(row, "_rendered", None)
         campaign = campaigns.get(row.campaign_id) if row.campaign_id else None
-        activities.append(
+        shared = (
+            "Email Campaign" if campaign else "Email",
+            campaign.created_by_id if campaign else row.user_id,
+            row.sent_at or utcnow(),
+        )
+        groups.setdefault(shared, []).append(
             {
                 "public_id": activity_public_id(row.public_id),
                 "customer_id": row.customer_id,
-                "type": "Email Campaign" if campaign else "Email",
                 "subject": (rendered.subject if rendered else row.subject),
                 "body": (rendered.text if rendered else row.text),
-                "direction": "sent",
-                "user_id": campaign.created_by_id if campaign else row.user_id,
-                "occurred_at": row.sent_at or utcnow(),
             }
         )
-    db.session.execute(insert(Activity.__table__), activities)
+    table = Activity.__table__
+    for (kind, user_id, occurred_at), activities in groups.items():
+        statement = insert(table).values(
+            public_id=bindparam("public_id"),
+            customer_id=bindparam("customer_id"),
+            subject=bindparam("subject"),
+            body=bindparam("body"),
+            type=kind,
+            direction="sent",
+            user_id=user_id,
+            occurred_at=occurred_at,
+        )
+        db.session.execute(statement, activities)
 
 
 def sent_values() -> dict[str, Any]:
@@ -569,5 +623,7 @@ def register(app: Flask) -> None:
             after_send=after_send,
             sent_values=sent_values,
             claim_columns=CLAIM_COLUMNS,
+            prepare=prepare,
+            transmit=transmit,
         ),
     )

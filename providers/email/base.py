@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from types import TracebackType
 
 from providers.errors import (
@@ -81,18 +82,30 @@ class OutgoingEmail:
 
     def __post_init__(self) -> None:
         for key, value in self.metadata.items():
-            if not (_METADATA_TOKEN.fullmatch(key) and _METADATA_TOKEN.fullmatch(value)):
+            if not (_valid_metadata_key(key) and _METADATA_TOKEN.fullmatch(value)):
                 raise ValueError(
                     f"metadata {key!r}={value!r}: keys and values must match [A-Za-z0-9_-]{{1,256}}"
                 )
         for name in self.headers:
-            if not _HEADER_NAME.fullmatch(name):
+            if not _valid_header_name(name):
                 raise ValueError(f"invalid header name {name!r}")
-        single_line = [self.to, self.from_email, self.subject, self.reply_to, self.from_name]
-        single_line += list(self.headers.values())
-        for value in single_line:
+        for value in (self.to, self.from_email, self.subject, self.reply_to, self.from_name):
             if value is not None and ("\r" in value or "\n" in value):
-                raise ValueError(f"line break in address, subject or header: {value!r}")
+                raise ValueError(f"line break in address or subject: {value!r}")
+        for value in self.headers.values():
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"line break in header: {value!r}")
+
+
+# A campaign's messages repeat the same few names: each is checked once.
+@lru_cache(maxsize=256)
+def _valid_header_name(name: str) -> bool:
+    return _HEADER_NAME.fullmatch(name) is not None
+
+
+@lru_cache(maxsize=256)
+def _valid_metadata_key(key: str) -> bool:
+    return _METADATA_TOKEN.fullmatch(key) is not None
 
 
 @dataclass(frozen=True)
@@ -113,6 +126,9 @@ class EmailProvider(ABC):
 
     name: str
     max_batch_size: int
+    #: Whether the app may call this adapter from a worker thread (one call at a time,
+    #: no app context): true for adapters that only talk to their provider.
+    background_safe: bool = True
 
     @abstractmethod
     def send(self, message: OutgoingEmail) -> SendResult:

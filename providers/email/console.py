@@ -20,6 +20,7 @@ class ConsoleEmailProvider(EmailProvider):
 
     name = "console"
     max_batch_size = 1000
+    background_safe = False  # its sink may write to the app's database
 
     def __init__(
         self,

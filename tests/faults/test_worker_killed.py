@@ -87,7 +87,8 @@ def test_sigkill_mid_campaign_then_a_new_worker_finishes(
         time.sleep(0.5)
         assert len(received(fake)) == at_kill, "something still sends after SIGKILL"
         status, counts = campaign_state(campaign_id)
-        assert status == "sending" and counts["sending"] <= BATCH, (status, counts)
+        # the batch at the provider, and the next one claimed meanwhile
+        assert status == "sending" and counts["sending"] <= 2 * BATCH, (status, counts)
         group.start()
         done = wait_for(lambda: campaign_state(campaign_id)[0] == "sent", 150, 0.5)
         status, counts = campaign_state(campaign_id)

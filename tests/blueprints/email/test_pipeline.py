@@ -1,0 +1,88 @@
+"""A campaign batch is at the provider while the next one is claimed and rendered, and
+each batch's outcomes are committed before the next batch goes: after a crash only the
+batch at the provider can repeat (the SendGrid SDK against its fake, through the API)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app.extensions import db
+from app.messaging import delivery
+from app.messaging.models import Campaign
+from blueprints.email.models import EmailMessage
+from tests.conftest import app_settings
+from tests.fakes.sendgrid import FakeSendGrid
+
+BATCH = 20
+RECIPIENTS = 3 * BATCH + 5
+
+
+class WatchingSendGrid(FakeSendGrid):
+    """Notes the rows' states in the database while each request is at the provider."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__()
+        self.engine = create_engine(database_url)
+        self.seen: list[tuple[int, int]] = []  # (sent on arrival, most in sending meanwhile)
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT status, count(*) FROM email_message GROUP BY status")
+            )
+            return {status: n for status, n in rows}
+
+    def handle(self, request):
+        sent_on_arrival = self.counts().get("sent", 0)
+        most_sending, deadline = 0, time.monotonic() + 2
+        while time.monotonic() < deadline:  # until the next batch is claimed, or 2 s
+            most_sending = max(most_sending, self.counts().get("sending", 0))
+            if most_sending > BATCH or sent_on_arrival + most_sending >= RECIPIENTS:
+                break
+            time.sleep(0.02)
+        self.seen.append((sent_on_arrival, most_sending))
+        return super().handle(request)
+
+
+@pytest.fixture
+def fake(database_url) -> Iterator[WatchingSendGrid]:
+    server = WatchingSendGrid(database_url).start()
+    yield server
+    server.stop()
+    server.engine.dispose()
+
+
+@pytest.fixture
+def app_config(database_url, fake):
+    return app_settings(
+        database_url,
+        EMAIL_PROVIDER="sendgrid",
+        SENDGRID_API_KEY=fake.api_key,
+        SENDGRID_BASE_URL=fake.url,
+        EMAIL_BATCH_SIZE=BATCH,
+    )
+
+
+def test_batches_overlap_and_each_is_recorded_before_the_next_goes(
+    app, fake, manager, make_customer, make_list, call
+):
+    customers = [make_customer("North") for _ in range(RECIPIENTS)]
+    list_id = make_list(manager, customers)
+    r = call(
+        manager,
+        "post",
+        "/email/send",
+        json={"listId": list_id, "subject": "Hi", "html": "<p>Hi {{ customer_name }}</p>"},
+    )
+    assert r.status_code == 202, r.get_json()
+    campaign = db.session.get(Campaign, EmailMessage.query.first().campaign_id)
+    assert campaign.status == "sent", delivery.status_counts(campaign)
+    assert sorted(m.to for m in fake.received) == sorted(c.email for c in customers)
+    # Request k found the k batches before it recorded as sent...
+    assert [sent for sent, _ in fake.seen] == [k * BATCH for k in range(4)]
+    # ...and, while it was at the provider, the next batch was claimed already.
+    assert [sending for _, sending in fake.seen] == [2 * BATCH, 2 * BATCH, BATCH + 5, 5]

@@ -51,6 +51,8 @@ class TrackingUrls:
 
     def __init__(self) -> None:
         self.base = signing.public_url("")
+        #: whether these URLs read the same HTML-escaped (the tokens are URL-safe)
+        self.html_safe = html_lib.escape(self.base) == self.base
         self._open = signing.id_signer_for("open")
         self._click = signing.json_signer_for("click")
         self._unsubscribe = signing.id_signer_for("unsubscribe")

@@ -9,7 +9,8 @@ of its rows); the engine does the rest, the same way for email and SMS:
 * ``send_campaign_batches`` claims provider-sized batches, re-checks consent at send time,
   waits for the provider's shared rate limit just before the call, sends, records each
   outcome, and keeps going for a bounded time before re-enqueueing itself, so a killed
-  worker is resumed by the next job and a paused campaign stops between batches;
+  worker is resumed by the next job and a paused campaign stops between batches; while
+  a batch is at the provider the next one is claimed and rendered (:class:`_Pipeline`);
 * ``send_single`` does the same for one message (a rep's email or text).
 """
 

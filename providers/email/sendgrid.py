@@ -6,9 +6,11 @@ therefore factors the bodies of messages sharing a sender and reply-to: the part
 in every body stay literal, each region that differs becomes a substitution tag
 (``-dc<nonce><n>-``) and every personalization carries its own values in
 ``substitutions`` next to its ``to``, ``subject``, ``headers`` (List-Unsubscribe...) and
-``custom_args`` (our metadata, echoed at the top level of each webhook event). Bodies
-are cut into lines (long lines into tags and text runs) and aligned with the first
-body, so a greeting or an unsubscribe link costs a few bytes, not a copy of the body.
+``custom_args`` (our metadata, echoed at the top level of each webhook event). Messages
+made from one template carry its layout (:class:`~providers.email.base.Merge`): each of
+its fields that differs between them becomes a tag. Other bodies are cut into lines
+(long lines into tags and text runs) and aligned with the first body. Either way a
+greeting or an unsubscribe link costs a few bytes, not a copy of the body.
 A recipient whose substitutions would pass SendGrid's 10,000-byte limit goes in a
 request of its own. A 1,000-recipient campaign is thus one or a few HTTP calls, and the
 body SendGrid rebuilds is exactly the message's own.

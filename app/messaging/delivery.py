@@ -244,8 +244,8 @@ class _Pipeline:
         )
 
     def submit(self, provider: Any, rows: list[outbox.OutboxRow], rate: RateLimit) -> None:
-        """Prepare ``rows``, send them once the batch in flight is back, then record that
-        one while these are at the provider."""
+        """Prepare ``rows`` while the batch in flight is at the provider, record that
+        batch once it is back, then hand these to the worker."""
         assert self.channel.prepare is not None and self.channel.transmit is not None
         prepared = self.channel.prepare(provider, rows)
         previous = self._collect()

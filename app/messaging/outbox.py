@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Integer, String, Text, or_, select, update
@@ -36,7 +37,9 @@ class OutboxMixin:
     status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    claim_token: Mapped[str | None] = mapped_column(String(36), index=True)
+    # No index: a claim's rows come back from its UPDATE, and a batch is then picked by
+    # id range (migration 0006).
+    claim_token: Mapped[str | None] = mapped_column(String(36))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     provider: Mapped[str | None] = mapped_column(String(16))
     provider_message_id: Mapped[str | None] = mapped_column(String(120), index=True)
@@ -81,8 +84,9 @@ def claim(
 ) -> list[OutboxRow]:
     """Take up to ``limit`` due queued rows matching ``conditions`` for this worker.
 
-    ``columns``: read only these of each row (default: all); a campaign batch reads a few
-    of a message's many columns."""
+    ``columns``: read only these of each row (and its id; default: all); a campaign batch
+    reads a few of a message's many columns. The rows come back from the claiming UPDATE
+    itself (RETURNING, SQLite 3.35+ and PostgreSQL), in id order."""
     now = utcnow()
     token = str(uuid.uuid4())
     due = (
@@ -107,25 +111,21 @@ def claim(
     if ids == []:
         db.session.commit()
         return []
-    _unsynced_commit_ahead()
-    claimed_count = db.session.execute(
-        update(model)
-        .where(model.id.in_(chosen), model.status == "queued")
-        .values(status="sending", claim_token=token, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    if not claimed_count:
-        return []
     table = model.__table__
-    read = [table.c[name] for name in columns] if columns else list(table.c)
+    wanted = [table.c[name] for name in columns] if columns else list(table.c)
+    read = [table.c.id, *(column for column in wanted if column.key != "id")]
     names = [column.key for column in read]
-    result = db.session.execute(
-        select(*read)
-        .where(table.c.claim_token == token, table.c.status == "sending")
-        .order_by(table.c.id)
-    )
-    return [OutboxRow(dict(zip(names, values, strict=True))) for values in result]
+    _unsynced_commit_ahead()
+    claimed = db.session.execute(
+        update(table)
+        .where(table.c.id.in_(chosen), table.c.status == "queued")
+        .values(status="sending", claim_token=token, claimed_at=now)
+        .returning(*read)
+    ).all()
+    db.session.commit()
+    # RETURNING gives no order; a batch goes out in id order.
+    claimed.sort(key=itemgetter(0))
+    return [OutboxRow(dict(zip(names, values, strict=True))) for values in claimed]
 
 
 def _unsynced_commit_ahead() -> None:

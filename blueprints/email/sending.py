@@ -18,9 +18,10 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, bindparam, case, func, insert, literal, select
+from sqlalchemy import Select, case, func, insert, literal, select
 from sqlalchemy.orm import aliased
 
+from app import bulk
 from app.auth.models import User
 from app.crm.models import Activity, Customer, Territory
 from app.dev import capture
@@ -543,7 +544,8 @@ def send(p: Any, rows: Sequence[OutboxRow]) -> list[Any]:
 
 
 def after_send(rows: Sequence[OutboxRow]) -> None:
-    """Timeline entries for the rows that went, in one executemany INSERT.
+    """Timeline entries for the rows that went, in one executemany INSERT
+    (:func:`app.bulk.insert_rows`: the four values of each row go to the driver as they are).
 
     Each activity's public id is its message's with the activity prefix, so the UPDATE
     that marks the messages sent also links them to their activities
@@ -554,7 +556,8 @@ def after_send(rows: Sequence[OutboxRow]) -> None:
         return
     campaigns = _campaign_parts(sent)
     # What a group of rows shares (type, user, time) is bound once per statement.
-    groups: dict[tuple[str, int | None, Any], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, int | None, Any], list[tuple[str, int, str | None, str | None]]]
+    groups = {}
     for row in sent:
         rendered = getattr(row, "_rendered", None)
         campaign = campaigns.get(row.campaign_id) if row.campaign_id else None
@@ -564,26 +567,23 @@ def after_send(rows: Sequence[OutboxRow]) -> None:
             row.sent_at or utcnow(),
         )
         groups.setdefault(shared, []).append(
-            {
-                "public_id": activity_public_id(row.public_id),
-                "customer_id": row.customer_id,
-                "subject": (rendered.subject if rendered else row.subject),
-                "body": (rendered.text if rendered else row.text),
-            }
+            (
+                activity_public_id(row.public_id),
+                row.customer_id,
+                rendered.subject if rendered else row.subject,
+                rendered.text if rendered else row.text,
+            )
         )
-    table = Activity.__table__
     for (kind, user_id, occurred_at), activities in groups.items():
-        statement = insert(table).values(
-            public_id=bindparam("public_id"),
-            customer_id=bindparam("customer_id"),
-            subject=bindparam("subject"),
-            body=bindparam("body"),
-            type=kind,
-            direction="sent",
-            user_id=user_id,
-            occurred_at=occurred_at,
+        bulk.insert_rows(
+            Activity.__table__,
+            _ACTIVITY_COLUMNS,
+            activities,
+            {"type": kind, "direction": "sent", "user_id": user_id, "occurred_at": occurred_at},
         )
-        db.session.execute(statement, activities)
+
+
+_ACTIVITY_COLUMNS = ("public_id", "customer_id", "subject", "body")
 
 
 def sent_values() -> dict[str, Any]:

@@ -42,28 +42,16 @@ def is_suppressed(channel: str, address: str | None) -> bool:
 
 def refusal(channel: str, customer: Any, address: str | None) -> str | None:
     """Why this customer/address may not be contacted now, or None when it may."""
-    if not address:
-        return f"no {channel} address"
-    if is_suppressed(channel, address):
-        return f"{address} is on the {channel} suppression list"
-    pref = db.session.scalar(
-        select(CommunicationPreference).where(CommunicationPreference.customer_id == customer.id)
-    )
-    status = getattr(pref, f"{channel}_status", "unknown") if pref else "unknown"
-    if status == "opted_out":
-        return f"the customer opted out of {channel}"
-    if channel == "sms" and status != "opted_in":
-        return "the customer has not opted in to SMS"
-    return None
+    return refusals(channel, [(0, customer.id, address)]).get(0)
 
 
 def refusals(
     channel: str, recipients: Sequence[tuple[int, int | None, str | None]]
 ) -> dict[int, str]:
-    """:func:`refusal` for a batch in two queries: ``recipients`` are ``(key, customer id
-    or None, address)``; returns ``{key: why}`` for those who may not be contacted now.
-    Without a customer only the suppression list applies (a reply to an unknown contact
-    who texted first)."""
+    """Why each recipient may not be contacted now, in two queries: ``recipients`` are
+    ``(key, customer id or None, address)``; returns ``{key: why}`` for those who may
+    not. Without a customer only the suppression list applies (a reply to an unknown
+    contact who texted first)."""
     addresses = {normalise_address(channel, a) for _k, _c, a in recipients if a}
     suppressed = set(
         db.session.scalars(

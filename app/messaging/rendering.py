@@ -172,18 +172,6 @@ def render(source: str | None, context: dict[str, Any], *, html: bool) -> str:
     return _compiled(source, html).render(present)
 
 
-def render_segments(source: str | None, context: dict[str, Any], *, html: bool) -> list[str]:
-    """:func:`render`, cut into literal runs and the output of each token, the same cut
-    for every context (``"".join`` of the result is what :func:`render` returns)."""
-    if not source:
-        return []
-    pieces = simple_pieces(source, html)
-    if pieces is not None:
-        return _fill(pieces, context, html)
-    present = {k: v for k, v in context.items() if v is not None and v != ""}
-    return list(_compiled(source, html).generate(present))
-
-
 @dataclass(frozen=True)
 class Token:
     """``{{ name }}`` or ``{{ name|default('fallback') }}`` in a template."""

@@ -34,9 +34,6 @@ class MergeLayout:
     html: tuple[str | int, ...]
     text: tuple[str | int, ...]
 
-    def fields(self) -> int:
-        return 1 + max((p for p in (*self.html, *self.text) if p.__class__ is int), default=-1)
-
 
 class Merge:
     """One message's bodies: a shared :class:`MergeLayout` filled with its own values."""

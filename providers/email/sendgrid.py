@@ -350,9 +350,7 @@ def _merged_group(
         if tag is not None:
             first_field.setdefault(tag, field)
     picks = list(first_field.values())
-    chosen = [tuple(row[f] for f in picks) for row in values] if len(picks) != 1 else None
-    if chosen is None:
-        chosen = [(row[picks[0]],) for row in values]
+    chosen = [tuple(row[f] for f in picks) for row in values]
     return _requests(
         messages, indices, template(layout.html), template(layout.text), list(first_field), chosen
     )

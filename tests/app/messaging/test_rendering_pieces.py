@@ -52,7 +52,6 @@ def test_direct_fill_equals_jinja(source, context, html):
     expected = rendering._compiled(source, html).render(present)
     assert rendering.simple_pieces(source, html) is not None
     assert rendering.render(source, context, html=html) == expected
-    assert "".join(rendering.render_segments(source, context, html=html)) == expected
 
 
 @pytest.mark.parametrize(
@@ -77,14 +76,6 @@ def test_anything_but_text_and_tokens_is_left_to_jinja(source):
     context = {"customer_name": "Bistro", "territory": "North"}
     expected = rendering._compiled(source, True).render(context)
     assert rendering.render(source, context, html=True) == expected
-
-
-def test_segments_are_cut_alike_for_every_context():
-    source = "<p>Hi {{ customer_name|default('there') }}</p><p>{{ territory }}</p>"
-    one = rendering.render_segments(source, {"customer_name": "A & B"}, html=True)
-    two = rendering.render_segments(source, {"territory": "North"}, html=True)
-    assert len(one) == len(two)
-    assert one[1] == "A &amp; B" and two[1] == "there"
 
 
 @settings(max_examples=100, deadline=None)

@@ -5,17 +5,20 @@ per purpose so a pixel token can never be replayed as an unsubscribe token. They
 expire: an unsubscribe link in a two-year-old email must still work.
 
 New tokens are an itsdangerous :class:`~itsdangerous.Signer` signature (salt
-``decant-<purpose>-v2``) over the compact JSON payload in URL-safe base64, without the
+``decant-<purpose>-v3``) over the compact JSON payload in URL-safe base64, without the
 zlib pass :class:`~itsdangerous.URLSafeSerializer` makes on every payload (a campaign
-signs several links per recipient). Tokens of the older serializer format (salt
-``decant-<purpose>``) are still accepted.
+signs several links per recipient). The signature is keyed BLAKE2b (RFC 7693: a MAC by
+design, no HMAC construction needed) with a 20-byte tag, about half the CPU of
+HMAC-SHA1 per token. Tokens of the two older formats are still accepted: HMAC-SHA1
+signatures (salt ``decant-<purpose>-v2``) and the serializer's (salt
+``decant-<purpose>``); an unsubscribe link in a year-old email must still work.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hmac
+import hashlib
 import json
 from collections.abc import Callable
 from functools import lru_cache
@@ -24,6 +27,7 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadSignature, Signer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode, want_bytes
+from itsdangerous.signer import SigningAlgorithm
 
 PURPOSES = ("open", "click", "unsubscribe", "preferences")
 
@@ -49,8 +53,34 @@ def _signer(purpose: str) -> _KeyedSigner:
     return _cached_signer(current_app.config["SECRET_KEY"], purpose)
 
 
+def _hmac_signer(purpose: str) -> Signer:
+    """The HMAC-SHA1 signer of the second token format, still accepted when unsigning."""
+    return _cached_hmac_signer(current_app.config["SECRET_KEY"], purpose)
+
+
+@lru_cache(maxsize=32)
+def _cached_hmac_signer(secret_key: str, purpose: str) -> Signer:
+    return Signer(secret_key, salt=f"decant-{purpose}-v2")
+
+
+_TAG_BYTES = 20
+
+
+class Blake2bMac(SigningAlgorithm):
+    """Keyed BLAKE2b as an itsdangerous signing algorithm (20-byte tags)."""
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hashlib.blake2b(value, key=key, digest_size=_TAG_BYTES).digest()
+
+
 class _KeyedSigner(Signer):
-    """A :class:`Signer` that derives its signing key once, not on every signature."""
+    """A :class:`Signer` (keyed BLAKE2b, key derived with SHA-256) that derives its
+    signing key once, not on every signature."""
+
+    def __init__(self, secret_key: str, salt: str) -> None:
+        super().__init__(
+            secret_key, salt=salt, digest_method=hashlib.sha256, algorithm=Blake2bMac()
+        )
 
     def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
         if secret_key is not None:
@@ -66,22 +96,20 @@ class _KeyedSigner(Signer):
     def tokens(self) -> _Tokens:
         made = self.__dict__.get("_tokens")
         if made is None:
-            made = self.__dict__["_tokens"] = _Tokens(
-                self.derive_key(), self.digest_method().name, want_bytes(self.sep)
-            )
+            made = self.__dict__["_tokens"] = _Tokens(self.derive_key(), want_bytes(self.sep))
         return made
 
 
 class _Tokens:
     """Tokens exactly as :meth:`Signer.sign` writes them over URL-safe base64 payloads,
-    from an HMAC keyed once and copied per token (the documented way to MAC many
-    messages with one key; keying costs as much as the MAC of a short payload) and no
-    conversions: a campaign signs five per recipient."""
+    from a BLAKE2b state keyed once and copied per token (keying is one compression of
+    its own, as costly as the MAC of a short payload) and no conversions: a campaign
+    signs five per recipient."""
 
     __slots__ = ("keyed", "sep")
 
-    def __init__(self, key: bytes, digest: str, sep: bytes) -> None:
-        self.keyed = hmac.new(key, digestmod=digest)
+    def __init__(self, key: bytes, sep: bytes) -> None:
+        self.keyed = hashlib.blake2b(key=key, digest_size=_TAG_BYTES)
         self.sep = sep
 
     def mac(self, value: bytes) -> bytes:
@@ -110,7 +138,7 @@ def _b64(data: bytes) -> bytes:
 
 @lru_cache(maxsize=32)
 def _cached_signer(secret_key: str, purpose: str) -> _KeyedSigner:
-    return _KeyedSigner(secret_key, salt=f"decant-{purpose}-v2")
+    return _KeyedSigner(secret_key, salt=f"decant-{purpose}-v3")
 
 
 def sign(purpose: str, payload: Any) -> str:
@@ -137,11 +165,11 @@ def _sign_with(tokens: _Tokens, payload: Any) -> str:
 
 def unsign(purpose: str, token: str) -> Any | None:
     """The payload, or None for a tampered, truncated or foreign token."""
-    try:
-        encoded = _signer(purpose).unsign(token)
-    except BadSignature:
-        pass
-    else:
+    for signer in (_signer(purpose), _hmac_signer(purpose)):
+        try:
+            encoded = signer.unsign(token)
+        except BadSignature:
+            continue
         try:
             data = base64.urlsafe_b64decode(encoded + b"=" * (-len(encoded) % 4))
             return json.loads(data)

@@ -389,7 +389,7 @@ def loose_text(value: str) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RenderedEmail:
     subject: str
     html: str

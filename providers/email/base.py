@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from types import TracebackType
 
 from providers.errors import (
@@ -34,6 +34,32 @@ class MergeLayout:
     html: tuple[str | int, ...]
     text: tuple[str | int, ...]
 
+    @cached_property
+    def fill_html(self) -> Callable[[Sequence[str]], str]:
+        """The HTML part for a message's values."""
+        return _filler(self.html)
+
+    @cached_property
+    def fill_text(self) -> Callable[[Sequence[str]], str]:
+        """The text part for a message's values."""
+        return _filler(self.text)
+
+
+def _filler(parts: tuple[str | int, ...]) -> Callable[[Sequence[str]], str]:
+    """A function joining ``parts`` with each field number replaced by its value: a copy
+    of the parts with the fields' places overwritten, then joined (half the time of
+    testing every part's type per message)."""
+    template = list(parts)
+    places = tuple((i, p) for i, p in enumerate(parts) if p.__class__ is int)
+
+    def fill(values: Sequence[str]) -> str:
+        buffer = template.copy()
+        for place, field_number in places:
+            buffer[place] = values[field_number]
+        return "".join(buffer)  # type: ignore[arg-type]
+
+    return fill
+
 
 class Merge:
     """One message's bodies: a shared :class:`MergeLayout` filled with its own values."""
@@ -42,18 +68,19 @@ class Merge:
 
     def __init__(self, layout: MergeLayout, values: Sequence[str]) -> None:
         self.layout = layout
-        self.values = tuple(values)
-        self.html = "".join([self.values[p] if p.__class__ is int else p for p in layout.html])  # type: ignore[index, misc]
-        self.text = "".join([self.values[p] if p.__class__ is int else p for p in layout.text])  # type: ignore[index, misc]
+        self.values = values = tuple(values)
+        self.html = layout.fill_html(values)
+        self.text = layout.fill_text(values)
 
     def holds(self, html: str, text: str) -> bool:
         """Whether these are the bodies made here (the very strings: no comparison)."""
         return html is self.html and text is self.text
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OutgoingEmail:
-    """One email to one recipient, rendered already.
+    """One email to one recipient, rendered already (treat it as read-only: not frozen
+    because a frozen dataclass costs three times as much to make, per recipient).
 
     ``headers`` are extra headers such as List-Unsubscribe and List-Unsubscribe-Post.
     ``idempotency_key`` is stable per message, for providers that take one. ``metadata``

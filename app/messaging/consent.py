@@ -8,11 +8,13 @@ never sent to on that channel, whoever the customer record says it belongs to.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, exists, select
+from sqlalchemy import Select, String, and_, bindparam, exists, select
 
+from app import bulk
 from app.crm.models import CommunicationPreference, Customer
 from app.crm.services import record_consent
 from app.extensions import db
@@ -53,21 +55,16 @@ def refusals(
     not. Without a customer only the suppression list applies (a reply to an unknown
     contact who texted first)."""
     addresses = {normalise_address(channel, a) for _k, _c, a in recipients if a}
-    suppressed = set(
-        db.session.scalars(
-            select(Suppression.address).where(
-                Suppression.channel == channel, Suppression.address.in_(addresses)
-            )
-        )
-    )
     customer_ids = {c for _k, c, _a in recipients if c is not None}
-    status_col = getattr(CommunicationPreference, f"{channel}_status")
+    dialect = db.session.get_bind().dialect.name
+    suppressed = set(
+        bulk.execute(
+            _suppressed_among(dialect),
+            {"channel": channel, "addresses": bulk.json_list(addresses)},
+        ).scalars()
+    )
     statuses = dict(
-        db.session.execute(
-            select(Customer.id, status_col)
-            .outerjoin(CommunicationPreference, CommunicationPreference.customer_id == Customer.id)
-            .where(Customer.id.in_(customer_ids))
-        ).all()
+        bulk.execute(_statuses_of(dialect, channel), {"ids": bulk.json_list(customer_ids)}).all()
     )
     out: dict[int, str] = {}
     for key, customer_id, address in recipients:
@@ -82,6 +79,26 @@ def refusals(
         elif channel == "sms" and statuses[customer_id] != "opted_in":
             out[key] = "the customer has not opted in to SMS"
     return out
+
+
+@lru_cache(maxsize=8)
+def _suppressed_among(dialect: str) -> Select[Any]:
+    """The suppressed addresses of a channel among a JSON list of addresses."""
+    return select(Suppression.address).where(
+        Suppression.channel == bindparam("channel"),
+        Suppression.address.in_(bulk.listed("addresses", dialect, String())),
+    )
+
+
+@lru_cache(maxsize=8)
+def _statuses_of(dialect: str, channel: str) -> Select[Any]:
+    """Each listed customer's preference for ``channel`` (None when they have none)."""
+    status_col = getattr(CommunicationPreference, f"{channel}_status")
+    return (
+        select(Customer.id, status_col)
+        .outerjoin(CommunicationPreference, CommunicationPreference.customer_id == Customer.id)
+        .where(Customer.id.in_(bulk.listed("ids", dialect)))
+    )
 
 
 def contactable_clause(channel: str):

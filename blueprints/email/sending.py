@@ -244,11 +244,23 @@ class PreparedTemplate:
         return layout, tuple(token for token, _html in fields), text_from
 
     @cached_property
-    def own_fields(self) -> tuple[tuple[int, str], ...]:
-        """Fields holding our own URLs (tracking, unsubscribe): index and token name."""
+    def own_places(self) -> dict[str, tuple[int, ...]]:
+        """Where each of our own URLs (tracking, unsubscribe) goes: token name to the
+        numbers of the fields holding it."""
         plan = self.merge_plan
-        tokens = plan[1] if plan else ()
-        return tuple((i, t.name) for i, t in enumerate(tokens) if _is_own(t.name))
+        places: dict[str, list[int]] = {}
+        for index, token in enumerate(plan[1] if plan else ()):
+            if _is_own(token.name):
+                places.setdefault(token.name, []).append(index)
+        return {name: tuple(numbers) for name, numbers in places.items()}
+
+    @cached_property
+    def click_places(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """Each tracked link's URL and the fields holding its click URL."""
+        return tuple(
+            (url, self.own_places.get(token, ()))
+            for token, url in zip(self.click_tokens, self.links, strict=True)
+        )
 
     @cached_property
     def customer_fields(self) -> tuple[tuple[int, rendering.Token, bool], ...]:
@@ -340,21 +352,33 @@ def render_prepared(
     urls = urls or tracking.TrackingUrls()
     context = {**context, "unsubscribe_url": unsubscribe}
     out_subject = " ".join(rendering.render(subject, context, html=False).split())
-    own = {"unsubscribe_url": unsubscribe, _OPEN: urls.open_url(message_id)}
-    if prepared.footer:
-        own[_PREFERENCES] = urls.preferences_url(message_id)
-    for name, url in zip(prepared.click_tokens, prepared.links, strict=True):
-        own[name] = urls.click_url(message_id, url)
     plan = prepared.merge_plan
     if plan is None or not urls.html_safe:
+        own = {"unsubscribe_url": unsubscribe, _OPEN: urls.open_url(message_id)}
+        if prepared.footer:
+            own[_PREFERENCES] = urls.preferences_url(message_id)
+        for name, url in zip(prepared.click_tokens, prepared.links, strict=True):
+            own[name] = urls.click_url(message_id, url)
         context.update(own)  # plain text, escaped where they land like any value
         html = rendering.render(prepared.html, context, html=True)
         text = rendering.tidy_text(rendering.render(prepared.text, context, html=False))
         return rendering.RenderedEmail(out_subject, html, text), None
     layout, tokens, _text_from = plan
     values: list[str] = [""] * len(tokens)
-    for index, name in prepared.own_fields:
-        values[index] = own[name]  # signed URLs read the same escaped or not
+    # Our own URLs are signed and read the same escaped or not.
+    places = prepared.own_places
+    for index in places.get("unsubscribe_url", ()):
+        values[index] = unsubscribe
+    for name, url_of in ((_OPEN, urls.open_url), (_PREFERENCES, urls.preferences_url)):
+        name_places = places.get(name)
+        if name_places:
+            url = url_of(message_id)
+            for index in name_places:
+                values[index] = url
+    for link, link_places in prepared.click_places:
+        click = urls.click_url(message_id, link)
+        for index in link_places:
+            values[index] = click
     value = rendering.token_value
     for index, token, html in prepared.customer_fields:
         values[index] = value(token, context, html)
@@ -422,38 +446,56 @@ def _sender(value: str) -> tuple[str, str]:
     return parseaddr(value)
 
 
-def _campaign_parts(rows: Sequence[OutboxRow]) -> dict[int, Campaign]:
+def _campaign_parts(rows: Sequence[OutboxRow]) -> dict[int, Any]:
+    """What sending reads of the rows' campaigns (id, subject, html, created_by_id), as
+    plain rows: loading Campaign objects again after every commit cost more."""
     ids = {r.campaign_id for r in rows if r.campaign_id is not None}
     if not ids:
         return {}
-    return {c.id: c for c in db.session.scalars(select(Campaign).where(Campaign.id.in_(ids)))}
+    parts = select(Campaign.id, Campaign.subject, Campaign.html, Campaign.created_by_id)
+    return {c.id: c for c in bulk.execute(parts.where(Campaign.id.in_(ids)), {})}
 
 
-def _contexts(ids: set[int]) -> dict[int, dict[str, Any]]:
+def _contexts(ids: set[int], custom_fields: bool = True) -> dict[int, dict[str, Any]]:
     """Each customer's token values (:func:`rendering.customer_context`), from one query
-    of plain columns (no Customer, Territory and User objects per recipient)."""
+    of plain columns (no Customer, Territory and User objects per recipient). Without
+    ``custom_fields`` (the templates use none) their JSON is neither read nor decoded,
+    which was half of the query's cost."""
     if not ids:
         return {}
+    statement = _context_query(db.session.get_bind().dialect.name, custom_fields)
+    found = bulk.execute(statement, {"ids": bulk.json_list(ids)})
+    if custom_fields:
+        return {row[0]: rendering.context_values(*row[1:]) for row in found}
+    return {row[0]: rendering.context_values(*row[1:], None) for row in found}
+
+
+@lru_cache(maxsize=8)
+def _context_query(dialect: str, custom_fields: bool) -> Select[Any]:
     territory, rep = aliased(Territory), aliased(User)
-    found = db.session.execute(
-        select(
-            Customer.id,
-            Customer.name,
-            Customer.last_order_date,
-            territory.name,
-            rep.name,
-            Customer.custom_fields,
-        )
+    columns = [Customer.id, Customer.name, Customer.last_order_date, territory.name, rep.name]
+    return (
+        select(*columns, *([Customer.custom_fields] if custom_fields else []))
         .outerjoin(territory, Customer.territory_id == territory.id)
         .outerjoin(rep, Customer.rep_id == rep.id)
-        .where(Customer.id.in_(ids))
-    ).all()
-    return {row[0]: rendering.context_values(*row[1:]) for row in found}
+        .where(Customer.id.in_(bulk.listed("ids", dialect)))
+    )
+
+
+@lru_cache(maxsize=64)
+def _uses_custom_fields(subject: str, html: str) -> bool:
+    """Whether a campaign's subject or body uses a token other than the core ones."""
+    try:
+        names = rendering.undeclared_tokens(subject, html=False)
+        names |= rendering.undeclared_tokens(html, html=True)
+    except Exception:  # noqa: BLE001 - a template Jinja cannot parse: read everything
+        return True
+    return bool(names - set(rendering.CORE_TOKENS))
 
 
 def build_messages(
     rows: Sequence[Any],
-    campaigns: dict[int, Campaign],
+    campaigns: dict[int, Any],
     contexts: dict[int, dict[str, Any]],
 ) -> tuple[list[OutgoingEmail | None], dict[int, ProviderError]]:
     """A batch's messages, in row order: campaign rows rendered for their customer, single
@@ -507,7 +549,9 @@ def prepare(_p: Any, rows: Sequence[OutboxRow]) -> PreparedBatch:
     """Render the campaign rows for their customers (reads the database)."""
     campaigns = _campaign_parts(rows)
     customer_ids = {r.customer_id for r in rows if r.campaign_id and r.customer_id}
-    messages, problems = build_messages(rows, campaigns, _contexts(customer_ids))
+    custom = any(_uses_custom_fields(c.subject or "", c.html or "") for c in campaigns.values())
+    contexts = _contexts(customer_ids, custom)
+    messages, problems = build_messages(rows, campaigns, contexts)
     return PreparedBatch(messages, problems)
 
 

@@ -183,6 +183,30 @@ def test_bulk_send_to_list(app, manager, make_customer, make_list, call):
     assert page.status_code in (200, 302)
 
 
+@pytest.mark.parametrize(
+    ("subject", "html"),
+    [
+        ("Your {{ club|default('house') }} picks", "<p>Hi {{ customer_name }}</p>"),
+        ("Your picks", "<p>Hi {{ customer_name }}, {{ club|default('house') }} member</p>"),
+    ],
+)
+def test_campaign_fills_custom_field_tokens(
+    app, manager, make_customer, make_list, call, subject, html
+):
+    """A campaign reads the customers' custom fields only when its subject or body uses
+    one: both places count."""
+    member = make_customer("North", custom_fields={"club": "Gold"})
+    other = make_customer("North")
+    list_id = make_list(manager, [member, other])
+    r = call(
+        manager, "post", "/email/send", json={"listId": list_id, "subject": subject, "html": html}
+    )
+    assert r.status_code == 202, r.get_json()
+    sent = {d.to: (d.subject or "") + " " + (d.body or "") for d in dev_messages()}
+    assert "Gold" in sent[member.email] and "house" not in sent[member.email]
+    assert "house" in sent[other.email] and "Gold" not in sent[other.email]
+
+
 def test_bulk_with_template_scheduled_then_cancel(app, manager, make_customer, make_list, call):
     list_id = make_list(manager, [make_customer("North")])
     tid = call(manager, "get", "/templates?type=email").get_json()["items"][0]["id"]

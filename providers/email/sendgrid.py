@@ -38,6 +38,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from python_http_client.exceptions import HTTPError
@@ -218,17 +219,16 @@ def _personalization(
 ) -> dict[str, Any]:
     item: dict[str, Any] = {"to": [{"email": message.to}], "subject": message.subject}
     # The mappings go in as they are when they are dicts already (read only from here).
-    if message.headers:
-        item["headers"] = _as_dict(message.headers)
-    if message.metadata:
-        item["custom_args"] = _as_dict(message.metadata)
+    headers, metadata = message.headers, message.metadata
+    if headers:
+        item["headers"] = headers if headers.__class__ is dict else dict(headers)
+    if metadata:
+        item["custom_args"] = metadata if metadata.__class__ is dict else dict(metadata)
     if substitutions:
-        item["substitutions"] = _as_dict(substitutions)
+        item["substitutions"] = (
+            substitutions if substitutions.__class__ is dict else dict(substitutions)
+        )
     return item
-
-
-def _as_dict(mapping: Mapping[str, str]) -> dict[str, str]:
-    return mapping if isinstance(mapping, dict) else dict(mapping)
 
 
 def _mail_body(
@@ -350,7 +350,11 @@ def _merged_group(
         if tag is not None:
             first_field.setdefault(tag, field)
     picks = list(first_field.values())
-    chosen = [tuple(row[f] for f in picks) for row in values]
+    if len(picks) > 1:
+        pick = itemgetter(*picks)
+        chosen = [pick(row) for row in values]
+    else:
+        chosen = [tuple(row[f] for f in picks) for row in values]
     return _requests(
         messages, indices, template(layout.html), template(layout.text), list(first_field), chosen
     )
@@ -371,7 +375,11 @@ def _requests(
     subs: list[Mapping[str, str]] = []
     alone: list[_Request] = []
     for index, own in zip(indices, values, strict=True):
-        if key_bytes + len("".join(own).encode()) > MAX_SUBSTITUTION_BYTES:
+        characters = sum(map(len, own))
+        # A character is at most 4 bytes in UTF-8: encode only when that may not fit.
+        if key_bytes + 4 * characters > MAX_SUBSTITUTION_BYTES and (
+            key_bytes + len("".join(own).encode()) > MAX_SUBSTITUTION_BYTES
+        ):
             m = messages[index]
             alone.append(_Request((index,), m.html, m.text, ({},)))
         else:

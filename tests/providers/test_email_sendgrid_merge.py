@@ -77,3 +77,21 @@ def test_a_merge_hint_holds_only_its_own_bodies() -> None:
     copy = dataclasses.replace(message, html=(message.html + ".")[:-1])
     assert copy.html == message.html and copy.html is not message.html
     assert copy.merge is not None and not copy.merge.holds(copy.html, copy.text)
+
+
+@pytest.mark.parametrize(
+    ("value", "shared"),
+    [
+        ("a" * 9993, True),  # 7 bytes of tag + 9,993 = 10,000: the limit itself
+        ("a" * 9994, False),
+        ("é" * 4996, True),  # two bytes each in UTF-8: 9,992 + 7
+        ("é" * 4997, False),  # 4,997 characters but 9,994 bytes + 7
+    ],
+)
+def test_a_recipient_goes_alone_only_past_sendgrids_byte_limit(value: str, shared: bool) -> None:
+    from providers.email.sendgrid import _requests
+
+    message = merged(0)
+    requests = _requests([message], [0], "<p>-dc0h0-</p>", "-dc0h0-", ["-dc0h0-"], [(value,)])
+    assert len(requests) == 1
+    assert bool(requests[0].substitutions[0]) is shared

@@ -34,7 +34,9 @@ MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 class OutboxMixin:
     """Delivery-state columns for a channel's message table."""
 
-    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    # No index of its own: every query on it also names the campaign (campaign_id = X or
+    # IS NULL), which the table's (campaign_id, status) index answers (migration 0007).
+    status: Mapped[str] = mapped_column(String(12), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # No index: a claim's rows come back from its UPDATE, and a batch is then picked by

@@ -249,6 +249,16 @@ def token_value(token: Token, context: dict[str, Any], html: bool) -> str:
     return str(escape(value))
 
 
+def token_forms(token: Token, context: dict[str, Any]) -> tuple[str, str]:
+    """:func:`token_value` as plain text and HTML-escaped, in one lookup."""
+    value = context.get(token.name)
+    if value is None or value == "":
+        value = token.fallback or ""
+    if value.__class__ is str:
+        return value, _escape_text(value)
+    return str(value), str(escape(value))
+
+
 def _escape_text(value: str) -> str:
     """What ``markupsafe.escape`` gives for plain text, without making a Markup object."""
     if "&" in value:

@@ -263,24 +263,18 @@ class PreparedTemplate:
         )
 
     @cached_property
-    def customer_fields(self) -> tuple[tuple[int, rendering.Token, bool], ...]:
-        """The other fields: index, token, HTML-escaped or not."""
+    def customer_tokens(self) -> tuple[tuple[rendering.Token, int | None, int | None], ...]:
+        """The customer's tokens: each with its HTML field and its text field (None
+        where the part does not use it). Our own URLs are left out."""
         plan = self.merge_plan
         if plan is None:
             return ()
         _layout, tokens, text_from = plan
-        return tuple((i, t, i < text_from) for i, t in enumerate(tokens) if not _is_own(t.name))
-
-    @cached_property
-    def loose_fields(self) -> tuple[int, ...]:
-        """The text fields holding customer values: an empty value or loose whitespace
-        there means the text part needs tidying again. Our own URLs are left out:
-        signed, never empty, no spaces."""
-        plan = self.merge_plan
-        if plan is None:
-            return ()
-        _layout, tokens, text_from = plan
-        return tuple(i for i in range(text_from, len(tokens)) if not _is_own(tokens[i].name))
+        places: dict[rendering.Token, list[int | None]] = {}
+        for index, token in enumerate(tokens):
+            if not _is_own(token.name):
+                places.setdefault(token, [None, None])[index >= text_from] = index
+        return tuple((token, html, text) for token, (html, text) in places.items())
 
 
 def _is_own(name: str) -> bool:
@@ -379,13 +373,19 @@ def render_prepared(
         click = urls.click_url(message_id, link)
         for index in link_places:
             values[index] = click
-    value = rendering.token_value
-    for index, token, html in prepared.customer_fields:
-        values[index] = value(token, context, html)
-    merge = Merge(layout, values)
     # The text part was tidied with the tokens in place; a value that is empty or has
     # loose whitespace needs tidying again (and then the layout no longer holds).
-    if any(rendering.loose_text(values[i]) for i in prepared.loose_fields):
+    loose = False
+    forms, loose_text = rendering.token_forms, rendering.loose_text
+    for token, html_index, text_index in prepared.customer_tokens:
+        text, html = forms(token, context)
+        if html_index is not None:
+            values[html_index] = html
+        if text_index is not None:
+            values[text_index] = text
+            loose = loose or loose_text(text)
+    merge = Merge(layout, values)
+    if loose:
         tidy = rendering.tidy_text(merge.text)
         if tidy != merge.text:
             return rendering.RenderedEmail(out_subject, merge.html, tidy), None

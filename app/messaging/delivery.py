@@ -547,8 +547,6 @@ def _mark_sent(
             )
         else:
             alone += [{"row_id": r.id, "message_id": provider_message_id} for r in clean]
-        for row in clean:
-            row.saved(status="sent", sent_at=now, provider=provider)
         for row in rows:
             if row.changed:
                 outbox.mark_sent(row, provider, provider_message_id)

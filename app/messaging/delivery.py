@@ -179,15 +179,17 @@ def send_campaign_batches(campaign_id: int, time_budget: float | None = None) ->
     channel = channel_for(campaign.channel)
     model = channel.model
     outbox.recover_stale(model, stale_after(channel), [model.campaign_id == campaign.id])
+    # campaign_id, not campaign.id, from here on: each commit expires the campaign, and
+    # reading an attribute of it reloads the whole row (its HTML too), once per batch.
     with _long_lived_frozen(), _Pipeline(channel) as pipeline:
         while time.monotonic() - started < budget:
-            status = db.session.scalar(select(Campaign.status).where(Campaign.id == campaign.id))
+            status = db.session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
             if status != "sending":
                 return  # paused or cancelled between batches (the one in flight is recorded)
             with _collector_paused():  # the claim makes a batch's worth of objects too
                 rows = outbox.claim(
                     model,
-                    [model.campaign_id == campaign.id],
+                    [model.campaign_id == campaign_id],
                     channel.batch_size(None),
                     channel.claim_columns,
                 )
@@ -197,7 +199,7 @@ def send_campaign_batches(campaign_id: int, time_budget: float | None = None) ->
                     return
                 _deliver_batch(channel, rows, pipeline)
                 del rows  # let the batch go before the next claim's commit expires it again
-    jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns")
+    jobs.enqueue(send_campaign_batches, campaign_id, queue="campaigns")
 
 
 class _Pipeline:

@@ -239,9 +239,7 @@ def _fill(pieces: tuple[str | Token, ...], context: dict[str, Any], html: bool) 
 def token_value(token: Token, context: dict[str, Any], html: bool) -> str:
     """What ``token`` renders to: its value, or its fallback when the value is missing or
     empty (as in :func:`render`), HTML-escaped when ``html``."""
-    value = context.get(token.name)
-    if value is None or value == "":
-        value = token.fallback or ""
+    value = _value_of(token, context)
     if not html:
         return str(value)
     if value.__class__ is str:
@@ -251,12 +249,18 @@ def token_value(token: Token, context: dict[str, Any], html: bool) -> str:
 
 def token_forms(token: Token, context: dict[str, Any]) -> tuple[str, str]:
     """:func:`token_value` as plain text and HTML-escaped, in one lookup."""
-    value = context.get(token.name)
-    if value is None or value == "":
-        value = token.fallback or ""
+    value = _value_of(token, context)
     if value.__class__ is str:
         return value, _escape_text(value)
     return str(value), str(escape(value))
+
+
+def _value_of(token: Token, context: dict[str, Any]) -> Any:
+    """The token's value, or its fallback when the value is missing or empty."""
+    value = context.get(token.name)
+    if value is None or value == "":
+        return token.fallback or ""
+    return value
 
 
 def _escape_text(value: str) -> str:

@@ -598,16 +598,15 @@ def after_send(rows: Sequence[OutboxRow]) -> None:
     sent = [r for r in rows if r.status == "sent" and r.customer_id and r.activity_id is None]
     if not sent:
         return
-    campaigns = _campaign_parts(sent)
-    # What a group of rows shares (type, user, time) is bound once per statement.
+    # What a group of rows shares (type, user, time) is bound once per statement. A
+    # campaign row's user is its campaign's author (written there by materialize).
     groups: dict[tuple[str, int | None, Any], list[tuple[str, int, str | None, str | None]]]
     groups = {}
     for row in sent:
         rendered = getattr(row, "_rendered", None)
-        campaign = campaigns.get(row.campaign_id) if row.campaign_id else None
         shared = (
-            "Email Campaign" if campaign else "Email",
-            campaign.created_by_id if campaign else row.user_id,
+            "Email Campaign" if row.campaign_id is not None else "Email",
+            row.user_id,
             row.sent_at or utcnow(),
         )
         groups.setdefault(shared, []).append(

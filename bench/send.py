@@ -19,9 +19,14 @@ floor run minutes apart can disagree by that much: each of ``--rounds`` runs the
 (on a fresh copy of the built database) and then the floor, back to back, and the
 reported ratio is the median of the rounds' ratios.
 
+The engine sends from its sender process (``CAMPAIGN_SENDER_PROCESS``, on by default:
+the SendGrid adapter stages and posts each batch from a process of its own, decision 70);
+the floor posts from its own process, one request after another.
+
 Each round also runs the engine once more with the SendGrid adapter answering every
-message at once (no planning, no SDK, no fake): the *ceiling*, the engine's own work
-(claim, consent, render, record) against the same floor. No real send can do better, so
+message at once (no planning, no SDK, no fake; on the engine's worker thread, since the
+answer is patched into this process only): the *ceiling*, the engine's own work (claim,
+consent, render, record) against the same floor. No real send can do better, so
 a ceiling under the target says the engine's own work, not the provider path, is what
 keeps the ratio down. It is reported and saved beside the ratio, never instead of it.
 """
@@ -246,9 +251,9 @@ def build_database(path: Path, customers: int) -> None:
 
 def engine_side(database: str, recipients: int, ceiling: bool = False) -> dict[str, Any]:
     """The campaign through the engine. With ``ceiling`` the SendGrid adapter's
-    ``send_batch`` answers each message at once (no planning, no SDK, no fake): what
-    is left is the engine's own work (claim, consent, render, record), the most any
-    real send could reach."""
+    ``send_batch`` (and its two steps, ``stage_batch`` and ``send_staged``) answers each
+    message at once (no planning, no SDK, no fake): what is left is the engine's own
+    work (claim, consent, render, record), the most any real send could reach."""
     from sqlalchemy import func, select
 
     from app import create_app
@@ -265,6 +270,8 @@ def engine_side(database: str, recipients: int, ceiling: bool = False) -> dict[s
     if ceiling:
         answered = SendResult("ceiling")
         SendGridEmailProvider.send_batch = lambda _self, messages: [answered] * len(messages)
+        SendGridEmailProvider.stage_batch = lambda _self, messages: messages
+        SendGridEmailProvider.send_staged = lambda _self, staged: [answered] * len(staged)
     fake = RemoteFake(recipients)
     app = create_app(
         app_settings(
@@ -272,6 +279,8 @@ def engine_side(database: str, recipients: int, ceiling: bool = False) -> dict[s
             EMAIL_PROVIDER="sendgrid",
             SENDGRID_API_KEY=fake.api_key,
             SENDGRID_BASE_URL=fake.url,
+            # the ceiling's answer is patched in here, not in a sender process
+            CAMPAIGN_SENDER_PROCESS=not ceiling,
         )
     )
     try:
@@ -304,11 +313,12 @@ def engine_side(database: str, recipients: int, ceiling: bool = False) -> dict[s
 
 def floor_side(recipients: int) -> dict[str, Any]:
     """The SDK posts alone: each batch's payloads are built by the engine's own code
-    (same rendering, same factoring, so the same bytes) outside the clock, then posted
-    with the clock running and, as in the engine, the cyclic GC paused."""
+    (same rendering, same factoring, so the same bytes) outside the clock, then encoded
+    and posted as the adapter does (a JSON string body) with the clock running and, as
+    in the engine, the cyclic GC paused."""
     from app import create_app
     from blueprints.email import sending
-    from providers.email.sendgrid import SendGridEmailProvider, _plan
+    from providers.email.sendgrid import _JSON_BODY, SendGridEmailProvider, _encode, _plan
 
     fake = RemoteFake(recipients)
     provider = SendGridEmailProvider(fake.api_key, base_url=fake.url)
@@ -324,8 +334,12 @@ def floor_side(recipients: int) -> dict[str, Any]:
                 )
                 gc.disable()
                 began = time.perf_counter()
-                for body in bodies:
-                    post(request_body=body, timeout=provider.timeout)
+                for body in bodies:  # encoded and posted as the adapter does
+                    post(
+                        request_body=_encode(body),
+                        request_headers=_JSON_BODY,
+                        timeout=provider.timeout,
+                    )
                 seconds += time.perf_counter() - began
                 gc.enable()
     finally:

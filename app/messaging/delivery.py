@@ -36,6 +36,7 @@ from app.messaging.models import Campaign
 from app.messaging.ratelimit import SlidingWindowLimiter
 from app.models_base import utcnow
 from providers.errors import PermanentError, ProviderError, TransientError
+from providers.sender import SenderProcess
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +79,16 @@ class DeliveryChannel:
     #: seconds a row may stay in ``sending`` before it is presumed lost
     #: (None: the CAMPAIGN_STALE_SECONDS setting)
     stale_after: float | None = None
-    #: ``send`` in two steps, so that a campaign batch's provider call overlaps the
-    #: preparation of the next batch: ``prepare`` (may read the database) builds what
-    #: ``transmit`` hands to the provider on a worker thread (no database, no app
-    #: context; one call at a time). Used for providers whose ``background_safe`` is true.
+    #: ``send`` in steps, so that a campaign batch's provider call overlaps the
+    #: preparation of the next batch: ``prepare`` (may read the database) builds what a
+    #: sender (a worker thread or process: no database, no app context; one call at a
+    #: time) hands to the provider: ``stage`` (optional, no network) turns it into the
+    #: provider's requests, ``transmit`` sends them. Used for providers whose
+    #: ``background_safe`` is true; in a sender process (module-level functions, given
+    #: by reference) for those whose ``process_safe`` is true too.
     prepare: Callable[[Any, Sequence[Any]], Any] | None = None
     transmit: Callable[[Any, Any], Sequence[Outcome]] | None = None
+    stage: Callable[[Any, Any], Any] | None = None
 
 
 def stale_after(channel: DeliveryChannel | None = None) -> timedelta:
@@ -181,7 +186,8 @@ def send_campaign_batches(campaign_id: int, time_budget: float | None = None) ->
     outbox.recover_stale(model, stale_after(channel), [model.campaign_id == campaign.id])
     # campaign_id, not campaign.id, from here on: each commit expires the campaign, and
     # reading an attribute of it reloads the whole row (its HTML too), once per batch.
-    with _long_lived_frozen(), _Pipeline(channel) as pipeline:
+    sender_process = bool(current_app.config.get("CAMPAIGN_SENDER_PROCESS"))
+    with _long_lived_frozen(), _Pipeline(channel, sender_process) as pipeline:
         while time.monotonic() - started < budget:
             status = db.session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
             if status != "sending":
@@ -206,16 +212,21 @@ class _Pipeline:
     """At most one campaign batch at the provider while the next one is claimed, checked
     and rendered: with a remote provider the engine no longer waits on each round trip.
 
-    ``submit`` first records the batch in flight (outcomes, activities, commit), then
-    hands the new one to a worker thread that waits for the shared rate limit and calls
-    ``channel.transmit``. Only the worker touches the provider; only the caller touches
-    the database. On leaving, the batch in flight is recorded; a worker killed meanwhile
-    leaves both batches in ``sending``, put back by :func:`outbox.recover_stale` as
-    before (only the one at the provider may repeat)."""
+    ``submit`` prepares the new batch, waits for the one in flight, records it
+    (outcomes, activities, commit) and only then lets the new one go to the provider, so
+    a crash can repeat only the batch at the provider (DESIGN's "a duplicate is possible
+    only for the batch in flight"). The provider calls run in a sender: a process of
+    their own (:class:`_ProcessSender`) when the adapter allows it and
+    ``CAMPAIGN_SENDER_PROCESS`` is on, where the new batch is staged while the one
+    before is recorded; else a worker thread (:class:`_ThreadSender`). Only the sender
+    touches the provider; only the caller touches the database. On leaving, the batch in
+    flight is recorded; a worker killed meanwhile leaves both batches in ``sending``,
+    put back by :func:`outbox.recover_stale`."""
 
-    def __init__(self, channel: DeliveryChannel) -> None:
+    def __init__(self, channel: DeliveryChannel, sender_process: bool = False) -> None:
         self.channel = channel
-        self._executor: ThreadPoolExecutor | None = None
+        self.sender_process = sender_process
+        self._senders: dict[int, _ThreadSender | _ProcessSender] = {}
         self._in_flight: tuple[Any, list[outbox.OutboxRow], Future[Any]] | None = None
 
     def __enter__(self) -> _Pipeline:
@@ -231,11 +242,11 @@ class _Pipeline:
                 except Exception:  # the first error is the one to report
                     log.exception("%s: recording the batch in flight failed", self.channel.name)
         finally:
-            if self._executor is not None:
-                self._executor.shutdown(wait=True)
+            for sender in self._senders.values():
+                sender.close()
 
     def accepts(self, provider: Any, rate: RateLimit, size: int) -> bool:
-        """Whether this batch can go through the worker (one rate-limit step, a provider
+        """Whether this batch can go through a sender (one rate-limit step, a provider
         that may be called off the app's thread)."""
         channel = self.channel
         return (
@@ -247,28 +258,48 @@ class _Pipeline:
 
     def submit(self, provider: Any, rows: list[outbox.OutboxRow], rate: RateLimit) -> None:
         """Prepare ``rows`` while the batch in flight is at the provider, record that
-        batch once it is back, then hand these to the worker."""
-        assert self.channel.prepare is not None and self.channel.transmit is not None
+        batch once it is back, then hand these to the sender."""
+        assert self.channel.prepare is not None
+        sender = self._sender(provider)  # a new process starts while the batch renders
         prepared = self.channel.prepare(provider, rows)
         previous = self._collect()
-        slots = len(rows) if rate.per_message else 1
-        shared_limiter, transmit = limiter(), self.channel.transmit
-
-        def call() -> Sequence[Outcome]:
-            shared_limiter.wait(rate.key, rate.limit, rate.window, slots)
-            return transmit(provider, prepared)
-
+        sender = self._sender(provider)  # another one if that batch's process died
+        staged = sender.stage(prepared)
         if previous is not None:
-            self._record(*previous)
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"{self.channel.name}-send")
-        self._in_flight = (provider, rows, self._executor.submit(call))
+            try:
+                self._record(*previous)
+            except BaseException:
+                sender.drop(staged)
+                raise
+        slots = len(rows) if rate.per_message else 1
+        shared_limiter = limiter()
+
+        def wait_turn() -> None:
+            shared_limiter.wait(rate.key, rate.limit, rate.window, slots)
+
+        self._in_flight = (provider, rows, sender.send(staged, wait_turn))
 
     def finish(self) -> None:
         """Wait for the batch in flight, if any, and record its outcomes."""
         previous = self._collect()
         if previous is not None:
             self._record(*previous)
+
+    def _sender(self, provider: Any) -> _ThreadSender | _ProcessSender:
+        """The sender for this adapter (a new process if the last one died)."""
+        sender = self._senders.get(id(provider))
+        if isinstance(sender, _ProcessSender) and sender.process.broken:
+            sender.close()
+            sender = None
+        if sender is None:
+            channel = self.channel
+            assert channel.transmit is not None
+            if self.sender_process and channel.stage and getattr(provider, "process_safe", 0):
+                sender = _ProcessSender(SenderProcess(provider, channel.stage, channel.transmit))
+            else:
+                sender = _ThreadSender(channel, provider)
+            self._senders[id(provider)] = sender
+        return sender
 
     def _collect(self) -> tuple[Any, list[outbox.OutboxRow], Any] | None:
         """The batch in flight with its outcomes (or its TransientError), once back."""
@@ -286,6 +317,58 @@ class _Pipeline:
             _defer(self.channel, provider, rows, outcomes)
         else:
             _record(self.channel, provider, rows, outcomes)
+
+
+class _ThreadSender:
+    """Provider calls on one worker thread: a batch is staged and sent there once the
+    caller lets it go."""
+
+    def __init__(self, channel: DeliveryChannel, provider: Any) -> None:
+        self.stage_step, self.transmit = channel.stage, channel.transmit
+        self.provider = provider
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"{channel.name}-send")
+
+    def stage(self, prepared: Any) -> Any:
+        return prepared  # staged on the thread, after the batch before is recorded
+
+    def drop(self, _prepared: Any) -> None:
+        pass
+
+    def send(self, prepared: Any, wait_turn: Callable[[], None]) -> Future[Any]:
+        provider, stage, transmit = self.provider, self.stage_step, self.transmit
+        assert transmit is not None
+
+        def call() -> Sequence[Outcome]:
+            staged = stage(provider, prepared) if stage is not None else prepared
+            wait_turn()
+            return transmit(provider, staged)
+
+        return self.executor.submit(call)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+class _ProcessSender:
+    """Provider calls in a sender process (:class:`providers.sender.SenderProcess`): a
+    batch is staged there at once, while the caller records the one before, and sent
+    when the caller lets it go, after its turn under the rate limit."""
+
+    def __init__(self, process: SenderProcess) -> None:
+        self.process = process
+
+    def stage(self, prepared: Any) -> int:
+        return self.process.stage(prepared)
+
+    def drop(self, key: int) -> None:
+        self.process.drop(key)
+
+    def send(self, key: int, wait_turn: Callable[[], None]) -> Future[Any]:
+        wait_turn()
+        return self.process.send(key)
+
+    def close(self) -> None:
+        self.process.close()
 
 
 def _finish_or_wait(campaign: Campaign, channel: DeliveryChannel) -> None:

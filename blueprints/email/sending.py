@@ -37,10 +37,10 @@ from providers.email import (
     Merge,
     MergeLayout,
     OutgoingEmail,
-    SendResult,
     build_email_provider,
 )
-from providers.errors import AuthenticationError, PermanentError, ProviderError
+from providers.email.batches import PreparedBatch, stage, transmit
+from providers.errors import PermanentError, ProviderError
 
 #: What sending reads of a claimed row (engagement counters and timestamps are not).
 CLAIM_COLUMNS = (
@@ -536,15 +536,6 @@ def build_messages(
     return messages, problems
 
 
-@dataclass(frozen=True)
-class PreparedBatch:
-    """A batch built for the provider: a message per row (None where it could not be
-    built, with the error under its index)."""
-
-    messages: list[OutgoingEmail | None]
-    problems: dict[int, ProviderError]
-
-
 def prepare(_p: Any, rows: Sequence[OutboxRow]) -> PreparedBatch:
     """Render the campaign rows for their customers (reads the database)."""
     campaigns = _campaign_parts(rows)
@@ -555,31 +546,13 @@ def prepare(_p: Any, rows: Sequence[OutboxRow]) -> PreparedBatch:
     return PreparedBatch(messages, problems)
 
 
-def transmit(p: Any, batch: PreparedBatch) -> list[Any]:
-    """Hand a prepared batch to the provider: one outcome per row (no database)."""
-    ready = [m for m in batch.messages if m is not None]
-    try:
-        results = p.send_batch(ready) if ready else []
-    except AuthenticationError as exc:
-        results = [exc] * len(ready)
-    outcomes: list[Any] = []
-    it = iter(results)
-    for index in range(len(batch.messages)):
-        if index in batch.problems:
-            outcomes.append(batch.problems[index])
-            continue
-        result = next(it)
-        outcomes.append(result.provider_message_id if isinstance(result, SendResult) else result)
-    return outcomes
-
-
 def send(p: Any, rows: Sequence[OutboxRow]) -> list[Any]:
     """Render (campaign rows), hand the batch to the provider, one outcome per row."""
     batch = prepare(p, rows)
     console = getattr(p, "name", None) == "console"
     token = _console_rows.set({r.public_id: r for r in rows} if console else None)
     try:
-        return transmit(p, batch)
+        return transmit(p, stage(p, batch))
     finally:
         _console_rows.reset(token)
 
@@ -667,6 +640,7 @@ def register(app: Flask) -> None:
             sent_values=sent_values,
             claim_columns=CLAIM_COLUMNS,
             prepare=prepare,
+            stage=stage,
             transmit=transmit,
         ),
     )

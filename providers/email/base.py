@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from types import TracebackType
+from typing import Any
 
 from providers.errors import (
     AuthenticationError,
@@ -33,6 +34,9 @@ class MergeLayout:
 
     html: tuple[str | int, ...]
     text: tuple[str | int, ...]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (MergeLayout, (self.html, self.text))  # not the cached fillers
 
     @cached_property
     def fill_html(self) -> Callable[[Sequence[str]], str]:
@@ -76,6 +80,9 @@ class Merge:
         """Whether these are the bodies made here (the very strings: no comparison)."""
         return html is self.html and text is self.text
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Merge, (self.layout, self.values))  # the bodies are made again
+
 
 @dataclass(slots=True)
 class OutgoingEmail:
@@ -104,6 +111,15 @@ class OutgoingEmail:
     #: is used only while it holds exactly this message's ``html`` and ``text``.
     merge: Merge | None = field(default=None, repr=False, compare=False)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled without its bodies when its merge hint holds them (the values are a
+        fraction of the size): for a sender process (:mod:`providers.sender`)."""
+        values = tuple(getattr(self, name) for name in _FIELDS)
+        merge = self.merge
+        if merge is None or not merge.holds(self.html, self.text):
+            return (OutgoingEmail, values)
+        return (_from_merge, values[:_HTML] + values[_HTML + 2 :])
+
     def __post_init__(self) -> None:
         for key, value in self.metadata.items():
             if not (_valid_metadata_key(key) and _METADATA_TOKEN.fullmatch(value)):
@@ -119,6 +135,22 @@ class OutgoingEmail:
         for value in self.headers.values():
             if "\r" in value or "\n" in value:
                 raise ValueError(f"line break in header: {value!r}")
+
+
+_FIELDS = tuple(f.name for f in fields(OutgoingEmail))
+_HTML = _FIELDS.index("html")  # "text" follows it
+
+
+def _from_merge(*values: Any) -> OutgoingEmail:
+    """An :class:`OutgoingEmail` whose bodies are its merge hint's (``values`` are its
+    fields but ``html`` and ``text``; see ``__reduce__``). It was checked when made, in
+    the process that pickled it: not again."""
+    merge = values[-1]
+    message = object.__new__(OutgoingEmail)
+    every = (*values[:_HTML], merge.html, merge.text, *values[_HTML:])
+    for name, value in zip(_FIELDS, every, strict=True):
+        object.__setattr__(message, name, value)
+    return message
 
 
 # A campaign's messages repeat the same few names: each is checked once.
@@ -153,6 +185,9 @@ class EmailProvider(ABC):
     #: Whether the app may call this adapter from a worker thread (one call at a time,
     #: no app context): true for adapters that only talk to their provider.
     background_safe: bool = True
+    #: Whether the adapter pickles as its settings, so that a sender process
+    #: (:mod:`providers.sender`) can make its own copy and send from there.
+    process_safe: bool = False
 
     @abstractmethod
     def send(self, message: OutgoingEmail) -> SendResult:
@@ -172,6 +207,17 @@ class EmailProvider(ABC):
         """
         self.check_batch_size(messages)
         return sequential_batch(self.send, messages)
+
+    def stage_batch(self, messages: Sequence[OutgoingEmail]) -> Any:
+        """The part of :meth:`send_batch` that needs no network (building and encoding
+        the requests), for :meth:`send_staged` to send later: the delivery engine stages
+        a batch while the one before it is still being recorded. The default stages
+        nothing."""
+        return messages
+
+    def send_staged(self, staged: Any) -> BatchOutcome:
+        """Send what :meth:`stage_batch` built; the same outcomes as :meth:`send_batch`."""
+        return self.send_batch(staged)
 
     def check_batch_size(self, messages: Sequence[OutgoingEmail]) -> None:
         if len(messages) > self.max_batch_size:

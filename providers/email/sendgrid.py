@@ -66,6 +66,10 @@ MAX_SUBSTITUTION_BYTES = 10_000
 _TAGS_AND_TEXT = re.compile(r"<[^>]*>|[^<]+|<")
 _LONG_LINE = 400
 _RECIPIENT_FIELD = re.compile(r"^personalizations\.(\d+)\.to\.\d+\.email$")
+#: The SDK sends a ``str`` body as it is when the content type is not exactly
+#: ``application/json`` (it would encode it as JSON again otherwise): our requests are
+#: encoded by :func:`_encode`, so that a batch can be encoded before it is sent.
+_JSON_BODY = {"Content-Type": "application/json; charset=utf-8"}
 
 
 class SendGridEmailProvider(EmailProvider):
@@ -73,33 +77,46 @@ class SendGridEmailProvider(EmailProvider):
 
     name = "sendgrid"
     max_batch_size = MAX_PERSONALIZATIONS
+    process_safe = True
 
     def __init__(
         self, api_key: str, *, base_url: str = DEFAULT_BASE_URL, timeout: float = 10.0
     ) -> None:
         self.client = SendGridAPIClient(api_key, host=base_url.rstrip("/"))
         self.timeout = timeout
+        self._settings = (api_key, base_url, timeout)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_provider_from_settings, self._settings)  # a new SDK client, no state
 
     # -- public ------------------------------------------------------------------------
 
     def send(self, message: OutgoingEmail) -> SendResult:
         body = _mail_body([message], [_personalization(message)], message.html, message.text)
         try:
-            return SendResult(self._post(body))
+            return SendResult(self._post(_encode(body)))
         except _RequestRefused as refused:
             raise refused.error_for(0) from None
 
     def send_batch(self, messages: Sequence[OutgoingEmail]) -> BatchOutcome:
+        return self.send_staged(self.stage_batch(messages))
+
+    def stage_batch(self, messages: Sequence[OutgoingEmail]) -> _Staged:
+        """The batch's requests, planned and encoded as JSON (no network)."""
         self.check_batch_size(messages)
-        results: list[SendResult | ProviderError | None] = [None] * len(messages)
         plan = _plan(messages)
-        for position, request in enumerate(plan):
+        return _Staged(messages, [(request, _encode(request.body(messages))) for request in plan])
+
+    def send_staged(self, staged: _Staged) -> BatchOutcome:
+        messages = staged.messages
+        results: list[SendResult | ProviderError | None] = [None] * len(messages)
+        for position, (request, payload) in enumerate(staged.requests):
             try:
-                self._send_request(messages, request, results)
+                self._send_request(messages, request, results, payload=payload)
             except TransientError as exc:
                 if not any(isinstance(r, SendResult) for r in results):
                     raise
-                for later in plan[position:]:
+                for later, _payload in staged.requests[position:]:
                     for index in later.indices:
                         if results[index] is None:
                             results[index] = exc
@@ -115,9 +132,10 @@ class SendGridEmailProvider(EmailProvider):
         request: _Request,
         results: list[SendResult | ProviderError | None],
         retried: bool = False,
+        payload: str | None = None,
     ) -> None:
         try:
-            message_id = self._post(request.body(messages))
+            message_id = self._post(payload or _encode(request.body(messages)))
         except _RequestRefused as refused:
             bad = refused.bad_recipients()
             if bad is not None and not bad <= set(range(len(request.indices))):
@@ -135,10 +153,12 @@ class SendGridEmailProvider(EmailProvider):
         for index in request.indices:
             results[index] = SendResult(message_id)
 
-    def _post(self, body: dict[str, Any]) -> str | None:
-        """POST one mail/send request; the X-Message-Id of the 202."""
+    def _post(self, payload: str) -> str | None:
+        """POST one mail/send request (its JSON); the X-Message-Id of the 202."""
         try:
-            response = self.client.client.mail.send.post(request_body=body, timeout=self.timeout)
+            response = self.client.client.mail.send.post(
+                request_body=payload, request_headers=_JSON_BODY, timeout=self.timeout
+            )
         except HTTPError as exc:
             raise _classify(exc) from exc
         except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets
@@ -146,6 +166,10 @@ class SendGridEmailProvider(EmailProvider):
                 f"request failed: {exc}", code=type(exc).__name__, provider=self.name
             ) from exc
         return response.headers.get("X-Message-Id")
+
+
+def _provider_from_settings(api_key: str, base_url: str, timeout: float) -> SendGridEmailProvider:
+    return SendGridEmailProvider(api_key, base_url=base_url, timeout=timeout)
 
 
 class _RequestRefused(Exception):
@@ -212,6 +236,19 @@ def _errors(body: bytes | str | None) -> list[dict[str, Any]]:
 
 
 # -- payloads -------------------------------------------------------------------------
+
+
+def _encode(body: dict[str, Any]) -> str:
+    """A request body as JSON, as the SDK itself would encode it."""
+    return json.dumps(body)
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A batch ready to go: its messages and each request with its encoded body."""
+
+    messages: Sequence[OutgoingEmail]
+    requests: list[tuple[_Request, str]]
 
 
 def _personalization(

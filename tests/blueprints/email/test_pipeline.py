@@ -1,6 +1,7 @@
 """A campaign batch is at the provider while the next one is claimed and rendered, and
 each batch's outcomes are committed before the next batch goes: after a crash only the
-batch at the provider can repeat (the SendGrid SDK against its fake, through the API)."""
+batch at the provider can repeat (the SendGrid SDK against its fake, through the API),
+whether the provider calls run in a sender process or on a worker thread."""
 
 from __future__ import annotations
 
@@ -56,15 +57,52 @@ def fake(database_url) -> Iterator[WatchingSendGrid]:
     server.engine.dispose()
 
 
-@pytest.fixture
-def app_config(database_url, fake):
+@pytest.fixture(params=[True, False], ids=["sender-process", "sender-thread"])
+def app_config(request, database_url, fake):
     return app_settings(
         database_url,
         EMAIL_PROVIDER="sendgrid",
         SENDGRID_API_KEY=fake.api_key,
         SENDGRID_BASE_URL=fake.url,
         EMAIL_BATCH_SIZE=BATCH,
+        CAMPAIGN_SENDER_PROCESS=request.param,
     )
+
+
+@pytest.fixture
+def activities_refused(app):
+    """A database that refuses every new activity (a full disk, a broken constraint):
+    recording a sent batch fails."""
+    statements = {
+        "sqlite": (
+            [
+                "CREATE TRIGGER activity_refused BEFORE INSERT ON activity "
+                "BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+            ],
+            ["DROP TRIGGER IF EXISTS activity_refused"],
+        ),
+        "postgresql": (
+            [
+                "CREATE FUNCTION activity_refused() RETURNS trigger AS $$ "
+                "BEGIN RAISE EXCEPTION 'disk trouble'; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER activity_refused BEFORE INSERT ON activity "
+                "FOR EACH ROW EXECUTE FUNCTION activity_refused()",
+            ],
+            [
+                "DROP TRIGGER IF EXISTS activity_refused ON activity",
+                "DROP FUNCTION IF EXISTS activity_refused()",
+            ],
+        ),
+    }
+    create, drop = statements[db.engine.dialect.name]
+    with db.engine.begin() as connection:
+        for statement in create:
+            connection.execute(text(statement))
+    yield
+    db.session.rollback()
+    with db.engine.begin() as connection:
+        for statement in drop:
+            connection.execute(text(statement))
 
 
 def test_batches_overlap_and_each_is_recorded_before_the_next_goes(
@@ -86,3 +124,27 @@ def test_batches_overlap_and_each_is_recorded_before_the_next_goes(
     assert [sent for sent, _ in fake.seen] == [k * BATCH for k in range(4)]
     # ...and, while it was at the provider, the next batch was claimed already.
     assert [sending for _, sending in fake.seen] == [2 * BATCH, 2 * BATCH, BATCH + 5, 5]
+
+
+def test_a_batch_whose_predecessor_could_not_be_recorded_is_never_sent(
+    app, fake, manager, make_customer, make_list, call, activities_refused
+):
+    customers = [make_customer("North") for _ in range(RECIPIENTS)]
+    list_id = make_list(manager, customers)
+    r = call(
+        manager,
+        "post",
+        "/email/send",
+        json={"listId": list_id, "subject": "Hi", "html": "<p>Hi {{ customer_name }}</p>"},
+    )
+    assert r.status_code == 202, r.get_json()
+    # The first batch went; recording it failed, so the second, claimed and rendered
+    # (and, in a sender process, staged) meanwhile, stayed here.
+    assert fake.request_count == 1
+    assert len(fake.received) == BATCH
+    db.session.rollback()
+    campaign = db.session.get(Campaign, EmailMessage.query.first().campaign_id)
+    counts = delivery.status_counts(campaign)
+    assert counts["sending"] == 2 * BATCH  # put back by the stale sweep, then sent
+    assert counts["sent"] == 0
+    assert counts["queued"] == RECIPIENTS - 2 * BATCH

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, redirect, render_template, request
 from app.auth.access import csrf_exempt, public
 from app.crm.models import CommunicationPreference
 from app.extensions import db
-from blueprints.email import events, tracking
+from blueprints.email import events, sending, tracking
 from blueprints.email.models import EmailMessage
 
 bp = Blueprint("email_public", __name__, url_prefix="/email", template_folder="templates")
@@ -46,6 +46,18 @@ def click(token: str):
     message, payload = _message("click", token)
     url = payload[1] if isinstance(payload, list) and len(payload) == 2 else None
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
+        abort(404)
+    tracking.record_engagement(message, "click", url=url)
+    return redirect(url, 302)
+
+
+@bp.get("/t/c/<token>/<int:number>")
+@public
+def campaign_click(token: str, number: int):
+    """A campaign message's link ``number``, under the message's tracking token."""
+    message, _ = _message("open", token)
+    url = sending.campaign_link(message, number)
+    if url is None or not url.lower().startswith(("http://", "https://")):
         abort(404)
     tracking.record_engagement(message, "click", url=url)
     return redirect(url, 302)

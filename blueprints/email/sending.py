@@ -333,6 +333,20 @@ def prepare_template(source: str, public_base: str) -> PreparedTemplate | None:
     return PreparedTemplate(body, text, tuple(links), footer)
 
 
+def campaign_link(message: EmailMessage, number: int) -> str | None:
+    """The URL behind link ``number`` of a campaign message (its campaign's template's,
+    as :func:`prepare_template` numbers them when the message is rendered), or None."""
+    if message.campaign_id is None or number < 0:
+        return None
+    campaign = db.session.get(Campaign, message.campaign_id)
+    if campaign is None:
+        return None
+    prepared = prepare_template(campaign.html or "", current_app.config["PUBLIC_BASE_URL"])
+    if prepared is None or number >= len(prepared.links):
+        return None
+    return prepared.links[number]
+
+
 def render_prepared(
     message_id: int,
     subject: str,
@@ -347,12 +361,13 @@ def render_prepared(
     context = {**context, "unsubscribe_url": unsubscribe}
     out_subject = " ".join(rendering.render(subject, context, html=False).split())
     plan = prepared.merge_plan
+    tracking_token = urls.tracking_token(message_id)  # the pixel's, and the links'
     if plan is None or not urls.html_safe:
-        own = {"unsubscribe_url": unsubscribe, _OPEN: urls.open_url(message_id)}
+        own = {"unsubscribe_url": unsubscribe, _OPEN: urls.open_url_for(tracking_token)}
         if prepared.footer:
             own[_PREFERENCES] = urls.preferences_url(message_id)
-        for name, url in zip(prepared.click_tokens, prepared.links, strict=True):
-            own[name] = urls.click_url(message_id, url)
+        for number, name in enumerate(prepared.click_tokens):
+            own[name] = urls.link_url(tracking_token, number)
         context.update(own)  # plain text, escaped where they land like any value
         html = rendering.render(prepared.html, context, html=True)
         text = rendering.tidy_text(rendering.render(prepared.text, context, html=False))
@@ -363,14 +378,15 @@ def render_prepared(
     places = prepared.own_places
     for index in places.get("unsubscribe_url", ()):
         values[index] = unsubscribe
-    for name, url_of in ((_OPEN, urls.open_url), (_PREFERENCES, urls.preferences_url)):
-        name_places = places.get(name)
-        if name_places:
-            url = url_of(message_id)
-            for index in name_places:
-                values[index] = url
-    for link, link_places in prepared.click_places:
-        click = urls.click_url(message_id, link)
+    for index in places.get(_OPEN, ()):
+        values[index] = urls.open_url_for(tracking_token)
+    preferences_places = places.get(_PREFERENCES)
+    if preferences_places:
+        url = urls.preferences_url(message_id)
+        for index in preferences_places:
+            values[index] = url
+    for number, (_link, link_places) in enumerate(prepared.click_places):
+        click = urls.link_url(tracking_token, number)
         for index in link_places:
             values[index] = click
     # The text part was tidied with the tokens in place; a value that is empty or has

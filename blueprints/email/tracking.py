@@ -1,7 +1,12 @@
 """Open pixels, click redirects and unsubscribe links: signed URLs and what they record.
 
 A click token signs ``[message id, url]``, so a redirect can only go to a link that was in
-that message (no open redirect) and a token cannot be edited to point elsewhere.
+that message (no open redirect) and a token cannot be edited to point elsewhere. A
+campaign message's links instead carry its tracking token (the open pixel's, which signs
+the message id) and the link's number in its campaign's template
+(``/email/t/c/<token>/<n>``): the redirect goes to that template's link ``n``, so it too
+can only reach a link of that message, with one signature per message instead of one
+per link (docs/decisions.md, 71).
 """
 
 from __future__ import annotations
@@ -60,7 +65,18 @@ class TrackingUrls:
         self._link_json: dict[str, bytes] = {}
 
     def open_url(self, message_id: int) -> str:
-        return f"{self.base}/email/t/o/{self._open(message_id)}.gif"
+        return self.open_url_for(self.tracking_token(message_id))
+
+    def tracking_token(self, message_id: int) -> str:
+        """The token of a message's open pixel and numbered links."""
+        return self._open(message_id)
+
+    def open_url_for(self, token: str) -> str:
+        return f"{self.base}/email/t/o/{token}.gif"
+
+    def link_url(self, token: str, number: int) -> str:
+        """The click URL of a campaign message's link ``number`` (its template's)."""
+        return f"{self.base}/email/t/c/{token}/{number}"
 
     def click_url(self, message_id: int, url: str) -> str:
         link = self._link_json.get(url)

@@ -37,7 +37,7 @@ def test_every_get_page_sends_the_security_headers(app, client, login, manager, 
             continue
         params = rule_params(rule.rule)
         values = {**world.ids, "job_id": ["job-x"], "sku_id": ["sku_x"], "template_id": ["x"]}
-        values.update(token=["not-a-token"], sync_id=["syn_x"], secret=["nope"])
+        values.update(token=["not-a-token"], sync_id=["syn_x"], secret=["nope"], number=["0"])
         for combo in itertools.product(*(values[p] for p in params)):
             url = concrete(rule.rule, dict(zip(params, combo, strict=True)))
             response = client.get(url)

@@ -4,13 +4,14 @@ and the text part, for any mix of tokens, links, styles and hostile values."""
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from app.messaging import rendering
+from app.messaging import rendering, signing
 from blueprints.email import sending, tracking
 
 WORDS = st.text(alphabet=st.sampled_from(list("ab <>&\"'é€\n")), max_size=10).filter(
@@ -102,6 +103,12 @@ def test_prepared_template_renders_what_the_renderer_does(app, html, subject, va
     unsubscribe = tracking.unsubscribe_url(message_id)
     expected = sending.render_for(row, subject, html, values, unsubscribe)
     got, merge = sending.render_prepared(message_id, subject, prepared, values, unsubscribe)
+    if merge is not None:
+        assert (merge.html, merge.text) == (got.html, got.text)
+    # The prepared links are numbered under the message's tracking token, the others
+    # each sign their URL: the same link when both name the same destination.
+    expected = _links_by_destination(expected, prepared.links, message_id)
+    got = _links_by_destination(got, prepared.links, message_id)
     assert (got.subject, got.text) == (expected.subject, expected.text)
     if "<style" in html:
         # CSS inlining re-serialises the per-recipient HTML (&#39; comes back as '), the
@@ -109,8 +116,33 @@ def test_prepared_template_renders_what_the_renderer_does(app, html, subject, va
         assert _document(got.html) == _document(expected.html)
     else:
         assert got.html == expected.html
-    if merge is not None:
-        assert (merge.html, merge.text) == (got.html, got.text)
+
+
+_SIGNED_LINK = re.compile(r"http://localhost/email/t/c/([A-Za-z0-9_.\-]+)(?:/(\d+))?")
+
+
+def _links_by_destination(
+    rendered: rendering.RenderedEmail, links: tuple[str, ...], message_id: int
+) -> rendering.RenderedEmail:
+    """``rendered`` with each click URL replaced by ``LINK<n>``, ``n`` the first place
+    of its destination in ``links``; a URL that does not resolve to one fails."""
+
+    def destination(match: re.Match[str]) -> str:
+        token, number = match.group(1), match.group(2)
+        if number is None:
+            payload = signing.unsign("click", token)
+            assert payload is not None and payload[0] == message_id
+            url = payload[1]
+        else:
+            assert signing.unsign("open", token) == message_id
+            url = links[int(number)]
+        return f"LINK{links.index(url)}"
+
+    return rendering.RenderedEmail(
+        rendered.subject,
+        _SIGNED_LINK.sub(destination, rendered.html),
+        _SIGNED_LINK.sub(destination, rendered.text),
+    )
 
 
 def test_most_campaign_templates_are_prepared(app):

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.crm.models import Activity, ConsentChange
+from app.extensions import db
 from app.messaging.consent import is_suppressed
 from app.signals import customer_opted_out
 from blueprints.email.models import EmailEvent, EmailMessage
@@ -231,3 +232,38 @@ def test_ses_without_valid_signature_is_403(client, sent):
     assert client.post("/api/sales/marketing/webhooks/ses", data=b"nope").status_code == 403
     assert count(WebhookEvent) == 0
     assert dev_messages()  # the send itself went to the dev outbox
+
+
+def test_campaign_links_are_numbered_under_the_message_tracking_token(
+    client, manager, make_customer, make_list, call, sent
+):
+    customers = [make_customer("North") for _ in range(2)]
+    r = call(
+        manager,
+        "post",
+        "/email/send",
+        json={"listId": make_list(manager, customers), "subject": "S", "html": HTML},
+    )
+    assert r.status_code == 202, r.get_json()
+    message = EmailMessage.query.filter(EmailMessage.campaign_id.is_not(None)).first()
+    [delivered] = [d for d in dev_messages() if d.to == message.to_address]  # as it went
+    links = _links(delivered, "t/c")
+    pixel_token = _links(delivered, "t/o")[0].rsplit("/", 1)[1].removesuffix(".gif")
+    assert links == [f"/email/t/c/{pixel_token}/0", f"/email/t/c/{pixel_token}/1"]
+    assert client.get(links[1]).headers["Location"] == "https://shop.example/b?x=1"
+    assert client.get(links[0]).headers["Location"] == "https://shop.example/a"
+    # Only the message's own links: no third one, no other purpose's token, no forgery,
+    # and a single send (no campaign) has no numbered links.
+    assert client.get(f"/email/t/c/{pixel_token}/2").status_code == 404
+    unsubscribe_token = _links(delivered, "unsubscribe")[0].rsplit("/", 1)[1]
+    assert client.get(f"/email/t/c/{unsubscribe_token}/0").status_code == 404
+    forged = pixel_token[:-2] + ("AA" if not pixel_token.endswith("AA") else "BB")
+    assert client.get(f"/email/t/c/{forged}/0").status_code == 404
+    single_token = _links(sent, "t/o")[0].rsplit("/", 1)[1].removesuffix(".gif")
+    assert client.get(f"/email/t/c/{single_token}/0").status_code == 404
+    message = db.session.get(EmailMessage, message.id)
+    assert message.click_count == 2
+    assert sorted(e.url for e in EmailEvent.query.filter_by(message_id=message.id)) == [
+        "https://shop.example/a",
+        "https://shop.example/b?x=1",
+    ]

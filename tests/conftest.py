@@ -66,6 +66,17 @@ def app_settings(database_url: str, **extra: Any) -> dict[str, Any]:
     return config
 
 
+def sendgrid_settings(database_url: str, fake: Any, **extra: Any) -> dict[str, Any]:
+    """:func:`app_settings` sending email through SendGrid's SDK to ``fake``."""
+    return app_settings(
+        database_url,
+        EMAIL_PROVIDER="sendgrid",
+        SENDGRID_API_KEY=fake.api_key,
+        SENDGRID_BASE_URL=fake.url,
+        **extra,
+    )
+
+
 @pytest.fixture(scope="session")
 def _schema(database_url: str, instance_path: str) -> Iterator[None]:
     """Build the schema once with the real migrations (proving they run from empty)."""

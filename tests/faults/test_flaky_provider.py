@@ -21,7 +21,7 @@ from app.messaging import delivery
 from app.messaging.models import Campaign
 from app.models_base import utcnow
 from blueprints.email.models import EmailMessage
-from tests.conftest import app_settings
+from tests.conftest import sendgrid_settings
 from tests.fakes.sendgrid import Failure, FakeSendGrid
 from tests.faults.conftest import API, campaign_state, report, tally
 
@@ -82,11 +82,9 @@ def fake():
 
 @pytest.fixture
 def app_config(database_url, fake):
-    return app_settings(
+    return sendgrid_settings(
         database_url,
-        EMAIL_PROVIDER="sendgrid",
-        SENDGRID_API_KEY=fake.api_key,
-        SENDGRID_BASE_URL=fake.url,
+        fake,
         EMAIL_BATCH_SIZE=BATCH,
         EMAIL_RATE_LIMIT="100000/1",
         PROVIDER_TIMEOUT=TIMEOUT,

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.messaging import delivery
 from app.messaging.models import Campaign
 from blueprints.email.models import EmailMessage
-from tests.conftest import app_settings
+from tests.conftest import sendgrid_settings
 from tests.fakes.sendgrid import FakeSendGrid
 
 BATCH = 20
@@ -59,13 +59,8 @@ def fake(database_url) -> Iterator[WatchingSendGrid]:
 
 @pytest.fixture(params=[True, False], ids=["sender-process", "sender-thread"])
 def app_config(request, database_url, fake):
-    return app_settings(
-        database_url,
-        EMAIL_PROVIDER="sendgrid",
-        SENDGRID_API_KEY=fake.api_key,
-        SENDGRID_BASE_URL=fake.url,
-        EMAIL_BATCH_SIZE=BATCH,
-        CAMPAIGN_SENDER_PROCESS=request.param,
+    return sendgrid_settings(
+        database_url, fake, EMAIL_BATCH_SIZE=BATCH, CAMPAIGN_SENDER_PROCESS=request.param
     )
 
 
@@ -105,18 +100,27 @@ def activities_refused(app):
             connection.execute(text(statement))
 
 
-def test_batches_overlap_and_each_is_recorded_before_the_next_goes(
-    app, fake, manager, make_customer, make_list, call
-):
+def _campaign_sent(manager, make_customer, make_list, call) -> list:
+    """A campaign to RECIPIENTS new customers, sent through the API (inline); them."""
     customers = [make_customer("North") for _ in range(RECIPIENTS)]
-    list_id = make_list(manager, customers)
     r = call(
         manager,
         "post",
         "/email/send",
-        json={"listId": list_id, "subject": "Hi", "html": "<p>Hi {{ customer_name }}</p>"},
+        json={
+            "listId": make_list(manager, customers),
+            "subject": "Hi",
+            "html": "<p>Hi {{ customer_name }}</p>",
+        },
     )
     assert r.status_code == 202, r.get_json()
+    return customers
+
+
+def test_batches_overlap_and_each_is_recorded_before_the_next_goes(
+    app, fake, manager, make_customer, make_list, call
+):
+    customers = _campaign_sent(manager, make_customer, make_list, call)
     campaign = db.session.get(Campaign, EmailMessage.query.first().campaign_id)
     assert campaign.status == "sent", delivery.status_counts(campaign)
     assert sorted(m.to for m in fake.received) == sorted(c.email for c in customers)
@@ -129,15 +133,7 @@ def test_batches_overlap_and_each_is_recorded_before_the_next_goes(
 def test_a_batch_whose_predecessor_could_not_be_recorded_is_never_sent(
     app, fake, manager, make_customer, make_list, call, activities_refused
 ):
-    customers = [make_customer("North") for _ in range(RECIPIENTS)]
-    list_id = make_list(manager, customers)
-    r = call(
-        manager,
-        "post",
-        "/email/send",
-        json={"listId": list_id, "subject": "Hi", "html": "<p>Hi {{ customer_name }}</p>"},
-    )
-    assert r.status_code == 202, r.get_json()
+    _campaign_sent(manager, make_customer, make_list, call)
     # The first batch went; recording it failed, so the second, claimed and rendered
     # (and, in a sender process, staged) meanwhile, stayed here.
     assert fake.request_count == 1

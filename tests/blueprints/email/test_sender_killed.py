@@ -15,7 +15,7 @@ from app.extensions import db
 from app.messaging import delivery
 from app.messaging.models import Campaign
 from blueprints.email.models import EmailMessage
-from tests.conftest import app_settings
+from tests.conftest import sendgrid_settings
 from tests.fakes.sendgrid import FakeSendGrid
 
 BATCH = 10
@@ -48,13 +48,8 @@ def fake() -> Iterator[KillingSendGrid]:
 
 @pytest.fixture
 def app_config(database_url, fake):
-    return app_settings(
-        database_url,
-        EMAIL_PROVIDER="sendgrid",
-        SENDGRID_API_KEY=fake.api_key,
-        SENDGRID_BASE_URL=fake.url,
-        EMAIL_BATCH_SIZE=BATCH,
-        CAMPAIGN_SENDER_PROCESS=True,
+    return sendgrid_settings(
+        database_url, fake, EMAIL_BATCH_SIZE=BATCH, CAMPAIGN_SENDER_PROCESS=True
     )
 
 

@@ -136,7 +136,7 @@ def _exit_with_parent() -> None:
 
 
 def _ready() -> None:
-    pass
+    """The first call: it makes the pool start its process at once."""
 
 
 def _stage(key: int, prepared: Any) -> None:

@@ -332,7 +332,7 @@ class _ThreadSender:
         return prepared  # staged on the thread, after the batch before is recorded
 
     def drop(self, _prepared: Any) -> None:
-        pass
+        """Nothing to forget: this sender stages a batch only when it sends it."""
 
     def send(self, prepared: Any, wait_turn: Callable[[], None]) -> Future[Any]:
         provider, stage, transmit = self.provider, self.stage_step, self.transmit

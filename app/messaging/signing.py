@@ -150,13 +150,6 @@ def id_signer_for(purpose: str) -> Callable[[int], str]:
     return _signer(purpose).tokens().sign_int
 
 
-def json_signer_for(purpose: str) -> Callable[[bytes], str]:
-    """Sign a payload already written as compact JSON bytes (``json.dumps(payload,
-    separators=(",", ":")).encode()``): what :func:`sign` gives for that payload, without
-    encoding it again (a campaign writes the same link into every recipient's payload)."""
-    return _signer(purpose).tokens().sign
-
-
 def _sign_with(tokens: _Tokens, payload: Any) -> str:
     if isinstance(payload, int) and not isinstance(payload, bool):
         return tokens.sign_int(payload)

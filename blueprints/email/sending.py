@@ -255,12 +255,9 @@ class PreparedTemplate:
         return {name: tuple(numbers) for name, numbers in places.items()}
 
     @cached_property
-    def click_places(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
-        """Each tracked link's URL and the fields holding its click URL."""
-        return tuple(
-            (url, self.own_places.get(token, ()))
-            for token, url in zip(self.click_tokens, self.links, strict=True)
-        )
+    def link_places(self) -> tuple[tuple[int, ...], ...]:
+        """For each tracked link, in order, the fields holding its click URL."""
+        return tuple(self.own_places.get(token, ()) for token in self.click_tokens)
 
     @cached_property
     def customer_tokens(self) -> tuple[tuple[rendering.Token, int | None, int | None], ...]:
@@ -385,7 +382,7 @@ def render_prepared(
         url = urls.preferences_url(message_id)
         for index in preferences_places:
             values[index] = url
-    for number, (_link, link_places) in enumerate(prepared.click_places):
+    for number, link_places in enumerate(prepared.link_places):
         click = urls.link_url(tracking_token, number)
         for index in link_places:
             values[index] = click

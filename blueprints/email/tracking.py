@@ -12,7 +12,6 @@ per link (docs/decisions.md, 71).
 from __future__ import annotations
 
 import html as html_lib
-import json
 import re
 from datetime import datetime
 from typing import Any
@@ -51,18 +50,17 @@ def preferences_url(message_id: int) -> str:
 
 
 class TrackingUrls:
-    """:func:`open_url`, :func:`click_url`, :func:`unsubscribe_url` and
-    :func:`preferences_url` with the key and base URL looked up once, for a batch."""
+    """:func:`open_url`, :func:`unsubscribe_url` and :func:`preferences_url`, and a
+    campaign message's numbered links, with the keys and base URL looked up once, for a
+    batch."""
 
     def __init__(self) -> None:
         self.base = signing.public_url("")
         #: whether these URLs read the same HTML-escaped (the tokens are URL-safe)
         self.html_safe = html_lib.escape(self.base) == self.base
         self._open = signing.id_signer_for("open")
-        self._click = signing.json_signer_for("click")
         self._unsubscribe = signing.id_signer_for("unsubscribe")
         self._preferences = signing.id_signer_for("preferences")
-        self._link_json: dict[str, bytes] = {}
 
     def open_url(self, message_id: int) -> str:
         return self.open_url_for(self.tracking_token(message_id))
@@ -77,12 +75,6 @@ class TrackingUrls:
     def link_url(self, token: str, number: int) -> str:
         """The click URL of a campaign message's link ``number`` (its template's)."""
         return f"{self.base}/email/t/c/{token}/{number}"
-
-    def click_url(self, message_id: int, url: str) -> str:
-        link = self._link_json.get(url)
-        if link is None:
-            link = self._link_json[url] = json.dumps(url).encode()
-        return f"{self.base}/email/t/c/{self._click(b'[%d,%s]' % (message_id, link))}"
 
     def unsubscribe_url(self, message_id: int) -> str:
         return f"{self.base}/email/unsubscribe/{self._unsubscribe(message_id)}"

@@ -10,6 +10,8 @@ from flask_wtf.csrf import CSRFError
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from app.errors import DomainError
+
 log = logging.getLogger(__name__)
 
 
@@ -95,6 +97,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(exc: ApiError):
         return jsonify(error_body(exc.code, exc.message, exc.fields)), exc.status
+
+    @app.errorhandler(DomainError)
+    def handle_domain_error(exc: DomainError):
+        if wants_json():
+            return jsonify(error_body(exc.code, exc.message, exc.fields)), exc.status
+        return render_template("error.html", status=exc.status, message=exc.text()), exc.status
 
     @app.errorhandler(CSRFError)
     def handle_csrf(exc: CSRFError):

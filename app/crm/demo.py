@@ -91,6 +91,7 @@ class Chunk:
     customers: list[tuple] = field(default_factory=list)
     preferences: list[tuple] = field(default_factory=list)
     consents: list[tuple] = field(default_factory=list)
+    consent_heads: list[tuple] = field(default_factory=list)
     activities: list[tuple] = field(default_factory=list)
     orders: list[tuple] = field(default_factory=list)
     lines: list[tuple] = field(default_factory=list)
@@ -575,9 +576,9 @@ class Generator:
     def consent(
         self, cid: int, addresses: tuple[str, str], since: int, tz: str, created: Any, out: Chunk
     ) -> None:
-        """The preference row, plus a consent_change row for every opt-in and opt-out."""
+        """The preference row (contact window and zone), and for every opt-in and opt-out
+        a ledger entry and the address's current consent."""
         rng, v = self.rng, self.values
-        statuses = []
         for channel, address, opted_in, unknown in (
             ("email", addresses[0], 0.80, 0.95),
             ("sms", addresses[1], 0.65, 0.92),
@@ -585,17 +586,16 @@ class Generator:
             r = rng.random()
             status = "opted_in" if r < opted_in else "unknown" if r < unknown else "opted_out"
             if status == "unknown":
-                statuses += [status, None, None]
                 continue
             source = _consent_source(rng, channel, status)
             at = v.stamp(int(rng.random() * (since + 1)), int(rng.random() * 1440))
-            statuses += [status, source, at]
             out.consents.append((cid, channel, address, status, source, at))
+            out.consent_heads.append((channel, address, status, source, cid, at, at))
         start = end = None
         if rng.random() < 0.3:
             start = v.clock(8 + int(rng.random() * 4))
             end = v.clock(14 + int(rng.random() * 4))
-        out.preferences.append((cid, *statuses, start, end, tz, created, created))
+        out.preferences.append((cid, start, end, tz, created, created))
 
     def activities(self, cid: int, rep: int, account: int, out: Chunk) -> None:
         """A few timeline entries for about a third of the customers."""
@@ -701,9 +701,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "created_at", "updated_at",
     ),
     "communication_preference": (
-        "customer_id", "email_status", "email_source", "email_changed_at", "sms_status",
-        "sms_source", "sms_changed_at", "preferred_contact_start", "preferred_contact_end",
-        "timezone", "created_at", "updated_at",
+        "customer_id", "preferred_contact_start", "preferred_contact_end", "timezone",
+        "created_at", "updated_at",
+    ),
+    "consent": (
+        "channel", "address", "status", "source", "customer_id", "obtained_at", "changed_at",
     ),
     "consent_change": ("customer_id", "channel", "address", "status", "source", "changed_at"),
     "activity": (
@@ -717,6 +719,7 @@ CHUNK_TABLES = (
     ("customer", "customers"),
     ("communication_preference", "preferences"),
     ("consent_change", "consents"),
+    ("consent", "consent_heads"),
     ("activity", "activities"),
     ("order", "orders"),
     ("order_line", "lines"),

@@ -17,8 +17,10 @@ from sqlalchemy import (
     String,
     Text,
     Time,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import true
 
 from app.extensions import db
 from app.ids import PublicIdMixin
@@ -138,7 +140,9 @@ class Activity(PublicIdMixin, db.Model):
 
 
 class CommunicationPreference(TimestampMixin, db.Model):
-    """A customer's current consent per channel; ConsentChange keeps the history."""
+    """How and when a customer likes to be contacted. Consent itself is per address and
+    channel, in :class:`Consent`, because consent belongs to the number or mailbox that
+    gave it, not to the account record."""
 
     __tablename__ = "communication_preference"
 
@@ -146,12 +150,6 @@ class CommunicationPreference(TimestampMixin, db.Model):
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customer.id", ondelete="CASCADE"), unique=True
     )
-    email_status: Mapped[str] = mapped_column(String(12), default="unknown")
-    email_source: Mapped[str | None] = mapped_column(String(40))
-    email_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    sms_status: Mapped[str] = mapped_column(String(12), default="unknown")
-    sms_source: Mapped[str | None] = mapped_column(String(40))
-    sms_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     preferred_contact_start: Mapped[time | None] = mapped_column(Time)
     preferred_contact_end: Mapped[time | None] = mapped_column(Time)
     timezone: Mapped[str | None] = mapped_column(String(64))
@@ -159,16 +157,47 @@ class CommunicationPreference(TimestampMixin, db.Model):
     customer: Mapped[Customer] = relationship(back_populates="preference")
 
 
+class Consent(db.Model):
+    """The current consent of one address on one channel: the head of the ledger whose
+    entries are :class:`ConsentChange` rows. Any channel name fits (plug-ins add theirs)."""
+
+    __tablename__ = "consent"
+    __table_args__ = (UniqueConstraint("channel", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(12))
+    source: Mapped[str] = mapped_column(String(40))
+    method: Mapped[str | None] = mapped_column(String(40))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="SET NULL"), index=True
+    )
+    obtained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class ConsentChange(db.Model):
-    """An opt-in or opt-out, with where it came from and when (consent history)."""
+    """One entry of the consent ledger: an opt-in or opt-out of an address on a channel,
+    with its evidence (who recorded it, how it was obtained, when, the wording shown).
+    ``effective`` is False for an entry that did not change the current state (a consent
+    obtained before a revocation that came later, or a repeat)."""
 
     __tablename__ = "consent_change"
     __table_args__ = (Index("ix_consent_change_customer_at", "customer_id", "changed_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
-    channel: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(254), index=True)
     status: Mapped[str] = mapped_column(String(12))
     source: Mapped[str] = mapped_column(String(40))
+    method: Mapped[str | None] = mapped_column(String(40))
+    wording: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    obtained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    effective: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    recorded_by: Mapped[User | None] = relationship(lazy="joined")

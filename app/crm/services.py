@@ -15,7 +15,6 @@ from app.auth.models import User
 from app.crm.models import (
     Activity,
     CommunicationPreference,
-    ConsentChange,
     Customer,
     Order,
     Sku,
@@ -23,6 +22,7 @@ from app.crm.models import (
 )
 from app.crm.scoping import scope_customers
 from app.extensions import db
+from app.messaging import consent
 from app.models_base import utcnow
 from app.signals import customer_changed
 
@@ -72,9 +72,18 @@ def customer_json(c: Customer) -> dict[str, Any]:
         "lastOrderDate": c.last_order_date.isoformat() if c.last_order_date else None,
         "createdAt": c.created_at.isoformat() if c.created_at else None,
         "preferences": {
-            "email": pref.email_status if pref else "unknown",
-            "sms": pref.sms_status if pref else "unknown",
+            channel: consent.status_of(channel, address)
+            for channel, address in (("email", c.email), ("sms", c.phone))
         },
+        "contactWindow": (
+            {
+                "start": pref.preferred_contact_start.strftime("%H:%M"),
+                "end": pref.preferred_contact_end.strftime("%H:%M"),
+            }
+            if pref and pref.preferred_contact_start and pref.preferred_contact_end
+            else None
+        ),
+        "timezone": pref.timezone if pref else None,
     }
 
 
@@ -240,28 +249,6 @@ def preference_for(customer_id: int) -> CommunicationPreference:
         pref = CommunicationPreference(customer_id=customer_id)
         db.session.add(pref)
     return pref
-
-
-def record_consent(
-    customer_id: int | None, channel: str, address: str, status: str, source: str
-) -> None:
-    """Set the current consent for a channel and append it to the history (no commit)."""
-    now = utcnow()
-    if customer_id is not None:
-        pref = preference_for(customer_id)
-        setattr(pref, f"{channel}_status", status)
-        setattr(pref, f"{channel}_source", source)
-        setattr(pref, f"{channel}_changed_at", now)
-    db.session.add(
-        ConsentChange(
-            customer_id=customer_id,
-            channel=channel,
-            address=address,
-            status=status,
-            source=source,
-            changed_at=now,
-        )
-    )
 
 
 def order_json(o: Order) -> dict[str, Any]:

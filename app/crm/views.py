@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.api.pagination import MAX_PER_PAGE
 from app.crm import services
+from app.crm.contact_views import card_context
 from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Order, Territory
 from app.crm.panels import panels_for
 from app.crm.scoping import get_visible_customer
@@ -78,4 +79,5 @@ def customer(customer_id: str):
         activities=activities,
         recent_orders=recent_orders,
         panels=panels_for(found),
+        contact=card_context(found),
     )

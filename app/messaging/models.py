@@ -38,7 +38,7 @@ class Suppression(db.Model):
     __table_args__ = (UniqueConstraint("channel", "address"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(254), index=True)
     reason: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(40))

@@ -38,14 +38,11 @@ def send(json: s.SendIn):
             name=json.name,
         )
         return services.campaign_json(campaign), 202
-    missing = {
-        f: "required" for f, v in (("to", json.to), ("customerId", json.customer_id)) if not v
-    }
-    if missing:
-        raise validation_error(missing)
+    if not json.customer_id:
+        raise validation_error({"customerId": "required (or listId for a campaign)"})
     message = services.send_single(
         current_user,
-        to=json.to or "",
+        to=json.to,
         customer_id=json.customer_id or "",
         template_id=json.template_id,
         subject=json.subject,

@@ -30,13 +30,6 @@ def unsubscribe(message: EmailMessage, source: str = "unsubscribe") -> bool:
     )
 
 
-def resubscribe(message: EmailMessage) -> None:
-    message.unsubscribed_at = None
-    consent.opt_in(
-        "email", message.to_address, source="preferences", customer_id=message.customer_id
-    )
-
-
 def apply_event(data: dict[str, Any]) -> str | None:
     """Apply one normalised provider event (as stored by the webhook); what it did."""
     message = tracking.find_message(

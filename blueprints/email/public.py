@@ -9,10 +9,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request
 
 from app.auth.access import csrf_exempt, public
-from app.crm.models import CommunicationPreference
-from app.extensions import db
-from blueprints.email import events, sending, tracking
+from app.messaging import consent
+from blueprints.email import events, resubscribe, sending, tracking
 from blueprints.email.models import EmailMessage
+
+#: A one-click unsubscribe body is ``List-Unsubscribe=One-Click``; nothing larger is read.
+UNSUBSCRIBE_MAX_BODY = 4096
 
 bp = Blueprint("email_public", __name__, url_prefix="/email", template_folder="templates")
 
@@ -70,6 +72,8 @@ def unsubscribe(token: str):
     """GET asks to confirm (link scanners fetch GETs); POST (one-click or the button) acts."""
     message, _ = _message("unsubscribe", token)
     if request.method == "POST":
+        request.max_content_length = UNSUBSCRIBE_MAX_BODY
+        request.form  # noqa: B018 -- reading it enforces the limit (413)
         events.unsubscribe(message)
         return render_template(
             "email/unsubscribed.html",
@@ -83,24 +87,34 @@ def unsubscribe(token: str):
 @public
 @csrf_exempt
 def preferences(token: str):
+    """Leave (at once) or ask to come back (by a confirmation emailed to the address)."""
     message, _ = _message("preferences", token)
+    outcome = None
     if request.method == "POST":
         if request.form.get("action") == "subscribe":
-            events.resubscribe(message)
+            outcome = resubscribe.request(message)
         elif request.form.get("action") == "unsubscribe":
             events.unsubscribe(message, source="preferences")
-    pref = None
-    if message.customer_id is not None:
-        pref = db.session.scalar(
-            db.select(CommunicationPreference).where(
-                CommunicationPreference.customer_id == message.customer_id
-            )
-        )
-    from app.messaging.consent import is_suppressed
-
-    subscribed = not is_suppressed("email", message.to_address) and (
-        pref is None or pref.email_status != "opted_out"
+            outcome = "unsubscribed"
+    subscribed = not consent.is_suppressed("email", message.to_address) and (
+        consent.status_of("email", message.to_address) != consent.OPTED_OUT
     )
     return render_template(
-        "email/preferences.html", message=message, token=token, subscribed=subscribed
+        "email/preferences.html",
+        message=message,
+        token=token,
+        subscribed=subscribed,
+        outcome=outcome,
     )
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+@public
+@csrf_exempt
+def confirm_resubscribe(token: str):
+    """The double opt-in link: GET shows a button (scanners fetch GETs), POST acts."""
+    message = resubscribe.message_from_confirm_token(token)
+    if message is None:
+        abort(404)
+    result = resubscribe.confirm(message) if request.method == "POST" else None
+    return render_template("email/confirm.html", token=token, result=result)

@@ -14,7 +14,8 @@ Scalar = str | int | float | bool | None
 
 
 class SendIn(CamelModel):
-    """Single: ``to`` + ``customerId`` + (``templateId`` | ``subject`` + ``html``);
+    """Single: ``customerId`` + (``templateId`` | ``subject`` + ``html``), optionally ``to``
+    (it must be the customer's own address: messages go nowhere else);
     bulk: ``listId`` + (``templateId`` | ``subject`` + ``html``). ``scheduledAt`` optional."""
 
     to: str | None = Field(default=None, max_length=254)

@@ -45,7 +45,7 @@ def _content(
 def send_single(
     user: Any,
     *,
-    to: str,
+    to: str | None,
     customer_id: str,
     template_id: str | None = None,
     subject: str | None = None,
@@ -53,18 +53,19 @@ def send_single(
     personalization: dict[str, Any] | None = None,
     scheduled_at: datetime | None = None,
 ) -> EmailMessage:
-    """Check, render and queue one email, then send it (now, or at ``scheduled_at``)."""
-    address = normalise_email(to, "to")
-    if not address:
-        raise validation_error({"to": "an email address is required"})
+    """Check, render and queue one email, then send it (now, or at ``scheduled_at``).
+
+    The message goes only to the customer's own address (``to`` may repeat it or be
+    left out), and consent is checked on that address."""
     customer = get_visible_customer(customer_id, user)
     if customer is None:
         raise validation_error({"customerId": "unknown customer"})
+    address = consent.recipient_address(
+        "email", customer, normalise_email(to, "to") if to else None
+    )
     extra = {k: v for k, v in (personalization or {}).items() if str(k).isidentifier()}
     subject, html, template_pk = _content(template_id, subject, html, set(extra))
-    why = consent.refusal("email", customer, address)
-    if why is not None:
-        raise ApiError(409, "opted_out", why, {"to": why})
+    consent.check("email", address)
     scheduled_at = _aware(scheduled_at)
     message = EmailMessage(
         customer_id=customer.id,

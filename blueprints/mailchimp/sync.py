@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from app import jobs
 from app.api.errors import ApiError
 from app.auth.models import User
-from app.crm.models import CommunicationPreference, Customer
+from app.crm.models import Consent, Customer
 from app.extensions import db
 from app.messaging import audiences, consent
 from app.messaging.models import Suppression
@@ -211,13 +211,15 @@ def _blocked(customers: list[Customer]) -> set[int]:
     )
     opted_out = set(
         db.session.scalars(
-            select(CommunicationPreference.customer_id).where(
-                CommunicationPreference.customer_id.in_([c.id for c in customers]),
-                CommunicationPreference.email_status == "opted_out",
+            select(Consent.address).where(
+                Consent.channel == "email",
+                Consent.address.in_(emails),
+                Consent.status == "opted_out",
             )
         )
     )
-    return {c.id for c in customers if c.id in opted_out or (c.email or "").lower() in suppressed}
+    blocked = suppressed | opted_out
+    return {c.id for c in customers if (c.email or "").strip().lower() in blocked}
 
 
 def _push(client: mc.MailchimpClient, sync: MailchimpSync, ids: Any) -> None:

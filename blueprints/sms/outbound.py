@@ -114,10 +114,26 @@ def send(sms: SmsProvider, rows: Sequence[OutboxRow]) -> list[Outcome]:
 
 
 def refusals(rows: Sequence[OutboxRow]) -> dict[int, str]:
-    """Checked at send time: opt-in, opt-outs and the suppression list."""
+    """Checked at send time on the number each text goes to: opt-in, opt-outs and the
+    suppression list (a one-to-one reply to a number that just texted us needs no
+    recorded opt-in; a campaign text always does)."""
+    from blueprints.sms.services import conversational
+
     refused = {r.id: "not an outbound message" for r in rows if r.direction != "outbound"}
-    outbound = [(r.id, r.customer_id, r.to_address) for r in rows if r.id not in refused]
-    return {**refused, **consent.refusals("sms", outbound)}
+    campaign = [
+        (r.id, r.customer_id, r.to_address) for r in rows if r.id not in refused and r.campaign_id
+    ]
+    single = [
+        (r.id, r.customer_id, r.to_address)
+        for r in rows
+        if r.id not in refused and not r.campaign_id
+    ]
+    texted_us = conversational({address for _i, _c, address in single if address})
+    return {
+        **refused,
+        **consent.refusals("sms", campaign),
+        **consent.refusals("sms", single, implied=texted_us),
+    }
 
 
 def hold_until(rows: Sequence[OutboxRow]) -> dict[int, datetime]:

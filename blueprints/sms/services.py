@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
-from app.api.errors import ApiError, not_found, validation_error
+from app.api.errors import not_found, validation_error
 from app.crm.models import Activity, Customer
 from app.crm.scoping import get_visible_customer, visible_customer_ids
 from app.crm.services import log_activity, normalise_phone
@@ -19,6 +19,7 @@ from app.ids import new_public_id
 from app.messaging import consent, delivery
 from app.messaging.models import Campaign, Template
 from app.messaging.rendering import customer_context, render
+from app.messaging.templates import check_sms_body
 from app.models_base import utcnow
 from app.signals import inbound_sms, message_event
 from blueprints.sms import keywords, settings
@@ -155,15 +156,40 @@ def sms_template(template_id: str, field: str = "templateId") -> Template:
 
 
 def compose(customer: Customer | None, body: str | None, template_id: str | None) -> dict:
-    """The text to send (a body, or a template rendered for the customer)."""
+    """The text to send: a template, or a typed body, rendered for the customer like a
+    bulk text (its tokens checked first: an unknown token is a 422 naming the field)."""
     if (body is None) == (template_id is None):
         raise validation_error({"body": "send either body or templateId"})
     if template_id is not None:
         template = sms_template(template_id)
-        context = customer_context(customer) if customer else {}
-        text = render(template.body, context, html=False).strip()
-        return {"body": text, "template_id": template.id, "field": "templateId"}
-    return {"body": (body or "").strip(), "template_id": None, "field": "body"}
+        source, field, template_pk = template.body or "", "templateId", template.id
+    else:
+        source, field, template_pk = (body or "").strip(), "body", None
+        check_sms_body(source, field)
+    context = customer_context(customer) if customer else {}
+    text = render(source, context, html=False).strip()
+    return {"body": text, "template_id": template_pk, "field": field}
+
+
+#: A number that texted us within this many hours may get a one-to-one reply without a
+#: recorded opt-in (CTIA's conversational messaging); an opt-out still wins.
+CONVERSATION_HOURS = 24
+
+
+def conversational(numbers: set[str]) -> set[str]:
+    """Those of ``numbers`` that sent us a text in the last CONVERSATION_HOURS."""
+    if not numbers:
+        return set()
+    since = utcnow() - timedelta(hours=CONVERSATION_HOURS)
+    return set(
+        db.session.scalars(
+            select(SmsMessage.from_address).where(
+                SmsMessage.direction == "inbound",
+                SmsMessage.from_address.in_(numbers),
+                SmsMessage.created_at >= since,
+            )
+        )
+    )
 
 
 def queue_message(
@@ -182,13 +208,7 @@ def queue_message(
     if not body and not media:
         raise validation_error({field: "the message is empty"})
     segments, encoding = check_body(body, field) if body else (0, None)
-    why = (
-        consent.refusal("sms", customer, to)
-        if customer is not None
-        else ("suppressed" if consent.is_suppressed("sms", to) else None)
-    )
-    if why:
-        raise ApiError(409, "opted_out", why)
+    consent.check("sms", to, implied=conversational({to}))
     conversation = conversation or conversation_for(customer.id if customer else None, to)
     message = SmsMessage(
         conversation_id=conversation.id,
@@ -221,13 +241,12 @@ def send_to_customer(
     template_id: str | None,
     media_urls: list[str] | None = None,
 ) -> SmsMessage:
-    """A rep's text to one customer (POST /sms/send)."""
+    """A rep's text to one customer (POST /sms/send): only to the customer's own number
+    (``to`` may repeat it or be left out), with consent checked on that number."""
     customer = get_visible_customer(customer_id, user)
     if customer is None:
         raise not_found("customer", field="customerId")
-    number = normalise_phone(to, "to") if to else customer.phone
-    if not number:
-        raise validation_error({"to": "the customer has no phone number; give one"})
+    number = consent.recipient_address("sms", customer, normalise_phone(to, "to") if to else None)
     composed = compose(customer, body, template_id)
     return queue_message(
         customer=customer,
@@ -244,10 +263,13 @@ def reply(user: Any, conversation: SmsConversation, body: str) -> SmsMessage:
     """A reply in a thread (inbox or customer page)."""
     customer = customer_for(conversation)
     mark_read(conversation)
+    text = (body or "").strip()
+    if text:
+        text = compose(customer, text, None)["body"]
     return queue_message(
         customer=customer,
         to=conversation.phone,
-        body=(body or "").strip(),
+        body=text,
         user=user,
         conversation=conversation,
     )
@@ -273,8 +295,6 @@ def create_campaign(
     if not (source or "").strip():
         raise validation_error({"templateId" if template else "body": "the message is empty"})
     if template is None:  # a bulk body is a template rendered per customer: check it first
-        from app.messaging.templates import check_sms_body
-
         check_sms_body(source)
     check_body(render(source, {}, html=False), "templateId" if template else "body")
     if scheduled_at is not None and scheduled_at.tzinfo is None:

@@ -12,6 +12,7 @@ from app.api.errors import ApiError
 from app.crm.models import Customer
 from app.crm.scoping import get_visible_customer
 from app.extensions import db
+from app.messaging import consent
 from app.messaging.models import Template
 from blueprints.sms import services
 from blueprints.sms.forms import ReplyForm, SendForm
@@ -123,12 +124,11 @@ def panel_context(customer: Any) -> dict[str, Any]:
     form.template_id.choices = [("", "— write a message —")] + [
         (t.public_id, t.name) for t in templates
     ]
-    pref = customer.preference
     return {
         "customer": customer,
         "conversation": conversation,
         "messages": services.thread(conversation, limit=50) if conversation else [],
         "form": form,
         "reply_form": ReplyForm(),
-        "sms_status": pref.sms_status if pref else "unknown",
+        "sms_status": consent.status_of("sms", customer.phone),
     }

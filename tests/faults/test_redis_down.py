@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from app.crm.services import record_consent
 from app.extensions import db
+from app.messaging.consent import record
 from app.models_base import utcnow
 from blueprints.email import jobs as email_jobs
 from blueprints.email.models import EmailMessage
@@ -69,7 +69,7 @@ def test_single_email_and_text_with_redis_down_are_queued_then_swept_once(
 ):
     sendgrid, twilio = fakes
     customer = make_customer("North")
-    record_consent(customer.id, "sms", customer.phone, "opted_in", "test")
+    record("sms", customer.phone, "opted_in", source="test", customer_id=customer.id)
     db.session.commit()
     headers = token_headers(rep)
 

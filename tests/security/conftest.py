@@ -72,14 +72,14 @@ def api(client, token_headers):
 @pytest.fixture
 def world(app, api, make_user, make_customer, manager) -> World:
     from app.crm.models import Order
-    from app.crm.services import record_consent
+    from app.messaging.consent import record
 
     south_rep = make_user("rep", "South")
     north = make_customer("North", name="North Bistro")
     south = make_customer("South", name="South Cellar", phone="+12125550999")
     south2 = make_customer("South", name="South Tavern", phone="+12125550998")
     for c in (south, south2, north):
-        record_consent(c.id, "sms", c.phone, "opted_in", "test")
+        record("sms", c.phone, "opted_in", source="test", customer_id=c.id)
     order = Order(customer_id=south.id, order_date=date(2024, 5, 1), total=Decimal("120.00"))
     db.session.add(order)
     db.session.commit()

@@ -22,6 +22,10 @@ ACTIONS = ["pause", "resume", "cancel", "send", "schedule", "report"]
 
 API_BODIES = {
     "crm_api.patch_customer": {"json": {"name": "Hacked"}},
+    "crm_contact_api.record_consent": {
+        "json": {"channel": "email", "status": "opted_out", "method": "verbal"}
+    },
+    "crm_contact_api.put_contact_preferences": {"json": {"timezone": "UTC"}},
     "lists_api.patch_list": {"json": {"name": "Hacked"}},
     "lists_api.remove_members": {"json": {"customerIds": None}},  # filled in with South ids
     "lists_api.add_members": {"json": {"customerIds": None}},  # filled in with a North id

@@ -115,10 +115,17 @@ def test_one_click_unsubscribe(client, sent):
     assert heard and heard[0]["address"] == "ann@shop.example"
     assert ConsentChange.query.filter_by(status="opted_out").count() == 1
     assert EmailMessage.query.one().unsubscribed_at is not None
-    # The preference page lets them come back.
+    # The preference page lets them come back, through a confirmation sent to the address.
     prefs = _links(sent, "preferences")[0]
     assert "You are unsubscribed" in client.get(prefs).get_data(as_text=True)
     client.post(prefs, data={"action": "subscribe"})
+    assert is_suppressed("email", "ann@shop.example")
+    confirmation = dev_messages()[-1]
+    assert confirmation.to == "ann@shop.example" and "Confirm" in confirmation.subject
+    link = re.findall(r'"http://localhost(/email/confirm/[^"]+)"', confirmation.html)[0]
+    assert client.get(link).status_code == 200  # a scanner's GET changes nothing
+    assert is_suppressed("email", "ann@shop.example")
+    client.post(link)
     assert not is_suppressed("email", "ann@shop.example")
     assert client.post(unsub.replace("unsubscribe/", "unsubscribe/x")).status_code == 404
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from app.crm.models import Activity, CommunicationPreference
+from app.crm.models import Activity
 from app.extensions import db
 from app.messaging import consent
 from blueprints.mailchimp.models import MailchimpConnection
@@ -56,10 +56,8 @@ def test_unsubscribe_and_cleaned_suppress(client, connected, make_customer):
     bob = make_customer(email="bob@example.com")
     assert client.post(_url(), data=_event("unsubscribe", reason="manual")).status_code == 200
     assert consent.is_suppressed("email", "bob@example.com")
-    pref = db.session.scalar(
-        select(CommunicationPreference).where(CommunicationPreference.customer_id == bob.id)
-    )
-    assert pref.email_status == "opted_out" and pref.email_source == "mailchimp"
+    current = consent.head("email", bob.email)
+    assert current.status == "opted_out" and current.source == "mailchimp"
     client.post(_url(), data=_event("cleaned", email="gone@example.com", reason="hard"))
     assert consent.is_suppressed("email", "gone@example.com")
 

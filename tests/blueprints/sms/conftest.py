@@ -41,10 +41,10 @@ def app_config(database_url: str, fake_twilio: FakeTwilio) -> dict[str, Any]:
 @pytest.fixture
 def opt_in(app):
     """Record an SMS opt-in (or any state) for a customer."""
-    from app.crm.services import record_consent
+    from app.messaging.consent import record
 
     def do(customer, status: str = "opted_in") -> None:
-        record_consent(customer.id, "sms", customer.phone, status, "test")
+        record("sms", customer.phone, status, source="test", customer_id=customer.id)
         db.session.commit()
 
     return do

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from app.crm.models import Activity, ConsentChange
 from app.extensions import db
+from app.messaging import consent
 from app.messaging.models import Suppression
 from blueprints.sms import keywords
 from blueprints.sms.models import SmsConversation, SmsMessage
@@ -91,8 +92,7 @@ def test_each_opt_out_keyword(inbound, make_customer, opt_in, word):
         db.session.scalar(select(Suppression.reason).where(Suppression.address == "+12125550114"))
         == "STOP"
     )
-    db.session.refresh(customer)
-    assert customer.preference.sms_status == "opted_out"
+    assert consent.status_of("sms", customer.phone) == "opted_out"
     change = db.session.scalar(select(ConsentChange).order_by(ConsentChange.id.desc()))
     assert change.status == "opted_out" and change.source.startswith("sms:")
 
@@ -104,8 +104,7 @@ def test_each_opt_in_keyword(inbound, make_customer, opt_in, word):
     inbound("+12125550115", "stop")
     inbound("+12125550115", word.lower())
     assert count(Suppression) == 0
-    db.session.refresh(customer)
-    assert customer.preference.sms_status == "opted_in"
+    assert consent.status_of("sms", customer.phone) == "opted_in"
 
 
 @pytest.mark.parametrize("word", ["HELP", "info", " Help "])

@@ -6,10 +6,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from app.crm.models import Customer
+from app.crm.models import Consent, ConsentChange, Customer
 from app.extensions import db
 from app.messaging import consent, delivery
-from app.messaging.models import Campaign
+from app.messaging.models import Campaign, Suppression
 from blueprints.sms import outbound
 
 STATES = st.sampled_from(["opted_in", "opted_out", "unknown", "stop_keyword", "none"])
@@ -24,20 +24,20 @@ STATES = st.sampled_from(["opted_in", "opted_out", "unknown", "stop_keyword", "n
 def test_opted_out_numbers_never_get_a_text(
     app, make_customer, opt_in, fake_twilio, states, singles
 ):
-    from app.crm.services import record_consent
+    from app.messaging.consent import record
     from blueprints.sms import services
 
-    db.session.execute(db.delete(Campaign))
-    db.session.execute(db.delete(Customer))
+    for table in (Campaign, Customer, Consent, ConsentChange, Suppression):
+        db.session.execute(db.delete(table))
     db.session.commit()
     fake_twilio.received.clear()
     customers = []
     for i, state in enumerate(states):
         c = make_customer(phone=f"+1212555{1000 + i:04d}")
         if state in ("opted_in", "opted_out", "unknown"):
-            record_consent(c.id, "sms", c.phone, state, "test")
+            record("sms", c.phone, state, source="test", customer_id=c.id)
         elif state == "stop_keyword":
-            record_consent(c.id, "sms", c.phone, "opted_in", "test")
+            record("sms", c.phone, "opted_in", source="test", customer_id=c.id)
         db.session.commit()
         customers.append(c)
     campaign = Campaign(channel="sms", name="p", body="hi", audience_ref="-", status="sending")

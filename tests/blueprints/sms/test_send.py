@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from app.crm.models import Activity
 from app.extensions import db
+from app.messaging import consent
 from app.messaging.models import Suppression, Template
 from blueprints.sms.models import SmsMessage
 from tests.blueprints.sms.conftest import OUR_NUMBER, PUBLIC, STATUS, status_callback
@@ -128,8 +129,7 @@ def test_21610_fails_the_message_and_opts_the_number_out(
     assert "unsubscribed" in doc["errorMessage"]
     supp = db.session.scalar(select(Suppression).where(Suppression.address == "+12125550102"))
     assert supp is not None and supp.reason == "STOP"
-    db.session.refresh(customer)
-    assert customer.preference.sms_status == "opted_out"
+    assert consent.status_of("sms", customer.phone) == "opted_out"
     again = call(manager, "post", "/send", json={"customerId": customer.public_id, "body": "hi"})
     assert again.status_code == 409
 

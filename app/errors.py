@@ -1,0 +1,46 @@
+"""Domain errors: what a service raises when a request cannot be honoured.
+
+Services stay free of HTTP; the boundary maps these to the API envelope (status, code,
+message, fields) or to a flashed message on a page. ``fields`` names the input at fault.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 422
+    code = "validation_error"
+
+    def __init__(
+        self, message: str, fields: dict[str, str] | None = None, *, code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        if code is not None:
+            self.code = code
+
+    def text(self) -> str:
+        """One line for a person: the field messages, else the message."""
+        return "; ".join(self.fields.values()) or self.message
+
+
+class Invalid(DomainError):
+    """Bad input (422)."""
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    """The input is fine but the state forbids it (409): an opt-out, a running campaign."""
+
+    status = 409
+    code = "conflict"

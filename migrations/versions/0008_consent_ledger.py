@@ -44,46 +44,23 @@ def upgrade():
     with op.batch_alter_table("consent", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_consent_customer_id"), ["customer_id"])
 
-    conn = op.get_bind()
-    heads: dict[tuple[str, str], tuple] = {}
+    # Carry each customer's state over to their current address, opt-outs first so that an
+    # address two customers share keeps an opt-out (set-based: no rows through Python).
     for channel, column in CHANNEL_COLUMNS.items():
-        rows = conn.execute(
-            sa.text(
-                f"SELECT p.customer_id, c.{column}, p.{channel}_status, p.{channel}_source, "
-                f"p.{channel}_changed_at FROM communication_preference p "
-                f"JOIN customer c ON c.id = p.customer_id "
-                f"WHERE p.{channel}_status IN ('opted_in', 'opted_out') AND c.{column} IS NOT NULL"
+        address = f"LOWER(TRIM(c.{column}))" if channel == "email" else f"TRIM(c.{column})"
+        for status in ("opted_out", "opted_in"):
+            op.execute(
+                sa.text(
+                    f"INSERT INTO consent (channel, address, status, source, customer_id,"
+                    f" changed_at) SELECT '{channel}', {address}, '{status}',"
+                    f" MIN(COALESCE(p.{channel}_source, 'migrated')), MIN(p.customer_id),"
+                    f" COALESCE(MAX(p.{channel}_changed_at), CURRENT_TIMESTAMP)"
+                    f" FROM communication_preference p JOIN customer c ON c.id = p.customer_id"
+                    f" WHERE p.{channel}_status = '{status}' AND c.{column} IS NOT NULL"
+                    f" AND NOT EXISTS (SELECT 1 FROM consent k WHERE k.channel = '{channel}'"
+                    f" AND k.address = {address}) GROUP BY {address}"
+                )
             )
-        ).all()
-        for customer_id, address, status, source, changed_at in rows:
-            key = (channel, address.strip().lower() if channel == "email" else address.strip())
-            if key in heads and heads[key][1] == "opted_out":
-                continue
-            heads[key] = (customer_id, status, source or "migrated", changed_at)
-    if heads:
-        consent = sa.table(
-            "consent",
-            sa.column("channel"),
-            sa.column("address"),
-            sa.column("status"),
-            sa.column("source"),
-            sa.column("customer_id"),
-            sa.column("changed_at", sa.DateTime(timezone=True)),
-        )
-        op.bulk_insert(
-            consent,
-            [
-                {
-                    "channel": channel,
-                    "address": address,
-                    "status": status,
-                    "source": source,
-                    "customer_id": customer_id,
-                    "changed_at": changed_at or sa.func.now(),
-                }
-                for (channel, address), (customer_id, status, source, changed_at) in heads.items()
-            ],
-        )
 
     with op.batch_alter_table("communication_preference", schema=None) as batch_op:
         for channel in CHANNEL_COLUMNS:

@@ -27,3 +27,48 @@ def test_migration_head_is_applied(app):
     config.set_main_option("script_location", app.extensions["migrate"].directory)
     heads = ScriptDirectory.from_config(config).get_heads()
     assert set(current) == set(heads) and len(heads) == 1
+
+
+def test_consent_ledger_migration_carries_states_to_addresses(tmp_path):
+    """0008 moves each customer's consent onto their address; an opt-out wins a tie."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from app import create_app
+    from tests.conftest import app_settings
+
+    app = create_app(app_settings("sqlite:///" + str(tmp_path / "m.sqlite")))
+    with app.app_context():
+        upgrade(revision="0007")
+        with db.engine.begin() as conn:
+            for cid, email, phone, email_status, sms_status in (
+                (1, "Ann@Shop.example", "+12125550001", "opted_out", "opted_in"),
+                (2, "ann@shop.example", "+12125550002", "opted_in", "unknown"),
+                (3, None, "+12125550003", "unknown", "opted_out"),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO customer (id, public_id, name, email, phone, account_type,"
+                        " account_priority, custom_fields, lifetime_revenue, created_at,"
+                        " updated_at) VALUES (:id, :pid, 'c', :email, :phone, 'ACTIVE', 'HIGH',"
+                        " '{}', 0, '2026-01-01', '2026-01-01')"
+                    ),
+                    {"id": cid, "pid": f"cus_{cid}", "email": email, "phone": phone},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO communication_preference (customer_id, email_status,"
+                        " email_source, sms_status, sms_source, created_at, updated_at) VALUES"
+                        " (:id, :e, 'x', :s, 'y', '2026-01-01', '2026-01-01')"
+                    ),
+                    {"id": cid, "e": email_status, "s": sms_status},
+                )
+        upgrade(revision="0008")
+        with db.engine.connect() as conn:
+            rows = set(conn.execute(text("SELECT channel, address, status FROM consent")))
+        db.engine.dispose()
+    assert rows == {
+        ("email", "ann@shop.example", "opted_out"),
+        ("sms", "+12125550001", "opted_in"),
+        ("sms", "+12125550003", "opted_out"),
+    }

@@ -214,7 +214,7 @@ class _Pipeline:
 
     ``submit`` prepares the new batch, waits for the one in flight, records it
     (outcomes, activities, commit) and only then lets the new one go to the provider, so
-    a crash can repeat only the batch at the provider (DESIGN's "a duplicate is possible
+    a crash can repeat only the batch at the provider (architecture.md's "a duplicate is possible
     only for the batch in flight"). The provider calls run in a sender: a process of
     their own (:class:`_ProcessSender`) when the adapter allows it and
     ``CAMPAIGN_SENDER_PROCESS`` is on, where the new batch is staged while the one

@@ -13,10 +13,17 @@ from app.api.errors import ApiError
 from app.crm.models import Customer
 from app.crm.scoping import get_visible_customer, scope_customers
 from app.extensions import db
+from app.form_errors import add_api_error
 from app.messaging import audiences
 from app.messaging import templates as tpl
 from blueprints.email import charts, services
-from blueprints.email.forms import ActionForm, CampaignForm, SendEmailForm, TemplateForm
+from blueprints.email.forms import (
+    ActionForm,
+    CampaignForm,
+    ConfirmDeleteForm,
+    SendEmailForm,
+    TemplateForm,
+)
 
 bp = Blueprint("email", __name__, url_prefix="/sales/marketing", template_folder="templates")
 assets = Blueprint(
@@ -79,42 +86,63 @@ def _preview_customers() -> list[Customer]:
 
 @bp.route("/templates", methods=["GET", "POST"])
 def templates():
+    """The template list and editor: a new template, or ``?id=`` one to change. A rep sees
+    shared templates read-only (no Save, no Delete); posting one anyway is a 403."""
     tpl.ensure_defaults()
-    chosen = tpl.get_template(request.args.get("id")) if request.args.get("id") else None
+    template_id = request.args.get("id")
+    chosen = tpl.get_template(template_id) if template_id else None
+    if template_id and chosen is None:
+        abort(404)
+    editable = chosen is None or tpl.can_manage(current_user, chosen)
+    if request.method == "POST" and not editable:
+        abort(403)
     form = TemplateForm(obj=chosen) if request.method == "GET" else TemplateForm()
-    errors: dict[str, str] = {}
+    if chosen is not None:
+        del form.type  # fixed once created: shown read-only, never read from the request
     if form.validate_on_submit():
         data = {k: getattr(form, k).data or None for k in ("name", "subject", "html", "body")}
         try:
             if chosen is not None:
-                saved = tpl.update_template(chosen, data)
+                saved = tpl.update_template(current_user, chosen, data)
             else:
                 saved = tpl.create_template(current_user, {**data, "type": form.type.data})
         except ApiError as exc:
-            errors = exc.fields or {"name": exc.message}
+            add_api_error(form, exc)
         else:
             flash(f"Template “{saved.name}” saved.", "success")
             return redirect(url_for("email.templates", id=saved.public_id))
-    return render_template(
+    page = render_template(
         "email/templates.html",
         items=db.session.scalars(tpl.templates_query()).all(),
         chosen=chosen,
+        editable=editable,
         form=form,
-        errors=errors,
         customers=_preview_customers(),
-        action_form=ActionForm(),
     )
+    return page, (422 if request.method == "POST" else 200)
 
 
-@bp.post("/templates/<template_id>/delete")
-def delete_template(template_id: str):
+def _managed_template_or_abort(template_id: str):
     found = tpl.get_template(template_id)
     if found is None:
         abort(404)
-    if ActionForm().validate_on_submit():
-        tpl.delete_template(found)
-        flash("Template deleted.", "success")
-    return redirect(url_for("email.templates"))
+    if not tpl.can_manage(current_user, found):
+        abort(403)
+    return found
+
+
+@bp.route("/templates/<template_id>/delete", methods=["GET", "POST"])
+def delete_template(template_id: str):
+    """Delete after a confirmation page (works without JavaScript): the POST needs the
+    confirm form's ``confirm=yes``, so no other button deletes by mistake."""
+    found = _managed_template_or_abort(template_id)
+    form = ConfirmDeleteForm()
+    if form.validate_on_submit():
+        name = found.name
+        tpl.delete_template(current_user, found)
+        flash(f"Template “{name}” deleted.", "success")
+        return redirect(url_for("email.templates"))
+    return render_template("email/template_delete.html", template=found, form=form)
 
 
 # --- campaigns ----------------------------------------------------------------------------

@@ -37,7 +37,9 @@ class ConfirmDeleteForm(FlaskForm):
 
 class CampaignForm(FlaskForm):
     name = StringField("Campaign name", validators=[Optional(), Length(max=200)])
-    list_id = SelectField("Send to list", choices=[], validators=[DataRequired()])
+    list_id = SelectField(
+        "Send to list", choices=[], validators=[DataRequired("Choose a list to send to.")]
+    )
     template_id = SelectField("Template", choices=[], validate_choice=False)
     subject = StringField("Subject", validators=[Optional(), Length(max=300)])
     html = TextAreaField("Message (HTML)", validators=[Optional(), Length(max=200_000)])

@@ -10,10 +10,12 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.api.errors import ApiError
+from app.crm import panels
 from app.crm.models import Customer
 from app.crm.scoping import get_visible_customer, scope_customers
+from app.crm.views import customer_page
 from app.extensions import db
-from app.form_errors import add_api_error
+from app.form_errors import add_api_error, add_error
 from app.messaging import audiences
 from app.messaging import templates as tpl
 from blueprints.email import charts, services
@@ -31,32 +33,39 @@ assets = Blueprint(
 )
 
 
-def _error_text(exc: ApiError) -> str:
-    return "; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message
-
-
 # --- customer panel ------------------------------------------------------------------------
 
 
-def panel_context(customer: Customer) -> dict[str, Any]:
-    tpl.ensure_defaults()
-    form = SendEmailForm()
-    form.template_id.choices = [("", "— write your own —")] + [
+def _template_choices() -> list[tuple[str, str]]:
+    return [("", "— write your own —")] + [
         (t.public_id, t.name) for t in db.session.scalars(tpl.templates_query("email"))
     ]
+
+
+def panel_context(customer: Customer) -> dict[str, Any]:
+    """The "Send email" form: blank, or the one just refused with what was typed."""
+    tpl.ensure_defaults()
+    form = panels.kept_form("email") or SendEmailForm(formdata=None)
+    form.template_id.choices = _template_choices()
     return {"form": form, "customer": customer}
+
+
+def _refused(customer: Customer, form: SendEmailForm, status: int):
+    """The customer page again, this form keeping what was typed and saying why."""
+    panels.keep_form("email", form)
+    return customer_page(customer, status)
 
 
 @bp.post("/email/send/<customer_id>")
 def send_from_customer(customer_id: str):
+    """Send from the customer page. Sent: back to the page. Refused or failed: the page
+    again with the form as typed and each problem beside its field."""
     customer = get_visible_customer(customer_id, current_user)
     if customer is None:
         abort(404)
     form = SendEmailForm()
-    back = url_for("crm.customer", customer_id=customer.public_id)
-    if not form.validate_on_submit():
-        flash("The form expired; please try again.", "danger")
-        return redirect(back)
+    if not form.validate_on_submit():  # CSRF was checked before the view: these are fields
+        return _refused(customer, form, 422)
     try:
         message = services.send_single(
             current_user,
@@ -67,13 +76,13 @@ def send_from_customer(customer_id: str):
             html=form.html.data or None,
         )
     except ApiError as exc:
-        flash(f"Email not sent: {_error_text(exc)}", "danger")
-        return redirect(back)
+        add_api_error(form, exc)
+        return _refused(customer, form, exc.status)
     if message.status == "failed":
-        flash(f"Email failed: {message.error_message} [{message.error_code}]", "danger")
-    else:
-        flash(f"Email to {message.to_address}: {message.status}.", "success")
-    return redirect(back)
+        add_error(form, None, f"Email failed: {message.error_message} [{message.error_code}]")
+        return _refused(customer, form, 200)
+    flash(f"Email to {message.to_address}: {message.status}.", "success")
+    return redirect(url_for("crm.customer", customer_id=customer.public_id))
 
 
 # --- templates ----------------------------------------------------------------------------
@@ -162,13 +171,12 @@ def campaigns():
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 def new_campaign():
-    """A campaign to a list, from a template or written here, now or at a time."""
+    """A campaign to a list, from a template or written here, now or at a time. A refused
+    submit shows the form again as typed, each problem beside its field (422)."""
     tpl.ensure_defaults()
     form = CampaignForm()
     form.list_id.choices = [("", "— choose a list —")] + audiences.choices("list", current_user)
-    form.template_id.choices = [("", "— write your own —")] + [
-        (t.public_id, t.name) for t in db.session.scalars(tpl.templates_query("email"))
-    ]
+    form.template_id.choices = _template_choices()
     if form.validate_on_submit():
         try:
             created = services.send_bulk(
@@ -181,11 +189,12 @@ def new_campaign():
                 name=form.name.data or None,
             )
         except ApiError as exc:
-            flash(f"Campaign not created: {_error_text(exc)}", "danger")
-            return render_template("email/new_campaign.html", form=form), 422
-        flash(f"Campaign {created.name!r} is {created.status}.", "success")
-        return redirect(url_for("email.campaign", campaign_id=created.public_id))
-    return render_template("email/new_campaign.html", form=form)
+            add_api_error(form, exc)
+        else:
+            flash(f"Campaign {created.name!r} is {created.status}.", "success")
+            return redirect(url_for("email.campaign", campaign_id=created.public_id))
+    page = render_template("email/new_campaign.html", form=form)
+    return page, (422 if request.method == "POST" else 200)
 
 
 @bp.get("/campaigns/<campaign_id>")

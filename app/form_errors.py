@@ -42,11 +42,3 @@ def add_api_error(form: FlaskForm, exc: ApiError, aliases: dict[str, str] | None
             add_error(form, name, message)
         else:
             add_error(form, api_field, message)
-
-
-def messages(form: FlaskForm) -> list[str]:
-    """Every error of the form as "label: message" lines (for a summary above it)."""
-    lines = list(form.form_errors)
-    for field in form:
-        lines.extend(f"{field.label.text}: {message}" for message in field.errors)
-    return lines

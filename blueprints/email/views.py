@@ -120,9 +120,11 @@ def templates():
         else:
             flash(f"Template “{saved.name}” saved.", "success")
             return redirect(url_for("email.templates", id=saved.public_id))
+    items = db.session.scalars(tpl.templates_query()).all()
     page = render_template(
         "email/templates.html",
-        items=db.session.scalars(tpl.templates_query()).all(),
+        items=items,
+        read_only={t.id for t in items if not tpl.can_manage(current_user, t)},
         chosen=chosen,
         editable=editable,
         form=form,

@@ -101,6 +101,8 @@ def test_rep_sees_shared_templates_read_only_and_cannot_change_them(client, logi
     db.session.add(managers)
     db.session.commit()
     login(rep)
+    listing = client.get(PAGE).get_data(as_text=True)
+    assert listing.count(">shared</span>") == 11  # the ten defaults and the manager's
     for template in (shared, managers):
         page = client.get(f"{PAGE}?id={template.public_id}").get_data(as_text=True)
         assert 'data-testid="template-shared"' in page

@@ -12,13 +12,20 @@ class DomainError(Exception):
     code = "validation_error"
 
     def __init__(
-        self, message: str, fields: dict[str, str] | None = None, *, code: str | None = None
+        self,
+        message: str,
+        fields: dict[str, str] | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
         if code is not None:
             self.code = code
+        if status is not None:
+            self.status = status
 
     def text(self) -> str:
         """One line for a person: the field messages, else the message."""

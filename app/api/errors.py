@@ -15,8 +15,9 @@ from app.errors import DomainError
 log = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
-    """Raised anywhere in a request to answer with the envelope."""
+class ApiError(DomainError):
+    """The older way to refuse (status and code given by the raiser); new services raise
+    the domain errors of :mod:`app.errors`, which share this base's handling."""
 
     def __init__(
         self,
@@ -25,11 +26,7 @@ class ApiError(Exception):
         message: str,
         fields: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.fields = fields or {}
+        super().__init__(message, fields, code=code, status=status)
 
 
 def validation_error(fields: dict[str, str], message: str = "Invalid input") -> ApiError:
@@ -94,10 +91,6 @@ _CODES = {
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def handle_api_error(exc: ApiError):
-        return jsonify(error_body(exc.code, exc.message, exc.fields)), exc.status
-
     @app.errorhandler(DomainError)
     def handle_domain_error(exc: DomainError):
         if wants_json():

@@ -3,6 +3,11 @@
 A channel registers a template and a function giving its context for one customer (the
 email channel's "Send email" form, the SMS channel's thread and send box...). The core's
 customer page includes each panel in order.
+
+A panel's form that a service refused is shown again on the page it came from, with what
+was typed and why: the channel's view keeps it with :func:`keep_form` and renders
+:func:`app.crm.views.customer_page`; the panel's context takes it back with
+:func:`kept_form` instead of a blank form.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
 
 @dataclass(frozen=True)
@@ -30,3 +35,13 @@ def register(app: Flask, panel: CustomerPanel) -> None:
 def panels_for(customer: Any) -> list[tuple[CustomerPanel, dict[str, Any]]]:
     panels = current_app.extensions.get("decant_customer_panels", {}).values()
     return [(p, p.context(customer)) for p in sorted(panels, key=lambda p: (p.order, p.name))]
+
+
+def keep_form(panel: str, form: Any) -> None:
+    """Show ``form`` (typed values and errors) in ``panel`` on this request's page."""
+    g.setdefault("decant_kept_panel_forms", {})[panel] = form
+
+
+def kept_form(panel: str) -> Any | None:
+    """The form :func:`keep_form` kept for ``panel`` in this request, else None."""
+    return g.get("decant_kept_panel_forms", {}).get(panel)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.api.pagination import MAX_PER_PAGE
 from app.crm import services
 from app.crm.contact_views import card_context
-from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Order, Territory
+from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Customer, Order, Territory
 from app.crm.panels import panels_for
 from app.crm.scoping import get_visible_customer
 from app.extensions import db
@@ -63,6 +63,12 @@ def customer(customer_id: str):
     found = get_visible_customer(customer_id, current_user)
     if found is None:
         abort(404)
+    return customer_page(found)
+
+
+def customer_page(found: Customer, status: int = 200) -> tuple[str, int]:
+    """The customer page (details, timeline, the channels' panels). A channel whose panel
+    form was refused renders it again with ``status`` (see :func:`panels.keep_form`)."""
     page = _int_arg("page", 1, 100_000)
     activities = db.paginate(
         services.activities_query(found), page=page, per_page=25, error_out=False
@@ -80,4 +86,4 @@ def customer(customer_id: str):
         recent_orders=recent_orders,
         panels=panels_for(found),
         contact=card_context(found),
-    )
+    ), status

@@ -3,6 +3,10 @@
 Email templates hold a subject and sanitised HTML; SMS templates a body. Every source is
 checked with :func:`app.messaging.rendering.check_template` on save (unknown tokens,
 reaches for Python internals and syntax errors are a 422 naming the field).
+
+Every template is visible to the whole team. A rep changes or deletes only the templates
+they created; the others (the defaults, managers' and other reps' templates) are shared,
+and only managers and admins manage those (:func:`can_manage`, 403 otherwise).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 from sqlalchemy import Select, func, select, text
 
-from app.api.errors import validation_error
+from app.api.errors import ApiError, validation_error
 from app.crm.models import Customer
 from app.extensions import db
 from app.messaging import rendering
@@ -138,6 +142,29 @@ def _check(source: str | None, field: str, keys: set[str], *, html: bool) -> Non
         raise validation_error({exc.field: exc.message}) from exc
 
 
+#: Roles that manage every template, shared ones included.
+MANAGING_ROLES = ("admin", "manager")
+
+
+def can_manage(user: Any, template: Template) -> bool:
+    """Whether ``user`` may change or delete ``template``: managers and admins any, a rep
+    only a template of their own (never a default)."""
+    if getattr(user, "role", None) in MANAGING_ROLES:
+        return True
+    own = template.created_by_id is not None and template.created_by_id == getattr(user, "id", None)
+    return own and not template.is_default
+
+
+def require_manage(user: Any, template: Template) -> None:
+    """403 unless ``user`` may change ``template`` (checked before anything is written)."""
+    if not can_manage(user, template):
+        raise ApiError(
+            403,
+            "forbidden",
+            "Shared templates are managed by managers and admins; reps edit their own",
+        )
+
+
 def template_json(t: Template) -> dict[str, Any]:
     return {
         "id": t.public_id,
@@ -193,8 +220,10 @@ def create_template(user: Any, data: dict[str, Any]) -> Template:
     return template
 
 
-def update_template(template: Template, data: dict[str, Any]) -> Template:
-    """Change fields; checks run on the result, and nothing is written on a 422."""
+def update_template(user: Any, template: Template, data: dict[str, Any]) -> Template:
+    """Change fields; checks run on the result, and nothing is written on a 403 or 422.
+    The type is fixed once created (an SMS body is no email), so ``data`` never sets it."""
+    require_manage(user, template)
     try:
         _apply(template, data)
     except Exception:
@@ -204,7 +233,8 @@ def update_template(template: Template, data: dict[str, Any]) -> Template:
     return template
 
 
-def delete_template(template: Template) -> None:
+def delete_template(user: Any, template: Template) -> None:
+    require_manage(user, template)
     db.session.delete(template)
     db.session.commit()
 

@@ -108,17 +108,22 @@ def get_template(template_id: str):
 
 @bp.patch("/templates/<template_id>")
 @validate(
-    ["templates"], json=s.TemplatePatch, resp=responses(HTTP_200=s.TemplateOut, HTTP_404=None)
+    ["templates"],
+    json=s.TemplatePatch,
+    resp=responses(HTTP_200=s.TemplateOut, HTTP_404=None),
 )
 def patch_template(template_id: str, json: s.TemplatePatch):
+    """Change a template (not its type). Reps change only their own: shared ones are 403."""
     template = _template_or_404(template_id)
-    return tpl.template_json(tpl.update_template(template, json.model_dump(exclude_unset=True)))
+    changes = json.model_dump(exclude_unset=True)
+    return tpl.template_json(tpl.update_template(current_user, template, changes))
 
 
 @bp.delete("/templates/<template_id>")
 @validate(["templates"], resp=responses(HTTP_204=None, HTTP_404=None))
 def delete_template(template_id: str):
-    tpl.delete_template(_template_or_404(template_id))
+    """Delete a template. Reps delete only their own: shared ones are 403."""
+    tpl.delete_template(current_user, _template_or_404(template_id))
     return "", 204
 
 

@@ -13,6 +13,7 @@ from app import jobs
 from app.api.errors import ApiError
 from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Sku, Territory
 from app.extensions import db
+from app.form_errors import add_error
 from blueprints.lists import criteria as cr
 from blueprints.lists import schemas, services
 from blueprints.lists.forms import ActionForm, ImportForm, ListForm, MemberForm
@@ -71,7 +72,9 @@ def _builder_options() -> dict[str, list[str]]:
 
 
 def _form_page(form: ListForm, errors: dict[str, str], lst: EmailList | None = None):
-    """The list form with its criteria builder: new (``lst`` None) or edit; 422 on errors."""
+    """The list form with its criteria builder: new (``lst`` None) or edit; 422 on errors,
+    the form's own (a description too long) as well as the service's."""
+    errors = {name: messages[0] for name, messages in form.errors.items() if name} | errors
     return render_template(
         "lists/new.html",
         form=form,
@@ -150,21 +153,22 @@ def edit(list_id: str):
 
 @bp.post("/<list_id>/members/add")
 def add_member(list_id: str):
+    """Add one customer by email. Refused: the list page again with the address as typed
+    and why (422), not a redirect that empties the box."""
     lst = _list_or_404(list_id)
     form = MemberForm()
     if not form.validate_on_submit():
-        flash("Enter the customer's email address.", "warning")
-        return redirect(url_for("lists.detail", list_id=lst.public_id))
+        return detail(lst.public_id, member_form=form), 422
     try:
         added = services.add_members(current_user, lst, None, [form.email.data])
     except ApiError as exc:
         db.session.rollback()
-        flash(f"{form.email.data}: {_error_text(exc)}", "danger")
-    else:
-        flash(
-            f"{form.email.data} added." if added else f"{form.email.data} is already a member.",
-            "success" if added else "info",
-        )
+        add_error(form, "email", f"{form.email.data}: {_error_text(exc)}")
+        return detail(lst.public_id, member_form=form), exc.status
+    flash(
+        f"{form.email.data} added." if added else f"{form.email.data} is already a member.",
+        "success" if added else "info",
+    )
     return redirect(url_for("lists.detail", list_id=lst.public_id))
 
 
@@ -183,7 +187,12 @@ def remove_member(list_id: str, customer_id: str):
 
 
 @bp.get("/<list_id>")
-def detail(list_id: str, report: dict | None = None, import_form: ImportForm | None = None):
+def detail(
+    list_id: str,
+    report: dict | None = None,
+    import_form: ImportForm | None = None,
+    member_form: MemberForm | None = None,
+):
     lst = _list_or_404(list_id)
     members = db.paginate(
         services.members_query(lst, current_user), page=_page(), per_page=PER_PAGE, error_out=False
@@ -194,7 +203,7 @@ def detail(list_id: str, report: dict | None = None, import_form: ImportForm | N
         members=members,
         criteria_json=json.dumps(lst.criteria, indent=2) if lst.criteria else None,
         action_form=ActionForm(),
-        member_form=MemberForm(),
+        member_form=member_form or MemberForm(formdata=None),
         import_form=import_form or ImportForm(),
         report=report,
     )

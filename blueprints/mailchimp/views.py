@@ -22,6 +22,7 @@ from sqlalchemy import select
 from app.api.errors import ApiError
 from app.auth.access import role_required
 from app.extensions import db
+from app.form_errors import add_api_error
 from app.messaging.models import Template
 from blueprints.mailchimp import campaigns, services, sync
 from blueprints.mailchimp.client import get_connection
@@ -55,7 +56,12 @@ def _redirect_uri() -> str:
 
 
 @bp.get("/settings/marketing")
-def settings():
+def settings(
+    connect_form: ConnectForm | None = None,
+    sync_form: SyncForm | None = None,
+    campaign_form: CampaignForm | None = None,
+):
+    """The settings page; a refused form is passed back in to show what was typed and why."""
     conn = get_connection()
     audiences: list[mc.Audience] = []
     audience_error = None
@@ -64,9 +70,9 @@ def settings():
             audiences = services.list_audiences()
         except ApiError as exc:
             audience_error = _error_text(exc)
-    sync_form = SyncForm()
+    sync_form = sync_form or SyncForm(formdata=None)
     sync_form.audience_id.choices = [(a.id, f"{a.name} ({a.member_count})") for a in audiences]
-    campaign_form = CampaignForm()
+    campaign_form = campaign_form or CampaignForm(formdata=None)
     all_syncs = services.syncs()
     campaign_form.sync_id.choices = [
         (x.public_id, f"{services.list_label(x, current_user)} → {x.audience_name}")
@@ -84,7 +90,7 @@ def settings():
             "SMS": current_app.config.get("SMS_PROVIDER") or "console",
         },
         oauth_enabled=bool(current_app.config.get("MAILCHIMP_CLIENT_ID")),
-        connect_form=ConnectForm(),
+        connect_form=connect_form or ConnectForm(formdata=None),
         action_form=ActionForm(),
         sync_form=sync_form,
         campaign_form=campaign_form,
@@ -108,13 +114,13 @@ def _lists_api_url() -> str:
 def connect():
     form = ConnectForm()
     if not form.validate_on_submit():
-        flash("Enter a Mailchimp API key.", "danger")
-    else:
-        try:
-            conn = services.connect_api_key(form.api_key.data or "", current_user)
-            flash(f"Connected to Mailchimp account {conn.account_name}.", "success")
-        except ApiError as exc:
-            flash(_error_text(exc), "danger")
+        return settings(connect_form=form), 422
+    try:
+        conn = services.connect_api_key(form.api_key.data or "", current_user)
+    except ApiError as exc:
+        add_api_error(form, exc, {"apiKey": "api_key"})
+        return settings(connect_form=form), exc.status
+    flash(f"Connected to Mailchimp account {conn.account_name}.", "success")
     return redirect(url_for("mailchimp.settings"))
 
 
@@ -165,8 +171,7 @@ def start_sync():
     form = SyncForm()
     form.audience_id.choices = [(request.form.get("audience_id", ""), "")]
     if not form.validate_on_submit():
-        flash("Choose a CRM list and an audience.", "danger")
-        return redirect(url_for("mailchimp.settings"))
+        return settings(sync_form=form), 422
     hours = form.frequency_hours.data
     try:
         item = services.create_or_update_sync(
@@ -176,10 +181,11 @@ def start_sync():
             hours * 3600 if hours else None,
         )
         sync.start(item)
-        db.session.refresh(item)
-        flash(_sync_message(item), "danger" if item.status == "error" else "success")
     except ApiError as exc:
-        flash(_error_text(exc), "danger")
+        add_api_error(form, exc, {"frequencySeconds": "frequency_hours"})
+        return settings(sync_form=form), exc.status
+    db.session.refresh(item)
+    flash(_sync_message(item), "danger" if item.status == "error" else "success")
     return redirect(url_for("mailchimp.settings"))
 
 
@@ -207,15 +213,14 @@ def create_campaign():
     form.sync_id.choices = [(request.form.get("sync_id", ""), "")]
     form.template_id.choices = [(request.form.get("template_id", ""), "")]
     if not form.validate_on_submit():
-        flash("Choose a synced list and a template.", "danger")
-        return redirect(url_for("mailchimp.settings"))
+        return settings(campaign_form=form), 422
     try:
         item = campaigns.create(current_user, form.sync_id.data or "", form.template_id.data or "")
         if form.send_now.data:
             campaigns.send_now(item)
     except ApiError as exc:
-        flash(_error_text(exc), "danger")
-        return redirect(url_for("mailchimp.settings"))
+        add_api_error(form, exc)
+        return settings(campaign_form=form), exc.status
     return redirect(url_for("mailchimp.campaign", campaign_id=item.public_id))
 
 

@@ -8,10 +8,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.api.errors import ApiError
+from app.api.errors import validation_error
+from app.crm import panels
 from app.crm.models import Customer
 from app.crm.scoping import get_visible_customer
+from app.crm.views import customer_page
+from app.errors import DomainError
 from app.extensions import db
+from app.form_errors import add_api_error, add_error
 from app.messaging import consent
 from app.messaging.models import Template
 from blueprints.sms import services
@@ -21,10 +25,6 @@ bp = Blueprint("sms", __name__, url_prefix="/sales/marketing/sms", template_fold
 #: The segment counter script, served under /static/sms/.
 assets = Blueprint("sms_assets", __name__, static_folder="static", static_url_path="/static/sms")
 PER_PAGE = 50
-
-
-def _problem(exc: ApiError) -> str:
-    return "; ".join(exc.fields.values()) if exc.fields else exc.message
 
 
 def _inbox_page(selected=None, form: ReplyForm | None = None):
@@ -60,20 +60,22 @@ def conversation(conversation_id: str):
 
 @bp.post("/<conversation_id>/reply")
 def reply(conversation_id: str):
+    """Reply in a thread. Sent: back to the thread. Refused or failed: the thread again with
+    the reply as typed and why."""
     selected = services.get_conversation(conversation_id, current_user)
     if selected is None:
         abort(404)
     form = ReplyForm()
-    if not form.validate_on_submit():
-        flash("The reply is too long.", "danger")
+    if not form.validate_on_submit():  # CSRF was checked before the view: these are fields
         return _inbox_page(selected, form), 422
     try:
         message = services.reply(current_user, selected, form.body.data or "")
-    except ApiError as exc:
-        flash(f"Not sent: {_problem(exc)}", "danger")
-        return redirect(_back(conversation_id))
+    except DomainError as exc:
+        add_api_error(form, exc)
+        return _inbox_page(selected, form), exc.status
     if message.status == "failed":
-        flash(f"Not delivered: {message.error_message}", "danger")
+        add_error(form, None, f"Not delivered: {message.error_message}")
+        return _inbox_page(selected, form), 200
     return redirect(_back(conversation_id))
 
 
@@ -84,40 +86,63 @@ def _back(conversation_id: str) -> str:
     return url_for("sms.conversation", conversation_id=conversation_id)
 
 
+def _refused(customer: Customer, form: SendForm, status: int):
+    """The customer page again, the SMS form keeping what was typed and saying why."""
+    panels.keep_form("sms", form)
+    return customer_page(customer, status)
+
+
+def _template_and_text(form: SendForm) -> tuple[str | None, str | None]:
+    """(template id, body) to send. A chosen template with the box empty, or holding the
+    template's own text (the page's script loads it there), sends the template; typed text
+    with a template chosen is ambiguous: a 422 on the picker, nothing dropped silently."""
+    template_id = form.template_id.data or None
+    body = (form.body.data or "").strip()
+    if template_id is None:
+        return None, form.body.data or ""
+    if not body or body == (services.sms_template(template_id).body or "").strip():
+        return template_id, None
+    raise validation_error(
+        {"templateId": "you typed a message and chose a template: keep one of them"}
+    )
+
+
 @bp.post("/customers/<customer_id>/send")
 def send_to_customer(customer_id: str):
+    """Text from the customer page. Sent: back to the page. Refused or failed: the page
+    again with the form as typed and each problem beside its field."""
     customer = get_visible_customer(customer_id, current_user)
     if customer is None:
         abort(404)
     form = SendForm()
-    back = url_for("crm.customer", customer_id=customer_id)
-    if not form.validate_on_submit():
-        flash("Check the message: " + "; ".join(sum(form.errors.values(), [])), "danger")
-        return redirect(back)
+    if not form.validate_on_submit():  # CSRF was checked before the view: these are fields
+        return _refused(customer, form, 422)
     try:
+        template_id, body = _template_and_text(form)
         message = services.send_to_customer(
             current_user,
             customer_id=customer_id,
             to=None,
-            body=None if form.template_id.data else (form.body.data or ""),
-            template_id=form.template_id.data or None,
+            body=body,
+            template_id=template_id,
             media_urls=[form.media_url.data] if form.media_url.data else [],
         )
-    except ApiError as exc:
-        flash(f"Text not sent: {_problem(exc)}", "danger")
-        return redirect(back)
+    except DomainError as exc:
+        add_api_error(form, exc)
+        return _refused(customer, form, exc.status)
     if message.status == "failed":
-        flash(f"Text failed: {message.error_message}", "danger")
-    else:
-        info = f"{message.segments} segment(s), {message.encoding}"
-        flash(f"Text {message.status} ({info}).", "success")
-    return redirect(back)
+        add_error(form, None, f"Text failed: {message.error_message}")
+        return _refused(customer, form, 200)
+    info = f"{message.segments} segment(s), {message.encoding}"
+    flash(f"Text {message.status} ({info}).", "success")
+    return redirect(url_for("crm.customer", customer_id=customer_id))
 
 
 def panel_context(customer: Any) -> dict[str, Any]:
-    """The customer page's SMS panel: the thread and a send box."""
+    """The customer page's SMS panel: the thread and a send box (blank, or the one just
+    refused with what was typed)."""
     conversation = services.customer_conversation(customer)
-    form = SendForm()
+    form = panels.kept_form("sms") or SendForm(formdata=None)
     templates = db.session.scalars(
         select(Template).where(Template.type == "sms").order_by(Template.name)
     ).all()
@@ -129,6 +154,7 @@ def panel_context(customer: Any) -> dict[str, Any]:
         "conversation": conversation,
         "messages": services.thread(conversation, limit=50) if conversation else [],
         "form": form,
-        "reply_form": ReplyForm(),
+        "template_texts": {t.public_id: t.body or "" for t in templates},
+        "reply_form": ReplyForm(formdata=None),
         "sms_status": consent.status_of("sms", customer.phone),
     }

@@ -140,6 +140,10 @@ def world(app, api, make_user, make_customer, manager) -> World:
         ),
         202,
     )
+    template = ok(
+        api(south_rep, "post", "/templates", json={"type": "sms", "name": "Mine", "body": "Hi"}),
+        201,
+    )
     conversations = ok(api(south_rep, "get", "/sms/conversations"), 200)["items"]
     assert conversations, "the South rep's send opened no conversation"
     return World(
@@ -154,5 +158,6 @@ def world(app, api, make_user, make_customer, manager) -> World:
             "order_id": [order.public_id],
             "user_id": [south_rep.public_id, manager.public_id],
             "message_id": [email["id"], sms["id"]],
+            "template_id": [template["id"]],
         },
     )

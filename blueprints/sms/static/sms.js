@@ -43,4 +43,35 @@
     area.addEventListener("input", update);
     update();
   });
+
+  // Template picker: loads the template's text into the box, asking first when that would
+  // replace text the person typed. Editing the loaded text makes it their own message, so
+  // the picker goes back to "write a message" (the server refuses typed text + template).
+  document.querySelectorAll("select[data-sms-templates]").forEach(function (select) {
+    var area = document.getElementById(select.getAttribute("data-sms-target"));
+    var texts = JSON.parse(select.getAttribute("data-sms-templates") || "{}");
+    if (!area) { return; }
+    var previous = select.value;
+    function loaded() { return select.value ? (texts[select.value] || "").trim() : null; }
+    select.addEventListener("change", function () {
+      if (!select.value) { previous = ""; return; }  // back to "write a message": keep the text
+      var typed = area.value.trim();
+      var label = select.options[select.selectedIndex].text;
+      var untouched = typed === "" || typed === (texts[previous] || "").trim();
+      if (!untouched && !window.confirm("Replace the text you typed with the template “" +
+          label + "”?")) {
+        select.value = previous;
+        return;
+      }
+      area.value = texts[select.value] || "";
+      previous = select.value;
+      area.dispatchEvent(new Event("input"));
+    });
+    area.addEventListener("input", function () {
+      if (select.value && area.value.trim() !== loaded()) {
+        select.value = "";
+        previous = "";
+      }
+    });
+  });
 }());

@@ -42,5 +42,6 @@ def test_new_campaign_page_refuses_a_list_it_does_not_offer(
         "/sales/marketing/campaigns/new",
         data={"csrf_token": csrf_from(page), "list_id": other, "subject": "x", "html": "<p>x</p>"},
     )
-    assert response.status_code == 200  # the form shows the choice error; nothing sent
+    assert response.status_code == 422  # the form shows the choice error; nothing sent
+    assert 'data-testid="error-list_id"' in response.get_data(as_text=True)
     assert dev_messages() == []

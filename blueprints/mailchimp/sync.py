@@ -22,8 +22,9 @@ from app.auth.models import User
 from app.crm.models import CommunicationPreference, Customer
 from app.extensions import db
 from app.messaging import audiences, consent
-from app.messaging.models import Suppression
+from app.messaging.models import Suppression, Template
 from app.models_base import utcnow
+from blueprints.mailchimp import merge
 from blueprints.mailchimp.client import client_for, get_connection, with_retries
 from blueprints.mailchimp.models import MailchimpSync
 from providers import mailchimp as mc
@@ -100,7 +101,7 @@ def run(sync_id: int) -> MailchimpSync | None:
     try:
         ids = audiences.resolve("list", sync.list_ref, user)
         _bump(sync, pull_suppressions(client, sync.audience_id))
-        _push(client, sync, ids)
+        _push(client, sync, ids, audience_fields(client, sync.audience_id))
     except NotFoundError:
         return _fail(
             sync,
@@ -178,14 +179,20 @@ def pull_suppressions(client: mc.MailchimpClient, audience_id: str) -> dict[str,
 # --------------------------------------------------------------------------- push
 
 
-def merge_fields(customer: Customer) -> dict[str, Any]:
-    """FNAME, TERRITORY, REP, LASTORDER (ISO date) for one customer."""
-    return {
-        "FNAME": customer.name or "",
-        "TERRITORY": customer.territory.name if customer.territory else "",
-        "REP": customer.rep.name if customer.rep else "",
-        "LASTORDER": customer.last_order_date.isoformat() if customer.last_order_date else "",
-    }
+def merge_fields(customer: Customer, tags: dict[str, str]) -> dict[str, Any]:
+    """FNAME, TERRITORY, REP, LASTORDER (ISO date) and the mapped custom fields of one
+    customer; ``tags`` is what :func:`merge.ensure_merge_fields` made sure exists."""
+    return merge.member_values(merge.customer_values(customer), tags)
+
+
+def audience_fields(client: mc.MailchimpClient, audience_id: str) -> dict[str, str]:
+    """Create the merge fields a push fills: the core ones and every custom field an email
+    template uses (so any campaign made from a template finds its values)."""
+    rows = db.session.execute(
+        select(Template.subject, Template.html).where(Template.type == "email")
+    )
+    keys = merge.custom_keys((subject, html) for subject, html in rows)
+    return with_retries(merge.ensure_merge_fields, client, audience_id, keys)
 
 
 def crm_tags(customer: Customer) -> list[str]:
@@ -220,7 +227,9 @@ def _blocked(customers: list[Customer]) -> set[int]:
     return {c.id for c in customers if c.id in opted_out or (c.email or "").lower() in suppressed}
 
 
-def _push(client: mc.MailchimpClient, sync: MailchimpSync, ids: Any) -> None:
+def _push(
+    client: mc.MailchimpClient, sync: MailchimpSync, ids: Any, fields: dict[str, str]
+) -> None:
     ids_subquery = ids.scalar_subquery() if hasattr(ids, "scalar_subquery") else ids
     sync.progress_total = (
         db.session.scalar(
@@ -249,14 +258,19 @@ def _push(client: mc.MailchimpClient, sync: MailchimpSync, ids: Any) -> None:
         )
         if not batch:
             return
-        _push_batch(client, sync, batch)
+        _push_batch(client, sync, batch, fields)
         sync.cursor = batch[-1].id
         sync.progress_done += len(batch)
         sync.heartbeat_at = utcnow()
         db.session.commit()
 
 
-def _push_batch(client: mc.MailchimpClient, sync: MailchimpSync, batch: list[Customer]) -> None:
+def _push_batch(
+    client: mc.MailchimpClient,
+    sync: MailchimpSync,
+    batch: list[Customer],
+    fields: dict[str, str],
+) -> None:
     blocked = _blocked(batch)
     upserts: list[mc.MemberUpsert] = []
     tagged: list[tuple[str, list[str]]] = []
@@ -264,7 +278,7 @@ def _push_batch(client: mc.MailchimpClient, sync: MailchimpSync, batch: list[Cus
         if not customer.email:
             continue
         status = "unsubscribed" if customer.id in blocked else "subscribed"
-        upserts.append(mc.MemberUpsert(customer.email, status, merge_fields(customer)))
+        upserts.append(mc.MemberUpsert(customer.email, status, merge_fields(customer, fields)))
         tags = crm_tags(customer)
         if tags:
             tagged.append((customer.email, tags))

@@ -212,7 +212,7 @@ def create_campaign():
     try:
         item = campaigns.create(current_user, form.sync_id.data or "", form.template_id.data or "")
         if form.send_now.data:
-            campaigns.send_now(item)
+            campaigns.send_now(item, current_user)
     except ApiError as exc:
         flash(_error_text(exc), "danger")
         return redirect(url_for("mailchimp.settings"))
@@ -245,7 +245,7 @@ def campaign_action(campaign_id: str, action: str):
         abort(400)
     try:
         if action == "send":
-            campaigns.send_now(item)
+            campaigns.send_now(item, current_user)
             flash("Campaign sent through Mailchimp.", "success")
         else:
             campaigns.pull_report(item.id)

@@ -89,9 +89,12 @@ def settings():
         sync_form=sync_form,
         campaign_form=campaign_form,
         syncs=[(x, services.list_label(x, current_user)) for x in all_syncs],
-        campaigns=db.session.scalars(
-            select(MailchimpCampaign).order_by(MailchimpCampaign.id.desc()).limit(50)
-        ).all(),
+        campaigns=[
+            (c, campaigns.display_subject(c))
+            for c in db.session.scalars(
+                select(MailchimpCampaign).order_by(MailchimpCampaign.id.desc()).limit(50)
+            )
+        ],
         audience_error=audience_error,
         lists_url=_lists_api_url(),
     )

@@ -10,6 +10,8 @@ flight may be sent twice, which the upsert makes harmless; no member is skipped.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -311,6 +313,46 @@ def _push_batch(
 # --------------------------------------------------------------------------- import
 
 
+@dataclass(frozen=True)
+class MatchedPage:
+    """One page of an audience's subscribed members: the customers they are, by public id
+    (visible to the user), and the addresses that are nobody's."""
+
+    customer_ids: list[str]
+    unmatched: list[str]
+    members: int
+
+
+def matched_pages(
+    client: mc.MailchimpClient, audience_id: str, user: Any, page_size: int = 500
+) -> Iterator[MatchedPage]:
+    """Match an audience's subscribed members to CRM customers by email, page by page."""
+    from app.crm.scoping import customer_filter
+
+    clause = customer_filter(user)
+    page: list[str] = []
+
+    def match() -> MatchedPage:
+        stmt = select(func.lower(Customer.email), Customer.public_id).where(
+            func.lower(Customer.email).in_(page)
+        )
+        if clause is not None:
+            stmt = stmt.where(clause)
+        found: dict[str, list[str]] = {}
+        for email, public_id in db.session.execute(stmt):
+            found.setdefault(email, []).append(public_id)
+        ids = [public_id for email in page for public_id in found.get(email, [])]
+        return MatchedPage(ids, [e for e in page if e not in found], len(page))
+
+    for member in client.iter_members(audience_id, status="subscribed"):
+        page.append(member.email.strip().lower())
+        if len(page) >= page_size:
+            yield match()
+            page = []
+    if page:
+        yield match()
+
+
 def match_audience(client: mc.MailchimpClient, audience_id: str, user: Any) -> dict[str, Any]:
     """Match an audience's subscribed members to CRM customers visible to ``user`` by email.
 
@@ -318,38 +360,13 @@ def match_audience(client: mc.MailchimpClient, audience_id: str, user: Any) -> d
     all counted). Writing them into a CRM list is the lists channel's job (its
     ``POST /lists/<id>/members`` takes ``customerIds``).
     """
-    from app.crm.scoping import customer_filter
-
     matched: list[str] = []
     unmatched: list[str] = []
     unmatched_total = 0
-    clause = customer_filter(user)
-    page: list[str] = []
-
-    def flush() -> None:
-        nonlocal unmatched_total
-        if not page:
-            return
-        stmt = select(func.lower(Customer.email), Customer.public_id).where(
-            func.lower(Customer.email).in_(page)
-        )
-        if clause is not None:
-            stmt = stmt.where(clause)
-        found = dict(db.session.execute(stmt).all())
-        for email in page:
-            if email in found:
-                matched.append(found[email])
-            else:
-                unmatched_total += 1
-                if len(unmatched) < 1000:
-                    unmatched.append(email)
-        page.clear()
-
-    for member in client.iter_members(audience_id, status="subscribed"):
-        page.append(member.email.strip().lower())
-        if len(page) >= 500:
-            flush()
-    flush()
+    for page in matched_pages(client, audience_id, user):
+        matched += page.customer_ids
+        unmatched_total += len(page.unmatched)
+        unmatched += page.unmatched[: max(0, 1000 - len(unmatched))]
     return {
         "audienceId": audience_id,
         "customerIds": matched,

@@ -64,6 +64,7 @@ class Failure:
     status: int
     retry_after: str | None = None
     body: bool = True
+    path: str | None = None  # only calls whose path contains this
 
 
 def _default_merge_fields() -> list[dict[str, Any]]:
@@ -200,11 +201,18 @@ class FakeMailchimp:
     # -- scripting -----------------------------------------------------------------
 
     def fail_next(
-        self, n: int = 1, status: int = 503, *, retry_after: str | None = None, body: bool = True
+        self,
+        n: int = 1,
+        status: int = 503,
+        *,
+        retry_after: str | None = None,
+        body: bool = True,
+        path: str | None = None,
     ) -> None:
-        """The next ``n`` API calls answer ``status`` (with an empty body if not ``body``)."""
+        """The next ``n`` API calls (those whose path contains ``path``, when given) answer
+        ``status`` (with an empty body if not ``body``)."""
         with self._lock:
-            self._failures.extend(Failure(status, retry_after, body) for _ in range(n))
+            self._failures.extend(Failure(status, retry_after, body, path) for _ in range(n))
 
     def add_audience(self, name: str, audience_id: str | None = None) -> str:
         with self._lock:
@@ -263,10 +271,12 @@ class FakeMailchimp:
         with self._lock:
             self._in_flight -= 1
 
-    def _next_failure(self) -> Failure | None:
+    def _next_failure(self, path: str = "") -> Failure | None:
         with self._lock:
-            if self._failures:
-                return self._failures.popleft()
+            for failure in self._failures:
+                if failure.path is None or failure.path in path:
+                    self._failures.remove(failure)
+                    return failure
             if self.failure_rate and self._random.random() < self.failure_rate:
                 return Failure(503)
             return None
@@ -1111,7 +1121,7 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             )
             return
-        failure = fake._next_failure()
+        failure = fake._next_failure(parts.path)
         if failure is not None:
             headers = {"Retry-After": failure.retry_after} if failure.retry_after else {}
             if not failure.body:

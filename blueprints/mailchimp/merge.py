@@ -146,14 +146,16 @@ def to_merge_tags(source: str | None, tags: dict[str, str], *, html: bool) -> st
 
 
 def _tag_text(token: Token, tags: dict[str, str], html: bool) -> str:
+    """One token as a merge tag; with a fallback (its own or Decant's), a conditional that
+    shows the fallback when the member has no value, as Decant does."""
     tag = tags.get(token.name)
-    fallback = token.fallback if token.fallback is not None else FALLBACKS.get(token.name, "")
+    fallback = token.fallback if token.fallback is not None else FALLBACKS.get(token.name)
     if tag is None:  # a token the audience cannot hold: what Decant renders when missing
-        return _escape(fallback) if html else fallback
-    if not fallback or token.name in SYSTEM_TAGS:
+        return _escape(fallback or "") if html else fallback or ""
+    if fallback is None or token.name in SYSTEM_TAGS:
         return f"*|{tag}|*"
-    fallback = _escape(fallback) if html else fallback
-    return f"*|IF:{tag}|**|{tag}|**|ELSE:|*{fallback}*|END:IF|*"
+    otherwise = f"*|ELSE:|*{_escape(fallback) if html else fallback}" if fallback else ""
+    return f"*|IF:{tag}|**|{tag}|*{otherwise}*|END:IF|*"
 
 
 def _escape(text: str) -> str:

@@ -80,6 +80,7 @@ def _recipients_or_422(
 ) -> segments.Recipients:
     """Point the list's segment at its current members; 422 when nobody is reachable."""
     recipients = segments.refresh(client, sync, user)
+    assert recipients is not None  # created when missing
     if recipients.in_segment == 0:
         if recipients.listed == 0:
             reason = "the list has no member with an email address who may be emailed"

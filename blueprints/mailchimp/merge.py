@@ -47,6 +47,7 @@ PLACEHOLDERS = {
     "UNSUB": "Unsubscribe link",
 }
 MAX_TAG = 10
+MAX_VALUE = 255  # a text merge field's longest value
 
 _TAG = re.compile(r"\*\|([A-Z0-9_]+)\|\*")
 _CONDITIONAL = re.compile(
@@ -111,13 +112,14 @@ def defaults() -> dict[str, str]:
 
 
 def member_values(context: dict[str, Any], tags: dict[str, str]) -> dict[str, str]:
-    """``merge_fields`` of one member from its raw token values (blank when missing)."""
+    """``merge_fields`` of one member from its raw token values (blank when missing; text
+    fields hold at most MAX_VALUE characters)."""
     values: dict[str, str] = {}
     for token, tag in tags.items():
         if token in SYSTEM_TAGS:
             continue
         value = context.get(token)
-        values[tag] = "" if value is None else str(value)
+        values[tag] = "" if value is None else str(value)[:MAX_VALUE]
     return values
 
 

@@ -78,18 +78,25 @@ def list_addresses(sync: MailchimpSync, user: Any) -> set[str]:
     return {email for email in rows if email}
 
 
-def find_or_create(client: mc.MailchimpClient, sync: MailchimpSync) -> mc.Segment:
+def find(client: mc.MailchimpClient, sync: MailchimpSync) -> mc.Segment | None:
     name = segment_name(sync)
     for segment in with_retries(client.static_segments, sync.audience_id):
         if segment.name == name:
             return segment
-    return client.create_static_segment(sync.audience_id, name)
+    return None
 
 
-def refresh(client: mc.MailchimpClient, sync: MailchimpSync, user: Any) -> Recipients:
-    """Make the list's segment hold exactly the list's contactable members."""
+def refresh(
+    client: mc.MailchimpClient, sync: MailchimpSync, user: Any, *, create: bool = True
+) -> Recipients | None:
+    """Make the list's segment hold exactly the list's contactable members (None when
+    there is no segment and ``create`` is false)."""
+    segment = find(client, sync)
+    if segment is None:
+        if not create:
+            return None
+        segment = client.create_static_segment(sync.audience_id, segment_name(sync))
     wanted = list_addresses(sync, user)
-    segment = find_or_create(client, sync)
     current = {
         email.strip().lower()
         for email in with_retries(

@@ -26,7 +26,7 @@ from app.extensions import db
 from app.messaging import audiences, consent
 from app.messaging.models import Suppression, Template
 from app.models_base import utcnow
-from blueprints.mailchimp import merge
+from blueprints.mailchimp import merge, segments
 from blueprints.mailchimp.client import client_for, get_connection, with_retries
 from blueprints.mailchimp.models import MailchimpSync
 from providers import mailchimp as mc
@@ -104,6 +104,10 @@ def run(sync_id: int) -> MailchimpSync | None:
         ids = audiences.resolve("list", sync.list_ref, user)
         _bump(sync, pull_suppressions(client, sync.audience_id))
         _push(client, sync, ids, audience_fields(client, sync.audience_id))
+        # a campaign made earlier (maybe scheduled) goes to the list as it is now
+        recipients = segments.refresh(client, sync, user, create=False)
+        if recipients is not None:
+            sync.stats = {**(sync.stats or {}), "segment": recipients.json()}
     except NotFoundError:
         return _fail(
             sync,

@@ -7,12 +7,15 @@ from their merge fields, so these tests see what each person would have received
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from app.crm.models import Activity
 from app.extensions import db
 from app.messaging import consent
 from app.messaging.models import Template
+from app.models_base import utcnow
 from tests.blueprints.mailchimp.conftest import LISTS
 
 
@@ -199,3 +202,26 @@ def test_activities_and_pages_show_the_subject_filled(
     settings = client.get("/settings/marketing").get_data(as_text=True)
     assert "Hello [Customer name] in [Territory]" in settings
     assert "*|" not in settings
+
+
+def test_a_sync_keeps_a_scheduled_campaigns_segment_in_step(
+    call, manager, connected, fake, make_customer, crm_list
+):
+    fake.add_audience("Trade", "aud1")
+    ann = make_customer(email="ann@example.com", name="Ann")
+    ben = make_customer(email="ben@example.com", name="Ben")
+    list_id = crm_list([ann, ben])
+    sync_id = _sync(call, manager, list_id)
+    when = (utcnow() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    body = _campaign(call, manager, sync_id, _template(), sendAt=when.isoformat()).get_json()
+    assert body["status"] == "scheduled", body
+    segment_id = body["report"]["recipients"]["segmentId"]
+
+    dan = make_customer(email="dan@example.com", name="Dan")
+    call(manager, "post", f"{LISTS}/{list_id}/members", json={"customerIds": [dan.public_id]})
+    call(manager, "delete", f"{LISTS}/{list_id}/members", json={"customerIds": [ben.public_id]})
+    _sync(call, manager, list_id)
+
+    segment = fake.audiences["aud1"].segments[int(segment_id)]
+    members = {fake.audiences["aud1"].members[h]["email_address"] for h in segment["members"]}
+    assert members == {"ann@example.com", "dan@example.com"}

@@ -33,6 +33,8 @@ from providers.errors import NotFoundError, ProviderError
 
 UNSUB_FOOTER = '<p style="font-size:12px"><a href="*|UNSUB|*">Unsubscribe</a></p>'
 MAX_SUBJECT = 300  # MailchimpCampaign.subject
+#: The tags of campaigns made before the mapping was recorded on the campaign.
+_LEGACY_TAGS = {t: f.tag for t, f in merge.CORE_FIELDS.items()}
 
 
 def marker(campaign: MailchimpCampaign) -> str:
@@ -69,10 +71,6 @@ def recipient_subject(campaign: MailchimpCampaign, customer: Customer) -> str:
     tags = (campaign.report or {}).get("mergeTags") or dict(_LEGACY_TAGS)
     values = merge.member_values(merge.customer_values(customer), tags)
     return merge.fill(campaign.subject, values, merge.defaults())
-
-
-#: Campaigns made before the mapping was recorded used these.
-_LEGACY_TAGS = {t: f.tag for t, f in merge.CORE_FIELDS.items()}
 
 
 def _recipients_or_422(

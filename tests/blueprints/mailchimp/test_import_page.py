@@ -113,3 +113,10 @@ def test_a_failed_import_says_why(
     ).get_data(as_text=True)
     assert "Import failed" in html and "Run the import again" in html
     assert 'data-testid="import-status">error' in html
+
+
+def test_page_without_a_connection_says_so(client, login, manager, fake):
+    login(manager)
+    response = client.get(PAGE)
+    assert response.status_code == 200
+    assert "Connect a Mailchimp account first" in response.get_data(as_text=True)

@@ -198,6 +198,7 @@ def test_activities_and_pages_show_the_subject_filled(
     login(manager)
     page = client.get(f"/sales/marketing/mailchimp/campaigns/{body['id']}").get_data(as_text=True)
     assert "<title>Hello [Customer name] in [Territory]" in page
+    assert "2 in the audience" in page
     assert "*|" not in page.split("<body")[0]
     settings = client.get("/settings/marketing").get_data(as_text=True)
     assert "Hello [Customer name] in [Territory]" in settings

@@ -272,6 +272,32 @@ class Member:
 
 
 @dataclass(frozen=True)
+class MergeField:
+    """An audience field: campaigns use ``*|<tag>|*``, members carry ``merge_fields[tag]``."""
+
+    tag: str
+    name: str
+    type: str = "text"
+    default_value: str = ""
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: str
+    name: str
+    member_count: int = 0
+
+
+@dataclass
+class SegmentChange:
+    """What one or more batch segment calls did; ``errors`` holds (emails, message)."""
+
+    added: int = 0
+    removed: int = 0
+    errors: list[tuple[list[str], str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class CampaignReport:
     campaign_id: str
     sends: int
@@ -552,6 +578,136 @@ class MailchimpClient:
             {"status": status},
         )
 
+    # -- merge fields -------------------------------------------------------------
+
+    def merge_fields(self, audience_id: str) -> list[MergeField]:
+        """Every merge field of an audience (GET /lists/{id}/merge-fields)."""
+        fields: list[MergeField] = []
+        offset = 0
+        while True:
+            body = self._call(
+                self._sdk.lists.get_list_merge_fields, audience_id, count=MAX_PAGE, offset=offset
+            )
+            page = body.get("merge_fields") or []
+            fields += [
+                MergeField(
+                    tag=str(item.get("tag", "")),
+                    name=str(item.get("name", "")),
+                    type=str(item.get("type", "text")),
+                    default_value=str(item.get("default_value") or ""),
+                )
+                for item in page
+            ]
+            offset += len(page)
+            if len(page) < MAX_PAGE or offset >= int(body.get("total_items", 0)):
+                return fields
+
+    def add_merge_field(self, audience_id: str, spec: MergeField) -> MergeField:
+        """Create a merge field (POST /lists/{id}/merge-fields); tags are at most 10
+        characters. Members and campaigns may use a tag only once it exists."""
+        body = self._call(
+            self._sdk.lists.add_list_merge_field,
+            audience_id,
+            {
+                "tag": spec.tag,
+                "name": spec.name,
+                "type": spec.type,
+                "default_value": spec.default_value,
+                "required": False,
+                "public": False,
+            },
+        )
+        return MergeField(
+            tag=str(body.get("tag") or spec.tag),
+            name=str(body.get("name") or spec.name),
+            type=str(body.get("type") or spec.type),
+            default_value=str(body.get("default_value") or ""),
+        )
+
+    # -- static segments (tags) -----------------------------------------------------
+
+    def static_segments(self, audience_id: str) -> list[Segment]:
+        """The audience's static segments, i.e. its tags (GET …/segments?type=static)."""
+        segments: list[Segment] = []
+        offset = 0
+        while True:
+            body = self._call(
+                self._sdk.lists.list_segments,
+                audience_id,
+                type="static",
+                count=MAX_PAGE,
+                offset=offset,
+            )
+            page = body.get("segments") or []
+            segments += [
+                Segment(str(s["id"]), str(s.get("name", "")), int(s.get("member_count", 0)))
+                for s in page
+            ]
+            offset += len(page)
+            if len(page) < MAX_PAGE or offset >= int(body.get("total_items", 0)):
+                return segments
+
+    def create_static_segment(self, audience_id: str, name: str) -> Segment:
+        """Create an empty static segment (POST …/segments); fill it with
+        :meth:`update_segment_members`."""
+        body = self._call(
+            self._sdk.lists.create_segment, audience_id, {"name": name, "static_segment": []}
+        )
+        if not body.get("id"):
+            raise PermanentError("segment created without an id", provider=PROVIDER)
+        return Segment(str(body["id"]), str(body.get("name", name)), 0)
+
+    def iter_segment_members(
+        self, audience_id: str, segment_id: str, page_size: int = MAX_PAGE
+    ) -> Iterator[str]:
+        """Yield the addresses in a static segment, whatever their status."""
+        offset = 0
+        while True:
+            body = self._call(
+                self._sdk.lists.get_segment_members_list,
+                audience_id,
+                segment_id,
+                count=page_size,
+                offset=offset,
+                include_unsubscribed=True,
+                include_cleaned=True,
+                include_transactional=True,
+            )
+            page = body.get("members") or []
+            for item in page:
+                yield str(item["email_address"])
+            offset += len(page)
+            if len(page) < page_size or offset >= int(body.get("total_items", 0)):
+                return
+
+    def update_segment_members(
+        self,
+        audience_id: str,
+        segment_id: str,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+    ) -> SegmentChange:
+        """Add and remove up to 500 addresses each (POST …/segments/{id}); addresses that
+        are not members of the audience come back in ``errors``, they do not raise."""
+        if len(add) > MAX_BATCH or len(remove) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} addresses to add and to remove per call")
+        if not add and not remove:
+            return SegmentChange()
+        body = self._call(
+            self._sdk.lists.batch_segment_members,
+            {"members_to_add": list(add), "members_to_remove": list(remove)},
+            audience_id,
+            segment_id,
+        )
+        return SegmentChange(
+            added=int(body.get("total_added", len(body.get("members_added") or []))),
+            removed=int(body.get("total_removed", len(body.get("members_removed") or []))),
+            errors=[
+                ([str(a) for a in e.get("email_addresses") or []], str(e.get("error") or ""))
+                for e in body.get("errors") or []
+            ],
+        )
+
     # -- campaigns ------------------------------------------------------------------
 
     def create_campaign(
@@ -583,6 +739,14 @@ class MailchimpClient:
         if not body.get("id"):
             raise PermanentError("campaign created without an id", provider=PROVIDER)
         return str(body["id"])
+
+    def campaign_segment_id(self, campaign_id: str) -> str | None:
+        """The saved segment a campaign is sent to (GET /campaigns/{id}); None when it
+        goes to the whole audience or to conditions."""
+        body = self._call(self._sdk.campaigns.get, campaign_id, fields=["id", "recipients"])
+        opts = (body.get("recipients") or {}).get("segment_opts") or {}
+        saved = opts.get("saved_segment_id")
+        return None if saved in (None, "", 0) else str(saved)
 
     def set_campaign_content(self, campaign_id: str, html: str, text: str | None = None) -> None:
         """Set the HTML (and optional plain-text) body of a draft."""
@@ -780,6 +944,9 @@ __all__ = [
     "Member",
     "MemberActivity",
     "MemberUpsert",
+    "MergeField",
+    "Segment",
+    "SegmentChange",
     "authorize_url",
     "chunked",
     "exchange_code",

@@ -130,9 +130,9 @@ def create_campaign(json: s.CampaignIn):
     """One click: a Mailchimp campaign for a synced list from a template; send or schedule."""
     item = campaigns.create(current_user, json.sync_id, json.template_id, json.subject)
     if json.send:
-        campaigns.send_now(item)
+        campaigns.send_now(item, current_user)
     elif json.send_at is not None:
-        campaigns.schedule(item, json.send_at)
+        campaigns.schedule(item, json.send_at, current_user)
     return campaigns.campaign_json(item), 201
 
 
@@ -152,14 +152,14 @@ def get_campaign(campaign_id: str):
 @bp.post("/campaigns/<campaign_id>/send")
 @api.validate(resp=responses(HTTP_200=s.CampaignOut, HTTP_404=None), tags=TAGS)
 def send_campaign(campaign_id: str):
-    return campaigns.campaign_json(campaigns.send_now(_campaign_or_404(campaign_id)))
+    return campaigns.campaign_json(campaigns.send_now(_campaign_or_404(campaign_id), current_user))
 
 
 @bp.post("/campaigns/<campaign_id>/schedule")
 @api.validate(json=s.ScheduleIn, resp=responses(HTTP_200=s.CampaignOut, HTTP_404=None), tags=TAGS)
 def schedule_campaign(campaign_id: str, json: s.ScheduleIn):
     item = _campaign_or_404(campaign_id)
-    return campaigns.campaign_json(campaigns.schedule(item, json.send_at))
+    return campaigns.campaign_json(campaigns.schedule(item, json.send_at, current_user))
 
 
 @bp.post("/campaigns/<campaign_id>/report")

@@ -22,24 +22,19 @@ from app.api.errors import ApiError, validation_error
 from app.crm.models import Activity, Customer
 from app.extensions import db
 from app.messaging.models import Template
-from app.messaging.rendering import CORE_TOKENS, render
+from app.messaging.templates import check_email_parts
 from app.models_base import utcnow
+from blueprints.mailchimp import merge, segments
 from blueprints.mailchimp.client import client_for, get_connection, with_retries
 from blueprints.mailchimp.models import MailchimpCampaign, MailchimpSync
 from blueprints.mailchimp.services import require_client
 from providers import mailchimp as mc
 from providers.errors import NotFoundError, ProviderError
 
-#: Decant tokens -> Mailchimp merge tags (filled per recipient by Mailchimp).
-MERGE_TAGS = {
-    "customer_name": "*|FNAME|*",
-    "territory": "*|TERRITORY|*",
-    "rep_name": "*|REP|*",
-    "last_order_date": "*|LASTORDER|*",
-    "unsubscribe_url": "*|UNSUB|*",
-}
-assert set(MERGE_TAGS) == set(CORE_TOKENS)
 UNSUB_FOOTER = '<p style="font-size:12px"><a href="*|UNSUB|*">Unsubscribe</a></p>'
+MAX_SUBJECT = 300  # MailchimpCampaign.subject
+#: The tags of campaigns made before the mapping was recorded on the campaign.
+_LEGACY_TAGS = {t: f.tag for t, f in merge.CORE_FIELDS.items()}
 
 
 def marker(campaign: MailchimpCampaign) -> str:
@@ -52,19 +47,55 @@ def get_campaign(public_id: str) -> MailchimpCampaign | None:
     )
 
 
-def content_from_template(template: Template) -> tuple[str, str]:
-    """(subject, html) with tokens turned into merge tags and an unsubscribe link."""
-    subject = render(template.subject or template.name, MERGE_TAGS, html=False)
-    html = render(template.html or "", MERGE_TAGS, html=True)
+def content_from_template(
+    template: Template, tags: dict[str, str], subject: str | None = None
+) -> tuple[str, str]:
+    """(subject, html) with tokens turned into merge tags and an unsubscribe link;
+    ``subject`` (Decant tokens allowed) replaces the template's."""
+    source = subject or template.subject or template.name
+    rendered_subject = " ".join(merge.to_merge_tags(source, tags, html=False).split())
+    html = merge.to_merge_tags(template.html or "", tags, html=True)
     if "*|UNSUB|*" not in html:
         html += UNSUB_FOOTER
-    return subject, html
+    return rendered_subject, html
+
+
+def display_subject(campaign: MailchimpCampaign) -> str:
+    """The subject for a page: merge tags as readable placeholders."""
+    return merge.preview(campaign.subject)
+
+
+def recipient_subject(campaign: MailchimpCampaign, customer: Customer) -> str:
+    """The subject this customer got: Mailchimp's merge tags filled with what the sync
+    pushed for them."""
+    tags = (campaign.report or {}).get("mergeTags") or dict(_LEGACY_TAGS)
+    values = merge.member_values(merge.customer_values(customer), tags)
+    return merge.fill(campaign.subject, values, merge.defaults())
+
+
+def _recipients_or_422(
+    client: mc.MailchimpClient, sync: MailchimpSync, user: Any
+) -> segments.Recipients:
+    """Point the list's segment at its current members; 422 when nobody is reachable."""
+    recipients = segments.refresh(client, sync, user)
+    assert recipients is not None  # created when missing
+    if recipients.in_segment == 0:
+        if recipients.listed == 0:
+            reason = "the list has no member with an email address who may be emailed"
+        else:
+            reason = (
+                f"none of the list's {recipients.listed} contactable members is in the "
+                "Mailchimp audience yet: run the sync first"
+            )
+        raise validation_error({"syncId": f"No recipients: {reason}."})
+    return recipients
 
 
 def create(
     user: Any, sync_id: str, template_id: str, subject: str | None = None
 ) -> MailchimpCampaign:
-    """Create the draft in Mailchimp for a synced list's audience (one click)."""
+    """Create the draft in Mailchimp for a synced list (one click): the audience gets the
+    merge fields the template needs, and the campaign targets the list's segment only."""
     sync = db.session.scalar(select(MailchimpSync).where(MailchimpSync.public_id == sync_id))
     if sync is None:
         raise validation_error({"syncId": "unknown sync"})
@@ -73,11 +104,19 @@ def create(
     )
     if template is None:
         raise validation_error({"templateId": "unknown email template"})
-    rendered_subject, html = content_from_template(template)
-    subject = subject or rendered_subject
+    if subject:
+        check_email_parts(subject, template.html or "<p></p>")
     from_name, reply_to = parseaddr(current_app.config.get("FROM_EMAIL") or "")
     client = require_client()
     try:
+        keys = merge.custom_keys([(template.subject, template.html), (subject, None)])
+        tags = with_retries(merge.ensure_merge_fields, client, sync.audience_id, keys)
+        subject, html = content_from_template(template, tags, subject)
+        if len(subject) > MAX_SUBJECT:
+            raise validation_error(
+                {"subject": f"longer than {MAX_SUBJECT} characters once in Mailchimp's merge tags"}
+            )
+        recipients = _recipients_or_422(client, sync, user)
         remote_id = with_retries(
             client.create_campaign,
             sync.audience_id,
@@ -85,6 +124,7 @@ def create(
             from_name=from_name or "Decant",
             reply_to=reply_to or "marketing@example.com",
             title=f"{template.name} ({utcnow():%Y-%m-%d})",
+            segment_opts=segments.segment_opts(recipients),
         )
         with_retries(client.set_campaign_content, remote_id, html)
     except NotFoundError as exc:
@@ -98,19 +138,47 @@ def create(
         subject=subject,
         status="draft",
         created_by_id=user.id,
-        report={},
+        report={"recipients": recipients.json(), "mergeTags": tags},
     )
     db.session.add(campaign)
     db.session.commit()
     return campaign
 
 
-def send_now(campaign: MailchimpCampaign) -> MailchimpCampaign:
-    """Send once (Mailchimp's send is not idempotent: no blind retry)."""
+def _target_list(campaign: MailchimpCampaign, user: Any) -> mc.MailchimpClient:
+    """Right before a send: the segment holds the list's members now, and the draft in
+    Mailchimp targets that segment (a draft made for the whole audience is refused)."""
+    sync = db.session.get(MailchimpSync, campaign.sync_id)
+    if sync is None:
+        raise ApiError(409, "conflict", "The synced list of this campaign was deleted")
+    client = require_client()
+    try:
+        recipients = _recipients_or_422(client, sync, user)
+        targeted = with_retries(client.campaign_segment_id, campaign.remote_id or "")
+    except NotFoundError as exc:
+        raise ApiError(409, "conflict", f"Mailchimp no longer has this campaign: {exc}") from exc
+    except ProviderError as exc:
+        raise ApiError(502, "provider_error", f"Mailchimp did not answer: {exc}") from exc
+    if targeted != recipients.segment_id:
+        raise ApiError(
+            409,
+            "conflict",
+            "This draft targets the whole Mailchimp audience, not the list: create the "
+            "campaign again",
+        )
+    campaign.report = {**(campaign.report or {}), "recipients": recipients.json()}
+    db.session.commit()
+    return client
+
+
+def send_now(campaign: MailchimpCampaign, user: Any) -> MailchimpCampaign:
+    """Send once to the list's segment (Mailchimp's send is not idempotent: no blind
+    retry)."""
     if campaign.status not in ("draft", "failed"):
         raise ApiError(409, "conflict", f"Campaign is already {campaign.status}")
+    client = _target_list(campaign, user)
     try:
-        require_client().send_campaign(campaign.remote_id or "")
+        client.send_campaign(campaign.remote_id or "")
     except ProviderError as exc:
         campaign.last_error = str(exc)
         db.session.commit()
@@ -122,15 +190,18 @@ def send_now(campaign: MailchimpCampaign) -> MailchimpCampaign:
     return campaign
 
 
-def schedule(campaign: MailchimpCampaign, when: datetime) -> MailchimpCampaign:
+def schedule(campaign: MailchimpCampaign, when: datetime, user: Any) -> MailchimpCampaign:
+    """Schedule to the list's segment as it is now (a static segment: members added to the
+    list later are in it only after another sync or send)."""
     if campaign.status not in ("draft", "failed"):
         raise ApiError(409, "conflict", f"Campaign is already {campaign.status}")
     if when.tzinfo is None:
         raise validation_error({"sendAt": "give a time zone (e.g. 2026-05-01T09:00:00Z)"})
     if when <= utcnow():
         raise validation_error({"sendAt": "must be in the future"})
+    client = _target_list(campaign, user)
     try:
-        with_retries(require_client().schedule_campaign, campaign.remote_id or "", when)
+        with_retries(client.schedule_campaign, campaign.remote_id or "", when)
     except ValueError as exc:
         raise validation_error({"sendAt": str(exc)}) from exc
     except ProviderError as exc:
@@ -161,7 +232,8 @@ def pull_report(campaign_id: int) -> MailchimpCampaign | None:
         return campaign
     data = asdict(report)
     data.pop("campaign_id", None)
-    campaign.report = {**data, **counts}
+    kept = {k: v for k, v in (campaign.report or {}).items() if k in ("recipients", "mergeTags")}
+    campaign.report = {**data, **counts, **kept}
     campaign.report_fetched_at = utcnow()
     if campaign.status == "scheduled" and report.sends:
         campaign.status = "sent"
@@ -225,12 +297,13 @@ def _apply_page(
         engaged = item.opens > 0 or item.clicks > 0
         for customer in matches:
             activity = existing.get(customer.id)
+            subject = recipient_subject(campaign, customer)[:300]
             if activity is None:
                 db.session.add(
                     Activity(
                         customer_id=customer.id,
                         type="Email Campaign",
-                        subject=campaign.subject,
+                        subject=subject,
                         body="Sent through Mailchimp",
                         direction="sent",
                         occurred_at=when,
@@ -240,6 +313,7 @@ def _apply_page(
                 )
             else:
                 activity.notes = notes
+                activity.subject = subject
             counts["activitiesLogged"] += 1
             fields = dict(customer.custom_fields or {})
             if engaged and fields.get(tag) is not True:
@@ -271,6 +345,7 @@ def campaign_json(c: MailchimpCampaign) -> dict[str, Any]:
         "syncId": sync.public_id if sync else None,
         "remoteId": c.remote_id,
         "subject": c.subject,
+        "subjectPreview": display_subject(c),
         "status": c.status,
         "scheduledAt": c.scheduled_at.isoformat() if c.scheduled_at else None,
         "sentAt": c.sent_at.isoformat() if c.sent_at else None,

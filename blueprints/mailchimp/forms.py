@@ -28,3 +28,8 @@ class CampaignForm(FlaskForm):
     sync_id = SelectField("Synced list", validators=[DataRequired()], choices=[])
     template_id = SelectField("Template", validators=[DataRequired()], choices=[])
     send_now = BooleanField("Send now")
+
+
+class ImportForm(FlaskForm):
+    audience_id = SelectField("Mailchimp audience", validators=[DataRequired()], choices=[])
+    list_id = SelectField("Into CRM list", validators=[DataRequired()], choices=[])

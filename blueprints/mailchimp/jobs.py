@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
-from blueprints.mailchimp import campaigns, sync
+from blueprints.mailchimp import campaigns, imports, sync
 from blueprints.mailchimp.client import client_for, get_connection, with_retries
 from blueprints.mailchimp.models import MailchimpSync
 from providers.errors import NotFoundError
@@ -27,6 +27,11 @@ def run_due_syncs() -> int:
     for item in due:
         sync.start(item)
     return len(due)
+
+
+def run_import(import_id: int) -> None:
+    """Import an audience's members into a CRM list (page by page, with progress)."""
+    imports.run(import_id)
 
 
 def pull_report(campaign_id: int) -> None:

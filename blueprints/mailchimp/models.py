@@ -80,3 +80,28 @@ class MailchimpCampaign(PublicIdMixin, db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MailchimpImport(PublicIdMixin, db.Model):
+    """An audience's subscribed members matched to customers by email and added to a CRM
+    list, run as a job; the page shows its progress and result."""
+
+    __tablename__ = "mailchimp_import"
+    id_prefix = "mci"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audience_id: Mapped[str] = mapped_column(String(40))
+    audience_name: Mapped[str | None] = mapped_column(String(200))
+    list_ref: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(12), default="queued")  # running | done | error
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    unmatched: Mapped[int] = mapped_column(Integer, default=0)
+    #: the first unmatched addresses, to show
+    unmatched_sample: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -81,6 +81,8 @@ class CampaignOut(OutModel):
     id: str
     sync_id: str | None = None
     subject: str
+    #: the subject with merge tags as readable placeholders ("Hello [Customer name]")
+    subject_preview: str | None = None
     status: str
     report: dict[str, Any] = Field(default_factory=dict)
 

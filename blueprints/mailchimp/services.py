@@ -217,13 +217,18 @@ def _ensure_webhook(sync: MailchimpSync) -> None:
 
 
 def list_label(sync: MailchimpSync, user: Any) -> str:
+    return list_label_of(sync.list_ref, user)
+
+
+def list_label_of(list_ref: str, user: Any) -> str:
+    """A CRM list's name through the audience registry (the lists channel owns it)."""
     resolver = audiences.resolvers().get("list")
     if resolver is None or resolver.describe is None:
-        return sync.list_ref
+        return list_ref
     try:
-        return resolver.describe(sync.list_ref, user)
+        return resolver.describe(list_ref, user)
     except LookupError:
-        return f"{sync.list_ref} (deleted)"
+        return f"{list_ref} (deleted)"
 
 
 def sync_json(sync: MailchimpSync) -> dict[str, Any]:

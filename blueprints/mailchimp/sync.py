@@ -10,6 +10,8 @@ flight may be sent twice, which the upsert makes harmless; no member is skipped.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -22,8 +24,9 @@ from app.auth.models import User
 from app.crm.models import Consent, Customer
 from app.extensions import db
 from app.messaging import audiences, consent
-from app.messaging.models import Suppression
+from app.messaging.models import Suppression, Template
 from app.models_base import utcnow
+from blueprints.mailchimp import merge, segments
 from blueprints.mailchimp.client import client_for, get_connection, with_retries
 from blueprints.mailchimp.models import MailchimpSync
 from providers import mailchimp as mc
@@ -100,7 +103,11 @@ def run(sync_id: int) -> MailchimpSync | None:
     try:
         ids = audiences.resolve("list", sync.list_ref, user)
         _bump(sync, pull_suppressions(client, sync.audience_id))
-        _push(client, sync, ids)
+        _push(client, sync, ids, audience_fields(client, sync.audience_id))
+        # a campaign made earlier (maybe scheduled) goes to the list as it is now
+        recipients = segments.refresh(client, sync, user, create=False)
+        if recipients is not None:
+            sync.stats = {**(sync.stats or {}), "segment": recipients.json()}
     except NotFoundError:
         return _fail(
             sync,
@@ -178,14 +185,20 @@ def pull_suppressions(client: mc.MailchimpClient, audience_id: str) -> dict[str,
 # --------------------------------------------------------------------------- push
 
 
-def merge_fields(customer: Customer) -> dict[str, Any]:
-    """FNAME, TERRITORY, REP, LASTORDER (ISO date) for one customer."""
-    return {
-        "FNAME": customer.name or "",
-        "TERRITORY": customer.territory.name if customer.territory else "",
-        "REP": customer.rep.name if customer.rep else "",
-        "LASTORDER": customer.last_order_date.isoformat() if customer.last_order_date else "",
-    }
+def merge_fields(customer: Customer, tags: dict[str, str]) -> dict[str, Any]:
+    """FNAME, TERRITORY, REP, LASTORDER (ISO date) and the mapped custom fields of one
+    customer; ``tags`` is what :func:`merge.ensure_merge_fields` made sure exists."""
+    return merge.member_values(merge.customer_values(customer), tags)
+
+
+def audience_fields(client: mc.MailchimpClient, audience_id: str) -> dict[str, str]:
+    """Create the merge fields a push fills: the core ones and every custom field an email
+    template uses (so any campaign made from a template finds its values)."""
+    rows = db.session.execute(
+        select(Template.subject, Template.html).where(Template.type == "email")
+    )
+    keys = merge.custom_keys((subject, html) for subject, html in rows)
+    return with_retries(merge.ensure_merge_fields, client, audience_id, keys)
 
 
 def crm_tags(customer: Customer) -> list[str]:
@@ -222,7 +235,9 @@ def _blocked(customers: list[Customer]) -> set[int]:
     return {c.id for c in customers if (c.email or "").strip().lower() in blocked}
 
 
-def _push(client: mc.MailchimpClient, sync: MailchimpSync, ids: Any) -> None:
+def _push(
+    client: mc.MailchimpClient, sync: MailchimpSync, ids: Any, fields: dict[str, str]
+) -> None:
     ids_subquery = ids.scalar_subquery() if hasattr(ids, "scalar_subquery") else ids
     sync.progress_total = (
         db.session.scalar(
@@ -251,14 +266,19 @@ def _push(client: mc.MailchimpClient, sync: MailchimpSync, ids: Any) -> None:
         )
         if not batch:
             return
-        _push_batch(client, sync, batch)
+        _push_batch(client, sync, batch, fields)
         sync.cursor = batch[-1].id
         sync.progress_done += len(batch)
         sync.heartbeat_at = utcnow()
         db.session.commit()
 
 
-def _push_batch(client: mc.MailchimpClient, sync: MailchimpSync, batch: list[Customer]) -> None:
+def _push_batch(
+    client: mc.MailchimpClient,
+    sync: MailchimpSync,
+    batch: list[Customer],
+    fields: dict[str, str],
+) -> None:
     blocked = _blocked(batch)
     upserts: list[mc.MemberUpsert] = []
     tagged: list[tuple[str, list[str]]] = []
@@ -266,7 +286,7 @@ def _push_batch(client: mc.MailchimpClient, sync: MailchimpSync, batch: list[Cus
         if not customer.email:
             continue
         status = "unsubscribed" if customer.id in blocked else "subscribed"
-        upserts.append(mc.MemberUpsert(customer.email, status, merge_fields(customer)))
+        upserts.append(mc.MemberUpsert(customer.email, status, merge_fields(customer, fields)))
         tags = crm_tags(customer)
         if tags:
             tagged.append((customer.email, tags))
@@ -299,6 +319,46 @@ def _push_batch(client: mc.MailchimpClient, sync: MailchimpSync, batch: list[Cus
 # --------------------------------------------------------------------------- import
 
 
+@dataclass(frozen=True)
+class MatchedPage:
+    """One page of an audience's subscribed members: the customers they are, by public id
+    (visible to the user), and the addresses that are nobody's."""
+
+    customer_ids: list[str]
+    unmatched: list[str]
+    members: int
+
+
+def matched_pages(
+    client: mc.MailchimpClient, audience_id: str, user: Any, page_size: int = 500
+) -> Iterator[MatchedPage]:
+    """Match an audience's subscribed members to CRM customers by email, page by page."""
+    from app.crm.scoping import customer_filter
+
+    clause = customer_filter(user)
+    page: list[str] = []
+
+    def match() -> MatchedPage:
+        stmt = select(func.lower(Customer.email), Customer.public_id).where(
+            func.lower(Customer.email).in_(page)
+        )
+        if clause is not None:
+            stmt = stmt.where(clause)
+        found: dict[str, list[str]] = {}
+        for email, public_id in db.session.execute(stmt):
+            found.setdefault(email, []).append(public_id)
+        ids = [public_id for email in page for public_id in found.get(email, [])]
+        return MatchedPage(ids, [e for e in page if e not in found], len(page))
+
+    for member in client.iter_members(audience_id, status="subscribed"):
+        page.append(member.email.strip().lower())
+        if len(page) >= page_size:
+            yield match()
+            page = []
+    if page:
+        yield match()
+
+
 def match_audience(client: mc.MailchimpClient, audience_id: str, user: Any) -> dict[str, Any]:
     """Match an audience's subscribed members to CRM customers visible to ``user`` by email.
 
@@ -306,38 +366,13 @@ def match_audience(client: mc.MailchimpClient, audience_id: str, user: Any) -> d
     all counted). Writing them into a CRM list is the lists channel's job (its
     ``POST /lists/<id>/members`` takes ``customerIds``).
     """
-    from app.crm.scoping import customer_filter
-
     matched: list[str] = []
     unmatched: list[str] = []
     unmatched_total = 0
-    clause = customer_filter(user)
-    page: list[str] = []
-
-    def flush() -> None:
-        nonlocal unmatched_total
-        if not page:
-            return
-        stmt = select(func.lower(Customer.email), Customer.public_id).where(
-            func.lower(Customer.email).in_(page)
-        )
-        if clause is not None:
-            stmt = stmt.where(clause)
-        found = dict(db.session.execute(stmt).all())
-        for email in page:
-            if email in found:
-                matched.append(found[email])
-            else:
-                unmatched_total += 1
-                if len(unmatched) < 1000:
-                    unmatched.append(email)
-        page.clear()
-
-    for member in client.iter_members(audience_id, status="subscribed"):
-        page.append(member.email.strip().lower())
-        if len(page) >= 500:
-            flush()
-    flush()
+    for page in matched_pages(client, audience_id, user):
+        matched += page.customer_ids
+        unmatched_total += len(page.unmatched)
+        unmatched += page.unmatched[: max(0, 1000 - len(unmatched))]
     return {
         "audienceId": audience_id,
         "customerIds": matched,

@@ -23,10 +23,11 @@ from app.api.errors import ApiError
 from app.auth.access import role_required
 from app.extensions import db
 from app.form_errors import add_api_error
+from app.messaging import audiences as audience_registry
 from app.messaging.models import Template
-from blueprints.mailchimp import campaigns, services, sync
+from blueprints.mailchimp import campaigns, imports, services, sync
 from blueprints.mailchimp.client import get_connection
-from blueprints.mailchimp.forms import ActionForm, CampaignForm, ConnectForm, SyncForm
+from blueprints.mailchimp.forms import ActionForm, CampaignForm, ConnectForm, ImportForm, SyncForm
 from blueprints.mailchimp.models import MailchimpCampaign
 from providers import mailchimp as mc
 
@@ -95,9 +96,12 @@ def settings(
         sync_form=sync_form,
         campaign_form=campaign_form,
         syncs=[(x, services.list_label(x, current_user)) for x in all_syncs],
-        campaigns=db.session.scalars(
-            select(MailchimpCampaign).order_by(MailchimpCampaign.id.desc()).limit(50)
-        ).all(),
+        campaigns=[
+            (c, campaigns.display_subject(c))
+            for c in db.session.scalars(
+                select(MailchimpCampaign).order_by(MailchimpCampaign.id.desc()).limit(50)
+            )
+        ],
         audience_error=audience_error,
         lists_url=_lists_api_url(),
     )
@@ -217,7 +221,7 @@ def create_campaign():
     try:
         item = campaigns.create(current_user, form.sync_id.data or "", form.template_id.data or "")
         if form.send_now.data:
-            campaigns.send_now(item)
+            campaigns.send_now(item, current_user)
     except ApiError as exc:
         add_api_error(form, exc)
         return settings(campaign_form=form), exc.status
@@ -250,7 +254,7 @@ def campaign_action(campaign_id: str, action: str):
         abort(400)
     try:
         if action == "send":
-            campaigns.send_now(item)
+            campaigns.send_now(item, current_user)
             flash("Campaign sent through Mailchimp.", "success")
         else:
             campaigns.pull_report(item.id)
@@ -258,3 +262,52 @@ def campaign_action(campaign_id: str, action: str):
     except ApiError as exc:
         flash(_error_text(exc), "danger")
     return redirect(url_for("mailchimp.campaign", campaign_id=campaign_id))
+
+
+@bp.get("/settings/marketing/mailchimp/import")
+def import_page():
+    """Pick an audience and a CRM list; recent imports with their progress and result."""
+    form = ImportForm()
+    audience_error = None
+    try:
+        form.audience_id.choices = [
+            (a.id, f"{a.name} ({a.member_count})") for a in services.list_audiences()
+        ]
+    except ApiError as exc:  # not connected, or Mailchimp unreachable: the page says so
+        audience_error = _error_text(exc)
+    form.list_id.choices = audience_registry.choices("list", current_user)
+    items = imports.recent()
+    return render_template(
+        "mailchimp/import.html",
+        form=form,
+        imports=[(x, services.list_label_of(x.list_ref, current_user)) for x in items],
+        running=any(x.status in ("queued", "running") for x in items),
+        audience_error=audience_error,
+    )
+
+
+@bp.post("/settings/marketing/mailchimp/import")
+def start_import():
+    form = ImportForm()
+    form.audience_id.choices = [(request.form.get("audience_id", ""), "")]
+    form.list_id.choices = [(request.form.get("list_id", ""), "")]
+    if not form.validate_on_submit():
+        flash("Choose an audience and a CRM list.", "danger")
+        return redirect(url_for("mailchimp.import_page"))
+    try:
+        item = imports.start(current_user, form.audience_id.data or "", form.list_id.data or "")
+        flash(_import_message(item), "danger" if item.status == "error" else "success")
+    except ApiError as exc:
+        flash(_error_text(exc), "danger")
+    return redirect(url_for("mailchimp.import_page"))
+
+
+def _import_message(item: Any) -> str:
+    if item.status == "error":
+        return f"Import failed: {item.last_error}"
+    if item.status == "done":
+        return (
+            f"Imported {item.audience_name}: {item.matched} matched, {item.added} added to the "
+            f"list, {item.unmatched} addresses match no customer."
+        )
+    return f"Import {item.status}: {item.progress_done}/{item.progress_total} members."

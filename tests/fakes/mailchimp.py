@@ -32,6 +32,12 @@ from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_KEY = "0123456789abcdef0123456789abcdef-us21"
 MEMBER_STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending", "transactional"}
+MERGE_FIELD_TYPES = {
+    "text", "number", "address", "phone", "date", "url", "imageurl", "radio", "dropdown",
+    "birthday", "zip",
+}  # fmt: skip
+#: Tags Mailchimp keeps for itself (a few of its documented system merge tags).
+RESERVED_MERGE_TAGS = {"EMAIL", "UNSUB", "LIST", "ARCHIVE", "DATE", "UPDATE_PROFILE", "FORWARD"}
 PROBLEM_TYPE = "https://mailchimp.com/developer/marketing/docs/errors/"
 Params = dict[str, str]
 Reply = tuple[int, Any]
@@ -58,6 +64,22 @@ class Failure:
     status: int
     retry_after: str | None = None
     body: bool = True
+    path: str | None = None  # only calls whose path contains this
+
+
+def _default_merge_fields() -> list[dict[str, Any]]:
+    """The fields every new audience has (Mailchimp's docs: FNAME, LNAME, ADDRESS, PHONE)."""
+    return [
+        {"merge_id": i + 1, "tag": tag, "name": name, "type": type_, "default_value": ""}
+        for i, (tag, name, type_) in enumerate(
+            [
+                ("FNAME", "First Name", "text"),
+                ("LNAME", "Last Name", "text"),
+                ("ADDRESS", "Address", "address"),
+                ("PHONE", "Phone Number", "phone"),
+            ]
+        )
+    ]
 
 
 @dataclass
@@ -66,6 +88,19 @@ class FakeAudience:
     name: str
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
     webhooks: list[dict[str, Any]] = field(default_factory=list)
+    merge_fields: list[dict[str, Any]] = field(default_factory=_default_merge_fields)
+    #: static segments (tags): id -> {"id", "name", "members": set of subscriber hashes}
+    segments: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def merge_tags(self) -> dict[str, dict[str, Any]]:
+        return {f["tag"]: f for f in self.merge_fields}
+
+    def unknown_merge_fields(self, values: Any) -> list[str]:
+        """Tags in ``values`` the audience lacks: Mailchimp refuses such an upsert."""
+        if not isinstance(values, dict):
+            return []
+        known = self.merge_tags()
+        return sorted(tag for tag in values if tag not in known)
 
     def counts(self) -> dict[str, int]:
         statuses = [m["status"] for m in self.members.values()]
@@ -166,11 +201,18 @@ class FakeMailchimp:
     # -- scripting -----------------------------------------------------------------
 
     def fail_next(
-        self, n: int = 1, status: int = 503, *, retry_after: str | None = None, body: bool = True
+        self,
+        n: int = 1,
+        status: int = 503,
+        *,
+        retry_after: str | None = None,
+        body: bool = True,
+        path: str | None = None,
     ) -> None:
-        """The next ``n`` API calls answer ``status`` (with an empty body if not ``body``)."""
+        """The next ``n`` API calls (those whose path contains ``path``, when given) answer
+        ``status`` (with an empty body if not ``body``)."""
         with self._lock:
-            self._failures.extend(Failure(status, retry_after, body) for _ in range(n))
+            self._failures.extend(Failure(status, retry_after, body, path) for _ in range(n))
 
     def add_audience(self, name: str, audience_id: str | None = None) -> str:
         with self._lock:
@@ -229,10 +271,12 @@ class FakeMailchimp:
         with self._lock:
             self._in_flight -= 1
 
-    def _next_failure(self) -> Failure | None:
+    def _next_failure(self, path: str = "") -> Failure | None:
         with self._lock:
-            if self._failures:
-                return self._failures.popleft()
+            for failure in self._failures:
+                if failure.path is None or failure.path in path:
+                    self._failures.remove(failure)
+                    return failure
             if self.failure_rate and self._random.random() < self.failure_rate:
                 return Failure(503)
             return None
@@ -356,6 +400,19 @@ class FakeMailchimp:
                     }
                 )
                 continue
+            unknown = audience.unknown_merge_fields(item.get("merge_fields"))
+            if unknown:
+                errors.append(
+                    {
+                        "email_address": email,
+                        "error_code": "ERROR_GENERIC",
+                        "error": "Data did not match any of the schemas described in anyOf.",
+                        "field": f"merge_fields.{unknown[0]}",
+                        "field_message": "Data did not match any of the schemas described in "
+                        "anyOf.",
+                    }
+                )
+                continue
             existing = audience.members.get(md5_hash(email))
             if existing is not None:
                 if not update:
@@ -414,6 +471,7 @@ class FakeMailchimp:
             raise HttpError(
                 400, "Invalid Resource", "The email address does not match the subscriber hash."
             )
+        _refuse_unknown_merge_fields(audience, b.get("merge_fields"))
         member = audience.members.get(m["hash"])
         if member is None:
             status = b.get("status_if_new") or b.get("status")
@@ -431,9 +489,11 @@ class FakeMailchimp:
         return 200, self._member_json(member)
 
     def h_member_patch(self, m: Params, q: Params, b: Any) -> Reply:
-        member = self._audience(m["list"]).members.get(m["hash"])
+        audience = self._audience(m["list"])
+        member = audience.members.get(m["hash"])
         if member is None:
             raise HttpError(404, "Resource Not Found", "The requested resource could not be found.")
+        _refuse_unknown_merge_fields(audience, (b or {}).get("merge_fields"))
         self._patch_member(member, b if isinstance(b, dict) else {})
         return 200, self._member_json(member)
 
@@ -490,6 +550,159 @@ class FakeMailchimp:
         audience.webhooks.append(hook)
         return 200, hook
 
+    # -- merge fields --------------------------------------------------------------
+
+    def h_merge_fields(self, m: Params, q: Params, b: Any) -> Reply:
+        audience = self._audience(m["list"])
+        offset, count = _paging(q)
+        items = audience.merge_fields
+        return 200, {
+            "merge_fields": [{**f, "list_id": audience.id} for f in items[offset : offset + count]],
+            "list_id": audience.id,
+            "total_items": len(items),
+        }
+
+    def h_merge_field_add(self, m: Params, q: Params, b: Any) -> Reply:
+        audience = self._audience(m["list"])
+        b = b if isinstance(b, dict) else {}
+        name, type_ = str(b.get("name") or ""), b.get("type")
+        tag = str(b.get("tag") or "").upper()
+        if not name or type_ not in MERGE_FIELD_TYPES:
+            raise HttpError(
+                400,
+                "Invalid Resource",
+                "The resource submitted could not be validated.",
+                [{"field": "name" if not name else "type", "message": "invalid"}],
+            )
+        if tag and (len(tag) > 10 or not re.fullmatch(r"[A-Z0-9_]+", tag)):
+            raise HttpError(
+                400,
+                "Invalid Resource",
+                "The resource submitted could not be validated.",
+                [{"field": "tag", "message": "Merge tags are at most 10 characters, A-Z 0-9 _"}],
+            )
+        if tag in audience.merge_tags() or tag in RESERVED_MERGE_TAGS:
+            raise HttpError(
+                400,
+                "Invalid Resource",
+                f'A Merge Field with the tag "{tag}" already exists for this list.',
+            )
+        merge_id = max((f["merge_id"] for f in audience.merge_fields), default=0) + 1
+        field_ = {
+            "merge_id": merge_id,
+            "tag": tag or f"MMERGE{merge_id}",
+            "name": name,
+            "type": type_,
+            "default_value": str(b.get("default_value") or ""),
+        }
+        audience.merge_fields.append(field_)
+        return 200, {**field_, "list_id": audience.id}
+
+    # -- static segments (tags) ------------------------------------------------------
+
+    def _segment(self, audience: FakeAudience, segment_id: str) -> dict[str, Any]:
+        segment = audience.segments.get(int(segment_id)) if segment_id.isdigit() else None
+        if segment is None:
+            raise HttpError(404, "Resource Not Found", "The requested resource could not be found.")
+        return segment
+
+    def _segment_json(self, audience: FakeAudience, segment: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": segment["id"],
+            "name": segment["name"],
+            "type": "static",
+            "member_count": sum(
+                1
+                for h in segment["members"]
+                if audience.members.get(h, {}).get("status") == "subscribed"
+            ),
+            "list_id": audience.id,
+        }
+
+    def h_segments(self, m: Params, q: Params, b: Any) -> Reply:
+        audience = self._audience(m["list"])
+        offset, count = _paging(q)
+        items = list(audience.segments.values())  # every fake segment is static
+        return 200, {
+            "segments": [self._segment_json(audience, x) for x in items[offset : offset + count]],
+            "list_id": audience.id,
+            "total_items": len(items),
+        }
+
+    def h_segment_create(self, m: Params, q: Params, b: Any) -> Reply:
+        audience = self._audience(m["list"])
+        b = b if isinstance(b, dict) else {}
+        name = str(b.get("name") or "")
+        if not name or not isinstance(b.get("static_segment"), list):
+            raise HttpError(
+                400,
+                "Invalid Resource",
+                "The resource submitted could not be validated.",
+                [{"field": "name" if not name else "static_segment", "message": "required"}],
+            )
+        segment_id = max(audience.segments, default=1000) + 1
+        # "Any emails provided that are not present on the list will be ignored."
+        members = {md5_hash(e) for e in b["static_segment"] if md5_hash(e) in audience.members}
+        audience.segments[segment_id] = {"id": segment_id, "name": name, "members": members}
+        return 200, self._segment_json(audience, audience.segments[segment_id])
+
+    def h_segment_batch(self, m: Params, q: Params, b: Any) -> Reply:
+        audience = self._audience(m["list"])
+        segment = self._segment(audience, m["sid"])
+        b = b if isinstance(b, dict) else {}
+        to_add, to_remove = b.get("members_to_add") or [], b.get("members_to_remove") or []
+        if len(to_add) > 500 or len(to_remove) > 500:
+            raise HttpError(
+                400,
+                "Invalid Resource",
+                "The resource submitted could not be validated.",
+                [{"field": "members_to_add", "message": "Array has too many items (max 500)"}],
+            )
+        added, removed, missing = [], [], []
+        for email in to_add:
+            member = audience.members.get(md5_hash(email))
+            if member is None:
+                missing.append(email)
+            elif member["id"] not in segment["members"]:
+                segment["members"].add(member["id"])
+                added.append(self._member_json(member))
+        for email in to_remove:
+            member = audience.members.get(md5_hash(email))
+            if member is not None and member["id"] in segment["members"]:
+                segment["members"].discard(member["id"])
+                removed.append(self._member_json(member))
+        errors = (
+            [{"email_addresses": missing, "error": "Email addresses do not belong to list"}]
+            if missing
+            else []
+        )
+        return 200, {
+            "members_added": added,
+            "members_removed": removed,
+            "errors": errors,
+            "total_added": len(added),
+            "total_removed": len(removed),
+            "error_count": len(missing),
+        }
+
+    def h_segment_members(self, m: Params, q: Params, b: Any) -> Reply:
+        audience = self._audience(m["list"])
+        segment = self._segment(audience, m["sid"])
+        offset, count = _paging(q)
+        shown = {"subscribed"}
+        for status in ("unsubscribed", "cleaned", "transactional"):
+            if q.get(f"include_{status}", "").lower() == "true":
+                shown.add(status)
+        items = [
+            audience.members[h]
+            for h in sorted(segment["members"])
+            if h in audience.members and audience.members[h]["status"] in shown
+        ]
+        return 200, {
+            "members": [self._member_json(x) for x in items[offset : offset + count]],
+            "total_items": len(items),
+        }
+
     def h_campaign_create(self, m: Params, q: Params, b: Any) -> Reply:
         b = b if isinstance(b, dict) else {}
         if b.get("type") not in {"regular", "plaintext", "absplit", "rss", "variate"}:
@@ -507,6 +720,22 @@ class FakeMailchimp:
                 "The resource submitted could not be validated.",
                 [{"field": "recipients.list_id", "message": "list does not exist"}],
             )
+        segment_opts = recipients.get("segment_opts") or {}
+        saved = segment_opts.get("saved_segment_id")
+        if saved is not None:
+            audience = self.audiences[recipients["list_id"]]
+            if not isinstance(saved, int) or saved not in audience.segments:
+                raise HttpError(
+                    400,
+                    "Invalid Resource",
+                    "The resource submitted could not be validated.",
+                    [
+                        {
+                            "field": "recipients.segment_opts.saved_segment_id",
+                            "message": "segment does not exist",
+                        }
+                    ],
+                )
         campaign = {
             "id": secrets.token_hex(5),
             "type": b["type"],
@@ -518,9 +747,17 @@ class FakeMailchimp:
             "settings": b.get("settings") or {},
             "content": {},
             "sent_to": [],
+            "deliveries": {},  # email -> the subject and HTML that recipient got
         }
         self.campaigns[campaign["id"]] = campaign
-        return 200, {k: v for k, v in campaign.items() if k not in ("content", "sent_to")}
+        return 200, {
+            k: v for k, v in campaign.items() if k not in ("content", "sent_to", "deliveries")
+        }
+
+    def h_campaign_get(self, m: Params, q: Params, b: Any) -> Reply:
+        campaign = self._campaign(m["cid"])
+        hidden = ("content", "sent_to", "deliveries")
+        return 200, {k: v for k, v in campaign.items() if k not in hidden}
 
     def h_content(self, m: Params, q: Params, b: Any) -> Reply:
         campaign = self._campaign(m["cid"])
@@ -538,14 +775,48 @@ class FakeMailchimp:
         campaign = self._campaign(m["cid"])
         self._ready(campaign)
         audience = self._audience(campaign["recipients"]["list_id"])
-        recipients = [x for x in audience.members.values() if x["status"] == "subscribed"]
+        recipients = [
+            x
+            for x in audience.members.values()
+            if x["status"] == "subscribed" and self._in_segment(audience, campaign, x)
+        ]
+        subject = str(campaign["settings"].get("subject_line", ""))
         campaign.update(
             status="sent",
             send_time=_now(),
             emails_sent=len(recipients),
             sent_to=[x["id"] for x in recipients],
+            deliveries={
+                x["email_address"]: {
+                    "subject": fill_merge_tags(subject, audience, x),
+                    "html": fill_merge_tags(campaign["content"].get("html", ""), audience, x),
+                }
+                for x in recipients
+            },
         )
         return 204, None
+
+    @staticmethod
+    def _in_segment(
+        audience: FakeAudience, campaign: dict[str, Any], member: dict[str, Any]
+    ) -> bool:
+        """Whether ``recipients.segment_opts`` selects the member: a saved (static) segment,
+        or ``StaticSegment`` conditions (``static_is`` / ``static_not``); none: everyone."""
+        opts = campaign["recipients"].get("segment_opts") or {}
+        saved = opts.get("saved_segment_id")
+        tests = []
+        if saved is not None:
+            tests.append(member["id"] in audience.segments.get(saved, {}).get("members", set()))
+        for cond in opts.get("conditions") or []:
+            if cond.get("condition_type") != "StaticSegment":
+                raise HttpError(400, "Bad Request", "The fake knows only StaticSegment conditions.")
+            inside = member["id"] in audience.segments.get(cond.get("value"), {}).get(
+                "members", set()
+            )
+            tests.append(inside if cond.get("op") == "static_is" else not inside)
+        if not tests:
+            return True
+        return any(tests) if opts.get("match") == "any" else all(tests)
 
     def h_schedule(self, m: Params, q: Params, b: Any) -> Reply:
         campaign = self._campaign(m["cid"])
@@ -641,7 +912,14 @@ class FakeMailchimp:
             ("PATCH", r"/lists/(?P<list>[^/]+)/members/(?P<hash>[0-9a-f]{32})", "h_member_patch"),
             ("POST", r"/lists/(?P<list>[^/]+)/members/(?P<hash>[0-9a-f]{32})/tags", "h_tags"),
             ("POST", r"/lists/(?P<list>[^/]+)/webhooks", "h_webhook"),
+            ("GET", r"/lists/(?P<list>[^/]+)/merge-fields", "h_merge_fields"),
+            ("POST", r"/lists/(?P<list>[^/]+)/merge-fields", "h_merge_field_add"),
+            ("GET", r"/lists/(?P<list>[^/]+)/segments", "h_segments"),
+            ("POST", r"/lists/(?P<list>[^/]+)/segments", "h_segment_create"),
+            ("POST", r"/lists/(?P<list>[^/]+)/segments/(?P<sid>[^/]+)", "h_segment_batch"),
+            ("GET", r"/lists/(?P<list>[^/]+)/segments/(?P<sid>[^/]+)/members", "h_segment_members"),
             ("POST", r"/campaigns", "h_campaign_create"),
+            ("GET", r"/campaigns/(?P<cid>[^/]+)", "h_campaign_get"),
             ("PUT", r"/campaigns/(?P<cid>[^/]+)/content", "h_content"),
             ("POST", r"/campaigns/(?P<cid>[^/]+)/actions/send", "h_send"),
             ("POST", r"/campaigns/(?P<cid>[^/]+)/actions/schedule", "h_schedule"),
@@ -700,6 +978,59 @@ class FakeMailchimp:
             "login_url": "https://login.mailchimp.com",
             "api_endpoint": self.root_url,
         }
+
+
+def _refuse_unknown_merge_fields(audience: FakeAudience, values: Any) -> None:
+    unknown = audience.unknown_merge_fields(values)
+    if unknown:
+        raise HttpError(
+            400,
+            "Invalid Resource",
+            "The resource submitted could not be validated. For field-specific details, see "
+            "the 'errors' array.",
+            [
+                {
+                    "field": f"merge_fields.{tag}",
+                    "message": "Data did not match any of the schemas described in anyOf.",
+                }
+                for tag in unknown
+            ],
+        )
+
+
+_MERGE_TAG = re.compile(r"\*\|([A-Z0-9_]+)\|\*")
+_CONDITIONAL = re.compile(
+    r"\*\|IF:([A-Z0-9_]+)\|\*(.*?)(?:\*\|ELSE:\|\*(.*?))?\*\|END:IF\|\*", re.DOTALL
+)
+
+
+def fill_merge_tags(text: str, audience: FakeAudience, member: dict[str, Any]) -> str:
+    """What a recipient sees: ``*|IF:TAG|*a*|ELSE:|*b*|END:IF|*`` decided by whether the
+    member has a value, ``*|TAG|*`` replaced by the value or the field's default, and
+    ``*|UNSUB|*`` by an unsubscribe link. Tags the audience lacks stay as they are, as
+    Mailchimp shows them."""
+    fields = audience.merge_tags()
+    values = member.get("merge_fields") or {}
+
+    def value_of(tag: str) -> str | None:
+        if tag == "EMAIL":
+            return member["email_address"]
+        if tag == "UNSUB":
+            return f"https://fake.mailchimp.test/unsubscribe?u={member['id']}"
+        if tag not in fields:
+            return None
+        value = values.get(tag)
+        return str(value) if value not in (None, "") else str(fields[tag]["default_value"] or "")
+
+    def conditional(match: re.Match[str]) -> str:
+        tag, then, otherwise = match.group(1), match.group(2), match.group(3) or ""
+        has = tag in fields and values.get(tag) not in (None, "")
+        return then if has else otherwise
+
+    text = _CONDITIONAL.sub(conditional, text)
+    return _MERGE_TAG.sub(
+        lambda m: (lambda v: m.group(0) if v is None else v)(value_of(m[1])), text
+    )
 
 
 def _paging(query: dict[str, str]) -> tuple[int, int]:
@@ -790,7 +1121,7 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             )
             return
-        failure = fake._next_failure()
+        failure = fake._next_failure(parts.path)
         if failure is not None:
             headers = {"Retry-After": failure.retry_after} if failure.retry_after else {}
             if not failure.body:

@@ -23,6 +23,7 @@ from providers.mailchimp import (
     InvalidApiKeyError,
     MailchimpClient,
     MemberUpsert,
+    MergeField,
     authorize_url,
     chunked,
     exchange_code,
@@ -248,6 +249,74 @@ def test_set_member_status(client: MailchimpClient, fake: FakeMailchimp, audienc
     assert fake.member(audience, "leaver@example.com")["status"] == "unsubscribed"
     with pytest.raises(ValueError):
         client.set_member_status(audience, "leaver@example.com", "cleaned")
+
+
+def test_member_with_unknown_merge_field_is_refused_until_the_field_exists(
+    client: MailchimpClient, fake: FakeMailchimp, audience: str
+) -> None:
+    """Mailchimp refuses merge fields the audience lacks; add_merge_field makes them."""
+    member = MemberUpsert("ann@example.com", merge_fields={"FNAME": "Ann", "TERRITORY": "North"})
+    refused = client.batch_upsert_members(audience, [member])
+    assert refused.new == 0
+    assert refused.errors and "schemas" in refused.errors[0][2]
+
+    assert "TERRITORY" not in {f.tag for f in client.merge_fields(audience)}
+    made = client.add_merge_field(audience, MergeField("TERRITORY", "Territory", "text", "x"))
+    assert made == MergeField("TERRITORY", "Territory", "text", "x")
+    assert {"FNAME", "LNAME", "TERRITORY"} <= {f.tag for f in client.merge_fields(audience)}
+    with pytest.raises(PermanentError):  # the tag is taken now
+        client.add_merge_field(audience, MergeField("TERRITORY", "Again", "text"))
+    assert client.batch_upsert_members(audience, [member]).new == 1
+    assert fake.member(audience, "ann@example.com")["merge_fields"]["TERRITORY"] == "North"
+
+
+def test_static_segment_add_remove_and_list(
+    client: MailchimpClient, fake: FakeMailchimp, audience: str
+) -> None:
+    for email in ("a@example.com", "b@example.com", "c@example.com"):
+        fake.add_member(audience, email)
+    segment = client.create_static_segment(audience, "Decant list lst_1")
+    assert [s.name for s in client.static_segments(audience)] == ["Decant list lst_1"]
+    change = client.update_segment_members(
+        audience, segment.id, add=["a@example.com", "B@example.com", "x@example.com"]
+    )
+    assert (change.added, change.removed) == (2, 0)
+    assert change.errors == [(["x@example.com"], "Email addresses do not belong to list")]
+    fake.member(audience, "b@example.com")["status"] = "unsubscribed"
+    listed = sorted(client.iter_segment_members(audience, segment.id, page_size=1))
+    assert listed == ["a@example.com", "b@example.com"]  # whatever their status
+    assert (
+        client.update_segment_members(audience, segment.id, remove=["a@example.com"]).removed == 1
+    )
+    with pytest.raises(ValueError):
+        client.update_segment_members(audience, segment.id, add=["x@example.com"] * 501)
+
+
+def test_campaign_to_a_segment_reaches_its_members_only(
+    client: MailchimpClient, fake: FakeMailchimp, audience: str
+) -> None:
+    for email in ("in@example.com", "out@example.com"):
+        fake.add_member(audience, email)
+    segment = client.create_static_segment(audience, "Only some")
+    client.update_segment_members(audience, segment.id, add=["in@example.com"])
+    whole = client.create_campaign(audience, "All", "Decant", "a@example.com", "t")
+    assert client.campaign_segment_id(whole) is None
+    some = client.create_campaign(
+        audience,
+        "Some",
+        "Decant",
+        "a@example.com",
+        "t",
+        segment_opts={"saved_segment_id": int(segment.id)},
+    )
+    assert client.campaign_segment_id(some) == segment.id
+    client.set_campaign_content(some, "<p>Hi</p>")
+    client.send_campaign(some)
+    assert list(fake.campaigns[some]["deliveries"]) == ["in@example.com"]
+    with pytest.raises(PermanentError):  # a segment that does not exist
+        client.create_campaign(
+            audience, "x", "D", "a@example.com", "t", segment_opts={"saved_segment_id": 999}
+        )
 
 
 def test_unknown_audience_is_not_found(client: MailchimpClient) -> None:

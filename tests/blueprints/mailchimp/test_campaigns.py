@@ -48,10 +48,17 @@ def test_create_send_and_pull_report(call, manager, connected, fake, make_custom
     assert response.status_code == 201, body
     assert body["status"] == "sent"
     remote = fake.campaigns[body["remoteId"]]
-    assert remote["settings"]["subject_line"] == "Hello *|FNAME|*"
-    assert "Dear *|FNAME|*, your rep *|REP|* in *|TERRITORY|*" in remote["content"]["html"]
+    # Decant's fallbacks travel as Mailchimp conditionals
+    assert (
+        remote["settings"]["subject_line"] == "Hello *|IF:FNAME|**|FNAME|**|ELSE:|*there*|END:IF|*"
+    )
+    assert (
+        "Dear *|IF:FNAME|**|FNAME|**|ELSE:|*there*|END:IF|*, your rep " in remote["content"]["html"]
+    )
+    assert "*|IF:REP|**|REP|**|ELSE:|*your rep*|END:IF|*" in remote["content"]["html"]
     assert "*|UNSUB|*" in remote["content"]["html"]
     assert remote["emails_sent"] == 3
+    assert remote["deliveries"]["ann@example.com"]["subject"] == "Hello Ann"
 
     fake.add_activity(body["remoteId"], "ann@example.com", "open")
     fake.add_activity(body["remoteId"], "ann@example.com", "click", url="https://x.test")

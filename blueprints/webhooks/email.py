@@ -15,7 +15,7 @@ from flask import current_app, jsonify, request
 
 from app.api.errors import ApiError
 from app.auth.access import csrf_exempt, public
-from blueprints.webhooks.blueprint import bp, dispatch, record_once
+from blueprints.webhooks.blueprint import bp, receive
 from providers.email import events as ev
 
 
@@ -36,10 +36,8 @@ def _store(events: list[ev.EmailEvent]) -> Any:
             "url": event.url,
             "hard": event.hard,
         }
-        stored = record_once(event.provider, event.event_id, f"email.{event.type}", payload)
-        if stored is not None:
-            new += 1
-            dispatch(stored)
+        applied = receive(event.provider, event.event_id, f"email.{event.type}", payload)
+        new += 0 if applied.duplicate else 1
     return jsonify({"received": len(events), "new": new})
 
 

@@ -14,7 +14,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from app.api.errors import ApiError
 from app.auth.access import csrf_exempt, public
-from blueprints.webhooks.blueprint import bp, dispatch, record_once
+from blueprints.webhooks.blueprint import bp, receive
 from providers.sms.twilio import SIGNATURE_HEADER, verify_twilio_signature
 
 
@@ -52,10 +52,8 @@ def twilio_inbound():
     sid = data.get("MessageSid") or data.get("SmsSid")
     if not sid:
         raise ApiError(400, "bad_request", "MessageSid is required")
-    event = record_once("twilio", sid, "inbound", data)
-    if event is None:
-        return twiml(None)
-    answers = dispatch(event)
+    applied = receive("twilio", sid, "inbound", data)
+    answers = applied.answers
     reply = next((a.get("twiml_reply") for a in answers if isinstance(a, dict)), None)
     return twiml(reply)
 
@@ -70,7 +68,5 @@ def twilio_status():
     status = data.get("MessageStatus") or data.get("SmsStatus") or ""
     if not sid:
         raise ApiError(400, "bad_request", "MessageSid is required")
-    event = record_once("twilio", f"{sid}:{status}", "status", data)
-    if event is not None:
-        dispatch(event)
+    receive("twilio", f"{sid}:{status}", "status", data)
     return Response(status=204)

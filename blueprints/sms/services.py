@@ -552,6 +552,7 @@ def message_json(m: SmsMessage) -> dict[str, Any]:
         "errorCode": m.error_code,
         "errorMessage": m.error_message,
         "providerMessageId": m.provider_message_id,
+        "review": m.review,
         "createdAt": m.created_at.isoformat() if m.created_at else None,
         "sentAt": m.sent_at.isoformat() if m.sent_at else None,
         "deliveredAt": m.delivered_at.isoformat() if m.delivered_at else None,
@@ -566,11 +567,24 @@ def conversation_json(c: SmsConversation, messages: list[SmsMessage] | None = No
         "customerId": customer.public_id if customer else None,
         "customerName": customer.name if customer else (c.contact_name or None),
         "unreadCount": c.unread_count or 0,
+        "needsReview": _needs_review(c),
         "lastMessageAt": c.last_message_at.isoformat() if c.last_message_at else None,
     }
     if messages is not None:
         doc["messages"] = [message_json(m) for m in messages]
     return doc
+
+
+def _needs_review(c: SmsConversation) -> bool:
+    """Whether a text in this thread awaits a person's opt-out decision."""
+    return (
+        db.session.scalar(
+            select(SmsMessage.id)
+            .where(SmsMessage.conversation_id == c.id, SmsMessage.review == "pending")
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def campaign_json(c: Campaign) -> dict[str, Any]:

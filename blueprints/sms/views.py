@@ -13,8 +13,8 @@ from app.crm.models import Customer
 from app.crm.scoping import get_visible_customer
 from app.extensions import db
 from app.messaging.models import Template
-from blueprints.sms import services
-from blueprints.sms.forms import ReplyForm, SendForm
+from blueprints.sms import review, services
+from blueprints.sms.forms import ReplyForm, ReviewForm, SendForm
 
 bp = Blueprint("sms", __name__, url_prefix="/sales/marketing/sms", template_folder="templates")
 #: The segment counter script, served under /static/sms/.
@@ -36,6 +36,8 @@ def _inbox_page(selected=None, form: ReplyForm | None = None):
         db.session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(ids))).all()
     )
     context: dict[str, Any] = {"pagination": pagination, "selected": selected, "names": names}
+    context["flagged"] = review.flagged_conversations(c.id for c in pagination.items)
+    context["review_form"] = ReviewForm()
     if selected is not None:
         services.mark_read(selected)
         context["messages"] = services.thread(selected)
@@ -73,6 +75,28 @@ def reply(conversation_id: str):
         return redirect(_back(conversation_id))
     if message.status == "failed":
         flash(f"Not delivered: {message.error_message}", "danger")
+    return redirect(_back(conversation_id))
+
+
+@bp.post("/<conversation_id>/messages/<message_id>/review")
+def review_message(conversation_id: str, message_id: str):
+    """One click on a flagged text: "Treat as opt-out" or "Not an opt-out"."""
+    selected = services.get_conversation(conversation_id, current_user)
+    if selected is None:
+        abort(404)
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        flash("Choose opt-out or not an opt-out.", "danger")
+        return redirect(_back(conversation_id))
+    try:
+        review.decide(current_user, message_id, form.decision.data)
+    except ApiError as exc:
+        flash(f"Not changed: {_problem(exc)}", "danger")
+        return redirect(_back(conversation_id))
+    if form.decision.data == "opt_out":
+        flash(f"Recorded as an opt-out: {selected.phone} will not be texted.", "success")
+    else:
+        flash("Marked as not an opt-out.", "success")
     return redirect(_back(conversation_id))
 
 
@@ -130,5 +154,6 @@ def panel_context(customer: Any) -> dict[str, Any]:
         "messages": services.thread(conversation, limit=50) if conversation else [],
         "form": form,
         "reply_form": ReplyForm(),
+        "review_form": ReviewForm(),
         "sms_status": pref.sms_status if pref else "unknown",
     }

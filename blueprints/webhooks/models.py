@@ -3,7 +3,7 @@
 ``status`` is ``done`` once the channels' effects are committed in the same transaction
 that marks it; ``pending`` while it still needs processing (the provider's retry or the
 sweep at ``next_attempt_at`` tries again); ``failed`` when the sweep gave up after
-WEBHOOK_MAX_ATTEMPTS, which an admin sees on /settings/marketing/webhooks.
+WEBHOOK_MAX_ATTEMPTS, which an admin sees on /settings/marketing/webhook-events.
 """
 
 from __future__ import annotations

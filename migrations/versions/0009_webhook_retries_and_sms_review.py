@@ -5,6 +5,8 @@
 failed one is retried by the provider and by the sweep. Existing rows were all applied
 (the old code recorded before applying), so they start as done. ``sms_message`` gains
 ``review``/``reviewed_by_id``/``reviewed_at`` for texts that mention an opt-out word.
+``mailchimp_unlinked_member`` keeps members a Mailchimp admin deleted from an audience
+(not an opt-out; the push sync just stops re-adding them there).
 
 Revision ID: 0009
 Revises: 0007
@@ -39,6 +41,17 @@ def upgrade():
         ["status", "next_attempt_at"],
         unique=False,
     )
+    op.create_table(
+        "mailchimp_unlinked_member",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("audience_id", sa.String(length=40), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("unlinked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_mailchimp_unlinked_member")),
+        sa.UniqueConstraint(
+            "audience_id", "email", name=op.f("uq_mailchimp_unlinked_member_audience_id")
+        ),
+    )
     with op.batch_alter_table("sms_message") as batch:
         batch.add_column(sa.Column("review", sa.String(length=12), nullable=True))
         batch.add_column(sa.Column("reviewed_by_id", sa.Integer(), nullable=True))
@@ -53,6 +66,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_table("mailchimp_unlinked_member")
     with op.batch_alter_table("sms_message") as batch:
         batch.drop_constraint("fk_sms_message_reviewed_by_id_user", type_="foreignkey")
         batch.drop_column("reviewed_at")

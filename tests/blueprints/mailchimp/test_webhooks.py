@@ -64,11 +64,61 @@ def test_unsubscribe_and_cleaned_suppress(client, connected, make_customer):
     assert consent.is_suppressed("email", "gone@example.com")
 
 
-def test_subscribe_lifts_a_suppression(client, connected, make_customer):
-    make_customer(email="bob@example.com")
+def _pref(customer) -> CommunicationPreference:
+    db.session.expire_all()
+    return db.session.scalar(
+        select(CommunicationPreference).where(CommunicationPreference.customer_id == customer.id)
+    )
+
+
+def test_subscribe_does_not_lift_a_decant_opt_out(client, connected, make_customer, fake):
+    """Issue 20 item 5: anyone can fill Mailchimp's public form; a Decant opt-out stands,
+    the request is noted on the timeline and the opt-out is pushed back to Mailchimp."""
+    fake.add_audience("Trade", "aud1")
+    fake.add_member("aud1", "bob@example.com")
+    bob = make_customer(email="bob@example.com")
     consent.opt_out("email", "bob@example.com", reason="unsubscribe", source="test")
+    from blueprints.mailchimp.models import MailchimpSync
+
+    db.session.add(MailchimpSync(list_ref="lst_x", audience_id="aud1"))
+    db.session.commit()
     assert client.post(_url(), data=_event("subscribe")).status_code == 200
+    assert consent.is_suppressed("email", "bob@example.com")
+    assert _pref(bob).email_status == "opted_out"
+    note = db.session.scalar(select(Activity).where(Activity.customer_id == bob.id))
+    assert note.subject == "Mailchimp signup not applied"
+    assert fake.member("aud1", "bob@example.com")["status"] == "unsubscribed"
+
+
+def test_subscribe_does_not_lift_a_suppression_without_a_customer(client, connected):
+    consent.opt_out("email", "stranger@example.com", reason="complaint", source="test")
+    form = _event("subscribe", email="stranger@example.com")
+    assert client.post(_url(), data=form).status_code == 200
+    assert consent.is_suppressed("email", "stranger@example.com")
+
+
+def test_subscribe_of_someone_not_opted_out_records_consent(client, connected, make_customer):
+    bob = make_customer(email="bob@example.com")
+    assert client.post(_url(), data=_event("subscribe")).status_code == 200
+    pref = _pref(bob)
+    assert pref.email_status == "opted_in" and pref.email_source == "mailchimp"
+
+
+def test_admin_delete_is_not_a_global_unsubscribe(client, connected, make_customer):
+    """``unsubscribe`` with ``action=delete`` is a Mailchimp admin removing the member:
+    no suppression, no opt-out; only that audience's sync stops re-adding them."""
+    from blueprints.mailchimp.models import MailchimpUnlinkedMember
+
+    bob = make_customer(email="Bob@Example.com")
+    form = _event("unsubscribe", email="Bob@Example.com", action="delete", reason="manual")
+    assert client.post(_url(), data=form).status_code == 200
     assert not consent.is_suppressed("email", "bob@example.com")
+    pref = _pref(bob)
+    assert pref is None or pref.email_status != "opted_out"
+    unlinked = db.session.scalars(select(MailchimpUnlinkedMember)).all()
+    assert [(u.audience_id, u.email) for u in unlinked] == [("aud1", "bob@example.com")]
+    assert client.post(_url(), data=_event("subscribe", fired_at="2026-04-02 10:00:00"))
+    assert db.session.scalars(select(MailchimpUnlinkedMember)).all() == []
 
 
 def test_profile_logs_a_note_and_upemail_follows_the_address(client, connected, make_customer):

@@ -173,12 +173,12 @@ def _signal_in(
 
 def backoff(attempts: int) -> timedelta:
     """Delay before the sweep's next try after ``attempts`` failures (doubling)."""
-    base = int(current_app.config.get("WEBHOOK_RETRY_SECONDS") or DEFAULT_RETRY_SECONDS)
+    base = int(current_app.config.get("WEBHOOK_RETRY_SECONDS", DEFAULT_RETRY_SECONDS))
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS))
 
 
 def max_attempts() -> int:
-    return int(current_app.config.get("WEBHOOK_MAX_ATTEMPTS") or DEFAULT_MAX_ATTEMPTS)
+    return max(1, int(current_app.config.get("WEBHOOK_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)))
 
 
 def record_failure(

@@ -147,3 +147,20 @@ def test_duplicate_delivery_is_ignored(client, connected, make_customer):
 def test_unknown_type_is_400(client, connected):
     assert client.post(_url(), data=_event("mystery")).status_code == 400
     assert _events() == 0
+
+
+def test_unsubscribe_failing_once_is_applied_when_mailchimp_retries(
+    client, connected, make_customer
+):
+    """Issue 20 item 4: the failed event is kept and answered 503, so Mailchimp's retry
+    is applied instead of being taken for a duplicate."""
+    from tests.faults.triggers import inserts_fail
+
+    make_customer(email="bob@example.com")
+    with inserts_fail("suppression"):
+        assert client.post(_url(), data=_event("unsubscribe")).status_code == 503
+    assert not consent.is_suppressed("email", "bob@example.com")
+    retried = client.post(_url(), data=_event("unsubscribe"))
+    assert retried.status_code == 200 and retried.get_json() == {"ok": True}
+    assert consent.is_suppressed("email", "bob@example.com")
+    assert _events() == 1

@@ -119,12 +119,11 @@ def _claim(
         "status": "pending",
         "attempts": 1,
     }
-    result = connection.execute(_insert_if_new(connection).values(**values))
-    if result.rowcount:
-        found = connection.execute(
-            select(EVENTS.c.id).where(EVENTS.c.provider == provider, EVENTS.c.event_id == event_id)
-        ).scalar_one()
-        return found, payload
+    inserted = connection.execute(
+        _insert_if_new(connection).values(**values).returning(EVENTS.c.id)
+    ).scalar()
+    if inserted is not None:
+        return inserted, payload
     row = connection.execute(
         select(EVENTS.c.id, EVENTS.c.status, EVENTS.c.payload)
         .where(EVENTS.c.provider == provider, EVENTS.c.event_id == event_id)
@@ -190,7 +189,8 @@ def record_failure(
     now = utcnow()
     with db.engine.connect() as connection, connection.begin():
         inserted = connection.execute(
-            _insert_if_new(connection).values(
+            _insert_if_new(connection)
+            .values(
                 provider=provider,
                 event_id=event_id,
                 kind=kind[:40],
@@ -199,13 +199,14 @@ def record_failure(
                 status="pending",
                 attempts=0,
             )
-        )
+            .returning(EVENTS.c.id)
+        ).scalar()
         row = connection.execute(
             select(EVENTS.c.id, EVENTS.c.status, EVENTS.c.attempts)
             .where(EVENTS.c.provider == provider, EVENTS.c.event_id == event_id)
             .with_for_update()
         ).one()
-        if row.status == "done" and not inserted.rowcount:
+        if row.status == "done" and inserted is None:
             return  # a concurrent delivery applied it meanwhile
         attempts = (row.attempts or 0) + 1
         gave_up = attempts >= max_attempts()

@@ -3,6 +3,15 @@
 Every request must carry a valid ``X-Twilio-Signature`` for the public URL Twilio called
 (PUBLIC_BASE_URL + path + query, so it verifies behind a proxy); without TWILIO_AUTH_TOKEN
 nothing is accepted. A repeated MessageSid (or sid + status) is answered and ignored.
+
+Replays: Twilio signs no timestamp (HMAC-SHA1 over URL + parameters only), so unlike
+SendGrid and Resend no age can be enforced without refusing Twilio's own retries, which
+reuse the request. What bounds a replay is the event id: a captured request can only
+repeat a MessageSid (or sid + status) already recorded, and those rows are kept (never
+pruned), so a replay has no effect; one that failed is pending and a replay is simply
+the retry. A failure answers 503; Twilio retries a webhook only as its URL's connection
+overrides say (``#rc=`` retry count, ``rp=`` retry policy), so the sweep is what makes
+sure the event is applied.
 """
 
 from __future__ import annotations

@@ -102,9 +102,13 @@ def test_not_an_opt_out_from_the_page_clears_the_flag(
     inbound("+12125550144", BAROLO)
     conversation = db.session.scalar(select(SmsConversation))
     login(manager)
-    page = client.get(f"/sales/marketing/sms/{conversation.public_id}").get_data(as_text=True)
+    # the customer page's SMS panel shows the same two buttons
+    page = client.get(f"/sales/customers/{customer.public_id}").get_data(as_text=True)
+    assert 'data-review="pending"' in page
     action = re.search(r'action="([^"]+/review)"', page).group(1)
-    client.post(action, data={"decision": "not_opt_out", "csrf_token": csrf_from(page)})
+    assert conversation.public_id in action
+    done = client.post(action, data={"decision": "not_opt_out", "csrf_token": csrf_from(page)})
+    assert done.status_code == 302
     db.session.expire_all()
     assert flagged_message().review == "not_opt_out"
     assert not consent.is_suppressed("sms", "+12125550144")

@@ -82,7 +82,8 @@ def reply(conversation_id: str):
 def review_message(conversation_id: str, message_id: str):
     """One click on a flagged text: "Treat as opt-out" or "Not an opt-out"."""
     selected = services.get_conversation(conversation_id, current_user)
-    if selected is None:
+    message = review.visible_message(message_id, current_user)
+    if selected is None or message is None or message.conversation_id != selected.id:
         abort(404)
     form = ReviewForm()
     if not form.validate_on_submit():

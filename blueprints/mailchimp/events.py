@@ -5,28 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from app import jobs
 from app.crm.models import Customer
 from app.crm.services import log_activity
 from app.extensions import db
 from app.messaging import consent
+from blueprints.mailchimp.models import MailchimpUnlinkedMember
 
 SOURCE = "mailchimp"
 
 
 def on_webhook(sender: Flask, *, provider: str, kind: str, data: dict[str, Any], **_: Any) -> Any:
-    """Apply a stored Mailchimp webhook event (subscribe, unsubscribe, profile, ...)."""
+    """Apply a stored Mailchimp webhook event (subscribe, unsubscribe, profile, ...).
+
+    Mailchimp's webhooks are unsigned and its public signup form is open to anyone, so a
+    ``subscribe`` never lifts a Decant opt-out or suppression (the person re-subscribes
+    through Decant's own confirmation); an ``unsubscribe`` whose ``action`` is ``delete``
+    is an admin removing the member from that audience, not the person saying no.
+    """
     if provider != "mailchimp":
         return None
     email = (data.get("data[email]") or "").strip()
+    audience_id = (data.get("data[list_id]") or "").strip()
+    if kind == "unsubscribe" and email and data.get("data[action]") == "delete":
+        _unlink(email, audience_id)
+        return "mailchimp:delete"
     if kind == "unsubscribe" and email:
         consent.opt_out("email", email, reason="unsubscribe", source=SOURCE, detail=_detail(data))
     elif kind == "cleaned" and email:
         consent.opt_out("email", email, reason="bounce", source=SOURCE, detail=_detail(data))
     elif kind == "subscribe" and email:
-        consent.opt_in("email", email, source=SOURCE)
+        return _subscribe(email, audience_id)
     elif kind == "upemail":
         _change_email(data.get("data[old_email]") or "", data.get("data[new_email]") or "")
     elif kind == "profile" and email:
@@ -49,6 +60,66 @@ def on_webhook(sender: Flask, *, provider: str, kind: str, data: dict[str, Any],
     else:
         return None
     return f"mailchimp:{kind}"
+
+
+def _subscribe(email: str, audience_id: str) -> str:
+    """Record consent from a Mailchimp signup, unless Decant holds a refusal: then note
+    the request on the timeline, change nothing, and push the opt-out back to Mailchimp."""
+    _relink(email, audience_id)
+    customers = _customers(email)
+    refused = consent.is_suppressed("email", email) or any(
+        consent.refusal("email", c, email) for c in customers
+    )
+    if not refused:
+        consent.opt_in("email", email, source=SOURCE)
+        return "mailchimp:subscribe"
+    for customer in customers:
+        log_activity(
+            customer.id,
+            "Note",
+            subject="Mailchimp signup not applied",
+            direction="received",
+            notes=(
+                f"{email} subscribed to Mailchimp audience {audience_id or '?'} but opted out "
+                "in Decant: still opted out (re-subscribing needs the person's confirmation)"
+            ),
+            commit=False,
+        )
+    db.session.commit()
+    jobs.enqueue("blueprints.mailchimp.jobs:push_opt_out", email, queue="sync")
+    return "mailchimp:subscribe-refused"
+
+
+def _unlink(email: str, audience_id: str) -> None:
+    """An admin deleted the member in Mailchimp: keep the sync from adding it back."""
+    key = email.strip().lower()
+    exists = db.session.scalar(
+        select(MailchimpUnlinkedMember.id).where(
+            MailchimpUnlinkedMember.audience_id == audience_id,
+            MailchimpUnlinkedMember.email == key,
+        )
+    )
+    if exists is None:
+        db.session.add(MailchimpUnlinkedMember(audience_id=audience_id, email=key))
+    for customer in _customers(email):
+        log_activity(
+            customer.id,
+            "Note",
+            subject="Removed from a Mailchimp audience",
+            direction="received",
+            notes=f"deleted from audience {audience_id or '?'} in Mailchimp; consent unchanged",
+            commit=False,
+        )
+    db.session.commit()
+
+
+def _relink(email: str, audience_id: str) -> None:
+    db.session.execute(
+        delete(MailchimpUnlinkedMember).where(
+            MailchimpUnlinkedMember.audience_id == audience_id,
+            MailchimpUnlinkedMember.email == email.strip().lower(),
+        )
+    )
 
 
 def _detail(data: dict[str, Any]) -> str:

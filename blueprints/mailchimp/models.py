@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -105,3 +105,17 @@ class MailchimpImport(PublicIdMixin, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MailchimpUnlinkedMember(db.Model):
+    """A member a Mailchimp admin deleted from an audience (``unsubscribe`` webhook with
+    ``action=delete``): not an opt-out, but the push sync no longer re-adds the address
+    to that audience. A later ``subscribe`` webhook for it links it again."""
+
+    __tablename__ = "mailchimp_unlinked_member"
+    __table_args__ = (UniqueConstraint("audience_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audience_id: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str] = mapped_column(String(254))
+    unlinked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -28,7 +28,7 @@ from app.messaging.models import Suppression, Template
 from app.models_base import utcnow
 from blueprints.mailchimp import merge, segments
 from blueprints.mailchimp.client import client_for, get_connection, with_retries
-from blueprints.mailchimp.models import MailchimpSync
+from blueprints.mailchimp.models import MailchimpSync, MailchimpUnlinkedMember
 from providers import mailchimp as mc
 from providers.errors import AuthenticationError, NotFoundError, ProviderError, TransientError
 
@@ -273,6 +273,20 @@ def _push(
         db.session.commit()
 
 
+def _unlinked(audience_id: str, customers: list[Customer]) -> set[str]:
+    """Lower-cased addresses among ``customers`` that a Mailchimp admin deleted from
+    this audience (the sync must not add them back)."""
+    emails = {c.email.strip().lower() for c in customers if c.email}
+    return set(
+        db.session.scalars(
+            select(MailchimpUnlinkedMember.email).where(
+                MailchimpUnlinkedMember.audience_id == audience_id,
+                MailchimpUnlinkedMember.email.in_(emails),
+            )
+        )
+    )
+
+
 def _push_batch(
     client: mc.MailchimpClient,
     sync: MailchimpSync,
@@ -280,10 +294,11 @@ def _push_batch(
     fields: dict[str, str],
 ) -> None:
     blocked = _blocked(batch)
+    unlinked = _unlinked(sync.audience_id, batch)
     upserts: list[mc.MemberUpsert] = []
     tagged: list[tuple[str, list[str]]] = []
     for customer in batch:
-        if not customer.email:
+        if not customer.email or customer.email.strip().lower() in unlinked:
             continue
         status = "unsubscribed" if customer.id in blocked else "subscribed"
         upserts.append(mc.MemberUpsert(customer.email, status, merge_fields(customer, fields)))
@@ -301,7 +316,8 @@ def _push_batch(
         "new": result.new,
         "updated": result.updated,
         "unsubscribedPushed": sum(1 for u in upserts if u.status == "unsubscribed"),
-        "skippedNoEmail": len(batch) - len(upserts),
+        "skippedNoEmail": sum(1 for c in batch if not c.email),
+        "skippedUnlinked": len(unlinked),
         "errors": len(result.errors),
         "tagged": len(tagged),
     }

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask_login import current_user
+from sqlalchemy import select
 
 from app.api.errors import not_found, validation_error
 from app.api.pagination import paginate
 from app.api.spec import api, responses
+from blueprints.sms import review, services
 from blueprints.sms import schemas as s
-from blueprints.sms import services
-from blueprints.sms.models import SmsConversation
+from blueprints.sms.models import SmsConversation, SmsMessage
 from providers.sms import segment_info
 
 bp = Blueprint("sms_api", __name__, url_prefix="/api/sales/marketing/sms")
@@ -91,6 +92,9 @@ def conversations(query: s.ConversationQuery):
     stmt = services.inbox(current_user)
     if query.unread:
         stmt = stmt.where(SmsConversation.unread_count > 0)
+    if query.needs_review:
+        flagged = select(SmsMessage.conversation_id).where(SmsMessage.review == "pending")
+        stmt = stmt.where(SmsConversation.id.in_(flagged))
     return paginate(stmt, query.page, query.per_page, services.conversation_json)
 
 
@@ -111,3 +115,16 @@ def reply(conversation_id: str, json: s.ReplyIn):
     """Reply in a thread."""
     found = _conversation_or_404(conversation_id)
     return services.message_json(services.reply(current_user, found, json.body)), 201
+
+
+@bp.post("/messages/<message_id>/review")
+@api.validate(
+    json=s.ReviewIn,
+    resp=responses(HTTP_200=s.MessageOut, HTTP_404=None, HTTP_409=None),
+    tags=TAGS,
+)
+def review_message(message_id: str, json: s.ReviewIn):
+    """Decide on an inbound text flagged as a possible opt-out (``review: pending``):
+    ``opt_out`` records the revocation like a STOP; ``not_opt_out`` clears the flag.
+    409 when the text is not flagged, or to undo a recorded opt-out."""
+    return services.message_json(review.decide(current_user, message_id, json.decision))

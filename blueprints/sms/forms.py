@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from blueprints.sms.schemas import MAX_BODY_CHARS
 
@@ -17,3 +17,11 @@ class SendForm(FlaskForm):
     body = TextAreaField("Message", validators=[Optional(), Length(max=MAX_BODY_CHARS * 2)])
     template_id = SelectField("Template", choices=[], validate_choice=False)
     media_url = StringField("Image URL (MMS)", validators=[Optional(), Length(max=2000)])
+
+
+class ReviewForm(FlaskForm):
+    """A person's decision on a text flagged as a possible opt-out."""
+
+    decision = StringField(
+        "Decision", validators=[DataRequired(), AnyOf(("opt_out", "not_opt_out"))]
+    )

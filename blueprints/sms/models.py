@@ -63,4 +63,9 @@ class SmsMessage(PublicIdMixin, OutboxMixin, db.Model):
     delivery_status: Mapped[str | None] = mapped_column(String(16))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: An inbound text that mentions an opt-out word but is no keyword: "pending" until a
+    #: person decides "opt_out" or "not_opt_out" (blueprints.sms.review).
+    review: Mapped[str | None] = mapped_column(String(12))
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

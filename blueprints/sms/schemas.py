@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import AnyHttpUrl, Field, field_validator
 
@@ -58,6 +59,7 @@ class MessageOut(OutModel):
     encoding: str | None
     error_code: str | None
     error_message: str | None
+    review: Literal["pending", "opt_out", "not_opt_out"] | None = None
 
 
 class CampaignOut(OutModel):
@@ -74,6 +76,7 @@ class ConversationOut(OutModel):
     phone: str
     customer_id: str | None
     unread_count: int
+    needs_review: bool = False
     messages: list[MessageOut] | None = None
 
 
@@ -86,3 +89,10 @@ class ConversationPage(OutModel):
 
 class ConversationQuery(PageQuery):
     unread: bool | None = None
+    needs_review: bool | None = None
+
+
+class ReviewIn(CamelModel):
+    """A person's decision on a text flagged as a possible opt-out."""
+
+    decision: Literal["opt_out", "not_opt_out"]

@@ -351,6 +351,7 @@ def receive(data: dict[str, Any], event_id: int | None = None) -> str | None:
     """File an inbound text, apply consent keywords; returns the reply text, if any."""
     phone = e164(data.get("From"))
     body = data.get("Body") or ""
+    meaning = keywords.match(body, data.get("OptOutType"))
     customer = db.session.scalar(
         select(Customer).where(Customer.phone == phone).order_by(Customer.id)
     )
@@ -370,6 +371,7 @@ def receive(data: dict[str, Any], event_id: int | None = None) -> str | None:
         media_urls=_media(data),
         segments=segment_info(body).segments,
         encoding=segment_info(body).encoding,
+        review="pending" if meaning.review else None,
         created_at=now,
     )
     db.session.add(message)
@@ -383,10 +385,10 @@ def receive(data: dict[str, Any], event_id: int | None = None) -> str | None:
         message.activity_id = activity.id
     db.session.commit()
 
-    answer = _keyword_reply(data, phone, customer, body)
+    answer = _keyword_reply(meaning, phone, customer, body)
     if answer and answer == _away_message() and _away_sent_lately(conversation, answer):
         answer = None  # one away message per conversation per SMS_AWAY_MESSAGE_HOURS
-    is_help = keywords.classify(body, data.get("OptOutType")) == "help"
+    is_help = meaning.kind == "help"
     if answer and (is_help or not consent.is_suppressed("sms", phone)):
         _record_reply(conversation, customer, phone, data.get("To"), answer)
     else:
@@ -395,23 +397,26 @@ def receive(data: dict[str, Any], event_id: int | None = None) -> str | None:
     return answer
 
 
-def _keyword_reply(data: dict[str, Any], phone: str, customer: Customer | None, body: str):
-    kind = keywords.classify(body, data.get("OptOutType"))
+def _keyword_reply(
+    meaning: keywords.Match, phone: str, customer: Customer | None, body: str
+) -> str | None:
+    kind = meaning.kind
     customer_id = customer.id if customer else None
     if kind == "opt_out":
         consent.opt_out(
             "sms",
             phone,
             reason="STOP",
-            source=f"sms:{keywords.normalise(body) or 'STOP'}"[:40],
+            source=f"sms:{meaning.keyword or 'STOP'}"[:40],
             customer_id=customer_id,
+            detail=body[:300] or None,
         )
         return None  # Twilio confirms opt-outs itself
     if kind == "opt_in":
         consent.opt_in(
             "sms",
             phone,
-            source=f"sms:{keywords.normalise(body) or 'START'}"[:40],
+            source=f"sms:{meaning.keyword or 'START'}"[:40],
             customer_id=customer_id,
         )
         return None
@@ -567,6 +572,7 @@ def message_json(m: SmsMessage) -> dict[str, Any]:
         "errorCode": m.error_code,
         "errorMessage": m.error_message,
         "providerMessageId": m.provider_message_id,
+        "review": m.review,
         "createdAt": m.created_at.isoformat() if m.created_at else None,
         "sentAt": m.sent_at.isoformat() if m.sent_at else None,
         "deliveredAt": m.delivered_at.isoformat() if m.delivered_at else None,
@@ -581,11 +587,24 @@ def conversation_json(c: SmsConversation, messages: list[SmsMessage] | None = No
         "customerId": customer.public_id if customer else None,
         "customerName": customer.name if customer else (c.contact_name or None),
         "unreadCount": c.unread_count or 0,
+        "needsReview": _needs_review(c),
         "lastMessageAt": c.last_message_at.isoformat() if c.last_message_at else None,
     }
     if messages is not None:
         doc["messages"] = [message_json(m) for m in messages]
     return doc
+
+
+def _needs_review(c: SmsConversation) -> bool:
+    """Whether a text in this thread awaits a person's opt-out decision."""
+    return (
+        db.session.scalar(
+            select(SmsMessage.id)
+            .where(SmsMessage.conversation_id == c.id, SmsMessage.review == "pending")
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def campaign_json(c: Campaign) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from app.extensions import db
 from app.form_errors import add_api_error, add_error
 from app.messaging import consent
 from app.messaging.models import Template
-from blueprints.sms import services
-from blueprints.sms.forms import ReplyForm, SendForm
+from blueprints.sms import review, services
+from blueprints.sms.forms import ReplyForm, ReviewForm, SendForm
 
 bp = Blueprint("sms", __name__, url_prefix="/sales/marketing/sms", template_folder="templates")
 #: The segment counter script, served under /static/sms/.
@@ -37,6 +37,8 @@ def _inbox_page(selected=None, form: ReplyForm | None = None):
         db.session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(ids))).all()
     )
     context: dict[str, Any] = {"pagination": pagination, "selected": selected, "names": names}
+    context["flagged"] = review.flagged_conversations(c.id for c in pagination.items)
+    context["review_form"] = ReviewForm()
     if selected is not None:
         services.mark_read(selected)
         context["messages"] = services.thread(selected)
@@ -76,6 +78,29 @@ def reply(conversation_id: str):
     if message.status == "failed":
         add_error(form, None, f"Not delivered: {message.error_message}")
         return _inbox_page(selected, form), 200
+    return redirect(_back(conversation_id))
+
+
+@bp.post("/<conversation_id>/messages/<message_id>/review")
+def review_message(conversation_id: str, message_id: str):
+    """One click on a flagged text: "Treat as opt-out" or "Not an opt-out"."""
+    selected = services.get_conversation(conversation_id, current_user)
+    message = review.visible_message(message_id, current_user)
+    if selected is None or message is None or message.conversation_id != selected.id:
+        abort(404)
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        flash("Choose opt-out or not an opt-out.", "danger")
+        return redirect(_back(conversation_id))
+    try:
+        review.decide(current_user, message_id, form.decision.data)
+    except DomainError as exc:
+        flash(f"Not changed: {exc.text()}", "danger")
+        return redirect(_back(conversation_id))
+    if form.decision.data == "opt_out":
+        flash(f"Recorded as an opt-out: {selected.phone} will not be texted.", "success")
+    else:
+        flash("Marked as not an opt-out.", "success")
     return redirect(_back(conversation_id))
 
 
@@ -156,5 +181,6 @@ def panel_context(customer: Any) -> dict[str, Any]:
         "form": form,
         "template_texts": {t.public_id: t.body or "" for t in templates},
         "reply_form": ReplyForm(formdata=None),
+        "review_form": ReviewForm(formdata=None),
         "sms_status": consent.status_of("sms", customer.phone),
     }

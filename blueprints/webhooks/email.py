@@ -1,7 +1,10 @@
 """Email provider event webhooks: SendGrid (ECDSA), Resend (Svix), SES (SNS signature).
 
 Each verifies first (403 and nothing written otherwise), then stores every event once per
-provider event id and signals the channels; the email channel applies them.
+provider event id and signals the channels; the email channel applies them. Replays are
+bounded in time where the provider signs a time: SendGrid's signed timestamp must be
+within SENDGRID_WEBHOOK_TOLERANCE seconds (300, like Svix's window for Resend); SES
+messages are accepted only from the topics in SES_TOPIC_ARN (none configured: none).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from flask import current_app, jsonify, request
 
 from app.api.errors import ApiError
 from app.auth.access import csrf_exempt, public
-from blueprints.webhooks.blueprint import bp, dispatch, record_once
+from blueprints.webhooks.blueprint import bp, receive
 from providers.email import events as ev
 
 
@@ -36,10 +39,8 @@ def _store(events: list[ev.EmailEvent]) -> Any:
             "url": event.url,
             "hard": event.hard,
         }
-        stored = record_once(event.provider, event.event_id, f"email.{event.type}", payload)
-        if stored is not None:
-            new += 1
-            dispatch(stored)
+        applied = receive(event.provider, event.event_id, f"email.{event.type}", payload)
+        new += 0 if applied.duplicate else 1
     return jsonify({"received": len(events), "new": new})
 
 
@@ -56,9 +57,10 @@ def sendgrid_events():
         body,
         request.headers.get(ev.SENDGRID_SIGNATURE_HEADER, ""),
         request.headers.get(ev.SENDGRID_TIMESTAMP_HEADER, ""),
+        tolerance=float(current_app.config.get("SENDGRID_WEBHOOK_TOLERANCE") or 300),
     )
     if not ok:
-        raise _forbidden("bad signature")
+        raise _forbidden("bad signature, or a signed timestamp outside the tolerance")
     try:
         events = ev.parse_sendgrid(body)
     except ValueError as exc:
@@ -109,9 +111,12 @@ def ses_events():
         raise _forbidden("not an SNS message") from exc
     if not isinstance(message, dict):
         raise _forbidden("not an SNS message")
-    topic = current_app.config.get("SES_TOPIC_ARN")
-    if not ev.verify_sns(message, fetch_cert, topic_arns=[topic] if topic else None):
-        raise _forbidden("bad signature")
+    topics = [t.strip() for t in (current_app.config.get("SES_TOPIC_ARN") or "").split(",")]
+    topics = [t for t in topics if t]
+    if not topics:  # without it any AWS account's topic could post here
+        raise _forbidden("SES webhook topic (SES_TOPIC_ARN) is not configured")
+    if not ev.verify_sns(message, fetch_cert, topic_arns=topics):
+        raise _forbidden("bad signature or unexpected topic")
     if message.get("Type") == "SubscriptionConfirmation":
         confirm_subscription(str(message.get("SubscribeURL") or ""))
         return jsonify({"confirmed": True})

@@ -17,7 +17,7 @@ from sqlalchemy import column, select, table
 
 from app.auth.access import csrf_exempt, public
 from app.extensions import db
-from blueprints.webhooks.blueprint import bp, dispatch, record_once
+from blueprints.webhooks.blueprint import bp, receive
 
 PROVIDER = "mailchimp"
 EVENTS = frozenset({"subscribe", "unsubscribe", "profile", "upemail", "cleaned", "campaign"})
@@ -55,8 +55,6 @@ def mailchimp(secret: str):
     kind = form.get("type", "")
     if kind not in EVENTS:
         return jsonify({"error": {"code": "bad_request", "message": "unknown event type"}}), 400
-    event = record_once(PROVIDER, event_id(form), kind, form)
-    if event is None:
+    if receive(PROVIDER, event_id(form), kind, form).duplicate:
         return jsonify({"ok": True, "duplicate": True})
-    dispatch(event)
     return jsonify({"ok": True})

@@ -3,6 +3,15 @@
 Every request must carry a valid ``X-Twilio-Signature`` for the public URL Twilio called
 (PUBLIC_BASE_URL + path + query, so it verifies behind a proxy); without TWILIO_AUTH_TOKEN
 nothing is accepted. A repeated MessageSid (or sid + status) is answered and ignored.
+
+Replays: Twilio signs no timestamp (HMAC-SHA1 over URL + parameters only), so unlike
+SendGrid and Resend no age can be enforced without refusing Twilio's own retries, which
+reuse the request. What bounds a replay is the event id: a captured request can only
+repeat a MessageSid (or sid + status) already recorded, and those rows are kept (never
+pruned), so a replay has no effect; one that failed is pending and a replay is simply
+the retry. A failure answers 503; Twilio retries a webhook only as its URL's connection
+overrides say (``#rc=`` retry count, ``rp=`` retry policy), so the sweep is what makes
+sure the event is applied.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from app.api.errors import ApiError
 from app.auth.access import csrf_exempt, public
-from blueprints.webhooks.blueprint import bp, dispatch, record_once
+from blueprints.webhooks.blueprint import bp, receive
 from providers.sms.twilio import SIGNATURE_HEADER, verify_twilio_signature
 
 
@@ -52,10 +61,8 @@ def twilio_inbound():
     sid = data.get("MessageSid") or data.get("SmsSid")
     if not sid:
         raise ApiError(400, "bad_request", "MessageSid is required")
-    event = record_once("twilio", sid, "inbound", data)
-    if event is None:
-        return twiml(None)
-    answers = dispatch(event)
+    applied = receive("twilio", sid, "inbound", data)
+    answers = applied.answers
     reply = next((a.get("twiml_reply") for a in answers if isinstance(a, dict)), None)
     return twiml(reply)
 
@@ -70,7 +77,5 @@ def twilio_status():
     status = data.get("MessageStatus") or data.get("SmsStatus") or ""
     if not sid:
         raise ApiError(400, "bad_request", "MessageSid is required")
-    event = record_once("twilio", f"{sid}:{status}", "status", data)
-    if event is not None:
-        dispatch(event)
+    receive("twilio", f"{sid}:{status}", "status", data)
     return Response(status=204)

@@ -30,6 +30,7 @@ API_BODIES = {
     "lists_api.remove_members": {"json": {"customerIds": None}},  # filled in with South ids
     "lists_api.add_members": {"json": {"customerIds": None}},  # filled in with a North id
     "sms_api.reply": {"json": {"body": "hacked"}},
+    "sms_api.review_message": {"json": {"decision": "opt_out"}},
     "mailchimp_api.schedule_campaign": {"json": {"scheduleTime": "2099-01-01T10:00:00Z"}},
 }
 
@@ -38,6 +39,7 @@ def _values(world, params: list[str]):
     ids = dict(world.ids)
     ids["action"] = ACTIONS
     ids["sync_id"] = ["syn_unknown"]
+    ids["event_ref"] = ["1"]  # webhook events: admin only
     pools = [ids[p] for p in params]
     for combo in itertools.product(*pools):
         yield dict(zip(params, combo, strict=True))

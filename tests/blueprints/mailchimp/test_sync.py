@@ -280,3 +280,27 @@ def test_import_into_a_crm_list_in_one_call(
     assert again.get_json()["added"] == 0
     bad = call(manager, "post", "/import", json={"audienceId": "aud2", "listId": "lst_nope"})
     assert bad.status_code == 422 and "listId" in bad.get_json()["error"]["fields"]
+
+
+def test_sync_does_not_re_add_a_member_a_mailchimp_admin_deleted(
+    client, call, manager, connected, fake, make_customer, crm_list
+):
+    fake.add_audience("Trade", "aud1")
+    kept, deleted = make_customer(email="kept@example.com"), make_customer(email="gone@example.com")
+    list_id = crm_list([kept, deleted])
+    hook = "/api/sales/marketing/webhooks/mailchimp/" + connected_secret()
+    form = {
+        "type": "unsubscribe",
+        "fired_at": "2026-04-01 10:00:00",
+        "data[email]": "gone@example.com",
+        "data[list_id]": "aud1",
+        "data[action]": "delete",
+    }
+    assert client.post(hook, data=form).status_code == 200
+    body = _sync(call, manager, list_id, "aud1")
+    assert body["status"] == "done"
+    assert fake.member("aud1", "kept@example.com")["status"] == "subscribed"
+    assert fake.member("aud1", "gone@example.com") is None
+    assert not consent.is_suppressed("email", "gone@example.com")
+    polled = call(manager, "get", f"/sync/{body['id']}").get_json()
+    assert polled["stats"]["skippedUnlinked"] == 1

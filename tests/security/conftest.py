@@ -140,6 +140,9 @@ def world(app, api, make_user, make_customer, manager) -> World:
         ),
         202,
     )
+    from app.auth.services import issue_token_row
+
+    south_token, _ = issue_token_row(south_rep, "world")
     conversations = ok(api(south_rep, "get", "/sms/conversations"), 200)["items"]
     assert conversations, "the South rep's send opened no conversation"
     return World(
@@ -154,5 +157,6 @@ def world(app, api, make_user, make_customer, manager) -> World:
             "order_id": [order.public_id],
             "user_id": [south_rep.public_id, manager.public_id],
             "message_id": [email["id"], sms["id"]],
+            "token_id": [south_token.public_id],
         },
     )

@@ -5,7 +5,8 @@ Central so that no endpoint has to remember them:
 - a NUL character in a path value, query arg, form field or JSON string (or key):
   PostgreSQL refuses NUL in text, so letting one through ends in a 500 at the first
   query; no field of ours has a use for it (uploaded files are checked by their readers);
-- a ``multipart/form-data`` body without a boundary cannot be parsed at all;
+- a ``multipart/form-data`` body without a boundary cannot be parsed at all, nor JSON
+  nested deeper than Python's recursion limit;
 - an API operation that validates a JSON body gets JSON or a 415, never another content
   type that would reach the view as "no body".
 """
@@ -112,25 +113,30 @@ def _refuse_nul_in_form() -> None:
 def _refuse_nul_in_json() -> None:
     if not request.is_json:
         return
-    body = request.get_json(silent=True)
-    path = _first_nul(body, ())
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError as exc:  # json raises it (not ValueError) past ~1000 levels
+        raise ApiError(
+            400, "malformed_json", "JSON is nested too deeply", {"body": "nested too deeply"}
+        ) from exc
+    path = _first_nul(body)
     if path is not None:
         _refuse(422, {field_path(path): NUL_MESSAGE}, "JSON strings may not contain NUL characters")
 
 
-def _first_nul(value: Any, path: tuple[Any, ...]) -> tuple[Any, ...] | None:
-    if isinstance(value, str):
-        return path if NUL in value else None
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _first_nul(item, (*path, index))
-            if found is not None:
-                return found
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if NUL in key:
-                return (*path, key.replace(NUL, "\\x00"))
-            found = _first_nul(item, (*path, key))
-            if found is not None:
-                return found
+def _first_nul(body: Any) -> tuple[Any, ...] | None:
+    """The path to the first string or key holding a NUL (iterative: any depth)."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(body, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if NUL in value:
+                return path
+        elif isinstance(value, list):
+            stack.extend((item, (*path, i)) for i, item in reversed(list(enumerate(value))))
+        elif isinstance(value, dict):
+            for key in value:
+                if NUL in key:
+                    return (*path, key.replace(NUL, "\\x00"))
+            stack.extend((item, (*path, key)) for key, item in reversed(list(value.items())))
     return None

@@ -7,9 +7,10 @@ Two passes, both bounded and run on SQLite and on PostgreSQL (CI runs the suite 
   answer (including the error envelope) must match its schema;
 - malformed: for each operation, one valid request is bent the ways an attacker or a
   broken client would (a NUL character in every query value, path value and JSON string,
-  a multipart body without a boundary, bodies in the wrong content type). Each must be a
-  4xx in the error envelope. Generation alone rarely produces these (a NUL is one
-  character among a million), yet PostgreSQL refuses NUL in text with a 500.
+  a multipart body without a boundary, JSON nested past the recursion limit, bodies in
+  the wrong content type). None may be a 5xx; all but the wrong content types are 4xx
+  in the envelope. Generation alone rarely produces these (a NUL is one character among
+  a million), yet PostgreSQL refuses NUL in text with a 500.
 
 Operations are walked in one test per pass so the app, its data and the token are built
 once.
@@ -127,7 +128,12 @@ def _url(operation, path_parameters: dict[str, Any], query: dict[str, Any]) -> s
 
 
 # Refused centrally: always a 4xx in the envelope, whatever the operation.
-MUST_BE_4XX = ("NUL", "multipart without a boundary", "multipart with an empty boundary")
+MUST_BE_4XX = (
+    "NUL",
+    "multipart without a boundary",
+    "multipart with an empty boundary",
+    "JSON nested too deeply",
+)
 WRONG_CONTENT_TYPES = (
     "text/plain",
     "application/xml",
@@ -171,6 +177,8 @@ def _malformed(operation, case) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for content_type in WRONG_CONTENT_TYPES:
         yield f"JSON sent as {content_type}", url, {"data": json_body, "content_type": content_type}
     yield "JSON with a raw NUL", url, {"data": b'{"a\x00": 1}', "content_type": "application/json"}
+    deep = b"[" * 5000 + b"]" * 5000  # valid JSON, past Python's recursion limit
+    yield "JSON nested too deeply", url, {"data": deep, "content_type": "application/json"}
 
 
 def test_malformed_requests_are_4xx_never_5xx(app, client, manager, token_headers, make_customer):

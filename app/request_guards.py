@@ -13,12 +13,12 @@ Central so that no endpoint has to remember them:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, abort, current_app, request
 
 from app.api.errors import ApiError, field_path, validation_error, wants_json
+from app.api.spec import api
 
 NUL = "\x00"
 NUL_MESSAGE = "contains a NUL character"
@@ -58,16 +58,18 @@ def _refuse_nul_in_path() -> None:
 
 
 def _refuse_nul_in_query() -> None:
-    bad = {key or "query": NUL_MESSAGE for key, value in _pairs(request.args) if NUL in value}
+    bad = _nul_fields(request.args, "query")
     if bad:
         _refuse(422, bad, "Query arguments may not contain NUL characters")
 
 
-def _pairs(multidict: Any) -> Iterator[tuple[str, str]]:
-    for key, value in multidict.items(multi=True):
-        yield key.replace(NUL, "\\x00"), value
-        if NUL in key:
-            yield key.replace(NUL, "\\x00"), NUL
+def _nul_fields(multidict: Any, unnamed: str) -> dict[str, str]:
+    """{name: message} for each field whose name or value holds a NUL (shown as \\x00)."""
+    return {
+        key.replace(NUL, "\\x00") or unnamed: NUL_MESSAGE
+        for key, value in multidict.items(multi=True)
+        if NUL in key or NUL in value
+    }
 
 
 def _refuse_broken_multipart() -> None:
@@ -87,8 +89,6 @@ def _refuse_non_json_for_json_operations() -> None:
 
 
 def _takes_json_body() -> bool:
-    from app.api.spec import api
-
     view = current_app.view_functions.get(request.endpoint or "")
     registry = api._function_metadata  # noqa: SLF001 - spectree's record of each validated view
     while view is not None:
@@ -105,7 +105,7 @@ def _refuse_nul_in_form() -> None:
     if request.mimetype == "application/x-www-form-urlencoded":
         # Keep the raw body for views that verify a signature over it (webhooks).
         request.get_data(cache=True, parse_form_data=False)
-    bad = {key or "form": NUL_MESSAGE for key, value in _pairs(request.form) if NUL in value}
+    bad = _nul_fields(request.form, "form")
     if bad:
         _refuse(422, bad, "Form fields may not contain NUL characters")
 

@@ -10,7 +10,7 @@ from flask import Flask, request, url_for
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import api, auth, channels, cli, config, crm, dev, jobs, security
+from app import api, auth, channels, cli, config, crm, dev, jobs, request_guards, security
 from app.channels import PeriodicJob
 from app.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 from app.messaging import models as messaging_models  # noqa: F401 - shared tables
@@ -41,6 +41,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     bootstrap.init_app(app)
 
+    request_guards.init_app(app)
     security.init_app(app)
     api.init_app(app)
     auth.init_app(app)

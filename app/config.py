@@ -13,6 +13,9 @@ from typing import Any
 
 from dotenv import load_dotenv
 
+# Production refuses a shorter SECRET_KEY (256 bits, if every byte were random).
+MIN_SECRET_KEY_BYTES = 32
+
 # Settings read from the environment, with the type each is converted to.
 ENV_SETTINGS: dict[str, type] = {
     "DECANT_ENV": str,
@@ -157,6 +160,12 @@ def _derive(app) -> None:
         raise RuntimeError(
             "SECRET_KEY is not set. In production set SECRET_KEY in the environment "
             "(or run `make run` once to generate instance/secret_key)."
+        )
+    if env == "production" and len(str(cfg["SECRET_KEY"]).encode()) < MIN_SECRET_KEY_BYTES:
+        raise RuntimeError(
+            f"SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes: it signs sessions and "
+            "links, so a short one can be guessed. Generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
         )
     if not cfg.get("DATABASE_URL"):
         cfg["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "decant.sqlite")

@@ -11,7 +11,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, g, redirect, request, url_for
+from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
 from flask_login import current_user, user_loaded_from_request
 from sqlalchemy.orm import joinedload
 
@@ -77,9 +77,9 @@ def _load_token_user(token: str):
         .options(joinedload(ApiToken.user))  # one round trip for token, user and territory
         .where(ApiToken.token_hash == ApiToken.hash(token))
     )
-    if row is None or row.revoked_at is not None or not row.user.active:
-        return None
     now = utcnow()
+    if row is None or not row.usable_at(now):
+        return None
     last = row.last_used_at
     if last is None or now - last > timedelta(minutes=5):
         row.last_used_at = now
@@ -92,13 +92,14 @@ def init_app(app: Flask) -> None:
     def enforce_login_and_csrf():
         g.auth_method = None
         g.pop("_login_user", None)  # never carry a user over from an outer context (tests)
+        g.pop("csrf_token", None)  # nor another client's CSRF token (Flask-WTF caches it in g)
         token = _bearer_token()
         if token is not None:
             user = _load_token_user(token)
             if user is None:
                 if is_public(app, request.endpoint):
                     return None
-                raise ApiError(401, "unauthorized", "Invalid or revoked API token")
+                raise ApiError(401, "unauthorized", "Invalid, expired or revoked API token")
             # Flask-Login reads the request's user from g; no session cookie is issued.
             g._login_user = user
             g.auth_method = "token"
@@ -116,3 +117,11 @@ def init_app(app: Flask) -> None:
             if not getattr(view, "decant_csrf_exempt", False):
                 csrf.protect()
         return None
+
+    @app.after_request
+    def no_store_for_signed_in_json(response: Response) -> Response:
+        """A signed-in user's answers are theirs alone: no browser or proxy cache keeps
+        them for the next person at that machine or behind that proxy."""
+        if g.get("auth_method") and response.mimetype == "application/json":
+            response.headers["Cache-Control"] = "no-store"
+        return response

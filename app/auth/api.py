@@ -1,7 +1,8 @@
-"""/api/users"""
+"""/api/users: users, their API tokens, deactivation."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from flask import Blueprint
@@ -13,9 +14,20 @@ from app.api.errors import ApiError, not_found, validation_error
 from app.api.pagination import PageQuery, paginate
 from app.api.spec import CamelModel, OutModel, api, responses
 from app.auth.access import role_required
-from app.auth.models import User
-from app.auth.services import UserError, create_user
+from app.auth.models import ApiToken, User
+from app.auth.services import (
+    UserError,
+    create_user,
+    deactivate_user,
+    find_token,
+    issue_token_row,
+    parse_lifetime,
+    reactivate_user,
+    revoke_token,
+    user_tokens,
+)
 from app.extensions import db
+from app.models_base import utcnow
 
 bp = Blueprint("users_api", __name__, url_prefix="/api/users")
 
@@ -42,6 +54,45 @@ class UserCreate(CamelModel):
     role: Literal["admin", "manager", "rep"]
     territory: str | None = None
     password: str | None = Field(default=None, min_length=10, max_length=200)
+
+
+class TokenOut(OutModel):
+    id: str
+    name: str
+    hint: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    usable: bool
+
+
+class TokenList(OutModel):
+    items: list[TokenOut]
+
+
+class NewTokenOut(TokenOut):
+    token: str
+
+
+class TokenCreate(CamelModel):
+    name: str = Field(default="api", min_length=1, max_length=120)
+    expires_in: str | None = Field(
+        default=None, max_length=16, description="Lifetime such as 30d, 12h, 90m or 2w."
+    )
+
+
+def token_json(token: ApiToken) -> dict:
+    return {
+        "id": token.public_id,
+        "name": token.name,
+        "hint": token.hint,
+        "createdAt": token.created_at.isoformat(),
+        "lastUsedAt": token.last_used_at.isoformat() if token.last_used_at else None,
+        "expiresAt": token.expires_at.isoformat() if token.expires_at else None,
+        "revokedAt": token.revoked_at.isoformat() if token.revoked_at else None,
+        "usable": token.usable_at(utcnow()),
+    }
 
 
 def user_json(user: User) -> dict:
@@ -93,3 +144,63 @@ def create(json: UserCreate):
             raise ApiError(409, "conflict", exc.message, {"email": exc.message}) from exc
         raise validation_error({exc.field: exc.message}) from exc
     return user_json(user), 201
+
+
+def _user_or_404(user_id: str) -> User:
+    user = db.session.scalar(select(User).where(User.public_id == user_id))
+    if user is None:
+        raise not_found("user")
+    return user
+
+
+@bp.get("/<user_id>/tokens")
+@role_required("admin")
+@api.validate(resp=responses(HTTP_200=TokenList, HTTP_404=None), tags=["users"])
+def list_tokens(user_id: str):
+    """A user's API tokens, newest first (admins only; secrets are never shown again)."""
+    return {"items": [token_json(t) for t in user_tokens(_user_or_404(user_id))]}
+
+
+@bp.post("/<user_id>/tokens")
+@role_required("admin")
+@api.validate(json=TokenCreate, resp=responses(HTTP_201=NewTokenOut, HTTP_404=None), tags=["users"])
+def create_token(user_id: str, json: TokenCreate):
+    """Issue a token for a user (admins only); ``token`` is in this answer only."""
+    user = _user_or_404(user_id)
+    try:
+        lifetime = parse_lifetime(json.expires_in) if json.expires_in is not None else None
+    except UserError as exc:
+        raise validation_error({exc.field: exc.message}) from exc
+    row, secret = issue_token_row(user, json.name, utcnow() + lifetime if lifetime else None)
+    return {**token_json(row), "token": secret}, 201
+
+
+@bp.post("/<user_id>/tokens/<token_id>/revoke")
+@role_required("admin")
+@api.validate(resp=responses(HTTP_200=TokenOut, HTTP_404=None), tags=["users"])
+def revoke(user_id: str, token_id: str):
+    """Revoke a token (admins only): refused from the next request on."""
+    token = find_token(token_id, _user_or_404(user_id))
+    if token is None:
+        raise not_found("token")
+    return token_json(revoke_token(token))
+
+
+@bp.post("/<user_id>/deactivate")
+@role_required("admin")
+@api.validate(resp=responses(HTTP_200=UserOut, HTTP_404=None), tags=["users"])
+def deactivate(user_id: str):
+    """Deactivate a user (admins only): their sessions and tokens stop working at once."""
+    try:
+        user = deactivate_user(_user_or_404(user_id), acting=current_user)
+    except UserError as exc:
+        raise validation_error({exc.field: exc.message}, exc.message) from exc
+    return user_json(user)
+
+
+@bp.post("/<user_id>/reactivate")
+@role_required("admin")
+@api.validate(resp=responses(HTTP_200=UserOut, HTTP_404=None), tags=["users"])
+def reactivate(user_id: str):
+    """Let a deactivated user sign in again (admins only)."""
+    return user_json(reactivate_user(_user_or_404(user_id)))

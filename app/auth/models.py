@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 ROLES = ("admin", "manager", "rep")
 TOKEN_PREFIX = "dct_"
+SESSION_ID_SEPARATOR = ":"
 
 
 class User(PublicIdMixin, TimestampMixin, UserMixin, db.Model):
@@ -34,11 +35,22 @@ class User(PublicIdMixin, TimestampMixin, UserMixin, db.Model):
     territory_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Part of every session's login id: bumping it ends all sessions issued before.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     territory: Mapped[Territory | None] = relationship(lazy="joined")
 
-    def get_id(self) -> str:  # Flask-Login keeps the opaque id in the session
-        return self.public_id
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember-me cookie.
+
+        The generation makes every earlier cookie stale once it is bumped (logout,
+        deactivation): see :func:`app.auth.load_session_user`.
+        """
+        return f"{self.public_id}{SESSION_ID_SEPARATOR}{self.session_generation}"
+
+    def end_sessions(self) -> None:
+        """Every session and remember-me cookie issued so far stops working."""
+        self.session_generation = (self.session_generation or 0) + 1
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]
@@ -63,15 +75,26 @@ class ApiToken(PublicIdMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
+
+    def usable_at(self, now: datetime) -> bool:
+        """Not revoked, not expired, and its user is active."""
+        if self.revoked_at is not None or not self.user.active:
+            return False
+        return self.expires_at is None or now < self.expires_at
 
     @staticmethod
     def hash(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user: User, name: str = "cli") -> tuple[ApiToken, str]:
+    def issue(
+        cls, user: User, name: str = "cli", expires_at: datetime | None = None
+    ) -> tuple[ApiToken, str]:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        row = cls(user=user, name=name, token_hash=cls.hash(token), hint=token[:8])
+        row = cls(
+            user=user, name=name, token_hash=cls.hash(token), hint=token[:8], expires_at=expires_at
+        )
         return row, token

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
+
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
@@ -12,6 +15,9 @@ from app.extensions import db
 from app.models_base import utcnow
 
 MIN_PASSWORD_LENGTH = 10
+DURATION = re.compile(r"^\s*(\d{1,5})\s*([mhdw])\s*$")
+DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+MAX_TOKEN_LIFETIME = timedelta(days=3 * 365)
 
 
 class UserError(ValueError):
@@ -77,8 +83,92 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def issue_token(user: User, name: str = "cli") -> str:
-    row, token = ApiToken.issue(user, name)
+def parse_lifetime(text: str, field: str = "expiresIn") -> timedelta:
+    """``30d``, ``12h``, ``90m``, ``2w``: a token's lifetime, at most three years."""
+    match = DURATION.match(text or "")
+    if match is None:
+        raise UserError(field, "a number and a unit: m, h, d or w (e.g. 30d)")
+    lifetime = timedelta(**{DURATION_UNITS[match.group(2)]: int(match.group(1))})
+    if not timedelta(0) < lifetime <= MAX_TOKEN_LIFETIME:
+        raise UserError(field, "between 1 minute and 3 years")
+    return lifetime
+
+
+def issue_token(user: User, name: str = "cli", lifetime: timedelta | None = None) -> str:
+    expires_at = utcnow() + lifetime if lifetime is not None else None
+    return issue_token_row(user, name, expires_at)[1]
+
+
+def issue_token_row(
+    user: User, name: str = "cli", expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
+    """A new token for ``user``; the secret is returned once and only its hash is kept."""
+    row, token = ApiToken.issue(user, name, expires_at)
     db.session.add(row)
     db.session.commit()
+    return row, token
+
+
+def user_tokens(user: User) -> list[ApiToken]:
+    return list(
+        db.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id)
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
+def find_token(public_id: str, user: User | None = None) -> ApiToken | None:
+    stmt = select(ApiToken).where(ApiToken.public_id == public_id)
+    if user is not None:
+        stmt = stmt.where(ApiToken.user_id == user.id)
+    return db.session.scalar(stmt)
+
+
+def revoke_token(token: ApiToken) -> ApiToken:
+    """Refused from the next request on; revoking twice keeps the first time."""
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.commit()
     return token
+
+
+def deactivate_user(user: User, acting: User | None = None) -> User:
+    """The user can no longer sign in; their live sessions and every token stop at once.
+
+    Sessions end because the session generation moves on; tokens are refused because
+    their user is inactive (they come back on reactivation unless revoked meanwhile).
+    The last active admin, and an admin acting on themselves, are refused: someone must
+    be left who can undo it.
+    """
+    if acting is not None and acting.id == user.id:
+        raise UserError("user", "you cannot deactivate yourself")
+    if user.role == "admin" and user.active and _other_active_admins(user) == 0:
+        raise UserError("user", "the last active admin cannot be deactivated")
+    if user.active:
+        user.active = False
+        user.end_sessions()
+        db.session.commit()
+    return user
+
+
+def reactivate_user(user: User) -> User:
+    if not user.active:
+        user.active = True
+        db.session.commit()
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Every session of this user ends (logout: a copied cookie stops working too)."""
+    user.end_sessions()
+    db.session.commit()
+
+
+def _other_active_admins(user: User) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == "admin", User.active.is_(True), User.id != user.id)
+    )

@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import Select, func, or_, select
 
-from app.api.errors import validation_error
+from app.api.errors import ApiError, validation_error
 from app.auth.models import User
 from app.crm.models import (
     Activity,
@@ -138,12 +138,17 @@ def _territory_for(user: Any, name: str | None, field: str = "territory") -> Ter
     return territory
 
 
-def _rep_for(rep_id: str | None) -> User | None:
+def _rep_for(user: Any, rep_id: str | None) -> User | None:
+    """The user named as a customer's rep: a rep may only name themselves."""
     if rep_id is None:
         return None
+    if user.role == "rep" and rep_id != user.public_id:
+        raise ApiError(
+            403, "forbidden", "A rep can only assign themselves", {"repId": "not yourself"}
+        )
     rep = db.session.scalar(select(User).where(User.public_id == rep_id))
-    if rep is None:
-        raise validation_error({"repId": "unknown user"})
+    if rep is None or not rep.active:
+        raise validation_error({"repId": "unknown user" if rep is None else "inactive user"})
     return rep
 
 
@@ -152,7 +157,7 @@ def create_customer(user: Any, data: dict[str, Any]) -> Customer:
     email = normalise_email(data.get("email"))
     phone = normalise_phone(data.get("phone"))
     territory = _territory_for(user, data.get("territory"))
-    rep = _rep_for(data.get("rep_id"))
+    rep = _rep_for(user, data.get("rep_id"))
     if rep is None and user.role == "rep":
         rep = user
     customer = Customer(
@@ -185,7 +190,7 @@ def update_customer(user: Any, customer: Customer, data: dict[str, Any]) -> Cust
     if data.get("territory") is not None:
         changes["territory"] = _territory_for(user, data["territory"])
     if data.get("rep_id") is not None:
-        changes["rep"] = _rep_for(data["rep_id"])
+        changes["rep"] = _rep_for(user, data["rep_id"])
     if data.get("custom_fields") is not None:
         merged = dict(customer.custom_fields or {})
         for key, value in data["custom_fields"].items():

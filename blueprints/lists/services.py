@@ -397,16 +397,15 @@ def import_csv(user: Any, lst: EmailList, data: bytes, dry_run: bool) -> dict[st
         seen.add(email)
         accepted.append((line, raw, email))
 
+    # An address in another territory gets the same answer as an unknown one: telling
+    # them apart would let a rep probe other territories' customer lists.
     visible = _ids_by_email(user, seen)
-    hidden = set(_ids_by_email(None, seen - set(visible))) if len(visible) < len(seen) else set()
     ids: set[int] = set()
     matched = 0
     for line, raw, email in accepted:
         if email in visible:
             ids.update(visible[email])
             matched += 1
-        elif email in hidden:
-            rejected.append({"line": line, "email": raw, "reason": "not visible to you"})
         else:
             rejected.append({"line": line, "email": raw, "reason": "no such customer"})
     rejected.sort(key=lambda r: r["line"])

@@ -18,6 +18,18 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path, monkeypatch,
     assert not (tmp_path / "secret_key").exists()
 
 
+@pytest.mark.parametrize("key", ["short", "x" * 31, "é" * 15])
+def test_production_refuses_a_secret_key_under_32_bytes(database_url, key):
+    with pytest.raises(RuntimeError, match="32 bytes"):
+        create_app(app_settings(database_url, DECANT_ENV="production", SECRET_KEY=key))
+
+
+def test_production_accepts_a_32_byte_key_and_development_a_short_one(database_url):
+    key = "k" * 32
+    assert create_app(app_settings(database_url, DECANT_ENV="production", SECRET_KEY=key))
+    assert create_app(app_settings(database_url, DECANT_ENV="development", SECRET_KEY="dev"))
+
+
 def test_development_generates_a_key_into_instance_once(tmp_path, monkeypatch, database_url):
     monkeypatch.setenv("DECANT_INSTANCE_PATH", str(tmp_path))
     monkeypatch.delenv("SECRET_KEY", raising=False)

@@ -144,6 +144,9 @@ def world(app, api, make_user, make_customer, manager) -> World:
         api(south_rep, "post", "/templates", json={"type": "sms", "name": "Mine", "body": "Hi"}),
         201,
     )
+    from app.auth.services import issue_token_row
+
+    south_token, _ = issue_token_row(south_rep, "world")
     conversations = ok(api(south_rep, "get", "/sms/conversations"), 200)["items"]
     assert conversations, "the South rep's send opened no conversation"
     return World(
@@ -159,5 +162,6 @@ def world(app, api, make_user, make_customer, manager) -> World:
             "user_id": [south_rep.public_id, manager.public_id],
             "message_id": [email["id"], sms["id"]],
             "template_id": [template["id"]],
+            "token_id": [south_token.public_id],
         },
     )

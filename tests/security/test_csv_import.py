@@ -111,3 +111,25 @@ def test_page_import_reports_the_problem_and_writes_nothing(client, login, manag
     expected = {"huge": "KiB", "unbalanced quotes": "quot"}.get(case) or BAD_FILES[case][1]
     assert expected.lower() in html.lower(), html[:2000]
     assert not diff(before, snapshot())
+
+
+def test_another_territorys_address_is_answered_like_an_unknown_one(api, make_user, make_customer):
+    """No territory oracle: a rep cannot learn which addresses are customers elsewhere."""
+    make_customer("South", email="south@shop.example")
+    rep = make_user("rep", "North")
+    lst = api(rep, "post", LISTS, json={"name": "Probe"}).get_json()["id"]
+    data = b"email\nsouth@shop.example\nnobody@shop.example\n"
+    response = api(
+        rep,
+        "post",
+        f"{LISTS}/{lst}/import?dryRun=true",
+        data={"file": (io.BytesIO(data), "probe.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.get_json()
+    report = response.get_json()
+    assert report["matched"] == 0
+    south, nobody = report["rejected"]
+    assert {k: v for k, v in south.items() if k not in ("line", "email")} == {
+        k: v for k, v in nobody.items() if k not in ("line", "email")
+    }

@@ -80,7 +80,12 @@ def test_attacks_answer_a_quick_422_naming_the_field(api, manager, setup, payloa
         (
             "post",
             "/email/send",
-            {"to": customer.email, "customerId": customer.public_id, "subject": "s", "html": payload},
+            {
+                "to": customer.email,
+                "customerId": customer.public_id,
+                "subject": "s",
+                "html": payload,
+            },
         ),
     ]
     problems = []
@@ -108,8 +113,9 @@ def test_a_customers_values_too_big_for_a_template_are_a_422_at_preview(
             json={"customerId": customer.public_id, "subject": "Hi", "html": html},
         )
         assert response.status_code == 422, response.get_data(as_text=True)[:300]
-        assert "1 MB" in response.get_json()["error"]["fields"]["html"] or "1,000,000" in (
-            response.get_json()["error"]["fields"]["html"]
+        assert (
+            "1 MB" in response.get_json()["error"]["fields"]["html"]
+            or "1,000,000" in (response.get_json()["error"]["fields"]["html"])
         )
     subject = api(
         manager,

@@ -247,10 +247,12 @@ class _Places(HTMLParser):
         if isinstance(piece, str):
             self.feed(piece)
             return piece
-        pending = self.rawdata
+        pending = self.rawdata  # what the parser could not place yet
         self.feed(_HOLE)
-        if not (pending.startswith("<") and pending[1:2].isalpha()):
+        if not pending:
             return piece  # in text: escaping is enough
+        if not (pending.startswith("<") and pending[1:2].isalpha()):
+            return None  # after "<", "&" or in a style: Jinja and the sanitiser decide
         found = _OPEN_ATTRIBUTE.search(pending)
         if found is None or found["bare"] is not None:
             return None  # in a tag, not in a quoted value

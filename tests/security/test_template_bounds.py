@@ -217,3 +217,27 @@ def test_attacks_do_not_grow_the_process():
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     assert measured["grew_kb"] < 16 * 1024, measured
     assert measured["slowest"] < 2 * (2 * sandbox.MAX_SECONDS + 1), measured
+
+
+def test_an_sms_template_too_big_for_a_customer_is_a_422_on_send(api, manager, make_customer):
+    """The text send renders a saved template for the customer: a 422, never a 500."""
+    from app.crm.services import record_consent
+    from app.extensions import db
+
+    customer = make_customer("North", custom_fields={"bio": "b" * 300_000})
+    record_consent(customer.id, "sms", customer.phone, "opted_in", "test")
+    db.session.commit()
+    made = api(
+        manager, "post", "/templates", json={"type": "sms", "name": "Bio", "body": "{{ bio }}" * 4}
+    )
+    assert made.status_code == 201, made.get_json()
+    before = snapshot()
+    response = api(
+        manager,
+        "post",
+        "/sms/send",
+        json={"customerId": customer.public_id, "templateId": made.get_json()["id"]},
+    )
+    assert response.status_code == 422, response.get_data(as_text=True)[:300]
+    assert "1,000,000" in " ".join(response.get_json()["error"]["fields"].values())
+    assert not diff(before, snapshot())

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from app.errors import DomainError
+from app.messaging.sandbox import RenderLimit
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,14 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return jsonify(error_body(exc.code, exc.message, exc.fields)), exc.status
         return render_template("error.html", status=exc.status, message=exc.text()), exc.status
+
+    @app.errorhandler(RenderLimit)
+    def handle_render_limit(exc: RenderLimit):
+        """A template that would build too much, rendered where no caller named its field."""
+        if not wants_json():
+            return render_template("error.html", status=422, message=str(exc)), 422
+        fields = {exc.field or "template": str(exc)}
+        return jsonify(error_body("validation_error", "Template too costly", fields)), 422
 
     @app.errorhandler(CSRFError)
     def handle_csrf(exc: CSRFError):

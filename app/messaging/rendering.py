@@ -10,6 +10,7 @@ nh3 on save and CSS-inlined with css-inline at send; a plain-text part is derive
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -20,9 +21,10 @@ from typing import Any
 import css_inline
 import nh3
 from jinja2 import Template, TemplateSyntaxError, meta, nodes
-from jinja2.filters import do_default as _JINJA_DEFAULT
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 from markupsafe import escape
+
+from app.messaging import sandbox
 
 CORE_TOKENS = ("customer_name", "last_order_date", "territory", "rep_name", "unsubscribe_url")
 FALLBACKS = {"customer_name": "there", "territory": "your area", "rep_name": "your rep"}
@@ -38,36 +40,15 @@ class TemplateProblem(ValueError):
         self.message = message
 
 
-#: Bounds that keep one template from eating a worker's memory or CPU (``"x" * 10**9``,
-#: ``customer_name|center(10**9)``, nested loops): numbers written in a template, the size
-#: of any repeated string or list, and how deep loops may nest.
+#: Numbers a template may write (bigger ones are refused at save time; what rendering may
+#: build is bounded by :mod:`app.messaging.sandbox`).
 MAX_NUMBER = 10_000
-MAX_REPEAT_LENGTH = 100_000
-
-
-class _BoundedSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox with ``*`` and ``**`` checked, so repetition cannot explode."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            raise SecurityError("the ** operator is not allowed in templates")
-        for seq, times in ((left, right), (right, left)):
-            sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
-            if sized and len(seq) * max(times, 0) > MAX_REPEAT_LENGTH:
-                raise SecurityError("repetition too large")
-        numbers = isinstance(left, int | float) and isinstance(right, int | float)
-        if numbers and max(abs(left), abs(right)) > MAX_NUMBER**2:
-            raise SecurityError("number too large")
-        return super().call_binop(context, operator, left, right)
+RenderLimit = sandbox.RenderLimit
 
 
 @lru_cache(maxsize=2)
-def _environment(autoescape: bool) -> ImmutableSandboxedEnvironment:
-    env = _BoundedSandbox(autoescape=autoescape, trim_blocks=True)
-    env.filters.pop("attr", None)  # no attribute access by name, even sandboxed
-    return env
+def _environment(autoescape: bool) -> sandbox.BoundedSandbox:
+    return sandbox.BoundedSandbox(autoescape=autoescape, trim_blocks=True)
 
 
 def check_template(source: str | None, field: str, custom_keys: set[str], *, html: bool) -> None:
@@ -98,6 +79,12 @@ def check_template(source: str | None, field: str, custom_keys: set[str], *, htm
             raise TemplateProblem(field, "loops inside loops are not allowed in templates")
     if any(node.operator == "**" for node in tree.find_all((nodes.BinExpr,))):
         raise TemplateProblem(field, "the ** operator is not allowed in templates")
+    if any(True for _ in tree.find_all((nodes.EvalContextModifier,))):
+        raise TemplateProblem(field, "autoescape blocks are not allowed in templates")
+    if any(node.name == "safe" for node in tree.find_all((nodes.Filter,))):
+        raise TemplateProblem(
+            field, "the safe filter is not allowed: values are escaped where they land"
+        )
     allowed = set(CORE_TOKENS) | custom_keys
     try:
         used = meta.find_undeclared_variables(tree)
@@ -107,7 +94,9 @@ def check_template(source: str | None, field: str, custom_keys: set[str], *, htm
     if unknown:
         raise TemplateProblem(field, f"unknown token {{{{{unknown[0]}}}}}")
     try:
-        env.from_string(source).render(sample_context(custom_keys))
+        sandbox.render_bounded(env.from_string(source), sample_context(custom_keys))
+    except RenderLimit as exc:
+        raise TemplateProblem(field, str(exc)) from exc
     except SecurityError as exc:
         raise TemplateProblem(field, f"not allowed: {exc}") from exc
     except Exception as exc:  # a filter misused on sample data
@@ -162,22 +151,44 @@ def context_values(
 
 
 def render(source: str | None, context: dict[str, Any], *, html: bool) -> str:
-    """Render with empty values left undefined, so ``|default(...)`` fallbacks apply."""
+    """Render with empty values left undefined, so ``|default(...)`` fallbacks apply.
+
+    Text and tokens are filled in directly (values escaped for where they land); anything
+    else is rendered by the bounded sandbox and, for HTML, sanitised again afterwards
+    (:func:`clean_rendered_html`), so what the template computed cannot add a script,
+    a handler or a ``javascript:`` link. Past a bound it raises :class:`RenderLimit`."""
     if not source:
         return ""
     pieces = simple_pieces(source, html)
     if pieces is not None:
-        return "".join(_fill(pieces, context, html))
+        out = "".join(_fill(pieces, context, html))
+        if len(out) > sandbox.MAX_OUTPUT:
+            raise RenderLimit(f"the template produces more than {sandbox.MAX_OUTPUT:,} characters")
+        return out
     present = {k: v for k, v in context.items() if v is not None and v != ""}
-    return _compiled(source, html).render(present)
+    out = sandbox.render_bounded(_compiled(source, html), present)
+    return clean_rendered_html(out) if html else out
+
+
+def render_part(field: str, source: str | None, context: dict[str, Any], *, html: bool) -> str:
+    """:func:`render`, a :class:`RenderLimit` naming ``field``."""
+    try:
+        return render(source, context, html=html)
+    except RenderLimit as exc:
+        exc.field = exc.field or field
+        raise
 
 
 @dataclass(frozen=True)
 class Token:
-    """``{{ name }}`` or ``{{ name|default('fallback') }}`` in a template."""
+    """``{{ name }}`` or ``{{ name|default('fallback') }}`` in a template. ``url_prefix``
+    is set when it sits in a URL attribute (``href="{{ site }}"``) whose scheme it could
+    choose: the literal text before it there; its value is then dropped when the two
+    together name a scheme other than :data:`URL_SCHEMES`."""
 
     name: str
     fallback: str | None = None
+    url_prefix: str | None = None
 
 
 @lru_cache(maxsize=64)
@@ -187,14 +198,16 @@ def simple_pieces(source: str, html: bool) -> tuple[str | Token, ...] | None:
 
     Most templates are only text and tokens; filling those in directly costs a fraction
     of a Jinja render, which matters at a campaign's hundred thousand recipients. The
-    result is the same as Jinja's (a property test holds the two to it)."""
+    result is the same as Jinja's (a property test holds the two to it), except that a
+    value cannot choose a URL's scheme. A token inside a tag but not in a quoted
+    attribute value, or a second one in a URL before its scheme is fixed, is left to
+    Jinja and the sanitiser."""
     env = _environment(html)
-    if env.finalize is not None or env.filters.get("default") is not _JINJA_DEFAULT:
-        return None
     try:
         tree = env.parse(source)
     except TemplateSyntaxError:
         return None
+    places = _Places() if html else None
     pieces: list[str | Token] = []
     for output in tree.body:
         if not isinstance(output, nodes.Output):
@@ -203,11 +216,81 @@ def simple_pieces(source: str, html: bool) -> tuple[str | Token, ...] | None:
             piece = _piece(node, env)
             if piece is None:
                 return None
+            if places is not None:
+                piece = places.place(piece)
+                if piece is None:
+                    return None
             pieces.append(piece)
     return tuple(pieces)
 
 
-def _piece(node: nodes.Node, env: ImmutableSandboxedEnvironment) -> str | Token | None:
+#: Schemes a link or image may use (as the sanitiser allows on save).
+URL_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
+_URL_ATTRIBUTES = frozenset(
+    {"href", "src", "action", "formaction", "background", "poster", "cite", "longdesc"}
+    | {"srcset", "xlink:href", "data", "codebase", "ping", "usemap", "lowsrc", "dynsrc"}
+)
+_OPEN_ATTRIBUTE = re.compile(
+    r"""([^\s"'<>/=]+)\s*=\s*(?:"(?P<dq>[^"]*)|'(?P<sq>[^']*)|(?P<bare>[^\s"'=<>`]*))\Z"""
+)
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
+_HOLE = "\x00"  # stands for a token's value while the literal text is parsed
+
+
+class _Places(HTMLParser):
+    """Where each token of an HTML template lands, read from the literal text before it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+
+    def place(self, piece: str | Token) -> str | Token | None:
+        if isinstance(piece, str):
+            self.feed(piece)
+            return piece
+        pending = self.rawdata  # what the parser could not place yet
+        self.feed(_HOLE)
+        if not pending:
+            return piece  # in text: escaping is enough
+        if not (pending.startswith("<") and pending[1:2].isalpha()):
+            return None  # after "<", "&" or in a style: Jinja and the sanitiser decide
+        found = _OPEN_ATTRIBUTE.search(pending)
+        if found is None or found["bare"] is not None:
+            return None  # in a tag, not in a quoted value
+        if found.group(1).lower() not in _URL_ATTRIBUTES:
+            return piece
+        prefix = html_lib.unescape(found["dq"] if found["dq"] is not None else found["sq"])
+        if _unsafe_url(prefix.replace(_HOLE, "")):
+            return None
+        if _scheme_fixed(prefix):
+            return piece
+        if _HOLE in prefix:
+            return None
+        return Token(piece.name, piece.fallback, prefix)
+
+
+_C0_AND_SPACE = "".join(map(chr, range(33)))
+
+
+def _browser_url(url: str) -> str:
+    """``url`` as a browser reads it: outer spaces and controls gone, tabs and newlines
+    inside removed."""
+    return re.sub(r"[\t\n\r]", "", url).strip(_C0_AND_SPACE)
+
+
+def _scheme_fixed(prefix: str) -> bool:
+    """Whether the text before a token already decides the URL's scheme (or that it has
+    none): a ``:``, ``/``, ``?`` or ``#`` in it."""
+    return any(c in _browser_url(prefix) for c in ":/?#")
+
+
+def _unsafe_url(url: str) -> bool:
+    if url.startswith(("https://", "http://")):
+        return False  # the usual case, decided without a regular expression
+    found = _SCHEME.match(_browser_url(url))
+    return found is not None and found.group(1).lower() not in URL_SCHEMES
+
+
+def _piece(node: nodes.Node, env: sandbox.BoundedSandbox) -> str | Token | None:
     if isinstance(node, nodes.TemplateData):
         return node.data
     if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in env.globals:
@@ -242,6 +325,8 @@ def token_value(token: Token, context: dict[str, Any], html: bool) -> str:
     value = _value_of(token, context)
     if not html:
         return str(value)
+    if token.url_prefix is not None and _unsafe_url(token.url_prefix + str(value)):
+        return ""
     if value.__class__ is str:
         return _escape_text(value)
     return str(escape(value))
@@ -250,6 +335,8 @@ def token_value(token: Token, context: dict[str, Any], html: bool) -> str:
 def token_forms(token: Token, context: dict[str, Any]) -> tuple[str, str]:
     """:func:`token_value` as plain text and HTML-escaped, in one lookup."""
     value = _value_of(token, context)
+    if token.url_prefix is not None and _unsafe_url(token.url_prefix + str(value)):
+        return "", ""
     if value.__class__ is str:
         return value, _escape_text(value)
     return str(value), str(escape(value))
@@ -326,10 +413,17 @@ def sanitise_html(source: str) -> str:
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         clean_content_tags={"script"},
-        url_schemes={"http", "https", "mailto", "tel"},
+        url_schemes=set(URL_SCHEMES),
         link_rel=None,
         strip_comments=True,
     )
+
+
+def clean_rendered_html(rendered: str) -> str:
+    """What a rendered HTML body may keep: the one place that decides it after rendering
+    (the same sanitiser as on save, so a template's expressions cannot add what its
+    source could not hold)."""
+    return sanitise_html(rendered)
 
 
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
@@ -413,8 +507,10 @@ class RenderedEmail:
 def render_email(
     subject: str, html_source: str, context: dict[str, Any], *, inline: bool = True
 ) -> RenderedEmail:
-    rendered_subject = " ".join(render(subject, context, html=False).split())
-    body = render(html_source, context, html=True)
+    """Subject, HTML and text part; a :class:`RenderLimit` names the part (``subject`` or
+    ``html``) in its ``field``."""
+    rendered_subject = " ".join(render_part("subject", subject, context, html=False).split())
+    body = render_part("html", html_source, context, html=True)
     if inline:
         body = inline_css(body)
     return RenderedEmail(rendered_subject, body, html_to_text(body))

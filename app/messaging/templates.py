@@ -253,12 +253,18 @@ def preview(
     context.setdefault("unsubscribe_url", "#unsubscribe")
     if type_ == "email":
         subject, html = check_email_parts(subject, html, set(extra or {}))
-        out = rendering.render_email(subject, html, context)
+        try:
+            out = rendering.render_email(subject, html, context)
+        except rendering.RenderLimit as exc:  # the customer's values made it too big
+            raise validation_error({exc.field or "html": str(exc)}) from exc
         return {"subject": out.subject, "html": out.html, "text": out.text}
     if not body:
         raise validation_error({"body": "a body is required"})
     _check(body, "body", _allowed_keys(body, html=False, extra=extra or {}), html=False)
-    return {"body": rendering.render(body, context, html=False)}
+    try:
+        return {"body": rendering.render(body, context, html=False)}
+    except rendering.RenderLimit as exc:
+        raise validation_error({"body": str(exc)}) from exc
 
 
 def seed_defaults() -> int:

@@ -6,6 +6,7 @@ from flask import Blueprint
 from flask_login import current_user
 
 from app.api.errors import not_found, validation_error
+from app.api.limits import TEMPLATE_BODY, body_limit
 from app.api.pagination import paginate
 from app.api.spec import api, responses
 from app.crm.scoping import get_visible_customer
@@ -24,6 +25,7 @@ def validate(tags: list[str], **kwargs):
 
 
 @bp.post("/email/send")
+@body_limit(TEMPLATE_BODY)
 @validate(["email"], json=s.SendIn, resp=responses(HTTP_201=s.MessageOut, HTTP_202=s.CampaignOut))
 def send(json: s.SendIn):
     """One email to a customer (201 with the message) or a campaign to a list (202)."""
@@ -72,6 +74,7 @@ def list_templates(query: s.TemplateQuery):
 
 
 @bp.post("/templates")
+@body_limit(TEMPLATE_BODY)
 @validate(["templates"], json=s.TemplateIn, resp=responses(HTTP_201=s.TemplateOut))
 def create_template(json: s.TemplateIn):
     template = tpl.create_template(current_user, json.model_dump())
@@ -79,6 +82,7 @@ def create_template(json: s.TemplateIn):
 
 
 @bp.post("/templates/preview")
+@body_limit(TEMPLATE_BODY)
 @validate(["templates"], json=s.PreviewIn, resp=responses(HTTP_200=s.PreviewOut))
 def preview_template(json: s.PreviewIn):
     """Render a saved template or a draft for one customer you can see; saves nothing."""
@@ -107,6 +111,7 @@ def get_template(template_id: str):
 
 
 @bp.patch("/templates/<template_id>")
+@body_limit(TEMPLATE_BODY)
 @validate(
     ["templates"],
     json=s.TemplatePatch,

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from app import jobs
 from app.api.errors import not_found, validation_error
+from app.api.limits import SMALL_BODY, body_limit
 from app.api.pagination import PageQuery, paginate
 from app.api.spec import api, responses
 from blueprints.lists import schemas as s
@@ -46,6 +47,7 @@ def list_lists(query: s.ListQuery):
 
 
 @bp.post("")
+@body_limit(SMALL_BODY)
 @validate(json=s.ListCreate, resp=responses(HTTP_201=s.ListOut))
 def create_list(json: s.ListCreate):
     """A manual list, or a smart list from ``criteria`` (its first refresh is a job)."""
@@ -57,6 +59,7 @@ def create_list(json: s.ListCreate):
 
 
 @bp.post("/preview")
+@body_limit(SMALL_BODY)
 @validate(json=s.PreviewIn, resp=responses(HTTP_200=s.PreviewOut))
 def preview(json: s.PreviewIn):
     """How many customers criteria match now (and the first 50); saves nothing."""
@@ -70,6 +73,7 @@ def get_list(list_id: str):
 
 
 @bp.patch("/<list_id>")
+@body_limit(SMALL_BODY)
 @validate(json=s.ListPatch, resp=responses(HTTP_200=s.ListOut, HTTP_404=None))
 def patch_list(list_id: str, json: s.ListPatch):
     """Rename, describe, or change a smart list's criteria (which refreshes it)."""

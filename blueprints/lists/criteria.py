@@ -45,6 +45,10 @@ from app.models_base import utcnow
 
 MAX_DEPTH = 5
 MAX_CHILDREN = 25
+#: Conditions (leaves and combinators) in one definition, and JSON values in all: 25
+#: children five levels deep would be millions, each a SQL predicate.
+MAX_CONDITIONS = 50
+MAX_JSON_VALUES = 2_000
 MAX_DAYS = 36_500
 AccountType = Literal["ACTIVE", "PROSPECT", "INACTIVE", "CHURNED"]
 AccountPriority = Literal["HIGH", "MEDIUM", "LOW"]
@@ -195,6 +199,31 @@ def walk(node: Any, path: tuple[Any, ...] = ()):
         yield path, node
     for rel, child in kids:
         yield from walk(child, path + rel)
+
+
+def check_bounds(raw: Any) -> Any:
+    """Refuse criteria nested deeper than :data:`MAX_DEPTH` or holding more than
+    :data:`MAX_CONDITIONS` conditions, read from the JSON as sent, before pydantic builds
+    anything from it (a megabyte of nesting took 50 s to parse and compile)."""
+    conditions = values = 0
+    stack: list[tuple[Any, int]] = [(raw, 0)]
+    while stack:
+        value, level = stack.pop()
+        values += 1
+        if values > MAX_JSON_VALUES:
+            raise ValueError(f"criteria hold more than {MAX_JSON_VALUES} values")
+        if isinstance(value, dict):
+            if "type" in value or any(key in value for key in COMBINATORS):
+                conditions += 1
+                level += 1
+                if conditions > MAX_CONDITIONS:
+                    raise ValueError(f"criteria hold more than {MAX_CONDITIONS} conditions")
+                if level > MAX_DEPTH:
+                    raise ValueError(f"criteria nest deeper than {MAX_DEPTH} levels")
+            stack.extend((item, level) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, level) for item in value)
+    return raw
 
 
 def to_json(node: Any) -> dict[str, Any]:

@@ -20,6 +20,11 @@ def _bounded(value: Any) -> Any:
     return value
 
 
+def _bounded_raw(value: Any) -> Any:
+    """Bounds on the JSON as sent, checked before the criteria are parsed."""
+    return cr.check_bounds(value)
+
+
 class ListCreate(CamelModel):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
@@ -27,6 +32,7 @@ class ListCreate(CamelModel):
     criteria: cr.Criterion | None = None
 
     _depth = field_validator("criteria")(_bounded)
+    _size = field_validator("criteria", mode="before")(_bounded_raw)
 
     @model_validator(mode="after")
     def _smart_needs_criteria(self) -> ListCreate:
@@ -45,12 +51,14 @@ class ListPatch(CamelModel):
     criteria: cr.Criterion | None = None
 
     _depth = field_validator("criteria")(_bounded)
+    _size = field_validator("criteria", mode="before")(_bounded_raw)
 
 
 class PreviewIn(CamelModel):
     criteria: cr.Criterion
 
     _depth = field_validator("criteria")(_bounded)
+    _size = field_validator("criteria", mode="before")(_bounded_raw)
 
 
 class MembersIn(CamelModel):

@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.api.errors import not_found, validation_error
+from app.api.limits import SMALL_BODY, body_limit
 from app.api.pagination import paginate
 from app.api.spec import api, responses
 from blueprints.sms import review, services
@@ -26,6 +27,7 @@ def _conversation_or_404(conversation_id: str) -> SmsConversation:
 
 
 @bp.post("/send")
+@body_limit(SMALL_BODY)
 @api.validate(
     json=s.SendIn,
     resp=responses(HTTP_201=s.MessageOut, HTTP_202=s.CampaignOut, HTTP_409=None),
@@ -73,6 +75,7 @@ def campaign(campaign_id: str):
 
 
 @bp.post("/segments")
+@body_limit(SMALL_BODY)
 @api.validate(json=s.SegmentsIn, resp=responses(HTTP_200=s.SegmentsOut), tags=TAGS)
 def segments(json: s.SegmentsIn):
     """Encoding (GSM-7 or UCS-2) and segment count of a body; saves nothing."""
@@ -108,6 +111,7 @@ def conversation(conversation_id: str):
 
 
 @bp.post("/conversations/<conversation_id>/messages")
+@body_limit(SMALL_BODY)
 @api.validate(
     json=s.ReplyIn, resp=responses(HTTP_201=s.MessageOut, HTTP_404=None, HTTP_409=None), tags=TAGS
 )

@@ -20,10 +20,12 @@ from app.messaging import consent
 from app.messaging.models import Template
 from blueprints.sms import review, services
 from blueprints.sms.forms import ReplyForm, ReviewForm, SendForm
+from blueprints.sms.media import web_media
 
 bp = Blueprint("sms", __name__, url_prefix="/sales/marketing/sms", template_folder="templates")
 #: The segment counter script, served under /static/sms/.
 assets = Blueprint("sms_assets", __name__, static_folder="static", static_url_path="/static/sms")
+bp.add_app_template_filter(web_media, "web_media")  # the thread is shown on customer pages too
 PER_PAGE = 50
 
 

@@ -77,3 +77,41 @@ def test_text_part_reads_character_references_once():
     # The HTML for the text "Fish &amp; chips" (say, a customer's name written so).
     html = '<p>Fish &amp;amp; chips &lt;3</p><a href="https://x.example/?a=1&amp;b=2">go</a>'
     assert html_to_text(html) == "Fish &amp; chips <3\n\ngo (https://x.example/?a=1&b=2)"
+
+
+@pytest.mark.parametrize(
+    ("source", "kept"),
+    [
+        ('<a href="{{ site }}">x</a>', False),
+        ('<a href=" {{ site }}">x</a>', False),
+        ('<a href="java{{ rest }}">x</a>', False),
+        ('<img src="{{ site }}">', False),
+        ('<a href="https://shop.example/{{ site }}">x</a>', True),  # a path, not a scheme
+        ('<a title="{{ site }}">x</a>', True),  # not a URL: only escaped
+    ],
+)
+def test_a_value_cannot_choose_a_links_scheme(source, kept):
+    context = {"site": "JavaScript:alert(1)", "rest": "script:alert(1)"}
+    assert rendering_pieces_filled(source)
+    out = render(source, context, html=True)
+    assert ("alert(1)" in out) is kept, out
+    safe = render(source, {"site": "https://ok.example/a", "rest": "x"}, html=True)
+    assert "ok.example" in safe or "javax" in safe
+
+
+def rendering_pieces_filled(source: str) -> bool:
+    """These templates stay on the direct fill (the check is not Jinja's sanitiser)."""
+    from app.messaging.rendering import simple_pieces
+
+    return simple_pieces(source, True) is not None
+
+
+def test_tokens_where_escaping_is_not_enough_go_to_jinja_and_the_sanitiser():
+    from app.messaging.rendering import simple_pieces
+
+    for source in ("<a href={{ site }}>x</a>", "<{{ tag }}>x", '<a href="{{ a }}{{ b }}">x</a>'):
+        assert simple_pieces(source, True) is None
+    out = render(
+        "<a href={{ site }} {{ more }}>x</a>", {"site": "x", "more": "onclick=alert(1)"}, html=True
+    )
+    assert "onclick" not in out

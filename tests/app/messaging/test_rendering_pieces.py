@@ -50,7 +50,14 @@ def template(draw) -> str:
 def test_direct_fill_equals_jinja(source, context, html):
     present = {k: v for k, v in context.items() if v is not None and v != ""}
     expected = rendering._compiled(source, html).render(present)
-    assert rendering.simple_pieces(source, html) is not None
+    if rendering.simple_pieces(source, html) is None:
+        # A token inside a tag but outside a quoted value, or after a lone "&": Jinja
+        # renders it and the sanitiser decides what of the result may stay.
+        assert html and ("<" in source or "&" in source)
+        assert rendering.render(source, context, html=True) == rendering.clean_rendered_html(
+            expected
+        )
+        return
     assert rendering.render(source, context, html=html) == expected
 
 

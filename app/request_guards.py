@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, abort, current_app, request
+from werkzeug.exceptions import BadRequest
 
 from app.api.errors import ApiError, field_path, validation_error, wants_json
 from app.api.spec import api
@@ -114,7 +115,13 @@ def _refuse_nul_in_json() -> None:
     if not request.is_json:
         return
     try:
-        body = request.get_json(silent=True)
+        body = request.get_json()
+    except BadRequest as exc:  # malformed JSON is answered later, by the routes that read it
+        if not _too_deep(exc.__cause__):
+            return
+        raise ApiError(
+            400, "malformed_json", "JSON is nested too deeply", {"body": "nested too deeply"}
+        ) from exc
     except RecursionError as exc:  # json raises it (not ValueError) past ~1000 levels
         raise ApiError(
             400, "malformed_json", "JSON is nested too deeply", {"body": "nested too deeply"}
@@ -122,6 +129,12 @@ def _refuse_nul_in_json() -> None:
     path = _first_nul(body)
     if path is not None:
         _refuse(422, {field_path(path): NUL_MESSAGE}, "JSON strings may not contain NUL characters")
+
+
+def _too_deep(cause: BaseException | None) -> bool:
+    """Whether a JSON decoding failure was nesting past the parser's depth (the app's
+    JSON provider turns that RecursionError into a ValueError saying so)."""
+    return isinstance(cause, RecursionError) or "nested too deeply" in str(cause or "")
 
 
 def _first_nul(body: Any) -> tuple[Any, ...] | None:

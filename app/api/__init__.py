@@ -17,7 +17,7 @@ from flask import (
 )
 
 from app import jobs
-from app.api import errors, limits
+from app.api import errors
 from app.api.errors import ApiError
 from app.api.spec import OutModel, api, openapi_document, responses
 from app.auth.access import public
@@ -76,7 +76,6 @@ def job(job_id: str):
 
 def init_app(app: Flask) -> None:
     errors.init_app(app)
-    limits.init_app(app)  # before the JSON check below reads any body
 
     @app.before_request
     def check_json_body():

@@ -63,4 +63,4 @@ def init_app(app: Flask) -> None:
         provider = _NestingSafeJSON(app)
         provider.__dict__.update(vars(app.json))  # settings made on the app's provider
         app.json = provider
-    app.before_request(_apply_body_limit)
+    app.before_request_funcs.setdefault(None, []).insert(0, _apply_body_limit)

@@ -34,6 +34,7 @@ class User(PublicIdMixin, TimestampMixin, UserMixin, db.Model):
     territory_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # CRM's id
 
     territory: Mapped[Territory | None] = relationship(lazy="joined")
 

@@ -319,3 +319,28 @@ def test_the_import_is_in_the_openapi_document(client):
     assert "413" in operation["responses"] and "NDJSON" in operation["description"]
     schemas = json.dumps(doc["components"]["schemas"])
     assert "OrderLineRow" in schemas and "ImportReport" in schemas
+
+
+def test_archived_customers_leave_smart_lists_and_campaign_audiences(post, manager):
+    from app.messaging import audiences
+    from blueprints.lists import criteria, services
+
+    load_book(post)
+    node = criteria.parse({"type": "all_in_territory", "territory": "Northwest"})
+    smart = services.create_list(manager, "NW", None, node)
+    assert services.refresh(smart.id) == 1
+    manual = services.create_list(manager, "Hand picked", None, None)
+    ids = [c.public_id for c in db.session.scalars(select(Customer))]
+    services.add_members(manager, manual, ids, None)
+
+    def audience(lst):
+        return set(db.session.scalars(audiences.resolve("list", lst.public_id, manager)))
+
+    assert len(audience(manual)) == 2
+    post("customers", [{"externalId": "C-77", "archived": True}])
+    assert services.refresh(smart.id) == 0
+    assert services.preview(manager, node)["count"] == 0
+    archived = db.session.scalar(select(Customer.id).where(Customer.external_id == "C-77"))
+    assert archived not in audience(manual) and len(audience(manual)) == 1
+    post("customers", [{"externalId": "C-77", "archived": False}])
+    assert services.refresh(smart.id) == 1

@@ -62,7 +62,11 @@ ORDERS = [
 
 @pytest.fixture
 def post(client, token_headers, admin):
-    headers = token_headers(admin)
+    return poster(client, token_headers(admin))
+
+
+def poster(client, headers):
+    """POST rows to an import as ``headers``' user; the JSON answer."""
 
     def do(entity, rows, *, expect=200, query="", **kwargs):
         response = client.post(
@@ -344,3 +348,16 @@ def test_archived_customers_leave_smart_lists_and_campaign_audiences(post, manag
     assert archived not in audience(manual) and len(audience(manual)) == 1
     post("customers", [{"externalId": "C-77", "archived": False}])
     assert services.refresh(smart.id) == 1
+
+
+def test_imported_orders_show_on_the_customer_page(post, login, manager, client):
+    load_book(post)
+    post("orders", [{"externalId": "O-9002", "status": "cancelled"}])
+    post("customers", [{"externalId": "C-77", "archived": True}])
+    customer = db.session.scalar(select(Customer).where(Customer.external_id == "C-77"))
+    login(manager)
+    html = client.get(f"/sales/customers/{customer.public_id}").get_data(as_text=True)
+    orders = html.split('data-testid="orders"', 1)[1].split("</ul>", 1)[0]
+    assert "O-9001" in orders and "493.80" in orders
+    assert "O-9002" in orders and "cancelled" in orders
+    assert "(1 in all)" in html and 'data-testid="archived"' in html

@@ -8,8 +8,10 @@ Valid rows are written in one transaction; replaying a batch writes nothing.
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +50,12 @@ def run(entity: str, raw_rows: Sequence[Any], user: Any, *, dry_run: bool = Fals
     """Upsert one batch; the report. A race with another writer on the same external
     ids is retried once from the start (the second pass sees the other's rows)."""
     spec = ENTITIES[entity]
+    with _collector_paused():
+        return _run(spec, raw_rows, user, dry_run)
+
+
+def _run(spec: Entity, raw_rows: Sequence[Any], user: Any, dry_run: bool) -> dict:
+    entity = spec.name
     for attempt in (1, 2):
         rows = engine.parse(ROW_MODELS[entity], raw_rows)
         try:
@@ -79,6 +87,20 @@ def run(entity: str, raw_rows: Sequence[Any], user: Any, *, dry_run: bool = Fals
         {k: report[k] for k in ("created", "updated", "unchanged", "rejected")},
     )
     return report
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic GC off for one batch: its tens of thousands of small objects are freed
+    by reference counting, and full collections scanning them all cost a third of a
+    replay's time. Cycles made meanwhile are collected once it is back on."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _report(rows: list[Row], dry_run: bool) -> dict[str, Any]:

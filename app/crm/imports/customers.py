@@ -7,8 +7,7 @@ from typing import Any
 
 from app.api.errors import ApiError
 from app.auth.models import User
-from app.crm import services
-from app.crm.imports import engine
+from app.crm.imports import contacts, engine
 from app.crm.imports.engine import Row
 from app.crm.models import Customer, Territory
 from app.models_base import utcnow
@@ -45,15 +44,19 @@ def _contacts(rows: list[Row]) -> None:
     for row in rows:
         if not row.ok:
             continue
-        for name, normalise in (
-            ("email", services.normalise_email),
-            ("phone", services.normalise_phone),
-        ):
-            if name in row.given:
-                try:
-                    row.target[name] = normalise(getattr(row.data, name))
-                except ApiError as exc:
-                    row.errors.update(exc.fields)
+        current = row.current or {}
+        if "email" in row.given:
+            try:
+                row.target["email"] = contacts.normalise_email(row.get("email"))
+            except ApiError as exc:
+                row.errors.update(exc.fields)
+        if "phone" in row.given:
+            try:
+                row.target["phone"] = contacts.normalise_phone(
+                    row.get("phone"), current.get("phone")
+                )
+            except ApiError as exc:
+                row.errors.update(exc.fields)
 
 
 def _references(rows: list[Row]) -> None:

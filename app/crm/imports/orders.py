@@ -10,9 +10,10 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete
 
 from app.auth.models import User
+from app.bulk import json_list
 from app.crm.imports import engine
 from app.crm.imports.engine import Row
 from app.crm.models import Customer, Order, OrderLine, Sku
@@ -70,13 +71,10 @@ def _current_lines(rows: list[Row]) -> None:
     """The matched orders' lines, as comparable tuples, in one query a chunk."""
     existing = [row for row in rows if row.ok and row.current is not None]
     by_order: dict[int, list[tuple[int, int, Decimal]]] = defaultdict(list)
-    ids = sorted(row.current["id"] for row in existing)  # type: ignore[index]
-    for part in engine.chunks(ids):
-        stmt = select(LINE.c.order_id, LINE.c.sku_id, LINE.c.quantity, LINE.c.unit_price).where(
-            LINE.c.order_id.in_(part)
-        )
-        for order_id, sku_id, quantity, price in db.session.execute(stmt):
-            by_order[order_id].append((sku_id, quantity, Decimal(price).quantize(CENTS)))
+    ids = [row.current["id"] for row in existing]  # type: ignore[index]
+    columns = (LINE.c.order_id, LINE.c.sku_id, LINE.c.quantity, LINE.c.unit_price)
+    for order_id, sku_id, quantity, price in engine.fetch_in(columns, LINE.c.order_id, ids):
+        by_order[order_id].append((sku_id, quantity, Decimal(price).quantize(CENTS)))
     for row in existing:
         row.current["lines"] = sorted(by_order.get(row.current["id"], []))  # type: ignore[index]
 
@@ -108,13 +106,7 @@ def _lines(rows: list[Row]) -> None:
 
 
 def _prices(ids: set[int]) -> dict[int, Decimal]:
-    found: dict[int, Decimal] = {}
-    for part in engine.chunks(sorted(ids)):
-        found.update(
-            (pk, price)
-            for pk, price in db.session.execute(select(Sku.id, Sku.price).where(Sku.id.in_(part)))
-        )
-    return found
+    return {pk: price for pk, price in engine.fetch_in((Sku.id, Sku.price), Sku.id, ids)}
 
 
 def write(rows: list[Row], user: Any) -> set[int]:
@@ -129,20 +121,21 @@ def write(rows: list[Row], user: Any) -> set[int]:
         if row.ok and row.result == engine.UPDATED and row.target["lines"] != row.current["lines"]  # type: ignore[index]
     ]
     connection = db.session.connection()
-    for part in engine.chunks([row.current["id"] for row in replaced]):  # type: ignore[index]
-        connection.execute(delete(LINE).where(LINE.c.order_id.in_(part)))
+    for part in engine.chunks([row.current["id"] for row in replaced], engine.BIG_CHUNK):  # type: ignore[index]
+        connection.execute(
+            delete(LINE).where(engine.in_list(LINE.c.order_id)), {"_keys": json_list(part)}
+        )
     new_lines = [
-        {"order_id": created[row.index], "sku_id": s, "quantity": q, "unit_price": p}
+        (created[row.index], s, q, p)
         for row in rows
         if row.index in created
         for s, q, p in row.target["lines"]
     ] + [
-        {"order_id": row.current["id"], "sku_id": s, "quantity": q, "unit_price": p}  # type: ignore[index]
+        (row.current["id"], s, q, p)  # type: ignore[index]
         for row in replaced
         for s, q, p in row.target["lines"]
     ]
-    if new_lines:
-        connection.execute(insert(LINE), new_lines)
+    engine.insert_values(LINE, ("order_id", "sku_id", "quantity", "unit_price"), new_lines)
     touched: set[int] = set()
     for row in rows:
         if row.ok and row.result in (engine.CREATED, engine.UPDATED):

@@ -174,6 +174,10 @@ def test_an_order_naming_an_unknown_customer_or_sku_is_rejected_whole(post):
         ],
     )
     assert (report["created"], report["rejected"]) == (1, 2)
+    huge = [{"sku": "SKU-1001", "quantity": 1_000_000, "unitPrice": "99999999.99"}] * 2
+    too_big = post("orders", [{"externalId": "O-4", "customer": "C-78", "orderDate": "2026-11-03",
+                               "lines": huge}])  # fmt: skip
+    assert too_big["rows"][0]["errors"] == {"lines": "the order's total is over 999,999,999,999.99"}
     assert report["rows"][0]["errors"] == {"customer": "unknown customer 'C-404'"}
     assert report["rows"][1]["errors"] == {"lines[1].sku": "unknown SKU 'NOPE'"}
     assert report["rows"][0]["id"] is None

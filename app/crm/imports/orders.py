@@ -24,6 +24,7 @@ ORDER = Order.__table__
 LINE = OrderLine.__table__
 COMPARED = ["customer_id", "order_date", "status", "rep_id", "total", "external_id"]
 CENTS = Decimal("0.01")
+MAX_TOTAL = Decimal("999999999999.99")  # what an order's Numeric(14, 2) total holds
 
 
 def plan(rows: list[Row], user: Any) -> None:
@@ -100,6 +101,8 @@ def _lines(rows: list[Row]) -> None:
             lines.append((sku_id, line.quantity, Decimal(price).quantize(CENTS)))
         row.target["lines"] = sorted(lines)
         row.target["total"] = sum((q * p for _, q, p in lines), Decimal("0")).quantize(CENTS)
+        if row.target["total"] > MAX_TOTAL:
+            row.reject("lines", f"the order's total is over {MAX_TOTAL:,}")
     for row in live:
         if row.ok and row.current is not None:
             row.current["total"] = Decimal(row.current["total"]).quantize(CENTS)

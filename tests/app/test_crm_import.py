@@ -365,3 +365,15 @@ def test_imported_orders_show_on_the_customer_page(post, login, manager, client)
     assert "O-9001" in orders and "493.80" in orders
     assert "O-9002" in orders and "cancelled" in orders
     assert "(1 in all)" in html and 'data-testid="archived"' in html
+
+
+def test_every_app_gets_the_whole_openapi_document(app, client, app_config):
+    """spectree moved nested schemas out of its registry on the first generation, so a
+    second app in the same process documented $refs to schemas it no longer had."""
+    from app import create_app
+
+    first = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+    second_app = create_app(app_config)
+    second = second_app.test_client().get("/api/openapi.json").get_json()["components"]["schemas"]
+    assert any(name.endswith(".OrderLineRow") for name in second)
+    assert set(second) == set(first)

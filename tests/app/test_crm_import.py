@@ -377,3 +377,36 @@ def test_every_app_gets_the_whole_openapi_document(app, client, app_config):
     second = second_app.test_client().get("/api/openapi.json").get_json()["components"]["schemas"]
     assert any(name.endswith(".OrderLineRow") for name in second)
     assert set(second) == set(first)
+
+
+def test_a_concurrent_import_of_the_same_ids_is_retried_not_a_500(post, monkeypatch):
+    """Another writer creates the same external id between this batch's reads and its
+    write: the unique constraint refuses the write and the batch is planned again."""
+    from dataclasses import replace
+
+    from sqlalchemy import insert
+
+    from app.crm import imports
+    from app.ids import new_public_id
+
+    real = imports.ENTITIES["territories"]
+    raced = []
+
+    def plan_then_race(rows, user):
+        real.plan(rows, user)
+        if not raced:
+            raced.append(True)
+            with db.engine.begin() as other:  # a second connection, committed at once
+                other.execute(
+                    insert(Territory.__table__).values(
+                        public_id=new_public_id("ter"), name="Northwest", external_id="T-NW",
+                        timezone="UTC",
+                    )
+                )  # fmt: skip
+
+    monkeypatch.setitem(imports.ENTITIES, "territories", replace(real, plan=plan_then_race))
+    report = post("territories", TERRITORIES)
+    assert [r["result"] for r in report["rows"]] == ["updated", "created"]
+    assert db.session.scalar(select(Territory.timezone).where(Territory.external_id == "T-NW")) == (
+        "America/Los_Angeles"
+    )

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import JSON, String, Table, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import NullType
 
 from app.api.errors import fields_from_pydantic
@@ -331,13 +332,18 @@ def insert_values(
     json_at = [at for at, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
     header = (["id"] if returning else []) + [quote(name) for name in names]
     sql = f"COPY {quote(table.name)} ({', '.join(header)}) FROM STDIN"
+    import psycopg  # only on PostgreSQL
+
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(sql) as copy:
-        for at, value in enumerate(values):
-            record = [*value, *extra]
-            for position in json_at:
-                record[position] = json.dumps(record[position])
-            copy.write_row([ids[at], *record] if returning else record)
+    try:
+        with cursor.copy(sql) as copy:
+            for at, value in enumerate(values):
+                record = [*value, *extra]
+                for position in json_at:
+                    record[position] = json.dumps(record[position])
+                copy.write_row([ids[at], *record] if returning else record)
+    except psycopg.IntegrityError as exc:  # a concurrent import took an external id
+        raise IntegrityError(sql, None, exc) from exc
     return ids
 
 

@@ -154,5 +154,6 @@ def world(app, api, make_user, make_customer, manager) -> World:
             "order_id": [order.public_id],
             "user_id": [south_rep.public_id, manager.public_id],
             "message_id": [email["id"], sms["id"]],
+            "entity": ["customers", "orders", "territories", "skus", "users"],  # imports
         },
     )

@@ -28,3 +28,6 @@ inbound_sms = _signals.signal("inbound-sms")
 webhook_received = _signals.signal("webhook-received")
 #: A customer's data changed (for list refreshes). kwargs: customer_id.
 customer_changed = _signals.signal("customer-changed")
+#: Many customers' data changed at once (an import). kwargs: customer_ids (sorted list).
+#: ``customer_changed`` is sent too, per customer, when it has receivers.
+customers_changed = _signals.signal("customers-changed")

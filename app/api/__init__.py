@@ -25,7 +25,7 @@ from app.auth.access import public
 bp = Blueprint("api", __name__, url_prefix="/api")
 _SWAGGER_FILES = {"swagger-ui.css": "css", "swagger-ui-bundle.js": "js"}
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
-_ACCEPTED_BODIES = {"application/json", "multipart/form-data"}
+_ACCEPTED_BODIES = {"application/json", "application/x-ndjson", "multipart/form-data"}
 
 
 class JobOut(OutModel):

@@ -8,6 +8,7 @@ replaced by our envelope (raised from the ``before`` hook), and the document is 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from flask import Flask
@@ -132,6 +133,13 @@ def openapi_document(app: Flask) -> dict[str, Any]:
     if cached is None:
         api.app = app
         api.__dict__.pop("_spec", None)
-        cached = api._generate_spec()  # noqa: SLF001 - spectree keeps one app per instance
+        # spectree moves each model's nested schemas ($defs) out of its registry while
+        # generating, so a second app's document (tests) lost them: generate from a copy.
+        models = api.models
+        api.models = copy.deepcopy(models)
+        try:
+            cached = api._generate_spec()  # noqa: SLF001 - spectree keeps one app per instance
+        finally:
+            api.models = models
         app.extensions["decant_openapi"] = cached
     return cached

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from app.auth import access
 from app.auth.api import bp as api_bp
 from app.auth.cli import users_cli
+from app.auth.invites import bp as invites_bp
 from app.auth.models import SESSION_ID_SEPARATOR, ApiToken, User
 from app.auth.views import bp as views_bp
 from app.extensions import db, login_manager
@@ -40,4 +41,5 @@ def init_app(app: Flask) -> None:
     access.init_app(app)
     app.register_blueprint(views_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(invites_bp)
     app.cli.add_command(users_cli)

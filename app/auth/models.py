@@ -37,6 +37,7 @@ class User(PublicIdMixin, TimestampMixin, UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Part of every session's login id: bumping it ends all sessions issued before.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # CRM's id
 
     territory: Mapped[Territory | None] = relationship(lazy="joined")
 

@@ -10,9 +10,10 @@ from sqlalchemy.orm import selectinload
 from app.api.errors import not_found
 from app.api.pagination import PageQuery, paginate
 from app.api.spec import api, responses
+from app.crm import readback, services
 from app.crm import schemas as s
-from app.crm import services
-from app.crm.models import Customer, Order, OrderLine, Sku, Territory
+from app.crm.models import Activity, Customer, Order, OrderLine, Sku, Territory
+from app.crm.references import named_by
 from app.crm.scoping import get_visible_customer, scope_customers, visible_customer_ids
 from app.extensions import db
 
@@ -29,7 +30,10 @@ def _customer_or_404(customer_id: str) -> Customer:
 @bp.get("/customers")
 @api.validate(query=s.CustomerQuery, resp=responses(HTTP_200=s.CustomerPage), tags=["customers"])
 def list_customers(query: s.CustomerQuery):
-    """Customers you can see, filtered by territory, accountPriority, accountType, q."""
+    """Customers you can see, filtered by territory, accountPriority, accountType, q.
+
+    With `updatedSince` or `cursor`: what changed since, in change order, with
+    `nextCursor` to ask again later (archived customers included)."""
     stmt = services.customers_query(
         current_user,
         territory=query.territory,
@@ -37,6 +41,17 @@ def list_customers(query: s.CustomerQuery):
         account_type=query.account_type,
         q=query.q,
     ).options(selectinload(Customer.preference))
+    if readback.wants_changes(query):
+        return readback.changes(
+            stmt,
+            query,
+            query.per_page,
+            services.customer_json,
+            kind="customers",
+            model=Customer,
+            time_column=Customer.updated_at,
+            since_column=Customer.updated_at,
+        )
     return paginate(stmt, query.page, query.per_page, services.customer_json)
 
 
@@ -72,7 +87,7 @@ def customer_activities(customer_id: str, query: PageQuery):
     # The visibility check rides in the page query (one round trip on this hot path); an
     # empty page is told apart from an unknown or hidden customer afterwards.
     visible_id = scope_customers(
-        select(Customer.id).where(Customer.public_id == customer_id), current_user
+        select(Customer.id).where(named_by(Customer, customer_id)), current_user
     ).scalar_subquery()
     page = paginate(
         services.activities_query(visible_id),
@@ -89,12 +104,17 @@ def customer_activities(customer_id: str, query: PageQuery):
 @bp.get("/orders")
 @api.validate(query=s.OrderQuery, resp=responses(HTTP_200=s.OrderPage), tags=["orders"])
 def list_orders(query: s.OrderQuery):
-    """Orders of customers you can see, newest first."""
+    """Orders of customers you can see, newest first.
+
+    With `updatedSince` or `cursor`: what changed since (cancellations too), in change
+    order, with `nextCursor`."""
     stmt = (
         select(Order)
         .where(Order.customer_id.in_(visible_customer_ids(current_user)))
         .options(
-            selectinload(Order.lines).selectinload(OrderLine.sku), selectinload(Order.customer)
+            selectinload(Order.lines).selectinload(OrderLine.sku),
+            selectinload(Order.customer),
+            selectinload(Order.rep),
         )
         .order_by(Order.order_date.desc(), Order.id.desc())
     )
@@ -107,7 +127,51 @@ def list_orders(query: s.OrderQuery):
         stmt = stmt.where(Order.order_date >= query.since)
     if query.until:
         stmt = stmt.where(Order.order_date <= query.until)
+    if readback.wants_changes(query):
+        return readback.changes(
+            stmt,
+            query,
+            query.per_page,
+            services.order_json,
+            kind="orders",
+            model=Order,
+            time_column=Order.updated_at,
+            since_column=Order.updated_at,
+        )
     return paginate(stmt, query.page, query.per_page, services.order_json)
+
+
+@bp.get("/activities")
+@api.validate(query=s.ActivityQuery, resp=responses(HTTP_200=s.ActivityPage), tags=["customers"])
+def list_activities(query: s.ActivityQuery):
+    """Timeline entries of customers you can see, newest first (`customerId` narrows).
+
+    With `updatedSince` (entries that happened since) or `cursor`: in the order they were
+    recorded, with `nextCursor`; entries never change once written, so a cursor alone
+    returns exactly the entries recorded after it."""
+    stmt = (
+        select(Activity)
+        .where(Activity.customer_id.in_(visible_customer_ids(current_user)))
+        .options(selectinload(Activity.customer))
+        .order_by(Activity.occurred_at.desc(), Activity.id.desc())
+    )
+    if query.customer_id:
+        customer = get_visible_customer(query.customer_id, current_user)
+        if customer is None:
+            raise not_found("customer", field="customerId")
+        stmt = stmt.where(Activity.customer_id == customer.id)
+    if readback.wants_changes(query):
+        return readback.changes(
+            stmt,
+            query,
+            query.per_page,
+            services.activity_json,
+            kind="activities",
+            model=Activity,
+            time_column=None,
+            since_column=Activity.occurred_at,
+        )
+    return paginate(stmt, query.page, query.per_page, services.activity_json)
 
 
 @bp.get("/orders/<order_id>")
@@ -115,7 +179,7 @@ def list_orders(query: s.OrderQuery):
 def get_order(order_id: str):
     order = db.session.scalar(
         select(Order).where(
-            Order.public_id == order_id,
+            named_by(Order, order_id),
             Order.customer_id.in_(visible_customer_ids(current_user)),
         )
     )
@@ -136,7 +200,7 @@ def list_skus(query: s.SkuQuery):
 @bp.get("/skus/<sku_id>")
 @api.validate(resp=responses(HTTP_200=s.SkuOut, HTTP_404=None), tags=["catalogue"])
 def get_sku(sku_id: str):
-    sku = db.session.scalar(select(Sku).where(Sku.public_id == sku_id))
+    sku = db.session.scalar(select(Sku).where(named_by(Sku, sku_id) | (Sku.code == sku_id)))
     if sku is None:
         raise not_found("sku")
     return services.sku_json(sku)

@@ -267,15 +267,21 @@ def _max_id(conn: Connection, table: str) -> int:
 
 
 def update_customer_totals(conn: Connection, first_id: int, last_id: int) -> None:
-    """lifetime_revenue and last_order_date from the orders, in one set-based UPDATE."""
+    """lifetime_revenue, last_order_date and order_count from the orders, in one
+    set-based UPDATE."""
     c, o = Customer.__table__, Order.__table__
     mine = o.c.customer_id == c.c.id
     revenue = select(func.round(func.coalesce(func.sum(o.c.total), 0), 2)).where(mine)
     last = select(func.max(o.c.order_date)).where(mine)
+    count = select(func.count()).select_from(o).where(mine)
     conn.execute(
         update(c)
         .where(c.c.id.between(first_id, last_id))
-        .values(lifetime_revenue=revenue.scalar_subquery(), last_order_date=last.scalar_subquery())
+        .values(
+            lifetime_revenue=revenue.scalar_subquery(),
+            last_order_date=last.scalar_subquery(),
+            order_count=count.scalar_subquery(),
+        )
     )
 
 
@@ -654,7 +660,9 @@ class Generator:
                 lines_append((oid, sku_ids[sku], qty, prices[sku]))
             status = "delivered" if days_ago > 2 else "shipped"
             stamp = v.stamp(days_ago, 780 + int(rnd() * 480))
-            orders_append((oid, next(ids), cid, v.day(days_ago), status, v.money(total), stamp))
+            orders_append(
+                (oid, next(ids), cid, v.day(days_ago), status, v.money(total), stamp, stamp)
+            )
 
 
 def order_window(rng: Random, account: int) -> tuple[int, int]:
@@ -712,7 +720,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "public_id", "customer_id", "user_id", "type", "subject", "body", "direction",
         "occurred_at", "notes",
     ),
-    "order": ("id", "public_id", "customer_id", "order_date", "status", "total", "created_at"),
+    "order": (
+        "id", "public_id", "customer_id", "order_date", "status", "total", "created_at",
+        "updated_at",
+    ),
     "order_line": ("order_id", "sku_id", "quantity", "unit_price"),
 }  # fmt: skip
 CHUNK_TABLES = (

@@ -18,6 +18,9 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    false,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql import true
@@ -36,6 +39,7 @@ DIRECTIONS = ("sent", "received")
 CONSENT_STATES = ("unknown", "opted_in", "opted_out")
 
 Money = Numeric(14, 2)
+EXTERNAL_ID_LENGTH = 64  # the source system's id (CRM, ERP), unique per entity
 
 
 class Territory(PublicIdMixin, db.Model):
@@ -45,11 +49,13 @@ class Territory(PublicIdMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True)
 
 
 class Customer(PublicIdMixin, TimestampMixin, db.Model):
     __tablename__ = "customer"
     id_prefix = "cus"
+    __table_args__ = (Index("ix_customer_updated_id", "updated_at", "id"),)  # read-back
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -62,6 +68,11 @@ class Customer(PublicIdMixin, TimestampMixin, db.Model):
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     lifetime_revenue: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), index=True)
     last_order_date: Mapped[date | None] = mapped_column(Date, index=True)
+    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True)
+    #: archived customers stay (history, consent) but leave every audience
+    archived: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    #: orders counted in lifetime_revenue (not cancelled or returned)
+    order_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
     territory: Mapped[Territory | None] = relationship(lazy="joined")
     rep: Mapped[User | None] = relationship(lazy="joined")
@@ -83,12 +94,16 @@ class Sku(PublicIdMixin, db.Model):
     vintage: Mapped[int | None] = mapped_column(Integer)
     price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True)
 
 
 class Order(PublicIdMixin, db.Model):
     __tablename__ = "order"
     id_prefix = "ord"
-    __table_args__ = (Index("ix_order_customer_date", "customer_id", "order_date"),)
+    __table_args__ = (
+        Index("ix_order_customer_date", "customer_id", "order_date"),
+        Index("ix_order_updated_id", "updated_at", "id"),  # incremental read-back
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
@@ -96,8 +111,15 @@ class Order(PublicIdMixin, db.Model):
     status: Mapped[str] = mapped_column(String(16), default="delivered")
     total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    #: set by the database on insert (bulk loaders need not name it) and on every update
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), server_default=func.current_timestamp(), onupdate=utcnow
+    )
 
     customer: Mapped[Customer] = relationship()
+    rep: Mapped[User | None] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan"
     )

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from app.api.pagination import PageQuery
 from app.api.spec import CamelModel, OutModel
+from app.crm.readback import ChangesQuery
 
 AccountType = Literal["ACTIVE", "PROSPECT", "INACTIVE", "CHURNED"]
 AccountPriority = Literal["HIGH", "MEDIUM", "LOW"]
@@ -25,7 +26,7 @@ def check_custom_fields(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-class CustomerQuery(PageQuery):
+class CustomerQuery(PageQuery, ChangesQuery):
     territory: str | None = Field(default=None, max_length=80)
     account_priority: AccountPriority | None = None
     account_type: AccountType | None = None
@@ -39,7 +40,7 @@ class CustomerCreate(CamelModel):
     account_type: AccountType = "PROSPECT"
     account_priority: AccountPriority = "MEDIUM"
     territory: str | None = Field(default=None, max_length=80)
-    rep_id: str | None = Field(default=None, max_length=24)
+    rep_id: str | None = Field(default=None, max_length=64)
     custom_fields: dict[str, CustomValue] = Field(default_factory=dict)
 
     @field_validator("custom_fields")
@@ -55,13 +56,24 @@ class CustomerPatch(CamelModel):
     account_type: AccountType | None = None
     account_priority: AccountPriority | None = None
     territory: str | None = Field(default=None, max_length=80)
-    rep_id: str | None = Field(default=None, max_length=24)
+    rep_id: str | None = Field(default=None, max_length=64)
     custom_fields: dict[str, CustomValue] | None = None
 
     @field_validator("custom_fields")
     @classmethod
     def _keys(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         return None if value is None else check_custom_fields(value)
+
+
+class ChangesPage(OutModel):
+    """A page; with updatedSince or cursor, in change order with the next cursor."""
+
+    next_cursor: str | None = None
+    has_more: bool | None = None
+
+
+class ActivityQuery(PageQuery, ChangesQuery):
+    customer_id: str | None = Field(default=None, max_length=64)
 
 
 class PreferencesOut(OutModel):
@@ -71,6 +83,7 @@ class PreferencesOut(OutModel):
 
 class CustomerOut(OutModel):
     id: str
+    external_id: str | None = None
     name: str
     email: str | None
     phone: str | None
@@ -83,11 +96,14 @@ class CustomerOut(OutModel):
     custom_fields: dict[str, Any]
     lifetime_revenue: str
     last_order_date: date | None
+    order_count: int = 0
+    archived: bool = False
     created_at: datetime
+    updated_at: datetime | None = None
     preferences: PreferencesOut
 
 
-class CustomerPage(OutModel):
+class CustomerPage(ChangesPage):
     items: list[CustomerOut]
     total: int
     page: int
@@ -107,21 +123,22 @@ class ActivityOut(OutModel):
     user_name: str | None
 
 
-class ActivityPage(OutModel):
+class ActivityPage(ChangesPage):
     items: list[ActivityOut]
     total: int
     page: int
     per_page: int
 
 
-class OrderQuery(PageQuery):
-    customer_id: str | None = Field(default=None, max_length=24)
+class OrderQuery(PageQuery, ChangesQuery):
+    customer_id: str | None = Field(default=None, max_length=64)
     since: date | None = None
     until: date | None = None
 
 
 class OrderLineOut(OutModel):
     sku_id: str
+    sku_external_id: str | None = None
     sku_name: str
     quantity: int
     unit_price: str
@@ -129,14 +146,18 @@ class OrderLineOut(OutModel):
 
 class OrderOut(OutModel):
     id: str
+    external_id: str | None = None
     customer_id: str
+    customer_external_id: str | None = None
+    rep_id: str | None = None
     order_date: date
     status: str
     total: str
+    updated_at: datetime | None = None
     lines: list[OrderLineOut]
 
 
-class OrderPage(OutModel):
+class OrderPage(ChangesPage):
     items: list[OrderOut]
     total: int
     page: int
@@ -149,6 +170,7 @@ class SkuQuery(PageQuery):
 
 class SkuOut(OutModel):
     id: str
+    external_id: str | None = None
     code: str
     name: str
     producer: str | None
@@ -168,6 +190,7 @@ class SkuPage(OutModel):
 
 class TerritoryOut(OutModel):
     id: str
+    external_id: str | None = None
     name: str
     timezone: str
 

@@ -33,7 +33,9 @@ def visible_customer_ids(user: Any) -> Select[Any]:
 
 
 def get_visible_customer(public_id: str, user: Any) -> Customer | None:
+    """The customer named by its Decant id or external id, if ``user`` may see it."""
+    from app.crm.references import named_by
     from app.extensions import db
 
-    stmt = scope_customers(select(Customer).where(Customer.public_id == public_id), user)
+    stmt = scope_customers(select(Customer).where(named_by(Customer, public_id)), user)
     return db.session.scalar(stmt)

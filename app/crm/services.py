@@ -20,6 +20,7 @@ from app.crm.models import (
     Sku,
     Territory,
 )
+from app.crm.references import named_by
 from app.crm.scoping import scope_customers
 from app.extensions import db
 from app.messaging import consent
@@ -58,6 +59,7 @@ def customer_json(c: Customer) -> dict[str, Any]:
     pref = c.preference
     return {
         "id": c.public_id,
+        "externalId": c.external_id,
         "name": c.name,
         "email": c.email,
         "phone": c.phone,
@@ -70,7 +72,10 @@ def customer_json(c: Customer) -> dict[str, Any]:
         "customFields": c.custom_fields or {},
         "lifetimeRevenue": money(c.lifetime_revenue),
         "lastOrderDate": c.last_order_date.isoformat() if c.last_order_date else None,
+        "orderCount": c.order_count or 0,
+        "archived": bool(c.archived),
         "createdAt": c.created_at.isoformat() if c.created_at else None,
+        "updatedAt": c.updated_at.isoformat() if c.updated_at else None,
         "preferences": {
             channel: consent.status_of(channel, address)
             for channel, address in (("email", c.email), ("sms", c.phone))
@@ -111,9 +116,9 @@ def customers_query(
     q: str | None = None,
 ) -> Select[Any]:
     stmt = scope_customers(select(Customer), user)
-    if territory:
+    if territory:  # by name, external id or Decant id
         stmt = stmt.join(Territory, Customer.territory_id == Territory.id).where(
-            Territory.name == territory
+            (Territory.name == territory) | named_by(Territory, territory)
         )
     if account_priority:
         stmt = stmt.where(Customer.account_priority == account_priority)
@@ -131,6 +136,8 @@ def _territory_for(user: Any, name: str | None, field: str = "territory") -> Ter
     if name is None:
         return user.territory if not user.sees_all_territories else None
     territory = db.session.scalar(select(Territory).where(Territory.name == name))
+    if territory is None:  # or its external id, or its Decant id
+        territory = db.session.scalar(select(Territory).where(named_by(Territory, name)))
     if territory is None:
         raise validation_error({field: f"unknown territory {name!r}"})
     if not user.sees_all_territories and territory.id != user.territory_id:
@@ -142,11 +149,11 @@ def _rep_for(user: Any, rep_id: str | None) -> User | None:
     """The user named as a customer's rep: a rep may only name themselves."""
     if rep_id is None:
         return None
-    if user.role == "rep" and rep_id != user.public_id:
+    rep = db.session.scalar(select(User).where(named_by(User, rep_id)))
+    if user.role == "rep" and (rep is None or rep.id != user.id):  # no oracle of who exists
         raise ApiError(
             403, "forbidden", "A rep can only assign themselves", {"repId": "not yourself"}
         )
-    rep = db.session.scalar(select(User).where(User.public_id == rep_id))
     if rep is None or not rep.active:
         raise validation_error({"repId": "unknown user" if rep is None else "inactive user"})
     return rep
@@ -259,13 +266,18 @@ def preference_for(customer_id: int) -> CommunicationPreference:
 def order_json(o: Order) -> dict[str, Any]:
     return {
         "id": o.public_id,
+        "externalId": o.external_id,
         "customerId": o.customer.public_id,
+        "customerExternalId": o.customer.external_id,
+        "repId": o.rep.public_id if o.rep else None,
         "orderDate": o.order_date.isoformat(),
         "status": o.status,
         "total": money(o.total),
+        "updatedAt": o.updated_at.isoformat() if o.updated_at else None,
         "lines": [
             {
                 "skuId": line.sku.public_id,
+                "skuExternalId": line.sku.external_id,
                 "skuName": line.sku.name,
                 "quantity": line.quantity,
                 "unitPrice": money(line.unit_price),
@@ -278,6 +290,7 @@ def order_json(o: Order) -> dict[str, Any]:
 def sku_json(s: Sku) -> dict[str, Any]:
     return {
         "id": s.public_id,
+        "externalId": s.external_id,
         "code": s.code,
         "name": s.name,
         "producer": s.producer,
@@ -290,4 +303,9 @@ def sku_json(s: Sku) -> dict[str, Any]:
 
 
 def territory_json(t: Territory) -> dict[str, Any]:
-    return {"id": t.public_id, "name": t.name, "timezone": t.timezone}
+    return {
+        "id": t.public_id,
+        "externalId": t.external_id,
+        "name": t.name,
+        "timezone": t.timezone,
+    }

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select
+from sqlalchemy import Select, select
+from sqlalchemy.orm import aliased
 
 from app.api.errors import validation_error
+from app.crm.models import Customer
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,16 @@ def resolve(name: str, reference: str, user: Any, field: str = "listId") -> Sele
     if resolver is None:
         raise validation_error({field: f"no {name} audiences are enabled"})
     try:
-        return resolver.customer_ids(reference, user)
+        return without_archived(resolver.customer_ids(reference, user))
     except LookupError as exc:
         raise validation_error({field: str(exc) or f"unknown {name}"}) from exc
+
+
+def without_archived(customer_ids: Select[Any]) -> Select[Any]:
+    """Archived customers (kept for history, gone from the CRM) leave every audience. An
+    alias, so a caller's ``Customer.id.in_(...)`` does not correlate with it."""
+    live = aliased(Customer)
+    return select(live.id).where(live.id.in_(customer_ids), live.archived.is_(False))
 
 
 def add_members(

@@ -81,7 +81,7 @@ def check_criteria(node: Any, user: Any | None, today: date | None = None) -> cr
 
 def matching_ids(node: Any, ctx: cr.Context, user: Any) -> Select[Any]:
     """ONE SELECT of the ids of customers matching ``node`` within ``user``'s scope."""
-    stmt = select(Customer.id).where(cr.compile_criterion(node, ctx))
+    stmt = select(Customer.id).where(cr.compile_criterion(node, ctx), ~Customer.archived)
     return scope_customers(stmt, user)
 
 
@@ -184,7 +184,7 @@ def refresh(list_id: int, today: date | None = None) -> int | None:
     owner = db.session.get(User, lst.owner_id)
     node = cr.parse(lst.criteria)
     ctx, _errors = cr.resolve_references(node, None, today)  # vanished refs match nothing
-    where = cr.compile_criterion(node, ctx)
+    where = cr.compile_criterion(node, ctx) & ~Customer.archived
     scope = customer_filter(owner)
     if scope is not None:
         where = where & scope

@@ -163,5 +163,6 @@ def world(app, api, make_user, make_customer, manager) -> World:
             "message_id": [email["id"], sms["id"]],
             "template_id": [template["id"]],
             "token_id": [south_token.public_id],
+            "entity": ["customers", "orders", "territories", "skus", "users"],  # imports
         },
     )

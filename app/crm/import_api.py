@@ -1,0 +1,42 @@
+"""POST /api/sales/import/<entity>: bulk upserts keyed by the source system's ids."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, request
+from flask_login import current_user
+
+from app.api.errors import ApiError, not_found
+from app.api.spec import api, responses
+from app.crm import imports
+from app.crm.imports.body import DEFAULT_MAX_ROWS, parse_rows
+from app.crm.imports.rows import ImportBody, ImportReport
+
+bp = Blueprint("crm_import_api", __name__, url_prefix="/api/sales/import")
+
+
+@bp.post("/<entity>")
+@api.validate(
+    json=ImportBody,
+    resp=responses(HTTP_200=ImportReport, HTTP_403=None, HTTP_404=None, HTTP_413=None),
+    tags=["import"],
+    skip_validation=True,  # the body may be NDJSON; rows are validated one by one
+)
+def import_rows(entity: str):
+    """Create or update territories, skus, customers, orders (with lines) or users.
+
+    Rows are matched by `externalId` (the source system's id) or `id` (Decant's); a field
+    left out keeps its value, `null` clears it. Send a JSON array or NDJSON
+    (`Content-Type: application/x-ndjson`), at most `IMPORT_MAX_ROWS` rows (10,000 by
+    default; 413 beyond). `?dryRun=true` answers the same report and writes nothing.
+    Each row answers created, updated, unchanged or rejected with the field and reason;
+    replaying a payload answers all unchanged. Admins and managers; users: admins only.
+    """
+    spec = imports.ENTITIES.get(entity)
+    if spec is None:
+        raise not_found("import entity")
+    if current_user.role not in spec.roles:
+        raise ApiError(403, "forbidden", f"Requires role: {' or '.join(spec.roles)}")
+    dry_run = (request.args.get("dryRun") or "").lower() in ("1", "true", "yes")
+    max_rows = int(current_app.config.get("IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS))
+    rows = parse_rows(request.get_data(cache=False), request.mimetype, max_rows)
+    return imports.run(entity, rows, current_user, dry_run=dry_run)

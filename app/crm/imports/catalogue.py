@@ -1,0 +1,53 @@
+"""Territories and SKUs: plain records with one natural key each (name, code)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.crm.imports import engine
+from app.crm.imports.engine import Row
+from app.crm.models import Sku, Territory
+
+TERRITORY = Territory.__table__
+SKU = Sku.__table__
+TERRITORY_FIELDS = {"name": "name", "timezone": "timezone"}
+SKU_FIELDS = {
+    "code": "code",
+    "name": "name",
+    "producer": "producer",
+    "varietal": "varietal",
+    "region": "region",
+    "vintage": "vintage",
+    "unit_price": "price",
+    "active": "active",
+}
+
+
+def plan_territories(rows: list[Row], user: Any) -> None:
+    engine.match_existing(TERRITORY, rows, list(TERRITORY_FIELDS.values()), "territory", "name")
+    engine.fill_targets(rows, TERRITORY_FIELDS, {"timezone": "UTC"}, required=("name", "timezone"))
+    engine.check_unique(TERRITORY, rows, "name", "name")
+    engine.classify(rows, [*TERRITORY_FIELDS.values(), "external_id"], Territory.id_prefix)
+
+
+def write_territories(rows: list[Row], user: Any) -> set[int]:
+    columns = [*TERRITORY_FIELDS.values(), "external_id"]
+    engine.write_inserts(TERRITORY, rows, columns)
+    engine.write_updates(TERRITORY, rows, columns)
+    return set()
+
+
+def plan_skus(rows: list[Row], user: Any) -> None:
+    engine.match_existing(SKU, rows, list(SKU_FIELDS.values()), "SKU", "code")
+    engine.fill_targets(
+        rows, SKU_FIELDS, {"active": True}, required=("code", "name", "price", "active")
+    )
+    engine.check_unique(SKU, rows, "code", "code")
+    engine.classify(rows, [*SKU_FIELDS.values(), "external_id"], Sku.id_prefix)
+
+
+def write_skus(rows: list[Row], user: Any) -> set[int]:
+    columns = [*SKU_FIELDS.values(), "external_id"]
+    engine.write_inserts(SKU, rows, columns)
+    engine.write_updates(SKU, rows, columns)
+    return set()

@@ -1,0 +1,45 @@
+"""What an import changes beyond its own rows: customers' order totals, and the signal
+smart lists listen to."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from app.bulk import json_list
+from app.crm.imports.engine import BIG_CHUNK, chunks, in_list
+from app.crm.imports.rows import UNCOUNTED_STATUSES
+from app.crm.models import Customer, Order
+from app.extensions import db
+from app.signals import customer_changed, customers_changed
+
+
+def recompute_totals(customer_ids: Collection[int]) -> None:
+    """lifetime_revenue, last_order_date and order_count of these customers from their
+    orders (cancelled and returned ones left out), one set-based UPDATE a chunk."""
+    c, o = Customer.__table__, Order.__table__
+    counted = (o.c.customer_id == c.c.id) & o.c.status.not_in(UNCOUNTED_STATUSES)
+    revenue = select(func.coalesce(func.sum(o.c.total), 0)).where(counted).scalar_subquery()
+    last = select(func.max(o.c.order_date)).where(counted).scalar_subquery()
+    count = select(func.count()).select_from(o).where(counted).scalar_subquery()
+    stmt = (
+        update(c)
+        .where(in_list(c.c.id))
+        .values(lifetime_revenue=revenue, last_order_date=last, order_count=count)
+    )
+    for part in chunks(sorted(customer_ids), BIG_CHUNK):
+        db.session.connection().execute(stmt, {"_keys": json_list(part)})
+
+
+def announce(customer_ids: Collection[int]) -> None:
+    """After the commit: one batch signal, and the per-customer one for its receivers."""
+    if not customer_ids:
+        return
+    app = current_app._get_current_object()
+    ids = sorted(customer_ids)
+    customers_changed.send(app, customer_ids=ids)
+    if customer_changed.receivers:
+        for customer_id in ids:
+            customer_changed.send(app, customer_id=customer_id)

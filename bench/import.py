@@ -1,0 +1,316 @@
+"""Bulk import through the API against PostgreSQL COPY of the same rows (issue 23, item 10).
+
+    BENCH_DATABASE_URL=postgresql://... .venv/bin/python bench/import.py \
+        [--customers 200000] [--orders 2000000] [--batch 10000]
+
+The database is rebuilt from the migrations. For customers, then orders (about two lines
+each), it times in the same run:
+
+- the **floor**: the same rows written with psycopg's COPY, no validation, no lookups;
+- the **first load**: every row POSTed to ``/api/sales/import/<entity>`` as JSON batches
+  of ``--batch`` rows through the app (auth, parsing, validation, reference lookups,
+  upserts, totals);
+- the **re-import**: the same batches again (every row unchanged, nothing written).
+
+It prints rows/s, the load/floor ratio (target >= 0.25) and re-import speed-up (target
+>= 3), peak RSS after the first 10% of the customers and after all of them (flat memory),
+then times ``ordered_product`` smart-list previews on the result, with and without a day
+window (target < 2 s each). Merges the figures into bench/results.json under "import".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask_migrate import upgrade
+from sqlalchemy import select, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import create_app  # noqa: E402
+from app.auth.services import create_user, issue_token  # noqa: E402
+from app.crm.models import Sku  # noqa: E402
+from app.extensions import db  # noqa: E402
+from app.ids import new_public_id  # noqa: E402
+
+RESULTS = Path(__file__).with_name("results.json")
+TERRITORIES = ["Northwest", "Southwest", "Northeast", "Southeast", "Midwest", "Mountain"]
+SKUS = 400
+TODAY = date(2026, 12, 1)
+
+
+def customer_row(n: int) -> dict[str, Any]:
+    return {
+        "externalId": f"C-{n}",
+        "name": f"Account {n}, Ltd",
+        "email": f"buyer{n}@account{n % 9973}.example.com",
+        "phone": f"+1212555{n % 10_000:04d}" if n % 3 == 0 else None,
+        "territory": f"T-{n % len(TERRITORIES)}",
+        "accountType": ("ACTIVE", "PROSPECT", "INACTIVE")[n % 3],
+        "accountPriority": ("HIGH", "MEDIUM", "LOW")[n % 3],
+        "customFields": {"tier": ("gold", "silver", "bronze")[n % 3], "seats": n % 120},
+    }
+
+
+def order_row(n: int, customers: int, rng: random.Random) -> dict[str, Any]:
+    lines = []
+    for sku in rng.sample(range(SKUS), 1 + (n % 3 == 0) + (n % 5 == 0)):
+        lines.append({"sku": f"SKU-{sku}", "quantity": 1 + n % 12})
+    return {
+        "externalId": f"O-{n}",
+        "customer": f"C-{rng.randrange(customers)}",
+        "orderDate": (TODAY - timedelta(days=n % 1500)).isoformat(),
+        "status": "cancelled" if n % 50 == 0 else "delivered",
+        "lines": lines,
+    }
+
+
+def batches(kind: str, total: int, size: int, customers: int) -> Iterator[list[dict]]:
+    rng = random.Random(7)  # the same orders every pass
+    for start in range(0, total, size):
+        stop = min(start + size, total)
+        if kind == "customers":
+            yield [customer_row(n) for n in range(start, stop)]
+        else:
+            yield [order_row(n, customers, rng) for n in range(start, stop)]
+
+
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- the floor: COPY ----------------------------------------------------------------
+
+
+def copy_floor(kind: str, total: int, size: int, customers: int, refs: dict[str, Any]) -> float:
+    """Seconds to COPY the same rows (generated the same way), in the import's batches."""
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        now = datetime.now(UTC)
+        started = time.perf_counter()
+        next_order = 10_000_000
+        for batch in batches(kind, total, size, customers):
+            if kind == "customers":
+                with cursor.copy(
+                    "COPY customer (public_id, external_id, name, email, phone, account_type,"
+                    " account_priority, territory_id, custom_fields, lifetime_revenue,"
+                    " archived, order_count, created_at, updated_at) FROM STDIN"
+                ) as copy:
+                    for row in batch:
+                        copy.write_row(
+                            (
+                                new_public_id("cus"), row["externalId"], row["name"],
+                                row["email"], row["phone"], row["accountType"],
+                                row["accountPriority"], refs["territories"][row["territory"]],
+                                json.dumps(row["customFields"]), 0, False, 0, now, now,
+                            )
+                        )  # fmt: skip
+            else:
+                orders, lines = [], []
+                for row in batch:
+                    next_order += 1
+                    total_value = 0
+                    for line in row["lines"]:
+                        sku_id, price = refs["skus"][line["sku"]]
+                        lines.append((next_order, sku_id, line["quantity"], price))
+                        total_value += line["quantity"] * price
+                    orders.append(
+                        (
+                            next_order, new_public_id("ord"), row["externalId"],
+                            refs["customers"][row["customer"]], row["orderDate"],
+                            row["status"], total_value, now, now,
+                        )
+                    )  # fmt: skip
+                with cursor.copy(
+                    'COPY "order" (id, public_id, external_id, customer_id, order_date, status,'
+                    " total, created_at, updated_at) FROM STDIN"
+                ) as copy:
+                    for values in orders:
+                        copy.write_row(values)
+                with cursor.copy(
+                    "COPY order_line (order_id, sku_id, quantity, unit_price) FROM STDIN"
+                ) as copy:
+                    for values in lines:
+                        copy.write_row(values)
+            raw.commit()
+        return time.perf_counter() - started
+    finally:
+        raw.close()
+
+
+def truncate(*tables: str) -> None:
+    db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    db.session.commit()
+
+
+# --- the API --------------------------------------------------------------------------
+
+
+def through_api(
+    client: Any, headers: dict, kind: str, total: int, size: int, customers: int
+) -> tuple[float, dict[str, int], float]:
+    """Seconds to POST every batch; the summed counts; peak RSS after 10% of the rows."""
+    counts = dict.fromkeys(("created", "updated", "unchanged", "rejected"), 0)
+    early_rss = 0.0
+    started = time.perf_counter()
+    sent = 0
+    for batch in batches(kind, total, size, customers):
+        body = json.dumps(batch)
+        response = client.post(
+            f"/api/sales/import/{kind}",
+            data=body,
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        if response.status_code != 200:
+            raise SystemExit(f"{kind}: {response.status_code} {response.get_data(as_text=True)}")
+        report = response.get_json()
+        for key in counts:
+            counts[key] += report[key]
+        sent += len(batch)
+        if not early_rss and sent >= total // 10:
+            early_rss = rss_mib()
+    return time.perf_counter() - started, counts, early_rss
+
+
+def setup_reference_data(client: Any, headers: dict) -> None:
+    territories = [{"externalId": f"T-{i}", "name": name} for i, name in enumerate(TERRITORIES)]
+    rng = random.Random(3)
+    skus = [
+        {
+            "externalId": f"SKU-{i}",
+            "code": f"W{i:04d}",
+            "name": f"Wine {i}",
+            "unitPrice": f"{rng.randrange(900, 9000) / 100:.2f}",
+        }
+        for i in range(SKUS)
+    ]
+    for kind, rows in (("territories", territories), ("skus", skus)):
+        response = client.post(f"/api/sales/import/{kind}", json=rows, headers=headers)
+        assert response.status_code == 200 and response.get_json()["rejected"] == 0
+
+
+def references() -> dict[str, Any]:
+    from app.crm.models import Customer, Territory
+
+    return {
+        "territories": dict(db.session.execute(select(Territory.external_id, Territory.id)).all()),
+        "skus": {
+            ext: (pk, price)
+            for ext, pk, price in db.session.execute(select(Sku.external_id, Sku.id, Sku.price))
+        },
+        "customers": dict(db.session.execute(select(Customer.external_id, Customer.id)).all()),
+    }
+
+
+def smart_list_timings(manager: Any) -> dict[str, float]:
+    from blueprints.lists import criteria, services
+
+    sku = db.session.scalar(select(Sku.public_id).where(Sku.external_id == "SKU-7"))
+    out = {}
+    for label, leaf in (
+        ("ordered_product", {"type": "ordered_product", "skuId": sku}),
+        ("ordered_product_365d", {"type": "ordered_product", "skuId": sku, "withinDays": 365}),
+    ):
+        node = criteria.parse(leaf)
+        started = time.perf_counter()
+        count = services.preview(manager, node)["count"]
+        out[label] = round(time.perf_counter() - started, 3)
+        out[f"{label}_matched"] = count
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=200_000)
+    parser.add_argument("--orders", type=int, default=2_000_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        print("set BENCH_DATABASE_URL to a PostgreSQL database (it is rebuilt)")
+        return 2
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "DECANT_ENV": "development",
+            "SECRET_KEY": "bench",
+            "REDIS_URL": None,
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+            "IMPORT_MAX_ROWS": args.batch,
+            "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+        }
+    )
+    figures: dict[str, Any] = {"customers": args.customers, "orders": args.orders}
+    with app.app_context():
+        db.drop_all()
+        db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        db.session.commit()
+        upgrade(revision="heads")
+        admin = create_user("bench@example.com", "Bench", "admin", None)
+        headers = {"Authorization": f"Bearer {issue_token(admin)}"}
+        client = app.test_client()
+        setup_reference_data(client, headers)
+        refs = references()
+
+        for kind, total in (("customers", args.customers), ("orders", args.orders)):
+            floor = copy_floor(kind, total, args.batch, args.customers, refs)
+            if kind == "customers":
+                truncate("customer")
+            else:
+                truncate('"order"', "order_line")
+            load, counts, early = through_api(
+                client, headers, kind, total, args.batch, args.customers
+            )
+            assert counts["created"] == total, counts
+            late = rss_mib()
+            again, counts, _ = through_api(client, headers, kind, total, args.batch, args.customers)
+            assert counts["unchanged"] == total, counts
+            rows = total if kind == "customers" else total  # orders count as rows
+            figures[kind] = {
+                "floor_rows_s": round(rows / floor),
+                "load_rows_s": round(rows / load),
+                "reimport_rows_s": round(rows / again),
+                "ratio": round(floor / load, 3),
+                "reimport_speedup": round(load / again, 2),
+                "floor_s": round(floor, 1),
+                "load_s": round(load, 1),
+                "reimport_s": round(again, 1),
+                "rss_mib_after_10pct": round(early, 1),
+                "rss_mib_after_all": round(late, 1),
+            }
+            f = figures[kind]
+            print(
+                f"{kind:9} {total:>9,} rows: floor {f['floor_rows_s']:,}/s ({floor:.1f} s), "
+                f"API {f['load_rows_s']:,}/s ({load:.1f} s) ratio {f['ratio']} "
+                f"[target 0.25 {'met' if f['ratio'] >= 0.25 else 'missed'}], re-import "
+                f"{f['reimport_rows_s']:,}/s x{f['reimport_speedup']} "
+                f"[target 3 {'met' if f['reimport_speedup'] >= 3 else 'missed'}], "
+                f"RSS {early:.0f} -> {late:.0f} MiB",
+                flush=True,
+            )
+            if kind == "customers":
+                refs = references()
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        figures["smart_lists"] = smart_list_timings(admin)
+        print("smart lists (PostgreSQL):", figures["smart_lists"])
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results["import"] = figures
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

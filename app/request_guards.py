@@ -78,10 +78,14 @@ def _refuse_broken_multipart() -> None:
         _refuse(400, {"Content-Type": "multipart/form-data needs a boundary"}, "Malformed body")
 
 
+#: Bodies an operation that takes JSON may receive (NDJSON: the bulk import reads rows).
+JSON_BODY_TYPES = ("application/json", "application/x-ndjson")
+
+
 def _refuse_non_json_for_json_operations() -> None:
     """An operation that validates a JSON body answers 415 to a body of any other type
     (spectree would hand the view no body at all)."""
-    if not request.path.startswith("/api/") or request.mimetype == "application/json":
+    if not request.path.startswith("/api/") or request.mimetype in JSON_BODY_TYPES:
         return
     if request.content_length and _takes_json_body():
         raise ApiError(

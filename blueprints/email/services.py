@@ -247,6 +247,7 @@ def campaign_json(campaign: Campaign, *, detail: bool = False) -> dict[str, Any]
         "startedAt": campaign.started_at.isoformat() if campaign.started_at else None,
         "finishedAt": campaign.finished_at.isoformat() if campaign.finished_at else None,
         "lastError": campaign.last_error,
+        "actions": list(delivery.campaign_actions(campaign.status)),
         "createdAt": campaign.created_at.isoformat() if campaign.created_at else None,
     }
     if campaign.channel == "email":

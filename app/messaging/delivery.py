@@ -137,6 +137,25 @@ def status_counts(campaign: Campaign) -> dict[str, int]:
     return counts
 
 
+def has_reachable(channel: str, customer_ids: Select[Any]) -> bool:
+    """Whether any of these customers may receive ``channel`` now: an address, and
+    neither opted out nor suppressed (SMS: opted in)."""
+    from app.crm.models import Customer
+    from app.messaging import consent
+
+    address = Customer.email if channel == "email" else Customer.phone
+    first = db.session.scalar(
+        select(Customer.id)
+        .where(
+            Customer.id.in_(customer_ids.scalar_subquery()),
+            address.is_not(None),
+            consent.contactable_clause(channel),
+        )
+        .limit(1)
+    )
+    return first is not None
+
+
 def launch(campaign: Campaign) -> jobs.JobHandle:
     """Queue a campaign now or at its scheduled time."""
     campaign.status = "scheduled" if campaign.scheduled_at else "preparing"
@@ -168,6 +187,12 @@ def prepare_campaign(campaign_id: int) -> None:
             db.session.commit()
             return
         campaign.recipients_total = channel.materialize(campaign, customer_ids)
+        if not campaign.recipients_total:  # the list emptied since the campaign was made
+            campaign.status = "failed"
+            campaign.last_error = f"nobody on the list had an address for {campaign.channel}"
+            campaign.finished_at = utcnow()
+            db.session.commit()
+            return
     campaign.status = "sending"
     campaign.started_at = campaign.started_at or utcnow()
     db.session.commit()

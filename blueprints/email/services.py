@@ -19,6 +19,12 @@ from app.models_base import utcnow
 from blueprints.email import sending
 from blueprints.email.models import EmailEvent, EmailMessage
 
+PAST_TIME = "is in the past: give a time to come (UTC), or none to send now"
+NOBODY_TO_EMAIL = (
+    "nobody on this list can be emailed: no member has an email address that is not "
+    "opted out or suppressed"
+)
+
 
 def _aware(when: datetime | None) -> datetime | None:
     if when is not None and when.tzinfo is None:
@@ -132,9 +138,16 @@ def send_bulk(
     scheduled_at: datetime | None = None,
     name: str | None = None,
 ) -> Campaign:
-    """Create an email campaign to a list and launch it (now or at ``scheduled_at``)."""
-    audiences.resolve("list", list_id, user)  # 422 naming listId when unknown or hidden
+    """Create an email campaign to a list and launch it (now or at ``scheduled_at``):
+    a 422 naming the field for an unknown list, one nobody on it may be emailed from, a
+    time already past or unusable content."""
+    scheduled_at = _aware(scheduled_at)
+    if scheduled_at is not None and scheduled_at <= utcnow():
+        raise validation_error({"scheduledAt": PAST_TIME})
+    members = audiences.resolve("list", list_id, user)  # 422 naming listId when unknown
     subject, html, template_pk = _content(template_id, subject, html, set())
+    if not delivery.has_reachable("email", members):
+        raise validation_error({"listId": NOBODY_TO_EMAIL})
     resolver = audiences.resolvers().get("list")
     label = None
     if resolver is not None and resolver.describe is not None:
@@ -148,7 +161,7 @@ def send_bulk(
         audience_type="list",
         audience_ref=list_id,
         audience_name=label,
-        scheduled_at=_aware(scheduled_at),
+        scheduled_at=scheduled_at,
         created_by_id=user.id,
     )
     db.session.add(campaign)

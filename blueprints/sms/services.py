@@ -265,7 +265,13 @@ def create_campaign(
     """A bulk text to a list through the outbox (rendered per customer at send time)."""
     from app.messaging import audiences
 
-    audiences.resolve("list", list_id, user, field="listId")  # 422 when unknown/hidden
+    if scheduled_at is not None and scheduled_at.tzinfo is None:
+        raise validation_error({"scheduledAt": "give a time zone (e.g. 2026-05-01T09:00:00Z)"})
+    if scheduled_at is not None and scheduled_at <= utcnow():
+        raise validation_error(
+            {"scheduledAt": "is in the past: give a time to come, or none to send now"}
+        )
+    members = audiences.resolve("list", list_id, user, field="listId")  # 422 when unknown
     if (body is None) == (template_id is None):
         raise validation_error({"body": "send either body or templateId"})
     template = sms_template(template_id) if template_id else None
@@ -277,8 +283,13 @@ def create_campaign(
 
         check_sms_body(source)
     check_body(render(source, {}, html=False), "templateId" if template else "body")
-    if scheduled_at is not None and scheduled_at.tzinfo is None:
-        raise validation_error({"scheduledAt": "give a time zone (e.g. 2026-05-01T09:00:00Z)"})
+    if not delivery.has_reachable("sms", members):
+        raise validation_error(
+            {
+                "listId": "nobody on this list can be texted: no member has a phone number "
+                "and an SMS opt-in (or all opted out)"
+            }
+        )
     campaign = Campaign(
         channel="sms",
         name=name or f"SMS {utcnow():%Y-%m-%d %H:%M}",
@@ -287,7 +298,7 @@ def create_campaign(
         audience_type="list",
         audience_ref=list_id,
         status="draft",
-        scheduled_at=scheduled_at if scheduled_at and scheduled_at > utcnow() else None,
+        scheduled_at=scheduled_at,
         created_by_id=getattr(user, "id", None),
     )
     db.session.add(campaign)

@@ -215,3 +215,29 @@ def test_a_number_shared_by_customers_is_texted_once(
     assert [m.body for m in fake_twilio.received] == ["Hi First"]
     duplicate = db.session.scalar(select(SmsMessage).where(SmsMessage.customer_id == second.id))
     assert (duplicate.status, duplicate.error_message) == ("suppressed", "duplicate address")
+
+
+def test_a_list_nobody_can_be_texted_from_is_a_422(call, manager, make_customer, opt_in):
+    never_opted_in = make_customer(phone="+12125550153")
+    no_phone = make_customer(phone=None)
+    opted_out = make_customer(phone="+12125550155")
+    opt_in(opted_out, "opted_out")
+    list_id = make_list(call, manager, [never_opted_in, no_phone, opted_out])
+    r = call(manager, "post", "/send", json={"listId": list_id, "body": "Hi"})
+    assert r.status_code == 422, r.get_json()
+    assert "nobody on this list can be texted" in r.get_json()["error"]["fields"]["listId"]
+    assert db.session.scalar(select(Campaign)) is None
+
+
+def test_a_past_send_time_is_a_422(call, manager, make_customer, opt_in, fake_twilio):
+    customer = make_customer(phone="+12125550154")
+    opt_in(customer)
+    list_id = make_list(call, manager, [customer])
+    r = call(
+        manager,
+        "post",
+        "/send",
+        json={"listId": list_id, "body": "Hi", "scheduledAt": "2020-01-01T09:00:00Z"},
+    )
+    assert r.status_code == 422 and "in the past" in r.get_json()["error"]["fields"]["scheduledAt"]
+    assert db.session.scalar(select(Campaign)) is None and fake_twilio.received == []

@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, select
 
 from app.api.errors import ApiError, validation_error
 from app.crm.models import Customer
-from app.crm.scoping import get_visible_customer
+from app.crm.scoping import get_visible_customer, visible_customer_ids
 from app.crm.services import normalise_email
 from app.extensions import db
 from app.messaging import audiences, consent, delivery, rendering
@@ -101,6 +101,33 @@ def send_single(
         delivery.enqueue_single("email", message.id)
     db.session.refresh(message)
     return message
+
+
+def get_message(public_id: str, user: Any) -> EmailMessage | None:
+    """One email message ``user`` may see: its customer's, within the user's territory
+    (a message with no customer only for those who see every territory)."""
+    stmt = select(EmailMessage).where(EmailMessage.public_id == public_id)
+    if not user.sees_all_territories:
+        stmt = stmt.where(EmailMessage.customer_id.in_(visible_customer_ids(user)))
+    return db.session.scalar(stmt)
+
+
+def message_detail_json(m: EmailMessage) -> dict[str, Any]:
+    """:func:`message_json` with its campaign and its engagement times."""
+    campaign = db.session.get(Campaign, m.campaign_id) if m.campaign_id else None
+    times = {
+        "deliveredAt": m.delivered_at,
+        "firstOpenedAt": m.first_opened_at,
+        "firstClickedAt": m.first_clicked_at,
+        "bouncedAt": m.bounced_at,
+        "complainedAt": m.complained_at,
+        "unsubscribedAt": m.unsubscribed_at,
+    }
+    return {
+        **message_json(m),
+        "campaignId": campaign.public_id if campaign else None,
+        **{key: when.isoformat() if when else None for key, when in times.items()},
+    }
 
 
 def message_json(m: EmailMessage) -> dict[str, Any]:

@@ -25,6 +25,8 @@ from blueprints.sms import keywords, settings
 from blueprints.sms.models import SmsConversation, SmsMessage
 from providers.sms import segment_info
 
+#: Receipts saying a text never reached the phone: the message failed.
+UNDELIVERED = frozenset({"undelivered", "failed"})
 #: Twilio's statuses in the order they happen (a late callback never moves back).
 STATUS_RANK = {
     "accepted": 0,
@@ -493,13 +495,18 @@ def status_update(data: dict[str, Any]) -> bool:
     status = (data.get("MessageStatus") or data.get("SmsStatus") or "").lower()
     error_code = data.get("ErrorCode") or None
     current = STATUS_RANK.get(message.delivery_status or "", -1)
-    if STATUS_RANK.get(status, 0) >= current:
+    applies = STATUS_RANK.get(status, 0) >= current
+    if applies:
         message.delivery_status = status[:16]
     if status == "delivered":
         message.delivered_at = utcnow()
     if error_code:
         message.error_code = str(error_code)[:40]
         message.error_message = f"Twilio {status}: error {error_code}"
+    if applies and status in UNDELIVERED:  # the carrier never took it: not "sent" after all
+        message.status = "failed"
+        message.error_code = message.error_code or status
+        message.error_message = message.error_message or f"Twilio {status}"
     if message.activity_id:
         activity = db.session.get(Activity, message.activity_id)
         if activity is not None:

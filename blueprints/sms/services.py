@@ -597,4 +597,5 @@ def campaign_json(c: Campaign) -> dict[str, Any]:
         "recipientsTotal": c.recipients_total,
         "counts": delivery.status_counts(c),
         "lastError": c.last_error,
+        "actions": list(delivery.campaign_actions(c.status)),
     }

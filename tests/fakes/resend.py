@@ -74,7 +74,8 @@ def _address(value: str) -> str:
 
 class FakeResend(ScriptedHTTPFake):
     """Resend on 127.0.0.1; ``.received`` holds accepted emails (one per send or batch
-    item). ``fail_next(status=422)`` refuses the next request as an invalid ``to``."""
+    item). ``fail_next(status=422)`` refuses the next request as an invalid ``to``,
+    ``fail_next(status=400, kind="invalid_key")`` as a 400 for an invalid API key."""
 
     def __init__(self, api_key: str = DEFAULT_API_KEY, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -143,6 +144,8 @@ class FakeResend(ScriptedHTTPFake):
             headers.setdefault("ratelimit-reset", headers.get("Retry-After", "1"))
         if failure.status == 422:
             body = error_body(422, "validation_error", _invalid_to("the recipient"))
+        elif failure.status == 400 and failure.kind == "invalid_key":
+            body = error_body(400, "validation_error", "API key is invalid")
         else:
             body = error_body(failure.status)
         return self.json_response(failure.status, body, headers)

@@ -202,3 +202,12 @@ def test_unverified_domain_refuses_the_whole_batch_as_an_account_error(
     with pytest.raises(AccountError):
         provider.send(message(3))
     assert fake.received == []
+
+
+def test_a_400_for_an_invalid_key_is_an_authentication_error(
+    fake: FakeResend, provider: ResendEmailProvider
+) -> None:
+    fake.fail_next(status=400, kind="invalid_key")
+    with pytest.raises(AuthenticationError) as caught:
+        provider.send_batch([message(1), message(2)])
+    assert isinstance(caught.value, AccountError) and not caught.value.suppress

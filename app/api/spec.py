@@ -8,6 +8,7 @@ replaced by our envelope (raised from the ``before`` hook), and the document is 
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 from typing import Any
@@ -139,7 +140,15 @@ def openapi_document(app: Flask) -> dict[str, Any]:
     if cached is None:
         api.app = app
         api.__dict__.pop("_spec", None)
-        cached = api._generate_spec()  # noqa: SLF001 - spectree keeps one app per instance
+        # spectree moves nested models out of its registry while it generates ("del
+        # schema['$defs']"): a second app's document (tests build many) had dangling
+        # $refs. It works on a copy; the registry stays whole.
+        models = api.models
+        api.models = copy.deepcopy(models)
+        try:
+            cached = api._generate_spec()  # noqa: SLF001 - spectree keeps one app per instance
+        finally:
+            api.models = models
         add_plain_operations(app, cached)
         app.extensions["decant_openapi"] = cached
     return cached

@@ -21,12 +21,12 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import JSON, String, select
+from sqlalchemy import JSON, String, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.channels import PeriodicJob
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 #: Queues in the order a worker serves them.
 QUEUES = ("messages", "campaigns", "lists", "sync", "maintenance", "default")
 DEFAULT_RETRY_INTERVALS = (10, 60, 300)
+#: How long a finished job's outcome is kept (RQ's result_ttl; inline: its table row).
+RESULT_TTL_SECONDS = 86400
 
 
 def utcnow() -> datetime:
@@ -45,16 +47,18 @@ def utcnow() -> datetime:
 
 
 class ScheduledJob(db.Model):
-    """An inline-mode job waiting for its time (RQ keeps its own schedule in Redis)."""
+    """An inline-mode job waiting for its time, or the outcome of one that ran (kept
+    for :data:`RESULT_TTL_SECONDS`, as RQ keeps its results in Redis)."""
 
     __tablename__ = "scheduled_job"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
     func: Mapped[str] = mapped_column(String(200))
     args: Mapped[list] = mapped_column(JSON, default=list)
     kwargs: Mapped[dict] = mapped_column(JSON, default=dict)
     run_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     status: Mapped[str] = mapped_column(String(16), default="scheduled", index=True)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,7 @@ def _enqueue_rq(app, conn, path, args, kwargs, queue, at, job_id, timeout, retri
     options: dict[str, Any] = {
         "job_id": job_id,
         "job_timeout": timeout or app.config["JOB_TIMEOUT"],
-        "result_ttl": 86400,
+        "result_ttl": RESULT_TTL_SECONDS,
         "failure_ttl": 7 * 86400,
     }
     if retries:
@@ -158,7 +162,24 @@ def _run_inline(app: Flask, job_id: str, path: str, args, kwargs) -> JobHandle:
     results[job_id] = handle
     while len(results) > 1000:
         results.popitem(last=False)
+    _keep_outcome(handle, path)
     return handle
+
+
+def _keep_outcome(handle: JobHandle, path: str) -> None:
+    """Write an inline job's outcome to its table row, so that every process, and this
+    one after a restart, answers for it (``GET /api/jobs/<id>``). The job itself
+    committed its work already; a failure here is logged, never raised to the caller."""
+    try:
+        row = db.session.get(ScheduledJob, handle.id)
+        if row is None:
+            row = ScheduledJob(id=handle.id, func=path[:200], args=[], kwargs={}, run_at=utcnow())
+            db.session.add(row)
+        row.status, row.error = handle.status, (handle.error or None)
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - the job ran; only its record is lost
+        db.session.rollback()
+        log.warning("could not record the outcome of inline job %s", handle.id, exc_info=True)
 
 
 def run_job(path: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -190,9 +211,9 @@ def job_status(job_id: str) -> JobHandle | None:
     if conn is None:
         handle = _inline_results(app).get(job_id)
         if handle is None:
-            scheduled = db.session.get(ScheduledJob, job_id)
-            if scheduled is not None:
-                return JobHandle(job_id, scheduled.status)
+            kept = db.session.get(ScheduledJob, job_id)
+            if kept is not None:
+                return JobHandle(job_id, kept.status, kept.error)
         return handle
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
@@ -247,7 +268,19 @@ def tick(app: Flask, now: float | None = None) -> list[str]:
         started.append(job.name)
     if conn is None:
         started.extend(_run_due_scheduled(app))
+        _forget_old_outcomes()
     return started
+
+
+def _forget_old_outcomes() -> None:
+    """Drop the rows of inline jobs that ended more than a day ago."""
+    cutoff = utcnow() - timedelta(seconds=RESULT_TTL_SECONDS)
+    db.session.execute(
+        delete(ScheduledJob).where(
+            ScheduledJob.status.in_(("finished", "failed")), ScheduledJob.run_at < cutoff
+        )
+    )
+    db.session.commit()
 
 
 def _run_due_scheduled(app: Flask) -> list[str]:

@@ -66,7 +66,14 @@ class PermanentError(ProviderError):
         self.reason = reason
 
 
-class AuthenticationError(PermanentError):
+class AccountError(PermanentError):
+    """The provider refuses every message for a reason of the account or its settings
+    (credentials, an unverified sending domain or sender, a suspended or paused account),
+    not of one recipient: nothing will go until someone fixes it, so a campaign stops
+    with the reason instead of failing each of its rows, and no address is suppressed."""
+
+
+class AuthenticationError(AccountError):
     """The credentials were refused (401/403): no message will go until they change."""
 
 

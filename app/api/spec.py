@@ -9,6 +9,8 @@ replaced by our envelope (raised from the ``before`` hook), and the document is 
 from __future__ import annotations
 
 import copy
+import inspect
+import re
 from typing import Any
 
 from flask import Flask
@@ -128,18 +130,85 @@ def responses(**codes: Any) -> Response:
     return Response(**codes)
 
 
+#: The document itself and its viewer: not operations of the API.
+SELF_DOCUMENTING = frozenset({"api.openapi_json", "api.docs", "api.docs_asset"})
+_RULE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
 def openapi_document(app: Flask) -> dict[str, Any]:
     cached = app.extensions.get("decant_openapi")
     if cached is None:
         api.app = app
         api.__dict__.pop("_spec", None)
-        # spectree moves each model's nested schemas ($defs) out of its registry while
-        # generating, so a second app's document (tests) lost them: generate from a copy.
+        # spectree moves nested models out of its registry while it generates ("del
+        # schema['$defs']"): a second app's document (tests build many) had dangling
+        # $refs. It works on a copy; the registry stays whole.
         models = api.models
         api.models = copy.deepcopy(models)
         try:
             cached = api._generate_spec()  # noqa: SLF001 - spectree keeps one app per instance
         finally:
             api.models = models
+        add_plain_operations(app, cached)
         app.extensions["decant_openapi"] = cached
     return cached
+
+
+def openapi_path(rule: str) -> str:
+    """A Flask rule as an OpenAPI path: ``/lists/<list_id>`` -> ``/lists/{list_id}``."""
+    return _RULE_ARGUMENT.sub(r"{\1}", rule)
+
+
+def add_plain_operations(app: Flask, document: dict[str, Any]) -> None:
+    """Document the API routes spectree does not validate (a CSV export, the providers'
+    signed webhooks, whose bodies are theirs): from their docstrings, with their path
+    parameters and their security (none for public ones), so that the document lists
+    every operation the app answers under ``/api/``."""
+    paths = document.setdefault("paths", {})
+    schemas = document.get("components", {}).get("schemas", {})
+    envelope = next((name for name in schemas if name.split(".")[0] == "ErrorEnvelope"), None)
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.endpoint in SELF_DOCUMENTING:
+            continue
+        operations = paths.setdefault(openapi_path(rule.rule), {})
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            if method.lower() not in operations:
+                operations[method.lower()] = _plain_operation(app, rule, method, envelope)
+
+
+def _plain_operation(app: Flask, rule: Any, method: str, envelope: str | None) -> dict[str, Any]:
+    from app.auth.access import is_public
+
+    view = app.view_functions[rule.endpoint]
+    public = is_public(app, rule.endpoint)
+    doc = inspect.getdoc(view) or ""
+    summary, _, description = doc.partition("\n")
+    if public:
+        summary = summary or f"Provider callback ({rule.endpoint.rpartition('.')[2]})"
+        description = (
+            description + "\n\nPublic: no login; the request is verified by the provider's "
+            "signature or secret, and refused (403) otherwise."
+        ).strip()
+    operation: dict[str, Any] = {
+        "summary": summary or rule.endpoint,
+        "operationId": f"{method.lower()}_{rule.endpoint.replace('.', '_')}",
+        "tags": [rule.endpoint.partition(".")[0].removesuffix("_api")],
+        "responses": {"200": {"description": "Success (see the description)"}},
+    }
+    if description:
+        operation["description"] = description
+    if rule.arguments:
+        operation["parameters"] = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in sorted(rule.arguments)
+        ]
+    if public:
+        operation["security"] = []
+    else:
+        for status, text in (("401", "Not logged in"), ("403", "Forbidden"), ("404", "Not found")):
+            answer: dict[str, Any] = {"description": text}
+            if envelope:
+                schema = {"$ref": f"#/components/schemas/{envelope}"}
+                answer["content"] = {"application/json": {"schema": schema}}
+            operation["responses"][status] = answer
+    return operation

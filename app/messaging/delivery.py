@@ -35,7 +35,7 @@ from app.messaging import outbox
 from app.messaging.models import Campaign
 from app.messaging.ratelimit import SlidingWindowLimiter
 from app.models_base import utcnow
-from providers.errors import PermanentError, ProviderError, TransientError
+from providers.errors import AccountError, PermanentError, ProviderError, TransientError
 from providers.sender import SenderProcess
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,25 @@ def status_counts(campaign: Campaign) -> dict[str, int]:
     return counts
 
 
+def has_reachable(channel: str, customer_ids: Select[Any]) -> bool:
+    """Whether any of these customers may receive ``channel`` now: an address, and
+    neither opted out nor suppressed (SMS: opted in)."""
+    from app.crm.models import Customer
+    from app.messaging import consent
+
+    address = Customer.email if channel == "email" else Customer.phone
+    first = db.session.scalar(
+        select(Customer.id)
+        .where(
+            Customer.id.in_(customer_ids.scalar_subquery()),
+            address.is_not(None),
+            consent.contactable_clause(channel),
+        )
+        .limit(1)
+    )
+    return first is not None
+
+
 def launch(campaign: Campaign) -> jobs.JobHandle:
     """Queue a campaign now or at its scheduled time."""
     campaign.status = "scheduled" if campaign.scheduled_at else "preparing"
@@ -168,6 +187,12 @@ def prepare_campaign(campaign_id: int) -> None:
             db.session.commit()
             return
         campaign.recipients_total = channel.materialize(campaign, customer_ids)
+        if not campaign.recipients_total:  # the list emptied since the campaign was made
+            campaign.status = "failed"
+            campaign.last_error = f"nobody on the list had an address for {campaign.channel}"
+            campaign.finished_at = utcnow()
+            db.session.commit()
+            return
     campaign.status = "sending"
     campaign.started_at = campaign.started_at or utcnow()
     db.session.commit()
@@ -267,10 +292,14 @@ class _Pipeline:
         staged = sender.stage(prepared)
         if previous is not None:
             try:
-                self._record(*previous)
+                stopped = self._record(*previous)
             except BaseException:
                 sender.drop(staged)
                 raise
+            if stopped is not None:  # the provider refuses the account: keep these back
+                sender.drop(staged)
+                _release(self.channel, rows)
+                return
         slots = len(rows) if rate.per_message else 1
         shared_limiter = limiter()
 
@@ -312,11 +341,13 @@ class _Pipeline:
         except TransientError as exc:
             return provider, rows, exc
 
-    def _record(self, provider: Any, rows: list[outbox.OutboxRow], outcomes: Any) -> None:
+    def _record(
+        self, provider: Any, rows: list[outbox.OutboxRow], outcomes: Any
+    ) -> AccountError | None:
         if isinstance(outcomes, TransientError):
             _defer(self.channel, provider, rows, outcomes)
-        else:
-            _record(self.channel, provider, rows, outcomes)
+            return None
+        return _record(self.channel, provider, rows, outcomes)
 
 
 class _ThreadSender:
@@ -423,16 +454,40 @@ def resume_campaigns() -> list[int]:
     return resumed
 
 
+#: What a user may do to a campaign in each status (the page offers only these).
+CAMPAIGN_ACTIONS = {
+    "draft": ("cancel",),
+    "scheduled": ("pause", "cancel"),
+    "preparing": ("pause", "cancel"),
+    "sending": ("pause", "cancel"),
+    "paused": ("resume", "cancel"),
+    "failed": ("cancel",),
+}
+
+
+def campaign_actions(status: str) -> tuple[str, ...]:
+    """The actions (pause, resume, cancel) that apply to a campaign in ``status``."""
+    return CAMPAIGN_ACTIONS.get(status, ())
+
+
 def set_campaign_state(campaign: Campaign, action: str) -> None:
-    """pause | resume | cancel."""
-    if action == "pause" and campaign.status in ("sending", "preparing", "scheduled"):
+    """pause | resume | cancel, where :func:`campaign_actions` allows it."""
+    if action not in campaign_actions(campaign.status):
+        raise ValueError(f"cannot {action} a campaign that is {campaign.status}")
+    if action == "pause":
         campaign.status = "paused"
-    elif action == "resume" and campaign.status == "paused":
+    elif action == "resume":
+        campaign.last_error = None
+        model = channel_for(campaign.channel).model
+        prepared = db.session.scalar(select(model.id).where(model.campaign_id == campaign.id))
+        if prepared is None:  # paused before its recipients were written: prepare it
+            launch(campaign)
+            return
         campaign.status = "sending"
         db.session.commit()
         jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns")
         return
-    elif action == "cancel" and campaign.status not in ("sent", "cancelled"):
+    else:
         campaign.status = "cancelled"
         campaign.finished_at = utcnow()
         model = channel_for(campaign.channel).model
@@ -441,8 +496,6 @@ def set_campaign_state(campaign: Campaign, action: str) -> None:
             .where(model.campaign_id == campaign.id, model.status == "queued")
             .values(status="cancelled")
         )
-    else:
-        raise ValueError(f"cannot {action} a campaign that is {campaign.status}")
     db.session.commit()
 
 
@@ -552,11 +605,14 @@ def _deliver_batch(
         pipeline.finish()
     slots = len(sendable) if rate.per_message else 1
     try:
-        for start in range(0, len(sendable), rate.limit if rate.per_message else len(sendable)):
-            chunk = sendable[start : start + (rate.limit if rate.per_message else len(sendable))]
+        step = rate.limit if rate.per_message else len(sendable)
+        for start in range(0, len(sendable), step):
+            chunk = sendable[start : start + step]
             limiter().wait(rate.key, rate.limit, rate.window, min(slots, len(chunk)))
             outcomes = channel.send(provider, chunk)
-            _record(channel, provider, chunk, outcomes)
+            if _record(channel, provider, chunk, outcomes) is not None:
+                _release(channel, sendable[start + step :])
+                return
     except TransientError as exc:
         _defer(channel, provider, [r for r in sendable if r.status == "sending"], exc)
 
@@ -569,14 +625,33 @@ def _defer(channel: DeliveryChannel, provider: Any, rows: list[Any], exc: Transi
     log.warning("%s batch of %d deferred: %s", channel.name, len(rows), exc)
 
 
-def _record(channel: DeliveryChannel, provider: Any, rows: Sequence[Any], outcomes) -> None:
+def _release(channel: DeliveryChannel, rows: Sequence[Any]) -> None:
+    """Put claimed rows back, untried (their campaign stopped before they went)."""
+    for row in rows:
+        row.status, row.claim_token = "queued", None
+    outbox.save(channel.model, rows)
+    db.session.commit()
+
+
+def _record(
+    channel: DeliveryChannel, provider: Any, rows: Sequence[Any], outcomes
+) -> AccountError | None:
+    """Write a batch's outcomes; the :class:`AccountError` that stopped its campaign, if
+    the provider refused the account (the caller then sends no more of it)."""
     name = getattr(provider, "name", channel.name)
     if len(outcomes) != len(rows):
         raise RuntimeError(f"{channel.name}: {len(outcomes)} outcomes for {len(rows)} rows")
     sent: dict[str | None, list[Any]] = {}
+    stopped: dict[int, AccountError] = {}
     for row, outcome in zip(rows, outcomes, strict=True):
         if isinstance(outcome, TransientError):
             outbox.retry_later([row], name, outcome)
+        elif isinstance(outcome, AccountError) and row.campaign_id is not None:
+            # Not this recipient's failure: the row waits, with the reason, for the
+            # campaign to be resumed once the account is fixed.
+            outbox.mark_failed(row, name, outcome)
+            row.status, row.claim_token = "queued", None
+            stopped.setdefault(row.campaign_id, outcome)
         elif isinstance(outcome, ProviderError):
             outbox.mark_failed(row, name, outcome)
             if isinstance(outcome, PermanentError) and outcome.suppress:
@@ -595,7 +670,22 @@ def _record(channel: DeliveryChannel, provider: Any, rows: Sequence[Any], outcom
     extra = channel.sent_values() if channel.sent_values else {}
     _mark_sent(channel.model, rows, sent, name, now, extra)
     outbox.save(channel.model, rows)
+    for campaign_id, error in stopped.items():
+        _stop_campaign(campaign_id, error)
     db.session.commit()
+    return next(iter(stopped.values()), None)
+
+
+def _stop_campaign(campaign_id: int, error: AccountError) -> None:
+    """Pause a sending campaign the provider will not take, saying why: resumed once the
+    account is fixed, it goes on where it stopped (its rows are still queued)."""
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status.in_(("sending", "preparing")))
+        .values(status="paused", last_error=f"Stopped: {error}"[:2000])
+        .execution_options(synchronize_session=False)
+    )
+    log.warning("campaign %s paused: %s", campaign_id, error)
 
 
 def _mark_sent(

@@ -20,14 +20,21 @@ from typing import Any
 
 import css_inline
 import nh3
-from jinja2 import Template, TemplateSyntaxError, meta, nodes
+from jinja2 import Template, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.sandbox import SecurityError
 from markupsafe import escape
 
 from app.messaging import sandbox
 
 CORE_TOKENS = ("customer_name", "last_order_date", "territory", "rep_name", "unsubscribe_url")
-FALLBACKS = {"customer_name": "there", "territory": "your area", "rep_name": "your rep"}
+#: What a core token says when the customer has no value for it and the template gives
+#: no ``|default(...)`` of its own (an explicit default wins).
+FALLBACKS = {
+    "customer_name": "there",
+    "last_order_date": "some time ago",
+    "territory": "your area",
+    "rep_name": "your rep",
+}
 MAX_TEMPLATE_LENGTH = 200_000
 
 
@@ -46,9 +53,21 @@ MAX_NUMBER = 10_000
 RenderLimit = sandbox.RenderLimit
 
 
+class _FallbackUndefined(Undefined):
+    """A token with no value renders its core fallback (:data:`FALLBACKS`), or nothing;
+    ``|default(...)`` still sees it as undefined, so a template's own fallback wins."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return FALLBACKS.get(self._undefined_name or "", "")
+
+
 @lru_cache(maxsize=2)
 def _environment(autoescape: bool) -> sandbox.BoundedSandbox:
-    return sandbox.BoundedSandbox(autoescape=autoescape, trim_blocks=True)
+    return sandbox.BoundedSandbox(
+        autoescape=autoescape, trim_blocks=True, undefined=_FallbackUndefined
+    )
 
 
 def check_template(source: str | None, field: str, custom_keys: set[str], *, html: bool) -> None:
@@ -116,7 +135,9 @@ def sample_context(custom_keys: set[str]) -> dict[str, Any]:
 
 
 def customer_context(customer: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Token values for one customer; missing values fall back to friendly defaults."""
+    """Token values for one customer (a missing one renders its fallback). ``extra``
+    personalisation overrides them, except an empty or null value, which counts as
+    missing: the customer's own value or the fallback stays."""
     context = context_values(
         customer.name,
         customer.last_order_date,
@@ -125,7 +146,13 @@ def customer_context(customer: Any, extra: dict[str, Any] | None = None) -> dict
         customer.custom_fields,
     )
     if extra:
-        context.update({k: v for k, v in extra.items() if isinstance(k, str) and k.isidentifier()})
+        context.update(
+            {
+                k: v
+                for k, v in extra.items()
+                if isinstance(k, str) and k.isidentifier() and v is not None and v != ""
+            }
+        )
     return context
 
 
@@ -137,12 +164,13 @@ def context_values(
     custom_fields: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """:func:`customer_context` from the customer's columns (a campaign batch reads them
-    with one query, not as objects)."""
+    with one query, not as objects). A missing value is left empty: rendering gives it
+    the template's ``|default(...)`` or else its :data:`FALLBACKS` entry."""
     context: dict[str, Any] = {
-        "customer_name": name or FALLBACKS["customer_name"],
+        "customer_name": name or "",
         "last_order_date": last_order_date.isoformat() if last_order_date else "",
-        "territory": territory if territory is not None else FALLBACKS["territory"],
-        "rep_name": rep_name if rep_name is not None else FALLBACKS["rep_name"],
+        "territory": territory or "",
+        "rep_name": rep_name or "",
     }
     for key, value in (custom_fields or {}).items():
         if key not in context and key.isidentifier():
@@ -343,10 +371,13 @@ def token_forms(token: Token, context: dict[str, Any]) -> tuple[str, str]:
 
 
 def _value_of(token: Token, context: dict[str, Any]) -> Any:
-    """The token's value, or its fallback when the value is missing or empty."""
+    """The token's value, or when it is missing or empty its own fallback, else the core
+    one (as :class:`_FallbackUndefined` gives Jinja)."""
     value = context.get(token.name)
     if value is None or value == "":
-        return token.fallback or ""
+        if token.fallback is not None:
+            return token.fallback
+        return FALLBACKS.get(token.name, "")
     return value
 
 

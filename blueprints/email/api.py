@@ -55,6 +55,16 @@ def send(json: s.SendIn):
     return services.message_json(message), 201
 
 
+@bp.get("/email/messages/<message_id>")
+@validate(["email"], resp=responses(HTTP_200=s.MessageDetailOut, HTTP_404=None))
+def get_message(message_id: str):
+    """One email (a single send or a campaign recipient's): status, error, engagement."""
+    message = services.get_message(message_id, current_user)
+    if message is None:
+        raise not_found("message")
+    return services.message_detail_json(message)
+
+
 # --- templates -----------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ def svg_chart(timeline: dict[str, Any]) -> Markup:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
         'class="w-100" role="img" aria-label="Opens and clicks over time" '
-        'data-testid="campaign-chart">',
+        f'data-testid="campaign-chart" data-opens="{sum(opens)}" data-clicks="{sum(clicks)}">',
         f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" '
         'stroke="#999"/>',
         f'<text x="4" y="{PAD}" font-size="11" fill="#666">{top}</text>',

@@ -37,6 +37,17 @@ class MessageOut(OutModel):
     error: dict[str, Any] | None = None
 
 
+class MessageDetailOut(MessageOut):
+    customer_id: str | None = None
+    campaign_id: str | None = None
+    subject: str | None = None
+    opens: int = 0
+    clicks: int = 0
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    bounced_at: datetime | None = None
+
+
 class CampaignOut(OutModel):
     id: str
     status: str

@@ -18,7 +18,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, case, func, insert, literal, select
+from sqlalchemy import Select, and_, case, func, insert, literal, select
 from sqlalchemy.orm import aliased
 
 from app import bulk
@@ -60,6 +60,8 @@ CLAIM_COLUMNS = (
 )
 DEFAULT_RATE_LIMIT = "600/60"
 DEFAULT_BATCH_SIZE = 500
+#: Why a campaign row was not sent: another customer in the audience has its address.
+DUPLICATE_ADDRESS = "duplicate address"
 _console_rows: contextvars.ContextVar[dict[str, OutboxRow] | None] = contextvars.ContextVar(
     "email_console_rows", default=None
 )
@@ -132,23 +134,48 @@ def _public_id_sql(order_by: Any):
 
 
 def materialize(campaign: Campaign, customer_ids: Select[Any]) -> int:
-    """One INSERT ... SELECT: a row per audience customer with an address."""
+    """One INSERT ... SELECT: a row per audience customer with an address. One campaign
+    sends one message per address: customers sharing an address (compared lower-cased)
+    get one queued row, a contactable one first; the others are ``suppressed`` as a
+    ``duplicate address`` (SendGrid would refuse a request holding the address twice)."""
     now = utcnow()
+    address = func.lower(Customer.email)
+    audience = (
+        select(
+            Customer.id.label("customer_id"),
+            address.label("address"),
+            case((consent.contactable_clause("email"), 1), else_=0).label("contactable"),
+        )
+        .where(Customer.id.in_(customer_ids.scalar_subquery()), Customer.email.is_not(None))
+        .subquery()
+    )
+    ranked = select(
+        *audience.c,
+        func.row_number()
+        .over(
+            partition_by=audience.c.address,
+            order_by=(audience.c.contactable.desc(), audience.c.customer_id),
+        )
+        .label("copy"),
+    ).subquery()
+    duplicate = ranked.c.copy > 1
+    queued = and_(ranked.c.copy == 1, ranked.c.contactable == 1)
     source = select(
-        _public_id_sql(Customer.id),
+        _public_id_sql(ranked.c.customer_id),
         literal(campaign.id),
-        Customer.id,
+        ranked.c.customer_id,
         literal(campaign.created_by_id),
         literal(campaign.template_id),
-        func.lower(Customer.email),
-        case((consent.contactable_clause("email"), "queued"), else_="suppressed"),
-        case((consent.contactable_clause("email"), None), else_="suppressed"),
+        ranked.c.address,
+        case((queued, "queued"), else_="suppressed"),
+        case((queued, None), else_="suppressed"),
+        case((duplicate, DUPLICATE_ADDRESS), else_=None),
         literal(0),
         literal(0),
         literal(0),
         literal(campaign.scheduled_at),
         literal(now),
-    ).where(Customer.id.in_(customer_ids.scalar_subquery()), Customer.email.is_not(None))
+    )
     columns = [
         "public_id",
         "campaign_id",
@@ -158,6 +185,7 @@ def materialize(campaign: Campaign, customer_ids: Select[Any]) -> int:
         "to_address",
         "status",
         "error_code",
+        "error_message",
         "attempts",
         "open_count",
         "click_count",

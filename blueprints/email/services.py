@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, select
 
 from app.api.errors import ApiError, validation_error
 from app.crm.models import Customer
-from app.crm.scoping import get_visible_customer
+from app.crm.scoping import get_visible_customer, visible_customer_ids
 from app.crm.services import normalise_email
 from app.extensions import db
 from app.messaging import audiences, consent, delivery, rendering
@@ -18,6 +18,12 @@ from app.messaging.models import Campaign
 from app.models_base import utcnow
 from blueprints.email import sending
 from blueprints.email.models import EmailEvent, EmailMessage
+
+PAST_TIME = "is in the past: give a time to come (UTC), or none to send now"
+NOBODY_TO_EMAIL = (
+    "nobody on this list can be emailed: no member has an email address that is not "
+    "opted out or suppressed"
+)
 
 
 def _aware(when: datetime | None) -> datetime | None:
@@ -98,6 +104,33 @@ def send_single(
     return message
 
 
+def get_message(public_id: str, user: Any) -> EmailMessage | None:
+    """One email message ``user`` may see: its customer's, within the user's territory
+    (a message with no customer only for those who see every territory)."""
+    stmt = select(EmailMessage).where(EmailMessage.public_id == public_id)
+    if not user.sees_all_territories:
+        stmt = stmt.where(EmailMessage.customer_id.in_(visible_customer_ids(user)))
+    return db.session.scalar(stmt)
+
+
+def message_detail_json(m: EmailMessage) -> dict[str, Any]:
+    """:func:`message_json` with its campaign and its engagement times."""
+    campaign = db.session.get(Campaign, m.campaign_id) if m.campaign_id else None
+    times = {
+        "deliveredAt": m.delivered_at,
+        "firstOpenedAt": m.first_opened_at,
+        "firstClickedAt": m.first_clicked_at,
+        "bouncedAt": m.bounced_at,
+        "complainedAt": m.complained_at,
+        "unsubscribedAt": m.unsubscribed_at,
+    }
+    return {
+        **message_json(m),
+        "campaignId": campaign.public_id if campaign else None,
+        **{key: when.isoformat() if when else None for key, when in times.items()},
+    }
+
+
 def message_json(m: EmailMessage) -> dict[str, Any]:
     return {
         "id": m.public_id,
@@ -133,9 +166,16 @@ def send_bulk(
     scheduled_at: datetime | None = None,
     name: str | None = None,
 ) -> Campaign:
-    """Create an email campaign to a list and launch it (now or at ``scheduled_at``)."""
-    audiences.resolve("list", list_id, user)  # 422 naming listId when unknown or hidden
+    """Create an email campaign to a list and launch it (now or at ``scheduled_at``):
+    a 422 naming the field for an unknown list, one nobody on it may be emailed from, a
+    time already past or unusable content."""
+    scheduled_at = _aware(scheduled_at)
+    if scheduled_at is not None and scheduled_at <= utcnow():
+        raise validation_error({"scheduledAt": PAST_TIME})
+    members = audiences.resolve("list", list_id, user)  # 422 naming listId when unknown
     subject, html, template_pk = _content(template_id, subject, html, set())
+    if not delivery.has_reachable("email", members):
+        raise validation_error({"listId": NOBODY_TO_EMAIL})
     resolver = audiences.resolvers().get("list")
     label = None
     if resolver is not None and resolver.describe is not None:
@@ -149,7 +189,7 @@ def send_bulk(
         audience_type="list",
         audience_ref=list_id,
         audience_name=label,
-        scheduled_at=_aware(scheduled_at),
+        scheduled_at=scheduled_at,
         created_by_id=user.id,
     )
     db.session.add(campaign)
@@ -248,6 +288,7 @@ def campaign_json(campaign: Campaign, *, detail: bool = False) -> dict[str, Any]
         "startedAt": campaign.started_at.isoformat() if campaign.started_at else None,
         "finishedAt": campaign.finished_at.isoformat() if campaign.finished_at else None,
         "lastError": campaign.last_error,
+        "actions": list(delivery.campaign_actions(campaign.status)),
         "createdAt": campaign.created_at.isoformat() if campaign.created_at else None,
     }
     if campaign.channel == "email":

@@ -167,6 +167,7 @@ def record_engagement(
         if not message.open_count:  # a click proves an open the pixel missed
             message.open_count = 1
             message.first_opened_at = message.last_opened_at = at
+            add_event(message, "open", at=at, source=source)  # counted, so charted too
     add_event(message, kind, at=at, url=url, source=source)
     _note_activity(message)
     db.session.commit()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, case, func, insert, literal, select
+from sqlalchemy import Select, and_, case, func, insert, literal, select
 
 from app.crm.models import CommunicationPreference, Customer, Territory
 from app.crm.services import log_activity
@@ -21,10 +21,18 @@ from app.models_base import utcnow
 from app.signals import message_sent
 from blueprints.sms import settings
 from blueprints.sms.models import SmsConversation, SmsMessage
-from providers.errors import PermanentError, TransientError
-from providers.sms import OutgoingSms, SmsProvider, build_sms_provider, segment_info
+from providers.errors import AccountError, PermanentError, TransientError
+from providers.sms import (
+    MAX_BODY_CHARACTERS,
+    OutgoingSms,
+    SmsProvider,
+    build_sms_provider,
+    segment_info,
+)
 
 STATUS_PATH = "/api/sales/marketing/webhooks/twilio/status"
+#: Why a campaign row was not sent: another customer in the audience has its number.
+DUPLICATE_ADDRESS = "duplicate address"
 
 
 def provider() -> SmsProvider:
@@ -82,6 +90,10 @@ def send(sms: SmsProvider, rows: Sequence[OutboxRow]) -> list[Outcome]:
             row.body = _campaign_body(row, bodies)
             info = segment_info(row.body)
             row.segments, row.encoding = info.segments, info.encoding
+            too_long = length_problem(row.body, info.segments)
+            if too_long is not None:
+                outcomes.append(too_long)
+                continue
         row.from_address = row.from_address or sender()
         message = OutgoingSms(
             to=row.to_address,
@@ -92,6 +104,9 @@ def send(sms: SmsProvider, rows: Sequence[OutboxRow]) -> list[Outcome]:
         try:
             result = sms.send(message)
         except TransientError as exc:
+            outcomes.extend([exc] * (len(rows) - index))
+            break
+        except AccountError as exc:  # every later text would meet it too
             outcomes.extend([exc] * (len(rows) - index))
             break
         except PermanentError as exc:
@@ -111,6 +126,26 @@ def send(sms: SmsProvider, rows: Sequence[OutboxRow]) -> list[Outcome]:
         row.delivery_status = result.status
         outcomes.append(result.provider_message_id)
     return outcomes
+
+
+def length_problem(body: str, segments: int) -> PermanentError | None:
+    """Why a text personalised for its recipient cannot go (a longer name, a custom
+    field...): Twilio refuses a body over 1,600 characters (error 21617), and the
+    SMS_MAX_SEGMENTS setting caps what one text may cost."""
+    if len(body) > MAX_BODY_CHARACTERS:
+        return PermanentError(
+            f"the text is {len(body):,} characters once personalised for this recipient; "
+            f"Twilio takes at most {MAX_BODY_CHARACTERS:,}",
+            code="21617",
+        )
+    limit = int(settings.get("SMS_MAX_SEGMENTS"))
+    if segments > limit:
+        return PermanentError(
+            f"the text is {segments} segments once personalised for this recipient; "
+            f"at most {limit} allowed (SMS_MAX_SEGMENTS)",
+            code="too_long",
+        )
+    return None
 
 
 def refusals(rows: Sequence[OutboxRow]) -> dict[int, str]:
@@ -228,24 +263,49 @@ def _public_id_sql(dialect: str):
 
 
 def materialize(campaign: Campaign, customer_ids: Select[Any]) -> int:
-    """One INSERT ... SELECT: a queued row per recipient with a phone, or suppressed."""
+    """One INSERT ... SELECT: a queued row per recipient with a phone, or suppressed. One
+    campaign texts a number once: customers sharing a phone get one queued row (an
+    opted-in one first), the others are ``suppressed`` as a ``duplicate address``."""
     dialect = db.session.get_bind().dialect.name
-    status = case((consent.contactable_clause("sms"), "queued"), else_="suppressed")
+    audience = (
+        select(
+            Customer.id.label("customer_id"),
+            Customer.phone.label("phone"),
+            case((consent.contactable_clause("sms"), 1), else_=0).label("contactable"),
+        )
+        .where(Customer.id.in_(customer_ids), Customer.phone.is_not(None))
+        .subquery()
+    )
+    ranked = select(
+        *audience.c,
+        func.row_number()
+        .over(
+            partition_by=audience.c.phone,
+            order_by=(audience.c.contactable.desc(), audience.c.customer_id),
+        )
+        .label("copy"),
+    ).subquery()
+    duplicate = ranked.c.copy > 1
+    status = case(
+        (and_(ranked.c.copy == 1, ranked.c.contactable == 1), "queued"), else_="suppressed"
+    )
     now = utcnow()
     source = select(
         _public_id_sql(dialect),
         literal(campaign.id),
-        Customer.id,
+        ranked.c.customer_id,
         literal(campaign.created_by_id, db.Integer),
         literal(campaign.template_id, db.Integer),
         literal("outbound"),
-        Customer.phone,
+        ranked.c.phone,
         literal("[]").cast(db.JSON) if dialect == "postgresql" else literal("[]"),
         literal(0),
         status,
+        case((duplicate, "suppressed"), else_=None),
+        case((duplicate, DUPLICATE_ADDRESS), else_=None),
         literal(0),
         literal(now, db.DateTime(timezone=True)),
-    ).where(Customer.id.in_(customer_ids), Customer.phone.is_not(None))
+    )
     db.session.execute(
         insert(SmsMessage).from_select(
             [
@@ -259,6 +319,8 @@ def materialize(campaign: Campaign, customer_ids: Select[Any]) -> int:
                 "media_urls",
                 "segments",
                 "status",
+                "error_code",
+                "error_message",
                 "attempts",
                 "created_at",
             ],
@@ -267,7 +329,11 @@ def materialize(campaign: Campaign, customer_ids: Select[Any]) -> int:
     )
     db.session.execute(
         db.update(SmsMessage)
-        .where(SmsMessage.campaign_id == campaign.id, SmsMessage.status == "suppressed")
+        .where(
+            SmsMessage.campaign_id == campaign.id,
+            SmsMessage.status == "suppressed",
+            SmsMessage.error_code.is_(None),
+        )
         .values(error_code="suppressed", error_message="not opted in to SMS, or opted out")
     )
     db.session.flush()

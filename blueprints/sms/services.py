@@ -26,6 +26,8 @@ from blueprints.sms import keywords, settings
 from blueprints.sms.models import SmsConversation, SmsMessage
 from providers.sms import segment_info
 
+#: Receipts saying a text never reached the phone: the message failed.
+UNDELIVERED = frozenset({"undelivered", "failed"})
 #: Twilio's statuses in the order they happen (a late callback never moves back).
 STATUS_RANK = {
     "accepted": 0,
@@ -287,7 +289,13 @@ def create_campaign(
     """A bulk text to a list through the outbox (rendered per customer at send time)."""
     from app.messaging import audiences
 
-    audiences.resolve("list", list_id, user, field="listId")  # 422 when unknown/hidden
+    if scheduled_at is not None and scheduled_at.tzinfo is None:
+        raise validation_error({"scheduledAt": "give a time zone (e.g. 2026-05-01T09:00:00Z)"})
+    if scheduled_at is not None and scheduled_at <= utcnow():
+        raise validation_error(
+            {"scheduledAt": "is in the past: give a time to come, or none to send now"}
+        )
+    members = audiences.resolve("list", list_id, user, field="listId")  # 422 when unknown
     if (body is None) == (template_id is None):
         raise validation_error({"body": "send either body or templateId"})
     template = sms_template(template_id) if template_id else None
@@ -297,8 +305,13 @@ def create_campaign(
     if template is None:  # a bulk body is a template rendered per customer: check it first
         check_sms_body(source)
     check_body(render(source, {}, html=False), "templateId" if template else "body")
-    if scheduled_at is not None and scheduled_at.tzinfo is None:
-        raise validation_error({"scheduledAt": "give a time zone (e.g. 2026-05-01T09:00:00Z)"})
+    if not delivery.has_reachable("sms", members):
+        raise validation_error(
+            {
+                "listId": "nobody on this list can be texted: no member has a phone number "
+                "and an SMS opt-in (or all opted out)"
+            }
+        )
     campaign = Campaign(
         channel="sms",
         name=name or f"SMS {utcnow():%Y-%m-%d %H:%M}",
@@ -307,7 +320,7 @@ def create_campaign(
         audience_type="list",
         audience_ref=list_id,
         status="draft",
-        scheduled_at=scheduled_at if scheduled_at and scheduled_at > utcnow() else None,
+        scheduled_at=scheduled_at,
         created_by_id=getattr(user, "id", None),
     )
     db.session.add(campaign)
@@ -507,13 +520,18 @@ def status_update(data: dict[str, Any]) -> bool:
     status = (data.get("MessageStatus") or data.get("SmsStatus") or "").lower()
     error_code = data.get("ErrorCode") or None
     current = STATUS_RANK.get(message.delivery_status or "", -1)
-    if STATUS_RANK.get(status, 0) >= current:
+    applies = STATUS_RANK.get(status, 0) >= current
+    if applies:
         message.delivery_status = status[:16]
     if status == "delivered":
         message.delivered_at = utcnow()
     if error_code:
         message.error_code = str(error_code)[:40]
         message.error_message = f"Twilio {status}: error {error_code}"
+    if applies and status in UNDELIVERED:  # the carrier never took it: not "sent" after all
+        message.status = "failed"
+        message.error_code = message.error_code or status
+        message.error_message = message.error_message or f"Twilio {status}"
     if message.activity_id:
         activity = db.session.get(Activity, message.activity_id)
         if activity is not None:
@@ -618,4 +636,5 @@ def campaign_json(c: Campaign) -> dict[str, Any]:
         "recipientsTotal": c.recipients_total,
         "counts": delivery.status_counts(c),
         "lastError": c.last_error,
+        "actions": list(delivery.campaign_actions(c.status)),
     }

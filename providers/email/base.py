@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from providers.errors import (
-    AuthenticationError,
+    AccountError,
     PermanentError,
     ProviderError,
     TransientError,
@@ -197,11 +197,13 @@ class EmailProvider(ABC):
         """Send up to ``max_batch_size`` messages; one outcome per message, same order.
 
         Raises :class:`TransientError` when nothing was sent and the whole batch should be
-        retried (429, 5xx, timeout, connection), and :class:`AuthenticationError` when the
-        credentials were refused. Otherwise a slot holds a :class:`SendResult`, a
-        :class:`PermanentError` for a message refused on its own, or a
-        :class:`TransientError` for a message deferred on its own or not sent because the
-        provider failed after part of the batch had gone (retry only those slots).
+        retried (429, 5xx, timeout, connection), and a :class:`PermanentError` when the
+        request as a whole was refused (an :class:`AccountError` when the account or its
+        settings are the reason: credentials, unverified domain...). Otherwise a slot
+        holds a :class:`SendResult`, a :class:`PermanentError` for a message refused on
+        its own, or a :class:`TransientError` for a message deferred on its own or not
+        sent because the provider failed after part of the batch had gone (retry only
+        those slots).
 
         The default sends one by one; adapters with a bulk call override it.
         """
@@ -249,9 +251,10 @@ def sequential_batch(
 ) -> BatchOutcome:
     """Call ``send`` per message, applying the :meth:`EmailProvider.send_batch` contract.
 
-    A transient failure for which ``stops_batch`` holds (the default: all of them) ends
-    the loop: it is raised when nothing went yet, else it fills the failed slot and
-    every later one. Other failures, authentication aside, fill their own slot.
+    A transient failure for which ``stops_batch`` holds (the default: all of them), and
+    an :class:`AccountError` (every later message would meet it too), end the loop: it
+    is raised when nothing went yet, else it fills the failed slot and every later one.
+    Other failures fill their own slot.
     """
     results: BatchOutcome = []
     for index, message in enumerate(messages):
@@ -265,8 +268,11 @@ def sequential_batch(
                 raise
             results.extend([exc] * (len(messages) - index))
             break
-        except AuthenticationError:
-            raise
+        except AccountError as exc:
+            if not any(isinstance(r, SendResult) for r in results):
+                raise
+            results.extend([exc] * (len(messages) - index))
+            break
         except PermanentError as exc:
             results.append(exc)
     return results

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from providers.email.base import EmailProvider, OutgoingEmail, SendResult
-from providers.errors import AuthenticationError, ProviderError
+from providers.errors import PermanentError, ProviderError
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ def transmit(provider: EmailProvider, staged: StagedBatch) -> list[Any]:
     ready = len(batch.messages) - len(batch.problems)
     try:
         results = provider.send_staged(staged.staged) if staged.staged is not None else []
-    except AuthenticationError as exc:
-        results = [exc] * ready
+    except PermanentError as exc:  # the request as a whole was refused: every row's outcome
+        results = [_whole_batch(exc, ready)] * ready
     outcomes: list[Any] = []
     it = iter(results)
     for index in range(len(batch.messages)):
@@ -58,3 +58,11 @@ def transmit(provider: EmailProvider, staged: StagedBatch) -> list[Any]:
         result = next(it)
         outcomes.append(result.provider_message_id if isinstance(result, SendResult) else result)
     return outcomes
+
+
+def _whole_batch(error: PermanentError, size: int) -> PermanentError:
+    """A refusal of a whole request, as the outcome of each of its ``size`` messages: one
+    that would suppress an address cannot say whose when the request held several."""
+    if not error.suppress or size <= 1:
+        return error
+    return PermanentError(error.message, code=error.code, provider=error.provider)

@@ -16,9 +16,14 @@ Errors (``resend.exceptions``): RateLimitError / 429 -> ``TransientError`` with
 ``retry_after`` from retry-after or ratelimit-reset (the SDK keeps response headers on
 its errors since 2.23); 5xx, 409 concurrent idempotent request and transport failures
 (the SDK wraps requests' ConnectionError/Timeout as a 500 ``HttpClientError``) ->
-``TransientError``; MissingApiKeyError, InvalidApiKeyError, other 401/403 naming the key
--> ``AuthenticationError``; ValidationError and other 4xx -> ``PermanentError``, with
-``suppress=True, reason="bounce"`` when it is about the ``to`` address. Needs
+``TransientError``; MissingApiKeyError, InvalidApiKeyError, other 400/401/403 naming the
+key -> ``AuthenticationError``; any other 403 (``validation_error`` "The <domain> domain
+is not verified", "You can only send testing emails to your own email address") and the
+account's own settings (``invalid_from_address``, ``restricted_api_key``,
+``invalid_access``) -> ``AccountError``: the account, not a recipient, is the reason, and
+nothing will go until it is fixed. ValidationError and other 4xx -> ``PermanentError``,
+with ``suppress=True, reason="bounce"`` when it is about the ``to`` address (a whole
+batch refused so is the outcome of each of its messages, none suppressed). Needs
 ``resend>=2.23`` (``batch_validation`` arrived in 2.14).
 """
 
@@ -48,13 +53,22 @@ from providers.email.base import (
     SendResult,
     retry_after_seconds,
 )
-from providers.errors import AuthenticationError, PermanentError, ProviderError, TransientError
+from providers.errors import (
+    AccountError,
+    AuthenticationError,
+    PermanentError,
+    ProviderError,
+    TransientError,
+)
 
 DEFAULT_BASE_URL = "https://api.resend.com"
 MAX_BATCH = 100
 
 _SDK_LOCK = threading.Lock()
 _ABOUT_RECIPIENT = re.compile(r"[`'\"]to[`'\"]|\bto field\b", re.IGNORECASE)
+_ABOUT_KEY = re.compile(r"\bapi[ _-]?key\b", re.IGNORECASE)
+#: Error types naming the account's own settings rather than a message or a recipient.
+_ACCOUNT_ERROR_TYPES = frozenset({"invalid_from_address", "restricted_api_key", "invalid_access"})
 
 
 class _SessionClient(resend.HTTPClient):
@@ -193,8 +207,10 @@ def _classify(exc: ResendError) -> ProviderError:
         return TransientError(text, code=code, provider="resend", retry_after=retry)
     if isinstance(exc, MissingApiKeyError | InvalidApiKeyError) or status == 401:
         return AuthenticationError(text, code=code, provider="resend")
-    if status == 403 and "key" in text.lower():
+    if status in (400, 403) and _ABOUT_KEY.search(text):
         return AuthenticationError(text, code=code, provider="resend")
+    if status == 403 or exc.error_type in _ACCOUNT_ERROR_TYPES:
+        return AccountError(text, code=code, provider="resend")
     if status >= 500 or status == 408 or exc.error_type == "concurrent_idempotent_requests":
         retry = retry_after_seconds(getattr(exc, "headers", None), now=time.time())
         return TransientError(text, code=code, provider="resend", retry_after=retry)

@@ -22,10 +22,15 @@ webhook events carry ``<x-message-id>.<suffix>`` and are matched through custom_
 
 Errors (``python_http_client`` HTTPError by status): 429 -> ``TransientError`` with
 ``retry_after`` from Retry-After or X-RateLimit-Reset; 5xx, timeouts and connection
-errors -> ``TransientError``; 401/403 -> ``AuthenticationError``; 400 naming a recipient
-address (``personalizations.N.to.M.email``) -> ``PermanentError(suppress=True,
-reason="bounce")`` for that message, the rest of the request is sent again without it;
-other 4xx -> ``PermanentError`` for every message of the request.
+errors -> ``TransientError``; 401/403 -> ``AuthenticationError``; 400 saying a recipient
+address (``personalizations.N.to.M.email``) is not a valid address ->
+``PermanentError(suppress=True, reason="bounce")`` for that message, the rest of the
+request is sent again without it; a 400 naming a field for any other reason (the same
+address twice, a size limit) is never taken as a bounce; a 400 about our sender
+(``from``, ``reply_to``) -> ``AccountError``; other 4xx -> ``PermanentError`` for every
+message of the request. SendGrid refuses a whole request holding one address twice
+(compared case-insensitively, across personalizations): a batch never puts two messages
+to one address in one request.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from providers.email.base import (
     retry_after_seconds,
 )
 from providers.errors import (
+    AccountError,
     AuthenticationError,
     PermanentError,
     ProviderError,
@@ -66,6 +72,10 @@ MAX_SUBSTITUTION_BYTES = 10_000
 _TAGS_AND_TEXT = re.compile(r"<[^>]*>|[^<]+|<")
 _LONG_LINE = 400
 _RECIPIENT_FIELD = re.compile(r"^personalizations\.(\d+)\.to\.\d+\.email$")
+#: What SendGrid says of an address it will never deliver to (not of a duplicate one).
+_INVALID_ADDRESS = re.compile(r"\b(?:not (?:contain )?a valid|invalid)\b", re.IGNORECASE)
+_NOT_A_BOUNCE = re.compile(r"\bduplicate|\bunique\b|more than once|only be included once", re.I)
+_SENDER_FIELD = re.compile(r"^(?:from|reply_to)(?:\.|$)")
 #: The SDK sends a ``str`` body as it is when the content type is not exactly
 #: ``application/json`` (it would encode it as JSON again otherwise): our requests are
 #: encoded by :func:`_encode`, so that a batch can be encoded before it is sent.
@@ -188,10 +198,15 @@ class _RequestRefused(Exception):
         found: set[int] = set()
         for error in self.errors:
             match = _RECIPIENT_FIELD.match(str(error.get("field") or ""))
-            if match is None:
+            if match is None or not _says_invalid_address(str(error.get("message") or "")):
                 return None
             found.add(int(match.group(1)))
         return found
+
+    def about_sender(self) -> bool:
+        """Every error names our own sender (from, reply_to): the account's settings."""
+        fields = [str(e.get("field") or "") for e in self.errors]
+        return self.status == 400 and bool(fields) and all(_SENDER_FIELD.match(f) for f in fields)
 
     def error_for(self, slot: int) -> PermanentError:
         bad = self.bad_recipients()
@@ -203,7 +218,13 @@ class _RequestRefused(Exception):
                 suppress=True,
                 reason="bounce",
             )
+        if self.about_sender():
+            return AccountError(self.text, code=str(self.status), provider="sendgrid")
         return PermanentError(self.text, code=str(self.status), provider="sendgrid")
+
+
+def _says_invalid_address(message: str) -> bool:
+    return bool(_INVALID_ADDRESS.search(message)) and not _NOT_A_BOUNCE.search(message)
 
 
 def _classify(exc: HTTPError) -> Exception:
@@ -323,9 +344,13 @@ class _Request:
 def _plan(messages: Sequence[OutgoingEmail]) -> list[_Request]:
     """Group messages that can share a request and factor each group's bodies."""
     groups: dict[tuple[Any, ...], list[int]] = {}
+    seen: dict[str, int] = {}
     for index, m in enumerate(messages):
+        # The n-th message to one address goes in the n-th request of its group.
+        address = m.to.casefold()
+        repeat = seen[address] = seen.get(address, -1) + 1
         key = (m.from_email, m.from_name, m.reply_to, bool(m.html), bool(m.text), _layout(m))
-        groups.setdefault(key, []).append(index)
+        groups.setdefault((*key, repeat), []).append(index)
     plan: list[_Request] = []
     for indices in groups.values():
         plan.extend(_factor_group(messages, indices))

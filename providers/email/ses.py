@@ -13,9 +13,13 @@ LimitExceededException, 429 and 5xx -> ``TransientError``; auth codes
 (UnrecognizedClientException, InvalidClientTokenId, SignatureDoesNotMatch, AccessDenied,
 ...) -> ``AuthenticationError``; MessageRejected, InvalidParameterValue and
 BadRequestException -> ``PermanentError``, with ``suppress=True, reason="bounce"`` only
-when the message is about the recipient address; AccountSuspended, SendingPaused,
-MailFromDomainNotVerified -> ``PermanentError``. Timeouts and connection errors ->
-``TransientError``; missing credentials -> ``AuthenticationError``.
+when the message is about the recipient address; ``MessageRejected`` "Email address is
+not verified" is the account's state, never a bounce: the sandbox refusing a recipient
+that is not a verified identity -> ``PermanentError`` for that message (not
+suppressed), an unverified sender -> ``AccountError``. AccountSuspended, SendingPaused
+and MailFromDomainNotVerified -> ``AccountError`` (nothing goes until the account is
+fixed). Timeouts and connection errors -> ``TransientError``; missing credentials ->
+``AuthenticationError``.
 """
 
 from __future__ import annotations
@@ -43,7 +47,13 @@ from providers.email.base import (
     retry_after_seconds,
     sequential_batch,
 )
-from providers.errors import AuthenticationError, PermanentError, ProviderError, TransientError
+from providers.errors import (
+    AccountError,
+    AuthenticationError,
+    PermanentError,
+    ProviderError,
+    TransientError,
+)
 
 TRANSIENT_CODES = frozenset(
     {
@@ -71,6 +81,18 @@ AUTH_CODES = frozenset(
     }
 )
 REJECT_CODES = frozenset({"MessageRejected", "InvalidParameterValue", "BadRequestException"})
+#: The account or its sending is stopped (SES v2 names, and SES v1's for the same states).
+ACCOUNT_CODES = frozenset(
+    {
+        "AccountSuspendedException",
+        "SendingPausedException",
+        "MailFromDomainNotVerifiedException",
+        "AccountSendingPausedException",
+        "ConfigurationSetSendingPausedException",
+        "MailFromDomainNotVerified",
+    }
+)
+_NOT_VERIFIED = re.compile(r"\bnot verified\b", re.IGNORECASE)
 _ADDRESS_WORDS = re.compile(
     r"address|recipient|mailbox|domain|blacklist|suppress|destination|@", re.IGNORECASE
 )
@@ -169,9 +191,27 @@ def _classify(exc: ClientError, message: OutgoingEmail) -> ProviderError:
     if code in TRANSIENT_CODES or status == 429 or status >= 500:
         retry = retry_after_seconds(meta.get("HTTPHeaders"), now=time.time())
         return TransientError(text, code=code, provider="ses", retry_after=retry)
+    if code in ACCOUNT_CODES:
+        return AccountError(text, code=code, provider="ses")
+    if code == "MessageRejected" and _NOT_VERIFIED.search(text):
+        return _unverified(text, code, message)
     if code in REJECT_CODES and about_recipient(text, message):
         return PermanentError(text, code=code, provider="ses", suppress=True, reason="bounce")
     return PermanentError(text, code=code, provider="ses")
+
+
+def _unverified(text: str, code: str, message: OutgoingEmail) -> PermanentError:
+    """SES refusing an identity that is not verified: the sender (nothing can go) unless
+    only the recipient is named (the sandbox: only verified recipients may receive)."""
+    lowered = text.lower()
+    if message.from_email.lower() in lowered or message.to.lower() not in lowered:
+        return AccountError(f"the sender is not verified in SES: {text}", code=code, provider="ses")
+    return PermanentError(
+        f"SES sandbox: the recipient is not a verified identity of the account, so SES "
+        f"refuses it (request production access to send to anyone): {text}",
+        code=code,
+        provider="ses",
+    )
 
 
 def about_recipient(text: str, message: OutgoingEmail) -> bool:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from providers.sms.base import OutgoingSms, SmsProvider, SmsResult
+from providers.sms.base import MAX_BODY_CHARACTERS, OutgoingSms, SmsProvider, SmsResult
 from providers.sms.segments import SegmentInfo, segment_info
 
 __all__ = [
+    "MAX_BODY_CHARACTERS",
     "OutgoingSms",
     "SegmentInfo",
     "SmsProvider",

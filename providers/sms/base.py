@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
+#: The longest ``Body`` Twilio takes, in characters, after personalisation (error 21617).
+MAX_BODY_CHARACTERS = 1600
+
 
 @dataclass(frozen=True)
 class OutgoingSms:

@@ -153,3 +153,35 @@ def test_docs_page_uses_local_assets_only(client):
     asset = client.get("/api/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.data) > 100_000
     assert client.get("/api/docs/assets/..%2Fsecret").status_code == 404
+
+
+def test_openapi_document_lists_every_operation_the_app_answers(app, client):
+    """Walk the URL map: every method of every route under /api/ is an operation of the
+    document (the CSV export and the providers' webhooks included), but the document
+    itself and its viewer; public ones say they need no login."""
+    from openapi_spec_validator import validate
+
+    from app.auth.access import is_public
+
+    self_documenting = {"api.openapi_json", "api.docs", "api.docs_asset"}
+    doc = client.get("/api/openapi.json").get_json()
+    missing, wrongly_secured = [], []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.endpoint in self_documenting:
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = doc["paths"].get(path, {}).get(method.lower())
+            if operation is None:
+                missing.append(f"{method} {rule.rule}")
+            elif is_public(app, rule.endpoint) and operation.get("security") != []:
+                wrongly_secured.append(f"{method} {rule.rule}")
+    assert missing == [] and wrongly_secured == []
+    paths = doc["paths"]
+    for provider in ("sendgrid", "resend", "ses", "twilio", "twilio/status"):
+        assert "post" in paths[f"/api/sales/marketing/webhooks/{provider}"], provider
+    export = paths["/api/sales/marketing/lists/{list_id}/export"]["get"]
+    assert "CSV" in export["summary"] and export["parameters"][0]["name"] == "list_id"
+    envelope = export["responses"]["404"]["content"]["application/json"]["schema"]["$ref"]
+    assert envelope.split("/")[-1] in doc["components"]["schemas"]
+    validate(doc)  # still a valid OpenAPI 3.1 document with them

@@ -119,3 +119,35 @@ def test_a_real_worker_process_runs_a_job_end_to_end(app, redis_url, database_ur
         output = worker.communicate(timeout=30)[0].decode(errors="replace")
     db.session.expire_all()
     assert db.session.scalar(select(Activity.body)) == "from the worker", output[-2000:]
+
+
+def test_finished_and_failed_inline_jobs_answer_from_any_process(
+    app, client, manager, token_headers, make_customer
+):
+    """``GET /api/jobs/<id>`` answers for an inline job that ended, also in a process
+    that did not run it (or this one restarted): its outcome is in the database."""
+    customer = make_customer()
+    done = jobs.enqueue(job_targets.note, customer.id, "kept")
+    failed = jobs.enqueue(job_targets.explode)
+    app.extensions.pop("decant_inline_jobs", None)  # another process's memory: empty
+    headers = token_headers(manager)
+    answer = client.get(f"/api/jobs/{done.id}", headers=headers)
+    assert answer.status_code == 200 and answer.get_json() == {
+        "id": done.id,
+        "status": "finished",
+        "error": None,
+    }
+    answer = client.get(f"/api/jobs/{failed.id}", headers=headers).get_json()
+    assert answer["status"] == "failed" and "went wrong" in answer["error"]
+    assert client.get("/api/jobs/no-such-job", headers=headers).status_code == 404
+
+
+def test_outcomes_of_inline_jobs_are_forgotten_after_a_day(app, make_customer):
+    app.extensions["decant_periodic"] = {}
+    customer = make_customer()
+    handle = jobs.enqueue(job_targets.note, customer.id, "old")
+    kept = db.session.get(jobs.ScheduledJob, handle.id)
+    kept.run_at = utcnow() - timedelta(seconds=jobs.RESULT_TTL_SECONDS + 1)
+    db.session.commit()
+    jobs.tick(app)
+    assert db.session.get(jobs.ScheduledJob, handle.id) is None

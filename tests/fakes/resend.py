@@ -5,7 +5,10 @@
 ``errors: [{index, message}]``), always as ``application/json``; errors are
 ``{"statusCode", "message", "name"}``. ``Idempotency-Key`` is honoured: the same key
 with the same payload replays the first answer without recording again, another payload
-gets 409. It also signs webhooks as Resend does (Svix).
+gets 409. A request from a domain made unverified (``unverify``) is refused as a whole,
+as Resend does: 403 ``validation_error`` "The <domain> domain is not verified...". A
+wrong key is 403 ``invalid_api_key``, a missing one 401. It also signs webhooks as
+Resend does (Svix).
 """
 
 from __future__ import annotations
@@ -71,7 +74,8 @@ def _address(value: str) -> str:
 
 class FakeResend(ScriptedHTTPFake):
     """Resend on 127.0.0.1; ``.received`` holds accepted emails (one per send or batch
-    item). ``fail_next(status=422)`` refuses the next request as an invalid ``to``."""
+    item). ``fail_next(status=422)`` refuses the next request as an invalid ``to``,
+    ``fail_next(status=400, kind="invalid_key")`` as a 400 for an invalid API key."""
 
     def __init__(self, api_key: str = DEFAULT_API_KEY, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -79,6 +83,12 @@ class FakeResend(ScriptedHTTPFake):
         self.received: list[ResendMail] = []
         self.idempotency: dict[str, tuple[str, int, Any]] = {}
         self.request_headers: list[dict[str, str]] = []
+        self.unverified_domains: set[str] = set()
+
+    def unverify(self, domain: str) -> None:
+        """Refuse every request sending from ``domain`` (not verified in the account)."""
+        with self._lock:
+            self.unverified_domains.add(domain.lower())
 
     def __enter__(self) -> FakeResend:
         self.start()
@@ -113,6 +123,9 @@ class FakeResend(ScriptedHTTPFake):
             payload = json.loads(raw)
         except ValueError:
             return self.json_response(422, error_body(422, "validation_error", "Invalid JSON"))
+        domain_problem = self._unverified_domain(payload)
+        if domain_problem:
+            return self.json_response(403, error_body(403, "validation_error", domain_problem))
         if request.path == "/emails":
             status, doc = self._send_one(payload)
         else:
@@ -131,9 +144,25 @@ class FakeResend(ScriptedHTTPFake):
             headers.setdefault("ratelimit-reset", headers.get("Retry-After", "1"))
         if failure.status == 422:
             body = error_body(422, "validation_error", _invalid_to("the recipient"))
+        elif failure.status == 400 and failure.kind == "invalid_key":
+            body = error_body(400, "validation_error", "API key is invalid")
         else:
             body = error_body(failure.status)
         return self.json_response(failure.status, body, headers)
+
+    def _unverified_domain(self, payload: Any) -> str | None:
+        """Resend's whole-request 403 when a sender's domain is not verified."""
+        items = payload if isinstance(payload, list) else [payload]
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            domain = _address(str(item.get("from", ""))).rpartition("@")[2].lower()
+            if domain and domain in self.unverified_domains:
+                return (
+                    f"The {domain} domain is not verified. Please, add and verify your "
+                    "domain on https://resend.com/domains"
+                )
+        return None
 
     def _send_one(self, payload: Any) -> tuple[int, Any]:
         problem = self._problem(payload)

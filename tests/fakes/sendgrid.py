@@ -188,11 +188,38 @@ def _sg_error(field_name: str | None, message: str) -> dict[str, Any]:
     return {"field": field_name, "message": message, "help": None}
 
 
+def _duplicate(address: str) -> str:
+    return (
+        "Each unique email address in the personalizations array should only be included "
+        f"once. You have included {address} more than once."
+    )
+
+
+def _duplicates(personalizations: list[Any]) -> list[dict[str, Any]]:
+    """SendGrid's 400 for an address given twice in one request (case-insensitive)."""
+    seen: set[str] = set()
+    errors = []
+    for p_index, item in enumerate(personalizations):
+        if not isinstance(item, dict):
+            continue
+        for kind in ("to", "cc", "bcc"):
+            for t_index, recipient in enumerate(item.get(kind) or []):
+                address = str(recipient.get("email", "")).casefold()
+                if address in seen:
+                    field_name = f"personalizations.{p_index}.{kind}.{t_index}.email"
+                    errors.append(_sg_error(field_name, _duplicate(address)))
+                seen.add(address)
+    return errors
+
+
 class FakeSendGrid(ScriptedHTTPFake):
     """SendGrid Mail Send on 127.0.0.1; ``.received`` holds each accepted recipient's mail.
 
     ``fail_next(status=400)`` answers a 400 blaming the first recipient's address;
+    ``fail_next(status=400, kind="duplicate")`` the 400 of an address given twice;
     ``reject(address)`` makes SendGrid refuse that address as invalid wherever it appears.
+    A request holding one address twice (to, cc or bcc, across personalizations, compared
+    case-insensitively) is refused as a whole, as SendGrid documents.
     """
 
     def __init__(self, api_key: str = DEFAULT_API_KEY, **kwargs: Any) -> None:
@@ -235,7 +262,9 @@ class FakeSendGrid(ScriptedHTTPFake):
 
     def _failure(self, failure: Failure) -> Response:
         headers = dict(failure.headers)
-        if failure.status == 400:
+        if failure.status == 400 and failure.kind == "duplicate":
+            error = _sg_error("personalizations.0.to.0.email", _duplicate("the address"))
+        elif failure.status == 400:
             error = _sg_error("personalizations.0.to.0.email", "Does not contain a valid address.")
         elif failure.status == 429:
             headers.setdefault("X-RateLimit-Limit", "600")
@@ -262,6 +291,7 @@ class FakeSendGrid(ScriptedHTTPFake):
                 _sg_error("personalizations", "must contain between 1 and 1000 personalizations")
             )
             return errors
+        errors.extend(_duplicates(personalizations))
         content = body.get("content") or []
         if not content or any(not c.get("value") for c in content):
             errors.append(_sg_error("content", "content value must be at least one character"))

@@ -7,6 +7,12 @@ scripted to answer as SES does when throttled (429 TooManyRequestsException), fa
 (503), refusing credentials (403 UnrecognizedClientException), refusing an address
 (400 BadRequestException "Illegal address") or hanging. moto itself refuses unverified
 senders (MessageRejected) and addresses without a domain (InvalidParameterValue).
+
+It also plays the account states SES documents and moto lacks: ``sandbox = True``
+refuses a recipient that is not a verified identity (400 MessageRejected "Email address
+is not verified. The following identities failed the check in region ..."), and
+``account_state = "suspended"`` or ``"paused"`` refuses every send
+(AccountSuspendedException, SendingPausedException).
 """
 
 from __future__ import annotations
@@ -64,6 +70,9 @@ class FakeSes(ScriptedHTTPFake):
         self.moto: ThreadedMotoServer | None = None
         self.moto_url = ""
         self._session = requests.Session()
+        self.sandbox = False
+        self.account_state: str | None = None  # "suspended" | "paused"
+        self.identities: set[str] = set()
 
     def __enter__(self) -> FakeSes:
         self.start()
@@ -100,6 +109,39 @@ class FakeSes(ScriptedHTTPFake):
     def verify(self, identity: str) -> None:
         """Create (and so, in moto, verify) a sending identity: an address or a domain."""
         self.client().create_email_identity(EmailIdentity=identity)
+        with self._lock:
+            self.identities.add(identity.lower())
+
+    def _account_refusal(self, params: dict[str, Any]) -> Response | None:
+        """SES's refusals for the account's state (moto knows none of them)."""
+        if self.account_state == "suspended":
+            return self._error(
+                400,
+                "AccountSuspendedException",
+                "The account has been suspended: it may not send email.",
+            )
+        if self.account_state == "paused":
+            return self._error(
+                400, "SendingPausedException", "Email sending is disabled for this account."
+            )
+        if self.sandbox:
+            recipients = params.get("Destination", {}).get("ToAddresses", [])
+            unverified = [r for r in recipients if not self._verified(r)]
+            if unverified:
+                return self._error(
+                    400,
+                    "MessageRejected",
+                    "Email address is not verified. The following identities failed the "
+                    f"check in region {self.region.upper()}: {', '.join(unverified)}",
+                )
+        return None
+
+    def _verified(self, address: str) -> bool:
+        address = address.lower()
+        return address in self.identities or address.rpartition("@")[2] in self.identities
+
+    def _error(self, status: int, code: str, message: str) -> Response:
+        return self.json_response(status, {"message": message}, {"x-amzn-ErrorType": code})
 
     # -- HTTP ------------------------------------------------------------------------
 
@@ -108,6 +150,10 @@ class FakeSes(ScriptedHTTPFake):
         if failure is not None:
             return self._failure(failure)
         body = request.get_data()
+        if request.path == _SEND_PATH:
+            refusal = self._account_refusal(json.loads(body or b"{}"))
+            if refusal is not None:
+                return refusal
         upstream = self._session.request(
             request.method,
             self.moto_url + request.full_path.rstrip("?"),

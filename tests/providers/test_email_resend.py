@@ -9,7 +9,7 @@ import pytest
 
 from providers.email.base import OutgoingEmail, SendResult
 from providers.email.resend import ResendEmailProvider, batch_idempotency_key
-from providers.errors import AuthenticationError, PermanentError, TransientError
+from providers.errors import AccountError, AuthenticationError, PermanentError, TransientError
 from tests.fakes.resend import DEFAULT_API_KEY, FakeResend
 
 UNSUB = {
@@ -187,3 +187,27 @@ def test_two_providers_keep_their_own_key_and_url(fake: FakeResend) -> None:
         first.send(message(3))
         assert [m.to[0] for m in fake.received] == ["user1@example.test", "user3@example.test"]
         assert [m.to[0] for m in other.received] == ["user2@example.test"]
+
+
+def test_unverified_domain_refuses_the_whole_batch_as_an_account_error(
+    fake: FakeResend, provider: ResendEmailProvider
+) -> None:
+    """Resend's documented 403 ``validation_error`` "The <domain> domain is not verified"
+    is about the account, not a recipient: raised for the batch, nobody suppressed."""
+    fake.unverify("decant.test")
+    with pytest.raises(AccountError) as caught:
+        provider.send_batch([message(1), message(2)])
+    assert "domain is not verified" in str(caught.value)
+    assert caught.value.code == "validation_error" and not caught.value.suppress
+    with pytest.raises(AccountError):
+        provider.send(message(3))
+    assert fake.received == []
+
+
+def test_a_400_for_an_invalid_key_is_an_authentication_error(
+    fake: FakeResend, provider: ResendEmailProvider
+) -> None:
+    fake.fail_next(status=400, kind="invalid_key")
+    with pytest.raises(AuthenticationError) as caught:
+        provider.send_batch([message(1), message(2)])
+    assert isinstance(caught.value, AccountError) and not caught.value.suppress

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from providers.email.base import OutgoingEmail, SendResult
 from providers.email.sendgrid import SendGridEmailProvider, factor, tokenize
-from providers.errors import AuthenticationError, PermanentError, TransientError
+from providers.errors import AccountError, AuthenticationError, PermanentError, TransientError
 from tests.fakes.sendgrid import DEFAULT_API_KEY, FakeSendGrid
 
 UNSUB = {
@@ -278,3 +278,79 @@ def test_factor_always_rebuilds_every_body(token_lists: list[list[str]]) -> None
     parts, values = factor(bodies, tokenize)
     for body, mine in zip(bodies, values, strict=True):
         assert "".join(mine[p] if isinstance(p, int) else p for p in parts) == body
+
+
+def _to(message: OutgoingEmail, address: str) -> OutgoingEmail:
+    return OutgoingEmail(
+        to=address,
+        from_email=message.from_email,
+        from_name=message.from_name,
+        subject=message.subject,
+        html=message.html,
+        text=message.text,
+        headers=message.headers,
+        metadata=message.metadata,
+    )
+
+
+def test_one_address_twice_in_a_batch_goes_in_separate_requests(
+    fake: FakeSendGrid, provider: SendGridEmailProvider
+) -> None:
+    """SendGrid refuses a whole request naming an address twice (case-insensitively):
+    the adapter never builds one."""
+    messages = [
+        _to(campaign_message(0), "Ann@Example.test"),
+        _to(campaign_message(1), "ann@example.test"),
+        campaign_message(2),
+    ]
+    results = provider.send_batch(messages)
+    assert all(isinstance(r, SendResult) for r in results), results
+    assert sorted(m.to for m in fake.received) == [
+        "Ann@Example.test",
+        "ann@example.test",
+        "user2@example.test",
+    ]
+    assert len(fake.requests) == 2
+
+
+def test_fake_refuses_a_request_naming_an_address_twice(fake: FakeSendGrid) -> None:
+    import requests
+
+    body = {
+        "from": {"email": "news@decant.test"},
+        "subject": "x",
+        "content": [{"type": "text/plain", "value": "x"}],
+        "personalizations": [
+            {"to": [{"email": "a@example.test"}]},
+            {"to": [{"email": "A@example.test"}]},
+        ],
+    }
+    answer = requests.post(
+        fake.url + "/v3/mail/send",
+        json=body,
+        headers={"Authorization": f"Bearer {DEFAULT_API_KEY}"},
+        timeout=5,
+    )
+    assert answer.status_code == 400
+    assert "more than once" in answer.json()["errors"][0]["message"]
+
+
+def test_a_400_naming_a_recipient_field_for_another_reason_is_not_a_bounce(
+    fake: FakeSendGrid, provider: SendGridEmailProvider
+) -> None:
+    fake.fail_next(status=400, kind="duplicate")  # names personalizations.0.to.0.email
+    results = provider.send_batch([campaign_message(0), campaign_message(1)])
+    assert all(isinstance(r, PermanentError) and not r.suppress for r in results), results
+    with pytest.raises(PermanentError) as caught:
+        fake.fail_next(status=400, kind="duplicate")
+        provider.send(campaign_message(2))
+    assert not caught.value.suppress
+
+
+def test_a_refused_sender_is_an_account_error(
+    fake: FakeSendGrid, provider: SendGridEmailProvider
+) -> None:
+    results = provider.send_batch(
+        [campaign_message(0, sender="not-an-address"), campaign_message(1, sender="not-an-address")]
+    )
+    assert all(isinstance(r, AccountError) and not r.suppress for r in results), results

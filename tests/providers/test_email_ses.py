@@ -9,7 +9,7 @@ import pytest
 
 from providers.email.base import OutgoingEmail, SendResult
 from providers.email.ses import SesEmailProvider
-from providers.errors import AuthenticationError, PermanentError, TransientError
+from providers.errors import AccountError, AuthenticationError, PermanentError, TransientError
 from tests.fakes.ses import ACCESS_KEY, REGION, SECRET_KEY, FakeSes
 
 SENDER = "news@decant.test"
@@ -185,3 +185,40 @@ def test_timeout_is_transient(fake: FakeSes) -> None:
     with pytest.raises(TransientError):
         provider.send(message(1))
     assert time.monotonic() - started < 2
+
+
+def test_sandbox_refusing_a_recipient_is_not_a_bounce(fake: FakeSes, provider) -> None:
+    """SES's sandbox names the recipient in "Email address is not verified": the
+    account's state, so that message fails and the address stays contactable."""
+    fake.sandbox = True
+    try:
+        with pytest.raises(PermanentError) as caught:
+            provider.send(message(1))
+    finally:
+        fake.sandbox = False
+    assert caught.value.code == "MessageRejected" and "user1@example.test" in str(caught.value)
+    assert not caught.value.suppress and not isinstance(caught.value, AccountError)
+    assert "sandbox" in caught.value.message
+
+
+def test_unverified_sender_is_an_account_error(provider) -> None:
+    with pytest.raises(AccountError) as caught:
+        provider.send(message(1, sender="someone@elsewhere.test"))
+    assert caught.value.code == "MessageRejected" and not caught.value.suppress
+
+
+@pytest.mark.parametrize(
+    ("state", "code"),
+    [("suspended", "AccountSuspendedException"), ("paused", "SendingPausedException")],
+)
+def test_stopped_account_ends_the_batch_as_an_account_error(
+    fake: FakeSes, provider, state: str, code: str
+) -> None:
+    fake.account_state = state
+    try:
+        with pytest.raises(AccountError) as caught:
+            provider.send_batch([message(1), message(2)])
+    finally:
+        fake.account_state = None
+    assert caught.value.code == code and not caught.value.suppress
+    assert fake.received == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.api.errors import ApiError
 from app.crm.models import Consent, ConsentChange
 from app.dev.models import DevMessage
 from app.extensions import db
@@ -96,7 +97,10 @@ def test_never_sends_to_opted_out(app, client, manager, make_customer, make_list
             except Exception as exc:
                 assert getattr(exc, "code", None) == "opted_out" and customer.email in blocked
         else:
-            services.send_bulk(manager, list_id=list_id, subject="s", html="<p>x</p>")
+            try:
+                services.send_bulk(manager, list_id=list_id, subject="s", html="<p>x</p>")
+            except ApiError as exc:  # nobody reachable: refused, nothing sent
+                assert "listId" in exc.fields and len(blocked) == N, (exc.fields, blocked)
         new = db.session.query(DevMessage).order_by(DevMessage.id).offset(before).all()
         # The double opt-in confirmation is transactional (the person asked for it).
         marketing = [m for m in new if m.subject != "Confirm your subscription"]

@@ -175,3 +175,69 @@ def test_reply_in_a_thread(call, manager, make_customer, opt_in, inbound, fake_t
     thread = call(manager, "get", f"/conversations/{conv['id']}").get_json()
     assert [m["direction"] for m in thread["messages"]] == ["inbound", "outbound"]
     assert thread["unreadCount"] == 0 and fake_twilio.received[-1].body == "Yes, 6 left"
+
+
+def test_a_text_too_long_once_personalised_fails_that_recipient_only(
+    app, call, manager, make_customer, opt_in, fake_twilio
+):
+    """Twilio takes 1,600 characters at most (error 21617): checked per recipient after
+    personalisation, so a long name fails its own row, with the reason, and no other."""
+    app.config["SMS_MAX_SEGMENTS"] = 20  # the character limit is the one under test
+    short = make_customer(phone="+12125550150", name="Ann")
+    long = make_customer(phone="+12125550151", name="Château " + "Grand Cru " * 12)
+    for customer in (short, long):
+        opt_in(customer)
+    body = "Hi {{ customer_name }}! " + "New vintages are in. " * 73  # 1,533 characters
+    list_id = make_list(call, manager, [short, long])
+    r = call(manager, "post", "/send", json={"listId": list_id, "body": body})
+    assert r.status_code == 202, r.get_json()
+    doc = call(manager, "get", f"/campaigns/{r.get_json()['id']}").get_json()
+    assert doc["counts"]["sent"] == 1 and doc["counts"]["failed"] == 1, doc
+    [sent] = fake_twilio.received
+    assert sent.to == short.phone and len(sent.body) <= 1600
+    assert fake_twilio.request_count == 1  # the long one never went to Twilio
+    failed = db.session.scalar(select(SmsMessage).where(SmsMessage.status == "failed"))
+    assert failed.customer_id == long.id and failed.error_code == "21617"
+    assert "characters once personalised" in failed.error_message
+    assert len(failed.body) > 1600
+
+
+def test_a_number_shared_by_customers_is_texted_once(
+    app, call, manager, make_customer, opt_in, fake_twilio
+):
+    first = make_customer(phone="+12125550152", name="First")
+    second = make_customer(phone="+12125550152", name="Second")
+    for customer in (first, second):
+        opt_in(customer)
+    list_id = make_list(call, manager, [first, second])
+    r = call(manager, "post", "/send", json={"listId": list_id, "body": "Hi {{customer_name}}"})
+    assert r.status_code == 202, r.get_json()
+    assert [m.body for m in fake_twilio.received] == ["Hi First"]
+    duplicate = db.session.scalar(select(SmsMessage).where(SmsMessage.customer_id == second.id))
+    assert (duplicate.status, duplicate.error_message) == ("suppressed", "duplicate address")
+
+
+def test_a_list_nobody_can_be_texted_from_is_a_422(call, manager, make_customer, opt_in):
+    never_opted_in = make_customer(phone="+12125550153")
+    no_phone = make_customer(phone=None)
+    opted_out = make_customer(phone="+12125550155")
+    opt_in(opted_out, "opted_out")
+    list_id = make_list(call, manager, [never_opted_in, no_phone, opted_out])
+    r = call(manager, "post", "/send", json={"listId": list_id, "body": "Hi"})
+    assert r.status_code == 422, r.get_json()
+    assert "nobody on this list can be texted" in r.get_json()["error"]["fields"]["listId"]
+    assert db.session.scalar(select(Campaign)) is None
+
+
+def test_a_past_send_time_is_a_422(call, manager, make_customer, opt_in, fake_twilio):
+    customer = make_customer(phone="+12125550154")
+    opt_in(customer)
+    list_id = make_list(call, manager, [customer])
+    r = call(
+        manager,
+        "post",
+        "/send",
+        json={"listId": list_id, "body": "Hi", "scheduledAt": "2020-01-01T09:00:00Z"},
+    )
+    assert r.status_code == 422 and "in the past" in r.get_json()["error"]["fields"]["scheduledAt"]
+    assert db.session.scalar(select(Campaign)) is None and fake_twilio.received == []

@@ -193,6 +193,29 @@ def test_undelivered_with_error_is_shown(client, call, manager, make_customer, o
     status_callback(client, fake_twilio, doc["providerMessageId"], "undelivered", 30003)
     row = db.session.scalar(select(SmsMessage))
     assert row.delivery_status == "undelivered" and row.error_code == "30003"
+    assert row.status == "failed"  # the message status says so too, not "sent"
+    shown = call(manager, "get", f"/conversations/{doc['conversationId']}").get_json()
+    assert shown["messages"][-1]["status"] == "failed"
+    assert shown["messages"][-1]["errorMessage"] == "Twilio undelivered: error 30003"
+
+
+def test_an_undelivered_campaign_text_counts_as_failed(
+    client, call, manager, make_customer, opt_in, fake_twilio
+):
+    customers = [make_customer(phone=f"+1212555016{i}") for i in range(2)]
+    for customer in customers:
+        opt_in(customer)
+    lst = call(manager, "post", "/api/sales/marketing/lists", json={"name": "T"}).get_json()
+    call(
+        manager,
+        "post",
+        f"/api/sales/marketing/lists/{lst['id']}/members",
+        json={"customerIds": [c.public_id for c in customers]},
+    )
+    campaign = call(manager, "post", "/send", json={"listId": lst["id"], "body": "hi"}).get_json()
+    status_callback(client, fake_twilio, fake_twilio.received[0].sid, "undelivered", 30005)
+    counts = call(manager, "get", f"/campaigns/{campaign['id']}").get_json()["counts"]
+    assert (counts["sent"], counts["failed"]) == (1, 1)
 
 
 def test_unsigned_status_callback_is_refused(

@@ -221,11 +221,11 @@ def test_attacks_do_not_grow_the_process():
 
 def test_an_sms_template_too_big_for_a_customer_is_a_422_on_send(api, manager, make_customer):
     """The text send renders a saved template for the customer: a 422, never a 500."""
-    from app.crm.services import record_consent
     from app.extensions import db
+    from app.messaging.consent import record
 
     customer = make_customer("North", custom_fields={"bio": "b" * 300_000})
-    record_consent(customer.id, "sms", customer.phone, "opted_in", "test")
+    record("sms", customer.phone, "opted_in", source="test", customer_id=customer.id)
     db.session.commit()
     made = api(
         manager, "post", "/templates", json={"type": "sms", "name": "Bio", "body": "{{ bio }}" * 4}

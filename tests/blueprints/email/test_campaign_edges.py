@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.crm.services import record_consent
 from app.extensions import db
+from app.messaging.consent import record
 from app.messaging.models import Campaign
 from app.models_base import utcnow
 from tests.blueprints.email.conftest import dev_messages
@@ -27,7 +27,7 @@ def test_a_list_nobody_can_be_emailed_from_is_a_422_saying_so(
 ):
     no_address = make_customer("North", email=None)
     opted_out = make_customer("North")
-    record_consent(opted_out.id, "email", opted_out.email, "opted_out", "test")
+    record("email", opted_out.email, "opted_out", source="test", customer_id=opted_out.id)
     db.session.commit()
     list_id = make_list(manager, [no_address, opted_out])
     r = call(manager, "post", "/email/send", json={"listId": list_id, "subject": "s", "html": HTML})

@@ -11,6 +11,7 @@ from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import api, auth, channels, cli, config, crm, dev, jobs, security
+from app.api import busy
 from app.channels import PeriodicJob
 from app.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 from app.messaging import models as messaging_models  # noqa: F401 - shared tables
@@ -43,6 +44,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     security.init_app(app)
     api.init_app(app)
+    busy.init_app(app)
     auth.init_app(app)
     crm.init_app(app)
     dev.init_app(app)

@@ -10,8 +10,20 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import DateTime, Select, delete, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    DateTime,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
+from app.api import busy
 from app.api.errors import ApiError, validation_error
 from app.auth.models import User
 from app.crm.models import Customer, Territory
@@ -23,6 +35,8 @@ from blueprints.lists.models import EmailList, EmailListMember
 
 SAMPLE_SIZE = 50
 CHUNK = 500
+#: customer ids a refresh reads and writes at a time (LIST_REFRESH_SLICE)
+REFRESH_SLICE = 5_000
 EMAIL_COLUMNS = {"email", "e-mail", "e_mail", "email address", "emailaddress"}
 
 
@@ -169,32 +183,91 @@ def _insert_missing(list_id: int, where: Any) -> None:
 
 
 def refresh(list_id: int, today: date | None = None) -> int | None:
-    """Make a smart list's members equal its definition, in one transaction, set-based.
+    """Make a smart list's members equal its definition, slice by slice of customer ids.
 
-    DELETE the members the query no longer matches, INSERT ... SELECT the new ones, then
-    store the count and time. Scoped to the owner's territory. Safe to run twice; None
-    when the list is gone or not smart.
+    No long write transaction (on SQLite one blocks every other writer, whose requests
+    then fail after the busy timeout): each slice of ``LIST_REFRESH_SLICE`` customer ids
+    is first read (who joins, who leaves), then, only when something changes, written in
+    a short transaction that checks the definition again for those few ids, so a customer
+    edited in between is never added or removed wrongly. Scoped to the owner's territory;
+    memory stays bounded by the slice. Safe to run twice, or twice at once; None when
+    the list is gone or not smart.
     """
-    lst = db.session.scalar(
-        select(EmailList).where(EmailList.id == list_id).with_for_update(of=EmailList)
-    )
+    lst = db.session.get(EmailList, list_id)
     if lst is None or not lst.is_smart or not lst.criteria:
         db.session.rollback()
         return None
     owner = db.session.get(User, lst.owner_id)
     node = cr.parse(lst.criteria)
     ctx, _errors = cr.resolve_references(node, None, today)  # vanished refs match nothing
-    where = cr.compile_criterion(node, ctx)
     scope = customer_filter(owner)
-    if scope is not None:
-        where = where & scope
-    still = exists().where(Customer.id == EmailListMember.customer_id, where)
-    db.session.execute(delete(EmailListMember).where(EmailListMember.list_id == list_id, ~still))
-    _insert_missing(list_id, where)
-    count = _recount(list_id)
-    lst.refreshed_at = utcnow()
+    low, high = db.session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
     db.session.commit()
-    return count
+    step = int(current_app.config.get("LIST_REFRESH_SLICE") or REFRESH_SLICE)
+    for start in range(low or 0, (high or -1) + 1, step):
+        ctx.customer_ids = (start, start + step)
+        where = and_(
+            Customer.id >= start, Customer.id < start + step, cr.compile_criterion(node, ctx)
+        )
+        if scope is not None:
+            where = and_(where, scope)
+        _refresh_slice(list_id, where, start, start + step)
+    return _finish_refresh(list_id)
+
+
+def _refresh_slice(list_id: int, where: Any, start: int, stop: int) -> None:
+    """One slice: read the changes, then write them (re-checked) in a short transaction."""
+    member = exists().where(
+        EmailListMember.list_id == list_id, EmailListMember.customer_id == Customer.id
+    )
+    joining = list(db.session.scalars(select(Customer.id).where(where, ~member)))
+    matching = exists().where(Customer.id == EmailListMember.customer_id, where)
+    leaving = list(
+        db.session.scalars(
+            select(EmailListMember.customer_id).where(
+                EmailListMember.list_id == list_id,
+                EmailListMember.customer_id >= start,
+                EmailListMember.customer_id < stop,
+                ~matching,
+            )
+        )
+    )
+    db.session.commit()  # the reads' transaction ends: nothing is held between slices
+    if not joining and not leaving:
+        return
+
+    def write() -> None:
+        if leaving:
+            db.session.execute(
+                delete(EmailListMember).where(
+                    EmailListMember.list_id == list_id,
+                    EmailListMember.customer_id.in_(leaving),
+                    ~matching,
+                )
+            )
+        if joining:
+            listed = exists().where(EmailList.id == list_id)  # not if deleted meanwhile
+            _insert_missing(list_id, and_(Customer.id.in_(joining), where, listed))
+        db.session.commit()
+
+    busy.retry(write)
+
+
+def _finish_refresh(list_id: int) -> int | None:
+    """Store the new count and time (None when the list was deleted meanwhile)."""
+
+    def write() -> int | None:
+        if db.session.scalar(select(EmailList.id).where(EmailList.id == list_id)) is None:
+            db.session.rollback()
+            return None
+        count = _recount(list_id)
+        db.session.execute(
+            update(EmailList).where(EmailList.id == list_id).values(refreshed_at=utcnow())
+        )
+        db.session.commit()
+        return count
+
+    return busy.retry(write)
 
 
 def stale_smart_lists(max_age: timedelta, limit: int) -> list[int]:

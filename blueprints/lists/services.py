@@ -29,6 +29,7 @@ from app.auth.models import User
 from app.crm.models import Customer, Territory
 from app.crm.scoping import customer_filter, scope_customers
 from app.extensions import db
+from app.messaging.models import Campaign
 from app.models_base import utcnow
 from blueprints.lists import criteria as cr
 from blueprints.lists.models import EmailList, EmailListMember
@@ -37,6 +38,8 @@ SAMPLE_SIZE = 50
 CHUNK = 500
 #: customer ids a refresh reads and writes at a time (LIST_REFRESH_SLICE)
 REFRESH_SLICE = 5_000
+#: campaign statuses that will still read the list (a paused one may be resumed)
+CAMPAIGNS_IN_PROGRESS = ("scheduled", "preparing", "sending", "paused")
 EMAIL_COLUMNS = {"email", "e-mail", "e_mail", "email address", "emailaddress"}
 
 
@@ -154,7 +157,32 @@ def update_list(user: Any, lst: EmailList, data: dict[str, Any]) -> bool:
     return changed
 
 
+def campaigns_using(lst: EmailList) -> list[Campaign]:
+    """Campaigns that still need the list: scheduled, preparing, sending or paused."""
+    return list(
+        db.session.scalars(
+            select(Campaign)
+            .where(
+                Campaign.audience_type == "list",
+                Campaign.audience_ref == lst.public_id,
+                Campaign.status.in_(CAMPAIGNS_IN_PROGRESS),
+            )
+            .order_by(Campaign.created_at, Campaign.id)
+        )
+    )
+
+
 def delete_list(lst: EmailList) -> None:
+    """Delete a list and its memberships; 409 naming the campaigns that still use it."""
+    using = campaigns_using(lst)
+    if using:
+        names = ", ".join(f"{c.name} ({c.status}, {c.public_id})" for c in using)
+        raise ApiError(
+            409,
+            "list_in_use",
+            f"Campaigns still use this list: {names}. Cancel them first.",
+            {"campaigns": ", ".join(c.public_id for c in using)},
+        )
     db.session.execute(delete(EmailListMember).where(EmailListMember.list_id == lst.id))
     db.session.delete(lst)
     db.session.commit()

@@ -40,6 +40,10 @@ CHUNK = 500
 REFRESH_SLICE = 5_000
 #: campaign statuses that will still read the list (a paused one may be resumed)
 CAMPAIGNS_IN_PROGRESS = ("scheduled", "preparing", "sending", "paused")
+#: the id column of an export; when a row has an id, it is matched by it, not by email
+ID_COLUMNS = {"customer_id", "customerid", "customer_public_id"}
+#: what an export prefixes with a quote so that spreadsheets do not run it as a formula
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EMAIL_COLUMNS = {"email", "e-mail", "e_mail", "email address", "emailaddress"}
 
 
@@ -439,11 +443,66 @@ def _email_column(header: list[str]) -> str | None:
     return None
 
 
-def import_csv(user: Any, lst: EmailList, data: bytes, dry_run: bool) -> dict[str, Any]:
-    """Match a CSV's rows to customers by email and add them; report every rejected row.
+def _id_column(header: list[str]) -> str | None:
+    """The customer id column of an export (``customer_id``), when the file has one."""
+    for name in header:
+        if (name or "").strip().lower().replace(" ", "_") in ID_COLUMNS:
+            return name
+    return None
 
-    A malformed file (too big, not UTF-8, no email column) raises before anything is
-    written. Rejected rows never stop the others; ``dry_run`` writes nothing.
+
+def _cell(row: dict[str | Any, Any], column: str | None) -> str:
+    """A row's value in ``column`` ("" when absent), with the export's formula guard undone."""
+    value = row.get(column) if column is not None else None
+    if not isinstance(value, str):
+        return ""
+    return value[1:] if value[:1] == "'" and value[1:2] in FORMULA_STARTS else value
+
+
+def _match_customer_ids(
+    user: Any, id_rows: list[tuple[int, str, str]]
+) -> tuple[set[int], list[dict[str, Any]]]:
+    """Customers named by id (an export's ``customer_id`` column), email or not.
+
+    Returns the customer ids matched and the rejected rows (unknown, hidden, repeated).
+    """
+    wanted = list(dict.fromkeys(public_id for _, public_id, _ in id_rows))
+    visible: dict[str, int] = {}
+    known: set[str] = set()
+    for chunk in _chunks(wanted):
+        stmt = select(Customer.public_id, Customer.id).where(Customer.public_id.in_(chunk))
+        visible.update({p: i for p, i in db.session.execute(scope_customers(stmt, user))})
+        known.update(
+            db.session.scalars(select(Customer.public_id).where(Customer.public_id.in_(chunk)))
+        )
+    matched: set[int] = set()
+    seen: set[str] = set()
+    rejected: list[dict[str, Any]] = []
+    for line, public_id, email in id_rows:
+        reason = None
+        if public_id in seen:
+            reason = "duplicate"
+        elif public_id in visible:
+            matched.add(visible[public_id])
+        elif public_id in known:
+            reason = "not visible to you"
+        else:
+            reason = "no such customer"
+        seen.add(public_id)
+        if reason:
+            rejected.append(
+                {"line": line, "email": email, "customerId": public_id, "reason": reason}
+            )
+    return matched, rejected
+
+
+def import_csv(user: Any, lst: EmailList, data: bytes, dry_run: bool) -> dict[str, Any]:
+    """Match a CSV's rows to customers and add them; report every rejected row.
+
+    A row is matched by its ``customer_id`` when the file has that column (an export
+    does: customers without an email come back too), else by email. A malformed file
+    (too big, not UTF-8, neither column) raises before anything is written. Rejected
+    rows never stop the others; ``dry_run`` writes nothing.
     """
     _require_manual(lst)
     limit = current_app.config.get("LIST_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
@@ -465,14 +524,20 @@ def import_csv(user: Any, lst: EmailList, data: bytes, dry_run: bool) -> dict[st
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
         column = _email_column(reader.fieldnames or [])
-        if column is None:
+        id_column = _id_column(reader.fieldnames or [])
+        if column is None and id_column is None:
             raise validation_error(
                 {"file": "no email column (name one of: email, Email, E-mail)"}, "No email column"
             )
         rows: list[tuple[int, str]] = []
+        id_rows: list[tuple[int, str, str]] = []  # rows matched by their customer id
         for row in reader:
-            value = row.get(column)
-            rows.append((reader.line_num, value if isinstance(value, str) else ""))
+            value = _cell(row, column)
+            public_id = _cell(row, id_column).strip()
+            if public_id:
+                id_rows.append((reader.line_num, public_id, value))
+            else:
+                rows.append((reader.line_num, value))
     except csv.Error as exc:
         line = reader.line_num if reader is not None else 0
         raise validation_error(
@@ -510,6 +575,10 @@ def import_csv(user: Any, lst: EmailList, data: bytes, dry_run: bool) -> dict[st
             rejected.append({"line": line, "email": raw, "reason": "not visible to you"})
         else:
             rejected.append({"line": line, "email": raw, "reason": "no such customer"})
+    by_id, rejected_by_id = _match_customer_ids(user, id_rows)
+    ids.update(by_id)
+    matched += len(by_id)
+    rejected.extend(rejected_by_id)
     rejected.sort(key=lambda r: r["line"])
 
     already = set()
@@ -529,7 +598,7 @@ def import_csv(user: Any, lst: EmailList, data: bytes, dry_run: bool) -> dict[st
         db.session.commit()
     return {
         "dryRun": dry_run,
-        "rows": len(rows),
+        "rows": len(rows) + len(id_rows),
         "matched": matched,
         "added": new,
         "alreadyMembers": len(ids) - new,
@@ -572,7 +641,7 @@ def export_rows(lst: EmailList, user: Any) -> Iterator[str]:
 
 def _safe_cell(value: str) -> str:
     """Defuse spreadsheet formulas (CSV injection) in names and other free text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    return "'" + value if value[:1] in FORMULA_STARTS else value
 
 
 def audience_ids(public_id: str, user: Any) -> Select[Any]:

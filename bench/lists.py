@@ -162,7 +162,13 @@ def _ratio(value: float, floor: float) -> float | None:
     return round(value / floor, 2) if floor else None
 
 
-def run(repeat: int, only: set[str]) -> dict[str, Any]:
+def _save(key: str, entry: dict[str, Any]) -> None:
+    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    existing[key] = entry
+    RESULTS.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
+
+
+def run(repeat: int, only: set[str], save: Any = None) -> dict[str, Any]:
     owner = db.session.scalar(select(User).where(User.role == "admin").limit(1))
     if owner is None:
         raise SystemExit("no admin user: load the demo data first (flask demo load)")
@@ -205,6 +211,8 @@ def run(repeat: int, only: set[str]) -> dict[str, Any]:
             "ratio_nochange": _ratio(warm, floor),
             "peak_python_kib": peak_kib,
         }
+        if save is not None:  # after each criterion: a slow one cut short keeps the others
+            save(results)
         print(
             f"{name:22} matched={len(expected):>7} floor={floor:.3f}s "
             f"preview={preview:.3f}s x{preview / floor:.1f} "
@@ -226,10 +234,11 @@ def main() -> None:
         customers = db.session.scalar(select(func.count()).select_from(services.Customer))
         dialect = db.engine.dialect.name
         print(f"{dialect}: {customers} customers", flush=True)
-        lists = run(args.repeat, set(args.only))
-    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    existing[args.key] = {"database": dialect, "customers": customers, "criteria": lists}
-    RESULTS.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
+
+        def save(lists: dict[str, Any]) -> None:
+            _save(args.key, {"database": dialect, "customers": customers, "criteria": lists})
+
+        run(args.repeat, set(args.only), save)
 
 
 if __name__ == "__main__":

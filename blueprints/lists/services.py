@@ -28,7 +28,7 @@ from app.api.errors import ApiError, validation_error
 from app.auth.models import User
 from app.crm.models import Customer, Territory
 from app.crm.scoping import customer_filter, scope_customers
-from app.extensions import db
+from app.extensions import UNSYNCED, db
 from app.messaging.models import Campaign
 from app.models_base import utcnow
 from blueprints.lists import criteria as cr
@@ -269,6 +269,7 @@ def _refresh_slice(list_id: int, where: Any, start: int, stop: int) -> None:
         return
 
     def write() -> None:
+        _commit_unsynced_ahead()
         if leaving:
             db.session.execute(
                 delete(EmailListMember).where(
@@ -283,6 +284,23 @@ def _refresh_slice(list_id: int, where: Any, start: int, stop: int) -> None:
         db.session.commit()
 
     busy.retry(write)
+
+
+def _commit_unsynced_ahead() -> None:
+    """Let a refresh slice commit without waiting for the disk (a fsync per slice made a
+    20,000-customer refresh 5-10 times slower). Membership is derived: a slice lost to a
+    power cut is redone by the next refresh, and the refresh's last commit, synced, makes
+    the slices before it durable too. As the outbox's claims do (decision 59): PostgreSQL
+    skips the WAL flush for this transaction; SQLite takes the setting before the
+    transaction starts, and the connection is synced again as it goes back to the pool."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    elif connection.dialect.name == "sqlite":
+        if getattr(connection.connection.driver_connection, "in_transaction", True):
+            return
+        connection.info[UNSYNCED] = True
+        connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
 
 
 def _finish_refresh(list_id: int) -> int | None:

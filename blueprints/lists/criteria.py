@@ -215,8 +215,6 @@ class Context:
     territories: dict[str, int] = field(default_factory=dict)
     skus: dict[str, int] = field(default_factory=dict)
     today: date = field(default_factory=lambda: utcnow().date())
-    #: [low, high) of customer.id a refresh step covers; None: every customer
-    customer_ids: tuple[int, int] | None = None
 
 
 def find_sku(reference: str) -> int | None:
@@ -283,8 +281,8 @@ def _json_equals(key: str, value: str | bool | int | float) -> ColumnElement[boo
     return func.coalesce(test, false())
 
 
-def _customer_among(orders: Select[Any], ctx: Context) -> ColumnElement[bool]:
-    """customer.id is among the ``Order.customer_id`` of ``orders``, as each database plans it well.
+def _customer_among(orders: Select[Any]) -> ColumnElement[bool]:
+    """customer.id is among ``orders``' customer ids, in the form each database plans well.
 
     Not a correlated subquery on SQLite: it runs once per customer, and there the planner
     may drive it from the wrong index (an ``ordered_product`` scanned the SKU's order lines
@@ -292,12 +290,8 @@ def _customer_among(orders: Select[Any], ctx: Context) -> ColumnElement[bool]:
     into a temporary index. PostgreSQL turns a correlated EXISTS into a (hash) semi-join, or
     anti-join under ``not``, where ``NOT IN (subquery)`` falls back to a per-row subplan
     once its hash outgrows work_mem (218 s measured). Both forms are two-valued:
-    ``order.customer_id`` is never NULL. ``ctx.customer_ids`` bounds the orders read to a
-    slice of customers (a refresh works slice by slice).
+    ``order.customer_id`` is never NULL.
     """
-    if ctx.customer_ids is not None:
-        low, high = ctx.customer_ids
-        orders = orders.where(Order.customer_id >= low, Order.customer_id < high)
     if db.session.get_bind().dialect.name == "postgresql":
         return exists(orders.where(Order.customer_id == Customer.id))
     return Customer.id.in_(orders)
@@ -317,11 +311,11 @@ def _leaf(node: Any, ctx: Context) -> ColumnElement[bool]:
         )
         if node.within_days is not None:
             bought = bought.where(Order.order_date >= ctx.today - timedelta(days=node.within_days))
-        return _customer_among(bought, ctx)
+        return _customer_among(bought)
     if isinstance(node, NoOrderInDays):
         cutoff = ctx.today - timedelta(days=node.days)
         recent = select(Order.customer_id).where(Order.order_date >= cutoff)
-        return not_(_customer_among(recent, ctx))
+        return not_(_customer_among(recent))
     if isinstance(node, AccountTypeIs):
         return Customer.account_type == node.account_type
     if isinstance(node, AccountPriorityIs):

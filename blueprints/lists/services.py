@@ -36,7 +36,7 @@ from blueprints.lists.models import EmailList, EmailListMember
 
 SAMPLE_SIZE = 50
 CHUNK = 500
-#: customer ids a refresh reads and writes at a time (LIST_REFRESH_SLICE)
+#: members a refresh adds or removes per short transaction (LIST_REFRESH_SLICE)
 REFRESH_SLICE = 5_000
 #: campaign statuses that will still read the list (a paused one may be resumed)
 CAMPAIGNS_IN_PROGRESS = ("scheduled", "preparing", "sending", "paused")
@@ -215,15 +215,16 @@ def _insert_missing(list_id: int, where: Any) -> None:
 
 
 def refresh(list_id: int, today: date | None = None) -> int | None:
-    """Make a smart list's members equal its definition, slice by slice of customer ids.
+    """Make a smart list's members equal its definition, without a long write transaction.
 
-    No long write transaction (on SQLite one blocks every other writer, whose requests
-    then fail after the busy timeout): each slice of ``LIST_REFRESH_SLICE`` customer ids
-    is first read (who joins, who leaves), then, only when something changes, written in
-    a short transaction that checks the definition again for those few ids, so a customer
-    edited in between is never added or removed wrongly. Scoped to the owner's territory;
-    memory stays bounded by the slice. Safe to run twice, or twice at once; None when
-    the list is gone or not smart.
+    On SQLite a long write transaction locks every other writer out (their requests failed
+    after the busy timeout). So the changes are read first, each as ONE query evaluating
+    the definition once (who joins, who leaves), streamed on a connection of their own,
+    and written ``LIST_REFRESH_SLICE`` customers at a time, each batch in a short
+    transaction. Members are the definition as of those reads, as a refresh in one
+    transaction gave them as of its snapshot; two refreshes racing may leave the older
+    one's view until the next. Scoped to the owner's territory; memory is bounded by the
+    batch. Safe to run twice; None when the list is gone or not smart.
     """
     lst = db.session.get(EmailList, list_id)
     if lst is None or not lst.is_smart or not lst.criteria:
@@ -232,65 +233,56 @@ def refresh(list_id: int, today: date | None = None) -> int | None:
     owner = db.session.get(User, lst.owner_id)
     node = cr.parse(lst.criteria)
     ctx, _errors = cr.resolve_references(node, None, today)  # vanished refs match nothing
+    where = cr.compile_criterion(node, ctx)
     scope = customer_filter(owner)
-    low, high = db.session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
+    if scope is not None:
+        where = and_(where, scope)
     db.session.commit()
-    step = int(current_app.config.get("LIST_REFRESH_SLICE") or REFRESH_SLICE)
-    for start in range(low or 0, (high or -1) + 1, step):
-        ctx.customer_ids = (start, start + step)
-        where = and_(
-            Customer.id >= start, Customer.id < start + step, cr.compile_criterion(node, ctx)
-        )
-        if scope is not None:
-            where = and_(where, scope)
-        _refresh_slice(list_id, where, start, start + step)
-    return _finish_refresh(list_id)
-
-
-def _refresh_slice(list_id: int, where: Any, start: int, stop: int) -> None:
-    """One slice: read the changes, then write them (re-checked) in a short transaction."""
     member = exists().where(
         EmailListMember.list_id == list_id, EmailListMember.customer_id == Customer.id
     )
-    joining = list(db.session.scalars(select(Customer.id).where(where, ~member)))
+    joining = select(Customer.id).where(where, ~member)
     matching = exists().where(Customer.id == EmailListMember.customer_id, where)
-    leaving = list(
-        db.session.scalars(
-            select(EmailListMember.customer_id).where(
-                EmailListMember.list_id == list_id,
-                EmailListMember.customer_id >= start,
-                EmailListMember.customer_id < stop,
-                ~matching,
+    leaving = select(EmailListMember.customer_id).where(
+        EmailListMember.list_id == list_id, ~matching
+    )
+    size = int(current_app.config.get("LIST_REFRESH_SLICE") or REFRESH_SLICE)
+    for ids in _streamed(leaving, size):
+        busy.retry(lambda ids=ids: _write_batch(list_id, ids, []))
+    for ids in _streamed(joining, size):
+        busy.retry(lambda ids=ids: _write_batch(list_id, [], ids))
+    return _finish_refresh(list_id)
+
+
+def _streamed(stmt: Select[Any], size: int) -> Iterator[list[int]]:
+    """The ids ``stmt`` selects, ``size`` at a time, read on a connection of its own (one
+    read: no write lock, while this session writes each batch and commits)."""
+    with db.engine.connect() as reader:
+        result = reader.execution_options(yield_per=size).execute(stmt)
+        for batch in result.partitions():
+            yield [row[0] for row in batch]
+
+
+def _write_batch(list_id: int, leaving: list[int], joining: list[int]) -> None:
+    """One short write transaction: these members off, those on (the list still there)."""
+    _commit_unsynced_ahead()
+    if leaving:
+        db.session.execute(
+            delete(EmailListMember).where(
+                EmailListMember.list_id == list_id, EmailListMember.customer_id.in_(leaving)
             )
         )
-    )
-    db.session.commit()  # the reads' transaction ends: nothing is held between slices
-    if not joining and not leaving:
-        return
-
-    def write() -> None:
-        _commit_unsynced_ahead()
-        if leaving:
-            db.session.execute(
-                delete(EmailListMember).where(
-                    EmailListMember.list_id == list_id,
-                    EmailListMember.customer_id.in_(leaving),
-                    ~matching,
-                )
-            )
-        if joining:
-            listed = exists().where(EmailList.id == list_id)  # not if deleted meanwhile
-            _insert_missing(list_id, and_(Customer.id.in_(joining), where, listed))
-        db.session.commit()
-
-    busy.retry(write)
+    if joining:
+        listed = exists().where(EmailList.id == list_id)  # not if deleted meanwhile
+        _insert_missing(list_id, and_(Customer.id.in_(joining), listed))
+    db.session.commit()
 
 
 def _commit_unsynced_ahead() -> None:
-    """Let a refresh slice commit without waiting for the disk (a fsync per slice made a
-    20,000-customer refresh 5-10 times slower). Membership is derived: a slice lost to a
+    """Let a refresh batch commit without waiting for the disk (a fsync per batch made a
+    20,000-customer refresh 5-10 times slower). Membership is derived: a batch lost to a
     power cut is redone by the next refresh, and the refresh's last commit, synced, makes
-    the slices before it durable too. As the outbox's claims do (decision 59): PostgreSQL
+    the batches before it durable too. As the outbox's claims do (decision 59): PostgreSQL
     skips the WAL flush for this transaction; SQLite takes the setting before the
     transaction starts, and the connection is synced again as it goes back to the pool."""
     connection = db.session.connection()

@@ -160,8 +160,8 @@ def _clear() -> None:
 def test_membership_equals_definition(
     app, territories, make_sku, manager, rep, rows, criterion, as_rep, by_code, slice_size, stale
 ):
-    """Also: SKUs named by code or public id, refreshes in slices of 1, 3 or 5,000
-    customer ids, and stale members (on the list before the refresh) taken off."""
+    """Also: SKUs named by code or public id, refreshes writing batches of 1, 3 or 5,000
+    members, and stale members (on the list before the refresh) taken off."""
     _clear()
     app.config["LIST_REFRESH_SLICE"] = slice_size
     if not hasattr(app, "_property_skus"):

@@ -11,6 +11,7 @@ from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import api, auth, channels, cli, config, crm, dev, jobs, request_guards, security
+from app.api import busy
 from app.api import limits as api_limits
 from app.channels import PeriodicJob
 from app.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
@@ -46,6 +47,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api_limits.init_app(app)  # first of all hooks: nothing reads a body past its limit
     security.init_app(app)
     api.init_app(app)
+    busy.init_app(app)
     auth.init_app(app)
     crm.init_app(app)
     dev.init_app(app)

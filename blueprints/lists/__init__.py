@@ -26,6 +26,7 @@ def setup(app: Flask) -> None:
     for name, default in (
         ("LIST_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS),
         ("LIST_IMPORT_MAX_BYTES", 5 * 1024 * 1024),
+        ("LIST_REFRESH_SLICE", services.REFRESH_SLICE),
     ):
         if os.environ.get(name):
             app.config.setdefault(name, int(os.environ[name]))

@@ -88,8 +88,9 @@ def patch_list(list_id: str, json: s.ListPatch):
 
 
 @bp.delete("/<list_id>")
-@validate(resp=responses(HTTP_204=None, HTTP_404=None))
+@validate(resp=responses(HTTP_204=None, HTTP_404=None, HTTP_409=None))
 def delete_list(list_id: str):
+    """Delete a list; 409 naming the campaigns (scheduled, sending...) that still use it."""
     services.delete_list(_list_or_404(list_id))
     return "", 204
 

@@ -135,6 +135,7 @@ class MembersChangeOut(OutModel):
 class RejectedRow(OutModel):
     line: int
     email: str
+    customer_id: str | None = None
     reason: str
 
 

@@ -8,12 +8,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from pydantic import ValidationError
 from sqlalchemy import select
+from werkzeug.routing import BuildError
 
 from app import jobs
 from app.api.errors import ApiError
 from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Sku, Territory
 from app.extensions import db
 from app.form_errors import add_error
+from app.messaging.models import Campaign
 from blueprints.lists import criteria as cr
 from blueprints.lists import schemas, services
 from blueprints.lists.forms import ActionForm, ImportForm, ListForm, MemberForm
@@ -206,6 +208,7 @@ def detail(
         member_form=member_form or MemberForm(formdata=None),
         import_form=import_form or ImportForm(),
         report=report,
+        campaigns=_campaign_links(lst),
     )
 
 
@@ -222,10 +225,27 @@ def refresh(list_id: str):
 def delete(list_id: str):
     lst = _list_or_404(list_id)
     if ActionForm().validate_on_submit():
-        services.delete_list(lst)
-        flash("List deleted.", "info")
-        return redirect(url_for("lists.index"))
+        try:
+            services.delete_list(lst)
+        except ApiError as exc:
+            db.session.rollback()
+            flash(f"Not deleted: {exc.message}", "danger")
+        else:
+            flash("List deleted.", "info")
+            return redirect(url_for("lists.index"))
     return redirect(url_for("lists.detail", list_id=lst.public_id))
+
+
+def _campaign_links(lst: EmailList) -> list[tuple[Campaign, str | None]]:
+    """Unfinished campaigns sending to the list, with their page when a channel has one."""
+    links = []
+    for campaign in services.campaigns_using(lst):
+        try:  # the email channel shows every channel's campaigns; it may be switched off
+            href = url_for("email.campaign", campaign_id=campaign.public_id)
+        except BuildError:
+            href = None
+        links.append((campaign, href))
+    return links
 
 
 @bp.post("/<list_id>/import")

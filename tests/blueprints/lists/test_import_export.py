@@ -116,3 +116,72 @@ def test_rep_export_only_holds_visible_members(app, demo, manager, rep, call):
     body = call(rep, "get", f"/{lst.public_id}/export").get_data().decode("utf-8-sig")
     assert "vip@north.example" in body and "active@south.example" not in body
     assert call(rep, "get", f"/{lst.public_id}/members").get_json()["total"] == 1
+
+
+def test_export_reimports_customers_without_email_by_their_id(
+    app, demo, manager, rep, call, make_customer
+):
+    """Issue 21.10: the export's customer_id column matches rows, email or not."""
+    no_email = make_customer("North", name="No Mail Bistro", email=None)
+    plus = make_customer("North", name="Plus Wines", email="+orders@north.example")
+    source = call(manager, "post", "", json={"name": "Everyone"}).get_json()
+    ids = [c.public_id for c in demo.customers.values()] + [no_email.public_id, plus.public_id]
+    added = call(manager, "post", f"/{source['id']}/members", json={"customerIds": ids})
+    assert added.status_code == 200, added.get_json()
+    body = call(manager, "get", f"/{source['id']}/export").get_data()
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert {r["customer_id"]: r["email"] for r in rows}[no_email.public_id] == ""
+    assert "'+orders@north.example" in {r["email"] for r in rows}  # formula guard
+
+    target = call(manager, "post", "", json={"name": "Copy"}).get_json()
+    report = _upload(call, manager, target["id"], body).get_json()
+    assert report["rejected"] == [] and report["rows"] == 7 and report["added"] == 7
+    copied = call(manager, "get", f"/{target['id']}/members?perPage=50").get_json()["items"]
+    assert {m["id"] for m in copied} == set(ids)
+
+    # a rep importing the same file: other territories' rows are named, not added
+    rep_list = call(rep, "post", "", json={"name": "Mine"}).get_json()
+    report = _upload(call, rep, rep_list["id"], body).get_json()
+    assert report["added"] == 5  # the three North demo customers and the two made here
+    hidden = {r["customerId"]: r["reason"] for r in report["rejected"]}
+    assert hidden == {
+        demo.customers["south_active"].public_id: "not visible to you",
+        demo.customers["east_churned"].public_id: "not visible to you",
+    }
+    unknown = b"customer_id,email\r\ncus_nobody,\r\n"
+    report = _upload(call, manager, target["id"], unknown).get_json()
+    assert report["rejected"] == [
+        {"line": 2, "email": "", "customerId": "cus_nobody", "reason": "no such customer"}
+    ]
+
+
+def test_page_export_then_import_round_trip(app, demo, manager, client, login, make_customer):
+    from tests.conftest import csrf_from
+
+    no_email = make_customer("South", name="Cellar Without Mail", email=None)
+    login(manager)
+    source = services_create(manager, "Source", [no_email.id, demo.customers["north_vip"].id])
+    exported = client.get(f"/api/sales/marketing/lists/{source}/export").get_data()
+    target = services_create(manager, "Target", [])
+    page = client.get(f"/sales/marketing/lists/{target}")
+    answer = client.post(
+        f"/sales/marketing/lists/{target}/import",
+        data={"file": (io.BytesIO(exported), "export.csv"), "csrf_token": csrf_from(page.text)},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 200
+    assert "2 added, 0 rejected" in answer.get_data(as_text=True)
+    shown = client.get(f"/sales/marketing/lists/{target}").get_data(as_text=True)
+    assert "Cellar Without Mail" in shown and demo.customers["north_vip"].name in shown
+
+
+def services_create(user, name: str, customer_ids: list[int]) -> str:
+    from blueprints.lists import services
+
+    lst = services.create_list(user, name, None, None)
+    for customer_id in customer_ids:
+        db.session.add(EmailListMember(list_id=lst.id, customer_id=customer_id))
+    db.session.commit()
+    services._recount(lst.id)
+    db.session.commit()
+    return lst.public_id

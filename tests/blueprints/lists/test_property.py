@@ -149,11 +149,21 @@ def _clear() -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(rows=customers_st, criterion=criteria_st.filter(_depth_ok), as_rep=st.booleans())
+@given(
+    rows=customers_st,
+    criterion=criteria_st.filter(_depth_ok),
+    as_rep=st.booleans(),
+    by_code=st.booleans(),
+    slice_size=st.sampled_from([1, 3, 5_000]),
+    stale=st.sets(st.integers(0, 7)),
+)
 def test_membership_equals_definition(
-    app, territories, make_sku, manager, rep, rows, criterion, as_rep
+    app, territories, make_sku, manager, rep, rows, criterion, as_rep, by_code, slice_size, stale
 ):
+    """Also: SKUs named by code or public id, refreshes writing batches of 1, 3 or 5,000
+    members, and stale members (on the list before the refresh) taken off."""
     _clear()
+    app.config["LIST_REFRESH_SLICE"] = slice_size
     if not hasattr(app, "_property_skus"):
         app._property_skus = [make_sku("P-1"), make_sku("P-2")]
     skus = app._property_skus
@@ -184,7 +194,8 @@ def test_membership_equals_definition(
         if isinstance(c, dict):
             out = {k: with_sku_ids(v) for k, v in c.items()}
             if c.get("type") == "ordered_product":
-                out["skuId"] = skus[c["skuId"]].public_id
+                sku = skus[c["skuId"]]
+                out["skuId"] = sku.code if by_code else sku.public_id
             return out
         if isinstance(c, list):
             return [with_sku_ids(x) for x in c]
@@ -197,6 +208,9 @@ def test_membership_equals_definition(
         criterion = _only_north(criterion)
     node = cr.parse(definition)
     lst = services.create_list(user, "property", None, node)
+    for i in sorted(stale & set(range(len(ids)))):
+        db.session.add(EmailListMember(list_id=lst.id, customer_id=ids[i]))
+    db.session.commit()
     services.refresh(lst.id)
     services.refresh(lst.id)  # idempotent
     members = set(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request
 
+from app.api.limits import body_limit
 from app.auth.access import csrf_exempt, public
 from app.messaging import consent
 from blueprints.email import events, resubscribe, sending, tracking
@@ -68,12 +69,11 @@ def campaign_click(token: str, number: int):
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @public
 @csrf_exempt
+@body_limit(UNSUBSCRIBE_MAX_BODY)
 def unsubscribe(token: str):
     """GET asks to confirm (link scanners fetch GETs); POST (one-click or the button) acts."""
     message, _ = _message("unsubscribe", token)
     if request.method == "POST":
-        request.max_content_length = UNSUBSCRIBE_MAX_BODY
-        request.form  # noqa: B018 -- reading it enforces the limit (413)
         events.unsubscribe(message)
         return render_template(
             "email/unsubscribed.html",

@@ -67,3 +67,14 @@ def test_flask_channels_settings_lists_each_declared_setting(app):
 def test_channels_add_activity_types_and_migration_folders(app):
     assert {"Email", "SMS", "Note", "WhatsApp"} <= set(activity_types(app))
     assert any(path.endswith("decant_whatsapp/migrations") for path in version_locations(app))
+
+
+def test_converted_channels_get_typed_settings_from_the_environment(database_url, monkeypatch):
+    """SMS and webhooks declare theirs now: a number from the environment is a number
+    (before, an SMS_ variable read by prefix stayed a string)."""
+    monkeypatch.setenv("SMS_BATCH_SIZE", "7")
+    monkeypatch.setenv("WEBHOOK_MAX_ATTEMPTS", "3")
+    app = create_app(app_settings(database_url))
+    assert app.config["SMS_BATCH_SIZE"] == 7
+    assert app.config["WEBHOOK_MAX_ATTEMPTS"] == 3
+    assert app.config["SMS_RATE_LIMIT"] == "1/1"

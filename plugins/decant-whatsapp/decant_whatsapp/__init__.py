@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from app.channels import Channel
+from app.channels import Channel, PeriodicJob
 from app.crm.panels import CustomerPanel
 from app.crm.panels import register as register_panel
 from app.messaging import consent
@@ -47,6 +47,9 @@ channel = Channel(
     name="whatsapp",
     blueprints=(api_bp, views_bp, webhooks_bp),
     subscriptions=((webhook_received, services.on_webhook),),
+    periodic_jobs=(
+        PeriodicJob("whatsapp-sweep", "decant_whatsapp.jobs:sweep", 300, queue="messages"),
+    ),
     setup=setup,
     settings=SETTINGS,
     requires=("lists",),

@@ -16,8 +16,12 @@ from app.api import limits as api_limits
 from app.channels import PeriodicJob
 from app.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 from app.messaging import models as messaging_models  # noqa: F401 - shared tables
+from app.webhooks import models as webhook_models  # noqa: F401 - shared table
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Alembic sees the core's versions and each enabled channel's own folder (its branch).
+migrate.configure(channels.configure_alembic)
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:

@@ -2,13 +2,15 @@
 
 A channel is a package exposing a :class:`Channel` through the entry-point group
 ``decant.channels`` (see pyproject.toml). The core loads only the channels named in the
-``CHANNELS`` setting (``all`` by default), registers their blueprints, CLI group, periodic
-jobs and signal receivers, and builds the navigation from their nav entries. The core never
-imports a channel by name.
+``CHANNELS`` setting (``all`` by default), checks what each requires, reads the settings
+each declares, registers their blueprints, CLI group, periodic jobs and signal receivers,
+adds their Alembic version locations, and builds the navigation from their nav entries.
+The core never imports a channel by name.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -16,7 +18,9 @@ from typing import Any
 
 import click
 from blinker import Signal
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, current_app
+
+from app.config import Setting, apply_settings
 
 ENTRY_POINT_GROUP = "decant.channels"
 ALL_ROLES = ("admin", "manager", "rep")
@@ -65,6 +69,14 @@ class Channel:
     #: Public endpoints (no login): webhooks, tracking, unsubscribe.
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Settings the channel reads, typed and documented (see :class:`app.config.Setting`).
+    settings: Sequence[Setting] = ()
+    #: Channels that must be enabled too (the app refuses to start otherwise).
+    requires: Sequence[str] = ()
+    #: A folder of Alembic revisions for the channel's own tables (its own branch).
+    migrations: str | None = None
+    #: Activity types the channel writes on the customer timeline.
+    activity_types: Sequence[str] = ()
 
 
 def available_channels() -> dict[str, Any]:
@@ -98,8 +110,29 @@ def init_app(app: Flask) -> None:
         if not isinstance(channel, Channel):
             raise RuntimeError(f"entry point {name!r} does not give a Channel")
         channels[name] = channel
-        _wire(app, channel)
+    check_requirements(channels)
     app.extensions["decant_channels"] = channels
+    for channel in channels.values():
+        apply_settings(app, channel.settings)
+    for channel in channels.values():
+        _wire(app, channel)
+
+
+def check_requirements(channels: dict[str, Channel]) -> None:
+    """Refuse to start when an enabled channel needs one that is not enabled."""
+    missing = [
+        f"{channel.name!r} requires {needed!r}"
+        for channel in channels.values()
+        for needed in channel.requires
+        if needed not in channels
+    ]
+    if missing:
+        raise RuntimeError(
+            "Channels are missing what they need: "
+            + "; ".join(missing)
+            + f". Enabled: {', '.join(sorted(channels)) or 'none'}; add the missing ones to "
+            "CHANNELS (or install them)."
+        )
 
 
 def _wire(app: Flask, channel: Channel) -> None:
@@ -124,3 +157,32 @@ def channels_of(app: Flask) -> dict[str, Channel]:
 def nav_entries(app: Flask, role: str | None) -> list[NavEntry]:
     entries = [e for c in channels_of(app).values() for e in c.nav]
     return sorted((e for e in entries if role in e.roles), key=lambda e: (e.order, e.label))
+
+
+def activity_types(app: Flask) -> tuple[str, ...]:
+    """Every activity type: the core's own, then those the enabled channels declare."""
+    from app.crm.models import ACTIVITY_TYPES
+
+    extra = [t for c in channels_of(app).values() for t in c.activity_types]
+    return tuple(dict.fromkeys([*ACTIVITY_TYPES, *extra]))
+
+
+def version_locations(app: Flask) -> list[str]:
+    """The enabled channels' own Alembic version folders."""
+    return [c.migrations for c in channels_of(app).values() if c.migrations]
+
+
+def configure_alembic(config: Any) -> Any:
+    """Flask-Migrate hook: the core's versions plus each enabled channel's folder, so
+    ``flask db upgrade heads`` applies every channel's branch."""
+    extra = version_locations(current_app)
+    if extra:
+        core = os.path.join(config.get_main_option("script_location"), "versions")
+        config.set_main_option("path_separator", "os")
+        config.set_main_option("version_locations", os.pathsep.join([core, *extra]))
+    return config
+
+
+def settings_of(app: Flask) -> list[tuple[str, Setting]]:
+    """(channel name, setting) for every setting an enabled channel declares."""
+    return [(name, s) for name, c in channels_of(app).items() for s in c.settings]

@@ -1,4 +1,4 @@
-"""``flask setup`` and ``flask serve``: what ``make run`` calls."""
+"""``flask setup`` and ``flask serve`` (what ``make run`` calls), ``flask channels``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from werkzeug.serving import run_simple
 
 from app import jobs
 from app.auth.models import User
-from app.channels import channels_of
+from app.channels import channels_of, settings_of
 from app.extensions import db
 
 
@@ -21,7 +21,7 @@ from app.extensions import db
 @click.option("--no-demo", is_flag=True, help="Do not load demo data into an empty database.")
 def setup_command(no_demo: bool) -> None:
     """Migrate the database; on first start load demo data and print the admin login."""
-    upgrade()
+    upgrade(revision="heads")  # the core's head and each enabled channel's branch
     users = db.session.scalar(select(func.count()).select_from(User))
     if not users and not no_demo:
         from app.crm.demo import load_command
@@ -56,6 +56,32 @@ def serve_command(host: str, port: int) -> None:
         stop.set()
 
 
+@click.group("channels")
+def channels_group() -> None:
+    """The enabled channels and their settings."""
+
+
+@channels_group.command("list")
+def list_channels() -> None:
+    """Each enabled channel, what it requires and its description."""
+    for name, channel in channels_of(current_app._get_current_object()).items():
+        needs = f" (requires {', '.join(channel.requires)})" if channel.requires else ""
+        click.echo(f"{name}{needs}: {channel.description}")
+
+
+@channels_group.command("settings")
+def list_settings() -> None:
+    """Every setting the enabled channels declare: name, type, current value, doc."""
+    config = current_app.config
+    for channel, setting in settings_of(current_app._get_current_object()):
+        value = config.get(setting.name)
+        shown = "(set)" if setting.secret and value else repr(value)
+        click.echo(f"[{channel}] {setting.name} ({setting.type.__name__}) = {shown}")
+        if setting.doc:
+            click.echo(f"    {setting.doc}")
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(channels_group)
     app.cli.add_command(setup_command)
     app.cli.add_command(serve_command)

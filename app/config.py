@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,8 @@ ENV_SETTINGS: dict[str, type] = {
 }
 
 
-# Channel settings are read from the environment by prefix, typed like their default.
+# Channel settings not yet declared as :class:`Setting` are read from the environment by
+# prefix, typed like their default (decision 22); a declared setting needs no prefix here.
 CHANNEL_PREFIXES = (
     "EMAIL_",
     "SENDGRID_",
@@ -134,8 +137,64 @@ def _convert(name: str, raw: str, default: Any = None) -> Any:
     return raw
 
 
+@dataclass(frozen=True)
+class Setting:
+    """A setting a channel declares: read by the core with the same precedence as every
+    other (default, instance/config.py, environment, create_app overrides) and converted
+    to ``type``; ``flask channels settings`` lists them with their docs."""
+
+    name: str
+    type: type = str
+    default: Any = None
+    doc: str = ""
+    secret: bool = False
+
+    def convert(self, raw: Any) -> Any:
+        """``raw`` as this setting's type; a string from the environment or a file."""
+        if raw is None or not isinstance(raw, str) or self.type is str:
+            return raw
+        try:
+            return _as(self.type, raw)
+        except ValueError as exc:
+            raise RuntimeError(
+                f"{self.name} must be a {self.type.__name__}, not {raw!r}: {self.doc}"
+            ) from exc
+
+
+def _as(kind: type, raw: str) -> Any:
+    if kind is bool:
+        value = raw.strip().lower()
+        if value in {"1", "true", "yes", "on"}:
+            return True
+        if value in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValueError(raw)
+    if kind in (tuple, list):
+        return kind(part.strip() for part in raw.split(",") if part.strip())
+    return kind(raw)
+
+
+def apply_settings(app, settings: Sequence[Setting]) -> None:
+    """Put each declared setting in ``app.config``: an override given to create_app, else
+    the environment, else instance/config.py, else the default; converted to its type."""
+    overrides = app.extensions.get("decant_config_overrides", set())
+    for setting in settings:
+        name = setting.name
+        env = os.environ.get(name)
+        if name in overrides:
+            value = app.config[name]
+        elif env not in (None, ""):
+            value = env
+        elif name in app.config:
+            value = app.config[name]
+        else:
+            value = setting.default
+        app.config[name] = setting.convert(value)
+
+
 def load_config(app, overrides: dict[str, Any] | None = None) -> None:
     """Fill ``app.config`` in order: defaults, instance/config.py, environment, overrides."""
+    app.extensions["decant_config_overrides"] = set(overrides or ())
     load_dotenv(Path.cwd() / ".env", override=False)
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)

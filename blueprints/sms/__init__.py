@@ -4,8 +4,6 @@ delivery receipts. Twilio's webhooks arrive through the webhooks channel's
 
 from __future__ import annotations
 
-import os
-
 from flask import Flask
 
 from app.channels import Channel, NavEntry, PeriodicJob
@@ -23,14 +21,10 @@ from blueprints.sms.views import bp as views_bp
 
 
 def setup(app: Flask) -> None:
-    """Setting defaults (env wins), the outbox delivery channel, the customer panel."""
+    """The outbox delivery channel, the customer panel (settings are declared)."""
     from blueprints.sms.outbound import register_delivery
     from blueprints.sms.views import panel_context
 
-    for name, default in settings.DEFAULTS.items():
-        if name not in app.config and os.environ.get(name):
-            app.config[name] = type(default)(os.environ[name])
-        app.config.setdefault(name, default)
     register_delivery(app)
     register_panel(
         app, CustomerPanel(name="sms", template="sms/panel.html", context=panel_context, order=20)
@@ -52,5 +46,6 @@ channel = Channel(
     ),
     subscriptions=((webhook_received, services.on_webhook),),
     setup=setup,
+    settings=settings.SETTINGS,
     description="SMS sending, conversations, opt-in/out keywords, status callbacks",
 )

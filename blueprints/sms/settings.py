@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from app.config import Setting
+
 DEFAULTS: dict[str, Any] = {
     "SMS_RATE_LIMIT": "1/1",  # messages / seconds per sender (long code ~1/s)
     "SMS_BATCH_SIZE": 50,
@@ -22,6 +24,21 @@ DEFAULTS: dict[str, Any] = {
     "SMS_AWAY_MESSAGE_HOURS": 12,  # at most one away message per conversation this often
     "SMS_SWEEP_SECONDS": 300,
 }
+
+DOCS = {
+    "SMS_RATE_LIMIT": "Texts per window per sender, messages/seconds (1/1: a US long code).",
+    "SMS_BATCH_SIZE": "Campaign rows claimed per batch.",
+    "SMS_MAX_SEGMENTS": "Longest text, in segments.",
+    "SMS_HELP_REPLY": "The answer to HELP.",
+    "SMS_AUTO_REPLIES": 'JSON keyword -> reply, e.g. {"HOURS": "We are open 9-5"}.',
+    "SMS_BUSINESS_HOURS": "Business hours, e.g. 09:00-17:00 (empty: always open).",
+    "SMS_BUSINESS_TZ": "Time zone of the business hours.",
+    "SMS_AWAY_MESSAGE": "Answer outside business hours (empty: none).",
+    "SMS_AWAY_MESSAGE_HOURS": "At most one away message per conversation this often.",
+    "SMS_SWEEP_SECONDS": "How often single texts left queued or lost in flight are re-sent.",
+}
+#: Declared on the channel: the core reads and types them (environment, instance config).
+SETTINGS = tuple(Setting(name, type(value), value, DOCS[name]) for name, value in DEFAULTS.items())
 
 
 def get(name: str) -> Any:

@@ -7,11 +7,8 @@ that care subscribe to ``app.signals.webhook_received`` and never import this pa
 
 from __future__ import annotations
 
-import os
-
-from flask import Flask
-
 from app.channels import Channel, NavEntry, PeriodicJob
+from app.config import Setting
 from blueprints.webhooks import models  # noqa: F401 - registers the table
 from blueprints.webhooks.admin import bp as admin_bp
 from blueprints.webhooks.blueprint import bp
@@ -24,21 +21,16 @@ from blueprints.webhooks import email  # noqa: F401, E402
 from blueprints.webhooks import twilio  # noqa: F401  # isort: skip
 # --- end provider modules ---
 
-#: Settings (the environment wins): sweep period, first retry delay (doubling), attempts
-#: before an event is failed for good, SendGrid's accepted signed-timestamp age.
-DEFAULTS: dict[str, int] = {
-    "WEBHOOK_SWEEP_SECONDS": 60,
-    "WEBHOOK_RETRY_SECONDS": 60,
-    "WEBHOOK_MAX_ATTEMPTS": 8,
-    "SENDGRID_WEBHOOK_TOLERANCE": 300,
-}
-
-
-def setup(app: Flask) -> None:
-    for name, default in DEFAULTS.items():
-        if name not in app.config and os.environ.get(name):
-            app.config[name] = int(os.environ[name])
-        app.config.setdefault(name, default)
+SETTINGS = (
+    Setting("WEBHOOK_SWEEP_SECONDS", int, 60, "How often the sweep retries failed events."),
+    Setting("WEBHOOK_RETRY_SECONDS", int, 60, "First retry delay, doubling (at most 6 h)."),
+    Setting("WEBHOOK_MAX_ATTEMPTS", int, 8, "Attempts before an event is failed for good."),
+    Setting(
+        "SENDGRID_WEBHOOK_TOLERANCE", int, 300, "Oldest signed SendGrid timestamp accepted (s)."
+    ),
+)
+#: The defaults by name (older readers).
+DEFAULTS: dict[str, int] = {s.name: s.default for s in SETTINGS}
 
 
 channel = Channel(
@@ -54,6 +46,6 @@ channel = Channel(
             queue="maintenance",
         ),
     ),
-    setup=setup,
+    settings=SETTINGS,
     description="Provider callbacks",
 )

@@ -23,15 +23,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from app.api.errors import ApiError
 from app.auth.access import csrf_exempt, public
+from app.webhooks.intake import public_url
 from blueprints.webhooks.blueprint import bp, receive
 from providers.sms.twilio import SIGNATURE_HEADER, verify_twilio_signature
-
-
-def public_url() -> str:
-    """The URL Twilio signed: the configured public base, never the proxied Host."""
-    base = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
-    query = request.query_string.decode("latin-1")
-    return base + request.path + (f"?{query}" if query else "")
 
 
 def _verified_form() -> dict[str, Any]:

@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -48,7 +48,14 @@ ERROR_MESSAGES = {
     21612: "Message cannot be sent with the current combination of 'To' and 'From'.",
     21614: "'To' number is not a valid mobile number",
     21617: "The concatenated message body exceeds the 1600 character limit.",
+    21655: "The ContentSid is Invalid.",
+    21656: "The ContentVariables Parameter is invalid.",
+    21910: "Invalid From and To pair. From and To should be of the same channel.",
 }
+WHATSAPP = "whatsapp:"
+WHATSAPP_WINDOW = timedelta(hours=24)
+OUTSIDE_WINDOW = 63016
+_CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _MESSAGES_PATH = re.compile(rf"^/{API_VERSION}/Accounts/(?P<sid>AC\w+)/Messages\.json$")
 _FETCH_PATH = re.compile(rf"^/{API_VERSION}/Accounts/(?P<sid>AC\w+)/Messages/(?P<msg>SM\w+)\.json$")
@@ -113,6 +120,9 @@ class FakeMessage:
     status: str
     date_created: str
     form: dict[str, list[str]] = field(default_factory=dict)
+    #: what Twilio will report for it: ``delivered``, or ``failed`` with ``error_code``
+    outcome: str = "delivered"
+    error_code: int | None = None
 
     def resource(self) -> dict[str, Any]:
         """The JSON Twilio returns for the message."""
@@ -185,6 +195,8 @@ class FakeTwilio:
         self._hangs: deque[float] = deque()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self.content: dict[str, str] = {}
+        self.last_inbound: dict[tuple[str, str], datetime] = {}
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -287,6 +299,73 @@ class FakeTwilio:
             self.messages[sid].status = status
         return requests.post(url, data=params, headers=headers, timeout=5)
 
+    # -- WhatsApp --------------------------------------------------------------------
+
+    def add_content(self, body: str, sid: str | None = None) -> str:
+        """Register an approved template (``{{1}}`` placeholders); returns its ContentSid."""
+        sid = sid or new_sid("HX")
+        with self._lock:
+            self.content[sid] = body
+        return sid
+
+    def open_window(self, customer: str, sender: str, at: datetime | None = None) -> None:
+        """The customer (``whatsapp:+...``) last wrote to ``sender`` at ``at`` (now)."""
+        with self._lock:
+            self.last_inbound[(customer, sender)] = at or datetime.now(UTC)
+
+    def whatsapp_inbound(
+        self, url: str, customer: str, sender: str, body: str, **extra: str
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Form fields and signed headers of an inbound WhatsApp message to POST to ``url``
+        (it opens the customer's window, as on Twilio)."""
+        self.open_window(customer, sender)
+        params = {
+            "AccountSid": self.account_sid,
+            "From": customer,
+            "To": sender,
+            "Body": body,
+            "WaId": customer.removeprefix(WHATSAPP + "+"),
+            "ProfileName": extra.pop("ProfileName", "Customer"),
+            **extra,
+        }
+        return signed_inbound_request(self.auth_token, url, params)
+
+    def settle_request(self, sid: str) -> tuple[str, dict[str, str], dict[str, str]]:
+        """URL, fields and signed headers of the final status Twilio would report for
+        ``sid``: failed with 63016 when free text went outside the window, else delivered."""
+        msg = self.messages[sid]
+        with self._lock:
+            msg.status = msg.outcome
+        return self.status_callback_request(sid, msg.outcome, msg.error_code)
+
+    def _whatsapp_checks(self, to: str, from_: str | None, form: Any) -> _Failure | str | None:
+        """Twilio's WhatsApp rules: a failure, or the body to record (a filled template)."""
+        if to.startswith(WHATSAPP) != (from_ or "").startswith(WHATSAPP):
+            return _Failure(400, 21910)
+        sid = form.get("ContentSid")
+        if sid is None:
+            return None
+        with self._lock:
+            template = self.content.get(sid) if _CONTENT_SID.match(sid) else None
+        if template is None:
+            return _Failure(400, 21655)
+        try:
+            variables = json.loads(form.get("ContentVariables") or "{}")
+        except ValueError:
+            return _Failure(400, 21656)
+        if not isinstance(variables, dict) or not all(
+            isinstance(v, str) for v in variables.values()
+        ):
+            return _Failure(400, 21656)
+        for key, value in variables.items():
+            template = template.replace("{{" + str(key) + "}}", value)
+        return template
+
+    def _outside_window(self, to: str, from_: str | None) -> bool:
+        with self._lock:
+            last = self.last_inbound.get((to, from_ or ""))
+        return last is None or datetime.now(UTC) - last >= WHATSAPP_WINDOW
+
     # -- HTTP ------------------------------------------------------------------------
 
     def _json(self, status: int, doc: Any, headers: Mapping[str, str] | None = None) -> Response:
@@ -364,6 +443,12 @@ class FakeTwilio:
             return self._error(_Failure(400, 21604))
         if not from_ and not service:
             return self._error(_Failure(400, 21603))
+        whatsapp = to.startswith(WHATSAPP) or (from_ or "").startswith(WHATSAPP)
+        filled = self._whatsapp_checks(to, from_, form) if whatsapp else None
+        if isinstance(filled, _Failure):
+            return self._error(filled)
+        if isinstance(filled, str):
+            body = filled
         if not body and not media:
             return self._error(_Failure(400, 21602))
         if len(body) > MAX_BODY:
@@ -372,8 +457,11 @@ class FakeTwilio:
             failure = self._per_recipient.get(to)
         if failure is not None:
             return self._error(failure)
-        if not _E164.match(to):
+        if not _E164.match(to.removeprefix(WHATSAPP)):
             return self._error(_Failure(400, 21211, f"The 'To' number {to} is not valid."))
+        free_text_too_late = (
+            whatsapp and filled is None and self._outside_window(to, from_ or service or "")
+        )
 
         message = FakeMessage(
             sid=new_sid(),
@@ -387,6 +475,8 @@ class FakeTwilio:
             status="accepted" if service else "queued",
             date_created=twilio_date(),
             form={k: form.getlist(k) for k in form},
+            outcome="failed" if free_text_too_late else "delivered",
+            error_code=OUTSIDE_WINDOW if free_text_too_late else None,
         )
         with self._lock:
             self.received.append(message)

@@ -61,6 +61,7 @@ def test_page_names_the_campaigns_with_links_and_refuses_to_delete(
     app, demo, manager, call, client, login
 ):
     lst = call(manager, "post", "", json={"name": "Tasting guests"}).get_json()
+    call(manager, "post", f"/{lst['id']}/members", json={"emails": ["vip@north.example"]})
     campaign_id = _scheduled_campaign(call, manager, lst["id"], "Spring tasting")
     login(manager)
     page = client.get(f"/sales/marketing/lists/{lst['id']}")

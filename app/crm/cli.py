@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from app.crm import imports
-from app.crm.imports import log as import_log
+from app.crm.imports import import_log
 from app.crm.imports.batches import Item, batches, reject_records, rejected, rejects_header
 from app.crm.imports.csvfile import CsvError, CsvSource, field_names
 

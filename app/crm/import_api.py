@@ -8,7 +8,7 @@ from flask_login import current_user
 from app.api.errors import ApiError, not_found
 from app.api.spec import api, responses
 from app.crm import imports
-from app.crm.imports import log as import_log
+from app.crm.imports import import_log
 from app.crm.imports.body import DEFAULT_MAX_ROWS, parse_rows
 from app.crm.imports.rows import ImportBody, ImportReport
 

@@ -9,7 +9,7 @@ from app.api.pagination import PageQuery, paginate
 from app.api.spec import OutModel, api, responses
 from app.auth.access import role_required
 from app.crm.import_views import allowed_entities, visible_imports
-from app.crm.imports.log import ImportRun
+from app.crm.imports.import_log import ImportRun
 from app.extensions import db
 
 bp = Blueprint("crm_import_log_api", __name__, url_prefix="/api/sales/imports")

@@ -25,11 +25,10 @@ from sqlalchemy import select
 from app.api.limits import body_limit
 from app.auth.access import role_required
 from app.crm import imports
-from app.crm.imports import job
-from app.crm.imports import log as import_log
+from app.crm.imports import import_log, job
 from app.crm.imports.batches import preview
 from app.crm.imports.csvfile import CsvError, CsvSource, field_names, match_columns
-from app.crm.imports.log import ImportRun
+from app.crm.imports.import_log import ImportRun
 from app.extensions import db
 from app.ids import new_public_id
 

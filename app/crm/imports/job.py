@@ -23,10 +23,10 @@ from sqlalchemy import update
 from app import jobs
 from app.api.errors import ApiError
 from app.crm import imports
-from app.crm.imports import log as import_log
+from app.crm.imports import import_log
 from app.crm.imports.batches import BATCH_ROWS, batches, reject_records, rejected, rejects_header
 from app.crm.imports.csvfile import CsvError, CsvSource
-from app.crm.imports.log import COUNTS, ImportRun
+from app.crm.imports.import_log import COUNTS, ImportRun
 from app.extensions import db
 from app.models_base import utcnow
 

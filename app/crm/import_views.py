@@ -154,11 +154,11 @@ def _show(entry: ImportRun, errors: dict[str, str] | None = None, status: int = 
         (at, header, entry.mapping.get(header, SKIP), _choices(entry.entity, header))
         for at, header in enumerate(source.headers)
     ]
-    rows: list[tuple[int, dict[str, Any]]] = []
+    rows: list[tuple[int, dict[str, str]]] = []
     problem = None
     try:
         source.match()
-        rows = preview(source, PREVIEW_ROWS)
+        rows = [(line, _display(row)) for line, row in preview(source, PREVIEW_ROWS)]
     except CsvError as exc:
         problem = str(exc).replace("--map COLUMN=externalId", "a column mapped to externalId")
     return (
@@ -177,7 +177,25 @@ def _show(entry: ImportRun, errors: dict[str, str] | None = None, status: int = 
     )
 
 
-def _fields_of(rows: list[tuple[int, dict[str, Any]]]) -> list[str]:
+def _display(row: dict[str, Any]) -> dict[str, str]:
+    """A row as the preview shows it: custom fields one column each, an order's lines as
+    ``sku × quantity @ price`` joined."""
+    out: dict[str, str] = {}
+    for name, value in row.items():
+        if name == CUSTOM and isinstance(value, dict):
+            out.update({f"{CUSTOM}.{k}": str(v) for k, v in value.items()})
+        elif name == "lines" and isinstance(value, list):
+            out[name] = "; ".join(
+                f"{line.get('sku', '?')} × {line.get('quantity', '?')}"
+                + (f" @ {line['unitPrice']}" if "unitPrice" in line else "")
+                for line in value
+            )
+        else:
+            out[name] = str(value)
+    return out
+
+
+def _fields_of(rows: list[tuple[int, dict[str, str]]]) -> list[str]:
     seen: dict[str, None] = {}
     for _, row in rows:
         seen.update(dict.fromkeys(row))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -139,11 +140,19 @@ def show(public_id: str):
     return _show(_page_import(public_id))
 
 
+def custom_key(header: str) -> str:
+    """A column's custom field key: an identifier, as template tokens need
+    (``Wine club`` -> ``wine_club``)."""
+    key = re.sub(r"\W+", "_", header.strip().lower()).strip("_")[:40] or "field"
+    return key if key.isidentifier() else f"f_{key}"[:40]
+
+
 def _choices(entity: str, header: str) -> list[tuple[str, str]]:
     fields = [name for name in field_names(entity) if not name.startswith(CUSTOM)]
     out = [(SKIP, "— skip —"), *((name, name) for name in fields)]
     if entity == "customers":
-        out.append((f"{CUSTOM}.{header}", f"custom field “{header}”"))
+        key = custom_key(header)
+        out.append((f"{CUSTOM}.{key}", f"custom field {key}"))
     return out
 
 

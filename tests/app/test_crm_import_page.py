@@ -63,7 +63,7 @@ def submit_mapping(client, public_id, action, mapping: dict[int, str], **extra):
     return client.post(f"/sales/import/{public_id}", data=form)
 
 
-MAPPING = {0: "externalId", 1: "name", 2: "email", 3: "territory", 4: "customFields.Notes"}
+MAPPING = {0: "externalId", 1: "name", 2: "email", 3: "territory", 4: "customFields.notes"}
 
 
 def test_upload_map_dry_run_run_and_the_report(app, client, login, manager, northwest):
@@ -77,8 +77,8 @@ def test_upload_map_dry_run_run_and_the_report(app, client, login, manager, nort
     response = submit_mapping(client, public_id, "save", MAPPING)
     assert response.status_code == 302
     html = client.get(f"/sales/import/{public_id}").get_data(as_text=True)
-    assert selected(html, 3) == "territory" and selected(html, 4) == "customFields.Notes"
-    assert "<th>customFields.Notes</th>" in html and "<td>Crème brûlée</td>" in html
+    assert selected(html, 3) == "territory" and selected(html, 4) == "customFields.notes"
+    assert "<th>customFields.notes</th>" in html and "<td>Crème brûlée</td>" in html
 
     response = submit_mapping(client, public_id, "dry-run", MAPPING)
     assert response.status_code == 302
@@ -98,7 +98,7 @@ def test_upload_map_dry_run_run_and_the_report(app, client, login, manager, nort
     assert (entry.rows_done, entry.rows_total) == (4, 4)
     lapin = db.session.scalar(select(Customer).where(Customer.external_id == "C-1"))
     assert lapin.name == "Café Lapin, Paris" and lapin.territory.name == "Northwest"
-    assert lapin.custom_fields == {"Notes": "Crème brûlée"}
+    assert lapin.custom_fields == {"notes": "Crème brûlée"}
 
     download = client.get(f"/sales/import/{public_id}/rejects.csv")
     assert download.status_code == 200 and download.mimetype == "text/csv"
@@ -130,7 +130,7 @@ def test_a_windows_1252_file_with_a_bom_less_header(app, client, login, admin, n
     public_id = import_id(upload(client, csv_bytes([HEADER, ROWS[0]], encoding="cp1252")))
     submit_mapping(client, public_id, "run", MAPPING)
     lapin = db.session.scalar(select(Customer).where(Customer.external_id == "C-1"))
-    assert lapin.name == "Café Lapin, Paris" and lapin.custom_fields == {"Notes": "Crème brûlée"}
+    assert lapin.name == "Café Lapin, Paris" and lapin.custom_fields == {"notes": "Crème brûlée"}
     entry = db.session.scalar(select(ImportRun))
     assert entry.encoding == "cp1252"
 

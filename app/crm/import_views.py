@@ -131,13 +131,13 @@ def upload():
     )
     db.session.add(entry)
     db.session.commit()
-    return redirect(url_for("crm_import.show", public_id=public_id))
+    return redirect(url_for("crm_import.show", import_id=public_id))
 
 
-@bp.get("/<public_id>")
+@bp.get("/<import_id>")
 @role_required("admin", "manager")
-def show(public_id: str):
-    return _show(_page_import(public_id))
+def show(import_id: str):
+    return _show(_page_import(import_id))
 
 
 def custom_key(header: str) -> str:
@@ -220,11 +220,11 @@ def _rejects_sample(entry: ImportRun) -> list[list[str]]:
         return list(itertools.islice(csv.reader(handle), 1, REPORT_ROWS + 1))
 
 
-@bp.post("/<public_id>")
+@bp.post("/<import_id>")
 @role_required("admin", "manager")
-def map_and_run(public_id: str):
+def map_and_run(import_id: str):
     """Save the column mapping; then, per the button, dry-run or run in the background."""
-    entry = _page_import(public_id)
+    entry = _page_import(import_id)
     action = request.form.get("action", "save")
     if entry.active:
         flash("This import is already queued or running.", "warning")
@@ -239,7 +239,7 @@ def map_and_run(public_id: str):
     db.session.commit()
     if action in ("dry-run", "run"):
         job.start(entry, dry_run=action == "dry-run")
-    return redirect(url_for("crm_import.show", public_id=public_id))
+    return redirect(url_for("crm_import.show", import_id=import_id))
 
 
 def _mapping_from_form(entity: str, headers: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -261,30 +261,30 @@ def _mapping_from_form(entity: str, headers: list[str]) -> tuple[dict[str, str],
     return mapping, errors
 
 
-@bp.post("/<public_id>/resume")
+@bp.post("/<import_id>/resume")
 @role_required("admin", "manager")
-def resume(public_id: str):
+def resume(import_id: str):
     """Run an interrupted import again from its last recorded batch."""
-    entry = _page_import(public_id)
+    entry = _page_import(import_id)
     if not (entry.status == import_log.FAILED or job.stalled(entry)):
         flash("Only a failed or stalled import can be resumed.", "warning")
         return _show(entry, status=409)
     job.resume(entry)
-    return redirect(url_for("crm_import.show", public_id=public_id))
+    return redirect(url_for("crm_import.show", import_id=import_id))
 
 
-@bp.get("/<public_id>/status")
+@bp.get("/<import_id>/status")
 @role_required("admin", "manager")
-def status(public_id: str):
+def status(import_id: str):
     """What the progress bar polls."""
-    entry = import_or_404(public_id)
+    entry = import_or_404(import_id)
     return entry.to_json()
 
 
-@bp.get("/<public_id>/rejects.csv")
+@bp.get("/<import_id>/rejects.csv")
 @role_required("admin", "manager")
-def rejects(public_id: str):
-    entry = _page_import(public_id)
+def rejects(import_id: str):
+    entry = _page_import(import_id)
     path = entry.rejects_path
     if path is None or not path.exists():
         abort(404)

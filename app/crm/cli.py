@@ -11,9 +11,9 @@ from typing import Any
 import click
 
 from app.crm import imports
+from app.crm.imports import import_log
+from app.crm.imports.batches import Item, batches, reject_records, rejected, rejects_header
 from app.crm.imports.csvfile import CsvError, CsvSource, field_names
-
-BATCH_ROWS = 2000
 
 
 @click.group("crm")
@@ -79,21 +79,21 @@ def import_command(
     out = rejects.open("w", encoding="utf-8", newline="") if rejects else None
     writer = csv.writer(out) if out else None
     if writer:
-        writer.writerow(["line", *source.headers, "errors"])
+        writer.writerow(rejects_header(source))
     actor = SimpleNamespace(id=None, email="cli", role="admin", sees_all_territories=True)
-    batch: list[tuple[int, dict[str, Any], list[str]]] = []
     try:
-        for item in source.rows():
-            batch.append(item)
-            if len(batch) >= BATCH_ROWS:
-                _flush(entity, batch, actor, dry_run, totals, writer)
-                batch = []
-        _flush(entity, batch, actor, dry_run, totals, writer)
+        for batch in batches(source):
+            _flush(entity, batch, actor, dry_run, totals, writer)
     except UnicodeDecodeError as exc:  # pragma: no cover - the scan reads every byte first
+        import_log.record("cli", entity, actor, totals, file_name=file.name, error=str(exc))
         raise click.ClickException(f"{file}: {exc}") from exc
+    except Exception as exc:
+        import_log.record("cli", entity, actor, totals, file_name=file.name, error=str(exc))
+        raise
     finally:
         if out:
             out.close()
+    import_log.record("cli", entity, actor, totals, file_name=file.name, dry_run=dry_run)
     verb = "would be" if dry_run else "were"
     summary = ", ".join(f"{count} {key}" for key, count in totals.items())
     click.echo(f"{'Dry run: ' if dry_run else ''}{summary} ({entity} that {verb} written)")
@@ -101,25 +101,18 @@ def import_command(
 
 def _flush(
     entity: str,
-    batch: list[tuple[int, dict[str, Any], list[str]]],
+    batch: list[Item],
     actor: Any,
     dry_run: bool,
     totals: dict[str, int],
     writer: Any,
 ) -> None:
-    if not batch:
-        return
     report = imports.run(entity, [row for _, row, _ in batch], actor, dry_run=dry_run)
     for key in totals:
         totals[key] += report[key]
-    for result in report["rows"]:
-        if result["result"] != "rejected":
-            continue
-        line, _, cells = batch[result["index"]]
-        reasons = "; ".join(f"{k}: {v}" for k, v in result["errors"].items())
-        ref = f" ({result['externalId']})" if result["externalId"] else ""
-        click.echo(f"  line {line}{ref}: {reasons}", err=True)
+    for item in rejected(entity, batch, report):
+        ref = f" ({item.external_id})" if item.external_id else ""
+        click.echo(f"  line {item.line}{ref}: {item.reasons}", err=True)
         if writer:
-            for cells_of_line in cells if entity == "orders" else [cells]:
-                writer.writerow([line, *cells_of_line, reasons])
+            writer.writerows(reject_records(item))
     sys.stderr.flush()

@@ -8,6 +8,7 @@ from flask_login import current_user
 from app.api.errors import ApiError, not_found
 from app.api.spec import api, responses
 from app.crm import imports
+from app.crm.imports import import_log
 from app.crm.imports.body import DEFAULT_MAX_ROWS, parse_rows
 from app.crm.imports.rows import ImportBody, ImportReport
 
@@ -39,4 +40,10 @@ def import_rows(entity: str):
     dry_run = (request.args.get("dryRun") or "").lower() in ("1", "true", "yes")
     max_rows = int(current_app.config.get("IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS))
     rows = parse_rows(request.get_data(cache=False), request.mimetype, max_rows)
-    return imports.run(entity, rows, current_user, dry_run=dry_run)
+    try:
+        report = imports.run(entity, rows, current_user, dry_run=dry_run)
+    except ApiError as exc:
+        import_log.record("api", entity, current_user, dry_run=dry_run, error=exc.message)
+        raise
+    import_log.record("api", entity, current_user, report, dry_run=dry_run)
+    return report

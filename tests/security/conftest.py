@@ -69,8 +69,26 @@ def api(client, token_headers):
     return do
 
 
+def _page_import(app, login, manager) -> str:
+    """A manager's import through the import page, dry-run (so its rejected rows exist)."""
+    import io
+
+    from tests.conftest import csrf_from
+
+    page = login(manager, target=app.test_client())
+    token = csrf_from(page.get("/sales/import").get_data(as_text=True))
+    data = b"Customer #,Name,E-mail\nC-1,Import One,bad-address\n"
+    form = {"entity": "customers", "csrf_token": token, "file": (io.BytesIO(data), "w.csv")}
+    response = page.post("/sales/import", data=form, content_type="multipart/form-data")
+    import_id = response.headers["Location"].rsplit("/", 1)[1]
+    form = {"csrf_token": token, "action": "dry-run", "col-0": "externalId", "col-1": "name"}
+    response = page.post(f"/sales/import/{import_id}", data={**form, "col-2": "email"})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return import_id
+
+
 @pytest.fixture
-def world(app, api, make_user, make_customer, manager) -> World:
+def world(app, api, make_user, make_customer, manager, login) -> World:
     from app.crm.models import Order
     from app.messaging.consent import record
 
@@ -164,5 +182,6 @@ def world(app, api, make_user, make_customer, manager) -> World:
             "template_id": [template["id"]],
             "token_id": [south_token.public_id],
             "entity": ["customers", "orders", "territories", "skus", "users"],  # imports
+            "import_id": [_page_import(app, login, manager)],
         },
     )

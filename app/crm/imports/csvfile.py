@@ -192,11 +192,21 @@ class CsvSource:
 
     def open(self) -> None:
         """Settle the encoding and the columns; CsvError before any row is read."""
-        self.encoding = detect_encoding(self.path)
+        self.read_header()
+        self.match()
+
+    def read_header(self) -> None:
+        """Settle the encoding (unless already known) and read the header row."""
+        if not self.encoding:
+            self.encoding = detect_encoding(self.path)
         with self.path.open(encoding=self.encoding, newline="") as handle:
             self.headers = [h.strip() for h in next(csv.reader(handle), [])]
         if not any(self.headers):
             raise CsvError("the file has no header row")
+
+    def match(self) -> None:
+        """Columns to fields (``mapping`` first, then the usual spellings); CsvError when
+        no column gives the external id."""
         self.columns, self.unused = match_columns(self.entity, self.headers, self.mapping)
         if "externalId" not in self.columns.values():
             raise CsvError(

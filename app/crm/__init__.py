@@ -6,6 +6,7 @@ import os
 
 from flask import Flask
 
+from app.crm.admin_views import bp as admin_views_bp
 from app.crm.api import bp as api_bp
 from app.crm.cli import crm_cli
 from app.crm.contact_api import bp as contact_api_bp
@@ -29,5 +30,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views_bp)
     app.register_blueprint(contact_api_bp)
     app.register_blueprint(contact_views_bp)
+    app.register_blueprint(admin_views_bp)
     app.cli.add_command(demo_cli)
     app.cli.add_command(crm_cli)

@@ -89,16 +89,21 @@ def _user_or_404(user_id: str) -> User:
 
 
 @bp.get("/users")
-@role_required("admin")
+@role_required("admin", "manager")
 def users():
-    """Every user with their tokens: one query for users, one for tokens."""
+    """Every user; admins also see each one's tokens and the actions. One query for users,
+    one for tokens. Managers read the team (who covers which territory), change nothing."""
     people = list(db.session.scalars(select(User).order_by(User.active.desc(), User.name)))
     tokens: dict[int, list[ApiToken]] = {}
-    for token in db.session.scalars(
-        select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
-    ):
-        tokens.setdefault(token.user_id, []).append(token)
-    return render_template("auth/users.html", users=people, tokens=tokens, now=utcnow())
+    can_edit = current_user.role == "admin"
+    if can_edit:
+        for token in db.session.scalars(
+            select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        ):
+            tokens.setdefault(token.user_id, []).append(token)
+    return render_template(
+        "auth/users.html", users=people, tokens=tokens, now=utcnow(), can_edit=can_edit
+    )
 
 
 @bp.route("/users/<user_id>/deactivate", methods=["GET", "POST"])

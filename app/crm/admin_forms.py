@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, IntegerField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
 class TerritoryForm(FlaskForm):
@@ -24,7 +24,7 @@ class SkuForm(FlaskForm):
     vintage = IntegerField("Vintage", validators=[Optional(), NumberRange(1800, 2200)])
     region = StringField("Region", validators=[Optional(), Length(max=120)])
     price = DecimalField(
-        "Unit price", places=2, validators=[DataRequired(), NumberRange(0, 99999999.99)]
+        "Unit price", places=2, validators=[InputRequired(), NumberRange(0, 99999999.99)]
     )
     active = BooleanField("On sale", default=True)
     external_id = StringField("External id", validators=[Optional(), Length(max=64)])

@@ -149,6 +149,10 @@ def test_an_admin_adds_a_sku_and_edits_it(client, login, admin):
     assert saved.status_code == 303
     db.session.refresh(sku)
     assert (sku.name, str(sku.price), sku.producer) == ("Chablis 1er Cru 2022", "31.00", None)
+    free = _post(client, edit, {"code": "CHB-22", "name": "Sample", "price": "0", "active": "y"})
+    assert free.status_code == 303  # a free sample bottle is a price too
+    db.session.refresh(sku)
+    assert str(sku.price) == "0.00"
 
 
 def test_taking_a_sku_out_of_sale_asks_first(client, login, admin, sku):

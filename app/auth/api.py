@@ -14,6 +14,7 @@ from app.api.errors import ApiError, not_found, validation_error
 from app.api.pagination import PageQuery, paginate
 from app.api.spec import CamelModel, OutModel, api, responses
 from app.auth.access import role_required
+from app.auth.invites import invite_url
 from app.auth.models import ApiToken, User
 from app.auth.services import (
     UserError,
@@ -24,6 +25,7 @@ from app.auth.services import (
     parse_lifetime,
     reactivate_user,
     revoke_token,
+    update_user,
     user_tokens,
 )
 from app.extensions import db
@@ -54,6 +56,20 @@ class UserCreate(CamelModel):
     role: Literal["admin", "manager", "rep"]
     territory: str | None = None
     password: str | None = Field(default=None, min_length=10, max_length=200)
+
+
+class UserCreated(UserOut):
+    invite_url: str | None = Field(
+        default=None, description="One-time link to set a password (no password given)"
+    )
+
+
+class UserPatch(CamelModel):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    role: Literal["admin", "manager", "rep"] | None = None
+    territory: str | None = Field(
+        default=None, max_length=80, description="Name, id or external id; null for none"
+    )
 
 
 class TokenOut(OutModel):
@@ -134,16 +150,37 @@ def get_user(user_id: str):
 
 @bp.post("")
 @role_required("admin")
-@api.validate(json=UserCreate, resp=responses(HTTP_201=UserOut), tags=["users"])
+@api.validate(json=UserCreate, resp=responses(HTTP_201=UserCreated, HTTP_409=None), tags=["users"])
 def create(json: UserCreate):
-    """Create a user (admins only)."""
+    """Create a user (admins only). Without a password the answer carries `inviteUrl`, a
+    one-time link to set one: shown here only (ask `POST /{userId}/invite` for another)."""
     try:
         user = create_user(json.email, json.name, json.role, json.password, json.territory)
     except UserError as exc:
         if exc.field == "email" and "exists" in exc.message:
             raise ApiError(409, "conflict", exc.message, {"email": exc.message}) from exc
         raise validation_error({exc.field: exc.message}) from exc
-    return user_json(user), 201
+    body = user_json(user)
+    if json.password is None:
+        body["inviteUrl"] = invite_url(user.public_id, user.password_hash)
+    return body, 201
+
+
+@bp.patch("/<user_id>")
+@role_required("admin")
+@api.validate(json=UserPatch, resp=responses(HTTP_200=UserOut, HTTP_404=None), tags=["users"])
+def patch(user_id: str, json: UserPatch):
+    """Change a user's name, role or territory (admins only; `territory: null` clears it,
+    which a rep cannot have). Deactivation has its own route."""
+    data = json.model_dump(exclude_unset=True)
+    if data.get("name", "") is None or ("role" in data and data["role"] is None):
+        field = "name" if data.get("name", "") is None else "role"
+        raise validation_error({field: "cannot be null"})
+    try:
+        user = update_user(_user_or_404(user_id), data, acting=current_user)
+    except UserError as exc:
+        raise validation_error({exc.field: exc.message}) from exc
+    return user_json(user)
 
 
 def _user_or_404(user_id: str) -> User:

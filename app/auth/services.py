@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app.auth.models import ROLES, ApiToken, User
 from app.auth.passwords import hash_password, verify_password
 from app.crm.models import Territory
+from app.errors import Invalid
 from app.extensions import db
 from app.models_base import utcnow
 
@@ -20,11 +22,12 @@ DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_TOKEN_LIFETIME = timedelta(days=3 * 365)
 
 
-class UserError(ValueError):
+class UserError(Invalid, ValueError):
+    """A refused user change, naming the field at fault (a 422 unless caught)."""
+
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, {field: message})
         self.field = field
-        self.message = message
 
 
 def normalise_email(address: str, field: str = "email") -> str:
@@ -54,11 +57,7 @@ def create_user(
         raise UserError("email", "a user with this email exists")
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise UserError("password", f"password must have at least {MIN_PASSWORD_LENGTH} characters")
-    territory_row = None
-    if territory:
-        territory_row = db.session.scalar(select(Territory).where(Territory.name == territory))
-        if territory_row is None:
-            raise UserError("territory", f"unknown territory {territory!r}")
+    territory_row = find_territory(territory)
     if role == "rep" and territory_row is None:
         raise UserError("territory", "a rep needs a territory")
     user = User(
@@ -69,6 +68,46 @@ def create_user(
         password_hash=hash_password(password) if password else None,
     )
     db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def find_territory(ref: str | None) -> Territory | None:
+    """The territory named by its name, public id or external id (None for none)."""
+    if not ref:
+        return None
+    found = db.session.scalar(
+        select(Territory).where(
+            or_(Territory.name == ref, Territory.public_id == ref, Territory.external_id == ref)
+        )
+    )
+    if found is None:
+        raise UserError("territory", f"unknown territory {ref!r}")
+    return found
+
+
+def update_user(user: User, data: dict[str, Any], acting: User | None = None) -> User:
+    """Change the name, role or territory ``data`` names (a territory of None: none).
+
+    Refused: a rep without a territory, an admin changing their own role, and demoting
+    the last active admin (someone must be left who can undo it)."""
+    name = data.get("name", user.name)
+    if not isinstance(name, str) or not name.strip():
+        raise UserError("name", "name is required")
+    if len(name.strip()) > 120:
+        raise UserError("name", "at most 120 characters")
+    role = data.get("role", user.role)
+    if role not in ROLES:
+        raise UserError("role", f"role must be one of {', '.join(ROLES)}")
+    territory = find_territory(data["territory"]) if "territory" in data else user.territory
+    if role != user.role:
+        if acting is not None and acting.id == user.id:
+            raise UserError("role", "you cannot change your own role")
+        if user.role == "admin" and user.active and _other_active_admins(user) == 0:
+            raise UserError("role", "the last active admin must stay an admin")
+    if role == "rep" and territory is None:
+        raise UserError("territory", "a rep needs a territory")
+    user.name, user.role, user.territory = name.strip(), role, territory
     db.session.commit()
     return user
 

@@ -1,4 +1,5 @@
-"""Login and logout, and the admins' users page (deactivate, reactivate, revoke tokens)."""
+"""Login and logout, and the admins' users page (create with an invite link, edit, reassign,
+deactivate, reactivate, revoke tokens, send a new invite)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask import (
     current_app,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -19,18 +21,23 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from app.auth.access import public, role_required
-from app.auth.forms import LoginForm
+from app.auth.forms import LoginForm, UserCreateForm, UserEditForm
+from app.auth.invites import invite_url
 from app.auth.models import ApiToken, User
 from app.auth.services import (
     UserError,
     authenticate,
+    create_user,
     deactivate_user,
     end_sessions,
     find_token,
     reactivate_user,
     revoke_token,
+    update_user,
 )
+from app.crm.models import Territory
 from app.extensions import db, limiter
+from app.form_errors import add_api_error
 from app.models_base import utcnow
 
 bp = Blueprint("auth", __name__)
@@ -82,16 +89,21 @@ def _user_or_404(user_id: str) -> User:
 
 
 @bp.get("/users")
-@role_required("admin")
+@role_required("admin", "manager")
 def users():
-    """Every user with their tokens: one query for users, one for tokens."""
+    """Every user; admins also see each one's tokens and the actions. One query for users,
+    one for tokens. Managers read the team (who covers which territory), change nothing."""
     people = list(db.session.scalars(select(User).order_by(User.active.desc(), User.name)))
     tokens: dict[int, list[ApiToken]] = {}
-    for token in db.session.scalars(
-        select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
-    ):
-        tokens.setdefault(token.user_id, []).append(token)
-    return render_template("auth/users.html", users=people, tokens=tokens, now=utcnow())
+    can_edit = current_user.role == "admin"
+    if can_edit:
+        for token in db.session.scalars(
+            select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        ):
+            tokens.setdefault(token.user_id, []).append(token)
+    return render_template(
+        "auth/users.html", users=people, tokens=tokens, now=utcnow(), can_edit=can_edit
+    )
 
 
 @bp.route("/users/<user_id>/deactivate", methods=["GET", "POST"])
@@ -143,3 +155,97 @@ def revoke_token_page(user_id: str, token_id: str):
     revoke_token(token)
     flash(f"Token {token.hint}… is revoked.", "success")
     return redirect(url_for("auth.users"), 303)
+
+
+# --- creating and editing users (admins) ---------------------------------------------------
+
+
+def _territory_choices() -> list[tuple[str, str]]:
+    names = db.session.scalars(select(Territory.name).order_by(Territory.name))
+    return [("", "— none —"), *((name, name) for name in names)]
+
+
+def _invite_page(user: User, status: int = 200):
+    """The invite link, on this answer only: it is not stored and cannot be shown again."""
+    link = invite_url(user.public_id, user.password_hash)
+    response = make_response(render_template("auth/invite_link.html", user=user, link=link))
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@role_required("admin")
+def new_user():
+    """Create a user without a password; the answer shows their one-time invite link."""
+    form = UserCreateForm()
+    form.territory.choices = _territory_choices()
+    if form.validate_on_submit():
+        try:
+            user = create_user(
+                form.email.data or "",
+                form.name.data or "",
+                form.role.data or "",
+                None,
+                form.territory.data or None,
+            )
+        except UserError as exc:
+            add_api_error(form, exc)
+        else:
+            flash(f"{user.name} is created. Send them the link below.", "success")
+            return _invite_page(user, 201)
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("auth/user_form.html", form=form, user=None), status
+
+
+@bp.route("/users/<user_id>/edit", methods=["GET", "POST"])
+@role_required("admin")
+def edit_user(user_id: str):
+    """Name, role and territory (reassigning a rep moves only the rep, not the customers)."""
+    user = _user_or_404(user_id)
+    form = UserEditForm(
+        data=None
+        if request.method == "POST"
+        else {
+            "name": user.name,
+            "role": user.role,
+            "territory": user.territory.name if user.territory else "",
+        }
+    )
+    form.territory.choices = _territory_choices()
+    if form.validate_on_submit():
+        data = {
+            "name": form.name.data or "",
+            "role": form.role.data,
+            "territory": form.territory.data or None,
+        }
+        try:
+            update_user(user, data, acting=current_user)
+        except UserError as exc:
+            db.session.rollback()
+            add_api_error(form, exc)
+        else:
+            flash(f"{user.name} is saved.", "success")
+            return redirect(url_for("auth.users"), 303)
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("auth/user_form.html", form=form, user=user), status
+
+
+@bp.route("/users/<user_id>/invite", methods=["GET", "POST"])
+@role_required("admin")
+def reinvite_user(user_id: str):
+    """GET asks for confirmation; POST (with CSRF) shows a new one-time invite link."""
+    user = _user_or_404(user_id)
+    if not user.active:
+        flash(f"{user.name} is deactivated: reactivate them before inviting.", "danger")
+        return redirect(url_for("auth.users"), 303)
+    if request.method == "GET":
+        return render_template(
+            "auth/confirm.html",
+            title="Send a new invite",
+            question=f"Make a new invite link for {user.name} ({user.email})?",
+            consequence="Whoever opens the link can set this user's password, once; "
+            "their current password keeps working until then.",
+            action="Make the link",
+        )
+    return _invite_page(user)

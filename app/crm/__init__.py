@@ -6,8 +6,10 @@ import os
 
 from flask import Flask
 
+from app.crm.admin_views import bp as admin_views_bp
 from app.crm.api import bp as api_bp
 from app.crm.cli import crm_cli
+from app.crm.consent_api import bp as consent_api_bp
 from app.crm.contact_api import bp as contact_api_bp
 from app.crm.contact_views import bp as contact_views_bp
 from app.crm.demo import demo_cli
@@ -41,6 +43,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(import_views_bp)
     app.register_blueprint(views_bp)
     app.register_blueprint(contact_api_bp)
+    app.register_blueprint(consent_api_bp)
     app.register_blueprint(contact_views_bp)
+    app.register_blueprint(admin_views_bp)
     app.cli.add_command(demo_cli)
     app.cli.add_command(crm_cli)

@@ -10,7 +10,8 @@ from sqlalchemy.orm import selectinload
 from app.api.errors import not_found
 from app.api.pagination import PageQuery, paginate
 from app.api.spec import api, responses
-from app.crm import readback, services
+from app.auth.access import role_required
+from app.crm import catalogue, readback, services
 from app.crm import schemas as s
 from app.crm.models import Activity, Customer, Order, OrderLine, Sku, Territory
 from app.crm.references import named_by
@@ -191,10 +192,32 @@ def get_order(order_id: str):
 @bp.get("/skus")
 @api.validate(query=s.SkuQuery, resp=responses(HTTP_200=s.SkuPage), tags=["catalogue"])
 def list_skus(query: s.SkuQuery):
-    stmt = select(Sku).order_by(Sku.name, Sku.id)
-    if query.q:
-        stmt = stmt.where(Sku.name.ilike(f"%{query.q}%"))
+    """The catalogue by name; `q` searches name, code, producer, varietal and region."""
+    stmt = catalogue.skus_query(query.q)
     return paginate(stmt, query.page, query.per_page, services.sku_json)
+
+
+@bp.post("/skus")
+@role_required("admin")
+@api.validate(
+    json=s.SkuCreate, resp=responses(HTTP_201=s.SkuOut, HTTP_409=None), tags=["catalogue"]
+)
+def create_sku(json: s.SkuCreate):
+    """Add a SKU to the catalogue (admins only); `code` and `externalId` are unique."""
+    return services.sku_json(catalogue.create_sku(s.sku_data(json))), 201
+
+
+@bp.patch("/skus/<sku_id>")
+@role_required("admin")
+@api.validate(
+    json=s.SkuPatch,
+    resp=responses(HTTP_200=s.SkuOut, HTTP_404=None, HTTP_409=None),
+    tags=["catalogue"],
+)
+def patch_sku(sku_id: str, json: s.SkuPatch):
+    """Change a SKU's fields (admins only); `active: false` takes it out of sale."""
+    sku = catalogue.find_sku(sku_id)
+    return services.sku_json(catalogue.update_sku(sku, s.sku_data(json)))
 
 
 @bp.get("/skus/<sku_id>")
@@ -211,3 +234,30 @@ def get_sku(sku_id: str):
 def list_territories(query: PageQuery):
     stmt = select(Territory).order_by(Territory.name)
     return paginate(stmt, query.page, query.per_page, services.territory_json)
+
+
+@bp.post("/territories")
+@role_required("admin")
+@api.validate(
+    json=s.TerritoryCreate,
+    resp=responses(HTTP_201=s.TerritoryOut, HTTP_409=None),
+    tags=["catalogue"],
+)
+def create_territory(json: s.TerritoryCreate):
+    """Create a territory (admins only); `name` and `externalId` are unique."""
+    territory = catalogue.create_territory(json.model_dump())
+    return services.territory_json(territory), 201
+
+
+@bp.patch("/territories/<territory_id>")
+@role_required("admin")
+@api.validate(
+    json=s.TerritoryPatch,
+    resp=responses(HTTP_200=s.TerritoryOut, HTTP_404=None, HTTP_409=None),
+    tags=["catalogue"],
+)
+def patch_territory(territory_id: str, json: s.TerritoryPatch):
+    """Rename a territory, change its time zone or external id (admins only)."""
+    territory = catalogue.find_territory(territory_id)
+    data = json.model_dump(exclude_unset=True)
+    return services.territory_json(catalogue.update_territory(territory, data))

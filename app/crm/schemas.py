@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -200,3 +201,47 @@ class TerritoryPage(OutModel):
     total: int
     page: int
     per_page: int
+
+
+class TerritoryCreate(CamelModel):
+    name: str = Field(min_length=1, max_length=80)
+    timezone: str = Field(default="UTC", max_length=64, description="IANA time zone")
+    external_id: str | None = Field(default=None, max_length=64)
+
+
+class TerritoryPatch(CamelModel):
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    timezone: str | None = Field(default=None, max_length=64, description="IANA time zone")
+    external_id: str | None = Field(default=None, max_length=64)
+
+
+class SkuCreate(CamelModel):
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=200)
+    producer: str | None = Field(default=None, max_length=120)
+    varietal: str | None = Field(default=None, max_length=80)
+    region: str | None = Field(default=None, max_length=120)
+    vintage: int | None = Field(default=None, ge=1800, le=2200)
+    unit_price: Decimal = Field(ge=0, le=Decimal("99999999.99"))
+    active: bool = True
+    external_id: str | None = Field(default=None, max_length=64)
+
+
+class SkuPatch(CamelModel):
+    code: str | None = Field(default=None, min_length=1, max_length=40)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    producer: str | None = Field(default=None, max_length=120)
+    varietal: str | None = Field(default=None, max_length=80)
+    region: str | None = Field(default=None, max_length=120)
+    vintage: int | None = Field(default=None, ge=1800, le=2200)
+    unit_price: Decimal | None = Field(default=None, ge=0, le=Decimal("99999999.99"))
+    active: bool | None = None
+    external_id: str | None = Field(default=None, max_length=64)
+
+
+def sku_data(model: SkuCreate | SkuPatch) -> dict[str, Any]:
+    """The fields given, in the catalogue service's names (``unitPrice`` is ``price``)."""
+    data = model.model_dump(exclude_unset=not isinstance(model, SkuCreate))
+    if "unit_price" in data:
+        data["price"] = data.pop("unit_price")
+    return data

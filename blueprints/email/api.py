@@ -11,8 +11,12 @@ from app.api.pagination import paginate
 from app.api.spec import api, responses
 from app.crm.scoping import get_visible_customer
 from app.messaging import templates as tpl
+from app.messaging.readback import messages_query
+from app.messaging.readback import page as readback_page
+from blueprints.email import readback as rb
 from blueprints.email import schemas as s
 from blueprints.email import services
+from blueprints.email.models import EmailMessage
 
 bp = Blueprint("email_api", __name__, url_prefix="/api/sales/marketing")
 
@@ -150,6 +154,22 @@ def _campaign_or_404(campaign_id: str):
     if found is None:
         raise not_found("campaign")
     return found
+
+
+@bp.get("/email/messages")
+@validate(["email"], query=rb.MessageQuery, resp=responses(HTTP_200=rb.MessageRowPage))
+def list_messages(query: rb.MessageQuery):
+    """Email messages with their status and engagement (opens, clicks, delivery, bounce,
+    complaint, unsubscribe), newest first; reps see their territory's and their own.
+
+    With `updatedSince` or `cursor`: what changed since (a new open, a bounce...), in
+    change order, with `nextCursor`."""
+    stmt = messages_query(EmailMessage, current_user, query.customer_id)
+    if query.status:
+        stmt = stmt.where(EmailMessage.status == query.status)
+    return readback_page(
+        stmt, query, kind="email-messages", model=EmailMessage, serialize_page=rb.messages_json
+    )
 
 
 @bp.get("/campaigns")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -24,7 +24,10 @@ class EmailMessage(PublicIdMixin, OutboxMixin, db.Model):
     __tablename__ = "email_message"
     id_prefix = "eml"
     public_id_length = 32
-    __table_args__ = (Index("ix_email_message_campaign_status", "campaign_id", "status"),)
+    __table_args__ = (
+        Index("ix_email_message_campaign_status", "campaign_id", "status"),
+        Index("ix_email_message_updated_id", "updated_at", "id"),  # read-back
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
@@ -51,6 +54,10 @@ class EmailMessage(PublicIdMixin, OutboxMixin, db.Model):
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: set by the database on insert and on every update (status, opens, clicks): read-back
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.current_timestamp(), onupdate=utcnow
+    )
 
 
 class EmailEvent(db.Model):

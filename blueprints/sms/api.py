@@ -10,6 +10,9 @@ from app.api.errors import not_found, validation_error
 from app.api.limits import SMALL_BODY, body_limit
 from app.api.pagination import paginate
 from app.api.spec import api, responses
+from app.messaging.readback import messages_query
+from app.messaging.readback import page as readback_page
+from blueprints.sms import readback as rb
 from blueprints.sms import review, services
 from blueprints.sms import schemas as s
 from blueprints.sms.models import SmsConversation, SmsMessage
@@ -72,6 +75,24 @@ def campaign(campaign_id: str):
     if found is None:
         raise not_found("campaign")
     return services.campaign_json(found)
+
+
+@bp.get("/messages")
+@api.validate(query=rb.MessageQuery, resp=responses(HTTP_200=rb.SmsRowPage), tags=TAGS)
+def list_messages(query: rb.MessageQuery):
+    """Texts sent and received with their status and delivery (Twilio's delivery status,
+    delivered and read times), newest first; reps see their territory's and their own.
+
+    With `updatedSince` or `cursor`: what changed since (a delivery receipt, a review...),
+    in change order, with `nextCursor`."""
+    stmt = messages_query(SmsMessage, current_user, query.customer_id)
+    if query.direction:
+        stmt = stmt.where(SmsMessage.direction == query.direction)
+    if query.status:
+        stmt = stmt.where(SmsMessage.status == query.status)
+    return readback_page(
+        stmt, query, kind="sms-messages", model=SmsMessage, serialize_page=rb.messages_json
+    )
 
 
 @bp.post("/segments")

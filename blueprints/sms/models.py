@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -40,6 +40,7 @@ class SmsMessage(PublicIdMixin, OutboxMixin, db.Model):
     __table_args__ = (
         Index("ix_sms_message_campaign_status", "campaign_id", "status"),
         Index("ix_sms_message_conversation_created", "conversation_id", "created_at"),
+        Index("ix_sms_message_updated_id", "updated_at", "id"),  # read-back
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,3 +70,7 @@ class SmsMessage(PublicIdMixin, OutboxMixin, db.Model):
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: set by the database on insert and on every update (delivery, review): read-back
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.current_timestamp(), onupdate=utcnow
+    )

@@ -89,7 +89,7 @@ def _page_import(app, login, manager) -> str:
 
 @pytest.fixture
 def world(app, api, make_user, make_customer, manager, login) -> World:
-    from app.crm.models import Order
+    from app.crm.models import Order, Sku
     from app.messaging.consent import record
 
     south_rep = make_user("rep", "South")
@@ -99,7 +99,8 @@ def world(app, api, make_user, make_customer, manager, login) -> World:
     for c in (south, south2, north):
         record("sms", c.phone, "opted_in", source="test", customer_id=c.id)
     order = Order(customer_id=south.id, order_date=date(2024, 5, 1), total=Decimal("120.00"))
-    db.session.add(order)
+    sku = Sku(code="W-1", name="House red", price=Decimal("9.50"))  # the catalogue is shared
+    db.session.add_all([order, sku])
     db.session.commit()
 
     def ok(response, code: int) -> dict[str, Any]:
@@ -183,5 +184,7 @@ def world(app, api, make_user, make_customer, manager, login) -> World:
             "token_id": [south_token.public_id],
             "entity": ["customers", "orders", "territories", "skus", "users"],  # imports
             "import_id": [_page_import(app, login, manager)],
+            "territory_id": [south.territory.public_id],
+            "sku_id": [sku.public_id],  # admin pages and API: admins only
         },
     )

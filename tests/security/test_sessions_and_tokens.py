@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.auth.models import ApiToken, User
+from app.auth.services import issue_token_row
 from app.extensions import db
 from app.models_base import utcnow
 from tests.conftest import PASSWORD, csrf_from
@@ -303,10 +304,19 @@ def test_admin_page_revokes_a_token_after_confirmation(client, login, admin, rep
     assert "revoked" in client.get("/users").get_data(as_text=True)
 
 
-def test_the_users_page_is_for_admins_only(client, login, manager, rep):
+def test_managers_read_the_users_page_but_only_admins_act_on_it(client, login, manager, rep, admin):
+    issue_token_row(rep, "laptop")
     login(manager)
-    assert client.get("/users").status_code == 403
+    listing = client.get("/users").get_data(as_text=True)
+    assert rep.email in listing and "laptop" not in listing  # tokens are for admins
+    assert "Deactivate" not in listing and "New user" not in listing
     assert client.get(f"/users/{rep.public_id}/deactivate").status_code == 403
+    assert 'href="/users"' in client.get(CUSTOMERS).get_data(as_text=True)
+
+
+def test_reps_do_not_see_the_users_page(client, login, rep):
+    login(rep)
+    assert client.get("/users").status_code == 403
     assert 'href="/users"' not in client.get(CUSTOMERS).get_data(as_text=True)
 
 

@@ -36,7 +36,20 @@ class WithoutWhatsApp:
         _path_finder.invalidate_caches()
 
 
+class RefuseWhatsApp:
+    """First on ``sys.meta_path``: an editable install (``pip install -e``, as ``make
+    install`` does) adds a finder of its own after PathFinder, which must not find it
+    either."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name.partition(".")[0] == HIDDEN_MODULE:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
 sys.meta_path[sys.meta_path.index(_path_finder)] = WithoutWhatsApp
+sys.meta_path.insert(0, RefuseWhatsApp)
 
 
 def main(db_path: str) -> dict:

@@ -3,9 +3,14 @@ by a local receiver with the standardwebhooks library, retries, resend, disablin
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import current_app
@@ -402,3 +407,66 @@ def test_resend_through_the_api(client, admin, token_headers, register, receiver
     assert [a["statusCode"] for a in r.get_json()["attemptLog"]] == [200, 500]
     advance(10)  # the retry scheduled by the first failure finds nothing left to do
     assert len(receiver.received) == 2
+
+
+# --- on RQ --------------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_on_rq_a_worker_delivers_and_retries_at_the_scheduled_time(
+    app, redis_url, database_url, register, receiver, make_customer
+):
+    """The real path in production: the event enqueues a job on Redis, a ``flask worker``
+    process sends it, the failure is scheduled with ``enqueue_at`` and RQ's scheduler runs
+    the retry 5 s later."""
+    register(["consent.changed"])
+    receiver.answers.append(503)
+    app.config["REDIS_URL"] = redis_url
+    app.extensions.pop("decant_redis", None)
+    customer = make_customer(email="jo@shop.example")
+    consent.opt_out(
+        "email", "jo@shop.example", reason="manual", source="manual", customer_id=customer.id
+    )
+    assert receiver.received == []  # queued, not sent in this process
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "DECANT_ENV": "testing",
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PYTHONPATH": str(root),
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "wsgi",
+            "worker",
+            "--queues",
+            "default",
+            "--no-ticker",
+        ],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(receiver.received) < 2:
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0].decode(errors="replace")
+    assert len(receiver.received) == 2, output[-2000:]
+    first, second = receiver.received
+    assert first.verified and second.verified
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    gap = int(second.headers["webhook-timestamp"]) - int(first.headers["webhook-timestamp"])
+    assert gap >= 4  # the first retry waits 5 s
+    db.session.expire_all()
+    delivery = db.session.scalar(select(OutboundDelivery))
+    assert delivery.status == "succeeded" and delivery.attempts == 2

@@ -471,3 +471,20 @@ def test_on_rq_a_worker_delivers_and_retries_at_the_scheduled_time(
     db.session.expire_all()
     delivery = db.session.scalar(select(OutboundDelivery))
     assert delivery.status == "succeeded" and delivery.attempts == 2
+
+
+def test_resend_to_a_switched_off_endpoint_is_refused(
+    client, admin, token_headers, register, receiver, make_customer
+):
+    endpoint = register(["consent.changed"])
+    customer = make_customer(email="kim@shop.example")
+    consent.opt_out(
+        "email", "kim@shop.example", reason="manual", source="manual", customer_id=customer.id
+    )
+    headers = token_headers(admin)
+    [item] = client.get(f"{API}/{endpoint['id']}/deliveries", headers=headers).get_json()["items"]
+    r = client.patch(f"{API}/{endpoint['id']}", json={"active": False}, headers=headers)
+    assert r.status_code == 200 and r.get_json()["active"] is False
+    r = client.post(f"{API}/{endpoint['id']}/deliveries/{item['id']}/resend", headers=headers)
+    assert r.status_code == 409 and "endpoint" in r.get_json()["error"]["fields"]
+    assert len(receiver.received) == 1

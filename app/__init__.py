@@ -10,7 +10,19 @@ from flask import Flask, request, url_for
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import api, auth, channels, cli, config, crm, dev, jobs, request_guards, security
+from app import (
+    api,
+    auth,
+    channels,
+    cli,
+    config,
+    crm,
+    dev,
+    jobs,
+    outbound,
+    request_guards,
+    security,
+)
 from app.api import busy
 from app.api import limits as api_limits
 from app.channels import PeriodicJob
@@ -56,6 +68,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     crm.init_app(app)
     dev.init_app(app)
     jobs.init_app(app)
+    outbound.init_app(app)
     jobs.register_periodic(
         app,
         PeriodicJob(

@@ -4,6 +4,9 @@ Receivers are connected by the channel registry with ``weak=False`` so a functio
 inside a channel's setup is not dropped by blinker's weak references.
 
 Each signal is sent with the Flask app as sender and keyword arguments as documented.
+Every signal is sent after the sender committed what it announces, except
+``message_sent``, which the delivery engine sends inside the transaction that records the
+send (receivers add rows to the session and the engine commits them with its batch).
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-#: A message left Decant. kwargs: channel ("email"|"sms"), message_id, customer_id.
+#: A message left Decant. kwargs: channel ("email"|"sms"), message_id (the message's
+#: public id), customer_id.
 message_sent = _signals.signal("message-sent")
-#: A provider reported on a message. kwargs: channel, message_id, event (delivered,
+#: A provider reported on a message. kwargs: channel, message_id (public id), event (delivered,
 #: bounce, complaint, open, click, unsubscribe, failed...), data (dict).
 message_event = _signals.signal("message-event")
 #: A customer (or bare address) opted out. kwargs: channel, address, customer_id|None,
@@ -22,7 +26,8 @@ message_event = _signals.signal("message-event")
 customer_opted_out = _signals.signal("customer-opted-out")
 #: A customer opted back in. kwargs: channel, address, customer_id|None, source.
 customer_opted_in = _signals.signal("customer-opted-in")
-#: A text came in. kwargs: event_id (WebhookEvent id), data (the provider's fields).
+#: A text came in. kwargs: event_id (WebhookEvent id), data (the provider's fields),
+#: message_id (the stored text's public id), customer_id|None.
 inbound_sms = _signals.signal("inbound-sms")
 #: A verified, first-seen provider webhook was stored. kwargs: provider, event_id, data.
 webhook_received = _signals.signal("webhook-received")
@@ -31,3 +36,6 @@ customer_changed = _signals.signal("customer-changed")
 #: Many customers' data changed at once (an import). kwargs: customer_ids (sorted list).
 #: ``customer_changed`` is sent too, per customer, when it has receivers.
 customers_changed = _signals.signal("customers-changed")
+#: A non-dry run of the CRM import service finished (one batch: an API call, or one batch
+#: of a file). kwargs: entity, report (its counts and rows), user_id|None.
+import_finished = _signals.signal("import-finished")

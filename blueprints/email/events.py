@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 
 from app.extensions import db
 from app.messaging import consent
 from app.models_base import utcnow
+from app.signals import message_event
 from blueprints.email import tracking
 from blueprints.email.models import EmailMessage
 
@@ -18,15 +19,30 @@ EMAIL_PROVIDERS = ("sendgrid", "resend", "ses")
 
 def unsubscribe(message: EmailMessage, source: str = "unsubscribe") -> bool:
     """Suppress the message's address now (consent history + customer_opted_out)."""
-    if message.unsubscribed_at is None:
+    first = message.unsubscribed_at is None
+    if first:
         message.unsubscribed_at = utcnow()
         tracking.add_event(message, "unsubscribe", source=source[:20])
-    return consent.opt_out(
+    changed = consent.opt_out(
         "email",
         message.to_address,
         reason="unsubscribe",
         source=source[:40],
         customer_id=message.customer_id,
+    )
+    if first:
+        announce(message, "unsubscribe", {"source": source})
+    return changed
+
+
+def announce(message: EmailMessage, kind: str, data: dict[str, Any] | None = None) -> None:
+    """``message_event`` after the event was committed."""
+    message_event.send(
+        current_app._get_current_object(),
+        channel="email",
+        message_id=message.public_id,
+        event=kind,
+        data={"customerId": message.customer_id, **(data or {})},
     )
 
 
@@ -47,6 +63,7 @@ def apply_event(data: dict[str, Any]) -> str | None:
         message.delivered_at = message.delivered_at or at
         tracking.add_event(message, "delivered", at=at, source=source)
         db.session.commit()
+        announce(message, kind, {"source": source})
         return kind
     if kind == "bounce":
         message.bounced_at = message.bounced_at or at
@@ -60,6 +77,7 @@ def apply_event(data: dict[str, Any]) -> str | None:
                 source=f"{source}:bounce",
                 customer_id=message.customer_id,
             )
+        announce(message, kind, {"source": source, "hard": bool(data.get("hard"))})
         return kind
     if kind == "complaint":
         message.complained_at = message.complained_at or at

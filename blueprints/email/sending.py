@@ -30,6 +30,7 @@ from app.messaging import consent, delivery, rendering
 from app.messaging.models import Campaign
 from app.messaging.outbox import OutboxRow
 from app.models_base import utcnow
+from app.signals import message_sent
 from blueprints.email import tracking
 from blueprints.email.models import EmailMessage
 from providers.email import (
@@ -609,6 +610,7 @@ def after_send(rows: Sequence[OutboxRow]) -> None:
     that marks the messages sent also links them to their activities
     (:func:`sent_values`): no RETURNING, which SQLite answers row by row, and no UPDATE
     per message."""
+    _announce_sent(rows)
     sent = [r for r in rows if r.status == "sent" and r.customer_id and r.activity_id is None]
     if not sent:
         return
@@ -641,6 +643,18 @@ def after_send(rows: Sequence[OutboxRow]) -> None:
 
 
 _ACTIVITY_COLUMNS = ("public_id", "customer_id", "subject", "body")
+
+
+def _announce_sent(rows: Sequence[OutboxRow]) -> None:
+    """``message_sent`` for each row that went (inside the batch's transaction)."""
+    if not message_sent.receivers:
+        return
+    app = current_app._get_current_object()
+    for row in rows:
+        if row.status == "sent":
+            message_sent.send(
+                app, channel="email", message_id=row.public_id, customer_id=row.customer_id
+            )
 
 
 def sent_values() -> dict[str, Any]:

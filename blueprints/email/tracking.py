@@ -176,7 +176,7 @@ def record_engagement(
         channel="email",
         message_id=message.public_id,
         event=kind,
-        data={"url": url, "source": source},
+        data={"url": url, "source": source, "customerId": message.customer_id},
     )
 
 

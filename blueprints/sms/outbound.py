@@ -248,7 +248,9 @@ def after_send(rows: Sequence[OutboxRow]) -> None:
             db.session.flush()
             row.activity_id = activity.id
         if row.status == "sent":
-            message_sent.send(app, channel="sms", message_id=row.id, customer_id=row.customer_id)
+            message_sent.send(
+                app, channel="sms", message_id=row.public_id, customer_id=row.customer_id
+            )
 
 
 def _public_id_sql(dialect: str):

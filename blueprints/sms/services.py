@@ -406,7 +406,13 @@ def receive(data: dict[str, Any], event_id: int | None = None) -> str | None:
         _record_reply(conversation, customer, phone, data.get("To"), answer)
     else:
         answer = None
-    inbound_sms.send(current_app._get_current_object(), event_id=event_id, data=data)
+    inbound_sms.send(
+        current_app._get_current_object(),
+        event_id=event_id,
+        data=data,
+        message_id=message.public_id,
+        customer_id=message.customer_id,
+    )
     return answer
 
 
@@ -549,9 +555,9 @@ def status_update(data: dict[str, Any]) -> bool:
     message_event.send(
         current_app._get_current_object(),
         channel="sms",
-        message_id=message.id,
+        message_id=message.public_id,
         event=status,
-        data=dict(data),
+        data={**data, "customerId": message.customer_id},
     )
     return True
 

@@ -168,6 +168,7 @@ def world(app, api, make_user, make_customer, manager, login) -> World:
     south_token, _ = issue_token_row(south_rep, "world")
     conversations = ok(api(south_rep, "get", "/sms/conversations"), 200)["items"]
     assert conversations, "the South rep's send opened no conversation"
+    endpoint, delivery = _outbound_endpoint()
     return World(
         south_rep=south_rep,
         north_customer=north,
@@ -186,5 +187,25 @@ def world(app, api, make_user, make_customer, manager, login) -> World:
             "import_id": [_page_import(app, login, manager)],
             "territory_id": [south.territory.public_id],
             "sku_id": [sku.public_id],  # admin pages and API: admins only
+            "endpoint_id": [endpoint],
+            "delivery_id": [delivery],
         },
     )
+
+
+def _outbound_endpoint() -> tuple[str, str]:
+    """An outbound webhook endpoint (to a closed local port) with one delivery."""
+    from app.outbound import services
+    from app.outbound.models import OutboundDelivery
+
+    endpoint, _ = services.create_endpoint("http://127.0.0.1:9/hooks", ["import.finished"])
+    delivery = OutboundDelivery(
+        endpoint_id=endpoint.id,
+        event_type="import.finished",
+        payload={"type": "import.finished", "timestamp": "2026-01-01T00:00:00Z", "data": {}},
+        status="failed",
+        attempts=1,
+    )
+    db.session.add(delivery)
+    db.session.commit()
+    return endpoint.public_id, delivery.public_id

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.api.errors import ApiError
@@ -22,6 +23,7 @@ from app.crm.imports import catalogue, customers, derived, engine, orders, users
 from app.crm.imports.engine import Row
 from app.crm.imports.rows import ROW_MODELS
 from app.extensions import db
+from app.signals import import_finished
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,9 @@ def _run(spec: Entity, raw_rows: Sequence[Any], user: Any, dry_run: bool) -> dic
         getattr(user, "email", "?"),
         {k: report[k] for k in ("created", "updated", "unchanged", "rejected")},
     )
+    if not dry_run:
+        app = current_app._get_current_object()
+        import_finished.send(app, entity=entity, report=report, user_id=getattr(user, "id", None))
     return report
 
 

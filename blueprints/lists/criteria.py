@@ -247,11 +247,12 @@ class Context:
 
 
 def find_sku(reference: str) -> int | None:
-    """A SKU by its public id or, failing that, its code (``sku-123``, as the CRM names it)."""
+    """A SKU by its public id, its external id (the CRM's, ``sku-123``) or its code, in
+    that order."""
     return db.session.scalar(
         select(Sku.id)
-        .where(or_(Sku.public_id == reference, Sku.code == reference))
-        .order_by((Sku.public_id == reference).desc())
+        .where(or_(Sku.public_id == reference, Sku.external_id == reference, Sku.code == reference))
+        .order_by((Sku.public_id == reference).desc(), (Sku.external_id == reference).desc())
         .limit(1)
     )
 

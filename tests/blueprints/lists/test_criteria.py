@@ -240,3 +240,15 @@ def test_ordered_product_takes_a_sku_code_or_its_public_id(app, demo, manager, c
     )
     assert unknown.status_code == 422
     assert unknown.get_json()["error"]["fields"] == {"criteria.any[1].skuId": "unknown SKU"}
+
+
+def test_ordered_product_takes_the_crms_external_id(app, demo, manager, call):
+    """Issue 23 item 3: ``{type: 'ordered_product', skuId: 'sku-123'}`` by the CRM's id."""
+    from app.extensions import db
+
+    demo.skus["A"].external_id = "sku-123"
+    db.session.commit()
+    by_external = {"type": "ordered_product", "skuId": "sku-123"}
+    created = call(manager, "post", "", json={"name": "Pinot", "criteria": by_external})
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["memberCount"] == 2

@@ -21,6 +21,7 @@ MIN_SECRET_KEY_BYTES = 32
 # Settings read from the environment, with the type each is converted to.
 ENV_SETTINGS: dict[str, type] = {
     "DECANT_ENV": str,
+    "JOBS_IN_THREAD": bool,
     "SECRET_KEY": str,
     "ENCRYPTION_KEYS": str,
     "DATABASE_URL": str,
@@ -116,6 +117,9 @@ class Defaults:
     BOOTSTRAP_SERVE_LOCAL = True
     JOB_TIMEOUT = 600
     PERIODIC_TICK_SECONDS = 15
+    #: Without Redis, run background jobs in a worker thread of the app (None: yes, except
+    #: in tests, which run them inline to stay deterministic).
+    JOBS_IN_THREAD: bool | None = None
     PROVIDER_TIMEOUT = 10.0
     CAMPAIGN_JOB_SECONDS = 120
     CAMPAIGN_STALE_SECONDS = 600
@@ -213,6 +217,8 @@ def _derive(app) -> None:
     if env not in {"production", "development", "testing"}:
         raise RuntimeError(f"DECANT_ENV must be production, development or testing, not {env!r}")
     cfg["TESTING"] = env == "testing" or bool(cfg.get("TESTING"))
+    if cfg.get("JOBS_IN_THREAD") is None:
+        cfg["JOBS_IN_THREAD"] = not cfg["TESTING"]
     if not cfg.get("SECRET_KEY"):
         cfg["SECRET_KEY"] = _instance_secret_key(app, create=env != "production")
     if not cfg.get("SECRET_KEY"):

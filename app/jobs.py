@@ -2,9 +2,11 @@
 
 With ``REDIS_URL`` set, jobs go to RQ queues named by purpose and a ``flask worker``
 process runs them (with RQ's scheduler for ``at=`` jobs and a ticker for periodic jobs).
-Without it, jobs run inline in the calling process, so the embedded default needs no
-server; inline jobs scheduled for later wait in the ``scheduled_job`` table until
-``flask jobs tick`` (run by ``make run``'s server loop and by the worker) finds them due.
+Without it the embedded default needs no server: a job becomes a row of ``scheduled_job``
+run by the app's own worker thread (:class:`LocalWorker`), so a request that starts a
+campaign answers at once; jobs for later wait there until due (the thread, ``make run``'s
+ticker and ``flask jobs tick`` all run due rows, each claimed once). Tests set
+``JOBS_IN_THREAD`` off and run jobs inline in the caller, to stay deterministic.
 
 Jobs are referenced by import path and take ids, never objects: they re-read state and
 must be safe to run twice.
@@ -118,13 +120,71 @@ def enqueue(
     conn = redis_connection(app)
     if conn is not None:
         return _enqueue_rq(app, conn, path, args, kwargs, queue, at, job_id, timeout, retries)
-    if at is not None and at > utcnow():
+    later = at is not None and at > utcnow()
+    if later or app.config.get("JOBS_IN_THREAD"):
         db.session.add(
-            ScheduledJob(id=job_id, func=path, args=list(args), kwargs=kwargs, run_at=at)
+            ScheduledJob(
+                id=job_id,
+                func=path,
+                args=list(args),
+                kwargs=kwargs,
+                run_at=at if later else utcnow(),
+            )
         )
         db.session.commit()
-        return JobHandle(job_id, "scheduled")
+        if later:
+            return JobHandle(job_id, "scheduled")
+        _local_worker(app).wake()
+        return JobHandle(job_id, "queued")
     return _run_inline(app, job_id, path, args, kwargs)
+
+
+class LocalWorker:
+    """Without Redis, the app's own worker thread: it runs the due rows of
+    ``scheduled_job`` (jobs enqueued now are rows due now), so a campaign never runs inside
+    the web request that started it. Started on the first job, not at app creation; the
+    ticker and ``flask jobs tick`` run the same rows, each claimed once."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.wakeup = threading.Event()
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._loop, name="decant-jobs", daemon=True)
+                self.thread.start()
+        self.wakeup.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Let the thread finish its round and end (tests; a process exit needs nothing)."""
+        self.stopping.set()
+        self.wakeup.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            self.wakeup.wait(timeout=self.app.config["PERIODIC_TICK_SECONDS"])
+            self.wakeup.clear()
+            with self.app.app_context():
+                try:
+                    while _run_due_scheduled(self.app):
+                        pass
+                except Exception:
+                    log.exception("the app's job thread failed a round")
+                finally:
+                    db.session.remove()
+
+
+def _local_worker(app: Flask) -> LocalWorker:
+    worker = app.extensions.get("decant_local_worker")
+    if worker is None:
+        worker = app.extensions.setdefault("decant_local_worker", LocalWorker(app))
+    return worker
 
 
 def _enqueue_rq(app, conn, path, args, kwargs, queue, at, job_id, timeout, retries) -> JobHandle:
@@ -292,12 +352,21 @@ def _run_due_scheduled(app: Flask) -> list[str]:
     ).all()
     ran = []
     for job in due:
-        job.status = "started"
+        job_id, func, args, kwargs = job.id, job.func, job.args, job.kwargs
+        claimed = db.session.execute(  # one runner per row, whichever thread or process
+            db.update(ScheduledJob)
+            .where(ScheduledJob.id == job_id, ScheduledJob.status == "scheduled")
+            .values(status="started")
+        ).rowcount
         db.session.commit()
-        handle = _run_inline(app, job.id, job.func, job.args, job.kwargs)
-        job.status = handle.status
+        if not claimed:
+            continue
+        handle = _run_inline(app, job_id, func, args, kwargs)
+        db.session.execute(
+            db.update(ScheduledJob).where(ScheduledJob.id == job_id).values(status=handle.status)
+        )
         db.session.commit()
-        ran.append(job.func)
+        ran.append(func)
     return ran
 
 

@@ -17,3 +17,15 @@ def remember(text: str) -> None:
 
 def explode() -> None:
     raise RuntimeError("job went wrong")
+
+
+released = __import__("threading").Event()
+started = __import__("threading").Event()
+
+
+def wait_for_release() -> None:
+    """Blocks until the test releases it (proves the caller did not wait for the job)."""
+    started.set()
+    if not released.wait(timeout=30):
+        raise TimeoutError("never released")
+    calls.append("released")

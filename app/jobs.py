@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, has_app_context, has_request_context
 from sqlalchemy import JSON, String, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -121,7 +121,9 @@ def enqueue(
     if conn is not None:
         return _enqueue_rq(app, conn, path, args, kwargs, queue, at, job_id, timeout, retries)
     later = at is not None and at > utcnow()
-    if later or app.config.get("JOBS_IN_THREAD"):
+    # A web request hands its jobs to the app's thread; a command or a job already off the
+    # request (the thread itself) runs them in place, so `flask setup` finishes its work.
+    if later or (app.config.get("JOBS_IN_THREAD") and has_request_context()):
         db.session.add(
             ScheduledJob(
                 id=job_id,

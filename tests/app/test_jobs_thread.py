@@ -43,13 +43,32 @@ def test_a_job_runs_in_the_apps_thread_not_in_the_caller(app):
     job_targets.calls.clear()
     job_targets.released.clear()
     job_targets.started.clear()
-    handle = jobs.enqueue(job_targets.wait_for_release)
+    handle = jobs.enqueue(job_targets.wait_for_release)  # in a request (pytest-flask's)
     assert handle.status == "queued"
     assert job_targets.started.wait(timeout=30)  # it runs elsewhere while we go on
     assert job_targets.calls == []
     job_targets.released.set()
     _until(lambda: (jobs.job_status(handle.id) or handle).status == "finished")
     assert job_targets.calls == ["released"]
+
+
+def test_a_command_runs_its_jobs_in_place(app):
+    """Outside a request (`flask setup`, a job in the thread) the work is done before the
+    caller goes on, so a command that exits right after leaves nothing half done."""
+    import threading
+
+    job_targets.calls.clear()
+    seen: list[str] = []
+
+    def command() -> None:  # like the CLI: an app context, no request
+        with app.app_context():
+            seen.append(jobs.enqueue(job_targets.remember, "now").status)
+            db.session.remove()
+
+    runner = threading.Thread(target=command)
+    runner.start()
+    runner.join(30)
+    assert seen == ["finished"] and job_targets.calls == ["now"]
 
 
 def test_sending_a_campaign_answers_at_once_and_the_thread_sends_it(

@@ -116,7 +116,11 @@ def test_a_real_worker_process_runs_a_job_end_to_end(app, redis_url, database_ur
         assert status is not None and status.status == "finished", status
     finally:
         worker.terminate()
-        output = worker.communicate(timeout=30)[0].decode(errors="replace")
+        try:
+            output = worker.communicate(timeout=30)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:  # a loaded machine: the job's result is what counts
+            worker.kill()
+            output = worker.communicate()[0].decode(errors="replace")
     db.session.expire_all()
     assert db.session.scalar(select(Activity.body)) == "from the worker", output[-2000:]
 

@@ -36,7 +36,7 @@ DEFAULTS: dict[str, int] = {s.name: s.default for s in SETTINGS}
 channel = Channel(
     name="webhooks",
     blueprints=[bp, admin_bp],
-    nav=(NavEntry("Webhooks", "webhook_admin.events_page", roles=("admin",), order=95),),
+    nav=(NavEntry("Inbound events", "webhook_admin.events_page", roles=("admin",), order=95),),
     periodic_jobs=(
         PeriodicJob(
             name="webhook-retries",

@@ -18,6 +18,7 @@ from app.crm.models import Activity
 from app.extensions import db
 from app.models_base import utcnow
 from tests.app import job_targets
+from tests.conftest import stop_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,12 +116,7 @@ def test_a_real_worker_process_runs_a_job_end_to_end(app, redis_url, database_ur
             time.sleep(0.2)
         assert status is not None and status.status == "finished", status
     finally:
-        worker.terminate()
-        try:
-            output = worker.communicate(timeout=30)[0].decode(errors="replace")
-        except subprocess.TimeoutExpired:  # a loaded machine: the job's result is what counts
-            worker.kill()
-            output = worker.communicate()[0].decode(errors="replace")
+        output = stop_worker(worker)
     db.session.expire_all()
     assert db.session.scalar(select(Activity.body)) == "from the worker", output[-2000:]
 

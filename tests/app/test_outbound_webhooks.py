@@ -20,7 +20,7 @@ from app import jobs
 from app.extensions import db
 from app.messaging import consent
 from app.outbound.models import OutboundAttempt, OutboundDelivery, OutboundEndpoint
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, stop_worker
 from tests.fakes.crm_receiver import CrmReceiver
 
 API = "/api/webhook-endpoints"
@@ -460,8 +460,7 @@ def test_on_rq_a_worker_delivers_and_retries_at_the_scheduled_time(
         while time.monotonic() < deadline and len(receiver.received) < 2:
             time.sleep(0.2)
     finally:
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0].decode(errors="replace")
+        output = stop_worker(worker)
     assert len(receiver.received) == 2, output[-2000:]
     first, second = receiver.received
     assert first.verified and second.verified

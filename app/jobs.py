@@ -175,7 +175,7 @@ class LocalWorker:
             with self.app.app_context():
                 try:
                     while _run_due_scheduled(self.app):
-                        pass
+                        continue  # until no row is due (a job may enqueue more)
                 except Exception:
                     log.exception("the app's job thread failed a round")
                 finally:

@@ -139,7 +139,7 @@ def _insert_if_new(connection: Connection) -> Any:
         return postgresql.insert(EVENTS).on_conflict_do_nothing()
     if dialect == "sqlite":
         return sqlite.insert(EVENTS).on_conflict_do_nothing()
-    raise NotImplementedError(f"webhook events on {dialect}")  # pragma: no cover
+    raise RuntimeError(f"Decant runs on SQLite or PostgreSQL, not {dialect}")
 
 
 def _signal_in(

@@ -9,11 +9,12 @@ export FLASK_APP := wsgi
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml plugins/decant-whatsapp/pyproject.toml
+$(STAMP): pyproject.toml plugins/decant-whatsapp/pyproject.toml package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	$(BIN)/python -m pip install -q -e plugins/decant-whatsapp
+	npm ci --no-audit --no-fund --loglevel=error  # browser libraries, served by app/vendor.py
 	touch $(STAMP)
 
 run: install
@@ -42,4 +43,4 @@ audit: install
 	$(BIN)/pip-audit --skip-editable --strict
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

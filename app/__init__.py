@@ -22,6 +22,7 @@ from app import (
     outbound,
     request_guards,
     security,
+    vendor,
 )
 from app.api import busy
 from app.api import limits as api_limits
@@ -69,6 +70,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     dev.init_app(app)
     jobs.init_app(app)
     outbound.init_app(app)
+    vendor.init_app(app)
     jobs.register_periodic(
         app,
         PeriodicJob(

@@ -20,6 +20,7 @@ from app import (
     dev,
     jobs,
     outbound,
+    preflight,
     request_guards,
     security,
     vendor,
@@ -71,6 +72,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     jobs.init_app(app)
     outbound.init_app(app)
     vendor.init_app(app)
+    preflight.init_app(app)
     jobs.register_periodic(
         app,
         PeriodicJob(

@@ -61,6 +61,8 @@ ENV_SETTINGS: dict[str, type] = {
     "SESSION_COOKIE_SECURE": bool,
     "DEFAULT_PHONE_REGION": str,
     "TRUSTED_PROXIES": int,
+    "FETCH_PRIVATE_ADDRESSES": bool,
+    "SPAMASSASSIN_COMMAND": str,
 }
 
 
@@ -128,6 +130,11 @@ class Defaults:
     DEV_OUTBOX_LIMIT = 500
     DEFAULT_PHONE_REGION = "US"
     TRUSTED_PROXIES = 0  # reverse proxies in front (X-Forwarded-For/-Proto/-Host trusted)
+    #: Let the server fetch URLs on loopback/private networks for users (link checks):
+    #: off, so a page cannot be used to probe the network Decant runs in (app/netguard.py).
+    FETCH_PRIVATE_ADDRESSES = False
+    #: The pre-flight spam score: SpamAssassin's command, local rules only ("" turns it off).
+    SPAMASSASSIN_COMMAND = "spamassassin"
 
 
 def _convert(name: str, raw: str, default: Any = None) -> Any:

@@ -189,6 +189,7 @@ def world(app, api, make_user, make_customer, manager, login) -> World:
             "sku_id": [sku.public_id],  # admin pages and API: admins only
             "endpoint_id": [endpoint],
             "delivery_id": [delivery],
+            "name": ["htmx.js"],  # a browser library (app/vendor.py)
         },
     )
 

@@ -16,8 +16,9 @@ from tests.conftest import csrf_from
 from tests.security.conftest import concrete, diff, rule_params, snapshot
 
 # Shared by design (not territory data): the catalogue, message templates (the team's
-# library), and job status (a random UUID answering only {id, status, error}).
-SHARED_PARAMS = {"sku_id", "template_id", "job_id"}
+# library), job status (a random UUID answering only {id, status, error}) and browser
+# libraries (app/vendor.py).
+SHARED_PARAMS = {"sku_id", "template_id", "job_id", "name"}
 ACTIONS = ["pause", "resume", "cancel", "send", "schedule", "report"]
 
 API_BODIES = {

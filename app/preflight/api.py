@@ -84,7 +84,7 @@ def _answer(preview: service.Preview, report: Report) -> dict[str, Any]:
 @api.validate(
     json=PreflightOptions, resp=responses(HTTP_200=PreflightOut, HTTP_404=None), tags=TAGS
 )
-def template_preflight(template_id: str, json: PreflightOptions):
+def template_preflight(template_id: str, json: PreflightOptions) -> dict[str, Any]:
     """Pre-flight of an email template (its saved content, or the unsaved `subject`/`html`
     sent along): missing unsubscribe link, images without alt, size over Gmail's 102 KB,
     links that answer an error, tokens without a value for part of a list, spam score."""
@@ -102,7 +102,7 @@ def template_preflight(template_id: str, json: PreflightOptions):
 
 @bp.post("/preflight")
 @api.validate(json=PreflightContent, resp=responses(HTTP_200=PreflightOut), tags=TAGS)
-def content_preflight(json: PreflightContent):
+def content_preflight(json: PreflightContent) -> dict[str, Any]:
     """Pre-flight of email content not saved as a template (a campaign's own HTML)."""
     preview, report = service.run(
         current_user,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -33,7 +33,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from flask import current_app
 from jinja2 import nodes
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from app import netguard
 from app.crm.models import Customer
@@ -209,7 +209,7 @@ def _links_finding(links: list[str]) -> Finding | None:
 # --- tokens against an audience --------------------------------------------------------
 
 #: token -> how a customer row lacks its value
-_EMPTY_WHEN = {
+_EMPTY_WHEN: dict[str, Callable[[], ColumnElement[bool]]] = {
     "customer_name": lambda: or_(Customer.name.is_(None), Customer.name == ""),
     "last_order_date": lambda: Customer.last_order_date.is_(None),
     "territory": lambda: Customer.territory_id.is_(None),

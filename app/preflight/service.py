@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, select
 
@@ -44,10 +44,9 @@ def customer_for(user: Any, reference: str | None) -> Customer | None:
 
 def customer_choices(user: Any, limit: int = 200) -> list[tuple[str, str]]:
     """Customers with an email address the user may see, for the page's picker."""
+    stmt = cast("Select[Any]", select(Customer.public_id, Customer.name))
     stmt = scope_customers(
-        select(Customer.public_id, Customer.name).where(
-            Customer.email.is_not(None), Customer.archived.is_(False)
-        ),
+        stmt.where(Customer.email.is_not(None), Customer.archived.is_(False)),
         user,
     ).order_by(Customer.name, Customer.id)
     return [(pid, name) for pid, name in db.session.execute(stmt.limit(limit))]

@@ -63,6 +63,10 @@ ENV_SETTINGS: dict[str, type] = {
     "TRUSTED_PROXIES": int,
     "FETCH_PRIVATE_ADDRESSES": bool,
     "SPAMASSASSIN_COMMAND": str,
+    "MACHINE_CLICK_MIN_SECONDS": float,
+    "MACHINE_BURST_SECONDS": float,
+    "MACHINE_BURST_LINKS": int,
+    "MACHINE_SCANNER_NETWORKS": str,
 }
 
 

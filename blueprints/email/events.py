@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from app.extensions import db
-from app.messaging import consent
+from app.messaging import consent, machine_signals
 from app.models_base import utcnow
 from app.signals import message_event
 from blueprints.email import tracking
@@ -57,7 +57,10 @@ def apply_event(data: dict[str, Any]) -> str | None:
     at = _when(data.get("occurredAt"))
     source = str(data.get("provider") or "provider")
     if kind in ("open", "click"):
-        tracking.record_engagement(message, kind, at=at, url=data.get("url"), source=source)
+        verdict = _provider_verdict(message, kind, at, data)
+        tracking.record_engagement(
+            message, kind, at=at, url=data.get("url"), source=source, verdict=verdict
+        )
         return kind
     if kind == "delivered":
         message.delivered_at = message.delivered_at or at
@@ -99,6 +102,26 @@ def apply_event(data: dict[str, Any]) -> str | None:
         db.session.commit()
         return kind
     return None
+
+
+def _provider_verdict(
+    message: EmailMessage, kind: str, at: datetime, data: dict[str, Any]
+) -> machine_signals.Verdict:
+    """Human or machine, from what the provider passed on (its flag, agent, address)."""
+    rules = machine_signals.Rules.from_config(current_app.config)
+    seen = {"user_agent": data.get("userAgent"), "ip": data.get("ip"), "rules": rules}
+    if kind == "open":
+        return machine_signals.classify_open(
+            provider_machine_flag=bool(data.get("machine")), **seen
+        )
+    left, earlier = tracking.click_context(message, at)
+    return machine_signals.classify_click(
+        url=str(data.get("url") or ""),
+        at=at,
+        sent_at=left,
+        earlier_clicks=earlier,
+        **seen,
+    )
 
 
 def _when(value: Any) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -48,6 +48,11 @@ class EmailMessage(PublicIdMixin, OutboxMixin, db.Model):
     click_count: Mapped[int] = mapped_column(Integer, default=0)
     first_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: the part of the counts above made by people (app/messaging/machine_signals.py)
+    human_open_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    human_click_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_human_open_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_human_click_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     complained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -77,3 +82,6 @@ class EmailEvent(db.Model):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     url: Mapped[str | None] = mapped_column(String(2000))
     source: Mapped[str] = mapped_column(String(20), default="tracking")
+    #: made by a machine (a proxy or a scanner), and the rule that said so
+    machine: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    machine_reason: Mapped[str | None] = mapped_column(String(24))

@@ -32,7 +32,8 @@ def _message(purpose: str, token: str) -> tuple[EmailMessage, object]:
 def open_pixel(token: str):
     message, _ = tracking.message_from_token("open", token)
     if message is not None:
-        tracking.record_engagement(message, "open")
+        verdict = tracking.request_verdict("open", message)
+        tracking.record_engagement(message, "open", verdict=verdict)
     return (
         tracking.PIXEL_GIF,
         200,
@@ -50,7 +51,8 @@ def click(token: str):
     url = payload[1] if isinstance(payload, list) and len(payload) == 2 else None
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         abort(404)
-    tracking.record_engagement(message, "click", url=url)
+    verdict = tracking.request_verdict("click", message, url)
+    tracking.record_engagement(message, "click", url=url, verdict=verdict)
     return redirect(url, 302)
 
 
@@ -62,7 +64,8 @@ def campaign_click(token: str, number: int):
     url = sending.campaign_link(message, number)
     if url is None or not url.lower().startswith(("http://", "https://")):
         abort(404)
-    tracking.record_engagement(message, "click", url=url)
+    verdict = tracking.request_verdict("click", message, url)
+    tracking.record_engagement(message, "click", url=url, verdict=verdict)
     return redirect(url, 302)
 
 

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import select
+from flask import current_app, request
+from sqlalchemy import case, func, select, update
 
 from app.crm.models import Activity
 from app.extensions import db
-from app.messaging import signing
+from app.messaging import machine_signals, signing
 from app.models_base import utcnow
 from app.signals import message_event
 from blueprints.email.models import EmailEvent, EmailMessage
@@ -153,22 +153,43 @@ def record_engagement(
     at: datetime | None = None,
     url: str | None = None,
     source: str = "tracking",
+    verdict: machine_signals.Verdict = machine_signals.HUMAN,
 ) -> None:
-    """Count an open or click (total + first/last), keep an event, note it on the activity."""
+    """Count an open or click (total + first/last, and apart the human ones), keep the
+    event with its human/machine label, note it on the activity.
+
+    Counters are incremented in SQL (``open_count = open_count + 1``), so an open and a
+    click of the same message arriving together cannot overwrite each other's count."""
     at = at or utcnow()
+    m = EmailMessage
+    human = verdict.human
     if kind == "open":
-        message.open_count = (message.open_count or 0) + 1
-        message.first_opened_at = message.first_opened_at or at
-        message.last_opened_at = at
-    elif kind == "click":
-        message.click_count = (message.click_count or 0) + 1
-        message.first_clicked_at = message.first_clicked_at or at
-        message.last_clicked_at = at
-        if not message.open_count:  # a click proves an open the pixel missed
-            message.open_count = 1
-            message.first_opened_at = message.last_opened_at = at
-            add_event(message, "open", at=at, source=source)  # counted, so charted too
-    add_event(message, kind, at=at, url=url, source=source)
+        values: dict[str, Any] = {
+            "open_count": m.open_count + 1,
+            "first_opened_at": func.coalesce(m.first_opened_at, at),
+            "last_opened_at": at,
+        }
+        if human:
+            values["human_open_count"] = m.human_open_count + 1
+            values["first_human_open_at"] = func.coalesce(m.first_human_open_at, at)
+    else:
+        values = {
+            "click_count": m.click_count + 1,
+            "first_clicked_at": func.coalesce(m.first_clicked_at, at),
+            "last_clicked_at": at,
+        }
+        if human:
+            values["human_click_count"] = m.human_click_count + 1
+            values["first_human_click_at"] = func.coalesce(m.first_human_click_at, at)
+        implied = _implied_open(message, human, at)
+        if implied:  # a click proves an open the pixel missed (or only a proxy made)
+            values.update(implied)
+            add_event(message, "open", at=at, source=source, verdict=verdict)
+    db.session.execute(update(m).where(m.id == message.id).values(**values))
+    add_event(message, kind, at=at, url=url, source=source, verdict=verdict)
+    if kind == "click" and verdict.reason == "burst":
+        _relabel_burst(message, at)
+    db.session.refresh(message)
     _note_activity(message)
     db.session.commit()
     message_event.send(
@@ -176,8 +197,107 @@ def record_engagement(
         channel="email",
         message_id=message.public_id,
         event=kind,
-        data={"url": url, "source": source, "customerId": message.customer_id},
+        data={
+            "url": url,
+            "source": source,
+            "customerId": message.customer_id,
+            "human": human,
+            "machineReason": verdict.reason,
+        },
     )
+
+
+def _implied_open(message: EmailMessage, human: bool, at: datetime) -> dict[str, Any]:
+    """A click proves an open: when none was seen yet (or, for a person's click, no
+    human one), the counters of one more open, else nothing."""
+    m = EmailMessage
+    values: dict[str, Any] = {}
+    if human and not message.human_open_count:
+        values["human_open_count"] = m.human_open_count + 1
+        values["first_human_open_at"] = func.coalesce(m.first_human_open_at, at)
+    if values or not message.open_count:
+        values["open_count"] = m.open_count + 1
+        values["first_opened_at"] = func.coalesce(m.first_opened_at, at)
+        values["last_opened_at"] = at
+    return values
+
+
+def _relabel_burst(message: EmailMessage, at: datetime) -> None:
+    """The clicks just before a burst was recognised were part of it: machine too."""
+    window = timedelta(seconds=machine_signals.Rules.from_config(current_app.config).burst_seconds)
+    earlier = db.session.scalars(
+        select(EmailEvent.id).where(
+            EmailEvent.message_id == message.id,
+            EmailEvent.type == "click",
+            EmailEvent.machine.is_(False),
+            EmailEvent.occurred_at >= at - window,
+        )
+    ).all()
+    if not earlier:
+        return
+    db.session.execute(
+        update(EmailEvent)
+        .where(EmailEvent.id.in_(earlier))
+        .values(machine=True, machine_reason="burst")
+    )
+    m = EmailMessage
+    db.session.execute(
+        update(m)
+        .where(m.id == message.id)
+        .values(
+            human_click_count=case(
+                (m.human_click_count > len(earlier), m.human_click_count - len(earlier)), else_=0
+            ),
+            first_human_click_at=case(
+                (m.human_click_count > len(earlier), m.first_human_click_at), else_=None
+            ),
+        )
+    )
+
+
+def request_verdict(
+    kind: str, message: EmailMessage, url: str | None = None
+) -> machine_signals.Verdict:
+    """Human or machine, for an open pixel or click redirect being answered now."""
+    rules = machine_signals.Rules.from_config(current_app.config)
+    seen = {
+        "method": request.method,
+        "user_agent": request.user_agent.string,
+        "ip": request.remote_addr,
+    }
+    if kind == "open":
+        return machine_signals.classify_open(**seen, rules=rules)
+    left, earlier = click_context(message)
+    return machine_signals.classify_click(
+        url=url or "",
+        at=utcnow(),
+        sent_at=left,
+        earlier_clicks=earlier,
+        **seen,
+        rules=rules,
+    )
+
+
+def click_context(
+    message: EmailMessage, at: datetime | None = None
+) -> tuple[datetime | None, list[tuple[str, datetime]]]:
+    """What the click rules need about a click at ``at`` (now): when the message left
+    (delivered, else sent) and its clicks of the minute before, (url, at)."""
+    at = at or utcnow()
+    rows = db.session.execute(
+        select(EmailEvent.url, EmailEvent.occurred_at).where(
+            EmailEvent.message_id == message.id,
+            EmailEvent.type == "click",
+            EmailEvent.occurred_at >= at - timedelta(minutes=1),
+            EmailEvent.occurred_at <= at,
+        )
+    ).all()
+    left = message.delivered_at or message.sent_at
+    return (_aware(left) if left else None), [(url or "", _aware(when)) for url, when in rows]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def add_event(
@@ -187,6 +307,7 @@ def add_event(
     at: datetime | None = None,
     url: str | None = None,
     source: str = "tracking",
+    verdict: machine_signals.Verdict = machine_signals.HUMAN,
 ) -> None:
     db.session.add(
         EmailEvent(
@@ -196,6 +317,8 @@ def add_event(
             occurred_at=at or utcnow(),
             url=url[:2000] if url else None,
             source=source[:20],
+            machine=not verdict.human,
+            machine_reason=verdict.reason,
         )
     )
 

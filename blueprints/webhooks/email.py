@@ -38,6 +38,9 @@ def _store(events: list[ev.EmailEvent]) -> Any:
             "occurredAt": event.occurred_at.isoformat(),
             "url": event.url,
             "hard": event.hard,
+            "machine": event.machine,
+            "userAgent": event.user_agent,
+            "ip": event.ip,
         }
         applied = receive(event.provider, event.event_id, f"email.{event.type}", payload)
         new += 0 if applied.duplicate else 1

@@ -49,6 +49,10 @@ class EmailEvent:
     occurred_at: datetime  # UTC, aware
     url: str | None = None  # the link of a click
     hard: bool = False  # a permanent bounce
+    #: the provider knows a machine made this open (SendGrid's ``sg_machine_open``)
+    machine: bool = False
+    user_agent: str | None = None  # of an open or click, where the provider passes it on
+    ip: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -132,6 +136,9 @@ def parse_sendgrid(payload: bytes) -> list[EmailEvent]:
                 url=_str_or_none(event.get("url")) if kind == "click" else None,
                 # "blocked" is SendGrid's temporary kind of bounce.
                 hard=kind == "bounce" and event.get("type", "bounce") != "blocked",
+                machine=kind == "open" and event.get("sg_machine_open") is True,
+                user_agent=_str_or_none(event.get("useragent")),
+                ip=_str_or_none(event.get("ip")),
                 raw=event,
             )
         )

@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import (
     api,
+    attribution,
     auth,
     channels,
     cli,
@@ -73,6 +74,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     outbound.init_app(app)
     vendor.init_app(app)
     preflight.init_app(app)
+    attribution.init_app(app)
     jobs.register_periodic(
         app,
         PeriodicJob(

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from app.api.errors import not_found
 from app.api.pagination import PageQuery, paginate
 from app.api.spec import api, responses
+from app.attribution.reports import order_attribution
 from app.auth.access import role_required
 from app.crm import catalogue, readback, services
 from app.crm import schemas as s
@@ -186,7 +187,7 @@ def get_order(order_id: str):
     )
     if order is None:
         raise not_found("order")
-    return services.order_json(order)
+    return {**services.order_json(order), "attribution": order_attribution(order.id)}
 
 
 @bp.get("/skus")

@@ -156,6 +156,8 @@ class OrderOut(OutModel):
     total: str
     updated_at: datetime | None = None
     lines: list[OrderLineOut]
+    #: GET /orders/<id> only: the message the order is credited to, and why
+    attribution: dict[str, Any] | None = None
 
 
 class OrderPage(ChangesPage):

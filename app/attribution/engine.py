@@ -1,0 +1,123 @@
+"""Credit orders to the messages that led to them: last human touch within a window.
+
+For distributors, orders are keyed in by reps or imported from the ERP, often days
+later, and credit belongs to the account (any contact of the customer), so attribution
+is recomputed from the data rather than recorded at checkout: whenever a customer's
+orders change (an import, the API), that customer's orders are credited again.
+
+The rule: an order placed on day D is credited to the customer's human touches (clicks,
+human opens, replies: :mod:`app.attribution.touches`) made before the end of D and no
+earlier than the touch kind's window (email click 5 days, email open 1 day, SMS reply
+5 days by default; ``ATTRIBUTION_<KIND>_DAYS``). The latest such touch is
+``attributed``; every other one ``influenced``. Cancelled and returned orders earn none.
+Orders carry a date, not a time, so a touch later on the order's own day still counts.
+
+Work is set-based per chunk of customers: one query for their orders, one per touch
+source for their touches, one DELETE and one INSERT of the rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+
+from app.attribution.models import ATTRIBUTED, INFLUENCED, OrderTouch
+from app.attribution.touches import Touch, TouchSource, sources
+from app.crm.models import Order
+from app.extensions import db
+
+UNCREDITED_STATUSES = ("cancelled", "returned")
+CHUNK = 500
+
+
+def _order_end(order_date: Any) -> datetime:
+    return datetime.combine(order_date, time.min, tzinfo=UTC) + timedelta(days=1)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _chunks(values: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def attribute_customers(customer_ids: Collection[int]) -> int:
+    """Credit again every order of these customers; how many order-touch rows exist now."""
+    written = 0
+    for part in _chunks(sorted(set(customer_ids)), CHUNK):
+        written += _attribute_chunk(part)
+        db.session.commit()
+    return written
+
+
+def _attribute_chunk(customer_ids: Sequence[int]) -> int:
+    orders = db.session.execute(
+        select(Order.id, Order.customer_id, Order.order_date, Order.status).where(
+            Order.customer_id.in_(customer_ids)
+        )
+    ).all()
+    db.session.execute(delete(OrderTouch).where(OrderTouch.customer_id.in_(customer_ids)))
+    credited = [o for o in orders if o.status not in UNCREDITED_STATUSES]
+    if not credited:
+        return 0
+    ends = [_order_end(o.order_date) for o in credited]
+    touches = _touches_by_customer(customer_ids, min(ends), max(ends))
+    rows: list[dict[str, Any]] = []
+    for order, end in zip(credited, ends, strict=True):
+        rows.extend(_rows_for(order.id, order.customer_id, end, touches[order.customer_id]))
+    if rows:
+        db.session.execute(insert(OrderTouch), rows)
+    return len(rows)
+
+
+def _touches_by_customer(
+    customer_ids: Sequence[int], first_end: datetime, last_end: datetime
+) -> dict[int, list[tuple[TouchSource, Touch]]]:
+    found: dict[int, list[tuple[TouchSource, Touch]]] = defaultdict(list)
+    for source in sources():
+        since = first_end - source.window()
+        for touch in source.touches(customer_ids, since, last_end):
+            found[touch.customer_id].append((source, touch))
+    return found
+
+
+def _rows_for(
+    order_id: int,
+    customer_id: int,
+    end: datetime,
+    touches: list[tuple[TouchSource, Touch]],
+) -> list[dict[str, Any]]:
+    inside = [
+        (source, touch)
+        for source, touch in touches
+        if end - source.window() <= _aware(touch.touched_at) < end
+    ]
+    if not inside:
+        return []
+    last = max(
+        range(len(inside)), key=lambda i: (_aware(inside[i][1].touched_at), inside[i][0].rank)
+    )
+    return [
+        {
+            "order_id": order_id,
+            "customer_id": customer_id,
+            "campaign_id": touch.campaign_id,
+            "channel": source.channel,
+            "kind": source.kind,
+            "message_ref": touch.message_ref,
+            "touched_at": _aware(touch.touched_at),
+            "role": ATTRIBUTED if index == last else INFLUENCED,
+        }
+        for index, (source, touch) in enumerate(inside)
+    ]
+
+
+def attribute_customers_job(customer_ids: list[int]) -> int:
+    """The background job (ids, not objects)."""
+    return attribute_customers(customer_ids)

@@ -1,0 +1,40 @@
+"""Which messages an order is credited to: one row per (order, touch) in the window."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models_base import UTCDateTime
+
+ATTRIBUTED = "attributed"
+INFLUENCED = "influenced"
+
+
+class OrderTouch(db.Model):
+    """A human touch of the order's customer within the window before the order.
+
+    The last one is ``attributed`` (the order's credit); every other one ``influenced``.
+    Rows are rebuilt for an order whenever its customer's orders change."""
+
+    __tablename__ = "order_touch"
+    __table_args__ = (
+        Index("ix_order_touch_campaign_role", "campaign_id", "role"),
+        Index("ix_order_touch_order", "order_id"),
+        Index("ix_order_touch_customer", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id", ondelete="SET NULL"), nullable=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  # email_click, email_open, sms_reply...
+    message_ref: Mapped[str] = mapped_column(String(40))  # the message's public id
+    touched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    role: Mapped[str] = mapped_column(String(12))

@@ -1,0 +1,97 @@
+"""Revenue and orders credited to campaigns; why an order is credited where it is."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import distinct, func, select
+
+from app.attribution.models import ATTRIBUTED, OrderTouch
+from app.crm.models import Order
+from app.extensions import db
+from app.messaging.models import Campaign
+
+
+def _money(value: Any) -> str:
+    return f"{Decimal(value or 0):.2f}"
+
+
+def campaign_revenue(campaign_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """Per campaign: orders and revenue attributed (last touch) and influenced (any
+    touch in the window; an order counts once per campaign however many touches)."""
+    empty = {
+        "attributedOrders": 0,
+        "attributedRevenue": "0.00",
+        "influencedOrders": 0,
+        "influencedRevenue": "0.00",
+    }
+    out: dict[int, dict[str, Any]] = {cid: dict(empty) for cid in campaign_ids}
+    if not campaign_ids:
+        return out
+    attributed = db.session.execute(
+        select(OrderTouch.campaign_id, func.count(), func.coalesce(func.sum(Order.total), 0))
+        .join(Order, Order.id == OrderTouch.order_id)
+        .where(OrderTouch.campaign_id.in_(campaign_ids), OrderTouch.role == ATTRIBUTED)
+        .group_by(OrderTouch.campaign_id)
+    ).all()
+    for cid, orders, revenue in attributed:
+        out[cid].update(attributedOrders=int(orders), attributedRevenue=_money(revenue))
+    per_order = (
+        select(OrderTouch.campaign_id, OrderTouch.order_id)
+        .where(OrderTouch.campaign_id.in_(campaign_ids))
+        .distinct()
+        .subquery()
+    )
+    influenced = db.session.execute(
+        select(
+            per_order.c.campaign_id,
+            func.count(distinct(per_order.c.order_id)),
+            func.coalesce(func.sum(Order.total), 0),
+        )
+        .join(Order, Order.id == per_order.c.order_id)
+        .group_by(per_order.c.campaign_id)
+    ).all()
+    for cid, orders, revenue in influenced:
+        out[cid].update(influencedOrders=int(orders), influencedRevenue=_money(revenue))
+    return out
+
+
+def order_attribution(order_id: int) -> dict[str, Any] | None:
+    """What an order is credited to and why, for the order's JSON (None: nothing)."""
+    rows = db.session.scalars(
+        select(OrderTouch)
+        .where(OrderTouch.order_id == order_id)
+        .order_by(OrderTouch.touched_at.desc(), OrderTouch.id)
+    ).all()
+    if not rows:
+        return None
+    credited = next((r for r in rows if r.role == ATTRIBUTED), None)
+    campaign_ids = {r.campaign_id for r in rows if r.campaign_id}
+    campaign_public_ids: dict[int, str] = {
+        cid: pid
+        for cid, pid in db.session.execute(
+            select(Campaign.id, Campaign.public_id).where(Campaign.id.in_(campaign_ids))
+        )
+    }
+
+    def touch(row: OrderTouch) -> dict[str, Any]:
+        return {
+            "channel": row.channel,
+            "kind": row.kind,
+            "messageId": row.message_ref,
+            "campaignId": campaign_public_ids.get(row.campaign_id) if row.campaign_id else None,
+            "touchedAt": row.touched_at.isoformat(),
+        }
+
+    return {
+        "attributedTo": touch(credited) if credited else None,
+        "why": (
+            f"last human touch ({credited.kind.replace('_', ' ')}) of the account "
+            "within its window before the order"
+            if credited
+            else None
+        ),
+        "influencedBy": [touch(r) for r in rows if r is not credited],
+    }

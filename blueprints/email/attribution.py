@@ -1,0 +1,41 @@
+"""The email channel's touches for order attribution: human clicks and human opens."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from flask import Flask
+from sqlalchemy import select
+
+from app.attribution.touches import Touch, TouchSource, register
+from app.extensions import db
+from blueprints.email.models import EmailEvent, EmailMessage
+
+
+def _human(kind: str):
+    def touches(customer_ids: Collection[int], since: datetime, until: datetime) -> list[Touch]:
+        rows = db.session.execute(
+            select(
+                EmailMessage.customer_id,
+                EmailMessage.campaign_id,
+                EmailMessage.public_id,
+                EmailEvent.occurred_at,
+            )
+            .join(EmailMessage, EmailMessage.id == EmailEvent.message_id)
+            .where(
+                EmailMessage.customer_id.in_(customer_ids),
+                EmailEvent.type == kind,
+                EmailEvent.machine.is_(False),
+                EmailEvent.occurred_at >= since,
+                EmailEvent.occurred_at < until,
+            )
+        ).all()
+        return [Touch(c, campaign, ref, at) for c, campaign, ref, at in rows]
+
+    return touches
+
+
+def register_touches(app: Flask) -> None:
+    register(app, TouchSource("email_click", "email", 5, _human("click"), rank=2))
+    register(app, TouchSource("email_open", "email", 1, _human("open"), rank=1))

@@ -19,6 +19,7 @@ from app import (
     config,
     crm,
     dev,
+    engagement,
     jobs,
     outbound,
     preflight,
@@ -75,6 +76,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     vendor.init_app(app)
     preflight.init_app(app)
     attribution.init_app(app)
+    engagement.init_app(app)
     jobs.register_periodic(
         app,
         PeriodicJob(

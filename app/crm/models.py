@@ -73,6 +73,11 @@ class Customer(PublicIdMixin, TimestampMixin, db.Model):
     archived: Mapped[bool] = mapped_column(Boolean, server_default=false())
     #: orders counted in lifetime_revenue (not cancelled or returned)
     order_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    #: app/engagement/score.py: 0-100 from human touches and orders, and what it means
+    engagement_score: Mapped[int] = mapped_column(Integer, server_default=text("0"), index=True)
+    engagement_state: Mapped[str] = mapped_column(String(12), server_default="at_risk", index=True)
+    last_engaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    engagement_scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     territory: Mapped[Territory | None] = relationship(lazy="joined")
     rep: Mapped[User | None] = relationship(lazy="joined")

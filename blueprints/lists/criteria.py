@@ -9,7 +9,7 @@ complement and the whole definition is ONE ``SELECT customer.id ... WHERE ...``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -88,6 +88,23 @@ class NoOrderInDays(CamelModel):
     days: int = Field(ge=1, le=MAX_DAYS)
 
 
+class EngagementScoreAtLeast(CamelModel):
+    type: Literal["engagement_score"]
+    min_score: int = Field(ge=0, le=100)
+
+
+class EngagedInDays(CamelModel):
+    """A human click, open or reply, or an order, in the last ``days`` days."""
+
+    type: Literal["engaged_in_days"]
+    days: int = Field(ge=1, le=MAX_DAYS)
+
+
+class EngagementStateIs(CamelModel):
+    type: Literal["engagement_state"]
+    state: Literal["engaged", "at_risk", "sunset"]
+
+
 class CustomQuery(CamelModel):
     type: Literal["custom"]
     custom_query: dict[str, CustomValue] = Field(min_length=1, max_length=20)
@@ -129,6 +146,9 @@ LEAVES: dict[str, type[CamelModel]] = {
     "high_value": HighValue,
     "ordered_product": OrderedProduct,
     "no_order_in_days": NoOrderInDays,
+    "engagement_score": EngagementScoreAtLeast,
+    "engaged_in_days": EngagedInDays,
+    "engagement_state": EngagementStateIs,
     "custom": CustomQuery,
     "account_type": AccountTypeIs,
     "account_priority": AccountPriorityIs,
@@ -159,6 +179,9 @@ Criterion = Annotated[
     | Annotated[HighValue, Tag("high_value")]
     | Annotated[OrderedProduct, Tag("ordered_product")]
     | Annotated[NoOrderInDays, Tag("no_order_in_days")]
+    | Annotated[EngagementScoreAtLeast, Tag("engagement_score")]
+    | Annotated[EngagedInDays, Tag("engaged_in_days")]
+    | Annotated[EngagementStateIs, Tag("engagement_state")]
     | Annotated[CustomQuery, Tag("custom")]
     | Annotated[AccountTypeIs, Tag("account_type")]
     | Annotated[AccountPriorityIs, Tag("account_priority")]
@@ -346,6 +369,13 @@ def _leaf(node: Any, ctx: Context) -> ColumnElement[bool]:
         cutoff = ctx.today - timedelta(days=node.days)
         recent = select(Order.customer_id).where(Order.order_date >= cutoff)
         return not_(_customer_among(recent))
+    if isinstance(node, EngagementScoreAtLeast):
+        return Customer.engagement_score >= node.min_score
+    if isinstance(node, EngagedInDays):
+        since = datetime.combine(ctx.today - timedelta(days=node.days), time.min, tzinfo=UTC)
+        return and_(Customer.last_engaged_at.is_not(None), Customer.last_engaged_at >= since)
+    if isinstance(node, EngagementStateIs):
+        return Customer.engagement_state == node.state
     if isinstance(node, AccountTypeIs):
         return Customer.account_type == node.account_type
     if isinstance(node, AccountPriorityIs):

@@ -14,6 +14,8 @@
     all_in_territory: "In territory", high_value: "Lifetime revenue at least",
     ordered_product: "Ordered product", no_order_in_days: "No order in the last N days",
     custom: "Custom query", account_type: "Account type", account_priority: "Account priority",
+    engagement_score: "Engagement score at least", engaged_in_days: "Engaged in the last N days",
+    engagement_state: "Engagement state",
   };
 
   function el(tag, attrs, children) {
@@ -47,6 +49,10 @@
         select("skuId", options.skus.map((s) => s.id), options.skus.map((s) => s.name)),
         input("withinDays", "number", "within days (optional)")];
       case "no_order_in_days": return [input("days", "number", "days")];
+      case "engagement_score": return [input("minScore", "number", "score 0-100")];
+      case "engaged_in_days": return [input("days", "number", "days")];
+      case "engagement_state": return [select("state", ["engaged", "at_risk", "sunset"],
+        ["Engaged", "At risk", "Sunset"])];
       case "account_type": return [select("accountType", options.accountTypes)];
       case "account_priority": return [select("accountPriority", options.accountPriorities)];
       case "custom": return [
@@ -116,6 +122,9 @@
         if (value(row, "withinDays")) out.withinDays = num(value(row, "withinDays"));
         break;
       case "no_order_in_days": out.days = num(value(row, "days")); break;
+      case "engagement_score": out.minScore = num(value(row, "minScore")); break;
+      case "engaged_in_days": out.days = num(value(row, "days")); break;
+      case "engagement_state": out.state = value(row, "state"); break;
       case "account_type": out.accountType = value(row, "accountType"); break;
       case "account_priority": out.accountPriority = value(row, "accountPriority"); break;
       case "custom": {

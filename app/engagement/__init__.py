@@ -1,0 +1,45 @@
+"""Engagement: a score and a state per customer from human signals and orders.
+
+See :mod:`app.engagement.score` for the rule and its settings. Scores are recomputed
+daily for everyone (set-based, chunk by chunk), and at once for the customers whose
+orders changed or who just clicked, opened or replied as a person.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from app import jobs
+from app.channels import PeriodicJob
+from app.signals import customers_changed, message_event
+
+JOB = "app.engagement.score:rescore_customers"
+
+
+def _on_customers_changed(_sender: Any, *, customer_ids: list[int], **_: Any) -> None:
+    if customer_ids:
+        jobs.enqueue(JOB, list(customer_ids))
+
+
+def _on_message_event(_sender: Any, *, event: str, data: dict[str, Any] | None = None, **_: Any):
+    data = data or {}
+    customer_id = data.get("customerId")
+    if event in ("open", "click") and data.get("human", True) and isinstance(customer_id, int):
+        jobs.enqueue(JOB, [customer_id])
+
+
+def init_app(app: Flask) -> None:
+    customers_changed.connect(_on_customers_changed, sender=app, weak=False)
+    message_event.connect(_on_message_event, sender=app, weak=False)
+    jobs.register_periodic(
+        app,
+        PeriodicJob(
+            "engagement-scores",
+            "app.engagement.score:rescore_everyone",
+            every_seconds=86_400,
+            interval_setting="ENGAGEMENT_RESCORE_SECONDS",
+            queue="maintenance",
+        ),
+    )

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import (
     api,
     attribution,
+    dashboard,
     auth,
     channels,
     cli,
@@ -77,6 +78,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     preflight.init_app(app)
     attribution.init_app(app)
     engagement.init_app(app)
+    dashboard.init_app(app)
     jobs.register_periodic(
         app,
         PeriodicJob(

@@ -4,7 +4,7 @@ SpamAssassin, so a page view alone never does)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -57,3 +57,25 @@ def template_preview(template_id: str) -> ResponseReturnValue:
         ),
         status,
     )
+
+
+#: An email as a mail client shows it: its own styles, fonts and remote images, but no
+#: script, form, frame or plug-in, in a sandbox (a unique origin). The page's own policy
+#: (style-src 'self') would strip the design, so the preview is a document of its own.
+EMAIL_PREVIEW_CSP = (
+    "default-src 'none'; img-src * data: cid:; style-src * 'unsafe-inline'; font-src *; "
+    "frame-ancestors 'self'; sandbox"
+)
+
+
+@bp.get("/templates/<template_id>/preview.html")
+def template_preview_document(template_id: str) -> ResponseReturnValue:
+    """The rendered email alone, for the preview frames (desktop and phone widths)."""
+    template = service.email_template(template_id)
+    customer = service.customer_for(current_user, request.args.get("customer") or None)
+    preview = service.render_preview(template.subject or "", template.html or "", customer)
+    response = make_response(preview.html)
+    response.headers["Content-Security-Policy"] = EMAIL_PREVIEW_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"  # framed by the preview page only
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    return response

@@ -22,12 +22,14 @@ def setup(app: Flask) -> None:
     from app.crm.panels import register as register_panel
     from blueprints.email import sending
     from blueprints.email.attribution import register_touches
+    from blueprints.email.dashboard import register_figures
     from blueprints.email.views import panel_context
 
     app.config.setdefault("EMAIL_RATE_LIMIT", sending.DEFAULT_RATE_LIMIT)
     app.config.setdefault("EMAIL_BATCH_SIZE", sending.DEFAULT_BATCH_SIZE)
     sending.register(app)
     register_touches(app)
+    register_figures(app)
     register_panel(
         app,
         CustomerPanel(name="email", template="email/_panel.html", context=panel_context, order=20),

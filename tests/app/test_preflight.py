@@ -275,3 +275,22 @@ def test_the_page_shows_both_widths_and_runs_the_report(
     assert 'data-check="alt"' in report and 'data-check="unsubscribe"' in report
     refused = client.post(f"/sales/marketing/templates/{tid}/preview", data={})
     assert refused.status_code == 400  # no CSRF token
+
+
+def test_the_preview_frames_show_the_design_with_its_own_styles(
+    app, client, login, manager, make_customer, call
+):
+    customer = make_customer("North", name="Bistro Lapin")
+    html = "<style>p { color: #7b1e3a }</style><p style='font-size:18px'>Hi {{ customer_name }}</p>"
+    tid = _template(call, manager, html)
+    login(manager)
+    frame = client.get(
+        f"/sales/marketing/templates/{tid}/preview.html?customer={customer.public_id}"
+    )
+    assert frame.status_code == 200 and "Hi Bistro Lapin" in frame.get_data(as_text=True)
+    policy = frame.headers["Content-Security-Policy"]
+    assert "style-src * 'unsafe-inline'" in policy and "sandbox" in policy
+    assert "script-src" not in policy and "default-src 'none'" in policy  # no script runs
+    assert frame.headers["X-Frame-Options"] == "SAMEORIGIN"
+    page = client.get(f"/sales/marketing/templates/{tid}/preview").get_data(as_text=True)
+    assert f"/sales/marketing/templates/{tid}/preview.html" in page

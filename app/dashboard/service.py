@@ -1,0 +1,155 @@
+"""The marketing dashboard's figures: revenue attributed, top campaigns, each channel's
+engagement and compliance, for a period and a territory (a rep: their own)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.attribution.models import ATTRIBUTED, OrderTouch
+from app.attribution.reports import campaign_revenue
+from app.crm.models import Customer, Order, Territory
+from app.crm.references import named_by
+from app.dashboard.metrics import Scope, providers, week_of
+from app.errors import Invalid
+from app.extensions import db
+from app.messaging.models import Campaign
+from app.models_base import utcnow
+
+#: Gmail's and Yahoo's bulk-sender rules (2024): keep spam complaints under 0.1%, never
+#: reach 0.3%; a bounce rate over 2% is a list problem by common practice.
+COMPLAINT_TARGET, COMPLAINT_LIMIT, BOUNCE_LIMIT = 0.001, 0.003, 0.02
+MAX_DAYS = 730
+
+
+def scope_for(user: Any, start: date | None, end: date | None, territory: str | None) -> Scope:
+    """The period (default: the last 30 days) and territory a user may see."""
+    end = end or (utcnow().date() + timedelta(days=1))
+    start = start or end - timedelta(days=30)
+    if start >= end:
+        raise Invalid("Bad period", {"from": "must be before to"})
+    if (end - start).days > MAX_DAYS:
+        raise Invalid("Bad period", {"from": f"a period is at most {MAX_DAYS} days"})
+    territory_id = None
+    if territory:
+        found = db.session.scalar(
+            select(Territory.id).where(
+                (Territory.name == territory) | named_by(Territory, territory)
+            )
+        )
+        if found is None:
+            raise Invalid("Unknown territory", {"territory": "no such territory"})
+        territory_id = found
+    if not user.sees_all_territories:
+        if territory_id is not None and territory_id != user.territory_id:
+            raise Invalid("Not your territory", {"territory": "a rep sees their own territory"})
+        territory_id = user.territory_id if user.territory_id is not None else -1
+    return Scope(start, end, territory_id)
+
+
+def _money(value: Any) -> str:
+    return f"{Decimal(value or 0):.2f}"
+
+
+def revenue_by_week(scope: Scope) -> list[dict[str, Any]]:
+    stmt = (
+        select(Order.order_date, func.sum(Order.total), func.count())
+        .join(OrderTouch, OrderTouch.order_id == Order.id)
+        .where(
+            OrderTouch.role == ATTRIBUTED,
+            Order.order_date >= scope.start,
+            Order.order_date < scope.end,
+        )
+        .group_by(Order.order_date)
+    )
+    clause = scope.customer_clause(Order.customer_id)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    weeks = {week: [Decimal(0), 0] for week in scope.weeks()}
+    for day, total, orders in db.session.execute(stmt):
+        bucket = weeks.setdefault(week_of(day), [Decimal(0), 0])
+        bucket[0] += Decimal(total or 0)
+        bucket[1] += int(orders)
+    return [
+        {"week": week.isoformat(), "revenue": _money(total), "orders": orders}
+        for week, (total, orders) in sorted(weeks.items())
+    ]
+
+
+def top_campaigns(scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
+    """Campaigns started in the period, by attributed revenue per recipient."""
+    stmt = select(Campaign).where(
+        Campaign.started_at >= scope.since, Campaign.started_at < scope.until
+    )
+    campaigns = db.session.scalars(stmt).all()
+    figures = campaign_revenue([c.id for c in campaigns])
+    rows = []
+    for c in campaigns:
+        revenue = Decimal(figures[c.id]["attributedRevenue"])
+        per = revenue / c.recipients_total if c.recipients_total else Decimal(0)
+        rows.append(
+            {
+                "id": c.public_id,
+                "name": c.name,
+                "channel": c.channel,
+                "recipients": c.recipients_total,
+                **figures[c.id],
+                "revenuePerRecipient": _money(per),
+            }
+        )
+    rows.sort(
+        key=lambda r: (Decimal(r["revenuePerRecipient"]), Decimal(r["attributedRevenue"])),
+        reverse=True,
+    )
+    return rows[:limit]
+
+
+def list_growth(scope: Scope) -> dict[str, int]:
+    """Customers added in the period (in scope), and archived ones among them."""
+    stmt = select(func.count()).where(
+        Customer.created_at >= scope.since, Customer.created_at < scope.until
+    )
+    if scope.territory_id is not None:
+        stmt = stmt.where(Customer.territory_id == scope.territory_id)
+    return {"newCustomers": int(db.session.scalar(stmt) or 0)}
+
+
+def dashboard(scope: Scope) -> dict[str, Any]:
+    channels = {name: provider(scope) for name, provider in sorted(providers().items())}
+    email = channels.get("email", {})
+    delivered = email.get("delivered") or email.get("sent") or 0
+    complaints = email.get("complaints", 0)
+    bounces = email.get("bounces", 0)
+    complaint_rate = complaints / delivered if delivered else 0.0
+    bounce_rate = bounces / (email.get("sent") or 1) if email.get("sent") else 0.0
+    revenue = revenue_by_week(scope)
+    return {
+        "from": scope.start.isoformat(),
+        "to": scope.end.isoformat(),
+        "territoryId": scope.territory_id,
+        "attributedRevenue": _money(sum(Decimal(w["revenue"]) for w in revenue)),
+        "attributedOrders": sum(w["orders"] for w in revenue),
+        "revenueByWeek": revenue,
+        "topCampaigns": top_campaigns(scope),
+        "growth": list_growth(scope),
+        "channels": channels,
+        "compliance": {
+            "complaintRate": round(complaint_rate, 5),
+            "complaintTarget": COMPLAINT_TARGET,
+            "complaintLimit": COMPLAINT_LIMIT,
+            "complaintStatus": (
+                "over the limit"
+                if complaint_rate >= COMPLAINT_LIMIT
+                else "over the target"
+                if complaint_rate >= COMPLAINT_TARGET
+                else "ok"
+            ),
+            "bounceRate": round(bounce_rate, 5),
+            "bounceLimit": BOUNCE_LIMIT,
+            "bounceStatus": "too high" if bounce_rate > BOUNCE_LIMIT else "ok",
+            "oneClickUnsubscribe": True,  # every campaign email carries List-Unsubscribe-Post
+        },
+    }

@@ -13,17 +13,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import (
     api,
     attribution,
-    dashboard,
     auth,
     channels,
     cli,
     config,
     crm,
+    dashboard,
     dev,
     engagement,
     jobs,
     outbound,
     preflight,
+    repday,
     request_guards,
     security,
     vendor,
@@ -79,6 +80,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     attribution.init_app(app)
     engagement.init_app(app)
     dashboard.init_app(app)
+    repday.init_app(app)
     jobs.register_periodic(
         app,
         PeriodicJob(

@@ -190,6 +190,7 @@ def world(app, api, make_user, make_customer, manager, login) -> World:
             "endpoint_id": [endpoint],
             "delivery_id": [delivery],
             "name": ["htmx.js"],  # a browser library (app/vendor.py)
+            "rep_id": [south_rep.public_id],  # a rep's day
         },
     )
 

@@ -33,6 +33,7 @@ API_BODIES = {
     "sms_api.reply": {"json": {"body": "hacked"}},
     "sms_api.review_message": {"json": {"decision": "opt_out"}},
     "mailchimp_api.schedule_campaign": {"json": {"scheduleTime": "2099-01-01T10:00:00Z"}},
+    "repday_api.add_task": {"json": {"customerId": "cus_x", "title": "Hijack"}},
 }
 
 

@@ -1,0 +1,1 @@
+"""Recurring campaigns: when each occurrence goes out (:mod:`.rules`)."""

@@ -5,7 +5,7 @@ this table records when a provider's breaker opened, half-opened (a trial call) 
 closed, for the campaign page and API.
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0020
 Create Date: 2026-12-05 10:05:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0024"
-down_revision = "0022"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

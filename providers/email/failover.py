@@ -362,8 +362,11 @@ class FailoverEmailProvider(EmailProvider):
                 continue
             if self.breakers.access(member.name) is None:
                 skipped = self._skipped(member)
+                held = replace_retry_after(skipped, None)
                 for i in pending:
-                    results[i] = results[i] or skipped
+                    # A pinned message waits with the outbox's backoff (hours, in all),
+                    # not the cool-down: its attempts must outlast an outage.
+                    results[i] = results[i] or (held if (keys[i] or "") in pins else skipped)
                 continue
             outcomes = self._call(member, [messages[i] for i in pending])
             uncertain: list[str] = []
@@ -422,6 +425,12 @@ def _pinned_elsewhere(key: str | None, pins: dict[str, str]) -> TransientError:
     member = pins.get(key or "", "?")
     return TransientError(
         f"may have been sent by {member}, which is no longer configured", code="pinned"
+    )
+
+
+def replace_retry_after(error: TransientError, retry_after: float | None) -> TransientError:
+    return TransientError(
+        error.message, code=error.code, provider=error.provider, retry_after=retry_after
     )
 
 

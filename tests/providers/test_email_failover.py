@@ -218,6 +218,7 @@ def test_accepted_then_timeout_is_never_sent_by_another_provider(sendgrid, ses):
     held = sender.send_batch(batch)  # retried while SendGrid's breaker is open
     assert [getattr(o, "code", None) for o in held] == [BREAKER_OPEN, BREAKER_OPEN]
     assert providers_of(held) == ["sendgrid", "sendgrid"]
+    assert [getattr(o, "retry_after", 0) for o in held] == [None, None]  # the outbox's backoff
     fresh = sender.send_batch(messages("t3"))  # a new message goes to SES meanwhile
     assert providers_of(fresh) == ["ses"]
 

@@ -5,6 +5,7 @@ tripped."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -20,6 +21,7 @@ from app.models_base import utcnow
 from blueprints.email import sending
 from blueprints.email.failover import ProviderBreakerEvent
 from blueprints.email.models import EmailMessage
+from providers.email.failover import FailoverEmailProvider, RedisStore
 from tests.conftest import app_settings, sendgrid_settings
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.fakes.ses import ACCESS_KEY, REGION, SECRET_KEY, FakeSes
@@ -197,3 +199,26 @@ def test_accepted_then_timed_out_is_retried_through_sendgrid_only(
 def test_an_unknown_provider_name_stops_the_app_at_start(database_url):
     with pytest.raises(RuntimeError, match="EMAIL_PROVIDERS"):
         create_app(app_settings(database_url, EMAIL_PROVIDERS="sendgrid,postmark"))
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="TEST_REDIS_URL not set")
+def test_with_redis_the_breakers_live_in_redis(database_url, sendgrid, ses):
+    """Every worker of a Redis deployment reads and writes the same breaker state."""
+    app = create_app(
+        sendgrid_settings(
+            database_url,
+            sendgrid,
+            REDIS_URL=os.environ["TEST_REDIS_URL"],
+            EMAIL_PROVIDERS="sendgrid,ses",
+            AWS_REGION=REGION,
+            SES_ENDPOINT_URL=ses.url,
+        )
+    )
+    with app.app_context():
+        adapter = sending.provider()
+        assert isinstance(adapter, FailoverEmailProvider)
+        assert isinstance(adapter.breakers.store, RedisStore)
+        assert [m.name for m in adapter.members] == ["sendgrid", "ses"]
+    without = create_app(app_settings(database_url, EMAIL_PROVIDERS="console"))
+    with without.app_context():
+        assert sending.provider().name == "console"  # one name: that adapter alone

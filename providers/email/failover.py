@@ -201,7 +201,11 @@ class Breakers:
             event = "half_open" if state["state"] == "open" else None
             return {**state, "state": "half_open", "since": now}, ("trial", event)
 
-        access, event = self.store.update(name, change)
+        try:
+            access, event = self.store.update(name, change)
+        except Exception:  # noqa: BLE001 - state unreachable: keep sending in order
+            log.exception("email provider %s: breaker state unavailable, calling it", name)
+            return "closed"
         if event:
             self._report(name, event, f"trial call after {self.cooldown:g} s")
         return access
@@ -212,7 +216,11 @@ class Breakers:
         def change(state: State) -> tuple[State, float]:
             return state, max(1.0, float(state["since"]) + self.cooldown - self.clock())
 
-        return self.store.update(name, change)
+        try:
+            return self.store.update(name, change)
+        except Exception:  # noqa: BLE001 - state unreachable: the whole cool-down
+            log.exception("email provider %s: breaker state unavailable", name)
+            return max(1.0, self.cooldown)
 
     def record(self, name: str, error: TransientError | None) -> None:
         """The outcome of a call: ``error`` when it failed (transiently), else None."""
@@ -232,7 +240,11 @@ class Breakers:
                 return {"state": "open", "failures": failures, "since": now}, "open"
             return {**state, "failures": failures}, None
 
-        event = self.store.update(name, change)
+        try:
+            event = self.store.update(name, change)
+        except Exception:  # noqa: BLE001 - the messages' outcomes matter more than the count
+            log.exception("email provider %s: breaker state unavailable, call not counted", name)
+            return
         if event == "open":
             self._report(name, event, f"{error}"[:500])
         elif event == "closed":
@@ -375,8 +387,12 @@ class FailoverEmailProvider(EmailProvider):
                 if isinstance(outcome, TransientError) and maybe_accepted(outcome) and keys[i]:
                     uncertain.append(keys[i] or "")
             if uncertain:
-                self.breakers.store.pin(uncertain, member.name)
                 pins.update(dict.fromkeys(uncertain, member.name))
+                try:
+                    self.breakers.store.pin(uncertain, member.name)
+                except Exception:  # noqa: BLE001 - Redis down between two calls
+                    log.exception("pinning %d messages to %s failed", len(uncertain), member.name)
+                    _hold(results, keys, set(uncertain), member.name)
         return [r or _pinned_elsewhere(keys[i], pins) for i, r in enumerate(results)]
 
     def _call(self, member: EmailProvider, messages: list[OutgoingEmail]) -> BatchOutcome:
@@ -426,6 +442,25 @@ def _pinned_elsewhere(key: str | None, pins: dict[str, str]) -> TransientError:
     return TransientError(
         f"may have been sent by {member}, which is no longer configured", code="pinned"
     )
+
+
+def _hold(
+    results: list[SendResult | ProviderError | None],
+    keys: list[str | None],
+    unpinned: set[str],
+    member: str,
+) -> None:
+    """Messages ``member`` may have sent whose pin could not be stored: failed, to be
+    checked by hand (its event webhooks will tell), rather than retried and maybe sent
+    by another provider."""
+    for index, key in enumerate(keys):
+        if key in unpinned:
+            results[index] = PermanentError(
+                f"{member} may have sent this message (its answer was lost) and the "
+                "failover state could not record it: not retried, to avoid a duplicate",
+                code="unconfirmed",
+                provider=member,
+            )
 
 
 def replace_retry_after(error: TransientError, retry_after: float | None) -> TransientError:

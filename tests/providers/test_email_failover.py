@@ -293,3 +293,25 @@ def test_breaker_state_and_pins_are_shared_through_redis(sendgrid, ses):
     finally:
         for key in conn.scan_iter(f"{prefix}*"):
             conn.delete(key)
+
+
+class BrokenStore(MemoryStore):
+    """State that cannot be written (Redis gone between two calls)."""
+
+    def update(self, name, change):  # type: ignore[no-untyped-def]
+        raise ConnectionError("redis down")
+
+    def pin(self, keys, member):  # type: ignore[no-untyped-def]
+        raise ConnectionError("redis down")
+
+
+def test_an_unsure_outcome_that_cannot_be_pinned_is_failed_not_retried(sendgrid, ses):
+    """Without a stored pin a retry could go elsewhere: the message fails with the reason
+    instead (its provider's webhooks will tell whether it went); sending goes on."""
+    sender = failover(sendgrid.url, ses, timeout=0.5, store=BrokenStore())
+    sendgrid.accept_then_hang(1, seconds=2.0)
+    [unsure] = sender.send_batch(messages("k1"))
+    assert isinstance(unsure, PermanentError) and unsure.code == "unconfirmed"
+    assert unsure.provider == "sendgrid" and not unsure.suppress
+    assert ses_to(ses) == []
+    assert providers_of(sender.send_batch(messages("k2"))) == ["sendgrid"]

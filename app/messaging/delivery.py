@@ -641,34 +641,39 @@ def _record(
     name = getattr(provider, "name", channel.name)
     if len(outcomes) != len(rows):
         raise RuntimeError(f"{channel.name}: {len(outcomes)} outcomes for {len(rows)} rows")
-    sent: dict[str | None, list[Any]] = {}
+    sent: dict[tuple[str, str | None], list[Any]] = {}
     stopped: dict[int, AccountError] = {}
+    routes = getattr(provider, "routes", False)  # email failover: outcomes name their provider
     for row, outcome in zip(rows, outcomes, strict=True):
+        via = (getattr(outcome, "provider", None) or name) if routes else name
         if isinstance(outcome, TransientError):
-            outbox.retry_later([row], name, outcome)
+            outbox.retry_later([row], via, outcome)
         elif isinstance(outcome, AccountError) and row.campaign_id is not None:
             # Not this recipient's failure: the row waits, with the reason, for the
             # campaign to be resumed once the account is fixed.
-            outbox.mark_failed(row, name, outcome)
+            outbox.mark_failed(row, via, outcome)
             row.status, row.claim_token = "queued", None
             stopped.setdefault(row.campaign_id, outcome)
         elif isinstance(outcome, ProviderError):
-            outbox.mark_failed(row, name, outcome)
+            outbox.mark_failed(row, via, outcome)
             if isinstance(outcome, PermanentError) and outcome.suppress:
                 _suppress_from_error(channel, row, outcome)
         else:
-            sent.setdefault(outcome, []).append(row)
+            message_id = getattr(outcome, "provider_message_id", outcome)
+            sent.setdefault((via, message_id), []).append(row)
     now = utcnow()
-    for provider_message_id, sent_rows in sent.items():
+    for (via, provider_message_id), sent_rows in sent.items():
         for row in sent_rows:  # what the UPDATE below writes, for after_send to read
             row.saved(
-                status="sent", sent_at=now, provider=name, provider_message_id=provider_message_id
+                status="sent", sent_at=now, provider=via, provider_message_id=provider_message_id
             )
     if channel.after_send:
         channel.after_send(rows)
     outbox.save(channel.model, [r for r in rows if r.status != "sent"])
     extra = channel.sent_values() if channel.sent_values else {}
-    _mark_sent(channel.model, rows, sent, name, now, extra)
+    for via in dict.fromkeys(v for v, _id in sent):
+        by_id = {message_id: rs for (v, message_id), rs in sent.items() if v == via}
+        _mark_sent(channel.model, rows, by_id, via, now, extra)
     outbox.save(channel.model, rows)
     for campaign_id, error in stopped.items():
         _stop_campaign(campaign_id, error)

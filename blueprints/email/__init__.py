@@ -11,6 +11,7 @@ from blueprints.email import models  # noqa: F401 - registers the tables
 from blueprints.email.api import bp as api_bp
 from blueprints.email.cli import email_cli
 from blueprints.email.events import on_webhook
+from blueprints.email.failover import SETTINGS as FAILOVER_SETTINGS
 from blueprints.email.public import bp as public_bp
 from blueprints.email.views import assets as assets_bp
 from blueprints.email.views import bp as views_bp
@@ -23,10 +24,12 @@ def setup(app: Flask) -> None:
     from blueprints.email import sending
     from blueprints.email.attribution import register_touches
     from blueprints.email.dashboard import register_figures
+    from blueprints.email.failover import check_providers
     from blueprints.email.views import panel_context
 
     app.config.setdefault("EMAIL_RATE_LIMIT", sending.DEFAULT_RATE_LIMIT)
     app.config.setdefault("EMAIL_BATCH_SIZE", sending.DEFAULT_BATCH_SIZE)
+    check_providers(app)
     sending.register(app)
     register_touches(app)
     register_figures(app)
@@ -56,5 +59,6 @@ channel = Channel(
     subscriptions=((webhook_received, on_webhook),),
     setup=setup,
     seed=seed_defaults,
+    settings=FAILOVER_SETTINGS,
     description="Email sending, campaigns, templates, tracking and unsubscribe",
 )

@@ -31,14 +31,13 @@ from app.messaging.models import Campaign
 from app.messaging.outbox import OutboxRow
 from app.models_base import utcnow
 from app.signals import message_sent
-from blueprints.email import tracking
+from blueprints.email import failover, tracking
 from blueprints.email.models import EmailMessage
 from providers.email import (
     MESSAGE_ID_KEY,
     Merge,
     MergeLayout,
     OutgoingEmail,
-    build_email_provider,
 )
 from providers.email.batches import PreparedBatch, stage, transmit
 from providers.errors import PermanentError, ProviderError
@@ -76,10 +75,9 @@ def provider():
     app = current_app._get_current_object()
     cached = app.extensions.get("decant_email_provider")
     if cached is None:
-        name = app.config.get("EMAIL_PROVIDER") or "console"
         settings = dict(app.config)
         settings["console_sink"] = _console_sink
-        cached = build_email_provider(name, settings)
+        cached = failover.build_provider(app, settings)  # one provider, or several in order
         app.extensions["decant_email_provider"] = cached
     return cached
 

@@ -16,7 +16,7 @@ from app.messaging import audiences, consent, delivery, rendering
 from app.messaging import templates as tpl
 from app.messaging.models import Campaign
 from app.models_base import utcnow
-from blueprints.email import sending
+from blueprints.email import failover, sending
 from blueprints.email.models import EmailEvent, EmailMessage
 
 PAST_TIME = "is in the past: give a time to come (UTC), or none to send now"
@@ -295,6 +295,8 @@ def campaign_json(campaign: Campaign, *, detail: bool = False) -> dict[str, Any]
         out["stats"] = campaign_stats(campaign)
         if detail:
             out["timeline"] = campaign_timeline(campaign)
+            out["providers"] = failover.provider_split(campaign)
+            out["breakerEvents"] = failover.breaker_events(campaign)
     return out
 
 

@@ -166,9 +166,12 @@ def _valid_metadata_key(key: str) -> bool:
 
 @dataclass(frozen=True)
 class SendResult:
-    """The provider accepted the message; its id, when it gives one per message."""
+    """The provider accepted the message; its id, when it gives one per message.
+    ``provider`` names the provider that sent it when an adapter routes between several
+    (:mod:`providers.email.failover`)."""
 
     provider_message_id: str | None
+    provider: str | None = None
 
 
 BatchOutcome = list[SendResult | ProviderError]

@@ -56,7 +56,9 @@ def transmit(provider: EmailProvider, staged: StagedBatch) -> list[Any]:
             outcomes.append(batch.problems[index])
             continue
         result = next(it)
-        outcomes.append(result.provider_message_id if isinstance(result, SendResult) else result)
+        if isinstance(result, SendResult) and result.provider is None:
+            result = result.provider_message_id  # a routed result keeps its provider
+        outcomes.append(result)
     return outcomes
 
 

@@ -237,13 +237,22 @@ class FakeSendGrid(ScriptedHTTPFake):
         with self._lock:
             self.rejected.add(address)
 
+    def accept_then_hang(self, n: int = 1, seconds: float | None = None) -> None:
+        """Accept and record the next ``n`` requests, then stall before answering (as a
+        SendGrid whose 202 is lost): a client timing out cannot know they went."""
+        wait = min(seconds if seconds is not None else self.max_hang, self.max_hang)
+        with self._lock:
+            self._next.extend(Failure(202, hang=wait, kind="accepted") for _ in range(n))
+
     def handle(self, request: Request) -> Response:
         if request.path != "/v3/mail/send" or request.method != "POST":
             return self.json_response(404, {"errors": [_sg_error(None, "not found")]})
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             message = "The provided authorization grant is invalid, expired, or revoked"
             return self.json_response(401, {"errors": [_sg_error(None, message)]})
-        failure = self.run_script(self._scripted())
+        scripted = self._scripted()
+        late = scripted if scripted is not None and scripted.kind == "accepted" else None
+        failure = None if late is not None else self.run_script(scripted)
         if failure is not None:
             return self._failure(failure)
         try:
@@ -258,6 +267,8 @@ class FakeSendGrid(ScriptedHTTPFake):
         with self._lock:
             self.requests.append(body)
             self.received.extend(mails)
+        if late is not None:
+            self._release.wait(late.hang)  # accepted; the answer comes too late
         return Response(b"", status=202, headers={"X-Message-Id": message_id})
 
     def _failure(self, failure: Failure) -> Response:

@@ -1,0 +1,249 @@
+"""Real designs survive: each fixture saved through the API, sent through the SMTP provider
+to the local sink, the raw message parsed with the strict policy, and its HTML compared
+with the original as element trees (nothing lost but what is dangerous)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from justhtml import Comment, JustHTML
+
+from app.messaging import signing
+from tests.conftest import app_settings
+from tests.fakes.smtp import SmtpSink
+
+DESIGNS = Path(__file__).parents[2] / "fixtures" / "email_designs"
+NAME = "Abernathy & Kowalski"
+ADDRESS = "Cellar & Vine, 12 Quay St, Portland OR 97201"
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    with SmtpSink() as started:
+        yield started
+
+
+@pytest.fixture
+def app_config(database_url, sink):
+    return app_settings(
+        database_url,
+        EMAIL_PROVIDER="smtp",
+        SMTP_HOST=sink.host,
+        SMTP_PORT=sink.port,
+        SMTP_STARTTLS=False,
+        EMAIL_POSTAL_ADDRESS=ADDRESS,
+    )
+
+
+def design(name: str) -> str:
+    return (DESIGNS / name).read_text()
+
+
+def save(call, user, html: str) -> dict[str, Any]:
+    payload = {"type": "email", "name": "Design", "subject": "Hi", "html": html}
+    r = call(user, "post", "/templates", json=payload)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def send(call, user, customer, template_id: str, sink: SmtpSink) -> email.message.EmailMessage:
+    r = call(
+        user,
+        "post",
+        "/email/send",
+        json={"to": customer.email, "customerId": customer.public_id, "templateId": template_id},
+    )
+    assert r.status_code == 201 and r.get_json()["status"] == "sent", r.get_json()
+    message = email.message_from_bytes(sink.received[-1].data, policy=email.policy.strict)
+    assert isinstance(message, email.message.EmailMessage)
+    return message
+
+
+def parts(message: email.message.EmailMessage) -> tuple[str, str]:
+    html = message.get_body(("html",))
+    text = message.get_body(("plain",))
+    assert html is not None and text is not None
+    return str(html.get_content()), str(text.get_content()).replace("\r\n", "\n")
+
+
+def elements(source: str) -> list[Any]:
+    out: list[Any] = []
+
+    def walk(node: Any) -> None:
+        for child in node.children or ():
+            if not str(child.name).startswith("#") and child.name != "!doctype":
+                out.append(child)
+            walk(child)
+
+    walk(JustHTML(source, sanitize=False).root)
+    return out
+
+
+def comments(source: str) -> list[str]:
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        for child in node.children or ():
+            if isinstance(child, Comment):
+                found.append(child.data)
+            walk(child)
+
+    walk(JustHTML(source, sanitize=False).root)
+    return found
+
+
+def original_url(href: str) -> str:
+    """The address behind a click-tracking link."""
+    token = href.rsplit("/", 1)[-1]
+    payload = signing.unsign("click", token)
+    assert isinstance(payload, list), href
+    return str(payload[1])
+
+
+def assert_same_design(original: str, sent: str, tokens: dict[str, str]) -> None:
+    """Every element of ``original`` is in ``sent`` in order with its id, class and layout
+    attributes; links lead where they did (through the click redirect); styles and
+    comments are all there (tokens filled in)."""
+    before, after = elements(original), elements(sent)
+    assert before[0].name == "html" and after[0].name == "html"
+    for name, value in before[0].attrs.items():
+        assert after[0].attrs.get(name) == value, name
+    remaining = iter(after)
+    for element in before:
+        for candidate in remaining:
+            if candidate.name == element.name and all(
+                candidate.attrs.get(k) is not None for k in element.attrs if k != "style"
+            ):
+                break
+        else:
+            raise AssertionError(f"<{element.name} {element.attrs}> lost")
+        for key, value in element.attrs.items():
+            got = candidate.attrs[key]
+            if key == "style":
+                # css-inline rewrites declarations; each one is still there
+                for declaration in filter(None, (d.strip() for d in (value or "").split(";"))):
+                    prop = declaration.split(":", 1)[0].strip()
+                    assert prop in got, (prop, got)
+            elif key == "href" and "/email/t/c/" in (got or ""):
+                assert original_url(got).split("?")[0] == value.split("?")[0]
+            elif "{{" in (value or "") or "*|" in (value or ""):
+                continue
+            else:
+                assert got == value, (element.name, key, value, got)
+    styles_before = [e.to_text() for e in before if e.name == "style"]
+    styles_after = " ".join(e.to_text() for e in after if e.name == "style")
+    for style in styles_before:
+        for rule in style.split("}"):
+            assert " ".join(rule.split()).replace("{ #", "{#") in " ".join(
+                styles_after.split()
+            ).replace("{ #", "{#"), rule
+    expected_comments = comments(original)
+    for token, value in tokens.items():
+        expected_comments = [c.replace(token, value) for c in expected_comments]
+    assert comments(sent) == expected_comments
+
+
+def test_responsive_design_survives_save_and_send(app, manager, make_customer, call, sink):
+    original = design("responsive_hybrid.html")
+    saved = save(call, manager, original)
+    assert saved["sanitised"] == {"removed": []}
+    assert saved["mergeTags"] == {"translated": [], "unknown": []}
+    customer = make_customer("North", name=NAME)
+    message = send(call, manager, customer, saved["id"], sink)
+    html, text = parts(message)
+
+    assert html.startswith('<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"')
+    assert "<title>Spring allocations from the Loire</title>" in html
+    tokens = {"{{ customer_name }}": "Abernathy &amp; Kowalski", "{{ rep_name }}": "your rep"}
+    assert_same_design(original, html, tokens)
+    sent = elements(html)
+    # a token inside an address is URL-encoded, inside text HTML-escaped
+    reserve = next(e for e in sent if e.name == "a" and e.to_text() == "Reserve my cases")
+    query = parse_qs(urlsplit(original_url(reserve.attrs["href"])).query)
+    assert query == {"account": [NAME], "rep": ["your rep"]}
+    assert "Spring allocations, Abernathy &amp; Kowalski" in html
+    # data:, cid:, tel: and sms: keep their addresses
+    sources = {e.attrs.get("src", "")[:10] for e in sent if e.name == "img"}
+    assert {"data:image", "cid:chenin"} <= sources
+    hrefs = {e.attrs.get("href") for e in sent if e.name == "a"}
+    assert {"tel:+15035550142", "sms:+15035550142?body=RESERVE"} <= hrefs
+    # the footer and pixel sit in the last content cell, in the template's font
+    footer = next(e for e in sent if "decant-footer" in (e.attrs.get("class") or ""))
+    cell = footer.parent
+    assert cell.name == "td" and "Helvetica" in cell.attrs["style"]
+    assert ADDRESS in footer.to_text() and "Unsubscribe" in footer.to_text()
+    assert any(e.name == "img" and "/email/t/o/" in e.attrs.get("src", "") for e in cell.children)
+    # the text part reads as text
+    assert "Spring allocations, Abernathy & Kowalski" in text
+    assert "Reserve my cases (http" in text and "Three growers" not in text
+    assert "data:image" not in text and "\u200c" not in text and "/email/t/o/" not in text
+    assert "text RESERVE (sms:+15035550142?body=RESERVE)." in text
+    assert text.endswith(ADDRESS) and "\n\n\n" not in text
+
+
+def test_mailchimp_export_is_translated_and_survives(app, manager, make_customer, call, sink):
+    original = design("mailchimp_export.html")
+    saved = save(call, manager, original)
+    tags = saved["mergeTags"]
+    assert {t["tag"]: t["token"] for t in tags["translated"]} == {
+        "*|EMAIL|*": "{{ email }}",
+        "*|FNAME|*": "{{ customer_name }}",
+        "*|HTML:LIST_ADDRESS_HTML|*": "{{ postal_address }}",
+        "*|MC:DATE|*": "{{ today }}",
+        "*|UNSUB|*": "{{ unsubscribe_url }}",
+        "*|UPDATE_PROFILE|*": "{{ preferences_url }}",
+    }
+    assert {t["tag"] for t in tags["unknown"]} == {
+        "*|CURRENT_YEAR|*",
+        "*|IF:MC_PREVIEW_TEXT|*",
+        "*|LIST:COMPANY|*",
+        "*|LNAME|*",
+        "*|MC:SUBJECT|*",
+        "*|MC_PREVIEW_TEXT|*",
+    }
+    assert "Hi {{ customer_name|default('there') }}," in saved["html"]
+    assert "?who={{ customer_name|default('there')|urlencode }}" in saved["html"]
+    customer = make_customer("North", name=NAME, email="buyer@abernathy.example")
+    message = send(call, manager, customer, saved["id"], sink)
+    html, text = parts(message)
+    assert_same_design(original, html, {})
+    assert "Hi Abernathy &amp; Kowalski," in html and "buyer@abernathy.example" in html
+    assert ADDRESS.replace("&", "&amp;") in html
+    assert "decant-footer" not in html  # the template places unsubscribe and address itself
+    assert "@media only screen and (max-width: 480px)" in html and 'id="bodyCell"' in html
+    unsubscribe = next(e for e in elements(html) if e.to_text() == "unsubscribe from this list")
+    assert "/email/unsubscribe/" in unsubscribe.attrs["href"]
+
+
+def test_dangerous_parts_are_removed_and_reported(app, manager, make_customer, call, sink):
+    saved = save(call, manager, design("dangerous_bits.html"))
+    removed = {r["what"]: r["count"] for r in saved["sanitised"]["removed"]}
+    assert removed == {
+        "<script>": 1,
+        "<iframe>": 1,
+        "<object>": 1,
+        "<embed>": 1,
+        "<form>": 1,
+        "<input>": 1,
+        "<button>": 1,
+        "<link>": 1,
+        "Outlook conditional comment with <script>": 1,
+        "href attribute (javascript:)": 1,
+        "onclick attribute": 1,
+        "onerror attribute": 1,
+        "onload attribute": 1,
+    }
+    message = send(call, manager, make_customer("North"), saved["id"], sink)
+    html, _text = parts(message)
+    lowered = html.lower()
+    for gone in ("<script", "<iframe", "<object", "<embed", "<form", "onclick", "javascript:"):
+        assert gone not in lowered
+    assert "evil.example" not in lowered
+    assert "fonts.googleapis.com/css?family=Lora" in html  # a web font stays
+    assert "<title>Harvest news</title>" in html and 'class="intro"' in html

@@ -182,6 +182,25 @@ def require_manage(user: Any, template: Template) -> None:
         )
 
 
+def save_report_lines(template: Template) -> list[str]:
+    """What saving removed and which merge tags it translated or did not know, as
+    sentences for the page (empty when nothing changed)."""
+    report = getattr(template, "save_report", None) or {}
+    removed = report.get("sanitised", {}).get("removed", [])
+    tags = report.get("mergeTags", {})
+    lines = []
+    if removed:
+        items = ", ".join(f"{r['what']} ×{r['count']}" for r in removed)
+        lines.append(f"Removed what could run or track: {items}.")
+    if tags.get("translated"):
+        items = ", ".join(f"{t['tag']} → {t['token']}" for t in tags["translated"])
+        lines.append(f"Mailchimp merge tags translated: {items}.")
+    if tags.get("unknown"):
+        items = ", ".join(t["tag"] for t in tags["unknown"])
+        lines.append(f"Merge tags Decant has no value for (left as written): {items}.")
+    return lines
+
+
 def template_json(t: Template) -> dict[str, Any]:
     """A template; right after a save, also what saving removed and translated."""
     report = getattr(t, "save_report", None) or {}

@@ -247,3 +247,28 @@ def test_dangerous_parts_are_removed_and_reported(app, manager, make_customer, c
     assert "evil.example" not in lowered
     assert "fonts.googleapis.com/css?family=Lora" in html  # a web font stays
     assert "<title>Harvest news</title>" in html and 'class="intro"' in html
+
+
+def test_the_template_page_says_what_saving_removed_and_translated(app, client, login, manager):
+    from tests.conftest import csrf_from
+
+    page_url = "/sales/marketing/templates"
+    login(manager)
+    page = client.get(page_url).get_data(as_text=True)
+    html = design("dangerous_bits.html").replace("</body>", "<p>*|FNAME|* *|LNAME|*</p></body>")
+    response = client.post(
+        page_url,
+        data={
+            "csrf_token": csrf_from(page),
+            "type": "email",
+            "name": "Harvest",
+            "subject": "Harvest news",
+            "html": html,
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    shown = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Removed what could run or track:" in shown
+    assert "&lt;script&gt; ×1" in shown and "onclick attribute ×1" in shown
+    assert "*|FNAME|* → {{ customer_name }}" in shown
+    assert "Merge tags Decant has no value for (left as written): *|LNAME|*" in shown

@@ -325,9 +325,14 @@ def _is_own(name: str) -> bool:
     return name.startswith(_OWN) or name == "unsubscribe_url"
 
 
-@lru_cache(maxsize=16)
 def prepare_template(source: str, public_base: str) -> PreparedTemplate | None:
     """The campaign body prepared once, or None when only per-recipient rendering is safe."""
+    has_address = bool(current_app.config.get("EMAIL_POSTAL_ADDRESS"))
+    return _prepare_template(source, public_base, has_address)
+
+
+@lru_cache(maxsize=16)
+def _prepare_template(source: str, public_base: str, has_address: bool) -> PreparedTemplate | None:
     tokens = rendering.template_tokens(source)
     if not source or any(not t.startswith("{{") or _OWN in t for t in tokens):
         return None  # blocks or comments: the output's shape may vary per recipient
@@ -357,7 +362,7 @@ def prepare_template(source: str, public_base: str) -> PreparedTemplate | None:
     extra = email_footer.footer_html(
         "{{ unsubscribe_url }}" if footer else None,
         f"{{{{ {_PREFERENCES} }}}}" if footer else None,
-        "{{ postal_address }}" if address else None,
+        "{{ postal_address }}" if address and has_address else None,
     )
     body = email_footer.place(body, extra + email_footer.pixel_html(f"{{{{ {_OPEN} }}}}"))
     own = public_base.rstrip("/") + "/email/"

@@ -272,3 +272,62 @@ def test_the_template_page_says_what_saving_removed_and_translated(app, client, 
     assert "&lt;script&gt; ×1" in shown and "onclick attribute ×1" in shown
     assert "*|FNAME|* → {{ customer_name }}" in shown
     assert "Merge tags Decant has no value for (left as written): *|LNAME|*" in shown
+
+
+_DIFF_JS = """async ([a, b]) => {
+  const load = (src) => new Promise((ok, bad) => {
+    const img = new Image(); img.onload = () => ok(img); img.onerror = bad; img.src = src;
+  });
+  const [x, y] = await Promise.all([load(a), load(b)]);
+  const pixels = (img) => {
+    const c = document.createElement("canvas"); c.width = img.width; c.height = img.height;
+    const g = c.getContext("2d"); g.drawImage(img, 0, 0);
+    return g.getImageData(0, 0, img.width, img.height).data;
+  };
+  if (x.width !== y.width || x.height !== y.height) return [-1, 0];
+  const p = pixels(x), q = pixels(y);
+  let differing = 0;
+  for (let i = 0; i < p.length; i += 4) {
+    const d = Math.abs(p[i] - q[i]) + Math.abs(p[i+1] - q[i+1]) + Math.abs(p[i+2] - q[i+2]);
+    if (d > 48) differing++;
+  }
+  return [differing, p.length / 4];
+}"""
+
+
+@pytest.mark.browser
+def test_sent_design_looks_like_the_original_at_desktop_and_phone_width(
+    app, manager, make_customer, call, sink, page
+):
+    """Chromium renders the original (tokens filled in) and the sent HTML at 600 and 375 px;
+    above Decant's footer, almost no pixel differs."""
+    import base64
+
+    from jinja2 import Environment
+
+    source = design("responsive_hybrid.html")
+    saved = save(call, manager, source)
+    customer = make_customer("North", name=NAME)
+    sent, _text = parts(send(call, manager, customer, saved["id"], sink))
+    values = {"customer_name": NAME, "rep_name": "your rep", "territory": "North"}
+    original = Environment(autoescape=True).from_string(source).render(values)
+    page.route("**/*", lambda route: route.abort())  # no network: remote images fail alike
+
+    def shot(html: str, width: int, height: int | None = None) -> tuple[str, int]:
+        page.set_viewport_size({"width": width, "height": 800})
+        page.set_content(html)
+        if height is None:
+            footer = "document.querySelector('.decant-footer').getBoundingClientRect().top"
+            height = int(page.evaluate(footer))
+        clip = {"x": 0, "y": 0, "width": width, "height": height}
+        png = page.screenshot(full_page=True, clip=clip)
+        return "data:image/png;base64," + base64.b64encode(png).decode(), height
+
+    for width in (600, 375):
+        after, height = shot(sent, width)
+        before, _ = shot(original, width, height)
+        page.set_content("<html><body></body></html>")
+        differing, total = page.evaluate(_DIFF_JS, [before, after])
+        assert differing >= 0, f"screenshots differ in size at {width} px"
+        assert total >= width * 300, (width, total)
+        assert differing / total < 0.01, (width, differing, total)

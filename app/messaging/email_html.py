@@ -167,7 +167,7 @@ def clean(source: str, *, encode_tokens: bool = False) -> str:
     if isinstance(document.root, DocumentFragment):
         out = _clean_fragment(to_html(document.root, pretty=False))
     else:
-        out = "".join(_frame(node) for node in document.root.children)
+        out = "".join(_frame(node) for node in document.root.children or ())
     return unmark_comments(out, comments)  # byte for byte, as Outlook reads them
 
 
@@ -229,6 +229,11 @@ def _protect_jinja(source: str) -> str:
     return source.replace("{#", "{ #") if "{#" in source else source
 
 
+def _text_of(node: Any) -> str:
+    data = getattr(node, "data", None)
+    return data if isinstance(data, str) else ""
+
+
 def _walk(node: Any) -> Iterator[Any]:
     for child in list(node.children or ()):
         yield child
@@ -241,10 +246,13 @@ def _drop_dangerous_nodes(root: Any, encode_tokens: bool) -> dict[str, str]:
     stay are swapped for markers, returned with their text, so nh3 cannot alter them."""
     for node in list(_walk(root)):
         if isinstance(node, Comment):
-            if conditional_danger(node.data or ""):
+            if conditional_danger(_text_of(node)) and node.parent is not None:
                 node.parent.remove_child(node)
             else:
-                node.data = _protect_jinja(node.data or "")
+                data = _protect_jinja(_text_of(node))
+                if encode_tokens and "{{" in data and is_conditional(data):
+                    data = url_tokens.encode_in_markup(data)
+                node.data = data
         elif _unwanted_head_element(node):
             node.parent.remove_child(node)
         elif encode_tokens and getattr(node, "attrs", None):
@@ -262,7 +270,7 @@ def mark_comments(root: Any) -> dict[str, str]:
     for node in list(_walk(root)):
         if isinstance(node, Comment):
             marker = f"dc-comment-{nonce}-{len(comments)}"
-            comments[f"<!--{marker}-->"] = node.data or ""
+            comments[f"<!--{marker}-->"] = _text_of(node)
             node.data = marker
     return comments
 
@@ -338,8 +346,8 @@ def _inventory(source: str) -> Counter[tuple[str, str]]:
     for node in _walk(document.root):
         name = str(node.name).lower()
         if isinstance(node, Comment):
-            if is_conditional(node.data or ""):
-                danger = conditional_danger(node.data or "")
+            if is_conditional(_text_of(node)):
+                danger = conditional_danger(_text_of(node))
                 counts[(f"Outlook conditional comment with {danger or 'layout'}", "")] += 1
             continue
         if name.startswith("#") or name == "!doctype":

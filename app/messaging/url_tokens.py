@@ -26,6 +26,50 @@ def encode_attributes(attrs: dict[str, str | None]) -> None:
             attrs[name] = encode_in_address(value)
 
 
+def encode_in_markup(markup: str) -> str:
+    """:func:`encode_attributes` on raw markup kept as written (an Outlook conditional
+    comment's VML): each token inside a quoted address attribute is encoded in place,
+    everything else is left byte for byte."""
+    out: list[str] = []
+    pos = 0
+    while (start := markup.find("{{", pos)) != -1:
+        end = markup.find("}}", start)
+        if end == -1:
+            break
+        token = markup[start : end + 2]
+        out.append(markup[pos:start])
+        prefix = _address_prefix(markup[:start])
+        out.append(_encoded(token) if prefix is not None and _in_address_data(prefix) else token)
+        pos = end + 2
+    out.append(markup[pos:])
+    return "".join(out)
+
+
+def _address_prefix(before: str) -> str | None:
+    """The text of an address attribute's quoted value up to a token, or None when the
+    token is not inside one (earlier tokens are blanked first: their quotes are not the
+    value's)."""
+    blank = list(before)
+    pos = 0
+    while (start := before.find("{{", pos)) != -1:
+        end = before.find("}}", start)
+        if end == -1:
+            break
+        blank[start : end + 2] = "x" * (end + 2 - start)
+        pos = end + 2
+    text = "".join(blank)
+    quote = max(text.rfind('"'), text.rfind("'"))
+    if quote < 1 or "<" in text[quote:] or ">" in text[quote:]:
+        return None
+    head = text[:quote].rstrip()
+    if not head.endswith("="):
+        return None
+    words = head[:-1].split()
+    if not words or words[-1].lower() not in URL_ATTRIBUTES:
+        return None  # the quote opens another attribute's value (or closes one)
+    return before[quote + 1 :]
+
+
 def encode_in_address(value: str) -> str:
     """Each ``{{ ... }}`` of an address after its scheme and host, encoded."""
     out: list[str] = []

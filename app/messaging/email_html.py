@@ -182,11 +182,6 @@ def sanitise(source: str) -> tuple[str, list[Removed]]:
     return cleaned, _removals(_inventory(source), _inventory(cleaned))
 
 
-@lru_cache(maxsize=32)
-def cached_clean(source: str) -> str:
-    return clean(source)
-
-
 # --- the document frame --------------------------------------------------------------------
 
 
@@ -306,6 +301,7 @@ def is_conditional(comment: str) -> bool:
     return comment.lstrip().lower().startswith("[if") and "]>" in comment
 
 
+@lru_cache(maxsize=1024)  # a campaign's messages share their comments
 def conditional_danger(comment: str) -> str | None:
     """What in a conditional comment could run or exfiltrate, or None."""
     if not is_conditional(comment):

@@ -333,3 +333,38 @@ def test_sent_design_looks_like_the_original_at_desktop_and_phone_width(
         assert differing >= 0, f"screenshots differ in size at {width} px"
         assert total >= width * 300, (width, total)
         assert differing / total < 0.01, (width, differing, total)
+
+
+def test_a_campaign_of_a_whole_document_keeps_it_and_fits_the_footer(
+    app, manager, make_customer, make_list, call, sink
+):
+    """A campaign prepares its template once (footer, pixel and tracked links placed in the
+    document) and fills each recipient's tokens: the document, its Outlook comments and
+    the footer's place hold for every message."""
+    from blueprints.email import sending
+
+    source = design("responsive_hybrid.html")
+    for query in ("{{ rep_name }}", "{{ rep_name|default('your rep') }}"):
+        source = source.replace(f"?account={{{{ customer_name }}}}&amp;rep={query}", "")
+    saved = save(call, manager, source)
+    assert sending.prepare_template(saved["html"], app.config["PUBLIC_BASE_URL"]) is not None
+    customers = [make_customer("North", name=f"Bistro {n}") for n in range(2)]
+    payload = {"listId": make_list(manager, customers), "templateId": saved["id"]}
+    r = call(manager, "post", "/email/send", json=payload)
+    assert r.status_code == 202, r.get_json()
+    assert len(sink.received) == 2
+    for received, customer in zip(
+        sorted(sink.received, key=lambda m: m.rcpt_tos[0]),
+        sorted(customers, key=lambda c: c.email),
+        strict=True,
+    ):
+        message = email.message_from_bytes(received.data, policy=email.policy.strict)
+        html, text = parts(message)  # type: ignore[arg-type]
+        assert html.startswith("<!DOCTYPE html PUBLIC") and "<title>" in html
+        assert f"Spring allocations, {customer.name}" in html
+        assert comments(html) == comments(source)
+        cell = next(
+            e for e in elements(html) if "decant-footer" in (e.attrs.get("class") or "")
+        ).parent
+        assert cell.name == "td" and "Helvetica" in cell.attrs["style"]
+        assert ADDRESS.replace("&", "&amp;") in html and ADDRESS in text

@@ -314,6 +314,8 @@ def conditional_danger(comment: str) -> str | None:
             continue
         if name in CONTENT_TAGS or name in ("meta", "link", "base"):
             return f"<{name}>"
+        if name == "style" and _runnable_css(node.to_text()):
+            return "style that can run"
         for attribute, value in (getattr(node, "attrs", None) or {}).items():
             key = attribute.lower()
             if key.startswith("on"):

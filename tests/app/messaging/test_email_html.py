@@ -52,6 +52,7 @@ def test_harmless_conditional_comments_stay_byte_for_byte():
             "href with a disallowed address",
         ),
         ('<div style="width:expression(alert(1))"></div>', "style that can run"),
+        ("<style>td { behavior: url(x.htc) }</style>", "style that can run"),
     ],
 )
 def test_a_conditional_comment_holding_something_runnable_goes(inside, what):

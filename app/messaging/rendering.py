@@ -18,13 +18,11 @@ from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any
 
-import css_inline
-import nh3
 from jinja2 import Template, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.sandbox import SecurityError
 from markupsafe import escape
 
-from app.messaging import sandbox
+from app.messaging import email_html, email_text, sandbox
 
 CORE_TOKENS = ("customer_name", "last_order_date", "territory", "rep_name", "unsubscribe_url")
 #: What a core token says when the customer has no value for it and the template gives
@@ -412,104 +410,28 @@ def _compiled(source: str, html: bool) -> Template:
 
 # HTML email parts -----------------------------------------------------------------
 
-ALLOWED_TAGS = nh3.ALLOWED_TAGS | {
-    "style",
-    "center",
-    "font",
-    "table",
-    "thead",
-    "tbody",
-    "tr",
-    "td",
-    "th",
-    "img",
-    "span",
-    "div",
-    "hr",
-    "br",
-}
-ALLOWED_ATTRIBUTES = {
-    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
-    "*": {"style", "class", "align", "width", "height", "bgcolor", "color"},
-    "a": {"href", "title", "target"},
-    "img": {"src", "alt", "width", "height"},
-    "table": {"cellpadding", "cellspacing", "border", "role"},
-}
-
 
 def sanitise_html(source: str) -> str:
-    """Strip scripts, event handlers and javascript: URLs; keep email-friendly markup."""
-    return nh3.clean(
-        source,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        clean_content_tags={"script"},
-        url_schemes=set(URL_SCHEMES),
-        link_rel=None,
-        strip_comments=True,
-    )
+    """Keep the document as designed, remove what can run or exfiltrate
+    (:mod:`app.messaging.email_html`)."""
+    return email_html.sanitise(source)[0]
 
 
 def clean_rendered_html(rendered: str) -> str:
     """What a rendered HTML body may keep: the one place that decides it after rendering
     (the same sanitiser as on save, so a template's expressions cannot add what its
     source could not hold)."""
-    return sanitise_html(rendered)
-
-
-_INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
+    return email_html.clean(rendered)
 
 
 def inline_css(source: str) -> str:
-    try:
-        return _INLINER.inline(source)
-    except Exception:  # malformed CSS must not block a send; the HTML stays as it is
-        return source
-
-
-class _TextExtractor(HTMLParser):
-    PARAGRAPHS = {"p", "h1", "h2", "h3", "h4", "table", "hr", "ul", "ol"}
-    LINES = {"div", "tr", "li"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._href: str | None = None
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("style", "script", "head"):
-            self._skip += 1
-        if tag in self.PARAGRAPHS:
-            self.parts.append("\n\n")
-        if tag == "br":
-            self.parts.append("\n")
-        if tag == "li":
-            self.parts.append("- ")
-        if tag == "a":
-            self._href = dict(attrs).get("href")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("style", "script", "head"):
-            self._skip = max(0, self._skip - 1)
-        if tag == "a" and self._href:
-            self.parts.append(f" ({self._href})")
-            self._href = None
-        if tag in self.PARAGRAPHS:
-            self.parts.append("\n\n")
-        elif tag in self.LINES:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
+    """:func:`app.messaging.email_html.inline_css`: style blocks kept, doctype as written."""
+    return email_html.inline_css(source)
 
 
 def html_to_text(source: str) -> str:
-    """A readable plain-text part: paragraphs kept, links written out after their text."""
-    parser = _TextExtractor()
-    parser.feed(source)
-    return tidy_text("".join(parser.parts))  # the parser has read character references
+    """A readable plain-text part (:mod:`app.messaging.email_text`)."""
+    return email_text.html_to_text(source)
 
 
 def tidy_text(text: str) -> str:

@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flask import current_app
 from jinja2 import TemplateSyntaxError
 from sqlalchemy import Select, func, select, text
 
 from app.api.errors import ApiError, validation_error
 from app.crm.models import Customer
 from app.extensions import db
-from app.messaging import rendering
+from app.messaging import email_html, footer, merge_tags, rendering
 from app.messaging.models import TEMPLATE_TYPES, Template
 
 _SIGNOFF = "<p>Cheers,<br>{{ rep_name }}</p>"
@@ -110,6 +111,15 @@ def check_email_parts(
     subject: str | None, html: str | None, extra_keys: set[str] = frozenset()
 ) -> tuple[str, str]:
     """Validate and sanitise an email's subject and HTML; 422 naming the field."""
+    subject, clean, _report = prepare_email_parts(subject, html, extra_keys)
+    return subject, clean
+
+
+def prepare_email_parts(
+    subject: str | None, html: str | None, extra_keys: set[str] = frozenset()
+) -> tuple[str, str, dict[str, Any]]:
+    """:func:`check_email_parts`, and what saving changed: ``sanitised.removed`` (what
+    could run or exfiltrate) and ``mergeTags`` (Mailchimp tags translated, or unknown)."""
     problems: dict[str, str] = {}
     if not subject:
         problems["subject"] = "a subject is required"
@@ -118,13 +128,20 @@ def check_email_parts(
     if problems:
         raise validation_error(problems)
     assert subject is not None and html is not None
-    clean = rendering.sanitise_html(html)
+    subject, subject_tags = merge_tags.translate(subject, custom_field_keys)
+    html, html_tags = merge_tags.translate(html, custom_field_keys)
+    clean, removed = email_html.sanitise(html)
     keys = custom_field_keys(
         token_names(subject, html=False) | token_names(clean, html=True)
     ) | set(extra_keys)
+    keys |= footer.SEND_TOKENS
     _check(subject, "subject", keys, html=False)
     _check(clean, "html", keys, html=True)
-    return subject, clean
+    tags = merge_tags.MergeReport(
+        subject_tags.translated + html_tags.translated, subject_tags.unknown + html_tags.unknown
+    )
+    report = {"sanitised": {"removed": [r.as_json() for r in removed]}, "mergeTags": tags.as_json()}
+    return subject, clean, report
 
 
 def check_sms_body(body: str | None, field: str = "body") -> None:
@@ -165,8 +182,30 @@ def require_manage(user: Any, template: Template) -> None:
         )
 
 
+def save_report_lines(template: Template) -> list[str]:
+    """What saving removed and which merge tags it translated or did not know, as
+    sentences for the page (empty when nothing changed)."""
+    report = getattr(template, "save_report", None) or {}
+    removed = report.get("sanitised", {}).get("removed", [])
+    tags = report.get("mergeTags", {})
+    lines = []
+    if removed:
+        items = ", ".join(f"{r['what']} ×{r['count']}" for r in removed)
+        lines.append(f"Removed what could run or track: {items}.")
+    if tags.get("translated"):
+        items = ", ".join(f"{t['tag']} → {t['token']}" for t in tags["translated"])
+        lines.append(f"Mailchimp merge tags translated: {items}.")
+    if tags.get("unknown"):
+        items = ", ".join(t["tag"] for t in tags["unknown"])
+        lines.append(f"Merge tags Decant has no value for (left as written): {items}.")
+    return lines
+
+
 def template_json(t: Template) -> dict[str, Any]:
+    """A template; right after a save, also what saving removed and translated."""
+    report = getattr(t, "save_report", None) or {}
     return {
+        **report,
         "id": t.public_id,
         "type": t.type,
         "name": t.name,
@@ -200,7 +239,10 @@ def _apply(template: Template, data: dict[str, Any]) -> None:
     if not (template.name or "").strip():
         raise validation_error({"name": "a name is required"})
     if template.type == "email":
-        template.subject, template.html = check_email_parts(template.subject, template.html)
+        template.subject, template.html, report = prepare_email_parts(
+            template.subject, template.html
+        )
+        template.save_report = report  # not stored: the answer to this save
         template.body = None
     else:
         if not template.body:
@@ -251,6 +293,12 @@ def preview(
     """The template rendered for one customer (checks first; nothing is saved)."""
     context = rendering.customer_context(customer, extra)
     context.setdefault("unsubscribe_url", "#unsubscribe")
+    sample = footer.send_values(
+        email=customer.email or "",
+        preferences_url="#preferences",
+        postal_address=current_app.config.get("EMAIL_POSTAL_ADDRESS"),
+    )
+    context = {**sample, **context}
     if type_ == "email":
         subject, html = check_email_parts(subject, html, set(extra or {}))
         try:

@@ -29,6 +29,7 @@ def setup(app: Flask) -> None:
 
     app.config.setdefault("EMAIL_RATE_LIMIT", sending.DEFAULT_RATE_LIMIT)
     app.config.setdefault("EMAIL_BATCH_SIZE", sending.DEFAULT_BATCH_SIZE)
+    app.config.setdefault("EMAIL_POSTAL_ADDRESS", "")  # CAN-SPAM: the footer shows it
     check_providers(app)
     sending.register(app)
     register_touches(app)

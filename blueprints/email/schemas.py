@@ -88,6 +88,15 @@ class TemplateOut(OutModel):
     id: str
     type: str
     name: str
+    sanitised: dict[str, Any] | None = Field(
+        default=None,
+        description="After a save: {removed: [{what, count}]}, what could run or track",
+    )
+    merge_tags: dict[str, Any] | None = Field(
+        default=None,
+        description="After a save: Mailchimp merge tags {translated: [{tag, token, count}],"
+        " unknown: [{tag, count}]}",
+    )
 
 
 class TemplatePage(OutModel):

@@ -27,6 +27,7 @@ from app.crm.models import Activity, Customer, Territory
 from app.dev import capture
 from app.extensions import db
 from app.messaging import consent, delivery, rendering
+from app.messaging import footer as email_footer
 from app.messaging.models import Campaign
 from app.messaging.outbox import OutboxRow
 from app.models_base import utcnow
@@ -214,14 +215,31 @@ def render_for(
 ) -> rendering.RenderedEmail:
     """Render tokens, inline CSS, add footer and pixel, rewrite links, derive the text."""
     unsubscribe = unsubscribe or tracking.unsubscribe_url(message.id)
-    context = {**context, "unsubscribe_url": unsubscribe}
+    context = {**context, **send_values(message.id, getattr(message, "to_address", ""), html)}
+    context["unsubscribe_url"] = unsubscribe
     out_subject = " ".join(rendering.render(subject, context, html=False).split())
     body = rendering.render(html, context, html=True)
     if "<style" in body.lower():
         body = rendering.inline_css(body)
-    body = tracking.add_footer_and_pixel(body, message.id, "unsubscribe_url" in html, unsubscribe)
+    body = tracking.add_footer_and_pixel(
+        body, message.id, "unsubscribe_url" in html, unsubscribe, "postal_address" in html
+    )
     body = tracking.rewrite_links(body, message.id)
     return rendering.RenderedEmail(out_subject, body, rendering.html_to_text(body))
+
+
+def send_values(
+    message_id: int, to_address: str, source: str, urls: tracking.TrackingUrls | None = None
+) -> dict[str, Any]:
+    """The tokens every email may use besides the customer's (``SEND_TOKENS``); the
+    preferences link is signed only when ``source`` uses it."""
+    preferences = ""
+    if "preferences_url" in source:
+        preferences = (urls or tracking.TrackingUrls()).preferences_url(message_id)
+    address = current_app.config.get("EMAIL_POSTAL_ADDRESS") or ""
+    return email_footer.send_values(
+        email=to_address, preferences_url=preferences, postal_address=address
+    )
 
 
 # Campaign template prepared once: CSS inlined, footer, pixel and tracked links put in the
@@ -305,9 +323,14 @@ def _is_own(name: str) -> bool:
     return name.startswith(_OWN) or name == "unsubscribe_url"
 
 
-@lru_cache(maxsize=16)
 def prepare_template(source: str, public_base: str) -> PreparedTemplate | None:
     """The campaign body prepared once, or None when only per-recipient rendering is safe."""
+    has_address = bool(current_app.config.get("EMAIL_POSTAL_ADDRESS"))
+    return _prepare_template(source, public_base, has_address)
+
+
+@lru_cache(maxsize=16)
+def _prepare_template(source: str, public_base: str, has_address: bool) -> PreparedTemplate | None:
     tokens = rendering.template_tokens(source)
     if not source or any(not t.startswith("{{") or _OWN in t for t in tokens):
         return None  # blocks or comments: the output's shape may vary per recipient
@@ -333,11 +356,13 @@ def prepare_template(source: str, public_base: str) -> PreparedTemplate | None:
         m.start() < marker < m.end() for m in rendering._JINJA_TAG.finditer(body)
     ):
         return None
-    footer = "unsubscribe_url" not in source
-    extra = ""
-    if footer:
-        extra += tracking.footer_html("{{ unsubscribe_url }}", f"{{{{ {_PREFERENCES} }}}}")
-    body = tracking.insert_before_body_end(body, extra + tracking.pixel_html(f"{{{{ {_OPEN} }}}}"))
+    footer, address = email_footer.needs(source)
+    extra = email_footer.footer_html(
+        "{{ unsubscribe_url }}" if footer else None,
+        f"{{{{ {_PREFERENCES} }}}}" if footer else None,
+        "{{ postal_address }}" if address and has_address else None,
+    )
+    body = email_footer.place(body, extra + email_footer.pixel_html(f"{{{{ {_OPEN} }}}}"))
     own = public_base.rstrip("/") + "/email/"
     links: list[str] = []
 
@@ -555,6 +580,8 @@ def build_messages(
             if campaign_id is not None:
                 campaign = campaigns[campaign_id]
                 context = contexts.get(row.customer_id) or {}
+                html = campaign.html or ""
+                context = {**context, **send_values(row_id, row.to_address, html, urls)}
                 prepared = prepare_template(campaign.html or "", public_base)
                 if prepared is not None:
                     rendered, merge = render_prepared(

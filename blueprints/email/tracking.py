@@ -21,6 +21,7 @@ from sqlalchemy import case, func, select, update
 
 from app.crm.models import Activity
 from app.extensions import db
+from app.messaging import footer as email_footer
 from app.messaging import machine_signals, signing
 from app.models_base import utcnow
 from app.signals import message_event
@@ -97,30 +98,31 @@ def rewrite_links(body: str, message_id: int) -> str:
 
 
 def add_footer_and_pixel(
-    body: str, message_id: int, has_unsubscribe_link: bool, unsubscribe: str | None = None
+    body: str,
+    message_id: int,
+    has_unsubscribe_link: bool,
+    unsubscribe: str | None = None,
+    has_postal_address: bool = False,
 ) -> str:
-    """A visible unsubscribe/preferences footer (unless the template has one) and the pixel.
+    """The compliance footer (the parts the template does not place itself) and the pixel,
+    inside the template's last content cell (:mod:`app.messaging.footer`).
 
     ``unsubscribe`` is the message's unsubscribe URL when the caller has it already."""
-    extra = ""
-    if not has_unsubscribe_link:
-        extra += footer_html(
-            unsubscribe or unsubscribe_url(message_id), preferences_url(message_id)
-        )
-    extra += pixel_html(open_url(message_id))
-    return insert_before_body_end(body, extra)
+    address = current_app.config.get("EMAIL_POSTAL_ADDRESS") or ""
+    extra = email_footer.footer_html(
+        None if has_unsubscribe_link else (unsubscribe or unsubscribe_url(message_id)),
+        None if has_unsubscribe_link else preferences_url(message_id),
+        None if has_postal_address or not address else html_lib.escape(address),
+    )
+    return email_footer.place(body, extra + pixel_html(open_url(message_id)))
 
 
 def footer_html(unsubscribe: str, preferences: str) -> str:
-    return (
-        '<p style="font-size:12px;color:#777">'
-        f'<a href="{unsubscribe}">Unsubscribe</a> · '
-        f'<a href="{preferences}">Email preferences</a></p>'
-    )
+    return email_footer.footer_html(unsubscribe, preferences, None)
 
 
 def pixel_html(url: str) -> str:
-    return f'<img src="{url}" width="1" height="1" alt="">'
+    return email_footer.pixel_html(url)
 
 
 def insert_before_body_end(body: str, extra: str) -> str:

@@ -119,6 +119,8 @@ def templates():
             add_api_error(form, exc)
         else:
             flash(f"Template “{saved.name}” saved.", "success")
+            for line in tpl.save_report_lines(saved):
+                flash(line, "warning")
             return redirect(url_for("email.templates", id=saved.public_id))
     items = db.session.scalars(tpl.templates_query()).all()
     page = render_template(

@@ -32,7 +32,13 @@ CORE_FIELDS: dict[str, mc.MergeField] = {
     # text, not date: the ISO date Decant shows, whatever date format the audience uses
     "last_order_date": mc.MergeField("LASTORDER", "Last order date", "text", ""),
 }
-SYSTEM_TAGS = {"unsubscribe_url": "UNSUB"}
+SYSTEM_TAGS = {
+    "unsubscribe_url": "UNSUB",
+    "email": "EMAIL",
+    "preferences_url": "UPDATE_PROFILE",
+    "postal_address": "LIST:ADDRESSLINE",
+    "today": "MC:DATE",
+}
 #: Tags a custom field may not take (Mailchimp's own and Decant's core ones).
 RESERVED_TAGS = frozenset(
     {"EMAIL", "UNSUB", "LIST", "ARCHIVE", "DATE", "UPDATE_PROFILE", "FORWARD", "LNAME"}
@@ -137,7 +143,8 @@ def to_merge_tags(source: str | None, tags: dict[str, str], *, html: bool) -> st
         return ""
     pieces = simple_pieces(source, html)
     if pieces is None:
-        return render(source, {t: f"*|{tag}|*" for t, tag in tags.items()}, html=html)
+        rendered = render(source, {t: f"*|{tag}|*" for t, tag in tags.items()}, html=html)
+        return _URL_ENCODED_TAG.sub(_url_tag, rendered)
     out: list[str] = []
     for piece in pieces:
         if isinstance(piece, Token):
@@ -145,6 +152,15 @@ def to_merge_tags(source: str | None, tags: dict[str, str], *, html: bool) -> st
         else:
             out.append(piece)
     return "".join(out)
+
+
+#: A tag that went through ``|urlencode`` (a token inside a link's query): Mailchimp's
+#: ``*|URL:TAG|*`` encodes the value the same way.
+_URL_ENCODED_TAG = re.compile(r"%2A%7C([A-Z0-9_]+)%7C%2A")
+
+
+def _url_tag(match: re.Match[str]) -> str:
+    return f"*|URL:{match.group(1)}|*"
 
 
 def _tag_text(token: Token, tags: dict[str, str], html: bool) -> str:

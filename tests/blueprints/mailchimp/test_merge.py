@@ -52,6 +52,18 @@ def test_tokens_become_tags_with_fallbacks_as_conditionals() -> None:
     )
 
 
+def test_a_url_encoded_token_becomes_mailchimps_url_tag() -> None:
+    """Saving writes a token inside a link's query as ``|urlencode``: Mailchimp gets its
+    own encoded tag, not ``%2A%7CFNAME%7C%2A``."""
+    html = "<a href=\"https://x.example/?n={{ customer_name|default('there')|urlencode }}\">x</a>"
+    assert merge.to_merge_tags(html, TAGS, html=True) == (
+        '<a href="https://x.example/?n=*|URL:FNAME|*">x</a>'
+    )
+    assert merge.to_merge_tags("{{ email }}", {**TAGS, **merge.SYSTEM_TAGS}, html=True) == (
+        "*|EMAIL|*"
+    )
+
+
 def test_fill_reads_tags_as_mailchimp_does() -> None:
     subject = merge.to_merge_tags(
         "{{customer_name}} in {{territory}}, {{rep_name|default('')}}!", TAGS, html=False

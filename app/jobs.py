@@ -27,12 +27,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
-from flask import Flask, current_app, has_app_context, has_request_context
+from flask import Flask, has_app_context, has_request_context
 from sqlalchemy import JSON, String, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.channels import PeriodicJob
-from app.extensions import db
+from app.current import app_object
+from app.extensions import Model, db
 from app.models_base import UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class ScheduledJob(db.Model):
+class ScheduledJob(Model):
     """An inline-mode job waiting for its time, or the outcome of one that ran (kept
     for :data:`RESULT_TTL_SECONDS`, as RQ keeps its results in Redis)."""
 
@@ -89,7 +90,7 @@ def resolve(path: str) -> Callable[..., Any]:
 
 def redis_connection(app: Flask | None = None):
     """A Redis client for REDIS_URL, or None in inline mode. Created lazily, per app."""
-    app = app or current_app._get_current_object()
+    app = app or app_object()
     url = app.config.get("REDIS_URL")
     if not url:
         return None
@@ -113,7 +114,7 @@ def enqueue(
     **kwargs: Any,
 ) -> JobHandle:
     """Run ``func(*args, **kwargs)`` in the background (now, or at ``at``)."""
-    app = current_app._get_current_object()
+    app = app_object()
     path = func_path(func)
     resolve(path)  # fail at enqueue time, not in the worker, when the path is wrong
     job_id = job_id or str(uuid.uuid4())
@@ -247,7 +248,7 @@ def _keep_outcome(handle: JobHandle, path: str) -> None:
 def run_job(path: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
     """What RQ runs: the job inside an app context, with a fresh database pool."""
     if has_app_context():
-        app = current_app._get_current_object()
+        app = app_object()
         return _call_in_context(app, path, args, kwargs)
     from app import create_app
 
@@ -268,7 +269,7 @@ def _call_in_context(app: Flask, path: str, args, kwargs) -> Any:
 
 
 def job_status(job_id: str) -> JobHandle | None:
-    app = current_app._get_current_object()
+    app = app_object()
     conn = redis_connection(app)
     if conn is None:
         handle = _inline_results(app).get(job_id)
@@ -402,7 +403,7 @@ def worker_command(queues: str, burst: bool, no_ticker: bool) -> None:
     """Run an RQ worker with its scheduler (needs REDIS_URL)."""
     from rq import Worker
 
-    app = current_app._get_current_object()
+    app = app_object()
     conn = redis_connection(app)
     if conn is None:
         raise click.ClickException("REDIS_URL is not set: jobs run inline, no worker needed")
@@ -424,14 +425,14 @@ def jobs_cli() -> None:
 @jobs_cli.command("tick")
 def tick_command() -> None:
     """Enqueue due periodic jobs and run due inline scheduled jobs once."""
-    started = tick(current_app._get_current_object())
+    started = tick(app_object())
     click.echo(f"started: {', '.join(started) or 'nothing'}")
 
 
 @jobs_cli.command("list")
 def list_command() -> None:
     """List periodic jobs and their intervals."""
-    app = current_app._get_current_object()
+    app = app_object()
     for job in periodic_jobs(app).values():
         click.echo(f"{job.name}\tevery {job.interval(app.config)}s\t{job.func}")
 

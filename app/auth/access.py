@@ -11,11 +11,12 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
+from flask import Flask, Response, abort, g, redirect, request, url_for
 from flask_login import current_user, user_loaded_from_request
 from sqlalchemy.orm import joinedload
 
 from app.api.errors import ApiError, wants_json
+from app.current import app_object
 from app.extensions import csrf, db
 from app.models_base import utcnow
 
@@ -103,7 +104,7 @@ def init_app(app: Flask) -> None:
             # Flask-Login reads the request's user from g; no session cookie is issued.
             g._login_user = user
             g.auth_method = "token"
-            user_loaded_from_request.send(current_app._get_current_object(), user=user)
+            user_loaded_from_request.send(app_object(), user=user)
         elif current_user.is_authenticated:
             g.auth_method = "session"
 

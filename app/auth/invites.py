@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -74,7 +75,7 @@ class SetPasswordForm(FlaskForm):
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 @public
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
-def accept(token: str):
+def accept(token: str) -> ResponseReturnValue:
     """Set a password from an invite link, then sign in."""
     user = user_for(token)
     if user is None:
@@ -95,7 +96,7 @@ class InviteOut(OutModel):
 @bp.post("/api/users/<user_id>/invite")
 @role_required("admin")
 @api.validate(resp=responses(HTTP_200=InviteOut, HTTP_404=None), tags=["users"])
-def reissue(user_id: str):
+def reissue(user_id: str) -> ResponseReturnValue:
     """A new invite link for a user (admins only); shown once, usable once, and any
     earlier link stays valid only until one of them is used."""
     user = db.session.scalar(select(User).where(User.public_id == user_id))

@@ -6,6 +6,7 @@ refused change comes back on its form, field by field, with what was typed."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.auth.access import role_required
@@ -33,7 +34,7 @@ def _status(form) -> int:
 
 @bp.get("/admin/territories")
 @role_required(*READERS)
-def territories():
+def territories() -> ResponseReturnValue:
     return render_template(
         "crm/admin/territories.html",
         rows=catalogue.territories_with_counts(),
@@ -43,7 +44,7 @@ def territories():
 
 @bp.route("/admin/territories/new", methods=["GET", "POST"])
 @role_required("admin")
-def new_territory():
+def new_territory() -> ResponseReturnValue:
     form = TerritoryForm()
     if form.validate_on_submit():
         try:
@@ -61,7 +62,7 @@ def new_territory():
 
 @bp.route("/admin/territories/<territory_id>/edit", methods=["GET", "POST"])
 @role_required("admin")
-def edit_territory(territory_id: str):
+def edit_territory(territory_id: str) -> ResponseReturnValue:
     territory = catalogue.find_territory(territory_id)
     form = TerritoryForm(obj=None if request.method == "POST" else territory)
     if form.validate_on_submit():
@@ -97,7 +98,7 @@ def _page_arg() -> int:
 
 @bp.get("/admin/skus")
 @role_required(*READERS)
-def skus():
+def skus() -> ResponseReturnValue:
     """The catalogue, searched and paged in the database."""
     q = (request.args.get("q") or "").strip()[:200]
     pagination = db.paginate(
@@ -110,7 +111,7 @@ def skus():
 
 @bp.route("/admin/skus/new", methods=["GET", "POST"])
 @role_required("admin")
-def new_sku():
+def new_sku() -> ResponseReturnValue:
     form = SkuForm()
     if form.validate_on_submit():
         try:
@@ -126,7 +127,7 @@ def new_sku():
 
 @bp.route("/admin/skus/<sku_id>/edit", methods=["GET", "POST"])
 @role_required("admin")
-def edit_sku(sku_id: str):
+def edit_sku(sku_id: str) -> ResponseReturnValue:
     sku = catalogue.find_sku(sku_id)
     form = SkuForm(obj=None if request.method == "POST" else sku)
     if form.validate_on_submit():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -30,7 +31,7 @@ def _customer_or_404(customer_id: str) -> Customer:
 
 @bp.get("/customers")
 @api.validate(query=s.CustomerQuery, resp=responses(HTTP_200=s.CustomerPage), tags=["customers"])
-def list_customers(query: s.CustomerQuery):
+def list_customers(query: s.CustomerQuery) -> ResponseReturnValue:
     """Customers you can see, filtered by territory, accountPriority, accountType, q.
 
     With `updatedSince` or `cursor`: what changed since, in change order, with
@@ -58,14 +59,14 @@ def list_customers(query: s.CustomerQuery):
 
 @bp.post("/customers")
 @api.validate(json=s.CustomerCreate, resp=responses(HTTP_201=s.CustomerOut), tags=["customers"])
-def create_customer(json: s.CustomerCreate):
+def create_customer(json: s.CustomerCreate) -> ResponseReturnValue:
     customer = services.create_customer(current_user, json.model_dump())
     return services.customer_json(customer), 201
 
 
 @bp.get("/customers/<customer_id>")
 @api.validate(resp=responses(HTTP_200=s.CustomerOut, HTTP_404=None), tags=["customers"])
-def get_customer(customer_id: str):
+def get_customer(customer_id: str) -> ResponseReturnValue:
     return services.customer_json(_customer_or_404(customer_id))
 
 
@@ -104,7 +105,7 @@ def customer_activities(customer_id: str, query: PageQuery):
 
 @bp.get("/orders")
 @api.validate(query=s.OrderQuery, resp=responses(HTTP_200=s.OrderPage), tags=["orders"])
-def list_orders(query: s.OrderQuery):
+def list_orders(query: s.OrderQuery) -> ResponseReturnValue:
     """Orders of customers you can see, newest first.
 
     With `updatedSince` or `cursor`: what changed since (cancellations too), in change
@@ -144,7 +145,7 @@ def list_orders(query: s.OrderQuery):
 
 @bp.get("/activities")
 @api.validate(query=s.ActivityQuery, resp=responses(HTTP_200=s.ActivityPage), tags=["customers"])
-def list_activities(query: s.ActivityQuery):
+def list_activities(query: s.ActivityQuery) -> ResponseReturnValue:
     """Timeline entries of customers you can see, newest first (`customerId` narrows).
 
     With `updatedSince` (entries that happened since) or `cursor`: in the order they were
@@ -177,7 +178,7 @@ def list_activities(query: s.ActivityQuery):
 
 @bp.get("/orders/<order_id>")
 @api.validate(resp=responses(HTTP_200=s.OrderOut, HTTP_404=None), tags=["orders"])
-def get_order(order_id: str):
+def get_order(order_id: str) -> ResponseReturnValue:
     order = db.session.scalar(
         select(Order).where(
             named_by(Order, order_id),
@@ -191,7 +192,7 @@ def get_order(order_id: str):
 
 @bp.get("/skus")
 @api.validate(query=s.SkuQuery, resp=responses(HTTP_200=s.SkuPage), tags=["catalogue"])
-def list_skus(query: s.SkuQuery):
+def list_skus(query: s.SkuQuery) -> ResponseReturnValue:
     """The catalogue by name; `q` searches name, code, producer, varietal and region."""
     stmt = catalogue.skus_query(query.q)
     return paginate(stmt, query.page, query.per_page, services.sku_json)
@@ -222,7 +223,7 @@ def patch_sku(sku_id: str, json: s.SkuPatch):
 
 @bp.get("/skus/<sku_id>")
 @api.validate(resp=responses(HTTP_200=s.SkuOut, HTTP_404=None), tags=["catalogue"])
-def get_sku(sku_id: str):
+def get_sku(sku_id: str) -> ResponseReturnValue:
     sku = db.session.scalar(select(Sku).where(named_by(Sku, sku_id) | (Sku.code == sku_id)))
     if sku is None:
         raise not_found("sku")
@@ -231,7 +232,7 @@ def get_sku(sku_id: str):
 
 @bp.get("/territories")
 @api.validate(query=PageQuery, resp=responses(HTTP_200=s.TerritoryPage), tags=["catalogue"])
-def list_territories(query: PageQuery):
+def list_territories(query: PageQuery) -> ResponseReturnValue:
     stmt = select(Territory).order_by(Territory.name)
     return paginate(stmt, query.page, query.per_page, services.territory_json)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.api.errors import not_found
@@ -26,7 +27,7 @@ def _customer_or_404(customer_id: str) -> Customer:
 
 @bp.get("/<customer_id>/consent")
 @api.validate(resp=responses(HTTP_200=s.ContactOut, HTTP_404=None), tags=TAGS)
-def get_consent(customer_id: str):
+def get_consent(customer_id: str) -> ResponseReturnValue:
     """Consent per channel for the customer's addresses, the contact window and the
     consent history (newest first)."""
     return contact.contact_json(_customer_or_404(customer_id))

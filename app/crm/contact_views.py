@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 
 from flask import Blueprint, abort, flash, redirect, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.crm import contact
@@ -35,7 +36,7 @@ def _form_errors(form) -> str:
 
 
 @bp.post("/sales/customers/<customer_id>/consent")
-def record_consent(customer_id: str):
+def record_consent(customer_id: str) -> ResponseReturnValue:
     customer = _customer(customer_id)
     form = ConsentForm()
     if not form.validate_on_submit():
@@ -64,7 +65,7 @@ def record_consent(customer_id: str):
 
 
 @bp.post("/sales/customers/<customer_id>/contact-preferences")
-def contact_preferences(customer_id: str):
+def contact_preferences(customer_id: str) -> ResponseReturnValue:
     customer = _customer(customer_id)
     form = ContactPreferencesForm()
     if not form.validate_on_submit():

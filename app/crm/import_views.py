@@ -20,6 +20,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -72,7 +73,7 @@ def _page_import(public_id: str) -> ImportRun:
 
 @bp.get("")
 @role_required("admin", "manager")
-def index():
+def index() -> ResponseReturnValue:
     return _index()
 
 
@@ -93,7 +94,7 @@ def _index(errors: dict[str, str] | None = None, entity: str = "", status: int =
 @bp.post("")
 @role_required("admin", "manager")
 @body_limit(UPLOAD_BODY)
-def upload():
+def upload() -> ResponseReturnValue:
     """Keep the file (streamed to the instance folder), settle its encoding and header,
     match its columns; nothing is written when the file cannot be read."""
     entity = request.form.get("entity", "")
@@ -136,7 +137,7 @@ def upload():
 
 @bp.get("/<import_id>")
 @role_required("admin", "manager")
-def show(import_id: str):
+def show(import_id: str) -> ResponseReturnValue:
     return _show(_page_import(import_id))
 
 
@@ -222,7 +223,7 @@ def _rejects_sample(entry: ImportRun) -> list[list[str]]:
 
 @bp.post("/<import_id>")
 @role_required("admin", "manager")
-def map_and_run(import_id: str):
+def map_and_run(import_id: str) -> ResponseReturnValue:
     """Save the column mapping; then, per the button, dry-run or run in the background."""
     entry = _page_import(import_id)
     action = request.form.get("action", "save")
@@ -263,7 +264,7 @@ def _mapping_from_form(entity: str, headers: list[str]) -> tuple[dict[str, str],
 
 @bp.post("/<import_id>/resume")
 @role_required("admin", "manager")
-def resume(import_id: str):
+def resume(import_id: str) -> ResponseReturnValue:
     """Run an interrupted import again from its last recorded batch."""
     entry = _page_import(import_id)
     if not (entry.status == import_log.FAILED or job.stalled(entry)):
@@ -275,7 +276,7 @@ def resume(import_id: str):
 
 @bp.get("/<import_id>/status")
 @role_required("admin", "manager")
-def status(import_id: str):
+def status(import_id: str) -> ResponseReturnValue:
     """What the progress bar polls."""
     entry = import_or_404(import_id)
     return entry.to_json()
@@ -283,7 +284,7 @@ def status(import_id: str):
 
 @bp.get("/<import_id>/rejects.csv")
 @role_required("admin", "manager")
-def rejects(import_id: str):
+def rejects(import_id: str) -> ResponseReturnValue:
     entry = _page_import(import_id)
     path = entry.rejects_path
     if path is None or not path.exists():

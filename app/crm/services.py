@@ -22,6 +22,7 @@ from app.crm.models import (
 )
 from app.crm.references import named_by
 from app.crm.scoping import scope_customers
+from app.current import app_object
 from app.extensions import db
 from app.messaging import consent
 from app.models_base import utcnow
@@ -179,7 +180,7 @@ def create_customer(user: Any, data: dict[str, Any]) -> Customer:
     )
     db.session.add(customer)
     db.session.commit()
-    customer_changed.send(current_app._get_current_object(), customer_id=customer.id)
+    customer_changed.send(app_object(), customer_id=customer.id)
     return customer
 
 
@@ -209,7 +210,7 @@ def update_customer(user: Any, customer: Customer, data: dict[str, Any]) -> Cust
     for key, value in changes.items():
         setattr(customer, key, value)
     db.session.commit()
-    customer_changed.send(current_app._get_current_object(), customer_id=customer.id)
+    customer_changed.send(app_object(), customer_id=customer.id)
     return customer
 
 

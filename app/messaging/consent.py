@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 
 from app.crm.models import Consent, ConsentChange, Customer
+from app.current import app_object
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.messaging.models import Suppression
@@ -360,7 +360,7 @@ def opt_out(
         recorded_by_id=recorded_by_id,
     )
     db.session.commit()
-    app = current_app._get_current_object()
+    app = app_object()
     for cid in holders or [customer_id]:
         customer_opted_out.send(
             app, channel=channel, address=address, customer_id=cid, source=source
@@ -401,7 +401,7 @@ def opt_in(
         obtained_at=obtained_at,
     )
     db.session.commit()
-    app = current_app._get_current_object()
+    app = app_object()
     for cid in holders or [customer_id]:
         customer_opted_in.send(
             app, channel=channel, address=address, customer_id=cid, source=source
@@ -495,7 +495,7 @@ def record_by_staff(
         )
     db.session.commit()
     customer_opted_in.send(
-        current_app._get_current_object(),
+        app_object(),
         channel=channel,
         address=address,
         customer_id=customer.id,

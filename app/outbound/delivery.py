@@ -21,6 +21,7 @@ from sqlalchemy import update
 from standardwebhooks import Webhook
 
 from app.crypto import decrypt
+from app.current import app_object
 from app.extensions import db
 from app.outbound.dispatch import enqueue
 from app.outbound.models import OutboundAttempt, OutboundDelivery, OutboundEndpoint
@@ -148,7 +149,7 @@ def deliver(delivery_id: int, attempt: int, trigger: str = "auto") -> str | None
         )[:500]
         from app.outbound.events import forget_subscriptions
 
-        forget_subscriptions(current_app._get_current_object())
+        forget_subscriptions(app_object())
     delay = RETRY_DELAYS[min(delivery.attempts - 1, len(RETRY_DELAYS) - 1)]
     next_at = min(now + timedelta(seconds=delay), delivery.created_at + window)
     if not endpoint.active or next_at <= now:

@@ -14,10 +14,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import select
 
 from app import signals
+from app.current import app_object
 from app.extensions import db
 from app.outbound.models import OutboundDelivery, OutboundEndpoint
 
@@ -55,7 +56,7 @@ def _now_iso() -> str:
 
 def subscribers(event_type: str) -> list[int]:
     """Ids of the active endpoints subscribed to ``event_type``."""
-    app = current_app._get_current_object()
+    app = app_object()
     cached = app.extensions.get("decant_outbound_subs")
     now = time.monotonic()
     if cached is None or now - cached[0] > CACHE_SECONDS:

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app
 from sqlalchemy import select
 
 from app.crypto import decrypt, encrypt
+from app.current import app_object
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.outbound.dispatch import enqueue
@@ -52,7 +52,7 @@ def check_events(events: list[str] | None) -> list[str]:
 
 
 def _changed() -> None:
-    forget_subscriptions(current_app._get_current_object())
+    forget_subscriptions(app_object())
 
 
 def create_endpoint(

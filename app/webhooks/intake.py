@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.api.errors import ApiError
+from app.current import app_object
 from app.extensions import db
 from app.models_base import utcnow
 from app.signals import webhook_received
@@ -153,7 +154,7 @@ def _signal_in(
     registry.set(session)
     try:
         answers = webhook_received.send(
-            current_app._get_current_object(),
+            app_object(),
             provider=provider,
             event_id=row_id,
             kind=kind,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
+from app.current import app_object
 from app.extensions import db
 from app.messaging import consent
 from app.models_base import utcnow
@@ -38,7 +39,7 @@ def unsubscribe(message: EmailMessage, source: str = "unsubscribe") -> bool:
 def announce(message: EmailMessage, kind: str, data: dict[str, Any] | None = None) -> None:
     """``message_event`` after the event was committed."""
     message_event.send(
-        current_app._get_current_object(),
+        app_object(),
         channel="email",
         message_id=message.public_id,
         event=kind,

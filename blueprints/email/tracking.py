@@ -20,6 +20,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.crm.models import Activity
+from app.current import app_object
 from app.extensions import db
 from app.messaging import signing
 from app.models_base import utcnow
@@ -172,7 +173,7 @@ def record_engagement(
     _note_activity(message)
     db.session.commit()
     message_event.send(
-        current_app._get_current_object(),
+        app_object(),
         channel="email",
         message_id=message.public_id,
         event=kind,

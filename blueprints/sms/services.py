@@ -14,6 +14,7 @@ from app.api.errors import not_found, validation_error
 from app.crm.models import Activity, Customer
 from app.crm.scoping import get_visible_customer, visible_customer_ids
 from app.crm.services import log_activity, normalise_phone
+from app.current import app_object
 from app.extensions import db
 from app.ids import new_public_id
 from app.messaging import consent, delivery
@@ -407,7 +408,7 @@ def receive(data: dict[str, Any], event_id: int | None = None) -> str | None:
     else:
         answer = None
     inbound_sms.send(
-        current_app._get_current_object(),
+        app_object(),
         event_id=event_id,
         data=data,
         message_id=message.public_id,
@@ -553,7 +554,7 @@ def status_update(data: dict[str, Any]) -> bool:
             customer_id=message.customer_id,
         )
     message_event.send(
-        current_app._get_current_object(),
+        app_object(),
         channel="sms",
         message_id=message.public_id,
         event=status,

@@ -15,13 +15,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.api.errors import ApiError
 from app.crm.imports import catalogue, customers, derived, engine, orders, users
 from app.crm.imports.engine import Row
 from app.crm.imports.rows import ROW_MODELS
+from app.current import app_object
 from app.extensions import db
 from app.signals import import_finished
 
@@ -89,7 +89,7 @@ def _run(spec: Entity, raw_rows: Sequence[Any], user: Any, dry_run: bool) -> dic
         {k: report[k] for k in ("created", "updated", "unchanged", "rejected")},
     )
     if not dry_run:
-        app = current_app._get_current_object()
+        app = app_object()
         import_finished.send(app, entity=entity, report=report, user_id=getattr(user, "id", None))
     return report
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model, db
 from app.ids import PublicIdMixin
 from app.models_base import UTCDateTime, utcnow
 
@@ -26,7 +26,7 @@ COUNTS = ("created", "updated", "unchanged", "rejected")
 SOURCES = ("page", "api", "cli")
 
 
-class ImportRun(PublicIdMixin, db.Model):
+class ImportRun(PublicIdMixin, Model):
     """One import: who, when, what, how far, and what came of it."""
 
     __tablename__ = "import_run"

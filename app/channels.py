@@ -151,7 +151,8 @@ def _wire(app: Flask, channel: Channel) -> None:
 
 
 def channels_of(app: Flask) -> dict[str, Channel]:
-    return app.extensions.get("decant_channels", {})
+    channels: dict[str, Channel] = app.extensions.get("decant_channels", {})
+    return channels
 
 
 def nav_entries(app: Flask, role: str | None) -> list[NavEntry]:

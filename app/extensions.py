@@ -39,6 +39,8 @@ db = SQLAlchemy(model_class=Base)
 # ``Base`` and its own ``Model``; mypy cannot subclass an attribute, so it is told the same.
 if TYPE_CHECKING:
     from flask_sqlalchemy.model import Model as _FlaskModel
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
 
     class Model(_FlaskModel, Base):
         __abstract__ = True
@@ -52,7 +54,9 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+def _sqlite_pragmas(
+    dbapi_connection: DBAPIConnection, connection_record: ConnectionPoolEntry
+) -> None:
     """SQLite: enforce foreign keys (ON DELETE CASCADE), wait on locks instead of failing,
     and journal to a write-ahead log: readers (the web pages) no longer block the worker's
     writes, and a commit is one append to the log, still synced (synchronous=FULL), so a
@@ -72,6 +76,8 @@ UNSYNCED = "decant_unsynced"
 
 
 @event.listens_for(Pool, "checkin")
-def _sqlite_synced_again(dbapi_connection, connection_record) -> None:
+def _sqlite_synced_again(
+    dbapi_connection: DBAPIConnection | None, connection_record: ConnectionPoolEntry
+) -> None:
     if connection_record.info.pop(UNSYNCED, False) and dbapi_connection is not None:
         dbapi_connection.execute("PRAGMA synchronous=FULL")

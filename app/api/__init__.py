@@ -79,7 +79,7 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
 
     @app.before_request
-    def check_json_body():
+    def check_json_body() -> None:
         """Malformed JSON is a 400 and a body that is not JSON a 415, before any view."""
         if not request.path.startswith("/api/") or request.method not in _BODY_METHODS:
             return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from flask import Blueprint
 from flask.typing import ResponseReturnValue
@@ -99,7 +99,7 @@ class TokenCreate(CamelModel):
     )
 
 
-def token_json(token: ApiToken) -> dict:
+def token_json(token: ApiToken) -> dict[str, Any]:
     return {
         "id": token.public_id,
         "name": token.name,
@@ -112,7 +112,7 @@ def token_json(token: ApiToken) -> dict:
     }
 
 
-def user_json(user: User) -> dict:
+def user_json(user: User) -> dict[str, Any]:
     return {
         "id": user.public_id,
         "email": user.email,

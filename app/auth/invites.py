@@ -42,7 +42,7 @@ def _fingerprint(public_id: str, password_hash: str | None) -> str:
 def invite_url(public_id: str, password_hash: str | None = None) -> str:
     """An absolute link for the user ``public_id`` whose hash is ``password_hash`` now."""
     token = _serializer().dumps({"u": public_id, "f": _fingerprint(public_id, password_hash)})
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    base: str = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
     return base + url_for("invites.accept", token=token)
 
 

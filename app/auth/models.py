@@ -54,7 +54,7 @@ class User(PublicIdMixin, TimestampMixin, UserMixin, Model):
         self.session_generation = (self.session_generation or 0) + 1
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.active
 
     @property

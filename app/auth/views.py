@@ -166,7 +166,7 @@ def _territory_choices() -> list[tuple[str, str]]:
     return [("", "— none —"), *((name, name) for name in names)]
 
 
-def _invite_page(user: User, status: int = 200):
+def _invite_page(user: User, status: int = 200) -> ResponseReturnValue:
     """The invite link, on this answer only: it is not stored and cannot be shown again."""
     link = invite_url(user.public_id, user.password_hash)
     response = make_response(render_template("auth/invite_link.html", user=user, link=link))

@@ -8,11 +8,13 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
 from app.auth.access import role_required
 from app.crm import catalogue
 from app.crm.admin_forms import SkuForm, TerritoryForm
 from app.crm.contact import zone_names
+from app.crm.models import Territory
 from app.errors import DomainError
 from app.extensions import db
 from app.form_errors import add_api_error
@@ -25,7 +27,7 @@ ALIASES = {"externalId": "external_id", "unitPrice": "price"}
 SKUS_PER_PAGE = 50
 
 
-def _status(form) -> int:
+def _status(form: FlaskForm) -> int:
     return 422 if form.errors or form.form_errors else 200
 
 
@@ -79,7 +81,7 @@ def edit_territory(territory_id: str) -> ResponseReturnValue:
     return _territory_form(form, territory)
 
 
-def _territory_form(form: TerritoryForm, territory):
+def _territory_form(form: TerritoryForm, territory: Territory | None) -> ResponseReturnValue:
     html = render_template(
         "crm/admin/territory_form.html", form=form, territory=territory, zones=zone_names()
     )

@@ -74,7 +74,7 @@ def get_customer(customer_id: str) -> ResponseReturnValue:
 @api.validate(
     json=s.CustomerPatch, resp=responses(HTTP_200=s.CustomerOut, HTTP_404=None), tags=["customers"]
 )
-def patch_customer(customer_id: str, json: s.CustomerPatch):
+def patch_customer(customer_id: str, json: s.CustomerPatch) -> ResponseReturnValue:
     customer = _customer_or_404(customer_id)
     data = json.model_dump(exclude_unset=True)
     return services.customer_json(services.update_customer(current_user, customer, data))
@@ -84,7 +84,7 @@ def patch_customer(customer_id: str, json: s.CustomerPatch):
 @api.validate(
     query=PageQuery, resp=responses(HTTP_200=s.ActivityPage, HTTP_404=None), tags=["customers"]
 )
-def customer_activities(customer_id: str, query: PageQuery):
+def customer_activities(customer_id: str, query: PageQuery) -> ResponseReturnValue:
     """The customer's timeline, newest first."""
     # The visibility check rides in the page query (one round trip on this hot path); an
     # empty page is told apart from an unknown or hidden customer afterwards.
@@ -203,7 +203,7 @@ def list_skus(query: s.SkuQuery) -> ResponseReturnValue:
 @api.validate(
     json=s.SkuCreate, resp=responses(HTTP_201=s.SkuOut, HTTP_409=None), tags=["catalogue"]
 )
-def create_sku(json: s.SkuCreate):
+def create_sku(json: s.SkuCreate) -> ResponseReturnValue:
     """Add a SKU to the catalogue (admins only); `code` and `externalId` are unique."""
     return services.sku_json(catalogue.create_sku(s.sku_data(json))), 201
 
@@ -215,7 +215,7 @@ def create_sku(json: s.SkuCreate):
     resp=responses(HTTP_200=s.SkuOut, HTTP_404=None, HTTP_409=None),
     tags=["catalogue"],
 )
-def patch_sku(sku_id: str, json: s.SkuPatch):
+def patch_sku(sku_id: str, json: s.SkuPatch) -> ResponseReturnValue:
     """Change a SKU's fields (admins only); `active: false` takes it out of sale."""
     sku = catalogue.find_sku(sku_id)
     return services.sku_json(catalogue.update_sku(sku, s.sku_data(json)))
@@ -244,7 +244,7 @@ def list_territories(query: PageQuery) -> ResponseReturnValue:
     resp=responses(HTTP_201=s.TerritoryOut, HTTP_409=None),
     tags=["catalogue"],
 )
-def create_territory(json: s.TerritoryCreate):
+def create_territory(json: s.TerritoryCreate) -> ResponseReturnValue:
     """Create a territory (admins only); `name` and `externalId` are unique."""
     territory = catalogue.create_territory(json.model_dump())
     return services.territory_json(territory), 201
@@ -257,7 +257,7 @@ def create_territory(json: s.TerritoryCreate):
     resp=responses(HTTP_200=s.TerritoryOut, HTTP_404=None, HTTP_409=None),
     tags=["catalogue"],
 )
-def patch_territory(territory_id: str, json: s.TerritoryPatch):
+def patch_territory(territory_id: str, json: s.TerritoryPatch) -> ResponseReturnValue:
     """Rename a territory, change its time zone or external id (admins only)."""
     territory = catalogue.find_territory(territory_id)
     data = json.model_dump(exclude_unset=True)

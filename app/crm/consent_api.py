@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from pydantic import Field
 from sqlalchemy import select
@@ -71,7 +72,7 @@ def _json(entries: list[ConsentChange]) -> list[dict[str, Any]]:
     }
     items = []
     for entry in entries:
-        public_id, external_id = customers.get(entry.customer_id, (None, None))  # type: ignore[arg-type]
+        public_id, external_id = customers.get(entry.customer_id, (None, None))
         items.append(
             {
                 "id": entry.id,
@@ -89,7 +90,7 @@ def _json(entries: list[ConsentChange]) -> list[dict[str, Any]]:
     resp=responses(HTTP_200=ConsentChangePage, HTTP_404=None),
     tags=["customers"],
 )
-def list_consent_changes(query: ConsentChangeQuery):
+def list_consent_changes(query: ConsentChangeQuery) -> ResponseReturnValue:
     """The consent ledger: every opt-in and opt-out recorded, newest first; `effective`
     false marks an entry that did not change the state (a repeat, an older consent).
 

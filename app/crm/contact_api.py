@@ -39,7 +39,7 @@ def get_consent(customer_id: str) -> ResponseReturnValue:
     resp=responses(HTTP_201=s.ContactOut, HTTP_404=None, HTTP_409=None),
     tags=TAGS,
 )
-def record_consent(customer_id: str, json: s.ConsentIn):
+def record_consent(customer_id: str, json: s.ConsentIn) -> ResponseReturnValue:
     """Record a consent or an opt-out for the customer's own address with its evidence
     (``method``; for SMS the ``wording`` shown). 409 ``opted_out`` when the address is
     suppressed (only the person can lift that) or revoked consent after ``obtainedAt``."""
@@ -61,7 +61,7 @@ def record_consent(customer_id: str, json: s.ConsentIn):
 @api.validate(
     json=s.ContactPreferencesIn, resp=responses(HTTP_200=s.ContactOut, HTTP_404=None), tags=TAGS
 )
-def put_contact_preferences(customer_id: str, json: s.ContactPreferencesIn):
+def put_contact_preferences(customer_id: str, json: s.ContactPreferencesIn) -> ResponseReturnValue:
     """Preferred contact window (``{"start": "09:00", "end": "17:00"}``, or null for any
     time) and time zone (IANA name); campaign texts wait for the window."""
     customer = _customer_or_404(customer_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, request
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.api.errors import ApiError, not_found
@@ -22,7 +23,7 @@ bp = Blueprint("crm_import_api", __name__, url_prefix="/api/sales/import")
     tags=["import"],
     skip_validation=True,  # the body may be NDJSON; rows are validated one by one
 )
-def import_rows(entity: str):
+def import_rows(entity: str) -> ResponseReturnValue:
     """Create or update territories, skus, customers, orders (with lines) or users.
 
     Rows are matched by `externalId` (the source system's id) or `id` (Decant's); a field

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
 from app.api.errors import not_found
 from app.api.pagination import PageQuery, paginate
@@ -58,7 +59,7 @@ def list_imports(query: PageQuery) -> ResponseReturnValue:
 @api.validate(resp=responses(HTTP_200=ImportOut, HTTP_403=None, HTTP_404=None), tags=["import"])
 def get_import(import_id: str) -> ResponseReturnValue:
     """One import: its status, counts and progress (what the import page polls)."""
-    entry = db.session.scalar(db.select(ImportRun).where(ImportRun.public_id == import_id))
+    entry = db.session.scalar(select(ImportRun).where(ImportRun.public_id == import_id))
     if entry is None or entry.entity not in allowed_entities():
         raise not_found("import")
     return entry.to_json()

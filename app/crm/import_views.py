@@ -22,7 +22,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from app.api.limits import body_limit
 from app.auth.access import role_required
@@ -48,7 +48,7 @@ def allowed_entities() -> list[str]:
     return [name for name, spec in imports.ENTITIES.items() if current_user.role in spec.roles]
 
 
-def visible_imports():
+def visible_imports() -> Select[ImportRun]:
     """The log as the current user may see it (managers do not see user imports)."""
     stmt = select(ImportRun).order_by(ImportRun.created_at.desc(), ImportRun.id.desc())
     hidden = [name for name in imports.ENTITIES if name not in allowed_entities()]
@@ -77,7 +77,9 @@ def index() -> ResponseReturnValue:
     return _index()
 
 
-def _index(errors: dict[str, str] | None = None, entity: str = "", status: int = 200):
+def _index(
+    errors: dict[str, str] | None = None, entity: str = "", status: int = 200
+) -> ResponseReturnValue:
     log_rows = db.session.scalars(visible_imports().limit(50)).all()
     return (
         render_template(
@@ -104,7 +106,7 @@ def upload() -> ResponseReturnValue:
         errors["entity"] = "Choose what the file holds."
     if upload_file is None or not upload_file.filename:
         errors["file"] = "Choose a CSV file."
-    if errors:
+    if errors or upload_file is None or not upload_file.filename:
         return _index(errors, entity, 400)
     public_id = new_public_id(ImportRun.id_prefix)
     folder = Path(current_app.instance_path) / "imports"
@@ -157,7 +159,9 @@ def _choices(entity: str, header: str) -> list[tuple[str, str]]:
     return out
 
 
-def _show(entry: ImportRun, errors: dict[str, str] | None = None, status: int = 200):
+def _show(
+    entry: ImportRun, errors: dict[str, str] | None = None, status: int = 200
+) -> ResponseReturnValue:
     source = job.source_of(entry)
     source.read_header()
     columns = [

@@ -109,7 +109,7 @@ def activity_json(a: Activity) -> dict[str, Any]:
 
 
 def customers_query(
-    user: Any,
+    user: User,
     *,
     territory: str | None = None,
     account_priority: str | None = None,
@@ -133,7 +133,7 @@ def customers_query(
     return stmt.order_by(Customer.name, Customer.id)
 
 
-def _territory_for(user: Any, name: str | None, field: str = "territory") -> Territory | None:
+def _territory_for(user: User, name: str | None, field: str = "territory") -> Territory | None:
     if name is None:
         return user.territory if not user.sees_all_territories else None
     territory = db.session.scalar(select(Territory).where(Territory.name == name))
@@ -146,7 +146,7 @@ def _territory_for(user: Any, name: str | None, field: str = "territory") -> Ter
     return territory
 
 
-def _rep_for(user: Any, rep_id: str | None) -> User | None:
+def _rep_for(user: User, rep_id: str | None) -> User | None:
     """The user named as a customer's rep: a rep may only name themselves."""
     if rep_id is None:
         return None
@@ -160,7 +160,7 @@ def _rep_for(user: Any, rep_id: str | None) -> User | None:
     return rep
 
 
-def create_customer(user: Any, data: dict[str, Any]) -> Customer:
+def create_customer(user: User, data: dict[str, Any]) -> Customer:
     """Validate everything first, then write once: a 422 never leaves a partial row."""
     email = normalise_email(data.get("email"))
     phone = normalise_phone(data.get("phone"))
@@ -184,7 +184,7 @@ def create_customer(user: Any, data: dict[str, Any]) -> Customer:
     return customer
 
 
-def update_customer(user: Any, customer: Customer, data: dict[str, Any]) -> Customer:
+def update_customer(user: User, customer: Customer, data: dict[str, Any]) -> Customer:
     changes: dict[str, Any] = {}
     if "name" in data and data["name"] is not None:
         changes["name"] = data["name"]

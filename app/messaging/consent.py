@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 
@@ -29,6 +29,9 @@ from app.extensions import db
 from app.messaging.models import Suppression
 from app.models_base import utcnow
 from app.signals import customer_opted_in, customer_opted_out
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 OPTED_IN, OPTED_OUT, UNKNOWN = "opted_in", "opted_out", "unknown"
 #: How a consent was obtained (recorded with it as evidence).
@@ -361,7 +364,8 @@ def opt_out(
     )
     db.session.commit()
     app = app_object()
-    for cid in holders or [customer_id]:
+    targets: Sequence[int | None] = holders or [customer_id]
+    for cid in targets:
         customer_opted_out.send(
             app, channel=channel, address=address, customer_id=cid, source=source
         )
@@ -402,14 +406,15 @@ def opt_in(
     )
     db.session.commit()
     app = app_object()
-    for cid in holders or [customer_id]:
+    targets: Sequence[int | None] = holders or [customer_id]
+    for cid in targets:
         customer_opted_in.send(
             app, channel=channel, address=address, customer_id=cid, source=source
         )
 
 
 def record_by_staff(
-    user: Any,
+    user: User,
     customer: Customer,
     *,
     channel: str,

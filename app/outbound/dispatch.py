@@ -47,7 +47,9 @@ def _forget(session: Session) -> None:
     session.info.pop(FLUSHED, None)
 
 
-def enqueue(delivery_id: int, attempt: int, at: datetime | None = None, trigger: str = "auto"):
+def enqueue(
+    delivery_id: int, attempt: int, at: datetime | None = None, trigger: str = "auto"
+) -> jobs.JobHandle:
     """One attempt of a delivery (``attempt`` = attempts made so far: a job whose count
     is stale does nothing, so duplicates and superseded retries are harmless)."""
     return jobs.enqueue(

@@ -31,7 +31,7 @@ class EndpointForm(FlaskForm):
     description = StringField("Description", validators=[Length(max=200)])
     events = SelectMultipleField(
         "Events",
-        choices=list(EVENT_TYPES),
+        choices=[(event, event) for event in EVENT_TYPES],
         option_widget=widgets.CheckboxInput(),
         widget=widgets.ListWidget(prefix_label=False),
     )
@@ -42,7 +42,7 @@ class ActionForm(FlaskForm):
     """CSRF only (delete, resend, reveal, rotate)."""
 
 
-def _save(form: EndpointForm, endpoint: OutboundEndpoint | None):
+def _save(form: EndpointForm, endpoint: OutboundEndpoint | None) -> OutboundEndpoint | None:
     """Create or update from the form; None (with the errors on the form) if refused."""
     if not form.validate_on_submit():
         return None

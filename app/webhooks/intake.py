@@ -151,7 +151,8 @@ def _signal_in(
     session = Session(bind=connection, join_transaction_mode="create_savepoint")
     registry = db.session.registry
     previous = registry() if registry.has() else None
-    registry.set(session)
+    # A plain Session joined to the intake's transaction stands in for Flask-SQLAlchemy's.
+    registry.set(session)  # type: ignore[arg-type]
     try:
         answers = webhook_received.send(
             app_object(),
@@ -225,6 +226,6 @@ def record_failure(
 def public_url() -> str:
     """The URL the provider called and signed: the configured public base, never the
     proxied Host (so a signature verifies behind a proxy)."""
-    base = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
+    base: str = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
     query = request.query_string.decode("latin-1")
     return base + request.path + (f"?{query}" if query else "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from flask import current_app
@@ -26,6 +26,9 @@ from app.signals import inbound_sms, message_event
 from blueprints.sms import keywords, settings
 from blueprints.sms.models import SmsConversation, SmsMessage
 from providers.sms import segment_info
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 #: Receipts saying a text never reached the phone: the message failed.
 UNDELIVERED = frozenset({"undelivered", "failed"})
@@ -67,7 +70,7 @@ def conversation_for(customer_id: int | None, phone: str) -> SmsConversation:
     return conversation
 
 
-def visible_conversations(user: Any) -> Select[Any]:
+def visible_conversations(user: User) -> Select[Any]:
     """Conversations ``user`` may see: their territory's customers; unknown contacts
     only for those who see every territory."""
     stmt = select(SmsConversation)
@@ -76,13 +79,13 @@ def visible_conversations(user: Any) -> Select[Any]:
     return stmt.where(SmsConversation.customer_id.in_(visible_customer_ids(user)))
 
 
-def get_conversation(public_id: str, user: Any) -> SmsConversation | None:
+def get_conversation(public_id: str, user: User) -> SmsConversation | None:
     return db.session.scalar(
         visible_conversations(user).where(SmsConversation.public_id == public_id)
     )
 
 
-def inbox(user: Any) -> Select[Any]:
+def inbox(user: User) -> Select[Any]:
     return visible_conversations(user).order_by(
         SmsConversation.last_message_at.desc().nulls_last(), SmsConversation.id.desc()
     )
@@ -128,7 +131,7 @@ def customer_for(conversation: SmsConversation) -> Customer | None:
     return db.session.get(Customer, conversation.customer_id)
 
 
-def unread_total(user: Any) -> int:
+def unread_total(user: User) -> int:
     stmt = visible_conversations(user).with_only_columns(
         db.func.coalesce(db.func.sum(SmsConversation.unread_count), 0)
     )
@@ -200,7 +203,7 @@ def queue_message(
     customer: Customer | None,
     to: str,
     body: str,
-    user: Any,
+    user: User,
     media_urls: list[str] | None = None,
     template_id: int | None = None,
     conversation: SmsConversation | None = None,
@@ -236,7 +239,7 @@ def queue_message(
 
 
 def send_to_customer(
-    user: Any,
+    user: User,
     *,
     customer_id: str,
     to: str | None,
@@ -262,7 +265,7 @@ def send_to_customer(
     )
 
 
-def reply(user: Any, conversation: SmsConversation, body: str) -> SmsMessage:
+def reply(user: User, conversation: SmsConversation, body: str) -> SmsMessage:
     """A reply in a thread (inbox or customer page)."""
     customer = customer_for(conversation)
     mark_read(conversation)
@@ -279,7 +282,7 @@ def reply(user: Any, conversation: SmsConversation, body: str) -> SmsMessage:
 
 
 def create_campaign(
-    user: Any,
+    user: User,
     *,
     list_id: str,
     body: str | None,
@@ -331,7 +334,7 @@ def create_campaign(
     return campaign
 
 
-def get_campaign(public_id: str, user: Any) -> Campaign | None:
+def get_campaign(public_id: str, user: User) -> Campaign | None:
     stmt = select(Campaign).where(Campaign.public_id == public_id, Campaign.channel == "sms")
     if not user.sees_all_territories:
         stmt = stmt.where(Campaign.created_by_id == user.id)

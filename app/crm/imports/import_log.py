@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -17,6 +17,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import Model, db
 from app.ids import PublicIdMixin
 from app.models_base import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.auth.actor import Actor
 
 MAPPED, DRY_RUN, QUEUED, RUNNING, DONE, FAILED = (
     "mapped", "dry-run", "queued", "running", "done", "failed",
@@ -106,7 +109,7 @@ class ImportRun(PublicIdMixin, Model):
 def record(
     source: str,
     entity: str,
-    user: Any,
+    user: Actor,
     report: dict[str, int] | None = None,
     *,
     file_name: str | None = None,

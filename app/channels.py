@@ -65,7 +65,7 @@ class Channel:
     #: Called once per app after blueprints are registered (defaults, registries...).
     setup: Callable[[Flask], None] | None = None
     #: Called by ``flask setup`` after migrations and demo data (seed default rows).
-    seed: Callable[[], None] | None = None
+    seed: Callable[[], object] | None = None
     #: Public endpoints (no login): webhooks, tracking, unsubscribe.
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

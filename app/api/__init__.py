@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from app import jobs
 from app.api import errors
 from app.api.errors import ApiError
-from app.api.spec import OutModel, api, openapi_document, responses
+from app.api.spec import ApiResponse, OutModel, api, openapi_document, responses
 from app.auth.access import public
 from app.current import app_object
 
@@ -67,7 +67,7 @@ def _swagger_dir() -> Path:
 
 @bp.get("/jobs/<job_id>")
 @api.validate(resp=responses(HTTP_200=JobOut, HTTP_404=None), tags=["jobs"])
-def job(job_id: str) -> ResponseReturnValue:
+def job(job_id: str) -> ApiResponse:
     """The state of a background job (refreshes, syncs, campaigns)."""
     handle = jobs.job_status(job_id)
     if handle is None:

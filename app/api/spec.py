@@ -11,8 +11,9 @@ from __future__ import annotations
 import copy
 import inspect
 import re
-from typing import Any
+from typing import Any, TypeAlias
 
+import flask
 from flask import Flask
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -21,6 +22,12 @@ from spectree.model_adapter.pydantic_adapter import PydanticModelAdapter
 from spectree.models import InType, SecureType, SecuritySchemeData
 
 from app.api.errors import ApiError, fields_from_pydantic
+
+#: What a view under ``@api.validate`` returns. spectree evaluates the view's annotations
+#: at run time, which flask.typing.ResponseReturnValue (forward references) cannot survive.
+ApiResponse: TypeAlias = (
+    flask.Response | dict[str, Any] | list[Any] | tuple[Any, int] | tuple[Any, int, dict[str, str]]
+)
 
 
 class CamelModel(BaseModel):

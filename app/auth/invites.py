@@ -18,7 +18,7 @@ from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.api.errors import not_found
-from app.api.spec import OutModel, api, responses
+from app.api.spec import ApiResponse, OutModel, api, responses
 from app.auth.access import public, role_required
 from app.auth.models import User
 from app.auth.passwords import hash_password
@@ -96,7 +96,7 @@ class InviteOut(OutModel):
 @bp.post("/api/users/<user_id>/invite")
 @role_required("admin")
 @api.validate(resp=responses(HTTP_200=InviteOut, HTTP_404=None), tags=["users"])
-def reissue(user_id: str) -> ResponseReturnValue:
+def reissue(user_id: str) -> ApiResponse:
     """A new invite link for a user (admins only); shown once, usable once, and any
     earlier link stays valid only until one of them is used."""
     user = db.session.scalar(select(User).where(User.public_id == user_id))

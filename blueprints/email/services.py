@@ -135,10 +135,11 @@ def message_detail_json(m: EmailMessage) -> dict[str, Any]:
 
 
 def message_json(m: EmailMessage) -> dict[str, Any]:
+    customer = db.session.get(Customer, m.customer_id) if m.customer_id else None
     return {
         "id": m.public_id,
         "to": m.to_address,
-        "customerId": m.customer_id and db.session.get(Customer, m.customer_id).public_id,
+        "customerId": customer.public_id if customer else None,
         "subject": m.subject,
         "status": m.status,
         "provider": m.provider,

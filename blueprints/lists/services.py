@@ -6,11 +6,13 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import (
+    ColumnElement,
     DateTime,
     Select,
     and_,
@@ -230,10 +232,10 @@ def refresh(list_id: int, today: date | None = None) -> int | None:
     if lst is None or not lst.is_smart or not lst.criteria:
         db.session.rollback()
         return None
-    owner = db.session.get(User, lst.owner_id)
+    owner = db.session.get_one(User, lst.owner_id)
     node = cr.parse(lst.criteria)
     ctx, _errors = cr.resolve_references(node, None, today)  # vanished refs match nothing
-    where = cr.compile_criterion(node, ctx) & ~Customer.archived
+    where: ColumnElement[bool] = cr.compile_criterion(node, ctx) & ~Customer.archived
     scope = customer_filter(owner)
     if scope is not None:
         where = and_(where, scope)
@@ -248,9 +250,9 @@ def refresh(list_id: int, today: date | None = None) -> int | None:
     )
     size = int(current_app.config.get("LIST_REFRESH_SLICE") or REFRESH_SLICE)
     for ids in _streamed(leaving, size):
-        busy.retry(lambda ids=ids: _write_batch(list_id, ids, []))
+        busy.retry(partial(_write_batch, list_id, ids, []))
     for ids in _streamed(joining, size):
-        busy.retry(lambda ids=ids: _write_batch(list_id, [], ids))
+        busy.retry(partial(_write_batch, list_id, [], ids))
     return _finish_refresh(list_id)
 
 
@@ -446,14 +448,14 @@ def remove_members(
 # --- CSV -------------------------------------------------------------------------------
 
 
-def _email_column(header: list[str]) -> str | None:
+def _email_column(header: Sequence[str]) -> str | None:
     for name in header:
         if (name or "").strip().lower() in EMAIL_COLUMNS:
             return name
     return None
 
 
-def _id_column(header: list[str]) -> str | None:
+def _id_column(header: Sequence[str]) -> str | None:
     """The customer id column of an export (``customer_id``), when the file has one."""
     for name in header:
         if (name or "").strip().lower().replace(" ", "_") in ID_COLUMNS:
@@ -590,7 +592,7 @@ def import_csv(user: User, lst: EmailList, data: bytes, dry_run: bool) -> dict[s
     rejected.extend(rejected_by_id)
     rejected.sort(key=lambda r: r["line"])
 
-    already = set()
+    already: set[int] = set()
     for chunk in _chunks(sorted(ids)):
         already.update(
             db.session.scalars(

@@ -20,7 +20,7 @@ from app.extensions import db
 from app.messaging import consent
 from app.models_base import utcnow
 from blueprints.sms import services
-from blueprints.sms.models import SmsMessage
+from blueprints.sms.models import SmsConversation, SmsMessage
 
 if TYPE_CHECKING:
     from app.auth.models import User
@@ -46,9 +46,7 @@ def flagged_conversations(conversation_ids: Iterable[int]) -> set[int]:
 
 def visible_message(public_id: str, user: User) -> SmsMessage | None:
     """An inbound text in a conversation ``user`` may see."""
-    conversations = services.visible_conversations(user).with_only_columns(
-        services.SmsConversation.id
-    )
+    conversations = services.visible_conversations(user).with_only_columns(SmsConversation.id)
     return db.session.scalar(
         select(SmsMessage).where(
             SmsMessage.public_id == public_id,

@@ -66,7 +66,7 @@ def conversation_for(customer_id: int | None, phone: str) -> SmsConversation:
         with db.session.begin_nested():
             db.session.add(conversation)
     except IntegrityError:  # created concurrently
-        return db.session.scalar(stmt.order_by(SmsConversation.id))
+        return db.session.scalars(stmt.order_by(SmsConversation.id).limit(1)).one()
     return conversation
 
 
@@ -235,7 +235,7 @@ def queue_message(
     message_id = message.id
     delivery.enqueue_single("sms", message_id)
     db.session.expire_all()
-    return db.session.get(SmsMessage, message_id)
+    return db.session.get_one(SmsMessage, message_id)
 
 
 def send_to_customer(

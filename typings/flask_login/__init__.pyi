@@ -1,7 +1,7 @@
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from blinker import Namespace, NamedSignal
+from blinker import NamedSignal, Namespace
 from flask import Flask
 
 _U = TypeVar("_U", bound=Callable[[str], Any])

@@ -1,8 +1,7 @@
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, Response
-from flask.sansio.blueprints import BlueprintSetupState
+from flask import Flask
 from werkzeug.exceptions import BadRequest
 
 _V = TypeVar("_V", bound=Callable[..., Any])

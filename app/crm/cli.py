@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from app.auth.actor import CommandLineActor
+from app.auth.actor import Actor, CommandLineActor
 from app.crm import imports
 from app.crm.imports import import_log
 from app.crm.imports.batches import Item, batches, reject_records, rejected, rejects_header
@@ -102,7 +102,7 @@ def import_command(
 def _flush(
     entity: str,
     batch: list[Item],
-    actor: Any,
+    actor: Actor,
     dry_run: bool,
     totals: dict[str, int],
     writer: Any,

@@ -27,6 +27,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy  # strict on app/ and providers/ (pyproject.toml [tool.mypy])
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -43,4 +44,4 @@ audit: install
 	$(BIN)/pip-audit --skip-editable --strict
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache

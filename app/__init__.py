@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -51,10 +52,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     instance = os.environ.get("DECANT_INSTANCE_PATH") or str(ROOT / "instance")
     app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     config.load_config(app, overrides)
-    app.json.sort_keys = False  # keep the documented field order in answers
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.sort_keys = False  # keep the documented field order in answers
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # Flask documents wrapping wsgi_app in middleware; its type is a method.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
     db.init_app(app)
     migrate.init_app(
@@ -105,7 +110,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     @app.template_global()
     def page_url(page: int) -> str:
         """The current page's URL with another ``page`` argument (pagers)."""
-        args = {**request.args.to_dict(), "page": page}
+        args: dict[str, Any] = {**request.args.to_dict(), "page": page}
         return url_for(request.endpoint or "crm.customers", **(request.view_args or {}), **args)
 
     return app

@@ -65,7 +65,7 @@ class Channel:
     #: Called once per app after blueprints are registered (defaults, registries...).
     setup: Callable[[Flask], None] | None = None
     #: Called by ``flask setup`` after migrations and demo data (seed default rows).
-    seed: Callable[[], None] | None = None
+    seed: Callable[[], object] | None = None
     #: Public endpoints (no login): webhooks, tracking, unsubscribe.
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -151,7 +151,8 @@ def _wire(app: Flask, channel: Channel) -> None:
 
 
 def channels_of(app: Flask) -> dict[str, Channel]:
-    return app.extensions.get("decant_channels", {})
+    channels: dict[str, Channel] = app.extensions.get("decant_channels", {})
+    return channels
 
 
 def nav_entries(app: Flask, role: str | None) -> list[NavEntry]:

@@ -14,6 +14,7 @@ from werkzeug.serving import run_simple
 from app import jobs
 from app.auth.models import User
 from app.channels import channels_of, settings_of
+from app.current import app_object
 from app.extensions import db
 
 
@@ -27,7 +28,7 @@ def setup_command(no_demo: bool) -> None:
         from app.crm.demo import load_command
 
         click.get_current_context().invoke(load_command)
-    for channel in channels_of(current_app._get_current_object()).values():
+    for channel in channels_of(app_object()).values():
         if channel.seed is not None:
             channel.seed()
     login_file = Path(current_app.instance_path) / "demo_login.txt"
@@ -44,7 +45,7 @@ def setup_command(no_demo: bool) -> None:
 @click.option("--port", default=5000, show_default=True)
 def serve_command(host: str, port: int) -> None:
     """Serve the app for local use, with the job ticker for inline scheduled work."""
-    app: Flask = current_app._get_current_object()
+    app: Flask = app_object()
     stop = threading.Event()
     if not app.config.get("REDIS_URL"):
         jobs.start_ticker(app, stop)
@@ -64,7 +65,7 @@ def channels_group() -> None:
 @channels_group.command("list")
 def list_channels() -> None:
     """Each enabled channel, what it requires and its description."""
-    for name, channel in channels_of(current_app._get_current_object()).items():
+    for name, channel in channels_of(app_object()).items():
         needs = f" (requires {', '.join(channel.requires)})" if channel.requires else ""
         click.echo(f"{name}{needs}: {channel.description}")
 
@@ -73,7 +74,7 @@ def list_channels() -> None:
 def list_settings() -> None:
     """Every setting the enabled channels declare: name, type, current value, doc."""
     config = current_app.config
-    for channel, setting in settings_of(current_app._get_current_object()):
+    for channel, setting in settings_of(app_object()):
         value = config.get(setting.name)
         shown = "(set)" if setting.secret and value else repr(value)
         click.echo(f"[{channel}] {setting.name} ({setting.type.__name__}) = {shown}")

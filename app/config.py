@@ -11,9 +11,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dotenv import load_dotenv
+
+if TYPE_CHECKING:
+    from flask import Config as FlaskConfig
+    from flask import Flask
 
 # Production refuses a shorter SECRET_KEY (256 bits, if every byte were random).
 MIN_SECRET_KEY_BYTES = 32
@@ -199,7 +203,7 @@ def _as(kind: type, raw: str) -> Any:
     return kind(raw)
 
 
-def apply_settings(app, settings: Sequence[Setting]) -> None:
+def apply_settings(app: Flask, settings: Sequence[Setting]) -> None:
     """Put each declared setting in ``app.config``: an override given to create_app, else
     the environment, else instance/config.py, else the default; converted to its type."""
     overrides = app.extensions.get("decant_config_overrides", set())
@@ -217,7 +221,7 @@ def apply_settings(app, settings: Sequence[Setting]) -> None:
         app.config[name] = setting.convert(value)
 
 
-def load_config(app, overrides: dict[str, Any] | None = None) -> None:
+def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     """Fill ``app.config`` in order: defaults, instance/config.py, environment, overrides."""
     app.extensions["decant_config_overrides"] = set(overrides or ())
     load_dotenv(Path.cwd() / ".env", override=False)
@@ -232,7 +236,7 @@ def load_config(app, overrides: dict[str, Any] | None = None) -> None:
     _derive(app)
 
 
-def _derive(app) -> None:
+def _derive(app: Flask) -> None:
     cfg = app.config
     env = cfg["DECANT_ENV"]
     if env not in {"production", "development", "testing"}:
@@ -267,7 +271,7 @@ def _derive(app) -> None:
         cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"]
 
 
-def _default_email_provider(cfg) -> str:
+def _default_email_provider(cfg: FlaskConfig) -> str:
     """The real adapter whose credentials are set, else console (dev mode)."""
     if cfg.get("SENDGRID_API_KEY"):
         return "sendgrid"
@@ -288,7 +292,7 @@ def _normalise_db_url(url: str) -> str:
     return url
 
 
-def _instance_secret_key(app, *, create: bool) -> str | None:
+def _instance_secret_key(app: Flask, *, create: bool) -> str | None:
     path = Path(app.instance_path) / "secret_key"
     if path.exists():
         return path.read_text().strip() or None

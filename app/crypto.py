@@ -9,6 +9,8 @@ stores a provider secret in clear.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -21,7 +23,7 @@ def _derive_key(secret_key: str) -> bytes:
     return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode()))
 
 
-def fernet_for(config) -> MultiFernet:
+def fernet_for(config: Mapping[str, Any]) -> MultiFernet:
     raw = config.get("ENCRYPTION_KEYS")
     keys = [k.strip().encode() for k in raw.split(",") if k.strip()] if raw else []
     if not keys:

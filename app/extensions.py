@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -9,7 +11,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, Table, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import Pool
@@ -26,9 +28,24 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    if TYPE_CHECKING:
+        # Every model maps one Table (SQLAlchemy types it as the wider FromClause).
+        __table__: ClassVar[Table]
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The base class of every model. Flask-SQLAlchemy builds ``db.Model`` at run time from
+# ``Base`` and its own ``Model``; mypy cannot subclass an attribute, so it is told the same.
+if TYPE_CHECKING:
+    from flask_sqlalchemy.model import Model as _FlaskModel
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
+
+    class Model(_FlaskModel, Base):
+        __abstract__ = True
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -37,7 +54,9 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+def _sqlite_pragmas(
+    dbapi_connection: DBAPIConnection, connection_record: ConnectionPoolEntry
+) -> None:
     """SQLite: enforce foreign keys (ON DELETE CASCADE), wait on locks instead of failing,
     and journal to a write-ahead log: readers (the web pages) no longer block the worker's
     writes, and a commit is one append to the log, still synced (synchronous=FULL), so a
@@ -57,6 +76,8 @@ UNSYNCED = "decant_unsynced"
 
 
 @event.listens_for(Pool, "checkin")
-def _sqlite_synced_again(dbapi_connection, connection_record) -> None:
+def _sqlite_synced_again(
+    dbapi_connection: DBAPIConnection | None, connection_record: ConnectionPoolEntry
+) -> None:
     if connection_record.info.pop(UNSYNCED, False) and dbapi_connection is not None:
         dbapi_connection.execute("PRAGMA synchronous=FULL")

@@ -21,19 +21,24 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
-from flask import Flask, current_app, has_app_context, has_request_context
+from flask import Flask, has_app_context, has_request_context
 from sqlalchemy import JSON, String, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.channels import PeriodicJob
-from app.extensions import db
+from app.current import app_object
+from app.extensions import Model, db
 from app.models_base import UTCDateTime
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from sqlalchemy import CursorResult
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +53,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class ScheduledJob(db.Model):
+class ScheduledJob(Model):
     """An inline-mode job waiting for its time, or the outcome of one that ran (kept
     for :data:`RESULT_TTL_SECONDS`, as RQ keeps its results in Redis)."""
 
@@ -56,8 +61,8 @@ class ScheduledJob(db.Model):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     func: Mapped[str] = mapped_column(String(200))
-    args: Mapped[list] = mapped_column(JSON, default=list)
-    kwargs: Mapped[dict] = mapped_column(JSON, default=dict)
+    args: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     run_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     status: Mapped[str] = mapped_column(String(16), default="scheduled", index=True)
     error: Mapped[str | None] = mapped_column(Text)
@@ -84,16 +89,16 @@ def resolve(path: str) -> Callable[..., Any]:
     target: Any = importlib.import_module(module)
     for part in name.split("."):
         target = getattr(target, part)
-    return target
+    return cast("Callable[..., Any]", target)
 
 
-def redis_connection(app: Flask | None = None):
+def redis_connection(app: Flask | None = None) -> Redis | None:
     """A Redis client for REDIS_URL, or None in inline mode. Created lazily, per app."""
-    app = app or current_app._get_current_object()
+    app = app or app_object()
     url = app.config.get("REDIS_URL")
     if not url:
         return None
-    conn = app.extensions.get("decant_redis")
+    conn: Redis | None = app.extensions.get("decant_redis")
     if conn is None:
         import redis
 
@@ -113,7 +118,7 @@ def enqueue(
     **kwargs: Any,
 ) -> JobHandle:
     """Run ``func(*args, **kwargs)`` in the background (now, or at ``at``)."""
-    app = current_app._get_current_object()
+    app = app_object()
     path = func_path(func)
     resolve(path)  # fail at enqueue time, not in the worker, when the path is wrong
     job_id = job_id or str(uuid.uuid4())
@@ -183,13 +188,24 @@ class LocalWorker:
 
 
 def _local_worker(app: Flask) -> LocalWorker:
-    worker = app.extensions.get("decant_local_worker")
+    worker: LocalWorker | None = app.extensions.get("decant_local_worker")
     if worker is None:
         worker = app.extensions.setdefault("decant_local_worker", LocalWorker(app))
     return worker
 
 
-def _enqueue_rq(app, conn, path, args, kwargs, queue, at, job_id, timeout, retries) -> JobHandle:
+def _enqueue_rq(
+    app: Flask,
+    conn: Redis,
+    path: str,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    queue: str,
+    at: datetime | None,
+    job_id: str | None,
+    timeout: int | None,
+    retries: int,
+) -> JobHandle:
     from rq import Queue, Retry
 
     q = Queue(queue, connection=conn)
@@ -209,10 +225,15 @@ def _enqueue_rq(app, conn, path, args, kwargs, queue, at, job_id, timeout, retri
 
 
 def _inline_results(app: Flask) -> OrderedDict[str, JobHandle]:
-    return app.extensions.setdefault("decant_inline_jobs", OrderedDict())
+    results: OrderedDict[str, JobHandle] = app.extensions.setdefault(
+        "decant_inline_jobs", OrderedDict()
+    )
+    return results
 
 
-def _run_inline(app: Flask, job_id: str, path: str, args, kwargs) -> JobHandle:
+def _run_inline(
+    app: Flask, job_id: str, path: str, args: Sequence[Any], kwargs: dict[str, Any]
+) -> JobHandle:
     try:
         resolve(path)(*args, **kwargs)
         handle = JobHandle(job_id, "finished")
@@ -247,7 +268,7 @@ def _keep_outcome(handle: JobHandle, path: str) -> None:
 def run_job(path: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
     """What RQ runs: the job inside an app context, with a fresh database pool."""
     if has_app_context():
-        app = current_app._get_current_object()
+        app = app_object()
         return _call_in_context(app, path, args, kwargs)
     from app import create_app
 
@@ -256,7 +277,7 @@ def run_job(path: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         return _call_in_context(app, path, args, kwargs)
 
 
-def _call_in_context(app: Flask, path: str, args, kwargs) -> Any:
+def _call_in_context(app: Flask, path: str, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     # The worker forks a horse per job: never reuse the parent's pooled connections.
     if app.extensions.get("decant_worker_pid") != os.getpid():
         db.engine.dispose(close=False)
@@ -268,7 +289,7 @@ def _call_in_context(app: Flask, path: str, args, kwargs) -> Any:
 
 
 def job_status(job_id: str) -> JobHandle | None:
-    app = current_app._get_current_object()
+    app = app_object()
     conn = redis_connection(app)
     if conn is None:
         handle = _inline_results(app).get(job_id)
@@ -288,8 +309,8 @@ def job_status(job_id: str) -> JobHandle | None:
     error = None
     if status is not None and str(status.value if hasattr(status, "value") else status) == "failed":
         result = job.latest_result()
-        error = (result.exc_string or "").strip().splitlines()[-1:] if result else None
-        error = error[0] if error else "failed"
+        last_lines = (result.exc_string or "").strip().splitlines()[-1:] if result else []
+        error = last_lines[0] if last_lines else "failed"
     value = status.value if hasattr(status, "value") else str(status)
     return JobHandle(job.id, value, error)
 
@@ -302,7 +323,8 @@ def register_periodic(app: Flask, job: PeriodicJob) -> None:
 
 
 def periodic_jobs(app: Flask) -> dict[str, PeriodicJob]:
-    return app.extensions.get("decant_periodic", {})
+    periodic: dict[str, PeriodicJob] = app.extensions.get("decant_periodic", {})
+    return periodic
 
 
 def tick(app: Flask, now: float | None = None) -> list[str]:
@@ -355,10 +377,13 @@ def _run_due_scheduled(app: Flask) -> list[str]:
     ran = []
     for job in due:
         job_id, func, args, kwargs = job.id, job.func, job.args, job.kwargs
-        claimed = db.session.execute(  # one runner per row, whichever thread or process
-            db.update(ScheduledJob)
-            .where(ScheduledJob.id == job_id, ScheduledJob.status == "scheduled")
-            .values(status="started")
+        claimed = cast(  # one runner per row, whichever thread or process
+            "CursorResult[Any]",
+            db.session.execute(
+                db.update(ScheduledJob)
+                .where(ScheduledJob.id == job_id, ScheduledJob.status == "scheduled")
+                .values(status="started")
+            ),
         ).rowcount
         db.session.commit()
         if not claimed:
@@ -402,7 +427,7 @@ def worker_command(queues: str, burst: bool, no_ticker: bool) -> None:
     """Run an RQ worker with its scheduler (needs REDIS_URL)."""
     from rq import Worker
 
-    app = current_app._get_current_object()
+    app = app_object()
     conn = redis_connection(app)
     if conn is None:
         raise click.ClickException("REDIS_URL is not set: jobs run inline, no worker needed")
@@ -424,14 +449,14 @@ def jobs_cli() -> None:
 @jobs_cli.command("tick")
 def tick_command() -> None:
     """Enqueue due periodic jobs and run due inline scheduled jobs once."""
-    started = tick(current_app._get_current_object())
+    started = tick(app_object())
     click.echo(f"started: {', '.join(started) or 'nothing'}")
 
 
 @jobs_cli.command("list")
 def list_command() -> None:
     """List periodic jobs and their intervals."""
-    app = current_app._get_current_object()
+    app = app_object()
     for job in periodic_jobs(app).values():
         click.echo(f"{job.name}\tevery {job.interval(app.config)}s\t{job.func}")
 

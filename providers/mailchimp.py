@@ -402,7 +402,9 @@ class MailchimpClient:
                 provider=PROVIDER,
             )
         try:
-            response = self._sdk_request(method, url, query_params, headers=headers, body=body)
+            response: requests.Response = self._sdk_request(
+                method, url, query_params, headers=headers, body=body
+            )
         finally:
             self._slot.release()
         self._local.response = response

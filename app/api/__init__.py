@@ -9,18 +9,19 @@ from flask import (
     Blueprint,
     Flask,
     abort,
-    current_app,
     jsonify,
     render_template,
     request,
     send_from_directory,
 )
+from flask.typing import ResponseReturnValue
 
 from app import jobs
 from app.api import errors
 from app.api.errors import ApiError
-from app.api.spec import OutModel, api, openapi_document, responses
+from app.api.spec import ApiResponse, OutModel, api, openapi_document, responses
 from app.auth.access import public
+from app.current import app_object
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 _SWAGGER_FILES = {"swagger-ui.css": "css", "swagger-ui-bundle.js": "js"}
@@ -36,20 +37,20 @@ class JobOut(OutModel):
 
 @bp.get("/openapi.json")
 @public
-def openapi_json():
+def openapi_json() -> ResponseReturnValue:
     """The OpenAPI 3.1 document, generated from the models that validate requests."""
-    return jsonify(openapi_document(current_app._get_current_object()))
+    return jsonify(openapi_document(app_object()))
 
 
 @bp.get("/docs")
 @public
-def docs():
+def docs() -> ResponseReturnValue:
     return render_template("api/docs.html")
 
 
 @bp.get("/docs/assets/<name>")
 @public
-def docs_asset(name: str):
+def docs_asset(name: str) -> ResponseReturnValue:
     """Swagger UI 5 served from an installed package's files, never a CDN."""
     if name not in _SWAGGER_FILES:
         abort(404)
@@ -66,7 +67,7 @@ def _swagger_dir() -> Path:
 
 @bp.get("/jobs/<job_id>")
 @api.validate(resp=responses(HTTP_200=JobOut, HTTP_404=None), tags=["jobs"])
-def job(job_id: str):
+def job(job_id: str) -> ApiResponse:
     """The state of a background job (refreshes, syncs, campaigns)."""
     handle = jobs.job_status(job_id)
     if handle is None:
@@ -78,7 +79,7 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
 
     @app.before_request
-    def check_json_body():
+    def check_json_body() -> None:
         """Malformed JSON is a 400 and a body that is not JSON a 415, before any view."""
         if not request.path.startswith("/api/") or request.method not in _BODY_METHODS:
             return

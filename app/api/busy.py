@@ -14,9 +14,10 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from flask import Flask, jsonify, render_template
+from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import OperationalError
 
 from app.api.errors import error_body, wants_json
@@ -69,13 +70,14 @@ def init_app(app: Flask) -> None:
     """Answer a busy database with 503 + Retry-After; other OperationalErrors stay 500."""
 
     @app.errorhandler(OperationalError)
-    def handle_operational_error(exc: OperationalError):
+    def handle_operational_error(exc: OperationalError) -> ResponseReturnValue:
         db.session.rollback()
         if not is_busy(exc):
             fallback = app.error_handler_spec[None][None].get(Exception)
             if fallback is None:
                 raise exc
-            return fallback(exc)
+            # the app's own handler for Exception, which answers synchronously
+            return cast("ResponseReturnValue", fallback(exc))
         log.warning("database busy on a request: %s", exc.orig)
         message = "The database is busy; try again in a moment"
         if wants_json():

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -93,13 +94,13 @@ _CODES = {
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
-    def handle_domain_error(exc: DomainError):
+    def handle_domain_error(exc: DomainError) -> ResponseReturnValue:
         if wants_json():
             return jsonify(error_body(exc.code, exc.message, exc.fields)), exc.status
         return render_template("error.html", status=exc.status, message=exc.text()), exc.status
 
     @app.errorhandler(RenderLimit)
-    def handle_render_limit(exc: RenderLimit):
+    def handle_render_limit(exc: RenderLimit) -> ResponseReturnValue:
         """A template that would build too much, rendered where no caller named its field."""
         if not wants_json():
             return render_template("error.html", status=422, message=str(exc)), 422
@@ -107,14 +108,14 @@ def init_app(app: Flask) -> None:
         return jsonify(error_body("validation_error", "Template too costly", fields)), 422
 
     @app.errorhandler(CSRFError)
-    def handle_csrf(exc: CSRFError):
+    def handle_csrf(exc: CSRFError) -> ResponseReturnValue:
         if wants_json():
             body = error_body("csrf_failed", exc.description or "CSRF token missing or invalid")
             return jsonify(body), 400
         return render_template("error.html", status=400, message=exc.description), 400
 
     @app.errorhandler(HTTPException)
-    def handle_http(exc: HTTPException):
+    def handle_http(exc: HTTPException) -> ResponseReturnValue:
         status = exc.code or 500
         if wants_json():
             code = _CODES.get(status, "error")
@@ -132,7 +133,7 @@ def init_app(app: Flask) -> None:
         return render_template("error.html", status=status, message=exc.description), status
 
     @app.errorhandler(Exception)
-    def handle_unexpected(exc: Exception):
+    def handle_unexpected(exc: Exception) -> ResponseReturnValue:
         if isinstance(exc, HTTPException):
             return handle_http(exc)
         log.exception("unhandled error on %s %s", request.method, request.path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import Field
@@ -39,7 +39,7 @@ def paginate(
         rows = db.session.execute(
             stmt.add_columns(func.count().over()).limit(per_page).offset(offset)
         ).all()
-        items = [row[0] for row in rows]
+        items: Sequence[Any] = [row[0] for row in rows]
         total = rows[0][1] if rows else (_count(stmt) if page > 1 else 0)
     else:
         total = _count(stmt)

@@ -7,14 +7,14 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models_base import UTCDateTime
 
 ATTRIBUTED = "attributed"
 INFLUENCED = "influenced"
 
 
-class OrderTouch(db.Model):
+class OrderTouch(Model):
     """A human touch of the order's customer within the window before the order.
 
     The last one is ``attributed`` (the order's credit); every other one ``influenced``.

@@ -37,6 +37,8 @@ def campaign_revenue(campaign_ids: Collection[int]) -> dict[int, dict[str, Any]]
         .group_by(OrderTouch.campaign_id)
     ).all()
     for cid, orders, revenue in attributed:
+        if cid is None:
+            continue
         out[cid].update(attributedOrders=int(orders), attributedRevenue=_money(revenue))
     per_order = (
         select(OrderTouch.campaign_id, OrderTouch.order_id)

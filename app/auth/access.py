@@ -9,15 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
+from flask import Flask, Response, abort, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, user_loaded_from_request
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.api.errors import ApiError, wants_json
+from app.current import app_object
 from app.extensions import csrf, db
 from app.models_base import utcnow
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -69,11 +75,11 @@ def _bearer_token() -> str | None:
     return None
 
 
-def _load_token_user(token: str):
+def _load_token_user(token: str) -> User | None:
     from app.auth.models import ApiToken
 
     row = db.session.scalar(
-        db.select(ApiToken)
+        select(ApiToken)
         .options(joinedload(ApiToken.user))  # one round trip for token, user and territory
         .where(ApiToken.token_hash == ApiToken.hash(token))
     )
@@ -89,7 +95,7 @@ def _load_token_user(token: str):
 
 def init_app(app: Flask) -> None:
     @app.before_request
-    def enforce_login_and_csrf():
+    def enforce_login_and_csrf() -> ResponseReturnValue | None:
         g.auth_method = None
         g.pop("_login_user", None)  # never carry a user over from an outer context (tests)
         g.pop("csrf_token", None)  # nor another client's CSRF token (Flask-WTF caches it in g)
@@ -103,7 +109,7 @@ def init_app(app: Flask) -> None:
             # Flask-Login reads the request's user from g; no session cookie is issued.
             g._login_user = user
             g.auth_method = "token"
-            user_loaded_from_request.send(current_app._get_current_object(), user=user)
+            user_loaded_from_request.send(app_object(), user=user)
         elif current_user.is_authenticated:
             g.auth_method = "session"
 

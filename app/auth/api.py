@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from flask import Blueprint
 from flask_login import current_user
@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.api.errors import ApiError, not_found, validation_error
 from app.api.pagination import PageQuery, paginate
-from app.api.spec import CamelModel, OutModel, api, responses
+from app.api.spec import ApiResponse, CamelModel, OutModel, api, responses
 from app.auth.access import role_required
 from app.auth.invites import invite_url
 from app.auth.models import ApiToken, User
@@ -98,7 +98,7 @@ class TokenCreate(CamelModel):
     )
 
 
-def token_json(token: ApiToken) -> dict:
+def token_json(token: ApiToken) -> dict[str, Any]:
     return {
         "id": token.public_id,
         "name": token.name,
@@ -111,7 +111,7 @@ def token_json(token: ApiToken) -> dict:
     }
 
 
-def user_json(user: User) -> dict:
+def user_json(user: User) -> dict[str, Any]:
     return {
         "id": user.public_id,
         "email": user.email,
@@ -124,7 +124,7 @@ def user_json(user: User) -> dict:
 
 @bp.get("")
 @api.validate(query=PageQuery, resp=responses(HTTP_200=UserPage), tags=["users"])
-def list_users(query: PageQuery):
+def list_users(query: PageQuery) -> ApiResponse:
     """Users: everyone for managers and admins; reps see themselves."""
     stmt = select(User).order_by(User.name, User.id)
     if not current_user.sees_all_territories:
@@ -134,14 +134,14 @@ def list_users(query: PageQuery):
 
 @bp.get("/me")
 @api.validate(resp=responses(HTTP_200=UserOut), tags=["users"])
-def me():
+def me() -> ApiResponse:
     """The user behind this session or token."""
     return user_json(current_user)
 
 
 @bp.get("/<user_id>")
 @api.validate(resp=responses(HTTP_200=UserOut, HTTP_404=None), tags=["users"])
-def get_user(user_id: str):
+def get_user(user_id: str) -> ApiResponse:
     user = db.session.scalar(select(User).where(User.public_id == user_id))
     if user is None or (not current_user.sees_all_territories and user.id != current_user.id):
         raise not_found("user")
@@ -151,7 +151,7 @@ def get_user(user_id: str):
 @bp.post("")
 @role_required("admin")
 @api.validate(json=UserCreate, resp=responses(HTTP_201=UserCreated, HTTP_409=None), tags=["users"])
-def create(json: UserCreate):
+def create(json: UserCreate) -> ApiResponse:
     """Create a user (admins only). Without a password the answer carries `inviteUrl`, a
     one-time link to set one: shown here only (ask `POST /{userId}/invite` for another)."""
     try:
@@ -169,7 +169,7 @@ def create(json: UserCreate):
 @bp.patch("/<user_id>")
 @role_required("admin")
 @api.validate(json=UserPatch, resp=responses(HTTP_200=UserOut, HTTP_404=None), tags=["users"])
-def patch(user_id: str, json: UserPatch):
+def patch(user_id: str, json: UserPatch) -> ApiResponse:
     """Change a user's name, role or territory (admins only; `territory: null` clears it,
     which a rep cannot have). Deactivation has its own route."""
     data = json.model_dump(exclude_unset=True)
@@ -193,7 +193,7 @@ def _user_or_404(user_id: str) -> User:
 @bp.get("/<user_id>/tokens")
 @role_required("admin")
 @api.validate(resp=responses(HTTP_200=TokenList, HTTP_404=None), tags=["users"])
-def list_tokens(user_id: str):
+def list_tokens(user_id: str) -> ApiResponse:
     """A user's API tokens, newest first (admins only; secrets are never shown again)."""
     return {"items": [token_json(t) for t in user_tokens(_user_or_404(user_id))]}
 
@@ -201,7 +201,7 @@ def list_tokens(user_id: str):
 @bp.post("/<user_id>/tokens")
 @role_required("admin")
 @api.validate(json=TokenCreate, resp=responses(HTTP_201=NewTokenOut, HTTP_404=None), tags=["users"])
-def create_token(user_id: str, json: TokenCreate):
+def create_token(user_id: str, json: TokenCreate) -> ApiResponse:
     """Issue a token for a user (admins only); ``token`` is in this answer only."""
     user = _user_or_404(user_id)
     try:
@@ -215,7 +215,7 @@ def create_token(user_id: str, json: TokenCreate):
 @bp.post("/<user_id>/tokens/<token_id>/revoke")
 @role_required("admin")
 @api.validate(resp=responses(HTTP_200=TokenOut, HTTP_404=None), tags=["users"])
-def revoke(user_id: str, token_id: str):
+def revoke(user_id: str, token_id: str) -> ApiResponse:
     """Revoke a token (admins only): refused from the next request on."""
     token = find_token(token_id, _user_or_404(user_id))
     if token is None:
@@ -226,7 +226,7 @@ def revoke(user_id: str, token_id: str):
 @bp.post("/<user_id>/deactivate")
 @role_required("admin")
 @api.validate(resp=responses(HTTP_200=UserOut, HTTP_404=None), tags=["users"])
-def deactivate(user_id: str):
+def deactivate(user_id: str) -> ApiResponse:
     """Deactivate a user (admins only): their sessions and tokens stop working at once."""
     try:
         user = deactivate_user(_user_or_404(user_id), acting=current_user)
@@ -238,6 +238,6 @@ def deactivate(user_id: str):
 @bp.post("/<user_id>/reactivate")
 @role_required("admin")
 @api.validate(resp=responses(HTTP_200=UserOut, HTTP_404=None), tags=["users"])
-def reactivate(user_id: str):
+def reactivate(user_id: str) -> ApiResponse:
     """Let a deactivated user sign in again (admins only)."""
     return user_json(reactivate_user(_user_or_404(user_id)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
 from sqlalchemy import select
@@ -71,7 +72,7 @@ def token_command(email: str, name: str, expires_in: str | None) -> None:
     click.echo(token)
 
 
-def _when(value) -> str:
+def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
 
 

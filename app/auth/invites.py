@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.api.errors import not_found
-from app.api.spec import OutModel, api, responses
+from app.api.spec import ApiResponse, OutModel, api, responses
 from app.auth.access import public, role_required
 from app.auth.models import User
 from app.auth.passwords import hash_password
@@ -41,7 +42,7 @@ def _fingerprint(public_id: str, password_hash: str | None) -> str:
 def invite_url(public_id: str, password_hash: str | None = None) -> str:
     """An absolute link for the user ``public_id`` whose hash is ``password_hash`` now."""
     token = _serializer().dumps({"u": public_id, "f": _fingerprint(public_id, password_hash)})
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    base: str = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
     return base + url_for("invites.accept", token=token)
 
 
@@ -74,7 +75,7 @@ class SetPasswordForm(FlaskForm):
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 @public
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
-def accept(token: str):
+def accept(token: str) -> ResponseReturnValue:
     """Set a password from an invite link, then sign in."""
     user = user_for(token)
     if user is None:
@@ -95,7 +96,7 @@ class InviteOut(OutModel):
 @bp.post("/api/users/<user_id>/invite")
 @role_required("admin")
 @api.validate(resp=responses(HTTP_200=InviteOut, HTTP_404=None), tags=["users"])
-def reissue(user_id: str):
+def reissue(user_id: str) -> ApiResponse:
     """A new invite link for a user (admins only); shown once, usable once, and any
     earlier link stays valid only until one of them is used."""
     user = db.session.scalar(select(User).where(User.public_id == user_id))

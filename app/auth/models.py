@@ -11,7 +11,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.ids import PublicIdMixin
 from app.models_base import TimestampMixin, UTCDateTime, utcnow
 
@@ -23,7 +23,7 @@ TOKEN_PREFIX = "dct_"
 SESSION_ID_SEPARATOR = ":"
 
 
-class User(PublicIdMixin, TimestampMixin, UserMixin, db.Model):
+class User(PublicIdMixin, TimestampMixin, UserMixin, Model):
     __tablename__ = "user"
     id_prefix = "usr"
 
@@ -54,7 +54,7 @@ class User(PublicIdMixin, TimestampMixin, UserMixin, db.Model):
         self.session_generation = (self.session_generation or 0) + 1
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.active
 
     @property
@@ -62,7 +62,7 @@ class User(PublicIdMixin, TimestampMixin, UserMixin, db.Model):
         return self.role in ("admin", "manager")
 
 
-class ApiToken(PublicIdMixin, db.Model):
+class ApiToken(PublicIdMixin, Model):
     """A bearer token; only its SHA-256 is stored (tokens carry 256 random bits)."""
 
     __tablename__ = "api_token"

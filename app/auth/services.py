@@ -206,8 +206,8 @@ def end_sessions(user: User) -> None:
 
 
 def _other_active_admins(user: User) -> int:
-    return db.session.scalar(
+    return db.session.execute(
         select(func.count())
         .select_from(User)
         .where(User.role == "admin", User.active.is_(True), User.id != user.id)
-    )
+    ).scalar_one()

@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
@@ -56,7 +57,7 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @public
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
-def login():
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
@@ -71,7 +72,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
-def logout():
+def logout() -> ResponseReturnValue:
     """Ends the session server-side: the user's session generation moves on, so this
     cookie (and any copy of it, or a remember-me cookie) no longer signs anyone in."""
     if g.get("auth_method") == "session":
@@ -90,7 +91,7 @@ def _user_or_404(user_id: str) -> User:
 
 @bp.get("/users")
 @role_required("admin", "manager")
-def users():
+def users() -> ResponseReturnValue:
     """Every user; admins also see each one's tokens and the actions. One query for users,
     one for tokens. Managers read the team (who covers which territory), change nothing."""
     people = list(db.session.scalars(select(User).order_by(User.active.desc(), User.name)))
@@ -108,7 +109,7 @@ def users():
 
 @bp.route("/users/<user_id>/deactivate", methods=["GET", "POST"])
 @role_required("admin")
-def deactivate_user_page(user_id: str):
+def deactivate_user_page(user_id: str) -> ResponseReturnValue:
     """GET asks for confirmation; POST (with CSRF) deactivates."""
     user = _user_or_404(user_id)
     if request.method == "GET":
@@ -131,7 +132,7 @@ def deactivate_user_page(user_id: str):
 
 @bp.post("/users/<user_id>/reactivate")
 @role_required("admin")
-def reactivate_user_page(user_id: str):
+def reactivate_user_page(user_id: str) -> ResponseReturnValue:
     user = reactivate_user(_user_or_404(user_id))
     flash(f"{user.name} can sign in again.", "success")
     return redirect(url_for("auth.users"), 303)
@@ -139,7 +140,7 @@ def reactivate_user_page(user_id: str):
 
 @bp.route("/users/<user_id>/tokens/<token_id>/revoke", methods=["GET", "POST"])
 @role_required("admin")
-def revoke_token_page(user_id: str, token_id: str):
+def revoke_token_page(user_id: str, token_id: str) -> ResponseReturnValue:
     """GET asks for confirmation; POST (with CSRF) revokes."""
     token = find_token(token_id, _user_or_404(user_id))
     if token is None:
@@ -165,7 +166,7 @@ def _territory_choices() -> list[tuple[str, str]]:
     return [("", "— none —"), *((name, name) for name in names)]
 
 
-def _invite_page(user: User, status: int = 200):
+def _invite_page(user: User, status: int = 200) -> ResponseReturnValue:
     """The invite link, on this answer only: it is not stored and cannot be shown again."""
     link = invite_url(user.public_id, user.password_hash)
     response = make_response(render_template("auth/invite_link.html", user=user, link=link))
@@ -176,7 +177,7 @@ def _invite_page(user: User, status: int = 200):
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @role_required("admin")
-def new_user():
+def new_user() -> ResponseReturnValue:
     """Create a user without a password; the answer shows their one-time invite link."""
     form = UserCreateForm()
     form.territory.choices = _territory_choices()
@@ -200,7 +201,7 @@ def new_user():
 
 @bp.route("/users/<user_id>/edit", methods=["GET", "POST"])
 @role_required("admin")
-def edit_user(user_id: str):
+def edit_user(user_id: str) -> ResponseReturnValue:
     """Name, role and territory (reassigning a rep moves only the rep, not the customers)."""
     user = _user_or_404(user_id)
     form = UserEditForm(
@@ -233,7 +234,7 @@ def edit_user(user_id: str):
 
 @bp.route("/users/<user_id>/invite", methods=["GET", "POST"])
 @role_required("admin")
-def reinvite_user(user_id: str):
+def reinvite_user(user_id: str) -> ResponseReturnValue:
     """GET asks for confirmation; POST (with CSRF) shows a new one-time invite link."""
     user = _user_or_404(user_id)
     if not user.active:

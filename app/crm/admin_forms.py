@@ -5,6 +5,8 @@ known time zones) and its refusals are put back beside these inputs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -29,7 +31,7 @@ class SkuForm(FlaskForm):
     active = BooleanField("On sale", default=True)
     external_id = StringField("External id", validators=[Optional(), Length(max=64)])
 
-    def data_for_service(self) -> dict:
+    def data_for_service(self) -> dict[str, Any]:
         """The typed values in the catalogue service's names (blank text is none)."""
         return {
             name: (value.strip() or None) if isinstance(value, str) else value

@@ -6,12 +6,15 @@ refused change comes back on its form, field by field, with what was typed."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
 from app.auth.access import role_required
 from app.crm import catalogue
 from app.crm.admin_forms import SkuForm, TerritoryForm
 from app.crm.contact import zone_names
+from app.crm.models import Territory
 from app.errors import DomainError
 from app.extensions import db
 from app.form_errors import add_api_error
@@ -24,7 +27,7 @@ ALIASES = {"externalId": "external_id", "unitPrice": "price"}
 SKUS_PER_PAGE = 50
 
 
-def _status(form) -> int:
+def _status(form: FlaskForm) -> int:
     return 422 if form.errors or form.form_errors else 200
 
 
@@ -33,7 +36,7 @@ def _status(form) -> int:
 
 @bp.get("/admin/territories")
 @role_required(*READERS)
-def territories():
+def territories() -> ResponseReturnValue:
     return render_template(
         "crm/admin/territories.html",
         rows=catalogue.territories_with_counts(),
@@ -43,7 +46,7 @@ def territories():
 
 @bp.route("/admin/territories/new", methods=["GET", "POST"])
 @role_required("admin")
-def new_territory():
+def new_territory() -> ResponseReturnValue:
     form = TerritoryForm()
     if form.validate_on_submit():
         try:
@@ -61,7 +64,7 @@ def new_territory():
 
 @bp.route("/admin/territories/<territory_id>/edit", methods=["GET", "POST"])
 @role_required("admin")
-def edit_territory(territory_id: str):
+def edit_territory(territory_id: str) -> ResponseReturnValue:
     territory = catalogue.find_territory(territory_id)
     form = TerritoryForm(obj=None if request.method == "POST" else territory)
     if form.validate_on_submit():
@@ -78,7 +81,7 @@ def edit_territory(territory_id: str):
     return _territory_form(form, territory)
 
 
-def _territory_form(form: TerritoryForm, territory):
+def _territory_form(form: TerritoryForm, territory: Territory | None) -> ResponseReturnValue:
     html = render_template(
         "crm/admin/territory_form.html", form=form, territory=territory, zones=zone_names()
     )
@@ -97,7 +100,7 @@ def _page_arg() -> int:
 
 @bp.get("/admin/skus")
 @role_required(*READERS)
-def skus():
+def skus() -> ResponseReturnValue:
     """The catalogue, searched and paged in the database."""
     q = (request.args.get("q") or "").strip()[:200]
     pagination = db.paginate(
@@ -110,7 +113,7 @@ def skus():
 
 @bp.route("/admin/skus/new", methods=["GET", "POST"])
 @role_required("admin")
-def new_sku():
+def new_sku() -> ResponseReturnValue:
     form = SkuForm()
     if form.validate_on_submit():
         try:
@@ -126,7 +129,7 @@ def new_sku():
 
 @bp.route("/admin/skus/<sku_id>/edit", methods=["GET", "POST"])
 @role_required("admin")
-def edit_sku(sku_id: str):
+def edit_sku(sku_id: str) -> ResponseReturnValue:
     sku = catalogue.find_sku(sku_id)
     form = SkuForm(obj=None if request.method == "POST" else sku)
     if form.validate_on_submit():

@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from app.api.errors import not_found
 from app.api.pagination import PageQuery, paginate
-from app.api.spec import api, responses
+from app.api.spec import ApiResponse, api, responses
 from app.attribution.reports import order_attribution
 from app.auth.access import role_required
 from app.crm import catalogue, readback, services
@@ -31,7 +31,7 @@ def _customer_or_404(customer_id: str) -> Customer:
 
 @bp.get("/customers")
 @api.validate(query=s.CustomerQuery, resp=responses(HTTP_200=s.CustomerPage), tags=["customers"])
-def list_customers(query: s.CustomerQuery):
+def list_customers(query: s.CustomerQuery) -> ApiResponse:
     """Customers you can see, filtered by territory, accountPriority, accountType, q.
 
     With `updatedSince` or `cursor`: what changed since, in change order, with
@@ -59,14 +59,14 @@ def list_customers(query: s.CustomerQuery):
 
 @bp.post("/customers")
 @api.validate(json=s.CustomerCreate, resp=responses(HTTP_201=s.CustomerOut), tags=["customers"])
-def create_customer(json: s.CustomerCreate):
+def create_customer(json: s.CustomerCreate) -> ApiResponse:
     customer = services.create_customer(current_user, json.model_dump())
     return services.customer_json(customer), 201
 
 
 @bp.get("/customers/<customer_id>")
 @api.validate(resp=responses(HTTP_200=s.CustomerOut, HTTP_404=None), tags=["customers"])
-def get_customer(customer_id: str):
+def get_customer(customer_id: str) -> ApiResponse:
     return services.customer_json(_customer_or_404(customer_id))
 
 
@@ -74,7 +74,7 @@ def get_customer(customer_id: str):
 @api.validate(
     json=s.CustomerPatch, resp=responses(HTTP_200=s.CustomerOut, HTTP_404=None), tags=["customers"]
 )
-def patch_customer(customer_id: str, json: s.CustomerPatch):
+def patch_customer(customer_id: str, json: s.CustomerPatch) -> ApiResponse:
     customer = _customer_or_404(customer_id)
     data = json.model_dump(exclude_unset=True)
     return services.customer_json(services.update_customer(current_user, customer, data))
@@ -84,7 +84,7 @@ def patch_customer(customer_id: str, json: s.CustomerPatch):
 @api.validate(
     query=PageQuery, resp=responses(HTTP_200=s.ActivityPage, HTTP_404=None), tags=["customers"]
 )
-def customer_activities(customer_id: str, query: PageQuery):
+def customer_activities(customer_id: str, query: PageQuery) -> ApiResponse:
     """The customer's timeline, newest first."""
     # The visibility check rides in the page query (one round trip on this hot path); an
     # empty page is told apart from an unknown or hidden customer afterwards.
@@ -105,7 +105,7 @@ def customer_activities(customer_id: str, query: PageQuery):
 
 @bp.get("/orders")
 @api.validate(query=s.OrderQuery, resp=responses(HTTP_200=s.OrderPage), tags=["orders"])
-def list_orders(query: s.OrderQuery):
+def list_orders(query: s.OrderQuery) -> ApiResponse:
     """Orders of customers you can see, newest first.
 
     With `updatedSince` or `cursor`: what changed since (cancellations too), in change
@@ -145,7 +145,7 @@ def list_orders(query: s.OrderQuery):
 
 @bp.get("/activities")
 @api.validate(query=s.ActivityQuery, resp=responses(HTTP_200=s.ActivityPage), tags=["customers"])
-def list_activities(query: s.ActivityQuery):
+def list_activities(query: s.ActivityQuery) -> ApiResponse:
     """Timeline entries of customers you can see, newest first (`customerId` narrows).
 
     With `updatedSince` (entries that happened since) or `cursor`: in the order they were
@@ -178,7 +178,7 @@ def list_activities(query: s.ActivityQuery):
 
 @bp.get("/orders/<order_id>")
 @api.validate(resp=responses(HTTP_200=s.OrderOut, HTTP_404=None), tags=["orders"])
-def get_order(order_id: str):
+def get_order(order_id: str) -> ApiResponse:
     order = db.session.scalar(
         select(Order).where(
             named_by(Order, order_id),
@@ -192,7 +192,7 @@ def get_order(order_id: str):
 
 @bp.get("/skus")
 @api.validate(query=s.SkuQuery, resp=responses(HTTP_200=s.SkuPage), tags=["catalogue"])
-def list_skus(query: s.SkuQuery):
+def list_skus(query: s.SkuQuery) -> ApiResponse:
     """The catalogue by name; `q` searches name, code, producer, varietal and region."""
     stmt = catalogue.skus_query(query.q)
     return paginate(stmt, query.page, query.per_page, services.sku_json)
@@ -203,7 +203,7 @@ def list_skus(query: s.SkuQuery):
 @api.validate(
     json=s.SkuCreate, resp=responses(HTTP_201=s.SkuOut, HTTP_409=None), tags=["catalogue"]
 )
-def create_sku(json: s.SkuCreate):
+def create_sku(json: s.SkuCreate) -> ApiResponse:
     """Add a SKU to the catalogue (admins only); `code` and `externalId` are unique."""
     return services.sku_json(catalogue.create_sku(s.sku_data(json))), 201
 
@@ -215,7 +215,7 @@ def create_sku(json: s.SkuCreate):
     resp=responses(HTTP_200=s.SkuOut, HTTP_404=None, HTTP_409=None),
     tags=["catalogue"],
 )
-def patch_sku(sku_id: str, json: s.SkuPatch):
+def patch_sku(sku_id: str, json: s.SkuPatch) -> ApiResponse:
     """Change a SKU's fields (admins only); `active: false` takes it out of sale."""
     sku = catalogue.find_sku(sku_id)
     return services.sku_json(catalogue.update_sku(sku, s.sku_data(json)))
@@ -223,7 +223,7 @@ def patch_sku(sku_id: str, json: s.SkuPatch):
 
 @bp.get("/skus/<sku_id>")
 @api.validate(resp=responses(HTTP_200=s.SkuOut, HTTP_404=None), tags=["catalogue"])
-def get_sku(sku_id: str):
+def get_sku(sku_id: str) -> ApiResponse:
     sku = db.session.scalar(select(Sku).where(named_by(Sku, sku_id) | (Sku.code == sku_id)))
     if sku is None:
         raise not_found("sku")
@@ -232,7 +232,7 @@ def get_sku(sku_id: str):
 
 @bp.get("/territories")
 @api.validate(query=PageQuery, resp=responses(HTTP_200=s.TerritoryPage), tags=["catalogue"])
-def list_territories(query: PageQuery):
+def list_territories(query: PageQuery) -> ApiResponse:
     stmt = select(Territory).order_by(Territory.name)
     return paginate(stmt, query.page, query.per_page, services.territory_json)
 
@@ -244,7 +244,7 @@ def list_territories(query: PageQuery):
     resp=responses(HTTP_201=s.TerritoryOut, HTTP_409=None),
     tags=["catalogue"],
 )
-def create_territory(json: s.TerritoryCreate):
+def create_territory(json: s.TerritoryCreate) -> ApiResponse:
     """Create a territory (admins only); `name` and `externalId` are unique."""
     territory = catalogue.create_territory(json.model_dump())
     return services.territory_json(territory), 201
@@ -257,7 +257,7 @@ def create_territory(json: s.TerritoryCreate):
     resp=responses(HTTP_200=s.TerritoryOut, HTTP_404=None, HTTP_409=None),
     tags=["catalogue"],
 )
-def patch_territory(territory_id: str, json: s.TerritoryPatch):
+def patch_territory(territory_id: str, json: s.TerritoryPatch) -> ApiResponse:
     """Rename a territory, change its time zone or external id (admins only)."""
     territory = catalogue.find_territory(territory_id)
     data = json.model_dump(exclude_unset=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import click
 
+from app.auth.actor import Actor, CommandLineActor
 from app.crm import imports
 from app.crm.imports import import_log
 from app.crm.imports.batches import Item, batches, reject_records, rejected, rejects_header
@@ -80,7 +80,7 @@ def import_command(
     writer = csv.writer(out) if out else None
     if writer:
         writer.writerow(rejects_header(source))
-    actor = SimpleNamespace(id=None, email="cli", role="admin", sees_all_territories=True)
+    actor = CommandLineActor()
     try:
         for batch in batches(source):
             _flush(entity, batch, actor, dry_run, totals, writer)
@@ -102,7 +102,7 @@ def import_command(
 def _flush(
     entity: str,
     batch: list[Item],
-    actor: Any,
+    actor: Actor,
     dry_run: bool,
     totals: dict[str, int],
     writer: Any,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from app.api.errors import not_found
 from app.api.pagination import PageQuery, paginate
-from app.api.spec import OutModel, api, responses
+from app.api.spec import ApiResponse, OutModel, api, responses
 from app.crm import readback
 from app.crm.models import ConsentChange, Customer
 from app.crm.schemas import ChangesPage
@@ -71,7 +71,7 @@ def _json(entries: list[ConsentChange]) -> list[dict[str, Any]]:
     }
     items = []
     for entry in entries:
-        public_id, external_id = customers.get(entry.customer_id, (None, None))  # type: ignore[arg-type]
+        public_id, external_id = customers.get(entry.customer_id, (None, None))
         items.append(
             {
                 "id": entry.id,
@@ -89,7 +89,7 @@ def _json(entries: list[ConsentChange]) -> list[dict[str, Any]]:
     resp=responses(HTTP_200=ConsentChangePage, HTTP_404=None),
     tags=["customers"],
 )
-def list_consent_changes(query: ConsentChangeQuery):
+def list_consent_changes(query: ConsentChangeQuery) -> ApiResponse:
     """The consent ledger: every opt-in and opt-out recorded, newest first; `effective`
     false marks an entry that did not change the state (a repeat, an older consent).
 

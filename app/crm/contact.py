@@ -11,10 +11,9 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from flask import current_app
-
 from app.crm.models import Customer
 from app.crm.services import preference_for
+from app.current import app_object
 from app.errors import Invalid
 from app.extensions import db
 from app.messaging import consent
@@ -59,7 +58,7 @@ def set_contact_preferences(
     pref = preference_for(customer.id)
     pref.preferred_contact_start, pref.preferred_contact_end, pref.timezone = begin, finish, zone
     db.session.commit()
-    customer_changed.send(current_app._get_current_object(), customer_id=customer.id)
+    customer_changed.send(app_object(), customer_id=customer.id)
 
 
 def contact_json(customer: Customer, *, history: bool = True) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from flask import Blueprint
 from flask_login import current_user
 
 from app.api.errors import not_found
-from app.api.spec import api, responses
+from app.api.spec import ApiResponse, api, responses
 from app.crm import contact
 from app.crm import contact_schemas as s
 from app.crm.models import Customer
@@ -26,7 +26,7 @@ def _customer_or_404(customer_id: str) -> Customer:
 
 @bp.get("/<customer_id>/consent")
 @api.validate(resp=responses(HTTP_200=s.ContactOut, HTTP_404=None), tags=TAGS)
-def get_consent(customer_id: str):
+def get_consent(customer_id: str) -> ApiResponse:
     """Consent per channel for the customer's addresses, the contact window and the
     consent history (newest first)."""
     return contact.contact_json(_customer_or_404(customer_id))
@@ -38,7 +38,7 @@ def get_consent(customer_id: str):
     resp=responses(HTTP_201=s.ContactOut, HTTP_404=None, HTTP_409=None),
     tags=TAGS,
 )
-def record_consent(customer_id: str, json: s.ConsentIn):
+def record_consent(customer_id: str, json: s.ConsentIn) -> ApiResponse:
     """Record a consent or an opt-out for the customer's own address with its evidence
     (``method``; for SMS the ``wording`` shown). 409 ``opted_out`` when the address is
     suppressed (only the person can lift that) or revoked consent after ``obtainedAt``."""
@@ -60,7 +60,7 @@ def record_consent(customer_id: str, json: s.ConsentIn):
 @api.validate(
     json=s.ContactPreferencesIn, resp=responses(HTTP_200=s.ContactOut, HTTP_404=None), tags=TAGS
 )
-def put_contact_preferences(customer_id: str, json: s.ContactPreferencesIn):
+def put_contact_preferences(customer_id: str, json: s.ContactPreferencesIn) -> ApiResponse:
     """Preferred contact window (``{"start": "09:00", "end": "17:00"}``, or null for any
     time) and time zone (IANA name); campaign texts wait for the window."""
     customer = _customer_or_404(customer_id)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
 from app.crm import contact
 from app.crm.forms import ConsentForm, ContactPreferencesForm
@@ -24,18 +27,18 @@ def _customer(customer_id: str) -> Customer:
     return customer
 
 
-def _back(customer: Customer, anchor: str = "consent"):
+def _back(customer: Customer, anchor: str = "consent") -> ResponseReturnValue:
     return redirect(url_for("crm.customer", customer_id=customer.public_id, _anchor=anchor))
 
 
-def _form_errors(form) -> str:
+def _form_errors(form: FlaskForm) -> str:
     return "; ".join(
         f"{form[name].label.text}: {', '.join(errs)}" for name, errs in form.errors.items()
     )
 
 
 @bp.post("/sales/customers/<customer_id>/consent")
-def record_consent(customer_id: str):
+def record_consent(customer_id: str) -> ResponseReturnValue:
     customer = _customer(customer_id)
     form = ConsentForm()
     if not form.validate_on_submit():
@@ -64,7 +67,7 @@ def record_consent(customer_id: str):
 
 
 @bp.post("/sales/customers/<customer_id>/contact-preferences")
-def contact_preferences(customer_id: str):
+def contact_preferences(customer_id: str) -> ResponseReturnValue:
     customer = _customer(customer_id)
     form = ContactPreferencesForm()
     if not form.validate_on_submit():
@@ -81,7 +84,7 @@ def contact_preferences(customer_id: str):
     return _back(customer)
 
 
-def card_context(customer: Customer) -> dict:
+def card_context(customer: Customer) -> dict[str, Any]:
     """What the customer page's consent card shows."""
     pref = customer.preference
     consent_form = ConsentForm()

@@ -22,7 +22,7 @@ from datetime import time as daytime
 from decimal import Decimal
 from pathlib import Path
 from random import Random
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from flask import current_app
@@ -35,6 +35,8 @@ from app.crm import demo_catalogue as cat
 from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Customer, Order, Sku, Territory
 from app.extensions import db
 from app.models_base import utcnow
+
+_V = TypeVar("_V")
 
 demo_cli = AppGroup("demo", help="Demo data.")
 
@@ -88,13 +90,13 @@ class Refs:
 class Chunk:
     """Rows generated for one slice of customers, ready for executemany."""
 
-    customers: list[tuple] = field(default_factory=list)
-    preferences: list[tuple] = field(default_factory=list)
-    consents: list[tuple] = field(default_factory=list)
-    consent_heads: list[tuple] = field(default_factory=list)
-    activities: list[tuple] = field(default_factory=list)
-    orders: list[tuple] = field(default_factory=list)
-    lines: list[tuple] = field(default_factory=list)
+    customers: list[tuple[Any, ...]] = field(default_factory=list)
+    preferences: list[tuple[Any, ...]] = field(default_factory=list)
+    consents: list[tuple[Any, ...]] = field(default_factory=list)
+    consent_heads: list[tuple[Any, ...]] = field(default_factory=list)
+    activities: list[tuple[Any, ...]] = field(default_factory=list)
+    orders: list[tuple[Any, ...]] = field(default_factory=list)
+    lines: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 # --- the command -------------------------------------------------------------------
@@ -243,7 +245,12 @@ def _create_reference_rows(admin_password: str) -> Refs:
 
 
 def _bulk_load(
-    conn: Connection, refs: Refs, customers: int, orders: int, seed: int, echo: Callable
+    conn: Connection,
+    refs: Refs,
+    customers: int,
+    orders: int,
+    seed: int,
+    echo: Callable[[str], None],
 ) -> dict[str, int]:
     rng = Random(seed)
     plan = make_plan(rng, customers, orders, len(cat.TERRITORIES))
@@ -303,6 +310,7 @@ def _fast_sqlite(conn: Connection) -> Iterator[None]:
         yield
         return
     raw = conn.connection.dbapi_connection
+    assert raw is not None  # an open Connection holds its DBAPI connection
     saved = {name: raw.execute(f"PRAGMA {name}").fetchone()[0] for name in SQLITE_PRAGMAS}
     for name, value in SQLITE_PRAGMAS.items():
         raw.execute(f"PRAGMA {name}={value}")
@@ -343,7 +351,7 @@ def make_plan(rng: Random, customers: int, orders: int, territories: int) -> Pla
     return plan
 
 
-def _share_table(shares: Sequence[tuple[int, int]]) -> list[int]:
+def _share_table(shares: Sequence[tuple[_V, int]]) -> list[_V]:
     return [value for value, share in shares for _ in range(share)]
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, request
 from flask_login import current_user
 
 from app.api.errors import ApiError, not_found
-from app.api.spec import api, responses
+from app.api.spec import ApiResponse, api, responses
 from app.crm import imports
 from app.crm.imports import import_log
 from app.crm.imports.body import DEFAULT_MAX_ROWS, parse_rows
@@ -22,7 +22,7 @@ bp = Blueprint("crm_import_api", __name__, url_prefix="/api/sales/import")
     tags=["import"],
     skip_validation=True,  # the body may be NDJSON; rows are validated one by one
 )
-def import_rows(entity: str):
+def import_rows(entity: str) -> ApiResponse:
     """Create or update territories, skus, customers, orders (with lines) or users.
 
     Rows are matched by `externalId` (the source system's id) or `id` (Decant's); a field

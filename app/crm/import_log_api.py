@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint
+from sqlalchemy import select
 
 from app.api.errors import not_found
 from app.api.pagination import PageQuery, paginate
-from app.api.spec import OutModel, api, responses
+from app.api.spec import ApiResponse, OutModel, api, responses
 from app.auth.access import role_required
 from app.crm.import_views import allowed_entities, visible_imports
 from app.crm.imports.import_log import ImportRun
@@ -46,7 +47,7 @@ class ImportPage(OutModel):
 @bp.get("")
 @role_required("admin", "manager")
 @api.validate(query=PageQuery, resp=responses(HTTP_200=ImportPage, HTTP_403=None), tags=["import"])
-def list_imports(query: PageQuery):
+def list_imports(query: PageQuery) -> ApiResponse:
     """Every import (page, API, CLI): who, when, what, status, counts and progress.
     Admins and managers (managers do not see user imports)."""
     return paginate(visible_imports(), query.page, query.per_page, ImportRun.to_json)
@@ -55,9 +56,9 @@ def list_imports(query: PageQuery):
 @bp.get("/<import_id>")
 @role_required("admin", "manager")
 @api.validate(resp=responses(HTTP_200=ImportOut, HTTP_403=None, HTTP_404=None), tags=["import"])
-def get_import(import_id: str):
+def get_import(import_id: str) -> ApiResponse:
     """One import: its status, counts and progress (what the import page polls)."""
-    entry = db.session.scalar(db.select(ImportRun).where(ImportRun.public_id == import_id))
+    entry = db.session.scalar(select(ImportRun).where(ImportRun.public_id == import_id))
     if entry is None or entry.entity not in allowed_entities():
         raise not_found("import")
     return entry.to_json()

@@ -20,8 +20,9 @@ from flask import (
     send_file,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from app.api.limits import body_limit
 from app.auth.access import role_required
@@ -47,7 +48,7 @@ def allowed_entities() -> list[str]:
     return [name for name, spec in imports.ENTITIES.items() if current_user.role in spec.roles]
 
 
-def visible_imports():
+def visible_imports() -> Select[ImportRun]:
     """The log as the current user may see it (managers do not see user imports)."""
     stmt = select(ImportRun).order_by(ImportRun.created_at.desc(), ImportRun.id.desc())
     hidden = [name for name in imports.ENTITIES if name not in allowed_entities()]
@@ -72,11 +73,13 @@ def _page_import(public_id: str) -> ImportRun:
 
 @bp.get("")
 @role_required("admin", "manager")
-def index():
+def index() -> ResponseReturnValue:
     return _index()
 
 
-def _index(errors: dict[str, str] | None = None, entity: str = "", status: int = 200):
+def _index(
+    errors: dict[str, str] | None = None, entity: str = "", status: int = 200
+) -> ResponseReturnValue:
     log_rows = db.session.scalars(visible_imports().limit(50)).all()
     return (
         render_template(
@@ -93,7 +96,7 @@ def _index(errors: dict[str, str] | None = None, entity: str = "", status: int =
 @bp.post("")
 @role_required("admin", "manager")
 @body_limit(UPLOAD_BODY)
-def upload():
+def upload() -> ResponseReturnValue:
     """Keep the file (streamed to the instance folder), settle its encoding and header,
     match its columns; nothing is written when the file cannot be read."""
     entity = request.form.get("entity", "")
@@ -103,7 +106,7 @@ def upload():
         errors["entity"] = "Choose what the file holds."
     if upload_file is None or not upload_file.filename:
         errors["file"] = "Choose a CSV file."
-    if errors:
+    if errors or upload_file is None or not upload_file.filename:
         return _index(errors, entity, 400)
     public_id = new_public_id(ImportRun.id_prefix)
     folder = Path(current_app.instance_path) / "imports"
@@ -136,7 +139,7 @@ def upload():
 
 @bp.get("/<import_id>")
 @role_required("admin", "manager")
-def show(import_id: str):
+def show(import_id: str) -> ResponseReturnValue:
     return _show(_page_import(import_id))
 
 
@@ -156,7 +159,9 @@ def _choices(entity: str, header: str) -> list[tuple[str, str]]:
     return out
 
 
-def _show(entry: ImportRun, errors: dict[str, str] | None = None, status: int = 200):
+def _show(
+    entry: ImportRun, errors: dict[str, str] | None = None, status: int = 200
+) -> ResponseReturnValue:
     source = job.source_of(entry)
     source.read_header()
     columns = [
@@ -222,7 +227,7 @@ def _rejects_sample(entry: ImportRun) -> list[list[str]]:
 
 @bp.post("/<import_id>")
 @role_required("admin", "manager")
-def map_and_run(import_id: str):
+def map_and_run(import_id: str) -> ResponseReturnValue:
     """Save the column mapping; then, per the button, dry-run or run in the background."""
     entry = _page_import(import_id)
     action = request.form.get("action", "save")
@@ -263,7 +268,7 @@ def _mapping_from_form(entity: str, headers: list[str]) -> tuple[dict[str, str],
 
 @bp.post("/<import_id>/resume")
 @role_required("admin", "manager")
-def resume(import_id: str):
+def resume(import_id: str) -> ResponseReturnValue:
     """Run an interrupted import again from its last recorded batch."""
     entry = _page_import(import_id)
     if not (entry.status == import_log.FAILED or job.stalled(entry)):
@@ -275,7 +280,7 @@ def resume(import_id: str):
 
 @bp.get("/<import_id>/status")
 @role_required("admin", "manager")
-def status(import_id: str):
+def status(import_id: str) -> ResponseReturnValue:
     """What the progress bar polls."""
     entry = import_or_404(import_id)
     return entry.to_json()
@@ -283,7 +288,7 @@ def status(import_id: str):
 
 @bp.get("/<import_id>/rejects.csv")
 @role_required("admin", "manager")
-def rejects(import_id: str):
+def rejects(import_id: str) -> ResponseReturnValue:
     entry = _page_import(import_id)
     path = entry.rejects_path
     if path is None or not path.exists():

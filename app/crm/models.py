@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql import true
 
-from app.extensions import db
+from app.extensions import Model
 from app.ids import PublicIdMixin
 from app.models_base import TimestampMixin, UTCDateTime, utcnow
 
@@ -42,7 +42,7 @@ Money = Numeric(14, 2)
 EXTERNAL_ID_LENGTH = 64  # the source system's id (CRM, ERP), unique per entity
 
 
-class Territory(PublicIdMixin, db.Model):
+class Territory(PublicIdMixin, Model):
     __tablename__ = "territory"
     id_prefix = "ter"
 
@@ -52,7 +52,7 @@ class Territory(PublicIdMixin, db.Model):
     external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True)
 
 
-class Customer(PublicIdMixin, TimestampMixin, db.Model):
+class Customer(PublicIdMixin, TimestampMixin, Model):
     __tablename__ = "customer"
     id_prefix = "cus"
     __table_args__ = (Index("ix_customer_updated_id", "updated_at", "id"),)  # read-back
@@ -86,7 +86,7 @@ class Customer(PublicIdMixin, TimestampMixin, db.Model):
     )
 
 
-class Sku(PublicIdMixin, db.Model):
+class Sku(PublicIdMixin, Model):
     __tablename__ = "sku"
     id_prefix = "sku"
 
@@ -102,7 +102,7 @@ class Sku(PublicIdMixin, db.Model):
     external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True)
 
 
-class Order(PublicIdMixin, db.Model):
+class Order(PublicIdMixin, Model):
     __tablename__ = "order"
     id_prefix = "ord"
     __table_args__ = (
@@ -132,7 +132,7 @@ class Order(PublicIdMixin, db.Model):
     )
 
 
-class OrderLine(db.Model):
+class OrderLine(Model):
     __tablename__ = "order_line"
     __table_args__ = (Index("ix_order_line_sku_order", "sku_id", "order_id"),)
 
@@ -146,7 +146,7 @@ class OrderLine(db.Model):
     sku: Mapped[Sku] = relationship(lazy="joined")
 
 
-class Activity(PublicIdMixin, db.Model):
+class Activity(PublicIdMixin, Model):
     """One entry of a customer's timeline: an email, a text, a campaign message..."""
 
     __tablename__ = "activity"
@@ -168,7 +168,7 @@ class Activity(PublicIdMixin, db.Model):
     user: Mapped[User | None] = relationship(lazy="joined")
 
 
-class CommunicationPreference(TimestampMixin, db.Model):
+class CommunicationPreference(TimestampMixin, Model):
     """How and when a customer likes to be contacted. Consent itself is per address and
     channel, in :class:`Consent`, because consent belongs to the number or mailbox that
     gave it, not to the account record."""
@@ -186,7 +186,7 @@ class CommunicationPreference(TimestampMixin, db.Model):
     customer: Mapped[Customer] = relationship(back_populates="preference")
 
 
-class Consent(db.Model):
+class Consent(Model):
     """The current consent of one address on one channel: the head of the ledger whose
     entries are :class:`ConsentChange` rows. Any channel name fits (plug-ins add theirs)."""
 
@@ -206,7 +206,7 @@ class Consent(db.Model):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class ConsentChange(db.Model):
+class ConsentChange(Model):
     """One entry of the consent ledger: an opt-in or opt-out of an address on a channel,
     with its evidence (who recorded it, how it was obtained, when, the wording shown).
     ``effective`` is False for an entry that did not change the current state (a consent

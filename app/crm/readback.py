@@ -83,7 +83,9 @@ def changes(
     if rows:
         last = rows[-1]
         at = getattr(last, time_column.key) if time_column is not None else None
-        next_cursor = _serializer().dumps([kind, at.isoformat() if at else None, last.id])
+        next_cursor: str | None = _serializer().dumps(
+            [kind, at.isoformat() if at else None, last.id]
+        )
     else:
         next_cursor = query.cursor
     return {

@@ -6,14 +6,17 @@ Every query that reaches customers (or rows hanging off a customer) goes through
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, TypeVarTuple
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import ColumnElement, Select, false, select
 
 from app.crm.models import Customer
 
+if TYPE_CHECKING:
+    from app.auth.actor import Actor
 
-def customer_filter(user: Any):
+
+def customer_filter(user: Actor) -> ColumnElement[bool] | None:
     """The WHERE clause limiting customers to what ``user`` may see."""
     if user.sees_all_territories:
         return None
@@ -22,17 +25,20 @@ def customer_filter(user: Any):
     return Customer.territory_id == user.territory_id
 
 
-def scope_customers(stmt: Select[Any], user: Any) -> Select[Any]:
+_Ts = TypeVarTuple("_Ts")
+
+
+def scope_customers(stmt: Select[*_Ts], user: Actor) -> Select[*_Ts]:
     clause = customer_filter(user)
     return stmt if clause is None else stmt.where(clause)
 
 
-def visible_customer_ids(user: Any) -> Select[Any]:
+def visible_customer_ids(user: Actor) -> Select[int]:
     """A subquery of the customer ids ``user`` may see (for channel tables)."""
     return scope_customers(select(Customer.id), user)
 
 
-def get_visible_customer(public_id: str, user: Any) -> Customer | None:
+def get_visible_customer(public_id: str, user: Actor) -> Customer | None:
     """The customer named by its Decant id or external id, if ``user`` may see it."""
     from app.crm.references import named_by
     from app.extensions import db

@@ -22,6 +22,7 @@ from app.crm.models import (
 )
 from app.crm.references import named_by
 from app.crm.scoping import scope_customers
+from app.current import app_object
 from app.extensions import db
 from app.messaging import consent
 from app.models_base import utcnow
@@ -111,7 +112,7 @@ def activity_json(a: Activity) -> dict[str, Any]:
 
 
 def customers_query(
-    user: Any,
+    user: User,
     *,
     territory: str | None = None,
     account_priority: str | None = None,
@@ -135,7 +136,7 @@ def customers_query(
     return stmt.order_by(Customer.name, Customer.id)
 
 
-def _territory_for(user: Any, name: str | None, field: str = "territory") -> Territory | None:
+def _territory_for(user: User, name: str | None, field: str = "territory") -> Territory | None:
     if name is None:
         return user.territory if not user.sees_all_territories else None
     territory = db.session.scalar(select(Territory).where(Territory.name == name))
@@ -148,7 +149,7 @@ def _territory_for(user: Any, name: str | None, field: str = "territory") -> Ter
     return territory
 
 
-def _rep_for(user: Any, rep_id: str | None) -> User | None:
+def _rep_for(user: User, rep_id: str | None) -> User | None:
     """The user named as a customer's rep: a rep may only name themselves."""
     if rep_id is None:
         return None
@@ -162,7 +163,7 @@ def _rep_for(user: Any, rep_id: str | None) -> User | None:
     return rep
 
 
-def create_customer(user: Any, data: dict[str, Any]) -> Customer:
+def create_customer(user: User, data: dict[str, Any]) -> Customer:
     """Validate everything first, then write once: a 422 never leaves a partial row."""
     email = normalise_email(data.get("email"))
     phone = normalise_phone(data.get("phone"))
@@ -182,11 +183,11 @@ def create_customer(user: Any, data: dict[str, Any]) -> Customer:
     )
     db.session.add(customer)
     db.session.commit()
-    customer_changed.send(current_app._get_current_object(), customer_id=customer.id)
+    customer_changed.send(app_object(), customer_id=customer.id)
     return customer
 
 
-def update_customer(user: Any, customer: Customer, data: dict[str, Any]) -> Customer:
+def update_customer(user: User, customer: Customer, data: dict[str, Any]) -> Customer:
     changes: dict[str, Any] = {}
     if "name" in data and data["name"] is not None:
         changes["name"] = data["name"]
@@ -212,7 +213,7 @@ def update_customer(user: Any, customer: Customer, data: dict[str, Any]) -> Cust
     for key, value in changes.items():
         setattr(customer, key, value)
     db.session.commit()
-    customer_changed.send(current_app._get_current_object(), customer_id=customer.id)
+    customer_changed.send(app_object(), customer_id=customer.id)
     return customer
 
 

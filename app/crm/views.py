@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -25,12 +26,12 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
 
 
 @bp.get("/")
-def index():
+def index() -> ResponseReturnValue:
     return customers()
 
 
 @bp.get("/sales/customers")
-def customers():
+def customers() -> ResponseReturnValue:
     filters = {
         "territory": request.args.get("territory") or None,
         "account_priority": request.args.get("accountPriority") or None,
@@ -59,7 +60,7 @@ def customers():
 
 
 @bp.get("/sales/customers/<customer_id>")
-def customer(customer_id: str):
+def customer(customer_id: str) -> ResponseReturnValue:
     found = get_visible_customer(customer_id, current_user)
     if found is None:
         abort(404)

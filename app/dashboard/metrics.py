@@ -44,7 +44,8 @@ class Scope:
         """``column`` (a customer id) in scope, or None when every customer is."""
         if self.territory_id is None:
             return None
-        return column.in_(self.customers())
+        clause: ColumnElement[bool] = column.in_(self.customers())
+        return clause
 
     def weeks(self) -> list[date]:
         """The Mondays of the weeks the period covers (chart buckets)."""

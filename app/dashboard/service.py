@@ -68,14 +68,15 @@ def revenue_by_week(scope: Scope) -> list[dict[str, Any]]:
     clause = scope.customer_clause(Order.customer_id)
     if clause is not None:
         stmt = stmt.where(clause)
-    weeks = {week: [Decimal(0), 0] for week in scope.weeks()}
-    for day, total, orders in db.session.execute(stmt):
-        bucket = weeks.setdefault(week_of(day), [Decimal(0), 0])
-        bucket[0] += Decimal(total or 0)
-        bucket[1] += int(orders)
+    revenue: dict[date, Decimal] = dict.fromkeys(scope.weeks(), Decimal(0))
+    orders: dict[date, int] = dict.fromkeys(scope.weeks(), 0)
+    for day, total, count in db.session.execute(stmt):
+        week = week_of(day)
+        revenue[week] = revenue.get(week, Decimal(0)) + Decimal(total or 0)
+        orders[week] = orders.get(week, 0) + int(count)
     return [
-        {"week": week.isoformat(), "revenue": _money(total), "orders": orders}
-        for week, (total, orders) in sorted(weeks.items())
+        {"week": week.isoformat(), "revenue": _money(revenue[week]), "orders": orders[week]}
+        for week in sorted(revenue)
     ]
 
 

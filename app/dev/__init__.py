@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, render_template
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import or_, select
 
@@ -49,7 +50,7 @@ def capture(
 
 
 @bp.get("/outbox")
-def outbox():
+def outbox() -> ResponseReturnValue:
     if not dev_mode():
         abort(404)
     stmt = select(DevMessage).order_by(DevMessage.created_at.desc(), DevMessage.id.desc())

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models_base import UTCDateTime, utcnow
 
 
-class DevMessage(db.Model):
+class DevMessage(Model):
     __tablename__ = "dev_message"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -23,7 +23,9 @@ def _on_customers_changed(_sender: Any, *, customer_ids: list[int], **_: Any) ->
         jobs.enqueue(JOB, list(customer_ids))
 
 
-def _on_message_event(_sender: Any, *, event: str, data: dict[str, Any] | None = None, **_: Any):
+def _on_message_event(
+    _sender: Any, *, event: str, data: dict[str, Any] | None = None, **_: Any
+) -> None:
     data = data or {}
     customer_id = data.get("customerId")
     if event in ("open", "click") and data.get("human", True) and isinstance(customer_id, int):

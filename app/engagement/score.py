@@ -62,7 +62,7 @@ def _aware(value: datetime) -> datetime:
 
 def _decayed(weight: float, at: datetime, now: datetime, half_life: float) -> float:
     age_days = max(0.0, (now - _aware(at)).total_seconds() / 86_400)
-    return weight * 0.5 ** (age_days / half_life)
+    return float(weight * 0.5 ** (age_days / half_life))
 
 
 def _chunks(values: Sequence[int], size: int) -> Iterable[Sequence[int]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 from sqlalchemy import Select, select
@@ -18,6 +18,9 @@ from sqlalchemy.orm import aliased
 
 from app.api.errors import validation_error
 from app.crm.models import Customer
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,11 @@ def register(app: Flask, resolver: AudienceResolver) -> None:
 
 
 def resolvers(app: Flask | None = None) -> dict[str, AudienceResolver]:
-    return (app or current_app).extensions.get("decant_audiences", {})
+    found: dict[str, AudienceResolver] = (app or current_app).extensions.get("decant_audiences", {})
+    return found
 
 
-def resolve(name: str, reference: str, user: Any, field: str = "listId") -> Select[Any]:
+def resolve(name: str, reference: str, user: User, field: str = "listId") -> Select[Any]:
     """Customer ids of an audience, or a 422 naming ``field`` when it is unknown or hidden."""
     resolver = resolvers().get(name)
     if resolver is None:
@@ -62,7 +66,7 @@ def without_archived(customer_ids: Select[Any]) -> Select[Any]:
 
 
 def add_members(
-    name: str, reference: str, customer_ids: Sequence[str], user: Any, field: str = "listId"
+    name: str, reference: str, customer_ids: Sequence[str], user: User, field: str = "listId"
 ) -> int:
     """Add customers to an audience through its owner channel, or a 422 naming ``field``."""
     resolver = resolvers().get(name)
@@ -74,7 +78,7 @@ def add_members(
         raise validation_error({field: str(exc) or f"unknown {name}"}) from exc
 
 
-def choices(name: str, user: Any) -> list[tuple[str, str]]:
+def choices(name: str, user: User) -> list[tuple[str, str]]:
     """The audiences of one kind ``user`` may send to, for a page's picker."""
     resolver = resolvers().get(name)
     if resolver is None or resolver.choices is None:

@@ -18,17 +18,20 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import current_app
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 
 from app.crm.models import Consent, ConsentChange, Customer
+from app.current import app_object
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.messaging.models import Suppression
 from app.models_base import utcnow
 from app.signals import customer_opted_in, customer_opted_out
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 OPTED_IN, OPTED_OUT, UNKNOWN = "opted_in", "opted_out", "unknown"
 #: How a consent was obtained (recorded with it as evidence).
@@ -360,8 +363,9 @@ def opt_out(
         recorded_by_id=recorded_by_id,
     )
     db.session.commit()
-    app = current_app._get_current_object()
-    for cid in holders or [customer_id]:
+    app = app_object()
+    targets: Sequence[int | None] = holders or [customer_id]
+    for cid in targets:
         customer_opted_out.send(
             app, channel=channel, address=address, customer_id=cid, source=source
         )
@@ -401,15 +405,16 @@ def opt_in(
         obtained_at=obtained_at,
     )
     db.session.commit()
-    app = current_app._get_current_object()
-    for cid in holders or [customer_id]:
+    app = app_object()
+    targets: Sequence[int | None] = holders or [customer_id]
+    for cid in targets:
         customer_opted_in.send(
             app, channel=channel, address=address, customer_id=cid, source=source
         )
 
 
 def record_by_staff(
-    user: Any,
+    user: User,
     customer: Customer,
     *,
     channel: str,
@@ -495,7 +500,7 @@ def record_by_staff(
         )
     db.session.commit()
     customer_opted_in.send(
-        current_app._get_current_object(),
+        app_object(),
         channel=channel,
         address=address,
         customer_id=customer.id,

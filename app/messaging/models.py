@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.ids import PublicIdMixin
 from app.models_base import TimestampMixin, UTCDateTime, utcnow
 
@@ -15,7 +15,7 @@ TEMPLATE_TYPES = ("email", "sms")
 SUPPRESSION_REASONS = ("unsubscribe", "bounce", "complaint", "STOP", "manual")
 
 
-class Template(PublicIdMixin, TimestampMixin, db.Model):
+class Template(PublicIdMixin, TimestampMixin, Model):
     """An email (subject + sanitised HTML) or SMS (body) template with {{tokens}}."""
 
     __tablename__ = "template"
@@ -31,7 +31,7 @@ class Template(PublicIdMixin, TimestampMixin, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
 
-class Suppression(db.Model):
+class Suppression(Model):
     """An address no message may go to on a channel, with why and since when."""
 
     __tablename__ = "suppression"
@@ -61,7 +61,7 @@ CAMPAIGN_STATUSES = (
 )
 
 
-class Campaign(PublicIdMixin, TimestampMixin, db.Model):
+class Campaign(PublicIdMixin, TimestampMixin, Model):
     """A bulk send to an audience on one channel; its recipients are outbox rows."""
 
     __tablename__ = "campaign"

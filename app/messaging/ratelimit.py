@@ -13,6 +13,10 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 _ACQUIRE = """
 local key = KEYS[1]
@@ -38,7 +42,9 @@ return tostring(tonumber(entries[2]) + window - now)
 class SlidingWindowLimiter:
     """``acquire(key, limit, window, n)`` -> 0 when n slots were taken, else seconds to wait."""
 
-    def __init__(self, redis_client=None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, redis_client: Redis | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.redis = redis_client
         self.clock = clock
         self._script = redis_client.register_script(_ACQUIRE) if redis_client else None

@@ -9,7 +9,7 @@ first, or in change order with ``updatedSince``/``cursor`` (see :mod:`app.crm.re
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, or_, select
 
@@ -21,8 +21,11 @@ from app.crm.scoping import get_visible_customer, visible_customer_ids
 from app.extensions import db
 from app.messaging.models import Campaign
 
+if TYPE_CHECKING:
+    from app.auth.models import User
 
-def messages_query(model: Any, user: Any, customer_id: str | None = None) -> Select[Any]:
+
+def messages_query(model: Any, user: User, customer_id: str | None = None) -> Select[Any]:
     """``model``'s rows ``user`` may see, newest first; ``customer_id`` narrows (404 when
     that customer is unknown or hidden)."""
     stmt = select(model).order_by(model.id.desc())
@@ -48,7 +51,9 @@ def public_ids(model: Any, ids: Iterable[int | None], *extra: str) -> dict[int, 
     return {row[0]: tuple(row[1:]) for row in rows}
 
 
-def references(messages: list[Any]) -> tuple[dict[int, tuple], dict[int, tuple]]:
+def references(
+    messages: list[Any],
+) -> tuple[dict[int, tuple[Any, ...]], dict[int, tuple[Any, ...]]]:
     """The customers' (public id, external id) and campaigns' public ids of a page."""
     customers = public_ids(Customer, (m.customer_id for m in messages), "external_id")
     campaigns = public_ids(Campaign, (m.campaign_id for m in messages))

@@ -11,8 +11,8 @@ and only managers and admins manage those (:func:`can_manage`, 403 otherwise).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Set
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from jinja2 import TemplateSyntaxError
@@ -23,6 +23,9 @@ from app.crm.models import Customer
 from app.extensions import db
 from app.messaging import email_html, footer, merge_tags, rendering
 from app.messaging.models import TEMPLATE_TYPES, Template
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 _SIGNOFF = "<p>Cheers,<br>{{ rep_name }}</p>"
 
@@ -108,7 +111,7 @@ def _allowed_keys(*sources: str | None, html: bool, extra: Iterable[str] = ()) -
 
 
 def check_email_parts(
-    subject: str | None, html: str | None, extra_keys: set[str] = frozenset()
+    subject: str | None, html: str | None, extra_keys: Set[str] = frozenset()
 ) -> tuple[str, str]:
     """Validate and sanitise an email's subject and HTML; 422 naming the field."""
     subject, clean, _report = prepare_email_parts(subject, html, extra_keys)
@@ -116,7 +119,7 @@ def check_email_parts(
 
 
 def prepare_email_parts(
-    subject: str | None, html: str | None, extra_keys: set[str] = frozenset()
+    subject: str | None, html: str | None, extra_keys: Set[str] = frozenset()
 ) -> tuple[str, str, dict[str, Any]]:
     """:func:`check_email_parts`, and what saving changed: ``sanitised.removed`` (what
     could run or exfiltrate) and ``mergeTags`` (Mailchimp tags translated, or unknown)."""
@@ -163,7 +166,7 @@ def _check(source: str | None, field: str, keys: set[str], *, html: bool) -> Non
 MANAGING_ROLES = ("admin", "manager")
 
 
-def can_manage(user: Any, template: Template) -> bool:
+def can_manage(user: User, template: Template) -> bool:
     """Whether ``user`` may change or delete ``template``: managers and admins any, a rep
     only a template of their own (never a default)."""
     if getattr(user, "role", None) in MANAGING_ROLES:
@@ -172,7 +175,7 @@ def can_manage(user: Any, template: Template) -> bool:
     return own and not template.is_default
 
 
-def require_manage(user: Any, template: Template) -> None:
+def require_manage(user: User, template: Template) -> None:
     """403 unless ``user`` may change ``template`` (checked before anything is written)."""
     if not can_manage(user, template):
         raise ApiError(
@@ -242,7 +245,7 @@ def _apply(template: Template, data: dict[str, Any]) -> None:
         template.subject, template.html, report = prepare_email_parts(
             template.subject, template.html
         )
-        template.save_report = report  # not stored: the answer to this save
+        setattr(template, "save_report", report)  # noqa: B010 - not a column: this save's answer
         template.body = None
     else:
         if not template.body:
@@ -251,7 +254,7 @@ def _apply(template: Template, data: dict[str, Any]) -> None:
         template.subject = template.html = None
 
 
-def create_template(user: Any, data: dict[str, Any]) -> Template:
+def create_template(user: User, data: dict[str, Any]) -> Template:
     type_ = data.get("type")
     if type_ not in TEMPLATE_TYPES:
         raise validation_error({"type": f"one of {', '.join(TEMPLATE_TYPES)}"})
@@ -262,7 +265,7 @@ def create_template(user: Any, data: dict[str, Any]) -> Template:
     return template
 
 
-def update_template(user: Any, template: Template, data: dict[str, Any]) -> Template:
+def update_template(user: User, template: Template, data: dict[str, Any]) -> Template:
     """Change fields; checks run on the result, and nothing is written on a 403 or 422.
     The type is fixed once created (an SMS body is no email), so ``data`` never sets it."""
     require_manage(user, template)
@@ -275,7 +278,7 @@ def update_template(user: Any, template: Template, data: dict[str, Any]) -> Temp
     return template
 
 
-def delete_template(user: Any, template: Template) -> None:
+def delete_template(user: User, template: Template) -> None:
     require_manage(user, template)
     db.session.delete(template)
     db.session.commit()

@@ -9,7 +9,7 @@ from flask_login import current_user
 from pydantic import Field
 
 from app.api.pagination import PageQuery, paginate
-from app.api.spec import CamelModel, OutModel, api, responses
+from app.api.spec import ApiResponse, CamelModel, OutModel, api, responses
 from app.auth.access import role_required
 from app.outbound import services
 
@@ -103,7 +103,7 @@ class DeliveryPage(OutModel):
 
 @bp.get("")
 @api.validate(query=PageQuery, resp=responses(HTTP_200=EndpointPage), tags=TAGS)
-def list_endpoints(query: PageQuery):
+def list_endpoints(query: PageQuery) -> ApiResponse:
     """Registered endpoints (admins only). Secrets are not listed."""
     from sqlalchemy import select
 
@@ -115,7 +115,7 @@ def list_endpoints(query: PageQuery):
 
 @bp.post("")
 @api.validate(json=EndpointCreate, resp=responses(HTTP_201=EndpointOut), tags=TAGS)
-def create_endpoint(json: EndpointCreate):
+def create_endpoint(json: EndpointCreate) -> ApiResponse:
     """Register an endpoint. The answer carries its `secret` (`whsec_...`): verify each
     request's `webhook-signature` with it (Standard Webhooks). `GET .../secret` shows it
     again."""
@@ -131,13 +131,13 @@ def create_endpoint(json: EndpointCreate):
 
 @bp.get("/<endpoint_id>")
 @api.validate(resp=responses(HTTP_200=EndpointOut, HTTP_404=None), tags=TAGS)
-def get_endpoint(endpoint_id: str):
+def get_endpoint(endpoint_id: str) -> ApiResponse:
     return services.endpoint_json(services.get_endpoint(endpoint_id))
 
 
 @bp.patch("/<endpoint_id>")
 @api.validate(json=EndpointPatch, resp=responses(HTTP_200=EndpointOut, HTTP_404=None), tags=TAGS)
-def patch_endpoint(endpoint_id: str, json: EndpointPatch):
+def patch_endpoint(endpoint_id: str, json: EndpointPatch) -> ApiResponse:
     """Change the URL, events, description, or switch it on (which clears a failure
     record) or off."""
     endpoint = services.get_endpoint(endpoint_id)
@@ -147,7 +147,7 @@ def patch_endpoint(endpoint_id: str, json: EndpointPatch):
 
 @bp.delete("/<endpoint_id>")
 @api.validate(resp=responses(HTTP_204=None, HTTP_404=None), tags=TAGS)
-def delete_endpoint(endpoint_id: str):
+def delete_endpoint(endpoint_id: str) -> ApiResponse:
     """Delete the endpoint and its delivery log."""
     services.delete_endpoint(services.get_endpoint(endpoint_id))
     return "", 204
@@ -155,21 +155,21 @@ def delete_endpoint(endpoint_id: str):
 
 @bp.get("/<endpoint_id>/secret")
 @api.validate(resp=responses(HTTP_200=SecretOut, HTTP_404=None), tags=TAGS)
-def get_secret(endpoint_id: str):
+def get_secret(endpoint_id: str) -> ApiResponse:
     """The endpoint's signing secret."""
     return {"secret": services.reveal_secret(services.get_endpoint(endpoint_id))}
 
 
 @bp.post("/<endpoint_id>/secret")
 @api.validate(resp=responses(HTTP_200=SecretOut, HTTP_404=None), tags=TAGS)
-def rotate_secret(endpoint_id: str):
+def rotate_secret(endpoint_id: str) -> ApiResponse:
     """A new signing secret (the old one stops at once)."""
     return {"secret": services.rotate_secret(services.get_endpoint(endpoint_id))}
 
 
 @bp.get("/<endpoint_id>/deliveries")
 @api.validate(query=PageQuery, resp=responses(HTTP_200=DeliveryPage, HTTP_404=None), tags=TAGS)
-def list_deliveries(endpoint_id: str, query: PageQuery):
+def list_deliveries(endpoint_id: str, query: PageQuery) -> ApiResponse:
     """Deliveries to this endpoint, newest first, each with its attempts (status code,
     response time in ms, error)."""
     endpoint = services.get_endpoint(endpoint_id)
@@ -180,7 +180,7 @@ def list_deliveries(endpoint_id: str, query: PageQuery):
 
 @bp.post("/<endpoint_id>/deliveries/<delivery_id>/resend")
 @api.validate(resp=responses(HTTP_200=DeliveryOut, HTTP_404=None, HTTP_409=None), tags=TAGS)
-def resend_delivery(endpoint_id: str, delivery_id: str):
+def resend_delivery(endpoint_id: str, delivery_id: str) -> ApiResponse:
     """Send the delivery again now, with the same `webhook-id`."""
     delivery = services.get_delivery(services.get_endpoint(endpoint_id), delivery_id)
     services.resend(delivery)

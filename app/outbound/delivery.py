@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -21,9 +21,13 @@ from sqlalchemy import update
 from standardwebhooks import Webhook
 
 from app.crypto import decrypt
+from app.current import app_object
 from app.extensions import db
 from app.outbound.dispatch import enqueue
 from app.outbound.models import OutboundAttempt, OutboundDelivery, OutboundEndpoint
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
 
 #: Seconds after each failed attempt (the last value repeats), capped by the retry window.
 RETRY_DELAYS: tuple[int, ...] = (5, 30, 120, 600, 3600, 6 * 3600, 12 * 3600)
@@ -73,7 +77,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> requ
 
 
 def _claim(delivery_id: int, attempt: int, now: datetime) -> bool:
-    claimed = db.session.execute(
+    result = db.session.execute(
         update(OutboundDelivery)
         .where(
             OutboundDelivery.id == delivery_id,
@@ -81,7 +85,8 @@ def _claim(delivery_id: int, attempt: int, now: datetime) -> bool:
             OutboundDelivery.attempts == attempt,
         )
         .values(status="sending", attempts=attempt + 1, last_attempt_at=now)
-    ).rowcount
+    )
+    claimed: int = cast("CursorResult[Any]", result).rowcount
     db.session.commit()
     return claimed == 1
 
@@ -102,8 +107,8 @@ def deliver(delivery_id: int, attempt: int, trigger: str = "auto") -> str | None
         return "failed"
     if not _claim(delivery_id, attempt, now):
         return None
-    delivery = db.session.get(OutboundDelivery, delivery_id)
-    endpoint = db.session.get(OutboundEndpoint, delivery.endpoint_id)
+    delivery = db.session.get_one(OutboundDelivery, delivery_id)
+    endpoint = db.session.get_one(OutboundEndpoint, delivery.endpoint_id)
     body = body_of(delivery.payload)
     status_code: int | None = None
     error: str | None = None
@@ -148,7 +153,7 @@ def deliver(delivery_id: int, attempt: int, trigger: str = "auto") -> str | None
         )[:500]
         from app.outbound.events import forget_subscriptions
 
-        forget_subscriptions(current_app._get_current_object())
+        forget_subscriptions(app_object())
     delay = RETRY_DELAYS[min(delivery.attempts - 1, len(RETRY_DELAYS) - 1)]
     next_at = min(now + timedelta(seconds=delay), delivery.created_at + window)
     if not endpoint.active or next_at <= now:

@@ -12,11 +12,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import delete, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import jobs
+from app.current import app_object
 from app.extensions import db
 from app.outbound.models import OutboundDelivery
 
@@ -46,7 +47,9 @@ def _forget(session: Session) -> None:
     session.info.pop(FLUSHED, None)
 
 
-def enqueue(delivery_id: int, attempt: int, at: datetime | None = None, trigger: str = "auto"):
+def enqueue(
+    delivery_id: int, attempt: int, at: datetime | None = None, trigger: str = "auto"
+) -> jobs.JobHandle:
     """One attempt of a delivery (``attempt`` = attempts made so far: a job whose count
     is stale does nothing, so duplicates and superseded retries are harmless)."""
     return jobs.enqueue(
@@ -78,7 +81,7 @@ def _dispatch_at_teardown(_exc: BaseException | None = None) -> None:
 def sweep() -> int:
     """Re-enqueue deliveries that are due and have no job (lost on a crash or Redis outage),
     put back attempts whose worker died, and drop finished deliveries past retention."""
-    app = current_app._get_current_object()
+    app = app_object()
     now = datetime.now(UTC)
     grace = timedelta(seconds=int(app.config["OUTBOUND_WEBHOOK_SWEEP_SECONDS"]))
     stuck = now - timedelta(seconds=4 * float(app.config["OUTBOUND_WEBHOOK_TIMEOUT"]) + 60)

@@ -11,13 +11,15 @@ sweep.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import select
 
 from app import signals
+from app.current import app_object
 from app.extensions import db
 from app.outbound.models import OutboundDelivery, OutboundEndpoint
 
@@ -55,7 +57,7 @@ def _now_iso() -> str:
 
 def subscribers(event_type: str) -> list[int]:
     """Ids of the active endpoints subscribed to ``event_type``."""
-    app = current_app._get_current_object()
+    app = app_object()
     cached = app.extensions.get("decant_outbound_subs")
     now = time.monotonic()
     if cached is None or now - cached[0] > CACHE_SECONDS:
@@ -115,7 +117,9 @@ def _message_id(value: Any) -> str | None:
 # --- receivers -----------------------------------------------------------------------
 
 
-def on_message_sent(sender: Any, *, channel: str, message_id: Any, customer_id=None, **_: Any):
+def on_message_sent(
+    sender: Any, *, channel: str, message_id: Any, customer_id: int | None = None, **_: Any
+) -> None:
     if not subscribers("message.sent"):
         return
     data = {
@@ -127,8 +131,14 @@ def on_message_sent(sender: Any, *, channel: str, message_id: Any, customer_id=N
 
 
 def on_message_event(
-    sender: Any, *, channel: str, message_id: Any, event: str, data: dict | None = None, **_: Any
-):
+    sender: Any,
+    *,
+    channel: str,
+    message_id: Any,
+    event: str,
+    data: dict[str, Any] | None = None,
+    **_: Any,
+) -> None:
     event_type = MESSAGE_EVENTS.get(str(event).lower())
     if event_type is None or not subscribers(event_type):
         return
@@ -144,10 +154,16 @@ def on_message_event(
     record(event_type, out)
 
 
-def _consent(status: str):
+def _consent(status: str) -> Callable[..., None]:
     def receiver(
-        sender: Any, *, channel: str, address: str, customer_id=None, source=None, **_: Any
-    ):
+        sender: Any,
+        *,
+        channel: str,
+        address: str,
+        customer_id: int | None = None,
+        source: str | None = None,
+        **_: Any,
+    ) -> None:
         if not subscribers("consent.changed"):
             return
         record(
@@ -168,7 +184,14 @@ on_opted_out = _consent("opted_out")
 on_opted_in = _consent("opted_in")
 
 
-def on_inbound_sms(sender: Any, *, data: dict, message_id: Any = None, customer_id=None, **_: Any):
+def on_inbound_sms(
+    sender: Any,
+    *,
+    data: dict[str, Any],
+    message_id: Any = None,
+    customer_id: int | None = None,
+    **_: Any,
+) -> None:
     if not subscribers("sms.received"):
         return
     record(
@@ -184,7 +207,9 @@ def on_inbound_sms(sender: Any, *, data: dict, message_id: Any = None, customer_
     )
 
 
-def on_import_finished(sender: Any, *, entity: str, report: dict, user_id=None, **_: Any):
+def on_import_finished(
+    sender: Any, *, entity: str, report: dict[str, int], user_id: int | None = None, **_: Any
+) -> None:
     if not subscribers("import.finished"):
         return
     from app.auth.models import User

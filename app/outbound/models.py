@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.ids import PublicIdMixin
 from app.models_base import UTCDateTime, utcnow
 
 
-class OutboundEndpoint(PublicIdMixin, db.Model):
+class OutboundEndpoint(PublicIdMixin, Model):
     """A URL of the host CRM's that hears about the events it subscribed to.
 
     ``secret`` holds the Standard Webhooks secret (``whsec_...``) encrypted at rest.
@@ -38,7 +38,7 @@ class OutboundEndpoint(PublicIdMixin, db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
-class OutboundDelivery(PublicIdMixin, db.Model):
+class OutboundDelivery(PublicIdMixin, Model):
     """One event for one endpoint; its public id is the ``webhook-id`` header, the same
     on every attempt so the receiver can drop repeats."""
 
@@ -70,7 +70,7 @@ class OutboundDelivery(PublicIdMixin, db.Model):
     )
 
 
-class OutboundAttempt(db.Model):
+class OutboundAttempt(Model):
     """One HTTP request to an endpoint: what it answered and how long it took."""
 
     __tablename__ = "outbound_attempt"

@@ -5,18 +5,21 @@ from __future__ import annotations
 import base64
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from app.crypto import decrypt, encrypt
+from app.current import app_object
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.outbound.dispatch import enqueue
 from app.outbound.events import EVENT_TYPES, forget_subscriptions
 from app.outbound.models import OutboundDelivery, OutboundEndpoint
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 SECRET_BYTES = 32
 
@@ -52,11 +55,16 @@ def check_events(events: list[str] | None) -> list[str]:
 
 
 def _changed() -> None:
-    forget_subscriptions(current_app._get_current_object())
+    forget_subscriptions(app_object())
 
 
 def create_endpoint(
-    url: str, events: list[str], *, description: str | None = None, active: bool = True, user=None
+    url: str,
+    events: list[str],
+    *,
+    description: str | None = None,
+    active: bool = True,
+    user: User | None = None,
 ) -> tuple[OutboundEndpoint, str]:
     """The new endpoint and its secret (shown to the admin now; revealable later)."""
     url, events = check_url(url), check_events(events)
@@ -133,7 +141,7 @@ def get_delivery(endpoint: OutboundEndpoint, public_id: str) -> OutboundDelivery
     return delivery
 
 
-def deliveries(endpoint: OutboundEndpoint):
+def deliveries(endpoint: OutboundEndpoint) -> Select[OutboundDelivery]:
     return (
         select(OutboundDelivery)
         .where(OutboundDelivery.endpoint_id == endpoint.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectMultipleField, StringField, widgets
@@ -30,7 +31,7 @@ class EndpointForm(FlaskForm):
     description = StringField("Description", validators=[Length(max=200)])
     events = SelectMultipleField(
         "Events",
-        choices=list(EVENT_TYPES),
+        choices=[(event, event) for event in EVENT_TYPES],
         option_widget=widgets.CheckboxInput(),
         widget=widgets.ListWidget(prefix_label=False),
     )
@@ -41,7 +42,7 @@ class ActionForm(FlaskForm):
     """CSRF only (delete, resend, reveal, rotate)."""
 
 
-def _save(form: EndpointForm, endpoint: OutboundEndpoint | None):
+def _save(form: EndpointForm, endpoint: OutboundEndpoint | None) -> OutboundEndpoint | None:
     """Create or update from the form; None (with the errors on the form) if refused."""
     if not form.validate_on_submit():
         return None
@@ -79,7 +80,7 @@ def _save(form: EndpointForm, endpoint: OutboundEndpoint | None):
 
 
 @bp.route("", methods=["GET", "POST"])
-def index():
+def index() -> ResponseReturnValue:
     form = EndpointForm()
     if request.method == "POST":
         endpoint = _save(form, None)
@@ -100,7 +101,7 @@ def index():
 
 
 @bp.route("/<endpoint_id>", methods=["GET", "POST"])
-def detail(endpoint_id: str):
+def detail(endpoint_id: str) -> ResponseReturnValue:
     endpoint = services.get_endpoint(endpoint_id)
     form = EndpointForm(obj=endpoint if request.method == "GET" else None)
     if request.method == "POST" and _save(form, endpoint) is not None:
@@ -125,7 +126,7 @@ def detail(endpoint_id: str):
 
 
 @bp.post("/<endpoint_id>/secret")
-def secret(endpoint_id: str):
+def secret(endpoint_id: str) -> ResponseReturnValue:
     """Show (``rotate`` absent) or replace the signing secret; a POST so it is never
     cached or prefetched."""
     endpoint = services.get_endpoint(endpoint_id)
@@ -152,7 +153,7 @@ def secret(endpoint_id: str):
 
 
 @bp.post("/<endpoint_id>/deliveries/<delivery_id>/resend")
-def resend(endpoint_id: str, delivery_id: str):
+def resend(endpoint_id: str, delivery_id: str) -> ResponseReturnValue:
     endpoint = services.get_endpoint(endpoint_id)
     delivery = services.get_delivery(endpoint, delivery_id)
     if not ActionForm().validate_on_submit():
@@ -171,7 +172,7 @@ def resend(endpoint_id: str, delivery_id: str):
 
 
 @bp.route("/<endpoint_id>/delete", methods=["GET", "POST"])
-def delete(endpoint_id: str):
+def delete(endpoint_id: str) -> ResponseReturnValue:
     """A confirmation page; its POST deletes."""
     endpoint = services.get_endpoint(endpoint_id)
     form = ActionForm()

@@ -9,7 +9,7 @@ from flask import Blueprint
 from flask_login import current_user
 from pydantic import Field
 
-from app.api.spec import CamelModel, api, responses
+from app.api.spec import ApiResponse, CamelModel, api, responses
 from app.crm.scoping import get_visible_customer
 from app.errors import Forbidden, Invalid
 from app.repday import service
@@ -45,7 +45,9 @@ class ActionIn(CamelModel):
 
 @bp.post("/<rep_id>/today/<customer_id>/<any(call, done, snooze):action>")
 @api.validate(json=ActionIn, resp=responses(HTTP_204=None, HTTP_404=None), tags=TAGS)
-def act(rep_id: str, customer_id: str, action: Literal["call", "done", "snooze"], json: ActionIn):
+def act(
+    rep_id: str, customer_id: str, action: Literal["call", "done", "snooze"], json: ActionIn
+) -> ApiResponse:
     """`call` logs a call on the customer's timeline and takes the account off today's
     list; `done` takes it off; `snooze` hides it for `days` days. Tasks are closed by
     `call` and `done`."""

@@ -7,12 +7,12 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.ids import PublicIdMixin
 from app.models_base import UTCDateTime, utcnow
 
 
-class RepFollowUp(PublicIdMixin, db.Model):
+class RepFollowUp(PublicIdMixin, Model):
     """A task for a rep about a customer (made by a manager or, later, a flow), or the
     rep's own note that an account is handled (``done_on``) or snoozed until a day."""
 

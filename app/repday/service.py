@@ -17,7 +17,7 @@ done today leave the list; tasks stay until done.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from statistics import median
@@ -81,7 +81,7 @@ def _customers_of(rep: Any) -> list[Customer]:
     return list(db.session.scalars(stmt))
 
 
-def _chunks(values: Sequence[int], size: int):
+def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 

@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.api.errors import ApiError
+from app.current import app_object
 from app.extensions import db
 from app.models_base import utcnow
 from app.signals import webhook_received
@@ -150,10 +151,11 @@ def _signal_in(
     session = Session(bind=connection, join_transaction_mode="create_savepoint")
     registry = db.session.registry
     previous = registry() if registry.has() else None
-    registry.set(session)
+    # A plain Session joined to the intake's transaction stands in for Flask-SQLAlchemy's.
+    registry.set(session)  # type: ignore[arg-type]
     try:
         answers = webhook_received.send(
-            current_app._get_current_object(),
+            app_object(),
             provider=provider,
             event_id=row_id,
             kind=kind,
@@ -224,6 +226,6 @@ def record_failure(
 def public_url() -> str:
     """The URL the provider called and signed: the configured public base, never the
     proxied Host (so a signature verifies behind a proxy)."""
-    base = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
+    base: str = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
     query = request.query_string.decode("latin-1")
     return base + request.path + (f"?{query}" if query else "")

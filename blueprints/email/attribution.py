@@ -33,7 +33,7 @@ def _human(kind: str):
                 EmailEvent.occurred_at < until,
             )
         ).all()
-        return [Touch(c, campaign, ref, at) for c, campaign, ref, at in rows]
+        return [Touch(c, campaign, ref, at) for c, campaign, ref, at in rows if c is not None]
 
     return touches
 
@@ -54,4 +54,4 @@ def emails_received(customer_ids: Collection[int], since: datetime) -> dict[int,
         )
         .group_by(EmailMessage.customer_id)
     ).all()
-    return {customer_id: int(count) for customer_id, count in rows}
+    return {customer_id: int(count) for customer_id, count in rows if customer_id is not None}

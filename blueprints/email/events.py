@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from app.current import app_object
 from app.extensions import db
 from app.messaging import consent, machine_signals
 from app.models_base import utcnow
@@ -38,7 +39,7 @@ def unsubscribe(message: EmailMessage, source: str = "unsubscribe") -> bool:
 def announce(message: EmailMessage, kind: str, data: dict[str, Any] | None = None) -> None:
     """``message_event`` after the event was committed."""
     message_event.send(
-        current_app._get_current_object(),
+        app_object(),
         channel="email",
         message_id=message.public_id,
         event=kind,
@@ -109,10 +110,11 @@ def _provider_verdict(
 ) -> machine_signals.Verdict:
     """Human or machine, from what the provider passed on (its flag, agent, address)."""
     rules = machine_signals.Rules.from_config(current_app.config)
-    seen = {"user_agent": data.get("userAgent"), "ip": data.get("ip"), "rules": rules}
+    agent, ip = data.get("userAgent"), data.get("ip")
     if kind == "open":
+        flagged = bool(data.get("machine"))
         return machine_signals.classify_open(
-            provider_machine_flag=bool(data.get("machine")), **seen
+            provider_machine_flag=flagged, user_agent=agent, ip=ip, rules=rules
         )
     left, earlier = tracking.click_context(message, at)
     return machine_signals.classify_click(
@@ -120,7 +122,9 @@ def _provider_verdict(
         at=at,
         sent_at=left,
         earlier_clicks=earlier,
-        **seen,
+        user_agent=agent,
+        ip=ip,
+        rules=rules,
     )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app import jobs
 from app.config import Setting
-from app.extensions import db
+from app.extensions import Model, db
 from app.messaging.models import Campaign
 from app.models_base import UTCDateTime, utcnow
 from blueprints.email.models import EmailMessage
@@ -60,7 +60,7 @@ SETTINGS = (
 )
 
 
-class ProviderBreakerEvent(db.Model):
+class ProviderBreakerEvent(Model):
     """A provider's circuit breaker opened, half-opened (trial call) or closed."""
 
     __tablename__ = "provider_breaker_event"

@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.ids import PublicIdMixin
 from app.messaging.outbox import OutboxMixin
 from app.models_base import UTCDateTime, utcnow
 
 
-class EmailMessage(PublicIdMixin, OutboxMixin, db.Model):
+class EmailMessage(PublicIdMixin, OutboxMixin, Model):
     """One email to one address: a rep's single send or a campaign recipient.
 
     Campaign rows keep no rendered body (it is rendered from the campaign at send time,
@@ -65,7 +65,7 @@ class EmailMessage(PublicIdMixin, OutboxMixin, db.Model):
     )
 
 
-class EmailEvent(db.Model):
+class EmailEvent(Model):
     """An engagement or delivery event, for stats and the campaign chart over time."""
 
     __tablename__ = "email_event"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, func, select
 
@@ -18,6 +18,9 @@ from app.messaging.models import Campaign
 from app.models_base import utcnow
 from blueprints.email import failover, sending
 from blueprints.email.models import EmailEvent, EmailMessage
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 PAST_TIME = "is in the past: give a time to come (UTC), or none to send now"
 NOBODY_TO_EMAIL = (
@@ -49,7 +52,7 @@ def _content(
 
 
 def send_single(
-    user: Any,
+    user: User,
     *,
     to: str | None,
     customer_id: str,
@@ -104,7 +107,7 @@ def send_single(
     return message
 
 
-def get_message(public_id: str, user: Any) -> EmailMessage | None:
+def get_message(public_id: str, user: User) -> EmailMessage | None:
     """One email message ``user`` may see: its customer's, within the user's territory
     (a message with no customer only for those who see every territory)."""
     stmt = select(EmailMessage).where(EmailMessage.public_id == public_id)
@@ -132,10 +135,11 @@ def message_detail_json(m: EmailMessage) -> dict[str, Any]:
 
 
 def message_json(m: EmailMessage) -> dict[str, Any]:
+    customer = db.session.get(Customer, m.customer_id) if m.customer_id else None
     return {
         "id": m.public_id,
         "to": m.to_address,
-        "customerId": m.customer_id and db.session.get(Customer, m.customer_id).public_id,
+        "customerId": customer.public_id if customer else None,
         "subject": m.subject,
         "status": m.status,
         "provider": m.provider,
@@ -157,7 +161,7 @@ def message_json(m: EmailMessage) -> dict[str, Any]:
 
 
 def send_bulk(
-    user: Any,
+    user: User,
     *,
     list_id: str,
     template_id: str | None = None,
@@ -199,7 +203,7 @@ def send_bulk(
     return campaign
 
 
-def visible_campaigns(user: Any, channel: str | None = "email") -> Select[Any]:
+def visible_campaigns(user: User, channel: str | None = "email") -> Select[Any]:
     stmt = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
     if channel:
         stmt = stmt.where(Campaign.channel == channel)
@@ -208,7 +212,7 @@ def visible_campaigns(user: Any, channel: str | None = "email") -> Select[Any]:
     return stmt
 
 
-def get_campaign(public_id: str, user: Any) -> Campaign | None:
+def get_campaign(public_id: str, user: User) -> Campaign | None:
     stmt = visible_campaigns(user, None).where(Campaign.public_id == public_id)
     return db.session.scalar(stmt)
 

@@ -20,6 +20,7 @@ from flask import current_app, request
 from sqlalchemy import case, func, select, update
 
 from app.crm.models import Activity
+from app.current import app_object
 from app.extensions import db
 from app.messaging import footer as email_footer
 from app.messaging import machine_signals, signing
@@ -195,7 +196,7 @@ def record_engagement(
     _note_activity(message)
     db.session.commit()
     message_event.send(
-        current_app._get_current_object(),
+        app_object(),
         channel="email",
         message_id=message.public_id,
         event=kind,
@@ -262,20 +263,18 @@ def request_verdict(
 ) -> machine_signals.Verdict:
     """Human or machine, for an open pixel or click redirect being answered now."""
     rules = machine_signals.Rules.from_config(current_app.config)
-    seen = {
-        "method": request.method,
-        "user_agent": request.user_agent.string,
-        "ip": request.remote_addr,
-    }
+    method, agent, ip = request.method, request.user_agent.string, request.remote_addr
     if kind == "open":
-        return machine_signals.classify_open(**seen, rules=rules)
+        return machine_signals.classify_open(method=method, user_agent=agent, ip=ip, rules=rules)
     left, earlier = click_context(message)
     return machine_signals.classify_click(
         url=url or "",
         at=utcnow(),
         sent_at=left,
         earlier_clicks=earlier,
-        **seen,
+        method=method,
+        user_agent=agent,
+        ip=ip,
         rules=rules,
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request, stream_with_context
+from flask import Blueprint, Response, current_app, request, stream_with_context
 from flask_login import current_user
 
 from app import jobs
@@ -10,6 +10,7 @@ from app.api.errors import not_found, validation_error
 from app.api.limits import SMALL_BODY, body_limit
 from app.api.pagination import PageQuery, paginate
 from app.api.spec import api, responses
+from app.extensions import db
 from blueprints.lists import schemas as s
 from blueprints.lists import services
 from blueprints.lists.models import EmailList
@@ -54,7 +55,7 @@ def create_list(json: s.ListCreate):
     lst = services.create_list(current_user, json.name, json.description, json.criteria)
     if lst.is_smart:
         enqueue_refresh(lst)
-        services.db.session.refresh(lst)
+        db.session.refresh(lst)
     return services.list_json(lst), 201
 
 
@@ -83,7 +84,7 @@ def patch_list(list_id: str, json: s.ListPatch):
         data["criteria"] = json.criteria
     if services.update_list(current_user, lst, data):
         enqueue_refresh(lst)
-        services.db.session.refresh(lst)
+        db.session.refresh(lst)
     return services.list_json(lst)
 
 
@@ -109,7 +110,7 @@ def add_members(list_id: str, json: s.MembersIn):
     """Add customers by ``customerIds`` or ``emails`` (manual lists; all or nothing)."""
     lst = _list_or_404(list_id)
     added = services.add_members(current_user, lst, json.customer_ids, json.emails)
-    services.db.session.refresh(lst)
+    db.session.refresh(lst)
     return {"changed": added, "list": services.list_json(lst)}
 
 
@@ -120,7 +121,7 @@ def remove_members(list_id: str):
     lst = _list_or_404(list_id)
     body = s.parse_body(s.MembersIn)  # spectree does not read DELETE bodies
     removed = services.remove_members(current_user, lst, body.customer_ids, body.emails)
-    services.db.session.refresh(lst)
+    db.session.refresh(lst)
     return {"changed": removed, "list": services.list_json(lst)}
 
 
@@ -132,7 +133,7 @@ def refresh(list_id: str):
     if not lst.is_smart:
         raise validation_error({"listId": "only smart lists refresh"})
     handle = enqueue_refresh(lst)
-    services.db.session.refresh(lst)
+    db.session.refresh(lst)
     job = {"id": handle.id, "status": handle.status}
     return {"job": job, "list": services.list_json(lst)}, 202
 
@@ -157,5 +158,5 @@ def import_csv(list_id: str, query: s.ImportQuery):
     upload = request.files.get("file")
     if upload is None:
         raise validation_error({"file": "attach a CSV file in the 'file' field"})
-    limit = int(services.current_app.config["LIST_IMPORT_MAX_BYTES"])
+    limit = int(current_app.config["LIST_IMPORT_MAX_BYTES"])
     return services.import_csv(current_user, lst, upload.read(limit + 1), query.dry_run)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, PlainSerializer, Tag, TypeAdapter, field_validator
 from sqlalchemy import (
@@ -43,6 +43,9 @@ from app.crm.models import (
 from app.crm.schemas import check_custom_fields
 from app.extensions import db
 from app.models_base import utcnow
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 MAX_DEPTH = 5
 MAX_CHILDREN = 25
@@ -280,7 +283,7 @@ def find_sku(reference: str) -> int | None:
     )
 
 
-def resolve_references(node: Any, user: Any | None, today: date | None = None):
+def resolve_references(node: Any, user: User | None, today: date | None = None):
     """Look up territories and SKUs; returns (context, {field path: error})."""
     from app.api.errors import field_path
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import current_app
 
+from app.extensions import db
 from blueprints.lists import services
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,6 @@ def refresh_stale_lists() -> int:
             services.refresh(list_id)
             done += 1
         except Exception:  # one broken list must not starve the others
-            services.db.session.rollback()
+            db.session.rollback()
             log.exception("refreshing list %s failed", list_id)
     return done

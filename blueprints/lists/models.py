@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.ids import PublicIdMixin
 from app.models_base import TimestampMixin, UTCDateTime, utcnow
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from app.auth.models import User
 
 
-class EmailList(PublicIdMixin, TimestampMixin, db.Model):
+class EmailList(PublicIdMixin, TimestampMixin, Model):
     """A manual list (members added by hand or import) or a smart list (criteria)."""
 
     __tablename__ = "email_list"
@@ -35,7 +35,7 @@ class EmailList(PublicIdMixin, TimestampMixin, db.Model):
     owner: Mapped[User] = relationship(lazy="joined")
 
 
-class EmailListMember(db.Model):
+class EmailListMember(Model):
     """One customer on one list; the primary key makes (list, customer) unique."""
 
     __tablename__ = "email_list_member"

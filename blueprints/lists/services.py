@@ -6,11 +6,13 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import (
+    ColumnElement,
     DateTime,
     Select,
     and_,
@@ -50,7 +52,7 @@ EMAIL_COLUMNS = {"email", "e-mail", "e_mail", "email address", "emailaddress"}
 # --- visibility ----------------------------------------------------------------------
 
 
-def visible_lists(user: Any) -> Select[Any]:
+def visible_lists(user: User) -> Select[Any]:
     """Managers and admins see every list; a rep sees the lists they own."""
     stmt = select(EmailList)
     if not user.sees_all_territories:
@@ -58,7 +60,7 @@ def visible_lists(user: Any) -> Select[Any]:
     return stmt.order_by(EmailList.name, EmailList.id)
 
 
-def get_list(public_id: str, user: Any) -> EmailList | None:
+def get_list(public_id: str, user: User) -> EmailList | None:
     """A list ``user`` may see (and so edit: owners, managers, admins), or None."""
     return db.session.scalar(visible_lists(user).where(EmailList.public_id == public_id))
 
@@ -92,7 +94,7 @@ def customer_row_json(c: Customer) -> dict[str, Any]:
 # --- criteria --------------------------------------------------------------------------
 
 
-def check_criteria(node: Any, user: Any | None, today: date | None = None) -> cr.Context:
+def check_criteria(node: Any, user: User | None, today: date | None = None) -> cr.Context:
     """Resolve the criterion's references, or a 422 naming each bad one."""
     ctx, errors = cr.resolve_references(node, user, today)
     if errors:
@@ -100,13 +102,13 @@ def check_criteria(node: Any, user: Any | None, today: date | None = None) -> cr
     return ctx
 
 
-def matching_ids(node: Any, ctx: cr.Context, user: Any) -> Select[Any]:
+def matching_ids(node: Any, ctx: cr.Context, user: User) -> Select[Any]:
     """ONE SELECT of the ids of customers matching ``node`` within ``user``'s scope."""
     stmt = select(Customer.id).where(cr.compile_criterion(node, ctx), ~Customer.archived)
     return scope_customers(stmt, user)
 
 
-def preview(user: Any, node: Any, today: date | None = None) -> dict[str, Any]:
+def preview(user: User, node: Any, today: date | None = None) -> dict[str, Any]:
     """How many customers a criterion matches now, and the first few; writes nothing."""
     ctx = check_criteria(node, user, today)
     ids = matching_ids(node, ctx, user)
@@ -123,7 +125,7 @@ def preview(user: Any, node: Any, today: date | None = None) -> dict[str, Any]:
 # --- lists -----------------------------------------------------------------------------
 
 
-def create_list(user: Any, name: str, description: str | None, criteria: Any | None) -> EmailList:
+def create_list(user: User, name: str, description: str | None, criteria: Any | None) -> EmailList:
     """A manual list, or a smart list when ``criteria`` is given (refresh it afterwards)."""
     stored = None
     if criteria is not None:
@@ -141,7 +143,7 @@ def create_list(user: Any, name: str, description: str | None, criteria: Any | N
     return lst
 
 
-def update_list(user: Any, lst: EmailList, data: dict[str, Any]) -> bool:
+def update_list(user: User, lst: EmailList, data: dict[str, Any]) -> bool:
     """Apply a PATCH; True when the criteria changed (the caller refreshes)."""
     changed = False
     if "criteria" in data:
@@ -230,10 +232,10 @@ def refresh(list_id: int, today: date | None = None) -> int | None:
     if lst is None or not lst.is_smart or not lst.criteria:
         db.session.rollback()
         return None
-    owner = db.session.get(User, lst.owner_id)
+    owner = db.session.get_one(User, lst.owner_id)
     node = cr.parse(lst.criteria)
     ctx, _errors = cr.resolve_references(node, None, today)  # vanished refs match nothing
-    where = cr.compile_criterion(node, ctx) & ~Customer.archived
+    where: ColumnElement[bool] = cr.compile_criterion(node, ctx) & ~Customer.archived
     scope = customer_filter(owner)
     if scope is not None:
         where = and_(where, scope)
@@ -248,9 +250,9 @@ def refresh(list_id: int, today: date | None = None) -> int | None:
     )
     size = int(current_app.config.get("LIST_REFRESH_SLICE") or REFRESH_SLICE)
     for ids in _streamed(leaving, size):
-        busy.retry(lambda ids=ids: _write_batch(list_id, ids, []))
+        busy.retry(partial(_write_batch, list_id, ids, []))
     for ids in _streamed(joining, size):
-        busy.retry(lambda ids=ids: _write_batch(list_id, [], ids))
+        busy.retry(partial(_write_batch, list_id, [], ids))
     return _finish_refresh(list_id)
 
 
@@ -328,7 +330,7 @@ def stale_smart_lists(max_age: timedelta, limit: int) -> list[int]:
 # --- members ---------------------------------------------------------------------------
 
 
-def members_query(lst: EmailList, user: Any) -> Select[Any]:
+def members_query(lst: EmailList, user: User) -> Select[Any]:
     stmt = (
         select(Customer)
         .join(EmailListMember, EmailListMember.customer_id == Customer.id)
@@ -354,7 +356,7 @@ def _chunks(values: list[Any]) -> Iterator[list[Any]]:
         yield values[i : i + CHUNK]
 
 
-def _resolve_customer_ids(user: Any, public_ids: list[str]) -> list[int]:
+def _resolve_customer_ids(user: User, public_ids: list[str]) -> list[int]:
     unique = list(dict.fromkeys(public_ids))
     found: dict[str, int] = {}
     for chunk in _chunks(unique):
@@ -370,7 +372,7 @@ def _resolve_customer_ids(user: Any, public_ids: list[str]) -> list[int]:
     return list(found.values())
 
 
-def _ids_by_email(user: Any | None, emails: Iterable[str]) -> dict[str, list[int]]:
+def _ids_by_email(user: User | None, emails: Iterable[str]) -> dict[str, list[int]]:
     """Normalised email -> customer ids with that email (visible to ``user`` if given)."""
     result: dict[str, list[int]] = {}
     for chunk in _chunks(list(emails)):
@@ -384,7 +386,7 @@ def _ids_by_email(user: Any | None, emails: Iterable[str]) -> dict[str, list[int
     return result
 
 
-def _resolve_emails(user: Any, emails: list[str]) -> list[int]:
+def _resolve_emails(user: User, emails: list[str]) -> list[int]:
     errors: dict[str, str] = {}
     normalised: dict[int, str] = {}
     for i, raw in enumerate(emails):
@@ -404,7 +406,7 @@ def _resolve_emails(user: Any, emails: list[str]) -> list[int]:
 
 
 def _resolve_members(
-    user: Any, customer_ids: list[str] | None, emails: list[str] | None
+    user: User, customer_ids: list[str] | None, emails: list[str] | None
 ) -> list[int]:
     """Customer ids from public ids or, when none are given, from email addresses."""
     if customer_ids is not None:
@@ -413,7 +415,7 @@ def _resolve_members(
 
 
 def add_members(
-    user: Any, lst: EmailList, customer_ids: list[str] | None, emails: list[str] | None
+    user: User, lst: EmailList, customer_ids: list[str] | None, emails: list[str] | None
 ) -> int:
     """Add customers (by public id or email) to a manual list; returns how many were new."""
     _require_manual(lst)
@@ -427,7 +429,7 @@ def add_members(
 
 
 def remove_members(
-    user: Any, lst: EmailList, customer_ids: list[str] | None, emails: list[str] | None
+    user: User, lst: EmailList, customer_ids: list[str] | None, emails: list[str] | None
 ) -> int:
     _require_manual(lst)
     ids = _resolve_members(user, customer_ids, emails)
@@ -446,14 +448,14 @@ def remove_members(
 # --- CSV -------------------------------------------------------------------------------
 
 
-def _email_column(header: list[str]) -> str | None:
+def _email_column(header: Sequence[str]) -> str | None:
     for name in header:
         if (name or "").strip().lower() in EMAIL_COLUMNS:
             return name
     return None
 
 
-def _id_column(header: list[str]) -> str | None:
+def _id_column(header: Sequence[str]) -> str | None:
     """The customer id column of an export (``customer_id``), when the file has one."""
     for name in header:
         if (name or "").strip().lower().replace(" ", "_") in ID_COLUMNS:
@@ -470,7 +472,7 @@ def _cell(row: dict[str | Any, Any], column: str | None) -> str:
 
 
 def _match_customer_ids(
-    user: Any, id_rows: list[tuple[int, str, str]]
+    user: User, id_rows: list[tuple[int, str, str]]
 ) -> tuple[set[int], list[dict[str, Any]]]:
     """Customers named by id (an export's ``customer_id`` column), email or not.
 
@@ -506,7 +508,7 @@ def _match_customer_ids(
     return matched, rejected
 
 
-def import_csv(user: Any, lst: EmailList, data: bytes, dry_run: bool) -> dict[str, Any]:
+def import_csv(user: User, lst: EmailList, data: bytes, dry_run: bool) -> dict[str, Any]:
     """Match a CSV's rows to customers and add them; report every rejected row.
 
     A row is matched by its ``customer_id`` when the file has that column (an export
@@ -590,7 +592,7 @@ def import_csv(user: Any, lst: EmailList, data: bytes, dry_run: bool) -> dict[st
     rejected.extend(rejected_by_id)
     rejected.sort(key=lambda r: r["line"])
 
-    already = set()
+    already: set[int] = set()
     for chunk in _chunks(sorted(ids)):
         already.update(
             db.session.scalars(
@@ -618,7 +620,7 @@ def import_csv(user: Any, lst: EmailList, data: bytes, dry_run: bool) -> dict[st
 EXPORT_HEADER = ["email", "name", "customer_id", "territory", "account_type", "account_priority"]
 
 
-def export_rows(lst: EmailList, user: Any) -> Iterator[str]:
+def export_rows(lst: EmailList, user: User) -> Iterator[str]:
     """The list's members you can see as CSV text chunks: a BOM, a header, then rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -653,7 +655,7 @@ def _safe_cell(value: str) -> str:
     return "'" + value if value[:1] in FORMULA_STARTS else value
 
 
-def audience_ids(public_id: str, user: Any) -> Select[Any]:
+def audience_ids(public_id: str, user: User) -> Select[Any]:
     """The ``list`` audience resolver: member ids of a list ``user`` sees, in their scope."""
     lst = get_list(public_id, user)
     if lst is None:
@@ -665,7 +667,7 @@ def audience_ids(public_id: str, user: Any) -> Select[Any]:
     return stmt
 
 
-def audience_add(public_id: str, customer_ids: Sequence[str], user: Any) -> int:
+def audience_add(public_id: str, customer_ids: Sequence[str], user: User) -> int:
     """The ``list`` audience writer: add customers (public ids) to a manual list."""
     lst = get_list(public_id, user)
     if lst is None:
@@ -673,7 +675,7 @@ def audience_add(public_id: str, customer_ids: Sequence[str], user: Any) -> int:
     return add_members(user, lst, list(customer_ids), None)
 
 
-def audience_choices(user: Any) -> list[tuple[str, str]]:
+def audience_choices(user: User) -> list[tuple[str, str]]:
     """The lists ``user`` may send to, labelled with their member counts."""
     return [
         (lst.public_id, f"{lst.name} ({lst.member_count:,})")
@@ -681,7 +683,7 @@ def audience_choices(user: Any) -> list[tuple[str, str]]:
     ]
 
 
-def audience_label(public_id: str, user: Any) -> str:
+def audience_label(public_id: str, user: User) -> str:
     lst = get_list(public_id, user)
     if lst is None:
         raise LookupError("unknown list")

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -57,7 +67,7 @@ def index():
     return render_template("lists/index.html", pagination=pagination)
 
 
-def _builder_options() -> dict[str, list[str]]:
+def _builder_options() -> dict[str, list[Any]]:
     territories = db.session.scalars(select(Territory).order_by(Territory.name)).all()
     if not current_user.sees_all_territories:
         territories = [t for t in territories if t.id == current_user.territory_id]
@@ -76,7 +86,12 @@ def _builder_options() -> dict[str, list[str]]:
 def _form_page(form: ListForm, errors: dict[str, str], lst: EmailList | None = None):
     """The list form with its criteria builder: new (``lst`` None) or edit; 422 on errors,
     the form's own (a description too long) as well as the service's."""
-    errors = {name: messages[0] for name, messages in form.errors.items() if name} | errors
+    field_errors = {
+        name: messages[0]
+        for name, messages in form.errors.items()
+        if name and isinstance(messages, list)
+    }
+    errors = field_errors | errors
     return render_template(
         "lists/new.html",
         form=form,
@@ -103,7 +118,7 @@ def new():
                 raw = json.loads(form.criteria.data or "null")
                 criterion = schemas.PreviewIn.model_validate({"criteria": raw}).criteria
             lst = services.create_list(
-                current_user, form.name.data, form.description.data or None, criterion
+                current_user, form.name.data or "", form.description.data or None, criterion
             )
         except json.JSONDecodeError:
             errors = {"criteria": "not valid JSON"}
@@ -162,7 +177,7 @@ def add_member(list_id: str):
     if not form.validate_on_submit():
         return detail(lst.public_id, member_form=form), 422
     try:
-        added = services.add_members(current_user, lst, None, [form.email.data])
+        added = services.add_members(current_user, lst, None, [form.email.data or ""])
     except ApiError as exc:
         db.session.rollback()
         add_error(form, "email", f"{form.email.data}: {_error_text(exc)}")
@@ -255,7 +270,7 @@ def import_csv(list_id: str):
     if not form.validate_on_submit():
         flash("Choose a CSV file to import.", "warning")
         return redirect(url_for("lists.detail", list_id=lst.public_id))
-    limit = int(services.current_app.config["LIST_IMPORT_MAX_BYTES"])
+    limit = int(current_app.config["LIST_IMPORT_MAX_BYTES"])
     try:
         report = services.import_csv(
             current_user, lst, form.file.data.read(limit + 1), bool(form.dry_run.data)

@@ -13,7 +13,7 @@ import contextlib
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from email.utils import parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -30,6 +30,9 @@ from blueprints.mailchimp.models import MailchimpCampaign, MailchimpSync
 from blueprints.mailchimp.services import require_client
 from providers import mailchimp as mc
 from providers.errors import NotFoundError, ProviderError
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 UNSUB_FOOTER = '<p style="font-size:12px"><a href="*|UNSUB|*">Unsubscribe</a></p>'
 MAX_SUBJECT = 300  # MailchimpCampaign.subject
@@ -74,7 +77,7 @@ def recipient_subject(campaign: MailchimpCampaign, customer: Customer) -> str:
 
 
 def _recipients_or_422(
-    client: mc.MailchimpClient, sync: MailchimpSync, user: Any
+    client: mc.MailchimpClient, sync: MailchimpSync, user: User
 ) -> segments.Recipients:
     """Point the list's segment at its current members; 422 when nobody is reachable."""
     recipients = segments.refresh(client, sync, user)
@@ -92,7 +95,7 @@ def _recipients_or_422(
 
 
 def create(
-    user: Any, sync_id: str, template_id: str, subject: str | None = None
+    user: User, sync_id: str, template_id: str, subject: str | None = None
 ) -> MailchimpCampaign:
     """Create the draft in Mailchimp for a synced list (one click): the audience gets the
     merge fields the template needs, and the campaign targets the list's segment only."""
@@ -145,7 +148,7 @@ def create(
     return campaign
 
 
-def _target_list(campaign: MailchimpCampaign, user: Any) -> mc.MailchimpClient:
+def _target_list(campaign: MailchimpCampaign, user: User) -> mc.MailchimpClient:
     """Right before a send: the segment holds the list's members now, and the draft in
     Mailchimp targets that segment (a draft made for the whole audience is refused)."""
     sync = db.session.get(MailchimpSync, campaign.sync_id)
@@ -171,7 +174,7 @@ def _target_list(campaign: MailchimpCampaign, user: Any) -> mc.MailchimpClient:
     return client
 
 
-def send_now(campaign: MailchimpCampaign, user: Any) -> MailchimpCampaign:
+def send_now(campaign: MailchimpCampaign, user: User) -> MailchimpCampaign:
     """Send once to the list's segment (Mailchimp's send is not idempotent: no blind
     retry)."""
     if campaign.status not in ("draft", "failed"):
@@ -190,7 +193,7 @@ def send_now(campaign: MailchimpCampaign, user: Any) -> MailchimpCampaign:
     return campaign
 
 
-def schedule(campaign: MailchimpCampaign, when: datetime, user: Any) -> MailchimpCampaign:
+def schedule(campaign: MailchimpCampaign, when: datetime, user: User) -> MailchimpCampaign:
     """Schedule to the list's segment as it is now (a static segment: members added to the
     list later are in it only after another sync or send)."""
     if campaign.status not in ("draft", "failed"):

@@ -7,8 +7,6 @@ with the counts committed after every page so the page can show progress.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from app import jobs
@@ -25,7 +23,7 @@ from providers.errors import NotFoundError, ProviderError
 SAMPLE = 200  # unmatched addresses kept to show
 
 
-def start(user: Any, audience_id: str, list_ref: str) -> MailchimpImport:
+def start(user: User, audience_id: str, list_ref: str) -> MailchimpImport:
     """Check the audience and the list, then queue the import (inline without Redis)."""
     audiences.resolve("list", list_ref, user)  # 422 naming listId when unknown or hidden
     known = {a.id: a for a in services.list_audiences()}
@@ -77,7 +75,7 @@ def run(import_id: int) -> MailchimpImport | None:
     return item
 
 
-def _apply(item: MailchimpImport, page: sync.MatchedPage, user: Any) -> None:
+def _apply(item: MailchimpImport, page: sync.MatchedPage, user: User) -> None:
     if page.customer_ids:
         item.added += audiences.add_members("list", item.list_ref, page.customer_ids, user)
     item.matched += len(page.customer_ids)

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.ids import PublicIdMixin
 from app.models_base import UTCDateTime, utcnow
 
 
-class MailchimpConnection(db.Model):
+class MailchimpConnection(Model):
     """The team's one Mailchimp account: an API key or an OAuth token, Fernet-encrypted."""
 
     __tablename__ = "mailchimp_connection"
@@ -31,7 +31,7 @@ class MailchimpConnection(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-class MailchimpSync(PublicIdMixin, db.Model):
+class MailchimpSync(PublicIdMixin, Model):
     """A CRM list kept in step with a Mailchimp audience.
 
     ``list_ref`` is the lists channel's public id (a string, not a foreign key: channels
@@ -63,7 +63,7 @@ class MailchimpSync(PublicIdMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class MailchimpCampaign(PublicIdMixin, db.Model):
+class MailchimpCampaign(PublicIdMixin, Model):
     __tablename__ = "mailchimp_campaign"
     id_prefix = "mcc"
 
@@ -82,7 +82,7 @@ class MailchimpCampaign(PublicIdMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class MailchimpImport(PublicIdMixin, db.Model):
+class MailchimpImport(PublicIdMixin, Model):
     """An audience's subscribed members matched to customers by email and added to a CRM
     list, run as a job; the page shows its progress and result."""
 
@@ -107,7 +107,7 @@ class MailchimpImport(PublicIdMixin, db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class MailchimpUnlinkedMember(db.Model):
+class MailchimpUnlinkedMember(Model):
     """A member a Mailchimp admin deleted from an audience (``unsubscribe`` webhook with
     ``action=delete``): not an opt-out, but the push sync no longer re-adds the address
     to that audience. A later ``subscribe`` webhook for it links it again."""

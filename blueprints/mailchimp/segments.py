@@ -10,7 +10,7 @@ created, sent or scheduled: only the differences are sent, 500 addresses a call.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
@@ -20,6 +20,9 @@ from app.messaging import audiences, consent
 from blueprints.mailchimp.client import with_retries
 from blueprints.mailchimp.models import MailchimpSync
 from providers import mailchimp as mc
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 SEGMENT_PREFIX = "Decant list "
 
@@ -66,7 +69,7 @@ def segment_name(sync: MailchimpSync) -> str:
     return f"{SEGMENT_PREFIX}{sync.list_ref}"
 
 
-def list_addresses(sync: MailchimpSync, user: Any) -> set[str]:
+def list_addresses(sync: MailchimpSync, user: User) -> set[str]:
     """Lower-cased addresses of the list's members who may be emailed now."""
     ids = audiences.resolve("list", sync.list_ref, user)
     ids_subquery = ids.scalar_subquery() if hasattr(ids, "scalar_subquery") else ids
@@ -87,7 +90,7 @@ def find(client: mc.MailchimpClient, sync: MailchimpSync) -> mc.Segment | None:
 
 
 def refresh(
-    client: mc.MailchimpClient, sync: MailchimpSync, user: Any, *, create: bool = True
+    client: mc.MailchimpClient, sync: MailchimpSync, user: User, *, create: bool = True
 ) -> Recipients | None:
     """Make the list's segment hold exactly the list's contactable members (None when
     there is no segment and ``create`` is false)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -18,6 +18,9 @@ from blueprints.mailchimp.models import MailchimpConnection, MailchimpSync
 from providers import mailchimp as mc
 from providers.errors import AuthenticationError, ProviderError
 
+if TYPE_CHECKING:
+    from app.auth.models import User
+
 MIN_FREQUENCY_SECONDS = 300
 
 
@@ -29,7 +32,7 @@ def _iso(value: Any) -> str | None:
 
 
 def _store(
-    auth_type: str, secret: str, dc: str, account: mc.Account | None, user: Any
+    auth_type: str, secret: str, dc: str, account: mc.Account | None, user: User
 ) -> MailchimpConnection:
     """Replace the one connection; the secret is encrypted, never stored in clear."""
     old = get_connection()
@@ -52,7 +55,7 @@ def _store(
     return conn
 
 
-def connect_api_key(api_key: str, user: Any) -> MailchimpConnection:
+def connect_api_key(api_key: str, user: User) -> MailchimpConnection:
     """Check the key's format, ping the account, then store it encrypted."""
     try:
         dc = mc.parse_api_key(api_key)
@@ -62,7 +65,7 @@ def connect_api_key(api_key: str, user: Any) -> MailchimpConnection:
     return _store("api_key", api_key.strip(), dc, account, user)
 
 
-def connect_oauth(code: str, redirect_uri: str, user: Any) -> MailchimpConnection:
+def connect_oauth(code: str, redirect_uri: str, user: User) -> MailchimpConnection:
     """Exchange an authorization code, read the data centre, store the token encrypted."""
     cfg = current_app.config
     try:
@@ -169,7 +172,7 @@ def get_sync(public_id: str) -> MailchimpSync | None:
 
 
 def create_or_update_sync(
-    user: Any, list_id: str, audience_id: str, frequency_seconds: int | None
+    user: User, list_id: str, audience_id: str, frequency_seconds: int | None
 ) -> MailchimpSync:
     """One sync per (list, audience); checks both exist before saving."""
     audiences.resolve("list", list_id, user)  # 422 naming listId when unknown or hidden
@@ -216,11 +219,11 @@ def _ensure_webhook(sync: MailchimpSync) -> None:
     db.session.commit()
 
 
-def list_label(sync: MailchimpSync, user: Any) -> str:
+def list_label(sync: MailchimpSync, user: User) -> str:
     return list_label_of(sync.list_ref, user)
 
 
-def list_label_of(list_ref: str, user: Any) -> str:
+def list_label_of(list_ref: str, user: User) -> str:
     """A CRM list's name through the audience registry (the lists channel owns it)."""
     resolver = audiences.resolvers().get("list")
     if resolver is None or resolver.describe is None:

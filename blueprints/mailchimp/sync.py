@@ -346,7 +346,7 @@ class MatchedPage:
 
 
 def matched_pages(
-    client: mc.MailchimpClient, audience_id: str, user: Any, page_size: int = 500
+    client: mc.MailchimpClient, audience_id: str, user: User, page_size: int = 500
 ) -> Iterator[MatchedPage]:
     """Match an audience's subscribed members to CRM customers by email, page by page."""
     from app.crm.scoping import customer_filter
@@ -375,7 +375,7 @@ def matched_pages(
         yield match()
 
 
-def match_audience(client: mc.MailchimpClient, audience_id: str, user: Any) -> dict[str, Any]:
+def match_audience(client: mc.MailchimpClient, audience_id: str, user: User) -> dict[str, Any]:
     """Match an audience's subscribed members to CRM customers visible to ``user`` by email.
 
     Returns matched customer public ids and unmatched addresses (the first 1,000 listed,

@@ -48,10 +48,9 @@ def replies(customer_ids: Collection[int], since: datetime, until: datetime) -> 
         .order_by(m.created_at)
     ).all()
     by_customer: dict[int, list[tuple[datetime, str, int | None]]] = defaultdict(list)
-    for row in sent:
-        by_customer[row.customer_id].append(
-            (_aware(row.created_at), row.public_id, row.campaign_id)
-        )
+    for customer_id, public_id, campaign_id, created_at in sent:
+        if customer_id is not None:
+            by_customer[customer_id].append((_aware(created_at), public_id, campaign_id))
     touches: list[Touch] = []
     for row in inbound:
         at = _aware(row.created_at)

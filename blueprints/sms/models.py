@@ -7,13 +7,13 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.ids import PublicIdMixin
 from app.messaging.outbox import OutboxMixin
 from app.models_base import UTCDateTime, utcnow
 
 
-class SmsConversation(PublicIdMixin, db.Model):
+class SmsConversation(PublicIdMixin, Model):
     """A thread with one phone number (a customer's, or an unknown contact's)."""
 
     __tablename__ = "sms_conversation"
@@ -31,7 +31,7 @@ class SmsConversation(PublicIdMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class SmsMessage(PublicIdMixin, OutboxMixin, db.Model):
+class SmsMessage(PublicIdMixin, OutboxMixin, Model):
     """One text, in or out. Outbound rows move through the outbox states; inbound rows
     are ``received``. ``delivery_status`` follows Twilio's status callbacks."""
 

@@ -11,6 +11,7 @@ from sqlalchemy import Select, and_, case, func, insert, literal, select
 
 from app.crm.models import CommunicationPreference, Customer, Territory
 from app.crm.services import log_activity
+from app.current import app_object
 from app.extensions import db
 from app.messaging import consent
 from app.messaging.delivery import DeliveryChannel, Outcome, RateLimit, register
@@ -37,7 +38,7 @@ DUPLICATE_ADDRESS = "duplicate address"
 
 def provider() -> SmsProvider:
     """The adapter for SMS_PROVIDER (twilio with credentials, else console)."""
-    app = current_app._get_current_object()
+    app = app_object()
     cached = app.extensions.get("decant_sms_provider")
     if cached is None:
         cached = build_sms_provider(app.config.get("SMS_PROVIDER") or "console", app.config)
@@ -225,7 +226,7 @@ def after_send(rows: Sequence[OutboxRow]) -> None:
     """File each sent or failed text in its conversation and the customer's timeline."""
     from blueprints.sms.services import conversation_for
 
-    app = current_app._get_current_object()
+    app = app_object()
     for row in rows:
         if row.status not in ("sent", "failed"):
             continue

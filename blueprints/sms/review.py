@@ -11,7 +11,7 @@ the customer can opt in again.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select
 
@@ -20,7 +20,10 @@ from app.extensions import db
 from app.messaging import consent
 from app.models_base import utcnow
 from blueprints.sms import services
-from blueprints.sms.models import SmsMessage
+from blueprints.sms.models import SmsConversation, SmsMessage
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 Decision = Literal["opt_out", "not_opt_out"]
 DECISIONS: tuple[Decision, ...] = ("opt_out", "not_opt_out")
@@ -41,11 +44,9 @@ def flagged_conversations(conversation_ids: Iterable[int]) -> set[int]:
     )
 
 
-def visible_message(public_id: str, user: Any) -> SmsMessage | None:
+def visible_message(public_id: str, user: User) -> SmsMessage | None:
     """An inbound text in a conversation ``user`` may see."""
-    conversations = services.visible_conversations(user).with_only_columns(
-        services.SmsConversation.id
-    )
+    conversations = services.visible_conversations(user).with_only_columns(SmsConversation.id)
     return db.session.scalar(
         select(SmsMessage).where(
             SmsMessage.public_id == public_id,
@@ -55,7 +56,7 @@ def visible_message(public_id: str, user: Any) -> SmsMessage | None:
     )
 
 
-def decide(user: Any, message_id: str, decision: str) -> SmsMessage:
+def decide(user: User, message_id: str, decision: str) -> SmsMessage:
     """Resolve a flagged text; 404 when unseen, 422 for an unknown decision, 409 when
     asked to call a recorded opt-out "not an opt-out"."""
     if decision not in DECISIONS:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from flask import current_app
@@ -14,6 +14,7 @@ from app.api.errors import not_found, validation_error
 from app.crm.models import Activity, Customer
 from app.crm.scoping import get_visible_customer, visible_customer_ids
 from app.crm.services import log_activity, normalise_phone
+from app.current import app_object
 from app.extensions import db
 from app.ids import new_public_id
 from app.messaging import consent, delivery
@@ -25,6 +26,9 @@ from app.signals import inbound_sms, message_event
 from blueprints.sms import keywords, settings
 from blueprints.sms.models import SmsConversation, SmsMessage
 from providers.sms import segment_info
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 #: Receipts saying a text never reached the phone: the message failed.
 UNDELIVERED = frozenset({"undelivered", "failed"})
@@ -62,11 +66,11 @@ def conversation_for(customer_id: int | None, phone: str) -> SmsConversation:
         with db.session.begin_nested():
             db.session.add(conversation)
     except IntegrityError:  # created concurrently
-        return db.session.scalar(stmt.order_by(SmsConversation.id))
+        return db.session.scalars(stmt.order_by(SmsConversation.id).limit(1)).one()
     return conversation
 
 
-def visible_conversations(user: Any) -> Select[Any]:
+def visible_conversations(user: User) -> Select[Any]:
     """Conversations ``user`` may see: their territory's customers; unknown contacts
     only for those who see every territory."""
     stmt = select(SmsConversation)
@@ -75,13 +79,13 @@ def visible_conversations(user: Any) -> Select[Any]:
     return stmt.where(SmsConversation.customer_id.in_(visible_customer_ids(user)))
 
 
-def get_conversation(public_id: str, user: Any) -> SmsConversation | None:
+def get_conversation(public_id: str, user: User) -> SmsConversation | None:
     return db.session.scalar(
         visible_conversations(user).where(SmsConversation.public_id == public_id)
     )
 
 
-def inbox(user: Any) -> Select[Any]:
+def inbox(user: User) -> Select[Any]:
     return visible_conversations(user).order_by(
         SmsConversation.last_message_at.desc().nulls_last(), SmsConversation.id.desc()
     )
@@ -127,7 +131,7 @@ def customer_for(conversation: SmsConversation) -> Customer | None:
     return db.session.get(Customer, conversation.customer_id)
 
 
-def unread_total(user: Any) -> int:
+def unread_total(user: User) -> int:
     stmt = visible_conversations(user).with_only_columns(
         db.func.coalesce(db.func.sum(SmsConversation.unread_count), 0)
     )
@@ -199,7 +203,7 @@ def queue_message(
     customer: Customer | None,
     to: str,
     body: str,
-    user: Any,
+    user: User,
     media_urls: list[str] | None = None,
     template_id: int | None = None,
     conversation: SmsConversation | None = None,
@@ -231,11 +235,11 @@ def queue_message(
     message_id = message.id
     delivery.enqueue_single("sms", message_id)
     db.session.expire_all()
-    return db.session.get(SmsMessage, message_id)
+    return db.session.get_one(SmsMessage, message_id)
 
 
 def send_to_customer(
-    user: Any,
+    user: User,
     *,
     customer_id: str,
     to: str | None,
@@ -261,7 +265,7 @@ def send_to_customer(
     )
 
 
-def reply(user: Any, conversation: SmsConversation, body: str) -> SmsMessage:
+def reply(user: User, conversation: SmsConversation, body: str) -> SmsMessage:
     """A reply in a thread (inbox or customer page)."""
     customer = customer_for(conversation)
     mark_read(conversation)
@@ -278,7 +282,7 @@ def reply(user: Any, conversation: SmsConversation, body: str) -> SmsMessage:
 
 
 def create_campaign(
-    user: Any,
+    user: User,
     *,
     list_id: str,
     body: str | None,
@@ -330,7 +334,7 @@ def create_campaign(
     return campaign
 
 
-def get_campaign(public_id: str, user: Any) -> Campaign | None:
+def get_campaign(public_id: str, user: User) -> Campaign | None:
     stmt = select(Campaign).where(Campaign.public_id == public_id, Campaign.channel == "sms")
     if not user.sees_all_territories:
         stmt = stmt.where(Campaign.created_by_id == user.id)
@@ -407,7 +411,7 @@ def receive(data: dict[str, Any], event_id: int | None = None) -> str | None:
     else:
         answer = None
     inbound_sms.send(
-        current_app._get_current_object(),
+        app_object(),
         event_id=event_id,
         data=data,
         message_id=message.public_id,
@@ -553,7 +557,7 @@ def status_update(data: dict[str, Any]) -> bool:
             customer_id=message.customer_id,
         )
     message_event.send(
-        current_app._get_current_object(),
+        app_object(),
         channel="sms",
         message_id=message.public_id,
         event=status,

@@ -95,7 +95,7 @@ def review_message(conversation_id: str, message_id: str):
         flash("Choose opt-out or not an opt-out.", "danger")
         return redirect(_back(conversation_id))
     try:
-        review.decide(current_user, message_id, form.decision.data)
+        review.decide(current_user, message_id, form.decision.data or "")
     except DomainError as exc:
         flash(f"Not changed: {exc.text()}", "danger")
         return redirect(_back(conversation_id))

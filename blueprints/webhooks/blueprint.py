@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from app.webhooks.intake import (  # noqa: F401 - the route modules' imports
+from app.webhooks.intake import (
     Applied,
     RetryLater,
     backoff,
@@ -14,5 +14,16 @@ from app.webhooks.intake import (  # noqa: F401 - the route modules' imports
     record_failure,
     retry,
 )
+
+__all__ = [
+    "Applied",
+    "RetryLater",
+    "backoff",
+    "bp",
+    "max_attempts",
+    "receive",
+    "record_failure",
+    "retry",
+]
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/sales/marketing/webhooks")

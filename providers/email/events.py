@@ -340,7 +340,8 @@ def parse_ses(message: Mapping[str, Any]) -> list[EmailEvent]:
         return []
     kind, section_name, recipients_key = spec
     mail = record["mail"]
-    section = record.get(section_name) if isinstance(record.get(section_name), dict) else {}
+    found = record.get(section_name)
+    section: dict[str, Any] = found if isinstance(found, dict) else {}
     if recipients_key:
         recipients = [_recipient(r) for r in section.get(recipients_key) or []]
     else:

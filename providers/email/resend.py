@@ -116,7 +116,7 @@ class ResendEmailProvider(EmailProvider):
         self.http = _SessionClient(timeout)
 
     def send(self, message: OutgoingEmail) -> SendResult:
-        options: dict[str, Any] = {}
+        options: resend.Emails.SendOptions = {}
         if message.idempotency_key:
             options["idempotency_key"] = message.idempotency_key
         answer = self._call(lambda: resend.Emails.send(_params(message), options or None))
@@ -126,7 +126,7 @@ class ResendEmailProvider(EmailProvider):
         self.check_batch_size(messages)
         if not messages:
             return []
-        options: dict[str, Any] = {"batch_validation": "permissive"}
+        options: resend.Batch.SendOptions = {"batch_validation": "permissive"}
         key = batch_idempotency_key(messages)
         if key:
             options["idempotency_key"] = key
@@ -167,13 +167,13 @@ def batch_idempotency_key(messages: Sequence[OutgoingEmail]) -> str | None:
     return f"batch-{digest}"
 
 
-def _params(message: OutgoingEmail) -> dict[str, Any]:
+def _params(message: OutgoingEmail) -> resend.Emails.SendParams:
     sender = (
         formataddr((message.from_name, message.from_email))
         if message.from_name
         else message.from_email
     )
-    params: dict[str, Any] = {
+    params: resend.Emails.SendParams = {
         "from": sender,
         "to": [message.to],
         "subject": message.subject,

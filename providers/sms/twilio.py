@@ -70,7 +70,7 @@ class _ParamsWithGetall(Protocol):
     def getall(self, key: str) -> list[str]: ...
 
 
-class _HeaderKeepingHttpClient(TwilioHttpClient):
+class _HeaderKeepingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # SDK has no types
     """TwilioHttpClient that remembers, per thread, the headers of the last answer.
 
     The SDK's exceptions do not carry response headers; this is how Retry-After is read.
@@ -111,17 +111,18 @@ def map_twilio_error(
         else (exc.detail or exc.title or "Twilio error")
     )
     code_str = str(code if code is not None else status)
-    common = {"code": code_str, "provider": "twilio"}
     if code in STOP_CODES:
-        return PermanentError(text, suppress=True, reason="STOP", **common)
+        return PermanentError(text, suppress=True, reason="STOP", code=code_str, provider="twilio")
     if code in AUTH_CODES or status == 401:
-        return AuthenticationError(text, **common)
+        return AuthenticationError(text, code=code_str, provider="twilio")
     if code in BAD_NUMBER_CODES:
-        return PermanentError(text, suppress=True, reason="bounce", **common)
+        return PermanentError(
+            text, suppress=True, reason="bounce", code=code_str, provider="twilio"
+        )
     if code in RETRY_CODES or status in (408, 429) or status >= 500:
         retry_after = parse_retry_after(_header(headers or {}, "Retry-After"))
-        return TransientError(text, retry_after=retry_after, **common)
-    return PermanentError(text, **common)
+        return TransientError(text, retry_after=retry_after, code=code_str, provider="twilio")
+    return PermanentError(text, code=code_str, provider="twilio")
 
 
 class TwilioSmsProvider(SmsProvider):

@@ -41,7 +41,9 @@ def readme_commands() -> list[tuple[str, ...]]:
 def test_the_readme_names_commands():
     commands = readme_commands()
     assert ("users", "create") in commands and ("jobs", "tick") in commands
-    assert ("email", "sweep") in commands and ("db", "upgrade") in commands
+    assert ("email", "sweep") in commands and ("db", "upgrade", "heads") in commands
+    # a plug-in channel has its own Alembic branch: a bare upgrade stops at several heads
+    assert ("db", "upgrade") not in commands
 
 
 @pytest.mark.parametrize("command", readme_commands(), ids=" ".join)

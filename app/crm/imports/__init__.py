@@ -13,17 +13,20 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.api.errors import ApiError
 from app.crm.imports import catalogue, customers, derived, engine, orders, users
 from app.crm.imports.engine import Row
 from app.crm.imports.rows import ROW_MODELS
+from app.current import app_object
 from app.extensions import db
 from app.signals import import_finished
+
+if TYPE_CHECKING:
+    from app.auth.actor import Actor
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,9 @@ ENTITIES: dict[str, Entity] = {
 }
 
 
-def run(entity: str, raw_rows: Sequence[Any], user: Any, *, dry_run: bool = False) -> dict:
+def run(
+    entity: str, raw_rows: Sequence[Any], user: Actor, *, dry_run: bool = False
+) -> dict[str, Any]:
     """Upsert one batch; the report. A race with another writer on the same external
     ids is retried once from the start (the second pass sees the other's rows)."""
     spec = ENTITIES[entity]
@@ -56,7 +61,7 @@ def run(entity: str, raw_rows: Sequence[Any], user: Any, *, dry_run: bool = Fals
         return _run(spec, raw_rows, user, dry_run)
 
 
-def _run(spec: Entity, raw_rows: Sequence[Any], user: Any, dry_run: bool) -> dict:
+def _run(spec: Entity, raw_rows: Sequence[Any], user: Actor, dry_run: bool) -> dict[str, Any]:
     entity = spec.name
     for attempt in (1, 2):
         rows = engine.parse(ROW_MODELS[entity], raw_rows)
@@ -89,7 +94,7 @@ def _run(spec: Entity, raw_rows: Sequence[Any], user: Any, dry_run: bool) -> dic
         {k: report[k] for k in ("created", "updated", "unchanged", "rejected")},
     )
     if not dry_run:
-        app = current_app._get_current_object()
+        app = app_object()
         import_finished.send(app, entity=entity, report=report, user_id=getattr(user, "id", None))
     return report
 

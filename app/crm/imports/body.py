@@ -29,7 +29,7 @@ def parse_rows(data: bytes, mimetype: str, max_rows: int) -> list[Any]:
     except UnicodeDecodeError as exc:
         raise ApiError(400, "malformed_body", "Body is not UTF-8", {"body": str(exc)}) from exc
     if mimetype == NDJSON:
-        rows = []
+        rows: list[Any] = []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
@@ -46,15 +46,15 @@ def parse_rows(data: bytes, mimetype: str, max_rows: int) -> list[Any]:
                 ) from exc
         return rows
     try:
-        rows = json.loads(text) if text.strip() else None
+        parsed = json.loads(text) if text.strip() else None
     except ValueError as exc:
         raise ApiError(
             400, "malformed_json", "Body is not valid JSON", {"body": "invalid"}
         ) from exc
-    if not isinstance(rows, list):
+    if not isinstance(parsed, list):
         raise ApiError(
             422, "validation_error", "Send a JSON array of rows", {"body": "not an array"}
         )
-    if len(rows) > max_rows:
+    if len(parsed) > max_rows:
         raise too_many(max_rows)
-    return rows
+    return parsed

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from app.crm.imports import engine
 from app.crm.imports.engine import Row
 from app.crm.models import Sku, Territory
+
+if TYPE_CHECKING:
+    from app.auth.actor import Actor
 
 TERRITORY = Territory.__table__
 SKU = Sku.__table__
@@ -23,21 +26,21 @@ SKU_FIELDS = {
 }
 
 
-def plan_territories(rows: list[Row], user: Any) -> None:
+def plan_territories(rows: list[Row], user: Actor) -> None:
     engine.match_existing(TERRITORY, rows, list(TERRITORY_FIELDS.values()), "territory", "name")
     engine.fill_targets(rows, TERRITORY_FIELDS, {"timezone": "UTC"}, required=("name", "timezone"))
     engine.check_unique(TERRITORY, rows, "name", "name")
     engine.classify(rows, [*TERRITORY_FIELDS.values(), "external_id"], Territory.id_prefix)
 
 
-def write_territories(rows: list[Row], user: Any) -> set[int]:
+def write_territories(rows: list[Row], user: Actor) -> set[int]:
     columns = [*TERRITORY_FIELDS.values(), "external_id"]
     engine.write_inserts(TERRITORY, rows, columns)
     engine.write_updates(TERRITORY, rows, columns)
     return set()
 
 
-def plan_skus(rows: list[Row], user: Any) -> None:
+def plan_skus(rows: list[Row], user: Actor) -> None:
     engine.match_existing(SKU, rows, list(SKU_FIELDS.values()), "SKU", "code")
     engine.fill_targets(
         rows, SKU_FIELDS, {"active": True}, required=("code", "name", "price", "active")
@@ -46,7 +49,7 @@ def plan_skus(rows: list[Row], user: Any) -> None:
     engine.classify(rows, [*SKU_FIELDS.values(), "external_id"], Sku.id_prefix)
 
 
-def write_skus(rows: list[Row], user: Any) -> set[int]:
+def write_skus(rows: list[Row], user: Actor) -> set[int]:
     columns = [*SKU_FIELDS.values(), "external_id"]
     engine.write_inserts(SKU, rows, columns)
     engine.write_updates(SKU, rows, columns)

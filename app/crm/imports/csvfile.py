@@ -214,7 +214,7 @@ class CsvSource:
                 f"(columns: {', '.join(self.headers)})"
             )
 
-    def rows(self) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
+    def rows(self) -> Iterator[tuple[int, dict[str, Any], list[str] | list[list[str]]]]:
         """(first file line, import row, raw cells of its lines) one at a time."""
         with self.path.open(encoding=self.encoding, newline="") as handle:
             reader = csv.reader(handle)
@@ -252,10 +252,10 @@ class CsvSource:
 
     def _orders(
         self, records: Iterator[tuple[int, list[str]]]
-    ) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
+    ) -> Iterator[tuple[int, dict[str, Any], list[list[str]]]]:
         """Consecutive lines with the same order number make one order."""
         current: dict[str, Any] | None = None
-        first_line, raw = 0, []
+        first_line, raw = 0, list[list[str]]()
         for line, cells in records:
             if not any(cell.strip() for cell in cells):
                 continue

@@ -3,9 +3,8 @@ custom fields merged (``null`` removes a key), ``archived`` instead of deleting.
 
 from __future__ import annotations
 
-from typing import Any
-
 from app.api.errors import ApiError
+from app.auth.actor import Actor
 from app.auth.models import User
 from app.crm.imports import contacts, engine
 from app.crm.imports.engine import Row
@@ -25,7 +24,7 @@ COMPARED = [*FIELDS.values(), "territory_id", "rep_id", "custom_fields", "extern
 DEFAULTS = {"account_type": "PROSPECT", "account_priority": "MEDIUM", "archived": False}
 
 
-def plan(rows: list[Row], user: Any) -> None:
+def plan(rows: list[Row], user: Actor) -> None:
     engine.match_existing(CUSTOMER, rows, COMPARED, "customer")
     engine.fill_targets(
         rows,
@@ -99,9 +98,13 @@ def _custom_fields(rows: list[Row]) -> None:
         row.target["custom_fields"] = merged
 
 
-def write(rows: list[Row], user: Any) -> set[int]:
+def write(rows: list[Row], user: Actor) -> set[int]:
     now = utcnow()
     created = engine.write_inserts(CUSTOMER, rows, COMPARED, created_at=now, updated_at=now)
     engine.write_updates(CUSTOMER, rows, COMPARED, updated_at=now)
-    changed = {row.current["id"] for row in rows if row.ok and row.result == engine.UPDATED}
+    changed = {
+        row.current["id"]
+        for row in rows
+        if row.ok and row.result == engine.UPDATED and row.current is not None
+    }
     return changed | set(created.values())

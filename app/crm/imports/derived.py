@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from flask import current_app
 from sqlalchemy import func, select, update
 
 from app.bulk import json_list
 from app.crm.imports.engine import BIG_CHUNK, chunks, in_list
 from app.crm.imports.rows import UNCOUNTED_STATUSES
 from app.crm.models import Customer, Order
+from app.current import app_object
 from app.extensions import db
 from app.signals import customer_changed, customers_changed
 
@@ -37,7 +37,7 @@ def announce(customer_ids: Collection[int]) -> None:
     """After the commit: one batch signal, and the per-customer one for its receivers."""
     if not customer_ids:
         return
-    app = current_app._get_current_object()
+    app = app_object()
     ids = sorted(customer_ids)
     customers_changed.send(app, customer_ids=ids)
     if customer_changed.receivers:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model, db
 from app.ids import PublicIdMixin
 from app.models_base import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.auth.actor import Actor
 
 MAPPED, DRY_RUN, QUEUED, RUNNING, DONE, FAILED = (
     "mapped", "dry-run", "queued", "running", "done", "failed",
@@ -26,7 +29,7 @@ COUNTS = ("created", "updated", "unchanged", "rejected")
 SOURCES = ("page", "api", "cli")
 
 
-class ImportRun(PublicIdMixin, db.Model):
+class ImportRun(PublicIdMixin, Model):
     """One import: who, when, what, how far, and what came of it."""
 
     __tablename__ = "import_run"
@@ -106,7 +109,7 @@ class ImportRun(PublicIdMixin, db.Model):
 def record(
     source: str,
     entity: str,
-    user: Any,
+    user: Actor,
     report: dict[str, int] | None = None,
     *,
     file_name: str | None = None,

@@ -15,7 +15,7 @@ import logging
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import current_app
 from sqlalchemy import update
@@ -29,6 +29,9 @@ from app.crm.imports.csvfile import CsvError, CsvSource
 from app.crm.imports.import_log import COUNTS, ImportRun
 from app.extensions import db
 from app.models_base import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +81,19 @@ def _enqueue(entry: ImportRun) -> jobs.JobHandle:
 
 def run_import(import_id: int) -> None:
     """Run the import from where it got to; one job at a time per import."""
-    claimed = db.session.execute(
-        update(ImportRun)
-        .where(ImportRun.id == import_id, ImportRun.status == import_log.QUEUED)
-        .values(status=import_log.RUNNING, updated_at=utcnow())
+    claimed = cast(
+        "CursorResult[Any]",
+        db.session.execute(
+            update(ImportRun)
+            .where(ImportRun.id == import_id, ImportRun.status == import_log.QUEUED)
+            .values(status=import_log.RUNNING, updated_at=utcnow())
+        ),
     ).rowcount
     db.session.commit()
     if not claimed:
         log.info("import %s is not queued: nothing to do", import_id)
         return
-    entry = db.session.get(ImportRun, import_id)
+    entry = db.session.get_one(ImportRun, import_id)
     try:
         _work(entry)
     except (CsvError, ApiError, OSError) as exc:
@@ -99,7 +105,7 @@ def run_import(import_id: int) -> None:
 
 def _fail(import_id: int, message: str) -> None:
     db.session.rollback()
-    entry = db.session.get(ImportRun, import_id)
+    entry = db.session.get_one(ImportRun, import_id)
     entry.status = import_log.FAILED
     entry.error = message[:2000]
     entry.finished_at = utcnow()

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import delete
 
+from app.auth.actor import Actor
 from app.auth.models import User
 from app.bulk import json_list
 from app.crm.imports import engine
@@ -27,7 +27,7 @@ CENTS = Decimal("0.01")
 MAX_TOTAL = Decimal("999999999999.99")  # what an order's Numeric(14, 2) total holds
 
 
-def plan(rows: list[Row], user: Any) -> None:
+def plan(rows: list[Row], user: Actor) -> None:
     engine.match_existing(ORDER, rows, COMPARED, "order")
     engine.require(
         rows, {"customer": "customer", "order_date": "orderDate", "lines": "lines"}, "order"
@@ -112,7 +112,7 @@ def _prices(ids: set[int]) -> dict[int, Decimal]:
     return {pk: price for pk, price in engine.fetch_in((Sku.id, Sku.price), Sku.id, ids)}
 
 
-def write(rows: list[Row], user: Any) -> set[int]:
+def write(rows: list[Row], user: Actor) -> set[int]:
     """Insert new orders, update changed ones, replace the lines that changed; the ids of
     every customer whose orders changed (old and new owner of a moved order)."""
     now = utcnow()

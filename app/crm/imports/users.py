@@ -3,8 +3,7 @@ link, returned once in its report row, to set one (app/auth/invites.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from app.auth.actor import Actor
 from app.auth.models import User
 from app.crm.imports import engine
 from app.crm.imports.engine import Row
@@ -17,7 +16,7 @@ FIELDS = {"name": "name", "email": "email", "role": "role", "active": "active"}
 COMPARED = [*FIELDS.values(), "territory_id", "external_id"]
 
 
-def plan(rows: list[Row], user: Any) -> None:
+def plan(rows: list[Row], user: Actor) -> None:
     engine.match_existing(USER, rows, COMPARED, "user", "email")
     engine.fill_targets(
         rows, FIELDS, {"active": True}, required=("name", "email", "role", "active")
@@ -53,7 +52,7 @@ def _territories(rows: list[Row]) -> None:
                 row.reject("territory", f"unknown territory {ref!r}")
 
 
-def write(rows: list[Row], user: Any) -> set[int]:
+def write(rows: list[Row], user: Actor) -> set[int]:
     now = utcnow()
     engine.write_inserts(USER, rows, COMPARED, created_at=now, updated_at=now)
     engine.write_updates(USER, rows, COMPARED, updated_at=now)

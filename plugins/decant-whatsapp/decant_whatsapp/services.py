@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -32,6 +32,9 @@ from decant_whatsapp.models import (
     WhatsAppTemplate,
 )
 from decant_whatsapp.provider import plain
+
+if TYPE_CHECKING:
+    from app.auth.models import User
 
 CHANNEL = "whatsapp"
 ACTIVITY = "WhatsApp"
@@ -98,7 +101,7 @@ def get_template(public_id: str | None, field: str = "templateId") -> WhatsAppTe
     return found
 
 
-def create_template(user: Any, data: dict[str, Any]) -> WhatsAppTemplate:
+def create_template(user: User, data: dict[str, Any]) -> WhatsAppTemplate:
     """Record an approved template (its ContentSid from Twilio's Content API)."""
     sid = (data.get("content_sid") or "").strip()
     if not CONTENT_SID.match(sid):
@@ -139,7 +142,7 @@ def fill(template: WhatsAppTemplate, customer: Customer | None) -> tuple[dict[st
 
 
 def send_to_customer(
-    user: Any,
+    user: User,
     *,
     customer_id: str,
     to: str | None,
@@ -190,7 +193,7 @@ def send_to_customer(
 
 
 def create_campaign(
-    user: Any,
+    user: User,
     *,
     list_id: str,
     template_id: str | None,
@@ -230,7 +233,7 @@ def create_campaign(
     return campaign
 
 
-def get_campaign(public_id: str, user: Any) -> Campaign | None:
+def get_campaign(public_id: str, user: User) -> Campaign | None:
     stmt = select(Campaign).where(Campaign.public_id == public_id, Campaign.channel == CHANNEL)
     if not user.sees_all_territories:
         stmt = stmt.where(Campaign.created_by_id == user.id)

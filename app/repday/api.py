@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from flask import Blueprint
 from flask_login import current_user
@@ -43,11 +43,9 @@ class ActionIn(CamelModel):
     note: str | None = Field(default=None, max_length=2000, description="call: what was said")
 
 
-@bp.post("/<rep_id>/today/<customer_id>/<any(call, done, snooze):action>")
+@bp.post("/<rep_id>/today/<customer_id>/<action>")
 @api.validate(json=ActionIn, resp=responses(HTTP_204=None, HTTP_404=None), tags=TAGS)
-def act(
-    rep_id: str, customer_id: str, action: Literal["call", "done", "snooze"], json: ActionIn
-) -> ApiResponse:
+def act(rep_id: str, customer_id: str, action: str, json: ActionIn) -> ApiResponse:
     """`call` logs a call on the customer's timeline and takes the account off today's
     list; `done` takes it off; `snooze` hides it for `days` days. Tasks are closed by
     `call` and `done`."""

@@ -36,7 +36,7 @@ def page() -> ResponseReturnValue:
     )
 
 
-@bp.post("/today/<customer_id>/<any(call, done, snooze):action>")
+@bp.post("/today/<customer_id>/<action>")
 def act(customer_id: str, action: str) -> ResponseReturnValue:
     try:
         days = int(request.form.get("days") or 1)
@@ -44,7 +44,7 @@ def act(customer_id: str, action: str) -> ResponseReturnValue:
             current_user, current_user, customer_id, action, days=days,
             note=(request.form.get("note") or "").strip() or None,
         )  # fmt: skip
-        flash({"call": "Call logged.", "done": "Done for today.", "snooze": "Snoozed."}[action])
+        flash({"call": "Call logged.", "done": "Done for today."}.get(action, "Snoozed."))
     except (DomainError, ValueError) as exc:
         flash(exc.text() if isinstance(exc, DomainError) else "days must be a number", "danger")
     return redirect(url_for("repday.page"))

@@ -214,7 +214,7 @@ def act(
         raise Forbidden("Only the rep acts on their own list")
     customer = get_visible_customer(customer_public_id, viewer)
     if customer is None:
-        raise Invalid("Unknown customer", {"customerId": "no such customer, or not one of yours"})
+        raise NotFound("No such customer, or not one of yours")
     today = utcnow().date()
     if action == "call":
         log_activity(customer.id, "Call", subject="Call", body=note, user_id=rep.id, commit=False)
@@ -244,7 +244,7 @@ def act(
             )
         )
     else:
-        raise Invalid("Unknown action", {"action": "call, done or snooze"})
+        raise NotFound(f"No action {action!r}: call, done or snooze")
     db.session.commit()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -38,6 +38,8 @@ def page() -> ResponseReturnValue:
 
 @bp.post("/today/<customer_id>/<action>")
 def act(customer_id: str, action: str) -> ResponseReturnValue:
+    if action not in ("call", "done", "snooze"):
+        abort(404)
     try:
         days = int(request.form.get("days") or 1)
         service.act(
@@ -45,6 +47,10 @@ def act(customer_id: str, action: str) -> ResponseReturnValue:
             note=(request.form.get("note") or "").strip() or None,
         )  # fmt: skip
         flash({"call": "Call logged.", "done": "Done for today."}.get(action, "Snoozed."))
-    except (DomainError, ValueError) as exc:
-        flash(exc.text() if isinstance(exc, DomainError) else "days must be a number", "danger")
+    except DomainError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(exc.text(), "danger")
+    except ValueError:
+        flash("days must be a number", "danger")
     return redirect(url_for("repday.page"))

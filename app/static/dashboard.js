@@ -26,4 +26,5 @@
     options: { animation: false },
   });
   window.decantCharts = Chart.instances;
+  holder.dataset.drawn = "1";
 })();

@@ -132,7 +132,7 @@ def test_the_charts_agree_with_the_api(live_server, page, manager, world, client
     figures = client.get(API, headers=token_headers(manager)).get_json()
     _sign_in(page, live_server, manager.email, PASSWORD)
     page.click("nav >> text=Dashboard")
-    page.wait_for_function("window.decantCharts && Object.keys(window.decantCharts).length == 2")
+    page.wait_for_selector("#dashboard-data[data-drawn]", state="attached")
     drawn = page.evaluate(
         "['revenue-chart', 'rates-chart'].map(id => Chart.getChart(id).data.datasets"
         ".map(d => d.data))"

@@ -12,6 +12,8 @@ from app.ids import PublicIdMixin
 from app.models_base import TimestampMixin, UTCDateTime, utcnow
 
 TEMPLATE_TYPES = ("email", "sms")
+#: how an email template is written: HTML, or MJML compiled to HTML on save
+TEMPLATE_FORMATS = ("html", "mjml")
 SUPPRESSION_REASONS = ("unsubscribe", "bounce", "complaint", "STOP", "manual")
 
 
@@ -29,6 +31,9 @@ class Template(PublicIdMixin, TimestampMixin, db.Model):
     body: Mapped[str | None] = mapped_column(Text)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    #: "mjml": ``mjml_source`` is what people edit and ``html`` is compiled from it
+    format: Mapped[str] = mapped_column(String(8), default="html", server_default="html")
+    mjml_source: Mapped[str | None] = mapped_column(Text)
 
 
 class Suppression(db.Model):

@@ -11,6 +11,7 @@ from app.api.pagination import paginate
 from app.api.spec import api, responses
 from app.crm.scoping import get_visible_customer
 from app.messaging import templates as tpl
+from app.messaging.mjml import compile_mjml
 from app.templates_admin import schemas as s
 
 bp = Blueprint("templates_api", __name__, url_prefix="/api/sales/marketing")
@@ -30,7 +31,8 @@ def _template_or_404(template_id: str):
 @bp.get("/templates")
 @validate(["templates"], query=s.TemplateQuery, resp=responses(HTTP_200=s.TemplatePage))
 def list_templates(query: s.TemplateQuery):
-    """Email or SMS templates (the defaults are seeded on first use)."""
+    """Email or SMS templates (the defaults are seeded on first use). An email template is
+    `format` html, or mjml: its `mjml` source is compiled to `html` when it is saved."""
     tpl.ensure_defaults()
     return paginate(tpl.templates_query(query.type), query.page, query.per_page, tpl.template_json)
 
@@ -39,6 +41,8 @@ def list_templates(query: s.TemplateQuery):
 @body_limit(TEMPLATE_BODY)
 @validate(["templates"], json=s.TemplateIn, resp=responses(HTTP_201=s.TemplateOut))
 def create_template(json: s.TemplateIn):
+    """A template. Email: `subject` and `html`, or `format: "mjml"` and `mjml` (compiled
+    on the server; a compile error is a 422 naming the line in `fields.mjml`)."""
     template = tpl.create_template(current_user, json.model_dump())
     return tpl.template_json(template), 201
 
@@ -52,6 +56,8 @@ def preview_template(json: s.PreviewIn):
     if customer is None:
         raise validation_error({"customerId": "unknown customer"})
     subject, html, body = json.subject, json.html, json.body
+    if json.mjml:
+        html = compile_mjml(json.mjml)
     if json.template_id:
         template = tpl.get_template(json.template_id, json.type)
         if template is None:

@@ -10,6 +10,8 @@ from app.api.pagination import PageQuery
 from app.api.spec import CamelModel, OutModel
 
 Scalar = str | int | float | bool | None
+#: "html" (the default) or "mjml": ``mjml`` holds the source, compiled to ``html`` on save
+Format = Literal["html", "mjml"]
 
 
 class TemplateQuery(PageQuery):
@@ -22,6 +24,8 @@ class TemplateIn(CamelModel):
     subject: str | None = Field(default=None, max_length=300)
     html: str | None = Field(default=None, max_length=200_000)
     body: str | None = Field(default=None, max_length=2000)
+    format: Format | None = None
+    mjml: str | None = Field(default=None, max_length=200_000)
 
 
 class TemplatePatch(CamelModel):
@@ -29,12 +33,15 @@ class TemplatePatch(CamelModel):
     subject: str | None = Field(default=None, max_length=300)
     html: str | None = Field(default=None, max_length=200_000)
     body: str | None = Field(default=None, max_length=2000)
+    format: Format | None = None
+    mjml: str | None = Field(default=None, max_length=200_000)
 
 
 class TemplateOut(OutModel):
     id: str
     type: str
     name: str
+    format: Format = "html"
 
 
 class TemplatePage(OutModel):
@@ -52,6 +59,7 @@ class PreviewIn(CamelModel):
     html: str | None = Field(default=None, max_length=200_000)
     body: str | None = Field(default=None, max_length=2000)
     personalization: dict[str, Scalar] | None = None
+    mjml: str | None = Field(default=None, max_length=200_000)
 
 
 class PreviewOut(OutModel):

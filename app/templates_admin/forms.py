@@ -16,6 +16,22 @@ class TemplateForm(FlaskForm):
     subject = StringField("Subject", validators=[Optional(), Length(max=300)])
     html = TextAreaField("HTML", validators=[Optional(), Length(max=200_000)])
     body = TextAreaField("SMS body", validators=[Optional(), Length(max=2000)])
+    #: an MJML template's code view edits its source (compiled on save)
+    mjml = TextAreaField("MJML", validators=[Optional(), Length(max=200_000)])
+
+
+class DesignerForm(FlaskForm):
+    """The designer's save: the editor's MJML is put in ``mjml`` just before submitting."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    subject = StringField("Subject", validators=[Optional(), Length(max=300)])
+    mjml = HiddenField("MJML", validators=[Optional(), Length(max=200_000)])
+
+
+class TestSendForm(FlaskForm):
+    """Send a test to me: rendered for the customer picked for the preview, if any."""
+
+    customer_id = HiddenField(validators=[Optional(), Length(max=40)])
 
 
 class ConfirmDeleteForm(FlaskForm):

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 
 from app.crm.models import Customer
-from app.crm.scoping import scope_customers
+from app.crm.scoping import get_visible_customer, scope_customers
 from app.errors import DomainError
 from app.extensions import db
 from app.form_errors import add_api_error
 from app.messaging import templates as tpl
-from app.templates_admin.forms import ConfirmDeleteForm, TemplateForm
+from app.messaging import test_send
+from app.security import CSP
+from app.templates_admin.forms import ConfirmDeleteForm, DesignerForm, TemplateForm, TestSendForm
 
 bp = Blueprint(
     "templates",
@@ -44,8 +55,15 @@ def templates():
     form = TemplateForm(obj=chosen) if request.method == "GET" else TemplateForm()
     if chosen is not None:
         del form.type  # fixed once created: shown read-only, never read from the request
+    if request.method == "GET" and chosen is not None:
+        form.mjml.data = chosen.mjml_source
     if form.validate_on_submit():
-        data = {k: getattr(form, k).data or None for k in ("name", "subject", "html", "body")}
+        keys = ("name", "subject", "html", "body")
+        if chosen is not None and chosen.format == "mjml":
+            keys = ("name", "subject", "mjml")  # its code view edits the MJML source
+        data = {k: getattr(form, k).data or None for k in keys}
+        if "mjml" in keys:
+            data["mjml"] = form.mjml.data or ""  # emptied: "an MJML document is required"
         try:
             if chosen is not None:
                 saved = tpl.update_template(current_user, chosen, data)
@@ -64,6 +82,7 @@ def templates():
         chosen=chosen,
         editable=editable,
         form=form,
+        test_form=TestSendForm(formdata=None),
         customers=_preview_customers(),
     )
     return page, (422 if request.method == "POST" else 200)
@@ -90,3 +109,86 @@ def delete_template(template_id: str):
         flash(f"Template “{name}” deleted.", "success")
         return redirect(url_for("templates.templates"))
     return render_template("templates_admin/template_delete.html", template=found, form=form)
+
+
+# --- the designer (MJML, drag and drop) ---------------------------------------------------
+
+#: GrapesJS styles its panels and canvas from script (inline styles), and designs show
+#: their images from wherever they are hosted; scripts stay this site's own.
+DESIGNER_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'").replace(
+    "img-src 'self' data:", "img-src 'self' data: https:"
+)
+
+
+@bp.route("/templates/designer", methods=["GET", "POST"])
+def designer():
+    """Design an email in MJML by drag and drop: a new one, or ``?id=`` an MJML template
+    (an HTML template opens in the code view instead). Saving compiles the MJML on the
+    server; a refusal shows the page again with the design as it was."""
+    template_id = request.args.get("id")
+    chosen = tpl.get_template(template_id) if template_id else None
+    if template_id and chosen is None:
+        abort(404)
+    if chosen is not None and (chosen.type != "email" or chosen.format != "mjml"):
+        return redirect(url_for("templates.templates", id=chosen.public_id))
+    editable = chosen is None or tpl.can_manage(current_user, chosen)
+    if request.method == "POST" and not editable:
+        abort(403)
+    form = DesignerForm(obj=chosen) if request.method == "GET" else DesignerForm()
+    if request.method == "GET" and chosen is not None:
+        form.mjml.data = chosen.mjml_source
+    if form.validate_on_submit():
+        data = {
+            "name": form.name.data,
+            "subject": form.subject.data or None,
+            "format": "mjml",
+            "mjml": form.mjml.data or None,
+        }
+        try:
+            if chosen is not None:
+                saved = tpl.update_template(current_user, chosen, data)
+            else:
+                saved = tpl.create_template(current_user, {**data, "type": "email"})
+        except DomainError as exc:
+            add_api_error(form, exc)
+        else:
+            flash(f"Template “{saved.name}” saved.", "success")
+            return redirect(url_for("templates.designer", id=saved.public_id))
+    page = render_template(
+        "templates_admin/designer.html",
+        chosen=chosen,
+        editable=editable,
+        form=form,
+        test_form=TestSendForm(formdata=None),
+        customers=_preview_customers(),
+    )
+    response = make_response(page, 422 if request.method == "POST" else 200)
+    response.headers["Content-Security-Policy"] = DESIGNER_CSP
+    return response
+
+
+@bp.post("/templates/<template_id>/test")
+def send_test(template_id: str):
+    """Send a test of a saved email template to the signed-in user's own address."""
+    found = tpl.get_template(template_id)
+    if found is None:
+        abort(404)
+    form = TestSendForm()
+    back = (
+        url_for("templates.designer", id=found.public_id)
+        if found.format == "mjml"
+        else url_for("templates.templates", id=found.public_id)
+    )
+    if not form.validate_on_submit():
+        flash("The test could not be sent: reload the page and try again.", "danger")
+        return redirect(back)
+    customer = None
+    if form.customer_id.data:
+        customer = get_visible_customer(form.customer_id.data, current_user)
+    try:
+        address = test_send.send_test(current_user, found, customer)
+    except DomainError as exc:
+        flash(f"The test was not sent: {exc.text()}", "danger")
+    else:
+        flash(f"Test of “{found.name}” sent to {address}.", "success")
+    return redirect(back)

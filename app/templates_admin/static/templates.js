@@ -16,10 +16,14 @@
       var fixed = document.getElementById("fixed-type");
       var type = fixed ? fixed.value : value("type");
       var body = { customerId: picker.value, type: type };
-      if (type === "email") { body.subject = value("subject"); body.html = value("html"); }
+      if (type === "email") {
+        body.subject = value("subject");
+        if (form.querySelector("[name=mjml]")) body.mjml = value("mjml");  // a design's code view
+        else body.html = value("html");
+      }
       else { body.body = value("body"); }
       // Nothing written yet (a new template): nothing to preview, and no error to show.
-      if (!(body.subject || body.html || body.body)) {
+      if (!(body.subject || body.html || body.mjml || body.body)) {
         document.getElementById("preview-error").textContent = "";
         return;
       }
@@ -49,5 +53,18 @@
     run();
   }
 
-  document.addEventListener("DOMContentLoaded", templatePreview);
+  // "Send a test to me" renders for the customer picked for the preview.
+  function testFollowsPreview() {
+    var picker = document.getElementById("preview-customer");
+    var hidden = document.getElementById("test-customer");
+    if (!picker || !hidden) return;
+    function copy() { hidden.value = picker.value; }
+    picker.addEventListener("change", copy);
+    copy();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    templatePreview();
+    testFollowsPreview();
+  });
 })();

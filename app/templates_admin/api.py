@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.api.errors import not_found, validation_error
@@ -12,16 +15,17 @@ from app.api.spec import api, responses
 from app.crm.scoping import get_visible_customer
 from app.messaging import templates as tpl
 from app.messaging.mjml import compile_mjml
+from app.messaging.models import Template
 from app.templates_admin import schemas as s
 
 bp = Blueprint("templates_api", __name__, url_prefix="/api/sales/marketing")
 
 
-def validate(tags: list[str], **kwargs):
+def validate(tags: list[str], **kwargs: Any) -> Any:
     return api.validate(tags=tags, **kwargs)
 
 
-def _template_or_404(template_id: str):
+def _template_or_404(template_id: str) -> Template:
     found = tpl.get_template(template_id)
     if found is None:
         raise not_found("template")
@@ -30,7 +34,7 @@ def _template_or_404(template_id: str):
 
 @bp.get("/templates")
 @validate(["templates"], query=s.TemplateQuery, resp=responses(HTTP_200=s.TemplatePage))
-def list_templates(query: s.TemplateQuery):
+def list_templates(query: s.TemplateQuery) -> ResponseReturnValue:
     """Email or SMS templates (the defaults are seeded on first use). An email template is
     `format` html, or mjml: its `mjml` source is compiled to `html` when it is saved."""
     tpl.ensure_defaults()
@@ -40,7 +44,7 @@ def list_templates(query: s.TemplateQuery):
 @bp.post("/templates")
 @body_limit(TEMPLATE_BODY)
 @validate(["templates"], json=s.TemplateIn, resp=responses(HTTP_201=s.TemplateOut))
-def create_template(json: s.TemplateIn):
+def create_template(json: s.TemplateIn) -> ResponseReturnValue:
     """A template. Email: `subject` and `html`, or `format: "mjml"` and `mjml` (compiled
     on the server; a compile error is a 422 naming the line in `fields.mjml`)."""
     template = tpl.create_template(current_user, json.model_dump())
@@ -50,7 +54,7 @@ def create_template(json: s.TemplateIn):
 @bp.post("/templates/preview")
 @body_limit(TEMPLATE_BODY)
 @validate(["templates"], json=s.PreviewIn, resp=responses(HTTP_200=s.PreviewOut))
-def preview_template(json: s.PreviewIn):
+def preview_template(json: s.PreviewIn) -> ResponseReturnValue:
     """Render a saved template or a draft for one customer you can see; saves nothing."""
     customer = get_visible_customer(json.customer_id, current_user)
     if customer is None:
@@ -74,7 +78,7 @@ def preview_template(json: s.PreviewIn):
 
 @bp.get("/templates/<template_id>")
 @validate(["templates"], resp=responses(HTTP_200=s.TemplateOut, HTTP_404=None))
-def get_template(template_id: str):
+def get_template(template_id: str) -> ResponseReturnValue:
     return tpl.template_json(_template_or_404(template_id))
 
 
@@ -85,7 +89,7 @@ def get_template(template_id: str):
     json=s.TemplatePatch,
     resp=responses(HTTP_200=s.TemplateOut, HTTP_404=None),
 )
-def patch_template(template_id: str, json: s.TemplatePatch):
+def patch_template(template_id: str, json: s.TemplatePatch) -> ResponseReturnValue:
     """Change a template (not its type). Reps change only their own: shared ones are 403."""
     template = _template_or_404(template_id)
     changes = json.model_dump(exclude_unset=True)
@@ -94,7 +98,7 @@ def patch_template(template_id: str, json: s.TemplatePatch):
 
 @bp.delete("/templates/<template_id>")
 @validate(["templates"], resp=responses(HTTP_204=None, HTTP_404=None))
-def delete_template(template_id: str):
+def delete_template(template_id: str) -> ResponseReturnValue:
     """Delete a template. Reps delete only their own: shared ones are 403."""
     tpl.delete_template(current_user, _template_or_404(template_id))
     return "", 204

@@ -12,6 +12,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -22,6 +23,7 @@ from app.extensions import db
 from app.form_errors import add_api_error
 from app.messaging import templates as tpl
 from app.messaging import test_send
+from app.messaging.models import Template
 from app.security import CSP
 from app.templates_admin.forms import ConfirmDeleteForm, DesignerForm, TemplateForm, TestSendForm
 
@@ -41,7 +43,7 @@ def _preview_customers() -> list[Customer]:
 
 
 @bp.route("/templates", methods=["GET", "POST"])
-def templates():
+def templates() -> ResponseReturnValue:
     """The template list and editor: a new template, or ``?id=`` one to change. A rep sees
     shared templates read-only (no Save, no Delete); posting one anyway is a 403."""
     tpl.ensure_defaults()
@@ -58,7 +60,7 @@ def templates():
     if request.method == "GET" and chosen is not None:
         form.mjml.data = chosen.mjml_source
     if form.validate_on_submit():
-        keys = ("name", "subject", "html", "body")
+        keys: tuple[str, ...] = ("name", "subject", "html", "body")
         if chosen is not None and chosen.format == "mjml":
             keys = ("name", "subject", "mjml")  # its code view edits the MJML source
         data = {k: getattr(form, k).data or None for k in keys}
@@ -88,7 +90,7 @@ def templates():
     return page, (422 if request.method == "POST" else 200)
 
 
-def _managed_template_or_abort(template_id: str):
+def _managed_template_or_abort(template_id: str) -> Template:
     found = tpl.get_template(template_id)
     if found is None:
         abort(404)
@@ -98,7 +100,7 @@ def _managed_template_or_abort(template_id: str):
 
 
 @bp.route("/templates/<template_id>/delete", methods=["GET", "POST"])
-def delete_template(template_id: str):
+def delete_template(template_id: str) -> ResponseReturnValue:
     """Delete after a confirmation page (works without JavaScript): the POST needs the
     confirm form's ``confirm=yes``, so no other button deletes by mistake."""
     found = _managed_template_or_abort(template_id)
@@ -121,7 +123,7 @@ DESIGNER_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'
 
 
 @bp.route("/templates/designer", methods=["GET", "POST"])
-def designer():
+def designer() -> ResponseReturnValue:
     """Design an email in MJML by drag and drop: a new one, or ``?id=`` an MJML template
     (an HTML template opens in the code view instead). Saving compiles the MJML on the
     server; a refusal shows the page again with the design as it was."""
@@ -168,7 +170,7 @@ def designer():
 
 
 @bp.post("/templates/<template_id>/test")
-def send_test(template_id: str):
+def send_test(template_id: str) -> ResponseReturnValue:
     """Send a test of a saved email template to the signed-in user's own address."""
     found = tpl.get_template(template_id)
     if found is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
-from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.api.errors import not_found, validation_error
@@ -34,7 +33,7 @@ def _template_or_404(template_id: str) -> Template:
 
 @bp.get("/templates")
 @validate(["templates"], query=s.TemplateQuery, resp=responses(HTTP_200=s.TemplatePage))
-def list_templates(query: s.TemplateQuery) -> ResponseReturnValue:
+def list_templates(query: s.TemplateQuery) -> Any:
     """Email or SMS templates (the defaults are seeded on first use). An email template is
     `format` html, or mjml: its `mjml` source is compiled to `html` when it is saved."""
     tpl.ensure_defaults()
@@ -44,7 +43,7 @@ def list_templates(query: s.TemplateQuery) -> ResponseReturnValue:
 @bp.post("/templates")
 @body_limit(TEMPLATE_BODY)
 @validate(["templates"], json=s.TemplateIn, resp=responses(HTTP_201=s.TemplateOut))
-def create_template(json: s.TemplateIn) -> ResponseReturnValue:
+def create_template(json: s.TemplateIn) -> Any:
     """A template. Email: `subject` and `html`, or `format: "mjml"` and `mjml` (compiled
     on the server; a compile error is a 422 naming the line in `fields.mjml`)."""
     template = tpl.create_template(current_user, json.model_dump())
@@ -54,7 +53,7 @@ def create_template(json: s.TemplateIn) -> ResponseReturnValue:
 @bp.post("/templates/preview")
 @body_limit(TEMPLATE_BODY)
 @validate(["templates"], json=s.PreviewIn, resp=responses(HTTP_200=s.PreviewOut))
-def preview_template(json: s.PreviewIn) -> ResponseReturnValue:
+def preview_template(json: s.PreviewIn) -> Any:
     """Render a saved template or a draft for one customer you can see; saves nothing."""
     customer = get_visible_customer(json.customer_id, current_user)
     if customer is None:
@@ -78,7 +77,7 @@ def preview_template(json: s.PreviewIn) -> ResponseReturnValue:
 
 @bp.get("/templates/<template_id>")
 @validate(["templates"], resp=responses(HTTP_200=s.TemplateOut, HTTP_404=None))
-def get_template(template_id: str) -> ResponseReturnValue:
+def get_template(template_id: str) -> Any:
     return tpl.template_json(_template_or_404(template_id))
 
 
@@ -89,7 +88,7 @@ def get_template(template_id: str) -> ResponseReturnValue:
     json=s.TemplatePatch,
     resp=responses(HTTP_200=s.TemplateOut, HTTP_404=None),
 )
-def patch_template(template_id: str, json: s.TemplatePatch) -> ResponseReturnValue:
+def patch_template(template_id: str, json: s.TemplatePatch) -> Any:
     """Change a template (not its type). Reps change only their own: shared ones are 403."""
     template = _template_or_404(template_id)
     changes = json.model_dump(exclude_unset=True)
@@ -98,7 +97,7 @@ def patch_template(template_id: str, json: s.TemplatePatch) -> ResponseReturnVal
 
 @bp.delete("/templates/<template_id>")
 @validate(["templates"], resp=responses(HTTP_204=None, HTTP_404=None))
-def delete_template(template_id: str) -> ResponseReturnValue:
+def delete_template(template_id: str) -> Any:
     """Delete a template. Reps delete only their own: shared ones are 403."""
     tpl.delete_template(current_user, _template_or_404(template_id))
     return "", 204

@@ -12,8 +12,6 @@ from app.ids import PublicIdMixin
 from app.models_base import TimestampMixin, UTCDateTime, utcnow
 
 TEMPLATE_TYPES = ("email", "sms")
-#: how an email template is written: HTML, or MJML compiled to HTML on save
-TEMPLATE_FORMATS = ("html", "mjml")
 SUPPRESSION_REASONS = ("unsubscribe", "bounce", "complaint", "STOP", "manual")
 
 

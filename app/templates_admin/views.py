@@ -27,13 +27,10 @@ from app.messaging.models import Template
 from app.security import CSP
 from app.templates_admin.forms import ConfirmDeleteForm, DesignerForm, TemplateForm, TestSendForm
 
-bp = Blueprint(
-    "templates",
-    __name__,
-    url_prefix="/sales/marketing",
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/static/templates_admin",
+bp = Blueprint("templates", __name__, url_prefix="/sales/marketing", template_folder="templates")
+#: the pages' scripts, styles and the designer's images (public, as every static file)
+assets = Blueprint(
+    "templates_assets", __name__, static_folder="static", static_url_path="/static/templates_admin"
 )
 
 

@@ -28,6 +28,7 @@ from app import (
     repday,
     request_guards,
     security,
+    templates_admin,
     vendor,
 )
 from app.api import busy
@@ -78,6 +79,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     crm.init_app(app)
     dev.init_app(app)
+    templates_admin.init_app(app)
     jobs.init_app(app)
     outbound.init_app(app)
     vendor.init_app(app)

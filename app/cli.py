@@ -16,6 +16,7 @@ from app.auth.models import User
 from app.channels import channels_of, settings_of
 from app.current import app_object
 from app.extensions import db
+from app.messaging.templates import seed_defaults as seed_templates
 
 
 @click.command("setup")
@@ -28,6 +29,7 @@ def setup_command(no_demo: bool) -> None:
         from app.crm.demo import load_command
 
         click.get_current_context().invoke(load_command)
+    seed_templates()  # the default email and SMS templates (core: every channel uses them)
     for channel in channels_of(app_object()).values():
         if channel.seed is not None:
             channel.seed()

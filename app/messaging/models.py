@@ -29,6 +29,9 @@ class Template(PublicIdMixin, TimestampMixin, Model):
     body: Mapped[str | None] = mapped_column(Text)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    #: "mjml": ``mjml_source`` is what people edit and ``html`` is compiled from it
+    format: Mapped[str] = mapped_column(String(8), default="html", server_default="html")
+    mjml_source: Mapped[str | None] = mapped_column(Text)
 
 
 class Suppression(Model):

@@ -20,8 +20,10 @@ from sqlalchemy import Select, func, select, text
 
 from app.api.errors import ApiError, validation_error
 from app.crm.models import Customer
+from app.errors import Invalid
 from app.extensions import db
 from app.messaging import email_html, footer, merge_tags, rendering
+from app.messaging.mjml import compile_mjml
 from app.messaging.models import TEMPLATE_TYPES, Template
 
 if TYPE_CHECKING:
@@ -215,6 +217,8 @@ def template_json(t: Template) -> dict[str, Any]:
         "subject": t.subject,
         "html": t.html,
         "body": t.body,
+        "format": t.format or "html",
+        "mjml": t.mjml_source,
         "isDefault": t.is_default,
         "createdAt": t.created_at.isoformat() if t.created_at else None,
         "updatedAt": t.updated_at.isoformat() if t.updated_at else None,
@@ -235,7 +239,38 @@ def get_template(public_id: str | None, type_: str | None = None) -> Template | 
     return db.session.scalar(stmt)
 
 
+def _apply_source(template: Template, data: dict[str, Any]) -> dict[str, Any]:
+    """Set how ``template`` is written from ``data``: MJML (``mjml``, compiled here to
+    the ``html`` the save path then checks like any other) or HTML (an ``html`` without
+    ``mjml`` makes an MJML template plain HTML again: the source no longer matches)."""
+    wanted = data.get("format") or (
+        "mjml"
+        if data.get("mjml") is not None
+        else "html"
+        if data.get("html") is not None
+        else template.format or "html"
+    )
+    if wanted == "html":
+        if data.get("mjml") is not None:
+            raise Invalid("MJML given for HTML", {"mjml": 'only with format "mjml"'})
+        template.format, template.mjml_source = "html", None
+        return data
+    if template.type != "email":
+        raise Invalid("MJML is for email", {"format": "MJML is for email templates"})
+    if data.get("html") is not None and data.get("mjml") is not None:
+        raise Invalid("Give HTML or MJML", {"html": "give either html or mjml, not both"})
+    source = data.get("mjml")
+    if source is None and template.format == "mjml":
+        if "format" not in data:
+            return data  # a name or subject changed: the compiled HTML stands
+        source = template.mjml_source
+    html = compile_mjml(source)
+    template.format, template.mjml_source = "mjml", source
+    return {**data, "html": html}
+
+
 def _apply(template: Template, data: dict[str, Any]) -> None:
+    data = _apply_source(template, data)
     for key in ("name", "subject", "html", "body"):
         if key in data:
             setattr(template, key, data[key])

@@ -1,11 +1,10 @@
-"""The email channel: sending, campaigns, templates, tracking, unsubscribe, provider events."""
+"""The email channel: sending, campaigns, tracking, unsubscribe, provider events."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from app.channels import Channel, NavEntry, PeriodicJob
-from app.messaging.templates import seed_defaults
 from app.signals import webhook_received
 from blueprints.email import models  # noqa: F401 - registers the tables
 from blueprints.email.api import bp as api_bp
@@ -43,10 +42,7 @@ def setup(app: Flask) -> None:
 channel = Channel(
     name="email",
     blueprints=(api_bp, views_bp, public_bp, assets_bp),
-    nav=(
-        NavEntry("Templates", "email.templates", order=20),
-        NavEntry("Campaigns", "email.campaigns", order=30),
-    ),
+    nav=(NavEntry("Campaigns", "email.campaigns", order=30),),
     cli=email_cli,
     periodic_jobs=(
         PeriodicJob(
@@ -59,7 +55,6 @@ channel = Channel(
     ),
     subscriptions=((webhook_received, on_webhook),),
     setup=setup,
-    seed=seed_defaults,
     settings=FAILOVER_SETTINGS,
-    description="Email sending, campaigns, templates, tracking and unsubscribe",
+    description="Email sending, campaigns, tracking and unsubscribe",
 )

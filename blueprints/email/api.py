@@ -1,4 +1,4 @@
-"""/api/sales/marketing: email send, templates and campaigns (thin routes)."""
+"""/api/sales/marketing: email send and campaigns (thin routes); templates are core."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from app.api.errors import not_found, validation_error
 from app.api.limits import TEMPLATE_BODY, body_limit
 from app.api.pagination import paginate
 from app.api.spec import api, responses
-from app.crm.scoping import get_visible_customer
-from app.messaging import templates as tpl
 from app.messaging.readback import messages_query
 from app.messaging.readback import page as readback_page
 from blueprints.email import readback as rb
@@ -67,83 +65,6 @@ def get_message(message_id: str):
     if message is None:
         raise not_found("message")
     return services.message_detail_json(message)
-
-
-# --- templates -----------------------------------------------------------------------------
-
-
-def _template_or_404(template_id: str):
-    found = tpl.get_template(template_id)
-    if found is None:
-        raise not_found("template")
-    return found
-
-
-@bp.get("/templates")
-@validate(["templates"], query=s.TemplateQuery, resp=responses(HTTP_200=s.TemplatePage))
-def list_templates(query: s.TemplateQuery):
-    """Email or SMS templates (the defaults are seeded on first use)."""
-    tpl.ensure_defaults()
-    return paginate(tpl.templates_query(query.type), query.page, query.per_page, tpl.template_json)
-
-
-@bp.post("/templates")
-@body_limit(TEMPLATE_BODY)
-@validate(["templates"], json=s.TemplateIn, resp=responses(HTTP_201=s.TemplateOut))
-def create_template(json: s.TemplateIn):
-    template = tpl.create_template(current_user, json.model_dump())
-    return tpl.template_json(template), 201
-
-
-@bp.post("/templates/preview")
-@body_limit(TEMPLATE_BODY)
-@validate(["templates"], json=s.PreviewIn, resp=responses(HTTP_200=s.PreviewOut))
-def preview_template(json: s.PreviewIn):
-    """Render a saved template or a draft for one customer you can see; saves nothing."""
-    customer = get_visible_customer(json.customer_id, current_user)
-    if customer is None:
-        raise validation_error({"customerId": "unknown customer"})
-    subject, html, body = json.subject, json.html, json.body
-    if json.template_id:
-        template = tpl.get_template(json.template_id, json.type)
-        if template is None:
-            raise validation_error({"templateId": "unknown template"})
-        subject, html, body = (
-            subject or template.subject,
-            html or template.html,
-            body or template.body,
-        )
-    return tpl.preview(
-        json.type, customer, subject=subject, html=html, body=body, extra=json.personalization
-    )
-
-
-@bp.get("/templates/<template_id>")
-@validate(["templates"], resp=responses(HTTP_200=s.TemplateOut, HTTP_404=None))
-def get_template(template_id: str):
-    return tpl.template_json(_template_or_404(template_id))
-
-
-@bp.patch("/templates/<template_id>")
-@body_limit(TEMPLATE_BODY)
-@validate(
-    ["templates"],
-    json=s.TemplatePatch,
-    resp=responses(HTTP_200=s.TemplateOut, HTTP_404=None),
-)
-def patch_template(template_id: str, json: s.TemplatePatch):
-    """Change a template (not its type). Reps change only their own: shared ones are 403."""
-    template = _template_or_404(template_id)
-    changes = json.model_dump(exclude_unset=True)
-    return tpl.template_json(tpl.update_template(current_user, template, changes))
-
-
-@bp.delete("/templates/<template_id>")
-@validate(["templates"], resp=responses(HTTP_204=None, HTTP_404=None))
-def delete_template(template_id: str):
-    """Delete a template. Reps delete only their own: shared ones are 403."""
-    tpl.delete_template(current_user, _template_or_404(template_id))
-    return "", 204
 
 
 # --- campaigns -----------------------------------------------------------------------------

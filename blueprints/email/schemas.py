@@ -1,4 +1,4 @@
-"""Request and response shapes of the email, template and campaign APIs (camelCase)."""
+"""Request and response shapes of the email and campaign APIs (camelCase)."""
 
 from __future__ import annotations
 
@@ -63,61 +63,3 @@ class CampaignPage(OutModel):
 
 class CampaignQuery(PageQuery):
     channel: Literal["email", "sms"] | None = None
-
-
-class TemplateQuery(PageQuery):
-    type: Literal["email", "sms"] | None = None
-
-
-class TemplateIn(CamelModel):
-    type: Literal["email", "sms"]
-    name: str = Field(min_length=1, max_length=120)
-    subject: str | None = Field(default=None, max_length=300)
-    html: str | None = Field(default=None, max_length=200_000)
-    body: str | None = Field(default=None, max_length=2000)
-
-
-class TemplatePatch(CamelModel):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    subject: str | None = Field(default=None, max_length=300)
-    html: str | None = Field(default=None, max_length=200_000)
-    body: str | None = Field(default=None, max_length=2000)
-
-
-class TemplateOut(OutModel):
-    id: str
-    type: str
-    name: str
-    sanitised: dict[str, Any] | None = Field(
-        default=None,
-        description="After a save: {removed: [{what, count}]}, what could run or track",
-    )
-    merge_tags: dict[str, Any] | None = Field(
-        default=None,
-        description="After a save: Mailchimp merge tags {translated: [{tag, token, count}],"
-        " unknown: [{tag, count}]}",
-    )
-
-
-class TemplatePage(OutModel):
-    items: list[TemplateOut]
-    total: int
-    page: int
-    per_page: int
-
-
-class PreviewIn(CamelModel):
-    customer_id: str = Field(max_length=40)
-    type: Literal["email", "sms"] = "email"
-    template_id: str | None = Field(default=None, max_length=40)
-    subject: str | None = Field(default=None, max_length=300)
-    html: str | None = Field(default=None, max_length=200_000)
-    body: str | None = Field(default=None, max_length=2000)
-    personalization: dict[str, Scalar] | None = None
-
-
-class PreviewOut(OutModel):
-    subject: str | None = None
-    html: str | None = None
-    text: str | None = None
-    body: str | None = None

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import (
     api,
     auth,
+    campaigns,
     channels,
     cli,
     config,
@@ -70,6 +71,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     dev.init_app(app)
     jobs.init_app(app)
     outbound.init_app(app)
+    campaigns.init_app(app)
     vendor.init_app(app)
     jobs.register_periodic(
         app,

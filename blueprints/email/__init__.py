@@ -1,4 +1,5 @@
-"""The email channel: sending, campaigns, templates, tracking, unsubscribe, provider events."""
+"""The email channel: sending, templates, tracking, unsubscribe, provider events, and
+what the core's campaigns ask of email."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ def setup(app: Flask) -> None:
     """Settings defaults, the ``email`` delivery channel and the customer page panel."""
     from app.crm.panels import CustomerPanel
     from app.crm.panels import register as register_panel
-    from blueprints.email import sending
+    from blueprints.email import campaigns, sending
     from blueprints.email.views import panel_context
 
     app.config.setdefault("EMAIL_RATE_LIMIT", sending.DEFAULT_RATE_LIMIT)
     app.config.setdefault("EMAIL_BATCH_SIZE", sending.DEFAULT_BATCH_SIZE)
     sending.register(app)
+    campaigns.register(app)
     register_panel(
         app,
         CustomerPanel(name="email", template="email/_panel.html", context=panel_context, order=20),
@@ -35,10 +37,7 @@ def setup(app: Flask) -> None:
 channel = Channel(
     name="email",
     blueprints=(api_bp, views_bp, public_bp, assets_bp),
-    nav=(
-        NavEntry("Templates", "email.templates", order=20),
-        NavEntry("Campaigns", "email.campaigns", order=30),
-    ),
+    nav=(NavEntry("Templates", "email.templates", order=20),),
     cli=email_cli,
     periodic_jobs=(
         PeriodicJob(

@@ -48,23 +48,6 @@ class MessageDetailOut(MessageOut):
     bounced_at: datetime | None = None
 
 
-class CampaignOut(OutModel):
-    id: str
-    status: str
-    counts: dict[str, int]
-
-
-class CampaignPage(OutModel):
-    items: list[CampaignOut]
-    total: int
-    page: int
-    per_page: int
-
-
-class CampaignQuery(PageQuery):
-    channel: Literal["email", "sms"] | None = None
-
-
 class TemplateQuery(PageQuery):
     type: Literal["email", "sms"] | None = None
 

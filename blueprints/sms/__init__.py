@@ -22,10 +22,12 @@ from blueprints.sms.views import bp as views_bp
 
 def setup(app: Flask) -> None:
     """The outbox delivery channel, the customer panel (settings are declared)."""
+    from blueprints.sms import campaigns
     from blueprints.sms.outbound import register_delivery
     from blueprints.sms.views import panel_context
 
     register_delivery(app)
+    campaigns.register(app)
     register_panel(
         app, CustomerPanel(name="sms", template="sms/panel.html", context=panel_context, order=20)
     )

@@ -71,7 +71,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     dev.init_app(app)
     jobs.init_app(app)
     outbound.init_app(app)
-    campaigns.init_app(app)
     vendor.init_app(app)
     jobs.register_periodic(
         app,
@@ -85,6 +84,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     cli.init_app(app)
     channels.init_app(app)
+    campaigns.init_app(app)  # after the channels: it serves those that send campaigns
 
     @app.context_processor
     def navigation() -> dict[str, Any]:

@@ -14,6 +14,10 @@ NAV = NavEntry("Campaigns", "campaigns.index", order=30)
 
 
 def init_app(app: Flask) -> None:
+    """The pages, API and navigation entry, when an enabled channel sends campaigns
+    (with none, the app has no marketing pages at all)."""
+    if not app.extensions.get("decant_campaign_channels"):
+        return
     app.register_blueprint(api_bp)
     app.register_blueprint(views_bp)
     app.extensions.setdefault("decant_core_nav", []).append(NAV)

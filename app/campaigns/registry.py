@@ -53,6 +53,8 @@ class CampaignChannel:
     links: Callable[[Any], list[dict[str, Any]]] | None = None
     #: recipient filters -> a column of the channel's message table that is set when true
     engagement: Mapping[str, str] = field(default_factory=dict)
+    #: why a list is refused when nobody on it may get this channel (None: a generic text)
+    unreachable: str | None = None
 
 
 def register(app: Flask, channel: CampaignChannel) -> None:

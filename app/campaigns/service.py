@@ -32,6 +32,9 @@ EDITABLE = ("draft", "scheduled")
 
 
 def nobody_reachable(channel: str) -> str:
+    support = registry.support(channel)
+    if support is not None and support.unreachable:
+        return support.unreachable
     return (
         f"nobody on this list can get {channel}: no member has an address for it that is "
         "not opted out or suppressed" + (" and opted in" if channel != "email" else "")

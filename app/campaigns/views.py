@@ -275,18 +275,21 @@ def send_test(campaign_id: str) -> Any:
 ACTIONS = ("pause", "resume", "cancel", "duplicate", "unschedule")
 
 
-@bp.route("/<campaign_id>/<action>", methods=["GET", "POST"])
+@bp.get("/<campaign_id>/cancel")
+def confirm_cancel(campaign_id: str) -> str:
+    """Cancelling is asked first, on a page of its own (works without JavaScript)."""
+    campaign = _campaign_or_404(campaign_id)
+    return render_template(
+        "campaigns/confirm_cancel.html", campaign=campaign, action_form=ActionForm()
+    )
+
+
+@bp.post("/<campaign_id>/<action>")
 def action(campaign_id: str, action: str) -> Any:
-    """Pause, resume, cancel (after a confirmation page), duplicate, unschedule."""
+    """Pause, resume, cancel (posted from its confirmation page), duplicate, unschedule."""
     if action not in ACTIONS:
         abort(404)
     campaign = _campaign_or_404(campaign_id)
-    if request.method == "GET":
-        if action != "cancel":
-            abort(405)
-        return render_template(
-            "campaigns/confirm_cancel.html", campaign=campaign, action_form=ActionForm()
-        )
     if not ActionForm().validate_on_submit():
         abort(400)
     target = campaign
@@ -383,6 +386,8 @@ def preview_html(campaign_id: str) -> Response:
     rendered = registry.require(campaign.channel).preview(campaign, customer)
     response = Response(rendered.get("html") or "", mimetype="text/html")
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; sandbox"
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'self'; sandbox"
     )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response

@@ -153,5 +153,9 @@ def register(app: Flask) -> None:
             engagement_times=engagement_times,
             links=links,
             engagement=ENGAGEMENT,
+            unreachable=(
+                "nobody on this list can be emailed: no member has an email address that is "
+                "not opted out or suppressed"
+            ),
         ),
     )

@@ -113,5 +113,9 @@ def register(app: Flask) -> None:
             sender=outbound.sender,
             stats=stats,
             engagement=ENGAGEMENT,
+            unreachable=(
+                "nobody on this list can be texted: no member has a phone number and an SMS "
+                "opt-in (or all opted out)"
+            ),
         ),
     )

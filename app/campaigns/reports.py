@@ -59,7 +59,8 @@ def campaign_json(campaign: Campaign, *, detail: bool = False) -> dict[str, Any]
         "finishedAt": _iso(campaign.finished_at),
         "lastError": campaign.last_error,
         "actions": list(delivery.campaign_actions(campaign.status)),
-        "editable": campaign.status in ("draft", "scheduled"),
+        # a channel without campaign support (a plug-in's own campaigns) is not edited here
+        "editable": campaign.status in ("draft", "scheduled") and support is not None,
         "createdAt": _iso(campaign.created_at),
     }
     if support is not None and support.stats is not None:

@@ -353,3 +353,20 @@ def test_the_campaign_json_keeps_the_old_send_answer(call, manager, audience):
     assert r.status_code == 202, r.get_json()
     assert r.get_json()["status"] in ("sending", "sent") and "counts" in r.get_json()
     assert len(dev_messages()) == len(customers)
+
+
+def test_the_campaign_routes_are_in_the_openapi_document(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    for path in (
+        "/api/sales/marketing/campaigns",
+        "/api/sales/marketing/campaigns/{campaign_id}",
+        "/api/sales/marketing/campaigns/{campaign_id}/duplicate",
+        "/api/sales/marketing/campaigns/{campaign_id}/schedule",
+        "/api/sales/marketing/campaigns/{campaign_id}/send",
+        "/api/sales/marketing/campaigns/{campaign_id}/test",
+        "/api/sales/marketing/campaigns/{campaign_id}/recipients",
+        "/api/sales/marketing/campaigns/{campaign_id}/links",
+    ):
+        assert path in paths, sorted(p for p in paths if "campaign" in p)
+    assert "post" in paths["/api/sales/marketing/campaigns"]
+    assert "patch" in paths["/api/sales/marketing/campaigns/{campaign_id}"]

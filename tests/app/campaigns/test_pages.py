@@ -213,3 +213,42 @@ def test_my_time_zone_is_a_setting(client, login, manager):
         "/account", data={"csrf_token": csrf_from(page), "time_zone": "Mars/Base", "phone": ""}
     )
     assert bad.status_code == 422
+
+
+def test_an_sms_campaign_on_the_same_pages(client, login, manager, make_customer, make_list):
+    from app.messaging import consent
+
+    texter = make_customer(name="Bodega Sur", phone="+12125550111")
+    consent.opt_in("sms", "+12125550111", source="test", method="written")
+    db.session.commit()
+    list_id = make_list(manager, [texter, make_customer(phone="+12125550112")], name="Texters")
+    login(manager)
+    page = client.get(f"{NEW}?channel=sms").get_data(as_text=True)
+    assert 'name="subject"' not in page and 'name="body"' in page
+    response = client.post(
+        NEW,
+        data={
+            "csrf_token": csrf_from(page),
+            "channel": "sms",
+            "list_id": list_id,
+            "body": "Salud, {{ customer_name }}: new Rioja in",
+            "next": "review",
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:400]
+    review = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Salud, Bodega Sur: new Rioja in" in review
+    assert "1 segment · GSM-7" in review
+    assert 'data-excluded="noOptIn">1<' in review and "Send to 1 person" in review
+    # no mobile number in the settings: the test text is refused, saying why
+    test = client.post(
+        response.headers["Location"].replace("/review", "/test"),
+        data={"csrf_token": csrf_from(review)},
+        follow_redirects=True,
+    )
+    assert "add your mobile number" in test.get_data(as_text=True)
+    client.post(
+        response.headers["Location"],
+        data={"csrf_token": csrf_from(review), "count": "1", "confirm": "y"},
+    )
+    assert [m.to for m in dev_messages("sms")] == ["+12125550111"]

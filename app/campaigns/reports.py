@@ -77,7 +77,7 @@ def timeline(campaign: Campaign, buckets: int = 24) -> dict[str, Any]:
     support = registry.support(campaign.channel)
     times = support.engagement_times(campaign) if support and support.engagement_times else []
     start = _aware(campaign.started_at or campaign.created_at) or utcnow()
-    moments = [_aware(t) for pair in times for t in pair if t is not None]
+    moments = [_as_utc(t) for pair in times for t in pair if t is not None]
     end = max([utcnow(), *moments])
     width = max((end - start).total_seconds(), 60.0) / buckets
     labels = [start + timedelta(seconds=width * (i + 1)) for i in range(buckets)]
@@ -85,7 +85,7 @@ def timeline(campaign: Campaign, buckets: int = 24) -> dict[str, Any]:
     for opened, clicked in times:
         for when, series in ((opened, opens), (clicked, clicks)):
             if when is not None:
-                offset = (_aware(when) - start).total_seconds()  # type: ignore[operator]
+                offset = (_as_utc(when) - start).total_seconds()
                 series[min(buckets - 1, max(0, int(offset // width)))] += 1
     return {
         "start": start.isoformat(),
@@ -102,6 +102,10 @@ def _running(values: list[int]) -> list[int]:
         total += v
         out.append(total)
     return out
+
+
+def _as_utc(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _aware(when: datetime | None) -> datetime | None:

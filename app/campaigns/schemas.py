@@ -107,7 +107,7 @@ class CampaignQuery(PageQuery):
 
 
 class RecipientQuery(PageQuery):
-    status: RecipientStatus | None = None  # type: ignore[valid-type]
+    status: RecipientStatus | None = None
     engagement: (
         Literal["delivered", "opened", "clicked", "bounced", "complained", "unsubscribed"] | None
     ) = None

@@ -80,7 +80,9 @@ def visible(
 
 
 def get(public_id: str, user: Any, channel: str | None = None) -> Campaign:
-    found = db.session.scalar(visible(user, channel).where(Campaign.public_id == public_id))
+    found: Campaign | None = db.session.scalar(
+        visible(user, channel).where(Campaign.public_id == public_id)
+    )
     if found is None:
         raise NotFound("Campaign not found")
     return found

@@ -259,7 +259,14 @@ def create_and_send(user: Any, draft: Draft) -> Campaign:
 
 
 def change_state(campaign: Campaign, action: str) -> Campaign:
-    """pause | resume | cancel where the delivery engine allows it (409 otherwise)."""
+    """pause | resume | cancel where the delivery engine allows it (409 otherwise). A
+    campaign paused before its time and resumed while that time is still to come is
+    scheduled again here, so that unscheduling it later still stops it."""
+    if action == "resume" and _resumes_to_a_future_time(campaign):
+        campaign.status, campaign.last_error = "scheduled", None
+        db.session.commit()
+        _enqueue_start(campaign)
+        return campaign
     try:
         delivery.set_campaign_state(campaign, action)
     except ValueError as exc:
@@ -267,6 +274,16 @@ def change_state(campaign: Campaign, action: str) -> Campaign:
         raise Conflict(str(exc)) from exc
     db.session.refresh(campaign)
     return campaign
+
+
+def _resumes_to_a_future_time(campaign: Campaign) -> bool:
+    if campaign.status != "paused" or campaign.scheduled_at is None:
+        return False
+    if campaign.scheduled_at <= utcnow():
+        return False
+    model = delivery.channel_for(campaign.channel).model
+    prepared = db.session.scalar(select(model.id).where(model.campaign_id == campaign.id).limit(1))
+    return prepared is None
 
 
 def send_test(campaign: Campaign, user: Any) -> str:

@@ -370,3 +370,23 @@ def test_the_campaign_routes_are_in_the_openapi_document(client):
         assert path in paths, sorted(p for p in paths if "campaign" in p)
     assert "post" in paths["/api/sales/marketing/campaigns"]
     assert "patch" in paths["/api/sales/marketing/campaigns/{campaign_id}"]
+
+
+def test_paused_before_its_time_resumed_then_unscheduled_sends_nothing(call, manager, audience):
+    """Resumed while its time is still to come, a campaign is scheduled again the core's
+    way: unscheduling it afterwards still stops it (the engine's own start job would
+    have prepared a draft)."""
+    list_id, _ = audience
+    draft = _draft(call, manager, list_id).get_json()
+    call(manager, "post", f"/campaigns/{draft['id']}/schedule", json={"scheduledAt": _iso(LATER)})
+    assert call(manager, "post", f"/campaigns/{draft['id']}/pause").get_json()["status"] == "paused"
+    resumed = call(manager, "post", f"/campaigns/{draft['id']}/resume").get_json()
+    assert resumed["status"] == "scheduled", resumed
+    assert call(manager, "post", f"/campaigns/{draft['id']}/unschedule").status_code == 200
+    for job in db.session.scalars(select(ScheduledJob)).all():  # every queued start fires
+        from app.jobs import resolve
+
+        resolve(job.func)(*job.args, **job.kwargs)
+    db.session.expire_all()
+    assert db.session.get(Campaign, _pk(draft)).status == "draft"
+    assert dev_messages() == []

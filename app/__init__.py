@@ -15,6 +15,7 @@ from app import (
     api,
     attribution,
     auth,
+    campaigns,
     channels,
     cli,
     config,
@@ -100,6 +101,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     cli.init_app(app)
     channels.init_app(app)
+    campaigns.init_app(app)  # after the channels: it serves those that send campaigns
 
     @app.context_processor
     def navigation() -> dict[str, Any]:

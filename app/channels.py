@@ -156,7 +156,8 @@ def channels_of(app: Flask) -> dict[str, Channel]:
 
 
 def nav_entries(app: Flask, role: str | None) -> list[NavEntry]:
-    entries = [e for c in channels_of(app).values() for e in c.nav]
+    entries = [*app.extensions.get("decant_core_nav", ())]  # the core's own pages
+    entries += [e for c in channels_of(app).values() for e in c.nav]
     return sorted((e for e in entries if role in e.roles), key=lambda e: (e.order, e.label))
 
 

@@ -30,3 +30,11 @@ class UserCreateForm(UserEditForm):
     """A new user gets no password here: the page shows them a one-time invite link."""
 
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+
+
+class AccountForm(FlaskForm):
+    """A user's own settings: the time zone times are shown and typed in, a mobile
+    number for test texts."""
+
+    time_zone = SelectField("Time zone", choices=[])
+    phone = StringField("Mobile number (for test texts)", validators=[Length(max=20)])

@@ -38,6 +38,10 @@ class User(PublicIdMixin, TimestampMixin, UserMixin, Model):
     # Part of every session's login id: bumping it ends all sessions issued before.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # CRM's id
+    #: IANA zone the user reads and enters times in (None: UTC); times are stored in UTC
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    #: the user's own mobile number, for SMS test sends (E.164)
+    phone: Mapped[str | None] = mapped_column(String(20))
 
     territory: Mapped[Territory | None] = relationship(lazy="joined")
 

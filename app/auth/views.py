@@ -22,7 +22,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from app.auth.access import public, role_required
-from app.auth.forms import LoginForm, UserCreateForm, UserEditForm
+from app.auth.forms import AccountForm, LoginForm, UserCreateForm, UserEditForm
 from app.auth.invites import invite_url
 from app.auth.models import ApiToken, User
 from app.auth.services import (
@@ -250,3 +250,32 @@ def reinvite_user(user_id: str) -> ResponseReturnValue:
             action="Make the link",
         )
     return _invite_page(user)
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account() -> ResponseReturnValue:
+    """Your own settings: your time zone (times are stored in UTC and shown in it) and
+    your mobile number for test texts."""
+    from app.campaigns import zones
+    from app.crm.services import normalise_phone
+    from app.errors import DomainError
+
+    form = AccountForm(
+        data=None
+        if request.method == "POST"
+        else {"time_zone": zones.user_zone(current_user), "phone": current_user.phone or ""}
+    )
+    form.time_zone.choices = [(name, name.replace("_", " ")) for name in zones.zone_names()]
+    if form.validate_on_submit():
+        try:
+            phone = normalise_phone(form.phone.data or None)
+        except DomainError as exc:
+            add_api_error(form, exc)
+        else:
+            current_user.time_zone = zones.check_zone(form.time_zone.data, "time_zone")
+            current_user.phone = phone
+            db.session.commit()
+            flash("Your settings are saved.", "success")
+            return redirect(url_for("auth.account"), 303)
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("auth/account.html", form=form), status

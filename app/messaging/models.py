@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
@@ -82,6 +82,10 @@ class Campaign(PublicIdMixin, TimestampMixin, Model):
     audience_name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(12), default="draft", index=True)
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: the zone ``scheduled_at`` was chosen in; with ``send_local_time`` each recipient
+    #: whose zone is known gets it at that wall-clock time in their own zone
+    schedule_zone: Mapped[str | None] = mapped_column(String(64))
+    send_local_time: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recipients_total: Mapped[int] = mapped_column(default=0)

@@ -1,10 +1,11 @@
-"""The email channel: sending, campaigns, tracking, unsubscribe, provider events."""
+"""The email channel: sending, tracking, unsubscribe, provider events, and what the core's
+campaigns, attribution and dashboard ask of email."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from app.channels import Channel, NavEntry, PeriodicJob
+from app.channels import Channel, PeriodicJob
 from app.signals import webhook_received
 from blueprints.email import models  # noqa: F401 - registers the tables
 from blueprints.email.api import bp as api_bp
@@ -12,7 +13,6 @@ from blueprints.email.cli import email_cli
 from blueprints.email.events import on_webhook
 from blueprints.email.failover import SETTINGS as FAILOVER_SETTINGS
 from blueprints.email.public import bp as public_bp
-from blueprints.email.views import assets as assets_bp
 from blueprints.email.views import bp as views_bp
 
 
@@ -20,7 +20,7 @@ def setup(app: Flask) -> None:
     """Settings defaults, the ``email`` delivery channel and the customer page panel."""
     from app.crm.panels import CustomerPanel
     from app.crm.panels import register as register_panel
-    from blueprints.email import sending
+    from blueprints.email import campaigns, sending
     from blueprints.email.attribution import register_touches
     from blueprints.email.dashboard import register_figures
     from blueprints.email.failover import check_providers
@@ -33,6 +33,7 @@ def setup(app: Flask) -> None:
     sending.register(app)
     register_touches(app)
     register_figures(app)
+    campaigns.register(app)
     register_panel(
         app,
         CustomerPanel(name="email", template="email/_panel.html", context=panel_context, order=20),
@@ -41,8 +42,8 @@ def setup(app: Flask) -> None:
 
 channel = Channel(
     name="email",
-    blueprints=(api_bp, views_bp, public_bp, assets_bp),
-    nav=(NavEntry("Campaigns", "email.campaigns", order=30),),
+    blueprints=(api_bp, views_bp, public_bp),
+    nav=(),  # templates and campaigns are the core's pages
     cli=email_cli,
     periodic_jobs=(
         PeriodicJob(

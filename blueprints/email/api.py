@@ -1,4 +1,5 @@
-"""/api/sales/marketing: email send and campaigns (thin routes); templates are core."""
+"""/api/sales/marketing: email send and messages (thin routes); campaigns and templates are
+the core's (:mod:`app.campaigns`, :mod:`app.templates_admin`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ from flask_login import current_user
 
 from app.api.errors import not_found, validation_error
 from app.api.limits import TEMPLATE_BODY, body_limit
-from app.api.pagination import paginate
 from app.api.spec import api, responses
+from app.campaigns import service as campaigns
+from app.campaigns.registry import Content
+from app.campaigns.reports import campaign_json
+from app.campaigns.schemas import CampaignOut
+from app.campaigns.service import Draft
 from app.messaging.readback import messages_query
 from app.messaging.readback import page as readback_page
 from blueprints.email import readback as rb
@@ -28,20 +33,21 @@ def validate(tags: list[str], **kwargs):
 
 @bp.post("/email/send")
 @body_limit(TEMPLATE_BODY)
-@validate(["email"], json=s.SendIn, resp=responses(HTTP_201=s.MessageOut, HTTP_202=s.CampaignOut))
+@validate(["email"], json=s.SendIn, resp=responses(HTTP_201=s.MessageOut, HTTP_202=CampaignOut))
 def send(json: s.SendIn):
     """One email to a customer (201 with the message) or a campaign to a list (202)."""
     if json.list_id:
-        campaign = services.send_bulk(
+        campaign = campaigns.create_and_send(
             current_user,
-            list_id=json.list_id,
-            template_id=json.template_id,
-            subject=json.subject,
-            html=json.html,
-            scheduled_at=json.scheduled_at,
-            name=json.name,
+            Draft(
+                channel="email",
+                list_id=json.list_id,
+                name=json.name,
+                content=Content(subject=json.subject, html=json.html, template_id=json.template_id),
+                scheduled_at=json.scheduled_at,
+            ),
         )
-        return services.campaign_json(campaign), 202
+        return campaign_json(campaign), 202
     if not json.customer_id:
         raise validation_error({"customerId": "required (or listId for a campaign)"})
     message = services.send_single(
@@ -67,14 +73,7 @@ def get_message(message_id: str):
     return services.message_detail_json(message)
 
 
-# --- campaigns -----------------------------------------------------------------------------
-
-
-def _campaign_or_404(campaign_id: str):
-    found = services.get_campaign(campaign_id, current_user)
-    if found is None:
-        raise not_found("campaign")
-    return found
+# --- messages ------------------------------------------------------------------------------
 
 
 @bp.get("/email/messages")
@@ -91,32 +90,3 @@ def list_messages(query: rb.MessageQuery):
     return readback_page(
         stmt, query, kind="email-messages", model=EmailMessage, serialize_page=rb.messages_json
     )
-
-
-@bp.get("/campaigns")
-@validate(["campaigns"], query=s.CampaignQuery, resp=responses(HTTP_200=s.CampaignPage))
-def list_campaigns(query: s.CampaignQuery):
-    """Campaigns with counts per status and engagement stats (yours only, for reps)."""
-    stmt = services.visible_campaigns(current_user, query.channel)
-    return paginate(stmt, query.page, query.per_page, services.campaign_json)
-
-
-@bp.get("/campaigns/<campaign_id>")
-@validate(["campaigns"], resp=responses(HTTP_200=s.CampaignOut, HTTP_404=None))
-def get_campaign(campaign_id: str):
-    return services.campaign_json(_campaign_or_404(campaign_id), detail=True)
-
-
-def _state_route(action: str):
-    @validate(["campaigns"], resp=responses(HTTP_200=s.CampaignOut, HTTP_404=None, HTTP_409=None))
-    def change(campaign_id: str):
-        campaign = services.change_state(_campaign_or_404(campaign_id), action)
-        return services.campaign_json(campaign)
-
-    change.__name__ = f"{action}_campaign"
-    change.__doc__ = f"{action.capitalize()} a campaign."
-    bp.post(f"/campaigns/<campaign_id>/{action}")(change)
-
-
-for _action in ("pause", "resume", "cancel"):
-    _state_route(_action)

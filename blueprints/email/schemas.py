@@ -1,13 +1,12 @@
-"""Request and response shapes of the email and campaign APIs (camelCase)."""
+"""Request and response shapes of the email API (camelCase)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
-from app.api.pagination import PageQuery
 from app.api.spec import CamelModel, OutModel
 
 Scalar = str | int | float | bool | None
@@ -46,20 +45,3 @@ class MessageDetailOut(MessageOut):
     sent_at: datetime | None = None
     delivered_at: datetime | None = None
     bounced_at: datetime | None = None
-
-
-class CampaignOut(OutModel):
-    id: str
-    status: str
-    counts: dict[str, int]
-
-
-class CampaignPage(OutModel):
-    items: list[CampaignOut]
-    total: int
-    page: int
-    per_page: int
-
-
-class CampaignQuery(PageQuery):
-    channel: Literal["email", "sms"] | None = None

@@ -1,11 +1,11 @@
-"""Pages: campaigns (progress, stats, chart) and the customer page's "Send email" panel
-(the template pages are core: :mod:`app.templates_admin`)."""
+"""Pages: the customer page's "Send email" panel (template and campaign pages are the
+core's: :mod:`app.templates_admin`, :mod:`app.campaigns.views`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user
 
 from app.crm import panels
@@ -15,15 +15,11 @@ from app.crm.views import customer_page
 from app.errors import DomainError
 from app.extensions import db
 from app.form_errors import add_api_error, add_error
-from app.messaging import audiences
 from app.messaging import templates as tpl
-from blueprints.email import charts, services
-from blueprints.email.forms import ActionForm, CampaignForm, SendEmailForm
+from blueprints.email import services
+from blueprints.email.forms import SendEmailForm
 
 bp = Blueprint("email", __name__, url_prefix="/sales/marketing", template_folder="templates")
-assets = Blueprint(
-    "email_assets", __name__, static_folder="static", static_url_path="/static/email"
-)
 
 
 # --- customer panel ------------------------------------------------------------------------
@@ -76,71 +72,3 @@ def send_from_customer(customer_id: str):
         return _refused(customer, form, 200)
     flash(f"Email to {message.to_address}: {message.status}.", "success")
     return redirect(url_for("crm.customer", customer_id=customer.public_id))
-
-
-# --- campaigns ----------------------------------------------------------------------------
-
-
-@bp.get("/campaigns")
-def campaigns():
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
-    pagination = db.paginate(
-        services.visible_campaigns(current_user, None), page=page, per_page=25, error_out=False
-    )
-    return render_template("email/campaigns.html", pagination=pagination, services=services)
-
-
-@bp.route("/campaigns/new", methods=["GET", "POST"])
-def new_campaign():
-    """A campaign to a list, from a template or written here, now or at a time. A refused
-    submit shows the form again as typed, each problem beside its field (422)."""
-    tpl.ensure_defaults()
-    form = CampaignForm()
-    form.list_id.choices = [("", "— choose a list —")] + audiences.choices("list", current_user)
-    form.template_id.choices = _template_choices()
-    if form.validate_on_submit():
-        try:
-            created = services.send_bulk(
-                current_user,
-                list_id=form.list_id.data,
-                template_id=form.template_id.data or None,
-                subject=form.subject.data or None,
-                html=form.html.data or None,
-                scheduled_at=form.scheduled_at.data,
-                name=form.name.data or None,
-            )
-        except DomainError as exc:
-            add_api_error(form, exc)
-        else:
-            flash(f"Campaign {created.name!r} is {created.status}.", "success")
-            return redirect(url_for("email.campaign", campaign_id=created.public_id))
-    page = render_template("email/new_campaign.html", form=form)
-    return page, (422 if request.method == "POST" else 200)
-
-
-@bp.get("/campaigns/<campaign_id>")
-def campaign(campaign_id: str):
-    found = services.get_campaign(campaign_id, current_user)
-    if found is None:
-        abort(404)
-    data = services.campaign_json(found, detail=True)
-    chart = charts.svg_chart(data["timeline"]) if "timeline" in data else ""
-    return render_template(
-        "email/campaign.html", campaign=found, data=data, chart=chart, action_form=ActionForm()
-    )
-
-
-@bp.post("/campaigns/<campaign_id>/<action>")
-def campaign_action(campaign_id: str, action: str):
-    found = services.get_campaign(campaign_id, current_user)
-    if found is None or action not in ("pause", "resume", "cancel"):
-        abort(404)
-    if ActionForm().validate_on_submit():
-        try:
-            services.change_state(found, action)
-        except DomainError as exc:
-            flash(exc.message, "danger")
-    return redirect(url_for("email.campaign", campaign_id=campaign_id))

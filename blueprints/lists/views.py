@@ -18,7 +18,6 @@ from flask import (
 from flask_login import current_user
 from pydantic import ValidationError
 from sqlalchemy import select
-from werkzeug.routing import BuildError
 
 from app import jobs
 from app.api.errors import ApiError
@@ -252,15 +251,11 @@ def delete(list_id: str):
 
 
 def _campaign_links(lst: EmailList) -> list[tuple[Campaign, str | None]]:
-    """Unfinished campaigns sending to the list, with their page when a channel has one."""
-    links = []
-    for campaign in services.campaigns_using(lst):
-        try:  # the email channel shows every channel's campaigns; it may be switched off
-            href = url_for("email.campaign", campaign_id=campaign.public_id)
-        except BuildError:
-            href = None
-        links.append((campaign, href))
-    return links
+    """Unfinished campaigns sending to the list, with their page (the core's)."""
+    return [
+        (campaign, url_for("campaigns.detail", campaign_id=campaign.public_id))
+        for campaign in services.campaigns_using(lst)
+    ]
 
 
 @bp.post("/<list_id>/import")

@@ -22,12 +22,14 @@ from blueprints.sms.views import bp as views_bp
 
 def setup(app: Flask) -> None:
     """The outbox delivery channel, the customer panel (settings are declared)."""
+    from blueprints.sms import campaigns
     from blueprints.sms.attribution import register_touches
     from blueprints.sms.dashboard import register_figures
     from blueprints.sms.outbound import register_delivery
     from blueprints.sms.views import panel_context
 
     register_delivery(app)
+    campaigns.register(app)
     register_touches(app)
     register_figures(app)
     register_panel(

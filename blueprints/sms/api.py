@@ -10,6 +10,11 @@ from app.api.errors import not_found, validation_error
 from app.api.limits import SMALL_BODY, body_limit
 from app.api.pagination import paginate
 from app.api.spec import api, responses
+from app.campaigns import service as campaigns
+from app.campaigns.registry import Content
+from app.campaigns.reports import campaign_json
+from app.campaigns.schemas import CampaignOut
+from app.campaigns.service import Draft
 from app.messaging.readback import messages_query
 from app.messaging.readback import page as readback_page
 from blueprints.sms import readback as rb
@@ -33,7 +38,7 @@ def _conversation_or_404(conversation_id: str) -> SmsConversation:
 @body_limit(SMALL_BODY)
 @api.validate(
     json=s.SendIn,
-    resp=responses(HTTP_201=s.MessageOut, HTTP_202=s.CampaignOut, HTTP_409=None),
+    resp=responses(HTTP_201=s.MessageOut, HTTP_202=CampaignOut, HTTP_409=None),
     tags=TAGS,
 )
 def send(json: s.SendIn):
@@ -45,15 +50,17 @@ def send(json: s.SendIn):
     if json.list_id is not None:
         if json.customer_id is not None or json.to is not None or media:
             raise validation_error({"listId": "a list send takes no to, customerId or mediaUrl"})
-        campaign = services.create_campaign(
+        campaign = campaigns.create_and_send(
             current_user,
-            list_id=json.list_id,
-            body=json.body,
-            template_id=json.template_id,
-            scheduled_at=json.scheduled_at,
-            name=json.name,
+            Draft(
+                channel="sms",
+                list_id=json.list_id,
+                name=json.name,
+                content=Content(body=json.body, template_id=json.template_id),
+                scheduled_at=json.scheduled_at,
+            ),
         )
-        return services.campaign_json(campaign), 202
+        return campaign_json(campaign), 202
     if not json.customer_id:
         raise validation_error({"customerId": "required (or listId for a bulk send)"})
     message = services.send_to_customer(
@@ -65,16 +72,6 @@ def send(json: s.SendIn):
         media_urls=media,
     )
     return services.message_json(message), 201
-
-
-@bp.get("/campaigns/<campaign_id>")
-@api.validate(resp=responses(HTTP_200=s.CampaignOut, HTTP_404=None), tags=TAGS)
-def campaign(campaign_id: str):
-    """A bulk send's progress (counts by outbox status)."""
-    found = services.get_campaign(campaign_id, current_user)
-    if found is None:
-        raise not_found("campaign")
-    return services.campaign_json(found)
 
 
 @bp.get("/messages")

@@ -62,15 +62,6 @@ class MessageOut(OutModel):
     review: Literal["pending", "opt_out", "not_opt_out"] | None = None
 
 
-class CampaignOut(OutModel):
-    id: str
-    name: str
-    status: str
-    list_id: str | None
-    recipients_total: int
-    counts: dict[str, int]
-
-
 class ConversationOut(OutModel):
     id: str
     phone: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
@@ -18,7 +18,7 @@ from app.current import app_object
 from app.extensions import db
 from app.ids import new_public_id
 from app.messaging import consent, delivery
-from app.messaging.models import Campaign, Template
+from app.messaging.models import Template
 from app.messaging.rendering import customer_context, render
 from app.messaging.templates import check_sms_body
 from app.models_base import utcnow
@@ -279,66 +279,6 @@ def reply(user: User, conversation: SmsConversation, body: str) -> SmsMessage:
         user=user,
         conversation=conversation,
     )
-
-
-def create_campaign(
-    user: User,
-    *,
-    list_id: str,
-    body: str | None,
-    template_id: str | None,
-    scheduled_at: datetime | None,
-    name: str | None = None,
-) -> Campaign:
-    """A bulk text to a list through the outbox (rendered per customer at send time)."""
-    from app.messaging import audiences
-
-    if scheduled_at is not None and scheduled_at.tzinfo is None:
-        raise validation_error({"scheduledAt": "give a time zone (e.g. 2026-05-01T09:00:00Z)"})
-    if scheduled_at is not None and scheduled_at <= utcnow():
-        raise validation_error(
-            {"scheduledAt": "is in the past: give a time to come, or none to send now"}
-        )
-    members = audiences.resolve("list", list_id, user, field="listId")  # 422 when unknown
-    if (body is None) == (template_id is None):
-        raise validation_error({"body": "send either body or templateId"})
-    template = sms_template(template_id) if template_id else None
-    source = template.body if template else body
-    if not (source or "").strip():
-        raise validation_error({"templateId" if template else "body": "the message is empty"})
-    if template is None:  # a bulk body is a template rendered per customer: check it first
-        check_sms_body(source)
-    check_body(render(source, {}, html=False), "templateId" if template else "body")
-    if not delivery.has_reachable("sms", members):
-        raise validation_error(
-            {
-                "listId": "nobody on this list can be texted: no member has a phone number "
-                "and an SMS opt-in (or all opted out)"
-            }
-        )
-    campaign = Campaign(
-        channel="sms",
-        name=name or f"SMS {utcnow():%Y-%m-%d %H:%M}",
-        body=None if template else source,
-        template_id=template.id if template else None,
-        audience_type="list",
-        audience_ref=list_id,
-        status="draft",
-        scheduled_at=scheduled_at,
-        created_by_id=getattr(user, "id", None),
-    )
-    db.session.add(campaign)
-    db.session.commit()
-    delivery.launch(campaign)
-    db.session.refresh(campaign)
-    return campaign
-
-
-def get_campaign(public_id: str, user: User) -> Campaign | None:
-    stmt = select(Campaign).where(Campaign.public_id == public_id, Campaign.channel == "sms")
-    if not user.sees_all_territories:
-        stmt = stmt.where(Campaign.created_by_id == user.id)
-    return db.session.scalar(stmt)
 
 
 # --- inbound -------------------------------------------------------------------------
@@ -633,18 +573,3 @@ def _needs_review(c: SmsConversation) -> bool:
         )
         is not None
     )
-
-
-def campaign_json(c: Campaign) -> dict[str, Any]:
-    return {
-        "id": c.public_id,
-        "channel": c.channel,
-        "name": c.name,
-        "status": c.status,
-        "listId": c.audience_ref,
-        "scheduledAt": c.scheduled_at.isoformat() if c.scheduled_at else None,
-        "recipientsTotal": c.recipients_total,
-        "counts": delivery.status_counts(c),
-        "lastError": c.last_error,
-        "actions": list(delivery.campaign_actions(c.status)),
-    }

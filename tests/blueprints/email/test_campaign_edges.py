@@ -59,11 +59,12 @@ def test_the_page_refuses_a_past_send_time_saying_so(
 ):
     list_id = make_list(manager, [make_customer("North")], name="Cellar club")
     login(manager)
-    page = client.get("/sales/marketing/campaigns/new").get_data(as_text=True)
+    page = client.get("/sales/marketing/campaigns/new?channel=email").get_data(as_text=True)
     response = client.post(
         "/sales/marketing/campaigns/new",
         data={
             "csrf_token": csrf_from(page),
+            "channel": "email",
             "list_id": list_id,
             "subject": "Autumn",
             "html": "<p>x</p>",

@@ -15,7 +15,7 @@ from tests.conftest import csrf_from, sendgrid_settings
 from tests.fakes.sendgrid import FakeSendGrid
 
 SEND = "/sales/marketing/email/send/{}"
-NEW_CAMPAIGN = "/sales/marketing/campaigns/new"
+NEW_CAMPAIGN = "/sales/marketing/campaigns/new?channel=email"  # the channel comes first
 
 
 def _error(html: str, field: str) -> str:

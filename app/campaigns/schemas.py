@@ -1,0 +1,155 @@
+"""Request and response shapes of the campaigns API (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from app.api.pagination import PageQuery
+from app.api.spec import CamelModel, OutModel
+from app.campaigns.registry import Content
+from app.campaigns.service import Draft
+from app.messaging.outbox import STATUSES
+
+CampaignStatus = Literal[
+    "draft", "scheduled", "preparing", "sending", "paused", "sent", "cancelled", "failed"
+]
+RecipientStatus = Literal[STATUSES]  # type: ignore[valid-type]
+
+
+class ContentFields(CamelModel):
+    template_id: str | None = Field(default=None, max_length=40)
+    subject: str | None = Field(default=None, max_length=300)
+    html: str | None = Field(default=None, max_length=200_000)
+    body: str | None = Field(default=None, max_length=2000)
+
+    def content(self) -> Content | None:
+        given = self.model_dump(
+            include={"template_id", "subject", "html", "body"}, exclude_unset=True
+        )
+        return Content(**given) if given else None
+
+
+class CampaignIn(ContentFields):
+    """A new draft: ``channel`` (email, sms...), ``listId``, a template or content
+    (email: ``subject`` + ``html``; SMS: ``body``), optionally ``name`` and the planned
+    ``scheduledAt`` (an ISO time; without an offset, in your time zone). Nothing is sent:
+    ``/schedule`` or ``/send`` does that."""
+
+    channel: str = Field(max_length=16)
+    list_id: str = Field(max_length=40)
+    name: str | None = Field(default=None, max_length=200)
+    scheduled_at: datetime | None = None
+    send_local_time: bool = False
+
+    def draft(self) -> Draft:
+        return Draft(
+            channel=self.channel,
+            list_id=self.list_id,
+            name=self.name,
+            content=self.content(),
+            scheduled_at=self.scheduled_at,
+            send_local_time=self.send_local_time,
+        )
+
+
+class CampaignPatch(ContentFields):
+    """Changes to a draft, or to a scheduled campaign until it starts (409 after)."""
+
+    list_id: str | None = Field(default=None, max_length=40)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    scheduled_at: datetime | None = None
+    send_local_time: bool | None = None
+
+    def draft(self) -> Draft:
+        return Draft(
+            list_id=self.list_id,
+            name=self.name,
+            content=self.content(),
+            scheduled_at=self.scheduled_at,
+            send_local_time=self.send_local_time,
+        )
+
+
+class ScheduleIn(CamelModel):
+    """When to send (default: the draft's planned time); ``sendLocalTime``: at that
+    wall-clock time in each recipient's own zone where it is known."""
+
+    scheduled_at: datetime | None = None
+    send_local_time: bool | None = None
+
+
+class CampaignOut(OutModel):
+    id: str
+    channel: str
+    name: str
+    status: str
+    counts: dict[str, int]
+    actions: list[str]
+    editable: bool
+    stats: dict[str, Any] | None = None
+
+
+class CampaignPage(OutModel):
+    items: list[CampaignOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class CampaignQuery(PageQuery):
+    channel: str | None = Field(default=None, max_length=16)
+    status: CampaignStatus | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class RecipientQuery(PageQuery):
+    status: RecipientStatus | None = None
+    engagement: (
+        Literal["delivered", "opened", "clicked", "bounced", "complained", "unsubscribed"] | None
+    ) = None
+
+
+class RecipientOut(OutModel):
+    id: str
+    to: str
+    status: str
+    customer_id: str | None = None
+    error: dict[str, Any] | None = None
+    engagement: dict[str, str | None]
+
+
+class RecipientPage(OutModel):
+    items: list[RecipientOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class LinkOut(OutModel):
+    url: str
+    clicks: int
+    unique_clickers: int
+
+
+class LinkList(OutModel):
+    items: list[LinkOut]
+
+
+class TestOut(OutModel):
+    to: str
+
+
+class ReviewQuery(CamelModel):
+    customer_id: str | None = Field(default=None, max_length=40)
+
+
+class ReviewOut(OutModel):
+    audience: dict[str, int]
+    preview: dict[str, Any] | None = None
+    provider: str
+    rate: str
+    duration: str

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Integer, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import UNSYNCED, db
+from app.extensions import db
 from app.models_base import UTCDateTime, utcnow
 from providers.errors import PermanentError, ProviderError, TransientError
 
@@ -39,8 +39,7 @@ class OutboxMixin:
     status: Mapped[str] = mapped_column(String(12), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # No index: a claim's rows come back from its UPDATE, and a batch is then picked by
-    # id range (migration 0006).
+    # No index: a claim's rows come back from its UPDATE (migration 0006).
     claim_token: Mapped[str | None] = mapped_column(String(36))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     provider: Mapped[str | None] = mapped_column(String(16))
@@ -71,14 +70,6 @@ class OutboxRow:
 
     def __repr__(self) -> str:
         return f"<OutboxRow id={self.__dict__.get('id')} status={self.__dict__.get('status')}>"
-
-    @property
-    def changed(self) -> bool:
-        return bool(self._changes)
-
-    def saved(self, **values: Any) -> None:
-        """Take values the database already holds (written by a set-based UPDATE)."""
-        self.__dict__.update(values)
 
 
 def claim(
@@ -117,7 +108,6 @@ def claim(
     wanted = [table.c[name] for name in columns] if columns else list(table.c)
     read = [table.c.id, *(column for column in wanted if column.key != "id")]
     names = [column.key for column in read]
-    _unsynced_commit_ahead()
     claimed = db.session.execute(
         update(table)
         .where(table.c.id.in_(chosen), table.c.status == "queued")
@@ -128,23 +118,6 @@ def claim(
     # RETURNING gives no order; a batch goes out in id order.
     claimed.sort(key=itemgetter(0))
     return [OutboxRow(dict(zip(names, values, strict=True))) for values in claimed]
-
-
-def _unsynced_commit_ahead() -> None:
-    """Let this transaction, a claim, commit without waiting for the disk. A claim lost
-    to a power cut leaves its rows ``queued``, to be claimed and sent again: what
-    recovering a stale claim does with them anyway; the next synced commit (the batch's
-    outcomes) makes it durable too. PostgreSQL skips the WAL flush for this transaction
-    only; SQLite takes the setting before the transaction starts (else the commit stays
-    synced), and the connection is synced again as it goes back to the pool."""
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-    elif connection.dialect.name == "sqlite":
-        if getattr(connection.connection.driver_connection, "in_transaction", True):
-            return
-        connection.info[UNSYNCED] = True
-        connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
 
 
 def save(model: type[Any], rows: Sequence[Any]) -> None:
@@ -191,11 +164,13 @@ def recover_stale(model: type[Any], older_than: timedelta, conditions: Sequence[
     return result.rowcount or 0
 
 
-def mark_sent(row: Any, provider: str, provider_message_id: str | None) -> None:
+def mark_sent(
+    row: Any, provider: str, provider_message_id: str | None, at: datetime | None = None
+) -> None:
     row.status = "sent"
     row.provider = provider
     row.provider_message_id = provider_message_id
-    row.sent_at = utcnow()
+    row.sent_at = at or utcnow()
     row.attempts = (row.attempts or 0) + 1
     row.error_code = row.error_message = None
 

@@ -12,6 +12,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import Pool
 
 # Named constraints so Alembic can alter them on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -48,3 +49,14 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
+
+
+#: Set in a pooled connection's ``info`` by a transaction that lowered SQLite's
+#: ``synchronous`` for its commit; the connection is synced again when it goes back.
+UNSYNCED = "decant_unsynced"
+
+
+@event.listens_for(Pool, "checkin")
+def _sqlite_synced_again(dbapi_connection, connection_record) -> None:
+    if connection_record.info.pop(UNSYNCED, False) and dbapi_connection is not None:
+        dbapi_connection.execute("PRAGMA synchronous=FULL")

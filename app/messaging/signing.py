@@ -33,13 +33,25 @@ class _Blake2bMac(SigningAlgorithm):
         return hashlib.blake2b(value, key=key, digest_size=20).digest()
 
 
+class _KeyOnceSigner(Signer):
+    """A :class:`Signer` that derives its key once, not for every token (a campaign signs
+    three per recipient); the tokens are the same."""
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        if secret_key is not None:
+            return super().derive_key(secret_key)
+        if "_key" not in self.__dict__:
+            self.__dict__["_key"] = super().derive_key()
+        return self.__dict__["_key"]  # type: ignore[no-any-return]
+
+
 @lru_cache(maxsize=32)
 def _signers(secret_key: str, purpose: str) -> tuple[Signer, Signer, URLSafeSerializer]:
     """The signer new tokens use, then the older formats still accepted."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
     return (
-        Signer(secret_key, salt=f"decant-{purpose}-v2"),
+        _KeyOnceSigner(secret_key, salt=f"decant-{purpose}-v2"),
         Signer(
             secret_key,
             salt=f"decant-{purpose}-v3",

@@ -312,12 +312,13 @@ def render_prepared(
     prepared: PreparedTemplate,
     context: dict[str, Any],
     link_numbers: Sequence[int],
+    unsubscribe: str | None = None,
 ) -> tuple[rendering.RenderedEmail, tuple[tuple[str, ...], tuple[str, ...]] | None]:
     """A campaign message from its prepared template (``link_numbers``: the campaign's
     stored number of each of its links); also the pieces its render yielded (the
     ``parts`` hint of :class:`OutgoingEmail`), or None when they are not its bodies."""
     token = tracking.tracking_token(message_id)
-    unsubscribe = tracking.unsubscribe_url(message_id)
+    unsubscribe = unsubscribe or tracking.unsubscribe_url(message_id)
     values = {
         **rendering.present_values(context),
         "unsubscribe_url": unsubscribe,
@@ -331,10 +332,7 @@ def render_prepared(
     html_parts = sandbox.render_pieces(rendering.compiled(prepared.html, True), values)
     text_parts = sandbox.render_pieces(rendering.compiled(prepared.text, False), values)
     html, text = "".join(html_parts), "".join(text_parts)
-    parts: tuple[tuple[str, ...], tuple[str, ...]] | None = (
-        tuple(map(str, html_parts)),
-        tuple(text_parts),
-    )
+    parts: tuple[tuple[str, ...], tuple[str, ...]] | None = (tuple(html_parts), tuple(text_parts))
     # A value is escaped where it lands (no token sits inside a tag), so it adds no
     # markup; a filter that makes some (urlize...) sends the message through the sanitiser.
     if any(piece.__class__ is Markup and "<" in piece for piece in html_parts):
@@ -450,6 +448,7 @@ def build_messages(
     for index, row in enumerate(rows):
         try:
             parts = None
+            unsubscribe = tracking.unsubscribe_url(row.id)
             if row.campaign_id is not None:
                 campaign = campaigns[row.campaign_id]
                 context = contexts.get(row.customer_id) or {}
@@ -458,17 +457,23 @@ def build_messages(
                     if campaign.id not in numbers:
                         numbers[campaign.id] = links.campaign_numbers(campaign.id, prepared.links)
                     rendered, parts = render_prepared(
-                        row.id, campaign.subject or "", prepared, context, numbers[campaign.id]
+                        row.id,
+                        campaign.subject or "",
+                        prepared,
+                        context,
+                        numbers[campaign.id],
+                        unsubscribe,
                     )
                 else:
-                    rendered = render_for(row, campaign.subject or "", campaign.html or "", context)
+                    rendered = render_for(
+                        row, campaign.subject or "", campaign.html or "", context, unsubscribe
+                    )
                     own_links[row.id] = rendered.links
                 row._rendered = rendered  # for the activity, not stored on the row
             else:
                 rendered = rendering.RenderedEmail(
                     row.subject or "", row.html or "", row.text or ""
                 )
-            unsubscribe = tracking.unsubscribe_url(row.id)
             messages.append(outgoing(row, rendered, None, unsubscribe, parts, envelope))
         except Exception as exc:  # a template the sandbox refuses now, a bad header...
             problems[index] = PermanentError(f"cannot build message: {exc}", code="render")

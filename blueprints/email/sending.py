@@ -523,16 +523,13 @@ def _whole_batch(error: PermanentError, size: int) -> PermanentError:
 def after_send(rows: Sequence[OutboxRow]) -> None:
     """Timeline entries for the rows that went, in one executemany INSERT.
 
-    Each activity's public id is its message's with the activity prefix, so the UPDATE
-    that marks the messages sent also links them to their activities
-    (:func:`sent_values`): no RETURNING, which SQLite answers row by row, and no UPDATE
-    per message."""
+    Each activity's public id is its message's with the activity prefix, so one UPDATE
+    links the batch's messages to their activities (:func:`sent_values`)."""
     _announce_sent(rows)
     sent = [r for r in rows if r.status == "sent" and r.customer_id and r.activity_id is None]
     if not sent:
         return
-    # What a group of rows shares (type, user, time) is bound once per statement. A
-    # campaign row's user is its campaign's author (written there by materialize).
+    # A campaign row's user is its campaign's author (written there by materialize).
     activities = []
     for row in sent:
         rendered = getattr(row, "_rendered", None)

@@ -408,7 +408,7 @@ def _release(channel: DeliveryChannel, rows: Sequence[Any]) -> None:
 
 
 def _record(
-    channel: DeliveryChannel, provider: Any, rows: Sequence[Any], outcomes
+    channel: DeliveryChannel, provider: Any, rows: Sequence[Any], outcomes: Sequence[Outcome]
 ) -> AccountError | None:
     """Write a batch's outcomes; the :class:`AccountError` that stopped its campaign, if
     the provider refused the account (the caller then sends no more of it)."""

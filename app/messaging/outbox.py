@@ -63,6 +63,9 @@ class OutboxRow:
         self.__dict__.update(values)
         self.__dict__["_changes"] = {}
 
+    def __getattr__(self, name: str) -> Any:  # only for names never set: the columns' types
+        raise AttributeError(name)
+
     def __setattr__(self, name: str, value: Any) -> None:
         self.__dict__[name] = value
         if not name.startswith("_"):
@@ -116,8 +119,8 @@ def claim(
     ).all()
     db.session.commit()
     # RETURNING gives no order; a batch goes out in id order.
-    claimed.sort(key=itemgetter(0))
-    return [OutboxRow(dict(zip(names, values, strict=True))) for values in claimed]
+    ordered = sorted(claimed, key=itemgetter(0))
+    return [OutboxRow(dict(zip(names, values, strict=True))) for values in ordered]
 
 
 def save(model: type[Any], rows: Sequence[Any]) -> None:

@@ -65,7 +65,7 @@ def _signers(secret_key: str, purpose: str) -> tuple[Signer, Signer, URLSafeSeri
 def sign(purpose: str, payload: Any) -> str:
     signer = _signers(current_app.config["SECRET_KEY"], purpose)[0]
     data = json.dumps(payload, separators=(",", ":")).encode()
-    return signer.sign(base64.urlsafe_b64encode(data).rstrip(b"=")).decode()
+    return str(signer.sign(base64.urlsafe_b64encode(data).rstrip(b"=")).decode())
 
 
 def unsign(purpose: str, token: str) -> Any | None:
@@ -88,4 +88,4 @@ def unsign(purpose: str, token: str) -> Any | None:
 
 def public_url(path: str) -> str:
     """An absolute URL on PUBLIC_BASE_URL (what recipients and providers reach)."""
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+    return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + path

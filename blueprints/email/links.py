@@ -77,7 +77,7 @@ def resolve(message: EmailMessage, number: int) -> str | None:
     """The URL behind link ``number`` of ``message``: its own stored link, else its
     campaign's; for a campaign prepared before links were stored (none stored), the
     link its template numbers so (:func:`legacy_campaign_link`)."""
-    if number < 0:
+    if not 0 <= number < 2**31:  # the number column is a 32-bit integer on PostgreSQL
         return None
     own = db.session.scalar(
         select(EmailLink.url).where(EmailLink.message_id == message.id, EmailLink.number == number)

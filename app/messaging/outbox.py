@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, or_, select, update
+from sqlalchemy import Integer, String, Text, bindparam, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -124,12 +124,13 @@ def claim(
 
 
 def save(model: type[Any], rows: Sequence[Any]) -> None:
-    """Write what was assigned to these rows since they were read or last saved: one
-    UPDATE per distinct set of changes (many rows often share one, a reason for
-    suppression say). ORM objects are left to the session's flush."""
+    """Write what was assigned to these rows since they were read or last saved: rows given
+    the same values (a batch marked sent with one provider id, a reason for suppression)
+    in one UPDATE ... IN, the others in one executemany UPDATE per set of columns (a
+    provider id per message). ORM objects are left to the session's flush."""
     table = model.__table__
-    groups: dict[Any, tuple[dict[str, Any], list[int]]] = {}
-    alone: list[tuple[dict[str, Any], int]] = []
+    shared: dict[Any, tuple[dict[str, Any], list[int]]] = {}
+    own: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         changes = getattr(row, "_changes", None)
         if not changes:
@@ -140,18 +141,28 @@ def save(model: type[Any], rows: Sequence[Any]) -> None:
         try:
             key = tuple(sorted(changes.items()))
             hash(key)
-        except TypeError:  # a list or dict value: that row on its own
-            alone.append((dict(changes), row.id))
+        except TypeError:  # a list or dict value: with the rows that have their own values
+            key = None
+        if key is None:
+            own.setdefault(tuple(sorted(changes)), []).append({"row_id": row.id, **changes})
         else:
-            groups.setdefault(key, (dict(changes), []))[1].append(row.id)
+            shared.setdefault(key, (dict(changes), []))[1].append(row.id)
         changes.clear()
-    for values, ids in groups.values():
+    for values, ids in shared.values():
+        if len(ids) == 1:
+            own.setdefault(tuple(sorted(values)), []).append({"row_id": ids[0], **values})
+            continue
         for start in range(0, len(ids), 500):
             db.session.execute(
                 update(table).where(table.c.id.in_(ids[start : start + 500])).values(**values)
             )
-    for values, row_id in alone:
-        db.session.execute(update(table).where(table.c.id == row_id).values(**values))
+    for columns, params in own.items():
+        statement = update(table).where(table.c.id == bindparam("row_id"))
+        values = {name: bindparam(f"new_{name}") for name in columns}
+        db.session.execute(
+            statement.values(values),
+            [{"row_id": p["row_id"], **{f"new_{n}": p[n] for n in columns}} for p in params],
+        )
 
 
 def recover_stale(model: type[Any], older_than: timedelta, conditions: Sequence[Any] = ()) -> int:

@@ -144,7 +144,6 @@ class Defaults:
     CAMPAIGN_JOB_SECONDS = 120
     CAMPAIGN_STALE_SECONDS = 600
     CAMPAIGN_WATCHDOG_SECONDS = 60
-    CAMPAIGN_SENDER_PROCESS = True  # provider calls in a process of their own (decision 70)
     DEV_OUTBOX_LIMIT = 500
     DEFAULT_PHONE_REGION = "US"
     TRUSTED_PROXIES = 0  # reverse proxies in front (X-Forwarded-For/-Proto/-Host trusted)

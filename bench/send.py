@@ -5,36 +5,27 @@
 A campaign to a list of N customers runs inline (no Redis) on SQLite in a temporary
 database, through the SendGrid adapter to the local fake (tests/fakes/sendgrid.py, in a
 process of its own on 127.0.0.1), with EMAIL_BATCH_SIZE 1000 and a rate limit that never
-throttles: outbox write (INSERT ... SELECT), render per recipient, send, status update and
-activities. The floor posts the same number of requests with the same personalizations
-(built beforehand by the same code, no database) through the same SDK client. Each run is
-a fresh subprocess, so its peak RSS (VmHWM) is its own; the engine also runs at 10k to
-compare memory. The fake checks that every recipient arrived exactly once with no
-substitution tag left in its body. Prints msgs/s both sides, the ratio (target >= 0.5)
-and RSS at 10k and N (target: RSS(N) <= 1.2 x RSS(10k)); merges them into
-bench/results.json under "send". Asserts nothing about time.
+throttles: outbox write (INSERT ... SELECT), render per recipient (Jinja), send, status
+update and activities. The floor posts the same number of requests with the same
+personalizations (built beforehand by the same code, no database) through the same SDK
+client. Each run is a fresh subprocess, so its peak RSS (VmHWM) is its own; the engine
+also runs at 10k to compare memory. The fake checks that every recipient arrived exactly
+once with no substitution tag left in its body.
 
-This machine's speed drifts by a third between hours, so a single engine run and a single
-floor run minutes apart can disagree by that much: each of ``--rounds`` runs the engine
-(on a fresh copy of the built database) and then the floor, back to back, and the
-reported ratio is the median of the rounds' ratios.
+Targets (issue 22): the engine sustains >= 5,000 messages/s on this 2-core machine (far
+above any provider's accepted rate: SendGrid's default plans, SES's 14/s sandbox...),
+peak RSS(N) <= 1.2 x RSS(10k), every recipient exactly once. Also printed: the engine
+process's CPU time per message and the ratio to the same-run floor (no target). Results
+merge into bench/results.json under "send". Asserts nothing about time.
 
-The engine sends from its sender process (``CAMPAIGN_SENDER_PROCESS``, on by default:
-the SendGrid adapter stages and posts each batch from a process of its own, decision 70);
-the floor posts from its own process, one request after another.
-
-Each round also runs the engine once more with the SendGrid adapter answering every
-message at once (no planning, no SDK, no fake; on the engine's worker thread, since the
-answer is patched into this process only): the *ceiling*, the engine's own work (claim,
-consent, render, record) against the same floor. No real send can do better, so
-a ceiling under the target says the engine's own work, not the provider path, is what
-keeps the ratio down. It is reported and saved beside the ratio, never instead of it.
+Each of ``--rounds`` runs the engine (on a fresh copy of the built database) and then
+the floor, back to back (this machine's speed drifts between hours); the reported
+figures are the median round's.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import re
@@ -55,6 +46,7 @@ if str(ROOT) not in sys.path:
 RESULTS = HERE / "results.json"
 BATCH = 1000
 SMALL = 10_000
+TARGET_PER_SECOND = 5_000
 SECRET = "bench-secret-key-not-for-production"
 DOMAIN = "bench.example"
 SUBJECT = "This week's specials for {{ customer_name }}"
@@ -249,11 +241,8 @@ def build_database(path: Path, customers: int) -> None:
 # -- the two sides (each in its own subprocess) --------------------------------------------
 
 
-def engine_side(database: str, recipients: int, ceiling: bool = False) -> dict[str, Any]:
-    """The campaign through the engine. With ``ceiling`` the SendGrid adapter's
-    ``send_batch`` (and its two steps, ``stage_batch`` and ``send_staged``) answers each
-    message at once (no planning, no SDK, no fake): what is left is the engine's own
-    work (claim, consent, render, record), the most any real send could reach."""
+def engine_side(database: str, recipients: int) -> dict[str, Any]:
+    """The campaign through the engine, timed, with this process's CPU time."""
     from sqlalchemy import func, select
 
     from app import create_app
@@ -264,14 +253,7 @@ def engine_side(database: str, recipients: int, ceiling: bool = False) -> dict[s
     from app.messaging.models import Campaign
     from blueprints.email import services
     from blueprints.lists.models import EmailList
-    from providers.email.base import SendResult
-    from providers.email.sendgrid import SendGridEmailProvider
 
-    if ceiling:
-        answered = SendResult("ceiling")
-        SendGridEmailProvider.send_batch = lambda _self, messages: [answered] * len(messages)
-        SendGridEmailProvider.stage_batch = lambda _self, messages: messages
-        SendGridEmailProvider.send_staged = lambda _self, staged: [answered] * len(staged)
     fake = RemoteFake(recipients)
     app = create_app(
         app_settings(
@@ -279,8 +261,6 @@ def engine_side(database: str, recipients: int, ceiling: bool = False) -> dict[s
             EMAIL_PROVIDER="sendgrid",
             SENDGRID_API_KEY=fake.api_key,
             SENDGRID_BASE_URL=fake.url,
-            # the ceiling's answer is patched in here, not in a sender process
-            CAMPAIGN_SENDER_PROCESS=not ceiling,
         )
     )
     try:
@@ -288,9 +268,10 @@ def engine_side(database: str, recipients: int, ceiling: bool = False) -> dict[s
             owner = db.session.scalar(select(User).where(User.role == "admin"))
             list_id = db.session.scalar(select(EmailList.public_id))
             rss_before = _status_kib("VmRSS")
-            began = time.perf_counter()
+            began, cpu_began = time.perf_counter(), time.process_time()
             campaign = services.send_bulk(owner, list_id=list_id, subject=SUBJECT, html=HTML)
             seconds = time.perf_counter() - began
+            cpu = time.process_time() - cpu_began
             campaign = db.session.get(Campaign, campaign.id)
             counts = delivery.status_counts(campaign)
             activities = db.session.scalar(select(func.count()).select_from(Activity))
@@ -301,6 +282,7 @@ def engine_side(database: str, recipients: int, ceiling: bool = False) -> dict[s
         "recipients": recipients,
         "seconds": round(seconds, 3),
         "per_second": round(recipients / seconds, 1),
+        "cpu_us_per_message": round(cpu / recipients * 1e6, 1),
         "requests": tally["requests"],
         "campaign_status": status,
         "sent": counts["sent"],
@@ -314,8 +296,7 @@ def engine_side(database: str, recipients: int, ceiling: bool = False) -> dict[s
 def floor_side(recipients: int) -> dict[str, Any]:
     """The SDK posts alone: each batch's payloads are built by the engine's own code
     (same rendering, same factoring, so the same bytes) outside the clock, then encoded
-    and posted as the adapter does (a JSON string body) with the clock running and, as
-    in the engine, the cyclic GC paused."""
+    and posted as the adapter does (a JSON string body) with the clock running."""
     from app import create_app
     from blueprints.email import sending
     from providers.email.sendgrid import _JSON_BODY, SendGridEmailProvider, _encode, _plan
@@ -324,7 +305,7 @@ def floor_side(recipients: int) -> dict[str, Any]:
     provider = SendGridEmailProvider(fake.api_key, base_url=fake.url)
     post = provider.client.client.mail.send.post
     app = create_app(app_settings("sqlite://"))
-    campaigns: Any = {1: SimpleNamespace(subject=SUBJECT, html=HTML)}
+    campaigns: Any = {1: SimpleNamespace(id=1, subject=SUBJECT, html=HTML)}
     seconds = 0.0
     try:
         with app.app_context():
@@ -332,7 +313,6 @@ def floor_side(recipients: int) -> dict[str, Any]:
                 bodies = _floor_payloads(
                     sending, _plan, campaigns, lo, min(recipients, lo + BATCH - 1)
                 )
-                gc.disable()
                 began = time.perf_counter()
                 for body in bodies:  # encoded and posted as the adapter does
                     post(
@@ -341,7 +321,6 @@ def floor_side(recipients: int) -> dict[str, Any]:
                         timeout=provider.timeout,
                     )
                 seconds += time.perf_counter() - began
-                gc.enable()
     finally:
         tally = fake.close()
     return {
@@ -359,6 +338,7 @@ def _floor_payloads(sending: Any, plan: Any, campaigns: Any, lo: int, hi: int) -
     rows = [
         SimpleNamespace(
             id=i,
+            user_id=None,
             public_id=f"eml_{i:028x}",
             to_address=f"c{i}@{DOMAIN}",
             campaign_id=1,
@@ -376,31 +356,24 @@ def _floor_payloads(sending: Any, plan: Any, campaigns: Any, lo: int, hi: int) -
         }
         for i in numbers
     }
+    # No database here: the campaign's links numbered as the engine stores them.
+    sending.links.campaign_numbers = lambda _campaign, urls: list(range(len(urls)))
     messages, problems = sending.build_messages(rows, campaigns, contexts)
     assert not problems, problems
     return [request.body(messages) for request in plan(messages)]
 
 
-def _engine_run(
-    built: Path, size: int, tmp: str, env: dict[str, str], ceiling: bool = False
-) -> dict[str, Any]:
+def _engine_run(built: Path, size: int, tmp: str, env: dict[str, str]) -> dict[str, Any]:
     """The engine on a fresh copy of a built database (a run sends its whole campaign)."""
     database = Path(tmp) / f"send-{size}.sqlite"
     for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
         leftover.unlink(missing_ok=True)
     shutil.copyfile(built, database)
-    child = "ceiling" if ceiling else "engine"
-    e = _child(["--child", child, "--recipients", str(size), "--database", str(database)], env)
-    if ceiling:
-        print(
-            f"ceiling {size:>6,}: {e['per_second']:>8,.0f} msgs/s ({e['seconds']:.1f} s, "
-            f"the provider call answering at once) sent={e['sent']:,} "
-            f"activities={e['activities']:,}"
-        )
-        return e
+    e = _child(["--child", "engine", "--recipients", str(size), "--database", str(database)], env)
     print(
         f"engine {size:>7,}: {e['per_second']:>8,.0f} msgs/s ({e['seconds']:.1f} s, "
-        f"{e['requests']} requests) status={e['campaign_status']} sent={e['sent']:,} "
+        f"{e['cpu_us_per_message']} us CPU/msg in the engine's process, {e['requests']} "
+        f"requests) status={e['campaign_status']} sent={e['sent']:,} "
         f"activities={e['activities']:,} peak RSS {e['peak_rss_mib']} MiB "
         f"(before send {e['rss_before_send_mib']} MiB) fake={e['fake']}"
     )
@@ -425,7 +398,7 @@ def main() -> None:
         "--rounds", type=int, default=3, help="engine-then-floor rounds (median ratio)"
     )
     parser.add_argument(
-        "--child", choices=("engine", "ceiling", "floor", "build", "fake"), help=argparse.SUPPRESS
+        "--child", choices=("engine", "floor", "build", "fake"), help=argparse.SUPPRESS
     )
     parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -433,8 +406,8 @@ def main() -> None:
         build_database(Path(args.database), args.recipients)
         print("{}")
         return
-    if args.child in ("engine", "ceiling"):
-        print(json.dumps(engine_side(args.database, args.recipients, args.child == "ceiling")))
+    if args.child == "engine":
+        print(json.dumps(engine_side(args.database, args.recipients)))
         return
     if args.child == "floor":
         print(json.dumps(floor_side(args.recipients)))
@@ -462,38 +435,25 @@ def main() -> None:
             engine[SMALL] = _engine_run(built[SMALL], SMALL, tmp, env)
         for number in range(1, max(1, args.rounds) + 1):
             run = _engine_run(built[recipients], recipients, tmp, env)
-            bound = _engine_run(built[recipients], recipients, tmp, env, ceiling=True)
             floor = _child(["--child", "floor", "--recipients", str(recipients)], env)
             ratio = run["per_second"] / floor["per_second"]
-            ceiling = bound["per_second"] / floor["per_second"]
             print(
                 f"floor  {recipients:>7,}: {floor['per_second']:>8,.0f} msgs/s "
                 f"({floor['seconds']:.1f} s, {floor['requests']} requests) fake={floor['fake']}"
             )
-            print(
-                f"round {number}: ratio engine/floor {ratio:.3f} "
-                f"(ceiling, the engine without the provider call: {ceiling:.3f})"
-            )
-            rounds.append(
-                {
-                    "engine": run,
-                    "ceiling_run": bound,
-                    "floor": floor,
-                    "ratio": ratio,
-                    "ceiling": ceiling,
-                }
-            )
+            print(f"round {number}: ratio engine/floor {ratio:.3f}")
+            rounds.append({"engine": run, "floor": floor, "ratio": ratio})
     ratios = [r["ratio"] for r in rounds]
     ratio = statistics.median(ratios)
-    ceilings = [r["ceiling"] for r in rounds]
     middle = min(rounds, key=lambda r: abs(r["ratio"] - ratio))
     engine[recipients] = middle["engine"]
     floor = middle["floor"]
-    verdict = "met" if ratio >= 0.5 else "missed"  # on the exact ratio, not a rounded one
+    rate = engine[recipients]["per_second"]
+    verdict = "met" if rate >= TARGET_PER_SECOND else "missed"
     print(
-        f"ratio engine/floor: {ratio:.3f}, median of {len(ratios)} rounds "
-        f"({', '.join(f'{r:.3f}' for r in ratios)}) (target >= 0.5: {verdict}); ceiling "
-        f"{statistics.median(ceilings):.3f} ({', '.join(f'{c:.3f}' for c in ceilings)})"
+        f"engine {rate:,.0f} msgs/s (target >= {TARGET_PER_SECOND:,}: {verdict}), "
+        f"{engine[recipients]['cpu_us_per_message']} us CPU per message; ratio engine/floor "
+        f"{ratio:.3f}, median of {len(ratios)} rounds ({', '.join(f'{r:.3f}' for r in ratios)})"
     )
     memory: dict[str, Any] = {f"{size}": engine[size]["peak_rss_mib"] for size in sizes}
     if len(sizes) > 1:
@@ -506,7 +466,6 @@ def main() -> None:
         )
     runs = [*(r["engine"] for r in rounds), *([engine[SMALL]] if recipients != SMALL else [])]
     ok = all(e["fake"]["exactly_once"] and e["sent"] == e["recipients"] for e in runs)
-    ok = ok and all(r["ceiling_run"]["sent"] == recipients for r in rounds)
     print("every recipient received exactly once" if ok else "DELIVERY CHECK FAILED")
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     existing["send"] = {
@@ -517,11 +476,11 @@ def main() -> None:
         "engine": engine[recipients],
         "engine_small": engine[SMALL] if recipients != SMALL else None,
         "floor": floor,
+        "per_second_target": TARGET_PER_SECOND,
+        "per_second_target_met": rate >= TARGET_PER_SECOND,
+        "cpu_us_per_message": engine[recipients]["cpu_us_per_message"],
         "ratio": round(ratio, 3),
-        "ratio_target_met": ratio >= 0.5,
         "round_ratios": [round(r, 3) for r in ratios],
-        "ceiling_ratio": round(statistics.median(ceilings), 3),
-        "round_ceilings": [round(c, 3) for c in ceilings],
         "peak_rss_mib": memory,
         "exactly_once": ok,
     }

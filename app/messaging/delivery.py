@@ -9,34 +9,32 @@ of its rows); the engine does the rest, the same way for email and SMS:
 * ``send_campaign_batches`` claims provider-sized batches, re-checks consent at send time,
   waits for the provider's shared rate limit just before the call, sends, records each
   outcome, and keeps going for a bounded time before re-enqueueing itself, so a killed
-  worker is resumed by the next job and a paused campaign stops between batches; while
-  a batch is at the provider the next one is claimed and rendered (:class:`_Pipeline`);
+  worker is resumed by the next job and a paused campaign stops between batches. One
+  batch at a time: its outcomes are committed before the next is claimed, so a crash can
+  repeat only the batch that was at the provider;
 * ``send_single`` does the same for one message (a rep's email or text).
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, func, select, update
 
 from app import jobs
+from app.current import app_object
 from app.extensions import db
 from app.messaging import outbox
 from app.messaging.models import Campaign
 from app.messaging.ratelimit import SlidingWindowLimiter
 from app.models_base import utcnow
 from providers.errors import AccountError, PermanentError, ProviderError, TransientError
-from providers.sender import SenderProcess
 
 log = logging.getLogger(__name__)
 
@@ -71,24 +69,14 @@ class DeliveryChannel:
     after_send: Callable[[Sequence[Any]], None] | None = None
     #: rows to hold back until a later time (quiet hours): {row id: when}
     hold_until: Callable[[Sequence[Any]], dict[int, datetime]] | None = None
-    #: more columns to set on the rows marked sent, in the UPDATE that marks them (SQL
-    #: expressions on the row, say); after_send has run by then
+    #: more columns to set on the rows marked sent (SQL expressions on the row, say),
+    #: after after_send has run
     sent_values: Callable[[], dict[str, Any]] | None = None
     #: the columns the channel's hooks read of a claimed row (None: all of them)
     claim_columns: tuple[str, ...] | None = None
     #: seconds a row may stay in ``sending`` before it is presumed lost
     #: (None: the CAMPAIGN_STALE_SECONDS setting)
     stale_after: float | None = None
-    #: ``send`` in steps, so that a campaign batch's provider call overlaps the
-    #: preparation of the next batch: ``prepare`` (may read the database) builds what a
-    #: sender (a worker thread or process: no database, no app context; one call at a
-    #: time) hands to the provider: ``stage`` (optional, no network) turns it into the
-    #: provider's requests, ``transmit`` sends them. Used for providers whose
-    #: ``background_safe`` is true; in a sender process (module-level functions, given
-    #: by reference) for those whose ``process_safe`` is true too.
-    prepare: Callable[[Any, Sequence[Any]], Any] | None = None
-    transmit: Callable[[Any, Any], Sequence[Outcome]] | None = None
-    stage: Callable[[Any, Any], Any] | None = None
 
 
 def stale_after(channel: DeliveryChannel | None = None) -> timedelta:
@@ -110,12 +98,13 @@ def channel_for(name: str) -> DeliveryChannel:
     channels = current_app.extensions.get("decant_delivery", {})
     if name not in channels:
         raise LookupError(f"no delivery channel {name!r} is enabled")
-    return channels[name]
+    channel: DeliveryChannel = channels[name]
+    return channel
 
 
 def limiter() -> SlidingWindowLimiter:
-    app = current_app._get_current_object()
-    existing = app.extensions.get("decant_limiter")
+    app = app_object()
+    existing: SlidingWindowLimiter | None = app.extensions.get("decant_limiter")
     if existing is None:
         existing = SlidingWindowLimiter(jobs.redis_connection(app))
         app.extensions["decant_limiter"] = existing
@@ -180,6 +169,8 @@ def prepare_campaign(campaign_id: int) -> None:
 
         owner = db.session.get(User, campaign.created_by_id) if campaign.created_by_id else None
         try:
+            if owner is None or campaign.audience_ref is None:
+                raise LookupError("the campaign has no audience or owner")
             customer_ids = audiences.resolve(campaign.audience_type, campaign.audience_ref, owner)
         except Exception as exc:  # the list was deleted or its owner lost access
             campaign.status = "failed"
@@ -211,195 +202,21 @@ def send_campaign_batches(campaign_id: int, time_budget: float | None = None) ->
     outbox.recover_stale(model, stale_after(channel), [model.campaign_id == campaign.id])
     # campaign_id, not campaign.id, from here on: each commit expires the campaign, and
     # reading an attribute of it reloads the whole row (its HTML too), once per batch.
-    sender_process = bool(current_app.config.get("CAMPAIGN_SENDER_PROCESS"))
-    with _long_lived_frozen(), _Pipeline(channel, sender_process) as pipeline:
-        while time.monotonic() - started < budget:
-            status = db.session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
-            if status != "sending":
-                return  # paused or cancelled between batches (the one in flight is recorded)
-            with _collector_paused():  # the claim makes a batch's worth of objects too
-                rows = outbox.claim(
-                    model,
-                    [model.campaign_id == campaign_id],
-                    channel.batch_size(None),
-                    channel.claim_columns,
-                )
-                if not rows:
-                    pipeline.finish()
-                    _finish_or_wait(campaign, channel)
-                    return
-                _deliver_batch(channel, rows, pipeline)
-                del rows  # let the batch go before the next claim's commit expires it again
-    jobs.enqueue(send_campaign_batches, campaign_id, queue="campaigns")
-
-
-class _Pipeline:
-    """At most one campaign batch at the provider while the next one is claimed, checked
-    and rendered: with a remote provider the engine no longer waits on each round trip.
-
-    ``submit`` prepares the new batch, waits for the one in flight, records it
-    (outcomes, activities, commit) and only then lets the new one go to the provider, so
-    a crash can repeat only the batch at the provider (architecture.md's "a duplicate is possible
-    only for the batch in flight"). The provider calls run in a sender: a process of
-    their own (:class:`_ProcessSender`) when the adapter allows it and
-    ``CAMPAIGN_SENDER_PROCESS`` is on, where the new batch is staged while the one
-    before is recorded; else a worker thread (:class:`_ThreadSender`). Only the sender
-    touches the provider; only the caller touches the database. On leaving, the batch in
-    flight is recorded; a worker killed meanwhile leaves both batches in ``sending``,
-    put back by :func:`outbox.recover_stale`."""
-
-    def __init__(self, channel: DeliveryChannel, sender_process: bool = False) -> None:
-        self.channel = channel
-        self.sender_process = sender_process
-        self._senders: dict[int, _ThreadSender | _ProcessSender] = {}
-        self._in_flight: tuple[Any, list[outbox.OutboxRow], Future[Any]] | None = None
-
-    def __enter__(self) -> _Pipeline:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, *_rest: Any) -> None:
-        try:
-            if kind is None:
-                self.finish()
-            elif self._in_flight is not None:
-                try:
-                    self.finish()
-                except Exception:  # the first error is the one to report
-                    log.exception("%s: recording the batch in flight failed", self.channel.name)
-        finally:
-            for sender in self._senders.values():
-                sender.close()
-
-    def accepts(self, provider: Any, rate: RateLimit, size: int) -> bool:
-        """Whether this batch can go through a sender (one rate-limit step, a provider
-        that may be called off the app's thread)."""
-        channel = self.channel
-        return (
-            channel.prepare is not None
-            and channel.transmit is not None
-            and getattr(provider, "background_safe", False)
-            and (not rate.per_message or size <= rate.limit)
+    while time.monotonic() - started < budget:
+        status = db.session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+        if status != "sending":
+            return  # paused or cancelled between batches
+        rows = outbox.claim(
+            model,
+            [model.campaign_id == campaign_id],
+            channel.batch_size(None),
+            channel.claim_columns,
         )
-
-    def submit(self, provider: Any, rows: list[outbox.OutboxRow], rate: RateLimit) -> None:
-        """Prepare ``rows`` while the batch in flight is at the provider, record that
-        batch once it is back, then hand these to the sender."""
-        assert self.channel.prepare is not None
-        sender = self._sender(provider)  # a new process starts while the batch renders
-        prepared = self.channel.prepare(provider, rows)
-        previous = self._collect()
-        sender = self._sender(provider)  # another one if that batch's process died
-        staged = sender.stage(prepared)
-        if previous is not None:
-            try:
-                stopped = self._record(*previous)
-            except BaseException:
-                sender.drop(staged)
-                raise
-            if stopped is not None:  # the provider refuses the account: keep these back
-                sender.drop(staged)
-                _release(self.channel, rows)
-                return
-        slots = len(rows) if rate.per_message else 1
-        shared_limiter = limiter()
-
-        def wait_turn() -> None:
-            shared_limiter.wait(rate.key, rate.limit, rate.window, slots)
-
-        self._in_flight = (provider, rows, sender.send(staged, wait_turn))
-
-    def finish(self) -> None:
-        """Wait for the batch in flight, if any, and record its outcomes."""
-        previous = self._collect()
-        if previous is not None:
-            self._record(*previous)
-
-    def _sender(self, provider: Any) -> _ThreadSender | _ProcessSender:
-        """The sender for this adapter (a new process if the last one died)."""
-        sender = self._senders.get(id(provider))
-        if isinstance(sender, _ProcessSender) and sender.process.broken:
-            sender.close()
-            sender = None
-        if sender is None:
-            channel = self.channel
-            assert channel.transmit is not None
-            if self.sender_process and channel.stage and getattr(provider, "process_safe", 0):
-                sender = _ProcessSender(SenderProcess(provider, channel.stage, channel.transmit))
-            else:
-                sender = _ThreadSender(channel, provider)
-            self._senders[id(provider)] = sender
-        return sender
-
-    def _collect(self) -> tuple[Any, list[outbox.OutboxRow], Any] | None:
-        """The batch in flight with its outcomes (or its TransientError), once back."""
-        if self._in_flight is None:
-            return None
-        provider, rows, future = self._in_flight
-        self._in_flight = None
-        try:
-            return provider, rows, future.result()
-        except TransientError as exc:
-            return provider, rows, exc
-
-    def _record(
-        self, provider: Any, rows: list[outbox.OutboxRow], outcomes: Any
-    ) -> AccountError | None:
-        if isinstance(outcomes, TransientError):
-            _defer(self.channel, provider, rows, outcomes)
-            return None
-        return _record(self.channel, provider, rows, outcomes)
-
-
-class _ThreadSender:
-    """Provider calls on one worker thread: a batch is staged and sent there once the
-    caller lets it go."""
-
-    def __init__(self, channel: DeliveryChannel, provider: Any) -> None:
-        self.stage_step, self.transmit = channel.stage, channel.transmit
-        self.provider = provider
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"{channel.name}-send")
-
-    def stage(self, prepared: Any) -> Any:
-        return prepared  # staged on the thread, after the batch before is recorded
-
-    def drop(self, _prepared: Any) -> None:
-        """Nothing to forget: this sender stages a batch only when it sends it."""
-
-    def send(self, prepared: Any, wait_turn: Callable[[], None]) -> Future[Any]:
-        provider, stage, transmit = self.provider, self.stage_step, self.transmit
-        assert transmit is not None
-
-        def call() -> Sequence[Outcome]:
-            staged = stage(provider, prepared) if stage is not None else prepared
-            wait_turn()
-            return transmit(provider, staged)
-
-        return self.executor.submit(call)
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=True)
-
-
-class _ProcessSender:
-    """Provider calls in a sender process (:class:`providers.sender.SenderProcess`): a
-    batch is staged there at once, while the caller records the one before, and sent
-    when the caller lets it go, after its turn under the rate limit."""
-
-    def __init__(self, process: SenderProcess) -> None:
-        self.process = process
-
-    def stage(self, prepared: Any) -> int:
-        return self.process.stage(prepared)
-
-    def drop(self, key: int) -> None:
-        self.process.drop(key)
-
-    def send(self, key: int, wait_turn: Callable[[], None]) -> Future[Any]:
-        wait_turn()
-        return self.process.send(key)
-
-    def close(self) -> None:
-        self.process.close()
+        if not rows:
+            _finish_or_wait(campaign, channel)
+            return
+        _deliver(channel, rows)
+    jobs.enqueue(send_campaign_batches, campaign_id, queue="campaigns")
 
 
 def _finish_or_wait(campaign: Campaign, channel: DeliveryChannel) -> None:
@@ -543,43 +360,9 @@ def sweep_stale(channel_name: str, older_than_seconds: int = 300) -> int:
 # --- the send step -----------------------------------------------------------------
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic GC off for one batch: its thousands of short-lived objects (rows,
-    rendered bodies, payloads) are freed by reference counting, and full collections
-    scanning every live object were a quarter of the send time. Cycles made meanwhile
-    are collected once it is back on."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-@contextmanager
-def _long_lived_frozen() -> Iterator[None]:
-    """The objects alive when a campaign job starts (the app's models, compiled
-    statements, schemas: hundreds of thousands) kept out of the collector's sight while
-    it sends (``gc.freeze``), then handed back. Each collection the batches' objects set
-    off, on either thread, scanned all of them: several percent of the send time. Garbage
-    among them is not collected meanwhile, only later."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 def _deliver(channel: DeliveryChannel, rows: list[outbox.OutboxRow]) -> None:
-    with _collector_paused():
-        _deliver_batch(channel, rows)
-
-
-def _deliver_batch(
-    channel: DeliveryChannel, rows: list[outbox.OutboxRow], pipeline: _Pipeline | None = None
-) -> None:
+    """Send claimed rows: refusals and holds first, then provider-sized chunks under the
+    shared rate limit, each chunk's outcomes committed before the next goes."""
     model = channel.model
     refusals = channel.refusals(rows)
     for row in rows:
@@ -598,17 +381,12 @@ def _deliver_batch(
         return
     provider = channel.provider()
     rate = channel.rate_limit(provider)
-    if pipeline is not None and pipeline.accepts(provider, rate, len(sendable)):
-        pipeline.submit(provider, sendable, rate)
-        return
-    if pipeline is not None:
-        pipeline.finish()
-    slots = len(sendable) if rate.per_message else 1
+    # A per-message limit smaller than the batch sends the batch in steps of the limit.
+    step = rate.limit if rate.per_message else len(sendable)
     try:
-        step = rate.limit if rate.per_message else len(sendable)
         for start in range(0, len(sendable), step):
             chunk = sendable[start : start + step]
-            limiter().wait(rate.key, rate.limit, rate.window, min(slots, len(chunk)))
+            limiter().wait(rate.key, rate.limit, rate.window, len(chunk) if rate.per_message else 1)
             outcomes = channel.send(provider, chunk)
             if _record(channel, provider, chunk, outcomes) is not None:
                 _release(channel, sendable[start + step :])
@@ -634,7 +412,7 @@ def _release(channel: DeliveryChannel, rows: Sequence[Any]) -> None:
 
 
 def _record(
-    channel: DeliveryChannel, provider: Any, rows: Sequence[Any], outcomes
+    channel: DeliveryChannel, provider: Any, rows: Sequence[Any], outcomes: Sequence[Outcome]
 ) -> AccountError | None:
     """Write a batch's outcomes; the :class:`AccountError` that stopped its campaign, if
     the provider refused the account (the caller then sends no more of it)."""
@@ -661,20 +439,20 @@ def _record(
         else:
             message_id = getattr(outcome, "provider_message_id", outcome)
             sent.setdefault((via, message_id), []).append(row)
-    now = utcnow()
+    now = utcnow()  # one time for the batch: its rows share one UPDATE (outbox.save)
     for (via, provider_message_id), sent_rows in sent.items():
-        for row in sent_rows:  # what the UPDATE below writes, for after_send to read
-            row.saved(
-                status="sent", sent_at=now, provider=via, provider_message_id=provider_message_id
-            )
+        for row in sent_rows:
+            outbox.mark_sent(row, via, provider_message_id, now)
     if channel.after_send:
         channel.after_send(rows)
-    outbox.save(channel.model, [r for r in rows if r.status != "sent"])
-    extra = channel.sent_values() if channel.sent_values else {}
-    for via in dict.fromkeys(v for v, _id in sent):
-        by_id = {message_id: rs for (v, message_id), rs in sent.items() if v == via}
-        _mark_sent(channel.model, rows, by_id, via, now, extra)
     outbox.save(channel.model, rows)
+    if channel.sent_values:
+        table = channel.model.__table__
+        ids = [row.id for sent_rows in sent.values() for row in sent_rows]
+        if ids:
+            db.session.execute(
+                update(table).where(table.c.id.in_(ids)).values(**channel.sent_values())
+            )
     for campaign_id, error in stopped.items():
         _stop_campaign(campaign_id, error)
     db.session.commit()
@@ -691,88 +469,6 @@ def _stop_campaign(campaign_id: int, error: AccountError) -> None:
         .execution_options(synchronize_session=False)
     )
     log.warning("campaign %s paused: %s", campaign_id, error)
-
-
-def _mark_sent(
-    model: type[Any],
-    batch: Sequence[outbox.OutboxRow],
-    sent: dict[str | None, list[outbox.OutboxRow]],
-    provider: str,
-    now: datetime,
-    extra: dict[str, Any],
-) -> None:
-    """Write the sent status of ``sent`` (rows by provider message id) in a few
-    statements: set-based UPDATEs for rows sharing an id, one executemany UPDATE for rows
-    with an id each (SMTP, SES...), each with the channel's ``extra`` columns; rows the
-    channel assigned something else to are marked like any change, for
-    :func:`outbox.save`."""
-    table = model.__table__
-    values = {
-        "status": "sent",
-        "provider": provider,
-        "sent_at": now,
-        "attempts": func.coalesce(table.c.attempts, 0) + 1,
-        "error_code": None,
-        "error_message": None,
-        **extra,
-    }
-    alone: list[dict[str, Any]] = []
-    changed: list[outbox.OutboxRow] = []
-    for provider_message_id, rows in sent.items():
-        clean = [r for r in rows if not r.changed]
-        changed += [r for r in rows if r.changed]
-        if len(clean) >= 2:
-            _update_together(
-                model, batch, clean, {**values, "provider_message_id": provider_message_id}
-            )
-        else:
-            alone += [{"row_id": r.id, "message_id": provider_message_id} for r in clean]
-        for row in rows:
-            if row.changed:
-                outbox.mark_sent(row, provider, provider_message_id)
-    if alone:
-        db.session.execute(
-            update(table)
-            .where(table.c.id == bindparam("row_id"))
-            .values(**values, provider_message_id=bindparam("message_id")),
-            alone,
-        )
-    if extra and changed:
-        ids = [r.id for r in changed]
-        for at in range(0, len(ids), 500):
-            db.session.execute(
-                update(table).where(table.c.id.in_(ids[at : at + 500])).values(**extra)
-            )
-
-
-def _update_together(
-    model: type[Any],
-    batch: Sequence[outbox.OutboxRow],
-    rows: list[outbox.OutboxRow],
-    values: dict[str, Any],
-) -> None:
-    """One UPDATE for rows sharing a provider id. When they are every row of ``batch`` (a
-    run of one claim, in id order) between the first and the last of them, it picks
-    them by claim token and id range: the batch's other rows were written already, so
-    none of them is still ``sending`` there, and no list of ids goes to the database.
-    Otherwise by lists of ids."""
-    table = model.__table__
-    ids = [r.id for r in rows]
-    low, high = min(ids), max(ids)
-    token = rows[0].claim_token
-    in_range = sum(1 for r in batch if low <= r.id <= high)
-    if token is not None and in_range == len(rows) and all(r.claim_token == token for r in rows):
-        selections = [
-            (
-                table.c.claim_token == token,
-                table.c.status == "sending",
-                table.c.id.between(low, high),
-            )
-        ]
-    else:
-        selections = [(table.c.id.in_(ids[at : at + 500]),) for at in range(0, len(ids), 500)]
-    for where in selections:
-        db.session.execute(update(table).where(*where).values(**values))
 
 
 def _suppress_from_error(channel: DeliveryChannel, row: Any, error: PermanentError) -> None:

@@ -16,12 +16,12 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, String, Text, or_, select, update
+from sqlalchemy import CursorResult, Integer, String, Text, bindparam, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import UNSYNCED, db
+from app.extensions import db
 from app.models_base import UTCDateTime, utcnow
 from providers.errors import PermanentError, ProviderError, TransientError
 
@@ -39,8 +39,7 @@ class OutboxMixin:
     status: Mapped[str] = mapped_column(String(12), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # No index: a claim's rows come back from its UPDATE, and a batch is then picked by
-    # id range (migration 0006).
+    # No index: a claim's rows come back from its UPDATE (migration 0006).
     claim_token: Mapped[str | None] = mapped_column(String(36))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     provider: Mapped[str | None] = mapped_column(String(16))
@@ -64,6 +63,9 @@ class OutboxRow:
         self.__dict__.update(values)
         self.__dict__["_changes"] = {}
 
+    def __getattr__(self, name: str) -> Any:  # only for names never set: the columns' types
+        raise AttributeError(name)
+
     def __setattr__(self, name: str, value: Any) -> None:
         self.__dict__[name] = value
         if not name.startswith("_"):
@@ -71,14 +73,6 @@ class OutboxRow:
 
     def __repr__(self) -> str:
         return f"<OutboxRow id={self.__dict__.get('id')} status={self.__dict__.get('status')}>"
-
-    @property
-    def changed(self) -> bool:
-        return bool(self._changes)
-
-    def saved(self, **values: Any) -> None:
-        """Take values the database already holds (written by a set-based UPDATE)."""
-        self.__dict__.update(values)
 
 
 def claim(
@@ -117,7 +111,6 @@ def claim(
     wanted = [table.c[name] for name in columns] if columns else list(table.c)
     read = [table.c.id, *(column for column in wanted if column.key != "id")]
     names = [column.key for column in read]
-    _unsynced_commit_ahead()
     claimed = db.session.execute(
         update(table)
         .where(table.c.id.in_(chosen), table.c.status == "queued")
@@ -126,34 +119,18 @@ def claim(
     ).all()
     db.session.commit()
     # RETURNING gives no order; a batch goes out in id order.
-    claimed.sort(key=itemgetter(0))
-    return [OutboxRow(dict(zip(names, values, strict=True))) for values in claimed]
-
-
-def _unsynced_commit_ahead() -> None:
-    """Let this transaction, a claim, commit without waiting for the disk. A claim lost
-    to a power cut leaves its rows ``queued``, to be claimed and sent again: what
-    recovering a stale claim does with them anyway; the next synced commit (the batch's
-    outcomes) makes it durable too. PostgreSQL skips the WAL flush for this transaction
-    only; SQLite takes the setting before the transaction starts (else the commit stays
-    synced), and the connection is synced again as it goes back to the pool."""
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-    elif connection.dialect.name == "sqlite":
-        if getattr(connection.connection.driver_connection, "in_transaction", True):
-            return
-        connection.info[UNSYNCED] = True
-        connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+    ordered = sorted(claimed, key=itemgetter(0))
+    return [OutboxRow(dict(zip(names, values, strict=True))) for values in ordered]
 
 
 def save(model: type[Any], rows: Sequence[Any]) -> None:
-    """Write what was assigned to these rows since they were read or last saved: one
-    UPDATE per distinct set of changes (many rows often share one, a reason for
-    suppression say). ORM objects are left to the session's flush."""
+    """Write what was assigned to these rows since they were read or last saved: rows given
+    the same values (a batch marked sent with one provider id, a reason for suppression)
+    in one UPDATE ... IN, the others in one executemany UPDATE per set of columns (a
+    provider id per message). ORM objects are left to the session's flush."""
     table = model.__table__
-    groups: dict[Any, tuple[dict[str, Any], list[int]]] = {}
-    alone: list[tuple[dict[str, Any], int]] = []
+    shared: dict[Any, tuple[dict[str, Any], list[int]]] = {}
+    own: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         changes = getattr(row, "_changes", None)
         if not changes:
@@ -164,18 +141,28 @@ def save(model: type[Any], rows: Sequence[Any]) -> None:
         try:
             key = tuple(sorted(changes.items()))
             hash(key)
-        except TypeError:  # a list or dict value: that row on its own
-            alone.append((dict(changes), row.id))
+        except TypeError:  # a list or dict value: with the rows that have their own values
+            key = None
+        if key is None:
+            own.setdefault(tuple(sorted(changes)), []).append({"row_id": row.id, **changes})
         else:
-            groups.setdefault(key, (dict(changes), []))[1].append(row.id)
+            shared.setdefault(key, (dict(changes), []))[1].append(row.id)
         changes.clear()
-    for values, ids in groups.values():
+    for values, ids in shared.values():
+        if len(ids) == 1:
+            own.setdefault(tuple(sorted(values)), []).append({"row_id": ids[0], **values})
+            continue
         for start in range(0, len(ids), 500):
             db.session.execute(
                 update(table).where(table.c.id.in_(ids[start : start + 500])).values(**values)
             )
-    for values, row_id in alone:
-        db.session.execute(update(table).where(table.c.id == row_id).values(**values))
+    for columns, params in own.items():
+        statement = update(table).where(table.c.id == bindparam("row_id"))
+        values = {name: bindparam(f"new_{name}") for name in columns}
+        db.session.execute(
+            statement.values(values),
+            [{"row_id": p["row_id"], **{f"new_{n}": p[n] for n in columns}} for p in params],
+        )
 
 
 def recover_stale(model: type[Any], older_than: timedelta, conditions: Sequence[Any] = ()) -> int:
@@ -188,14 +175,16 @@ def recover_stale(model: type[Any], older_than: timedelta, conditions: Sequence[
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
-def mark_sent(row: Any, provider: str, provider_message_id: str | None) -> None:
+def mark_sent(
+    row: Any, provider: str, provider_message_id: str | None, at: datetime | None = None
+) -> None:
     row.status = "sent"
     row.provider = provider
     row.provider_message_id = provider_message_id
-    row.sent_at = utcnow()
+    row.sent_at = at or utcnow()
     row.attempts = (row.attempts or 0) + 1
     row.error_code = row.error_message = None
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false, func
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
@@ -85,3 +96,24 @@ class EmailEvent(Model):
     #: made by a machine (a proxy or a scanner), and the rule that said so
     machine: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     machine_reason: Mapped[str | None] = mapped_column(String(24))
+
+
+class EmailLink(Model):
+    """The URL behind click link ``number`` of a campaign (every message of it) or of one
+    message (a single send, or a campaign message rendered on its own), stored when the
+    message is prepared so a click resolves against what was sent, whatever changes
+    later (the template, the CSS inliner, the code numbering links)."""
+
+    __tablename__ = "email_link"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "number", name="uq_email_link_campaign_number"),
+        UniqueConstraint("message_id", "number", name="uq_email_link_message_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("email_message.id", ondelete="CASCADE")
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(Text)

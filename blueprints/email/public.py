@@ -11,7 +11,7 @@ from flask import Blueprint, abort, redirect, render_template, request
 from app.api.limits import body_limit
 from app.auth.access import csrf_exempt, public
 from app.messaging import consent
-from blueprints.email import events, resubscribe, sending, tracking
+from blueprints.email import events, links, resubscribe, tracking
 from blueprints.email.models import EmailMessage
 
 #: A one-click unsubscribe body is ``List-Unsubscribe=One-Click``; nothing larger is read.
@@ -59,9 +59,9 @@ def click(token: str):
 @bp.get("/t/c/<token>/<int:number>")
 @public
 def campaign_click(token: str, number: int):
-    """A campaign message's link ``number``, under the message's tracking token."""
+    """A message's link ``number``, under the message's tracking token."""
     message, _ = _message("open", token)
-    url = sending.campaign_link(message, number)
+    url = links.resolve(message, number)
     if url is None or not url.lower().startswith(("http://", "https://")):
         abort(404)
     verdict = tracking.request_verdict("click", message, url)

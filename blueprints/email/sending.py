@@ -2,7 +2,9 @@
 
 Registered as the ``email`` :class:`~app.messaging.delivery.DeliveryChannel`. Single sends
 keep the body rendered at request time; campaign rows are rendered at send time from the
-campaign, one batch of customers loaded in one query.
+campaign's template, prepared once (CSS inlined, footer, pixel and numbered links put in,
+the text part derived, compiled by the sandbox) and rendered by Jinja per recipient, one
+batch of customers' token values read in one query.
 """
 
 from __future__ import annotations
@@ -14,33 +16,28 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app
+from markupsafe import Markup
 from sqlalchemy import Select, and_, case, func, insert, literal, select
 from sqlalchemy.orm import aliased
 
-from app import bulk
 from app.auth.models import User
 from app.crm.models import Activity, Customer, Territory
+from app.current import app_object
 from app.dev import capture
 from app.extensions import db
-from app.messaging import consent, delivery, rendering
+from app.messaging import consent, delivery, rendering, sandbox
 from app.messaging import footer as email_footer
 from app.messaging.models import Campaign
 from app.messaging.outbox import OutboxRow
 from app.models_base import utcnow
 from app.signals import message_sent
-from blueprints.email import failover, tracking
+from blueprints.email import failover, links, tracking
 from blueprints.email.models import EmailMessage
-from providers.email import (
-    MESSAGE_ID_KEY,
-    Merge,
-    MergeLayout,
-    OutgoingEmail,
-)
-from providers.email.batches import PreparedBatch, stage, transmit
+from providers.email import MESSAGE_ID_KEY, OutgoingEmail, SendResult
 from providers.errors import PermanentError, ProviderError
 
 #: What sending reads of a claimed row (engagement counters and timestamps are not).
@@ -73,7 +70,7 @@ _console_rows: contextvars.ContextVar[dict[str, OutboxRow] | None] = contextvars
 
 def provider():
     """The configured adapter, built once per app (SMTP keeps its connection)."""
-    app = current_app._get_current_object()
+    app = app_object()
     cached = app.extensions.get("decant_email_provider")
     if cached is None:
         settings = dict(app.config)
@@ -193,7 +190,11 @@ def materialize(campaign: Campaign, customer_ids: Select[Any]) -> int:
         "created_at",
     ]
     db.session.execute(insert(EmailMessage).from_select(columns, source))
-    return db.session.scalar(select(func.count()).where(EmailMessage.campaign_id == campaign.id))
+    prepared = prepare_template(campaign.html or "", current_app.config["PUBLIC_BASE_URL"])
+    if prepared is not None:
+        links.campaign_numbers(campaign.id, prepared.links)  # commits
+    total = db.session.scalar(select(func.count()).where(EmailMessage.campaign_id == campaign.id))
+    return int(total or 0)
 
 
 # --- consent at send time ----------------------------------------------------------------
@@ -207,13 +208,14 @@ def refusals(rows: Sequence[OutboxRow]) -> dict[int, str]:
 
 
 def render_for(
-    message: EmailMessage,
+    message: Any,
     subject: str,
     html: str,
     context: dict[str, Any],
     unsubscribe: str | None = None,
 ) -> rendering.RenderedEmail:
-    """Render tokens, inline CSS, add footer and pixel, rewrite links, derive the text."""
+    """Render one message on its own: tokens, CSS inlined, footer and pixel, links
+    numbered (their URLs in ``links``, for the caller to store), the text part derived."""
     unsubscribe = unsubscribe or tracking.unsubscribe_url(message.id)
     context = {**context, **send_values(message.id, getattr(message, "to_address", ""), html)}
     context["unsubscribe_url"] = unsubscribe
@@ -221,34 +223,34 @@ def render_for(
     body = rendering.render(html, context, html=True)
     if "<style" in body.lower():
         body = rendering.inline_css(body)
+    token = tracking.tracking_token(message.id)
     body = tracking.add_footer_and_pixel(
-        body, message.id, "unsubscribe_url" in html, unsubscribe, "postal_address" in html
+        body, token, message.id, "unsubscribe_url" in html, unsubscribe, "postal_address" in html
     )
-    body = tracking.rewrite_links(body, message.id)
-    return rendering.RenderedEmail(out_subject, body, rendering.html_to_text(body))
+    body, urls = tracking.number_links(body, token)
+    return rendering.RenderedEmail(out_subject, body, rendering.html_to_text(body), urls)
 
 
-def send_values(
-    message_id: int, to_address: str, source: str, urls: tracking.TrackingUrls | None = None
-) -> dict[str, Any]:
+def send_values(message_id: int, to_address: str, source: str) -> dict[str, Any]:
     """The tokens every email may use besides the customer's (``SEND_TOKENS``); the
     preferences link is signed only when ``source`` uses it."""
-    preferences = ""
-    if "preferences_url" in source:
-        preferences = (urls or tracking.TrackingUrls()).preferences_url(message_id)
+    preferences = tracking.preferences_url(message_id) if "preferences_url" in source else ""
     address = current_app.config.get("EMAIL_POSTAL_ADDRESS") or ""
     return email_footer.send_values(
         email=to_address, preferences_url=preferences, postal_address=address
     )
 
 
-# Campaign template prepared once: CSS inlined, footer, pixel and tracked links put in the
-# source as our own tokens, the text part derived from it; per recipient only the tokens
-# are rendered. Used when that provably gives the same message as render_for.
+# A campaign's template prepared once: CSS inlined, footer, pixel and links put in the
+# source as our own tokens, the text part derived from it; Jinja then renders it for each
+# recipient. Templates whose output may change shape per recipient are rendered per
+# recipient instead (render_for).
 _OWN = "dc_send_"
 _OPEN, _PREFERENCES, _CLICK = f"{_OWN}open", f"{_OWN}preferences", f"{_OWN}click_"
 _HREF_WITH_TOKEN = re.compile(r"""\bhref\s*=\s*(["'])([^"']*\{[{%#][^"']*)\1""", re.IGNORECASE)
 _UNSUBSCRIBE_TOKEN = re.compile(r"\{\{\s*unsubscribe_url\s*\}\}")
+_TAG = re.compile(r"<[^<>]*>")
+_OWN_TOKEN = re.compile(r"\{\{\s*(?:unsubscribe_url|dc_send_\w+)\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -258,73 +260,12 @@ class PreparedTemplate:
     links: tuple[str, ...]  # the URL behind each click token, in order
     footer: bool  # the footer (with the preferences link) was added
 
-    @cached_property
-    def click_tokens(self) -> tuple[str, ...]:
-        """The token standing for each link, in order."""
-        return tuple(f"{_CLICK}{index}" for index in range(len(self.links)))
-
-    @cached_property
-    def merge_plan(self) -> tuple[MergeLayout, tuple[rendering.Token, ...], int] | None:
-        """The template as a :class:`MergeLayout`, each field's token (a token renders
-        once per part: its HTML field is escaped, its text field not, so HTML fields
-        come first and the text fields follow from index ``text_from``), or None when
-        Jinja must render it."""
-        html = rendering.simple_pieces(self.html, True)
-        text = rendering.simple_pieces(self.text, False)
-        if html is None or text is None:
-            return None
-        fields: dict[tuple[rendering.Token, bool], int] = {}
-        for piece in html:
-            if piece.__class__ is not str:
-                fields.setdefault((piece, True), len(fields))  # type: ignore[arg-type]
-        text_from = len(fields)
-        for piece in text:
-            if piece.__class__ is not str:
-                fields.setdefault((piece, False), len(fields))  # type: ignore[arg-type]
-
-        def parts(pieces: tuple[str | rendering.Token, ...], html: bool) -> tuple[str | int, ...]:
-            return tuple(p if p.__class__ is str else fields[(p, html)] for p in pieces)  # type: ignore[misc, index]
-
-        layout = MergeLayout(parts(html, True), parts(text, False))
-        return layout, tuple(token for token, _html in fields), text_from
-
-    @cached_property
-    def own_places(self) -> dict[str, tuple[int, ...]]:
-        """Where each of our own URLs (tracking, unsubscribe) goes: token name to the
-        numbers of the fields holding it."""
-        plan = self.merge_plan
-        places: dict[str, list[int]] = {}
-        for index, token in enumerate(plan[1] if plan else ()):
-            if _is_own(token.name):
-                places.setdefault(token.name, []).append(index)
-        return {name: tuple(numbers) for name, numbers in places.items()}
-
-    @cached_property
-    def link_places(self) -> tuple[tuple[int, ...], ...]:
-        """For each tracked link, in order, the fields holding its click URL."""
-        return tuple(self.own_places.get(token, ()) for token in self.click_tokens)
-
-    @cached_property
-    def customer_tokens(self) -> tuple[tuple[rendering.Token, int | None, int | None], ...]:
-        """The customer's tokens: each with its HTML field and its text field (None
-        where the part does not use it). Our own URLs are left out."""
-        plan = self.merge_plan
-        if plan is None:
-            return ()
-        _layout, tokens, text_from = plan
-        places: dict[rendering.Token, list[int | None]] = {}
-        for index, token in enumerate(tokens):
-            if not _is_own(token.name):
-                places.setdefault(token, [None, None])[index >= text_from] = index
-        return tuple((token, html, text) for token, (html, text) in places.items())
-
-
-def _is_own(name: str) -> bool:
-    return name.startswith(_OWN) or name == "unsubscribe_url"
-
 
 def prepare_template(source: str, public_base: str) -> PreparedTemplate | None:
-    """The campaign body prepared once, or None when only per-recipient rendering is safe."""
+    """The campaign body prepared once, or None when it must be rendered per recipient:
+    blocks or comments (the output's shape may vary), links built from tokens, or a
+    token inside a tag, where escaping alone could not keep a value from choosing what
+    the tag does (render_for sanitises each rendered message instead)."""
     has_address = bool(current_app.config.get("EMAIL_POSTAL_ADDRESS"))
     return _prepare_template(source, public_base, has_address)
 
@@ -333,10 +274,10 @@ def prepare_template(source: str, public_base: str) -> PreparedTemplate | None:
 def _prepare_template(source: str, public_base: str, has_address: bool) -> PreparedTemplate | None:
     tokens = rendering.template_tokens(source)
     if not source or any(not t.startswith("{{") or _OWN in t for t in tokens):
-        return None  # blocks or comments: the output's shape may vary per recipient
+        return None
     for _quote, url in _HREF_WITH_TOKEN.findall(source):
         if not _UNSUBSCRIBE_TOKEN.fullmatch(url.strip()):
-            return None  # a link built from tokens: tracked per recipient
+            return None
     try:
         names = rendering.undeclared_tokens(source, html=True)
     except Exception:
@@ -364,36 +305,25 @@ def _prepare_template(source: str, public_base: str, has_address: bool) -> Prepa
     )
     body = email_footer.place(body, extra + email_footer.pixel_html(f"{{{{ {_OPEN} }}}}"))
     own = public_base.rstrip("/") + "/email/"
-    links: list[str] = []
+    urls: list[str] = []
 
     def swap(match: re.Match[str]) -> str:
         url = html_lib.unescape(match.group(3))
         if url.startswith(own):
             return match.group(0)
-        links.append(url)
-        token = f"{{{{ {_CLICK}{len(links) - 1} }}}}"
+        urls.append(url)
+        token = f"{{{{ {_CLICK}{len(urls) - 1} }}}}"
         return f"{match.group(1)}{match.group(2)}{token}{match.group(2)}"
 
-    body = tracking._HREF.sub(swap, body)
+    body = tracking.HREF.sub(swap, body)
+    for tag in _TAG.findall(body):
+        if "{" in _OWN_TOKEN.sub("", tag):
+            return None
     text = rendering.html_to_text(body)
     expected = [t for t in rendering.template_tokens(body) if _OPEN not in t]
     if rendering.template_tokens(text) != expected:
         return None
-    return PreparedTemplate(body, text, tuple(links), footer)
-
-
-def campaign_link(message: EmailMessage, number: int) -> str | None:
-    """The URL behind link ``number`` of a campaign message (its campaign's template's,
-    as :func:`prepare_template` numbers them when the message is rendered), or None."""
-    if message.campaign_id is None or number < 0:
-        return None
-    campaign = db.session.get(Campaign, message.campaign_id)
-    if campaign is None:
-        return None
-    prepared = prepare_template(campaign.html or "", current_app.config["PUBLIC_BASE_URL"])
-    if prepared is None or number >= len(prepared.links):
-        return None
-    return prepared.links[number]
+    return PreparedTemplate(body, text, tuple(urls), footer)
 
 
 def render_prepared(
@@ -401,60 +331,37 @@ def render_prepared(
     subject: str,
     prepared: PreparedTemplate,
     context: dict[str, Any],
-    unsubscribe: str,
-    urls: tracking.TrackingUrls | None = None,
-) -> tuple[rendering.RenderedEmail, Merge | None]:
-    """:func:`render_for` through a prepared template; also the message as a
-    :class:`Merge` of the template's layout (None when that cannot rebuild it)."""
-    urls = urls or tracking.TrackingUrls()
-    context = {**context, "unsubscribe_url": unsubscribe}
+    link_numbers: Sequence[int],
+    unsubscribe: str | None = None,
+) -> tuple[rendering.RenderedEmail, tuple[tuple[str, ...], tuple[str, ...]] | None]:
+    """A campaign message from its prepared template (``link_numbers``: the campaign's
+    stored number of each of its links); also the pieces its render yielded (the
+    ``parts`` hint of :class:`OutgoingEmail`), or None when they are not its bodies."""
+    token = tracking.tracking_token(message_id)
+    unsubscribe = unsubscribe or tracking.unsubscribe_url(message_id)
+    values = {
+        **rendering.present_values(context),
+        "unsubscribe_url": unsubscribe,
+        _OPEN: tracking.pixel_url(token),
+    }
+    if prepared.footer:
+        values[_PREFERENCES] = tracking.preferences_url(message_id)
+    for index, number in enumerate(link_numbers):
+        values[f"{_CLICK}{index}"] = tracking.link_url(token, number)
     out_subject = " ".join(rendering.render(subject, context, html=False).split())
-    plan = prepared.merge_plan
-    tracking_token = urls.tracking_token(message_id)  # the pixel's, and the links'
-    if plan is None or not urls.html_safe:
-        own = {"unsubscribe_url": unsubscribe, _OPEN: urls.open_url_for(tracking_token)}
-        if prepared.footer:
-            own[_PREFERENCES] = urls.preferences_url(message_id)
-        for number, name in enumerate(prepared.click_tokens):
-            own[name] = urls.link_url(tracking_token, number)
-        context.update(own)  # plain text, escaped where they land like any value
-        html = rendering.render(prepared.html, context, html=True)
-        text = rendering.tidy_text(rendering.render(prepared.text, context, html=False))
-        return rendering.RenderedEmail(out_subject, html, text), None
-    layout, tokens, _text_from = plan
-    values: list[str] = [""] * len(tokens)
-    # Our own URLs are signed and read the same escaped or not.
-    places = prepared.own_places
-    for index in places.get("unsubscribe_url", ()):
-        values[index] = unsubscribe
-    for index in places.get(_OPEN, ()):
-        values[index] = urls.open_url_for(tracking_token)
-    preferences_places = places.get(_PREFERENCES)
-    if preferences_places:
-        url = urls.preferences_url(message_id)
-        for index in preferences_places:
-            values[index] = url
-    for number, link_places in enumerate(prepared.link_places):
-        click = urls.link_url(tracking_token, number)
-        for index in link_places:
-            values[index] = click
-    # The text part was tidied with the tokens in place; a value that is empty or has
-    # loose whitespace needs tidying again (and then the layout no longer holds).
-    loose = False
-    forms, loose_text = rendering.token_forms, rendering.loose_text
-    for token, html_index, text_index in prepared.customer_tokens:
-        text, html = forms(token, context)
-        if html_index is not None:
-            values[html_index] = html
-        if text_index is not None:
-            values[text_index] = text
-            loose = loose or loose_text(text)
-    merge = Merge(layout, values)
-    if loose:
-        tidy = rendering.tidy_text(merge.text)
-        if tidy != merge.text:
-            return rendering.RenderedEmail(out_subject, merge.html, tidy), None
-    return rendering.RenderedEmail(out_subject, merge.html, merge.text), merge
+    html_parts = sandbox.render_pieces(rendering.compiled(prepared.html, True), values)
+    text_parts = sandbox.render_pieces(rendering.compiled(prepared.text, False), values)
+    html, text = "".join(html_parts), "".join(text_parts)
+    parts: tuple[tuple[str, ...], tuple[str, ...]] | None = (tuple(html_parts), tuple(text_parts))
+    # A value is escaped where it lands (no token sits inside a tag), so it adds no
+    # markup; a filter that makes some (urlize...) sends the message through the sanitiser.
+    if any(piece.__class__ is Markup and "<" in piece for piece in html_parts):
+        html, parts = rendering.clean_rendered_html(html), None
+    tidy = rendering.tidy_text(text)
+    if tidy != text:  # a value with loose whitespace, or an empty one
+        text, parts = tidy, None
+    rendered = rendering.RenderedEmail(out_subject, html, text, prepared.links)
+    return rendered, parts
 
 
 @dataclass(frozen=True)
@@ -481,9 +388,9 @@ def outgoing(
     rendered: rendering.RenderedEmail,
     reply_to: str | None,
     unsubscribe: str | None = None,
-    merge: Merge | None = None,
+    parts: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
     envelope: Envelope | None = None,
-):
+) -> OutgoingEmail:
     envelope = envelope or Envelope.from_config()
     list_unsubscribe = f"<{unsubscribe or tracking.unsubscribe_url(message.id)}>"
     if envelope.unsubscribe_mailto:
@@ -502,7 +409,7 @@ def outgoing(
         reply_to=reply_to,
         idempotency_key=message.public_id,
         metadata={MESSAGE_ID_KEY: message.public_id},
-        merge=merge,
+        parts=parts,
     )
 
 
@@ -512,50 +419,34 @@ def _sender(value: str) -> tuple[str, str]:
 
 
 def _campaign_parts(rows: Sequence[OutboxRow]) -> dict[int, Any]:
-    """What sending reads of the rows' campaigns (id, subject, html, created_by_id), as
-    plain rows: loading Campaign objects again after every commit cost more."""
+    """What sending reads of the rows' campaigns (id, subject, html, created_by_id)."""
     ids = {r.campaign_id for r in rows if r.campaign_id is not None}
     if not ids:
         return {}
     parts = select(Campaign.id, Campaign.subject, Campaign.html, Campaign.created_by_id)
-    return {c.id: c for c in bulk.execute(parts.where(Campaign.id.in_(ids)), {})}
+    return {c.id: c for c in db.session.execute(parts.where(Campaign.id.in_(ids)))}
 
 
-def _contexts(ids: set[int], custom_fields: bool = True) -> dict[int, dict[str, Any]]:
+def _contexts(ids: set[int]) -> dict[int, dict[str, Any]]:
     """Each customer's token values (:func:`rendering.customer_context`), from one query
-    of plain columns (no Customer, Territory and User objects per recipient). Without
-    ``custom_fields`` (the templates use none) their JSON is neither read nor decoded,
-    which was half of the query's cost."""
+    of plain columns (no Customer, Territory and User objects per recipient)."""
     if not ids:
         return {}
-    statement = _context_query(db.session.get_bind().dialect.name, custom_fields)
-    found = bulk.execute(statement, {"ids": bulk.json_list(ids)})
-    if custom_fields:
-        return {row[0]: rendering.context_values(*row[1:]) for row in found}
-    return {row[0]: rendering.context_values(*row[1:], None) for row in found}
-
-
-@lru_cache(maxsize=8)
-def _context_query(dialect: str, custom_fields: bool) -> Select[Any]:
     territory, rep = aliased(Territory), aliased(User)
-    columns = [Customer.id, Customer.name, Customer.last_order_date, territory.name, rep.name]
-    return (
-        select(*columns, *([Customer.custom_fields] if custom_fields else []))
+    query = (
+        select(
+            Customer.id,
+            Customer.name,
+            Customer.last_order_date,
+            territory.name,
+            rep.name,
+            Customer.custom_fields,
+        )
         .outerjoin(territory, Customer.territory_id == territory.id)
         .outerjoin(rep, Customer.rep_id == rep.id)
-        .where(Customer.id.in_(bulk.listed("ids", dialect)))
+        .where(Customer.id.in_(ids))
     )
-
-
-@lru_cache(maxsize=64)
-def _uses_custom_fields(subject: str, html: str) -> bool:
-    """Whether a campaign's subject or body uses a token other than the core ones."""
-    try:
-        names = rendering.undeclared_tokens(subject, html=False)
-        names |= rendering.undeclared_tokens(html, html=True)
-    except Exception:  # noqa: BLE001 - a template Jinja cannot parse: read everything
-        return True
-    return bool(names - set(rendering.CORE_TOKENS))
+    return {row[0]: rendering.context_values(*row[1:]) for row in db.session.execute(query)}
 
 
 def build_messages(
@@ -566,115 +457,126 @@ def build_messages(
     """A batch's messages, in row order: campaign rows rendered for their customer, single
     sends as they were rendered at request time. A row that cannot be built gets None
     and its error under its index. Each campaign row keeps its rendering in
-    ``_rendered`` (for its activity)."""
+    ``_rendered`` (for its activity). The links of campaign rows rendered on their own
+    are stored (not committed)."""
     messages: list[OutgoingEmail | None] = []
     problems: dict[int, ProviderError] = {}
     public_base = current_app.config["PUBLIC_BASE_URL"]
-    urls = tracking.TrackingUrls()
     envelope = Envelope.from_config()
+    numbers: dict[int, list[int]] = {}
+    own_links: dict[int, tuple[str, ...]] = {}
     for index, row in enumerate(rows):
         try:
-            row_id, campaign_id = row.id, row.campaign_id
-            unsubscribe = urls.unsubscribe_url(row_id)
-            merge = None
-            if campaign_id is not None:
-                campaign = campaigns[campaign_id]
+            parts = None
+            unsubscribe = tracking.unsubscribe_url(row.id)
+            if row.campaign_id is not None:
+                campaign = campaigns[row.campaign_id]
                 context = contexts.get(row.customer_id) or {}
                 html = campaign.html or ""
-                context = {**context, **send_values(row_id, row.to_address, html, urls)}
+                context = {**context, **send_values(row.id, row.to_address, html)}
                 prepared = prepare_template(campaign.html or "", public_base)
                 if prepared is not None:
-                    rendered, merge = render_prepared(
-                        row_id, campaign.subject or "", prepared, context, unsubscribe, urls
+                    if campaign.id not in numbers:
+                        numbers[campaign.id] = links.campaign_numbers(campaign.id, prepared.links)
+                    rendered, parts = render_prepared(
+                        row.id,
+                        campaign.subject or "",
+                        prepared,
+                        context,
+                        numbers[campaign.id],
+                        unsubscribe,
                     )
                 else:
                     rendered = render_for(
                         row, campaign.subject or "", campaign.html or "", context, unsubscribe
                     )
+                    own_links[row.id] = rendered.links
                 row._rendered = rendered  # for the activity, not stored on the row
             else:
                 rendered = rendering.RenderedEmail(
                     row.subject or "", row.html or "", row.text or ""
                 )
-            messages.append(outgoing(row, rendered, None, unsubscribe, merge, envelope))
+            messages.append(outgoing(row, rendered, None, unsubscribe, parts, envelope))
         except Exception as exc:  # a template the sandbox refuses now, a bad header...
             problems[index] = PermanentError(f"cannot build message: {exc}", code="render")
             messages.append(None)
+    links.store_message_links(own_links)
     return messages, problems
 
 
-def prepare(_p: Any, rows: Sequence[OutboxRow]) -> PreparedBatch:
-    """Render the campaign rows for their customers (reads the database)."""
+def send(p: Any, rows: Sequence[OutboxRow]) -> list[Any]:
+    """Render (campaign rows), store their links, hand the batch to the provider: one
+    outcome per row (a provider message id or an error)."""
     campaigns = _campaign_parts(rows)
     customer_ids = {r.customer_id for r in rows if r.campaign_id and r.customer_id}
-    custom = any(_uses_custom_fields(c.subject or "", c.html or "") for c in campaigns.values())
-    contexts = _contexts(customer_ids, custom)
-    messages, problems = build_messages(rows, campaigns, contexts)
-    return PreparedBatch(messages, problems)
-
-
-def send(p: Any, rows: Sequence[OutboxRow]) -> list[Any]:
-    """Render (campaign rows), hand the batch to the provider, one outcome per row."""
-    batch = prepare(p, rows)
+    messages, problems = build_messages(rows, campaigns, _contexts(customer_ids))
+    db.session.commit()  # the links stored before the mail that carries them goes
+    ready = [m for m in messages if m is not None]
     console = getattr(p, "name", None) == "console"
     token = _console_rows.set({r.public_id: r for r in rows} if console else None)
     try:
-        return transmit(p, stage(p, batch))
+        results = p.send_batch(ready) if ready else []
+    except PermanentError as exc:  # the request as a whole was refused: every row's outcome
+        results = [_whole_batch(exc, len(ready))] * len(ready)
     finally:
         _console_rows.reset(token)
+    outcomes: list[Any] = []
+    answers = iter(results)
+    for index in range(len(messages)):
+        if index in problems:
+            outcomes.append(problems[index])
+            continue
+        result = next(answers)
+        if isinstance(result, SendResult) and result.provider is None:
+            result = result.provider_message_id  # a routed result (failover) keeps its provider
+        outcomes.append(result)
+    return outcomes
+
+
+def _whole_batch(error: PermanentError, size: int) -> PermanentError:
+    """A refusal of a whole request, as the outcome of each of its ``size`` messages: one
+    that would suppress an address cannot say whose when the request held several."""
+    if not error.suppress or size <= 1:
+        return error
+    return PermanentError(error.message, code=error.code, provider=error.provider)
 
 
 # --- after the send ------------------------------------------------------------------------
 
 
 def after_send(rows: Sequence[OutboxRow]) -> None:
-    """Timeline entries for the rows that went, in one executemany INSERT
-    (:func:`app.bulk.insert_rows`: the four values of each row go to the driver as they are).
+    """Timeline entries for the rows that went, in one executemany INSERT.
 
-    Each activity's public id is its message's with the activity prefix, so the UPDATE
-    that marks the messages sent also links them to their activities
-    (:func:`sent_values`): no RETURNING, which SQLite answers row by row, and no UPDATE
-    per message."""
+    Each activity's public id is its message's with the activity prefix, so one UPDATE
+    links the batch's messages to their activities (:func:`sent_values`)."""
     _announce_sent(rows)
     sent = [r for r in rows if r.status == "sent" and r.customer_id and r.activity_id is None]
     if not sent:
         return
-    # What a group of rows shares (type, user, time) is bound once per statement. A
-    # campaign row's user is its campaign's author (written there by materialize).
-    groups: dict[tuple[str, int | None, Any], list[tuple[str, int, str | None, str | None]]]
-    groups = {}
+    # A campaign row's user is its campaign's author (written there by materialize).
+    activities = []
     for row in sent:
         rendered = getattr(row, "_rendered", None)
-        shared = (
-            "Email Campaign" if row.campaign_id is not None else "Email",
-            row.user_id,
-            row.sent_at or utcnow(),
+        activities.append(
+            {
+                "public_id": activity_public_id(row.public_id),
+                "customer_id": row.customer_id,
+                "user_id": row.user_id,
+                "type": "Email Campaign" if row.campaign_id is not None else "Email",
+                "direction": "sent",
+                "subject": rendered.subject if rendered else row.subject,
+                "body": rendered.text if rendered else row.text,
+                "occurred_at": row.sent_at or utcnow(),
+            }
         )
-        groups.setdefault(shared, []).append(
-            (
-                activity_public_id(row.public_id),
-                row.customer_id,
-                rendered.subject if rendered else row.subject,
-                rendered.text if rendered else row.text,
-            )
-        )
-    for (kind, user_id, occurred_at), activities in groups.items():
-        bulk.insert_rows(
-            Activity.__table__,
-            _ACTIVITY_COLUMNS,
-            activities,
-            {"type": kind, "direction": "sent", "user_id": user_id, "occurred_at": occurred_at},
-        )
-
-
-_ACTIVITY_COLUMNS = ("public_id", "customer_id", "subject", "body")
+    db.session.execute(insert(Activity.__table__), activities)
 
 
 def _announce_sent(rows: Sequence[OutboxRow]) -> None:
     """``message_sent`` for each row that went (inside the batch's transaction)."""
     if not message_sent.receivers:
         return
-    app = current_app._get_current_object()
+    app = app_object()
     for row in rows:
         if row.status == "sent":
             message_sent.send(
@@ -719,8 +621,5 @@ def register(app: Flask) -> None:
             after_send=after_send,
             sent_values=sent_values,
             claim_columns=CLAIM_COLUMNS,
-            prepare=prepare,
-            stage=stage,
-            transmit=transmit,
         ),
     )

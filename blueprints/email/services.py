@@ -20,7 +20,7 @@ from app.messaging import consent, delivery, rendering
 from app.messaging import templates as tpl
 from app.messaging.models import Campaign
 from app.models_base import utcnow
-from blueprints.email import sending
+from blueprints.email import links, sending
 from blueprints.email.models import EmailMessage
 
 if TYPE_CHECKING:
@@ -94,6 +94,7 @@ def send_single(
         db.session.rollback()
         raise validation_error({"html": f"cannot render: {exc}"}) from exc
     message.subject, message.html, message.text = rendered.subject, rendered.html, rendered.text
+    links.store_message_links({message.id: rendered.links})
     db.session.commit()
     if scheduled_at and scheduled_at > utcnow():
         from app import jobs

@@ -1,12 +1,11 @@
 """Open pixels, click redirects and unsubscribe links: signed URLs and what they record.
 
-A click token signs ``[message id, url]``, so a redirect can only go to a link that was in
-that message (no open redirect) and a token cannot be edited to point elsewhere. A
-campaign message's links instead carry its tracking token (the open pixel's, which signs
-the message id) and the link's number in its campaign's template
-(``/email/t/c/<token>/<n>``): the redirect goes to that template's link ``n``, so it too
-can only reach a link of that message, with one signature per message instead of one
-per link (docs/decisions.md, 71).
+A message's links carry its tracking token (the open pixel's, which signs the message
+id) and the link's number (``/email/t/c/<token>/<n>``): the redirect goes to stored link
+``n`` of that message or its campaign (:mod:`blueprints.email.links`), so it can only
+reach a link that was in that message. Links of mail sent before links were numbered
+carry a click token signing ``[message id, url]`` (``/email/t/c/<token>``), still
+followed.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from app.models_base import utcnow
 from app.signals import message_event
 from blueprints.email.models import EmailEvent, EmailMessage
 
-_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.IGNORECASE)
+HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.IGNORECASE)
 PIXEL_GIF = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00"
     b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
@@ -36,11 +35,7 @@ PIXEL_GIF = (
 
 
 def open_url(message_id: int) -> str:
-    return signing.public_url(f"/email/t/o/{signing.sign('open', message_id)}.gif")
-
-
-def click_url(message_id: int, url: str) -> str:
-    return signing.public_url(f"/email/t/c/{signing.sign('click', [message_id, url])}")
+    return pixel_url(tracking_token(message_id))
 
 
 def unsubscribe_url(message_id: int) -> str:
@@ -51,71 +46,55 @@ def preferences_url(message_id: int) -> str:
     return signing.public_url(f"/email/preferences/{signing.sign('preferences', message_id)}")
 
 
-class TrackingUrls:
-    """:func:`open_url`, :func:`unsubscribe_url` and :func:`preferences_url`, and a
-    campaign message's numbered links, with the keys and base URL looked up once, for a
-    batch."""
-
-    def __init__(self) -> None:
-        self.base = signing.public_url("")
-        #: whether these URLs read the same HTML-escaped (the tokens are URL-safe)
-        self.html_safe = html_lib.escape(self.base) == self.base
-        self._open = signing.id_signer_for("open")
-        self._unsubscribe = signing.id_signer_for("unsubscribe")
-        self._preferences = signing.id_signer_for("preferences")
-
-    def open_url(self, message_id: int) -> str:
-        return self.open_url_for(self.tracking_token(message_id))
-
-    def tracking_token(self, message_id: int) -> str:
-        """The token of a message's open pixel and numbered links."""
-        return self._open(message_id)
-
-    def open_url_for(self, token: str) -> str:
-        return f"{self.base}/email/t/o/{token}.gif"
-
-    def link_url(self, token: str, number: int) -> str:
-        """The click URL of a campaign message's link ``number`` (its template's)."""
-        return f"{self.base}/email/t/c/{token}/{number}"
-
-    def unsubscribe_url(self, message_id: int) -> str:
-        return f"{self.base}/email/unsubscribe/{self._unsubscribe(message_id)}"
-
-    def preferences_url(self, message_id: int) -> str:
-        return f"{self.base}/email/preferences/{self._preferences(message_id)}"
+def tracking_token(message_id: int) -> str:
+    """The token of a message's open pixel and of its links."""
+    return signing.sign("open", message_id)
 
 
-def rewrite_links(body: str, message_id: int) -> str:
-    """Point every http(s) link at a signed click URL (our own links stay as they are)."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/email/"
+def pixel_url(token: str) -> str:
+    """The open pixel of the message whose tracking token is ``token``."""
+    return signing.public_url(f"/email/t/o/{token}.gif")
+
+
+def link_url(token: str, number: int) -> str:
+    """The click URL of link ``number`` of the message whose tracking token is ``token``."""
+    return signing.public_url(f"/email/t/c/{token}/{number}")
+
+
+def number_links(body: str, token: str) -> tuple[str, tuple[str, ...]]:
+    """Point every http(s) link (our own links stay as they are) at the message's
+    numbered click URL; the body and the URLs, in number order."""
+    own = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/email/"
+    links: list[str] = []
 
     def swap(match: re.Match[str]) -> str:
         url = html_lib.unescape(match.group(3))
-        if url.startswith(base):
+        if url.startswith(own):
             return match.group(0)
-        return f"{match.group(1)}{match.group(2)}{click_url(message_id, url)}{match.group(2)}"
+        links.append(url)
+        return f"{match.group(1)}{match.group(2)}{link_url(token, len(links) - 1)}{match.group(2)}"
 
-    return _HREF.sub(swap, body)
+    return HREF.sub(swap, body), tuple(links)
 
 
 def add_footer_and_pixel(
     body: str,
+    token: str,
     message_id: int,
     has_unsubscribe_link: bool,
-    unsubscribe: str | None = None,
+    unsubscribe: str,
     has_postal_address: bool = False,
 ) -> str:
-    """The compliance footer (the parts the template does not place itself) and the pixel,
-    inside the template's last content cell (:mod:`app.messaging.footer`).
-
-    ``unsubscribe`` is the message's unsubscribe URL when the caller has it already."""
+    """The compliance footer (the parts the template does not place itself) and the pixel
+    (``token``: the message's tracking token), inside the template's last content cell
+    (:mod:`app.messaging.footer`)."""
     address = current_app.config.get("EMAIL_POSTAL_ADDRESS") or ""
     extra = email_footer.footer_html(
-        None if has_unsubscribe_link else (unsubscribe or unsubscribe_url(message_id)),
+        None if has_unsubscribe_link else unsubscribe,
         None if has_unsubscribe_link else preferences_url(message_id),
         None if has_postal_address or not address else html_lib.escape(address),
     )
-    return email_footer.place(body, extra + pixel_html(open_url(message_id)))
+    return email_footer.place(body, extra + pixel_html(pixel_url(token)))
 
 
 def footer_html(unsubscribe: str, preferences: str) -> str:

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
 
-from app.messaging.rendering import FALLBACKS, Token, render, simple_pieces
+from app.messaging.rendering import FALLBACKS, render
 from app.messaging.templates import custom_field_keys, token_names
 from providers import mailchimp as mc
 
@@ -161,6 +164,59 @@ _URL_ENCODED_TAG = re.compile(r"%2A%7C([A-Z0-9_]+)%7C%2A")
 
 def _url_tag(match: re.Match[str]) -> str:
     return f"*|URL:{match.group(1)}|*"
+
+
+@dataclass(frozen=True)
+class Token:
+    """``{{ name }}`` or ``{{ name|default('fallback') }}`` in a template."""
+
+    name: str
+    fallback: str | None = None
+
+
+_PARSER = SandboxedEnvironment()
+_IN_TAG = re.compile(r"<[^<>]*$")
+
+
+def simple_pieces(source: str, html: bool) -> list[str | Token] | None:
+    """``source`` as literal text and :class:`Token` pieces, or None when it holds
+    anything else (blocks, other filters, expressions) or, in HTML, a token inside a tag:
+    those are rendered by Jinja with tags for values."""
+    try:
+        tree = _PARSER.parse(source)
+    except TemplateSyntaxError:
+        return None
+    pieces: list[str | Token] = []
+    before = ""
+    for output in tree.body:
+        if not isinstance(output, nodes.Output):
+            return None
+        for node in output.nodes:
+            if isinstance(node, nodes.TemplateData):
+                pieces.append(node.data)
+                before += node.data
+                continue
+            token = _token(node)
+            if token is None or (html and _IN_TAG.search(before)):
+                return None
+            pieces.append(token)
+    return pieces
+
+
+def _token(node: nodes.Node) -> Token | None:
+    if isinstance(node, nodes.Name):
+        return Token(node.name)
+    if (
+        isinstance(node, nodes.Filter)
+        and node.name == "default"
+        and isinstance(node.node, nodes.Name)
+        and len(node.args) == 1
+        and isinstance(node.args[0], nodes.Const)
+        and isinstance(node.args[0].value, str)
+        and not node.kwargs
+    ):
+        return Token(node.node.name, node.args[0].value)
+    return None
 
 
 def _tag_text(token: Token, tags: dict[str, str], html: bool) -> str:

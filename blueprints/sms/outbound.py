@@ -340,9 +340,10 @@ def materialize(campaign: Campaign, customer_ids: Select[Any]) -> int:
         .values(error_code="suppressed", error_message="not opted in to SMS, or opted out")
     )
     db.session.flush()
-    return db.session.scalar(
+    total = db.session.scalar(
         select(func.count()).select_from(SmsMessage).where(SmsMessage.campaign_id == campaign.id)
     )
+    return int(total or 0)
 
 
 def register_delivery(app: Flask) -> None:

@@ -9,8 +9,6 @@ from providers.email.base import (
     MESSAGE_ID_KEY,
     BatchOutcome,
     EmailProvider,
-    Merge,
-    MergeLayout,
     OutgoingEmail,
     SendResult,
 )
@@ -19,8 +17,6 @@ __all__ = [
     "MESSAGE_ID_KEY",
     "BatchOutcome",
     "EmailProvider",
-    "Merge",
-    "MergeLayout",
     "OutgoingEmail",
     "SendResult",
     "build_email_provider",

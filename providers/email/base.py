@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from types import TracebackType
-from typing import Any
 
 from providers.errors import (
     AccountError,
@@ -25,63 +24,6 @@ _HEADER_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 field name: printable ASCII 
 
 #: The metadata key under which the app puts its own message id; webhook parsers read it.
 MESSAGE_ID_KEY = "message_id"
-
-
-@dataclass(frozen=True, eq=False)
-class MergeLayout:
-    """Bodies shared by messages made from one template: literal text and numbered
-    fields. A field may appear in both parts, or several times in one."""
-
-    html: tuple[str | int, ...]
-    text: tuple[str | int, ...]
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (MergeLayout, (self.html, self.text))  # not the cached fillers
-
-    @cached_property
-    def fill_html(self) -> Callable[[Sequence[str]], str]:
-        """The HTML part for a message's values."""
-        return _filler(self.html)
-
-    @cached_property
-    def fill_text(self) -> Callable[[Sequence[str]], str]:
-        """The text part for a message's values."""
-        return _filler(self.text)
-
-
-def _filler(parts: tuple[str | int, ...]) -> Callable[[Sequence[str]], str]:
-    """A function joining ``parts`` with each field number replaced by its value: a copy
-    of the parts with the fields' places overwritten, then joined (half the time of
-    testing every part's type per message)."""
-    template = list(parts)
-    places = tuple((i, p) for i, p in enumerate(parts) if p.__class__ is int)
-
-    def fill(values: Sequence[str]) -> str:
-        buffer = template.copy()
-        for place, field_number in places:
-            buffer[place] = values[field_number]
-        return "".join(buffer)  # type: ignore[arg-type]
-
-    return fill
-
-
-class Merge:
-    """One message's bodies: a shared :class:`MergeLayout` filled with its own values."""
-
-    __slots__ = ("layout", "values", "html", "text")
-
-    def __init__(self, layout: MergeLayout, values: Sequence[str]) -> None:
-        self.layout = layout
-        self.values = values = tuple(values)
-        self.html = layout.fill_html(values)
-        self.text = layout.fill_text(values)
-
-    def holds(self, html: str, text: str) -> bool:
-        """Whether these are the bodies made here (the very strings: no comparison)."""
-        return html is self.html and text is self.text
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Merge, (self.layout, self.values))  # the bodies are made again
 
 
 @dataclass(slots=True)
@@ -106,19 +48,14 @@ class OutgoingEmail:
     from_name: str | None = None
     idempotency_key: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
-    #: Optional hint for batching adapters: the message made from a layout it shares with
-    #: other messages of the batch (a campaign's template) and its own field values. It
-    #: is used only while it holds exactly this message's ``html`` and ``text``.
-    merge: Merge | None = field(default=None, repr=False, compare=False)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled without its bodies when its merge hint holds them (the values are a
-        fraction of the size): for a sender process (:mod:`providers.sender`)."""
-        values = tuple(getattr(self, name) for name in _FIELDS)
-        merge = self.merge
-        if merge is None or not merge.holds(self.html, self.text):
-            return (OutgoingEmail, values)
-        return (_from_merge, values[:_HTML] + values[_HTML + 2 :])
+    #: Optional hint for batching adapters: ``html`` and ``text`` as the pieces their
+    #: template's render yielded (literal text and values, in order); messages of one
+    #: template have as many pieces, so an adapter sending a shared body (SendGrid) sends
+    #: the pieces that differ per recipient as substitutions. Joined, they are exactly
+    #: ``html`` and ``text``.
+    parts: tuple[tuple[str, ...], tuple[str, ...]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         for key, value in self.metadata.items():
@@ -129,28 +66,15 @@ class OutgoingEmail:
         for name in self.headers:
             if not _valid_header_name(name):
                 raise ValueError(f"invalid header name {name!r}")
-        for value in (self.to, self.from_email, self.subject, self.reply_to, self.from_name):
-            if value is not None and ("\r" in value or "\n" in value):
-                raise ValueError(f"line break in address or subject: {value!r}")
+        fields: tuple[str | None, ...] = (
+            self.to, self.from_email, self.subject, self.reply_to, self.from_name
+        )  # fmt: skip
+        for field_value in fields:
+            if field_value is not None and ("\r" in field_value or "\n" in field_value):
+                raise ValueError(f"line break in address or subject: {field_value!r}")
         for value in self.headers.values():
             if "\r" in value or "\n" in value:
                 raise ValueError(f"line break in header: {value!r}")
-
-
-_FIELDS = tuple(f.name for f in fields(OutgoingEmail))
-_HTML = _FIELDS.index("html")  # "text" follows it
-
-
-def _from_merge(*values: Any) -> OutgoingEmail:
-    """An :class:`OutgoingEmail` whose bodies are its merge hint's (``values`` are its
-    fields but ``html`` and ``text``; see ``__reduce__``). It was checked when made, in
-    the process that pickled it: not again."""
-    merge = values[-1]
-    message = object.__new__(OutgoingEmail)
-    every = (*values[:_HTML], merge.html, merge.text, *values[_HTML:])
-    for name, value in zip(_FIELDS, every, strict=True):
-        object.__setattr__(message, name, value)
-    return message
 
 
 # A campaign's messages repeat the same few names: each is checked once.
@@ -185,12 +109,6 @@ class EmailProvider(ABC):
 
     name: str
     max_batch_size: int
-    #: Whether the app may call this adapter from a worker thread (one call at a time,
-    #: no app context): true for adapters that only talk to their provider.
-    background_safe: bool = True
-    #: Whether the adapter pickles as its settings, so that a sender process
-    #: (:mod:`providers.sender`) can make its own copy and send from there.
-    process_safe: bool = False
 
     @abstractmethod
     def send(self, message: OutgoingEmail) -> SendResult:
@@ -212,17 +130,6 @@ class EmailProvider(ABC):
         """
         self.check_batch_size(messages)
         return sequential_batch(self.send, messages)
-
-    def stage_batch(self, messages: Sequence[OutgoingEmail]) -> Any:
-        """The part of :meth:`send_batch` that needs no network (building and encoding
-        the requests), for :meth:`send_staged` to send later: the delivery engine stages
-        a batch while the one before it is still being recorded. The default stages
-        nothing."""
-        return messages
-
-    def send_staged(self, staged: Any) -> BatchOutcome:
-        """Send what :meth:`stage_batch` built; the same outcomes as :meth:`send_batch`."""
-        return self.send_batch(staged)
 
     def check_batch_size(self, messages: Sequence[OutgoingEmail]) -> None:
         if len(messages) > self.max_batch_size:

@@ -342,7 +342,7 @@ class FailoverEmailProvider(EmailProvider):
         self.members = list(members)
         self.breakers = breakers
         self.max_batch_size = max(m.max_batch_size for m in members)
-        self.background_safe = all(m.background_safe for m in members)
+        self.background_safe = all(getattr(m, "background_safe", True) for m in members)
 
     def send(self, message: OutgoingEmail) -> SendResult:
         [outcome] = self.send_batch([message])

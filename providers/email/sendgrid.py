@@ -1,19 +1,16 @@
 """SendGrid adapter, built on the official ``sendgrid`` SDK (v3 Mail Send).
 
 Batching. One request carries up to 1,000 personalizations but one shared ``content``,
-while a campaign renders a body per recipient. :meth:`SendGridEmailProvider.send_batch`
-therefore factors the bodies of messages sharing a sender and reply-to: the parts equal
-in every body stay literal, each region that differs becomes a substitution tag
-(``-dc<nonce><n>-``) and every personalization carries its own values in
-``substitutions`` next to its ``to``, ``subject``, ``headers`` (List-Unsubscribe...) and
-``custom_args`` (our metadata, echoed at the top level of each webhook event). Messages
-made from one template carry its layout (:class:`~providers.email.base.Merge`): each of
-its fields that differs between them becomes a tag. Other bodies are cut into lines
-(long lines into tags and text runs) and aligned with the first body. Either way a
-greeting or an unsubscribe link costs a few bytes, not a copy of the body.
-A recipient whose substitutions would pass SendGrid's 10,000-byte limit goes in a
-request of its own. A 1,000-recipient campaign is thus one or a few HTTP calls, and the
-body SendGrid rebuilds is exactly the message's own.
+while a campaign renders a body per recipient. Messages rendered from one template carry
+the pieces their render yielded (``OutgoingEmail.parts``: literal text and values, as many
+for every message of that template): :meth:`SendGridEmailProvider.send_batch` keeps the
+pieces equal in every message of a request literal and turns each piece that differs into
+a substitution tag (``-dc<nonce>h<n>-``), each personalization carrying its own values
+in ``substitutions`` next to its ``to``, ``subject``, ``headers`` (List-Unsubscribe...)
+and ``custom_args`` (our metadata, echoed at the top level of each webhook event). A
+message without pieces, or whose substitutions would pass SendGrid's 10,000-byte limit,
+goes in a request of its own. A 1,000-recipient campaign is thus one or a few HTTP calls,
+and the body SendGrid rebuilds is exactly the message's own.
 
 SendGrid has no idempotency key: a batch retried after a timeout may be sent twice.
 
@@ -35,15 +32,13 @@ to one address in one request.
 
 from __future__ import annotations
 
-import bisect
 import http.client
 import json
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 from python_http_client.exceptions import HTTPError
@@ -52,7 +47,6 @@ from sendgrid import SendGridAPIClient
 from providers.email.base import (
     BatchOutcome,
     EmailProvider,
-    MergeLayout,
     OutgoingEmail,
     SendResult,
     retry_after_seconds,
@@ -78,7 +72,7 @@ _NOT_A_BOUNCE = re.compile(r"\bduplicate|\bunique\b|more than once|only be inclu
 _SENDER_FIELD = re.compile(r"^(?:from|reply_to)(?:\.|$)")
 #: The SDK sends a ``str`` body as it is when the content type is not exactly
 #: ``application/json`` (it would encode it as JSON again otherwise): our requests are
-#: encoded by :func:`_encode`, so that a batch can be encoded before it is sent.
+#: encoded by :func:`_encode`.
 _JSON_BODY = {"Content-Type": "application/json; charset=utf-8"}
 
 
@@ -87,17 +81,12 @@ class SendGridEmailProvider(EmailProvider):
 
     name = "sendgrid"
     max_batch_size = MAX_PERSONALIZATIONS
-    process_safe = True
 
     def __init__(
         self, api_key: str, *, base_url: str = DEFAULT_BASE_URL, timeout: float = 10.0
     ) -> None:
         self.client = SendGridAPIClient(api_key, host=base_url.rstrip("/"))
         self.timeout = timeout
-        self._settings = (api_key, base_url, timeout)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_provider_from_settings, self._settings)  # a new SDK client, no state
 
     # -- public ------------------------------------------------------------------------
 
@@ -109,29 +98,20 @@ class SendGridEmailProvider(EmailProvider):
             raise refused.error_for(0) from None
 
     def send_batch(self, messages: Sequence[OutgoingEmail]) -> BatchOutcome:
-        return self.send_staged(self.stage_batch(messages))
-
-    def stage_batch(self, messages: Sequence[OutgoingEmail]) -> _Staged:
-        """The batch's requests, planned and encoded as JSON (no network)."""
         self.check_batch_size(messages)
-        plan = _plan(messages)
-        return _Staged(messages, [(request, _encode(request.body(messages))) for request in plan])
-
-    def send_staged(self, staged: _Staged) -> BatchOutcome:
-        messages = staged.messages
+        requests = _plan(messages)
         results: list[SendResult | ProviderError | None] = [None] * len(messages)
-        for position, (request, payload) in enumerate(staged.requests):
+        for position, request in enumerate(requests):
             try:
-                self._send_request(messages, request, results, payload=payload)
+                self._send_request(messages, request, results)
             except TransientError as exc:
                 if not any(isinstance(r, SendResult) for r in results):
                     raise
-                for later, _payload in staged.requests[position:]:
+                for later in requests[position:]:
                     for index in later.indices:
                         if results[index] is None:
                             results[index] = exc
                 break
-        assert all(r is not None for r in results)
         return [r for r in results if r is not None]
 
     # -- requests ----------------------------------------------------------------------
@@ -142,10 +122,9 @@ class SendGridEmailProvider(EmailProvider):
         request: _Request,
         results: list[SendResult | ProviderError | None],
         retried: bool = False,
-        payload: str | None = None,
     ) -> None:
         try:
-            message_id = self._post(payload or _encode(request.body(messages)))
+            message_id = self._post(_encode(request.body(messages)))
         except _RequestRefused as refused:
             bad = refused.bad_recipients()
             if bad is not None and not bad <= set(range(len(request.indices))):
@@ -175,11 +154,8 @@ class SendGridEmailProvider(EmailProvider):
             raise TransientError(
                 f"request failed: {exc}", code=type(exc).__name__, provider=self.name
             ) from exc
-        return response.headers.get("X-Message-Id")
-
-
-def _provider_from_settings(api_key: str, base_url: str, timeout: float) -> SendGridEmailProvider:
-    return SendGridEmailProvider(api_key, base_url=base_url, timeout=timeout)
+        message_id = response.headers.get("X-Message-Id")
+        return str(message_id) if message_id is not None else None
 
 
 class _RequestRefused(Exception):
@@ -264,14 +240,6 @@ def _encode(body: dict[str, Any]) -> str:
     return json.dumps(body)
 
 
-@dataclass(frozen=True)
-class _Staged:
-    """A batch ready to go: its messages and each request with its encoded body."""
-
-    messages: Sequence[OutgoingEmail]
-    requests: list[tuple[_Request, str]]
-
-
 def _personalization(
     message: OutgoingEmail, substitutions: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -342,84 +310,52 @@ class _Request:
 
 
 def _plan(messages: Sequence[OutgoingEmail]) -> list[_Request]:
-    """Group messages that can share a request and factor each group's bodies."""
+    """The batch's requests: messages of one template (as many pieces, the same sender
+    and reply-to) share one, each address at most once per request; others go alone."""
     groups: dict[tuple[Any, ...], list[int]] = {}
+    alone: list[_Request] = []
     seen: dict[str, int] = {}
     for index, m in enumerate(messages):
+        if m.parts is None:
+            alone.append(_Request((index,), m.html, m.text, ({},)))
+            continue
         # The n-th message to one address goes in the n-th request of its group.
         address = m.to.casefold()
         repeat = seen[address] = seen.get(address, -1) + 1
-        key = (m.from_email, m.from_name, m.reply_to, bool(m.html), bool(m.text), _layout(m))
-        groups.setdefault((*key, repeat), []).append(index)
+        shape = (len(m.parts[0]), len(m.parts[1]))
+        key = (m.from_email, m.from_name, m.reply_to, bool(m.html), bool(m.text), shape, repeat)
+        groups.setdefault(key, []).append(index)
     plan: list[_Request] = []
     for indices in groups.values():
-        plan.extend(_factor_group(messages, indices))
-    return plan
+        plan.extend(_shared_body(messages, indices))
+    return plan + alone
 
 
-def _factor_group(messages: Sequence[OutgoingEmail], indices: list[int]) -> list[_Request]:
+def _shared_body(messages: Sequence[OutgoingEmail], indices: list[int]) -> list[_Request]:
+    """Requests for messages of one template: a piece equal in every message stays
+    literal in the shared body, each other piece becomes a substitution tag."""
     if len(indices) == 1:
         m = messages[indices[0]]
         return [_Request((indices[0],), m.html, m.text, ({},))]
-    htmls = [messages[i].html for i in indices]
-    texts = [messages[i].text for i in indices]
-    nonce = _nonce(htmls + texts)
-    layout = _layout(messages[indices[0]])
-    if layout is not None:  # one layout: its fields are the slots
-        return _merged_group(messages, indices, layout, nonce)
-    html_parts, html_values = factor(htmls, tokenize)
-    text_parts, text_values = factor(texts, tokenize)
-    html_keys = [f"-dc{nonce}h{slot}-" for slot in range(len(html_values[0]))]
-    text_keys = _text_keys(html_keys, html_values, text_values, f"-dc{nonce}t")
-    html_tpl = _render_template(html_parts, html_keys)
-    text_tpl = _render_template(text_parts, text_keys)
-    own = set(html_keys)
-    text_own = [j for j, key in enumerate(text_keys) if key not in own]  # not shared
-    rows = [(html_values[k], [text_values[k][j] for j in text_own]) for k in range(len(indices))]
-    keys = html_keys + [text_keys[j] for j in text_own]
-    return _requests(messages, indices, html_tpl, text_tpl, keys, [h + t for h, t in rows])
-
-
-def _merged_group(
-    messages: Sequence[OutgoingEmail], indices: list[int], layout: MergeLayout, nonce: str
-) -> list[_Request]:
-    """Requests for messages filling one layout: a field equal in every message stays
-    literal, the others become tags, one per distinct column of values (a link in both
-    parts, or twice in one, travels once)."""
-    values = [messages[i].merge.values for i in indices]  # type: ignore[union-attr]
-    columns = list(zip(*values, strict=True))
-    in_html = {p for p in layout.html if p.__class__ is int}
-    tag_of: dict[tuple[str, ...], str] = {}
-    tags: list[str | None] = []
-    for field, column in enumerate(columns):
-        if column.count(column[0]) == len(column):
-            tags.append(None)
-            continue
-        tag = tag_of.get(column)
-        if tag is None:
-            part = "h" if field in in_html else "t"
-            tag = tag_of[column] = f"-dc{nonce}{part}{len(tag_of)}-"
-        tags.append(tag)
-
-    def template(parts: tuple[str | int, ...]) -> str:
-        return "".join(
-            p if p.__class__ is str else (tags[p] or columns[p][0])  # type: ignore[index, misc]
-            for p in parts
-        )
-
-    first_field: dict[str, int] = {}
-    for field, tag in enumerate(tags):
-        if tag is not None:
-            first_field.setdefault(tag, field)
-    picks = list(first_field.values())
-    if len(picks) > 1:
-        pick = itemgetter(*picks)
-        chosen = [pick(row) for row in values]
-    else:
-        chosen = [tuple(row[f] for f in picks) for row in values]
-    return _requests(
-        messages, indices, template(layout.html), template(layout.text), list(first_field), chosen
-    )
+    parts = [messages[i].parts for i in indices]
+    nonce = _nonce([messages[i].html + messages[i].text for i in indices])
+    keys: list[str] = []
+    bodies: list[str] = []
+    varying: list[tuple[int, int]] = []  # (part, piece) of each tag, in order
+    for part, letter in ((0, "h"), (1, "t")):
+        pieces = [p[part] for p in parts]  # type: ignore[index]
+        body: list[str] = []
+        for number, first in enumerate(pieces[0]):
+            if all(own[number] == first for own in pieces):
+                body.append(first)
+                continue
+            key = f"-dc{nonce}{letter}{len(keys)}-"
+            keys.append(key)
+            varying.append((part, number))
+            body.append(key)
+        bodies.append("".join(body))
+    values = [[p[part][number] for part, number in varying] for p in parts]  # type: ignore[index]
+    return _requests(messages, indices, bodies[0], bodies[1], keys, values)
 
 
 def _requests(
@@ -437,11 +373,7 @@ def _requests(
     subs: list[Mapping[str, str]] = []
     alone: list[_Request] = []
     for index, own in zip(indices, values, strict=True):
-        characters = sum(map(len, own))
-        # A character is at most 4 bytes in UTF-8: encode only when that may not fit.
-        if key_bytes + 4 * characters > MAX_SUBSTITUTION_BYTES and (
-            key_bytes + len("".join(own).encode()) > MAX_SUBSTITUTION_BYTES
-        ):
+        if key_bytes + len("".join(own).encode()) > MAX_SUBSTITUTION_BYTES:
             m = messages[index]
             alone.append(_Request((index,), m.html, m.text, ({},)))
         else:
@@ -451,182 +383,8 @@ def _requests(
     return requests + alone
 
 
-def _layout(message: OutgoingEmail) -> MergeLayout | None:
-    """The layout of a message whose merge hint holds its bodies, else None."""
-    merge = message.merge
-    if merge is None or not merge.holds(message.html, message.text):
-        return None
-    return merge.layout
-
-
-def tokenize(body: str) -> list[str]:
-    """Lines, with long lines (minified HTML) cut further into tags and text runs."""
-    tokens: list[str] = []
-    for line in body.splitlines(keepends=True):
-        if len(line) > _LONG_LINE:
-            tokens.extend(_TAGS_AND_TEXT.findall(line))
-        else:
-            tokens.append(line)
-    return tokens
-
-
 def _nonce(bodies: Sequence[str]) -> str:
     while True:
         nonce = secrets.token_hex(4)
         if not any(f"-dc{nonce}" in b for b in bodies):
             return nonce
-
-
-def _render_template(parts: Sequence[str | int], keys: Sequence[str]) -> str:
-    """The shared body: literal parts as they are, each slot as its substitution tag."""
-    return "".join(keys[part] if isinstance(part, int) else part for part in parts)
-
-
-def _text_keys(
-    html_keys: Sequence[str],
-    html_values: Sequence[Sequence[str]],
-    text_values: Sequence[Sequence[str]],
-    prefix: str,
-) -> list[str]:
-    """The text part's tags: a text slot holding, in every message, what an HTML slot
-    holds (a tracked link is in both parts) takes that slot's tag, so each value is sent
-    once; the others get tags of their own."""
-    html_columns = zip(*html_values, strict=True)  # per slot, its value in each message
-    by_column = {column: key for key, column in zip(html_keys, html_columns, strict=True)}
-    text_columns = zip(*text_values, strict=True)
-    return [by_column.get(column, f"{prefix}{j}-") for j, column in enumerate(text_columns)]
-
-
-def factor(
-    bodies: Sequence[str], tokenize: Callable[[str], list[str]]
-) -> tuple[list[str | int], list[list[str]]]:
-    """Split ``bodies`` into a template shared by all and the values that differ.
-
-    Returns ``parts`` (literal strings and slot numbers ``0..n-1``) and, per body, the
-    ``n`` slot values: replacing slot ``i`` by ``values[b][i]`` rebuilds body ``b``
-    exactly. Each body is aligned with the first (common runs found by comparing list
-    slices, resynchronised on tokens unique in the first body); tokens of the first body
-    matched in every body are anchors, and what lies between two anchors is literal when
-    equal everywhere, else a slot. Linear in the total size for near-identical bodies.
-    """
-    tokens = [tokenize(b) for b in bodies]
-    base = tokens[0]
-    size = len(base)
-    unique = _unique_positions(base)
-    runs = [[(0, 0, size)] if k == 0 else _align(base, t, unique) for k, t in enumerate(tokens)]
-    anchored = bytearray(b"\x01") * size
-    cuts = {0, size}
-    for body_runs in runs:
-        covered = 0
-        for i, _j, length in body_runs:
-            anchored[covered:i] = bytes(i - covered)
-            cuts.add(i)
-            covered = i + length
-        anchored[covered:size] = bytes(size - covered)
-    # Literal stretches: anchored base tokens, cut wherever some body's mapping may jump.
-    stretches: list[tuple[int, int]] = []
-    start = None
-    for x in range(size + 1):
-        if x < size and anchored[x] and (start is None or x not in cuts):
-            if start is None:
-                start = x
-            continue
-        if start is not None:
-            stretches.append((start, x))
-            start = x if x < size and anchored[x] else None
-    parts: list[str | int] = []
-    values: list[list[str]] = [[] for _ in bodies]
-    starts = [[i for i, _j, _n in body_runs] for body_runs in runs]
-    literal: list[str] = []
-    previous_end = None  # end (exclusive) of the previous stretch, in base positions
-    for stretch in [*stretches, None]:
-        gap = []
-        for k, toks in enumerate(tokens):
-            begin = 0 if previous_end is None else _locate(runs[k], starts[k], previous_end - 1) + 1
-            end = len(toks) if stretch is None else _locate(runs[k], starts[k], stretch[0])
-            gap.append("".join(toks[begin:end]))
-        if all(g == gap[0] for g in gap):
-            literal.append(gap[0])
-        else:
-            if literal:
-                parts.append("".join(literal))
-                literal = []
-            parts.append(len(values[0]))
-            for k, g in enumerate(gap):
-                values[k].append(g)
-        if stretch is not None:
-            literal.append("".join(base[stretch[0] : stretch[1]]))
-            previous_end = stretch[1]
-    if literal:
-        parts.append("".join(literal))
-    return parts, values
-
-
-def _unique_positions(tokens: Sequence[str]) -> dict[str, int]:
-    seen: dict[str, int] = {}
-    repeated: set[str] = set()
-    for index, token in enumerate(tokens):
-        if token in seen:
-            repeated.add(token)
-        else:
-            seen[token] = index
-    return {t: i for t, i in seen.items() if t not in repeated}
-
-
-def _locate(runs: list[tuple[int, int, int]], starts: list[int], x: int) -> int:
-    """Position in the body of anchored base position ``x``."""
-    i, j, _length = runs[bisect.bisect_right(starts, x) - 1]
-    return j + x - i
-
-
-def _align(a: list[str], b: list[str], unique: Mapping[str, int]) -> list[tuple[int, int, int]]:
-    """Equal runs ``(i, j, length)`` with ``a[i:i+length] == b[j:j+length]``, increasing."""
-    tail = _common_suffix(a, b)
-    end_a, end_b = len(a) - tail, len(b) - tail
-    runs: list[tuple[int, int, int]] = []
-    i = j = 0
-    while i < end_a and j < end_b:
-        length = _common_prefix(a, i, b, j, min(end_a - i, end_b - j))
-        if length:
-            runs.append((i, j, length))
-            i += length
-            j += length
-            continue
-        for j2 in range(j, end_b):
-            i2 = unique.get(b[j2], -1)
-            if i <= i2 < end_a:
-                i, j = i2, j2
-                break
-        else:
-            break
-    if tail:
-        runs.append((end_a, end_b, tail))
-    return runs
-
-
-def _common_prefix(a: list[str], i: int, b: list[str], j: int, limit: int) -> int:
-    """Largest ``n <= limit`` with ``a[i:i+n] == b[j:j+n]``, galloping on slice compares."""
-    good, step = 0, 1
-    while good < limit:
-        probe = min(limit, good + step)
-        if a[i + good : i + probe] == b[j + good : j + probe]:
-            good, step = probe, step * 2
-        elif step == 1:
-            break
-        else:
-            step = 1
-    return good
-
-
-def _common_suffix(a: list[str], b: list[str]) -> int:
-    n, m = len(a), len(b)
-    good, step, limit = 0, 1, min(n, m)
-    while good < limit:
-        probe = min(limit, good + step)
-        if a[n - probe : n - good] == b[m - probe : m - good]:
-            good, step = probe, step * 2
-        elif step == 1:
-            break
-        else:
-            step = 1
-    return good

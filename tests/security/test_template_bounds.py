@@ -239,5 +239,5 @@ def test_an_sms_template_too_big_for_a_customer_is_a_422_on_send(api, manager, m
         json={"customerId": customer.public_id, "templateId": made.get_json()["id"]},
     )
     assert response.status_code == 422, response.get_data(as_text=True)[:300]
-    assert "1,000,000" in " ".join(response.get_json()["error"]["fields"].values())
+    assert "more than 1 MB" in " ".join(response.get_json()["error"]["fields"].values())
     assert not diff(before, snapshot())

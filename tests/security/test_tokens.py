@@ -41,9 +41,15 @@ def message(app, api, manager, make_customer) -> EmailMessage:
 def _tokens(message: EmailMessage) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for purpose, route in ROUTES.items():
-        pattern = re.escape(route).replace(r"\{\}", r"([A-Za-z0-9_.\-]+)")
+        token = r"([A-Za-z0-9_.\-]++)(?!/)" if purpose == "click" else r"([A-Za-z0-9_.\-]+)"
+        pattern = re.escape(route).replace(r"\{\}", token)
         found[purpose] = re.findall(pattern, message.html or "")
     return found
+
+
+def _numbered_links(message: EmailMessage) -> list[tuple[str, str]]:
+    """The message's click links: (its tracking token, the link's number)."""
+    return re.findall(r"/email/t/c/([A-Za-z0-9_.\-]+)/(\d+)", message.html or "")
 
 
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -86,8 +92,10 @@ def _bad_tokens(message: EmailMessage, purpose: str) -> list[str]:
 
 def test_the_message_carries_one_token_of_each_purpose(message):
     tokens = _tokens(message)
-    assert len(tokens["click"]) == 2 and tokens["open"] and tokens["unsubscribe"]
-    assert tokens["preferences"]
+    assert tokens["open"] and tokens["unsubscribe"] and tokens["preferences"]
+    # Its links carry its tracking token (the pixel's) and their number; no click token.
+    assert _numbered_links(message) == [(tokens["open"][0], "0"), (tokens["open"][0], "1")]
+    assert not tokens["click"]
 
 
 @pytest.mark.parametrize("purpose", list(ROUTES))
@@ -107,13 +115,19 @@ def test_tampered_swapped_and_foreign_tokens_do_nothing(client, message, purpose
 
 def test_clicks_redirect_only_to_the_messages_own_links(client, message):
     targets = []
-    for token in _tokens(message)["click"]:
-        response = client.get(ROUTES["click"].format(token))
+    for token, number in _numbered_links(message):
+        response = client.get(f"/email/t/c/{token}/{number}")
         assert response.status_code == 302
         targets.append(response.headers["Location"])
     assert sorted(targets) == sorted(LINKS)
+    token = _tokens(message)["open"][0]
+    for bad in (f"{token}/2", f"{token}/-1", f"{_flip(token, 0)}/0", f"{token}/99999999999"):
+        assert client.get(f"/email/t/c/{bad}").status_code == 404, bad
+    # A click token of mail sent before links were numbered still reaches its link.
+    legacy = signing.sign("click", [message.id, LINKS[1]])
+    assert client.get(ROUTES["click"].format(legacy)).headers["Location"] == LINKS[1]
     db_message = EmailMessage.query.one()
-    assert db_message.click_count == 2
+    assert db_message.click_count == 3
 
 
 @pytest.mark.parametrize(

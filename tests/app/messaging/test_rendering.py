@@ -92,25 +92,13 @@ def test_text_part_reads_character_references_once():
 )
 def test_a_value_cannot_choose_a_links_scheme(source, kept):
     context = {"site": "JavaScript:alert(1)", "rest": "script:alert(1)"}
-    assert rendering_pieces_filled(source)
     out = render(source, context, html=True)
     assert ("alert(1)" in out) is kept, out
     safe = render(source, {"site": "https://ok.example/a", "rest": "x"}, html=True)
     assert "ok.example" in safe or "javax" in safe
 
 
-def rendering_pieces_filled(source: str) -> bool:
-    """These templates stay on the direct fill (the check is not Jinja's sanitiser)."""
-    from app.messaging.rendering import simple_pieces
-
-    return simple_pieces(source, True) is not None
-
-
-def test_tokens_where_escaping_is_not_enough_go_to_jinja_and_the_sanitiser():
-    from app.messaging.rendering import simple_pieces
-
-    for source in ("<a href={{ site }}>x</a>", "<{{ tag }}>x", '<a href="{{ a }}{{ b }}">x</a>'):
-        assert simple_pieces(source, True) is None
+def test_tokens_where_escaping_is_not_enough_meet_the_sanitiser():
     out = render(
         "<a href={{ site }} {{ more }}>x</a>", {"site": "x", "more": "onclick=alert(1)"}, html=True
     )

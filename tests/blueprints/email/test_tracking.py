@@ -11,12 +11,15 @@ import time
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import delete
 
 from app.crm.models import Activity, ConsentChange
 from app.extensions import db
+from app.messaging import signing
 from app.messaging.consent import is_suppressed
+from app.messaging.models import Campaign
 from app.signals import customer_opted_out
-from blueprints.email.models import EmailEvent, EmailMessage
+from blueprints.email.models import EmailEvent, EmailLink, EmailMessage
 from blueprints.webhooks.models import WebhookEvent
 from tests.blueprints.email.conftest import count, dev_messages
 from tests.conftest import app_settings
@@ -80,9 +83,11 @@ def test_open_and_click_counted_total_and_unique(client, sent):
 
 def test_tampered_or_foreign_tokens_do_not_redirect(client, sent):
     link = _links(sent, "t/c")[0]
-    token = link.rsplit("/", 1)[1]
-    assert client.get(link[:-2] + ("AA" if not link.endswith("AA") else "BB")).status_code == 404
-    payload, _, sig = token.partition(".")
+    token = link.split("/")[-2]
+    forged_link = link.replace(token, token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+    assert client.get(forged_link).status_code == 404
+    legacy = signing.sign("click", [sent.id, "https://shop.example/a"])
+    payload, _, sig = legacy.partition(".")
     forged = (
         base64.urlsafe_b64encode(json.dumps([sent.id, "https://evil.example"]).encode())
         .decode()
@@ -259,15 +264,18 @@ def test_campaign_links_are_numbered_under_the_message_tracking_token(
     assert links == [f"/email/t/c/{pixel_token}/0", f"/email/t/c/{pixel_token}/1"]
     assert client.get(links[1]).headers["Location"] == "https://shop.example/b?x=1"
     assert client.get(links[0]).headers["Location"] == "https://shop.example/a"
-    # Only the message's own links: no third one, no other purpose's token, no forgery,
-    # and a single send (no campaign) has no numbered links.
+    # Only the message's own links: no third one, no other purpose's token, no forgery.
     assert client.get(f"/email/t/c/{pixel_token}/2").status_code == 404
     unsubscribe_token = _links(delivered, "unsubscribe")[0].rsplit("/", 1)[1]
     assert client.get(f"/email/t/c/{unsubscribe_token}/0").status_code == 404
     forged = pixel_token[:-2] + ("AA" if not pixel_token.endswith("AA") else "BB")
     assert client.get(f"/email/t/c/{forged}/0").status_code == 404
+    # A single send numbers its own links, stored with it.
     single_token = _links(sent, "t/o")[0].rsplit("/", 1)[1].removesuffix(".gif")
-    assert client.get(f"/email/t/c/{single_token}/0").status_code == 404
+    assert (
+        client.get(f"/email/t/c/{single_token}/0").headers["Location"] == "https://shop.example/a"
+    )
+    assert client.get(f"/email/t/c/{single_token}/2").status_code == 404
     message = db.session.get(EmailMessage, message.id)
     assert message.click_count == 2
     assert sorted(
@@ -276,3 +284,59 @@ def test_campaign_links_are_numbered_under_the_message_tracking_token(
         "https://shop.example/a",
         "https://shop.example/b?x=1",
     ]
+
+
+def _campaign_message_links(client, manager, make_customer, make_list, call, html):
+    customers = [make_customer("North") for _ in range(2)]
+    r = call(
+        manager,
+        "post",
+        "/email/send",
+        json={"listId": make_list(manager, customers), "subject": "S", "html": html},
+    )
+    assert r.status_code == 202, r.get_json()
+    message = EmailMessage.query.filter(EmailMessage.campaign_id.is_not(None)).first()
+    [delivered] = [d for d in dev_messages() if d.to == message.to_address]
+    return message, _links(delivered, "t/c")
+
+
+def test_a_click_goes_where_the_sent_link_went_whatever_the_campaign_becomes(
+    client, manager, make_customer, make_list, call
+):
+    """Links are stored when the campaign is prepared: editing its HTML afterwards (or
+    a new CSS inliner, or new numbering code) cannot send a click elsewhere."""
+    message, links = _campaign_message_links(client, manager, make_customer, make_list, call, HTML)
+    campaign = db.session.get(Campaign, message.campaign_id)
+    campaign.html = (
+        '<a href="https://other.example/new">New</a><a href="https://shop.example/a">A</a>'
+    )
+    db.session.commit()
+    assert client.get(links[0]).headers["Location"] == "https://shop.example/a"
+    assert client.get(links[1]).headers["Location"] == "https://shop.example/b?x=1"
+
+
+def test_links_of_campaigns_sent_before_links_were_stored_still_resolve(
+    client, manager, make_customer, make_list, call
+):
+    """A campaign prepared before migration 0023 has no stored links: its clicks are
+    numbered from its HTML as they were then."""
+    message, links = _campaign_message_links(client, manager, make_customer, make_list, call, HTML)
+    db.session.execute(delete(EmailLink).where(EmailLink.campaign_id == message.campaign_id))
+    db.session.commit()
+    assert client.get(links[1]).headers["Location"] == "https://shop.example/b?x=1"
+    assert client.get(links[0]).headers["Location"] == "https://shop.example/a"
+    assert client.get(links[0][:-1] + "2").status_code == 404
+
+
+def test_a_campaign_rendered_per_recipient_stores_each_messages_links(
+    client, manager, make_customer, make_list, call
+):
+    """A template whose shape may vary per recipient (a block) is rendered per message:
+    each message's links are its own stored list."""
+    html = "{% if territory %}<p>{{ territory }}</p>{% endif %}" + HTML
+    message, links = _campaign_message_links(client, manager, make_customer, make_list, call, html)
+    assert not EmailLink.query.filter_by(campaign_id=message.campaign_id).count()
+    assert EmailLink.query.filter_by(message_id=message.id).count() == 2
+    db.session.get(Campaign, message.campaign_id).html = "<p>gone</p>"
+    db.session.commit()
+    assert client.get(links[1]).headers["Location"] == "https://shop.example/b?x=1"

@@ -1,7 +1,6 @@
-"""A campaign batch is at the provider while the next one is claimed and rendered, and
-each batch's outcomes are committed before the next batch goes: after a crash only the
-batch at the provider can repeat (the SendGrid SDK against its fake, through the API),
-whether the provider calls run in a sender process or on a worker thread."""
+"""A campaign goes one batch at a time, each batch's outcomes committed before the next
+is claimed: after a crash only the batch at the provider can repeat (the SendGrid SDK
+against its fake, through the API)."""
 
 from __future__ import annotations
 
@@ -57,11 +56,9 @@ def fake(database_url) -> Iterator[WatchingSendGrid]:
     server.engine.dispose()
 
 
-@pytest.fixture(params=[True, False], ids=["sender-process", "sender-thread"])
-def app_config(request, database_url, fake):
-    return sendgrid_settings(
-        database_url, fake, EMAIL_BATCH_SIZE=BATCH, CAMPAIGN_SENDER_PROCESS=request.param
-    )
+@pytest.fixture
+def app_config(database_url, fake):
+    return sendgrid_settings(database_url, fake, EMAIL_BATCH_SIZE=BATCH)
 
 
 @pytest.fixture
@@ -117,7 +114,7 @@ def _campaign_sent(manager, make_customer, make_list, call) -> list:
     return customers
 
 
-def test_batches_overlap_and_each_is_recorded_before_the_next_goes(
+def test_each_batch_is_recorded_before_the_next_is_claimed(
     app, fake, manager, make_customer, make_list, call
 ):
     customers = _campaign_sent(manager, make_customer, make_list, call)
@@ -126,21 +123,20 @@ def test_batches_overlap_and_each_is_recorded_before_the_next_goes(
     assert sorted(m.to for m in fake.received) == sorted(c.email for c in customers)
     # Request k found the k batches before it recorded as sent...
     assert [sent for sent, _ in fake.seen] == [k * BATCH for k in range(4)]
-    # ...and, while it was at the provider, the next batch was claimed already.
-    assert [sending for _, sending in fake.seen] == [2 * BATCH, 2 * BATCH, BATCH + 5, 5]
+    # ...and, while it was at the provider, only its own rows were claimed.
+    assert [sending for _, sending in fake.seen] == [BATCH, BATCH, BATCH, 5]
 
 
 def test_a_batch_whose_predecessor_could_not_be_recorded_is_never_sent(
     app, fake, manager, make_customer, make_list, call, activities_refused
 ):
     _campaign_sent(manager, make_customer, make_list, call)
-    # The first batch went; recording it failed, so the second, claimed and rendered
-    # (and, in a sender process, staged) meanwhile, stayed here.
+    # The first batch went; recording it failed, so no other batch was claimed or sent.
     assert fake.request_count == 1
     assert len(fake.received) == BATCH
     db.session.rollback()
     campaign = db.session.get(Campaign, EmailMessage.query.first().campaign_id)
     counts = delivery.status_counts(campaign)
-    assert counts["sending"] == 2 * BATCH  # put back by the stale sweep, then sent
+    assert counts["sending"] == BATCH  # put back by the stale sweep, then sent
     assert counts["sent"] == 0
-    assert counts["queued"] == RECIPIENTS - 2 * BATCH
+    assert counts["queued"] == RECIPIENTS - BATCH

@@ -1,0 +1,108 @@
+"""Click links stored when a message is prepared, and resolved from there on a click.
+
+A tracked link is ``/email/t/c/<message's tracking token>/<number>``. A campaign's links
+are numbered once for the campaign (every message of it shares them); a message rendered
+on its own (a single send, or a campaign message whose template must be rendered per
+recipient) has its own numbers. Both are :class:`EmailLink` rows, written before the
+message goes to the provider.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+from collections.abc import Mapping, Sequence
+
+from flask import current_app
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.messaging import rendering
+from app.messaging.models import Campaign
+from blueprints.email import tracking
+from blueprints.email.models import EmailLink, EmailMessage
+
+
+def campaign_numbers(campaign_id: int, urls: Sequence[str]) -> list[int]:
+    """The numbers of ``urls`` among the campaign's stored links, storing (and committing)
+    those it lacks: a campaign keeps a URL's number for good, even if its HTML changes."""
+    for attempt in range(2):
+        stored = {
+            url: number
+            for number, url in db.session.execute(
+                select(EmailLink.number, EmailLink.url).where(EmailLink.campaign_id == campaign_id)
+            )
+        }
+        missing = [url for url in dict.fromkeys(urls) if url not in stored]
+        if not missing:
+            return [stored[url] for url in urls]
+        after = max(stored.values(), default=-1) + 1
+        rows = [
+            {"campaign_id": campaign_id, "number": after + k, "url": url}
+            for k, url in enumerate(missing)
+        ]
+        try:
+            db.session.execute(insert(EmailLink), rows)
+            db.session.commit()
+        except IntegrityError:  # another worker stored them first: read theirs
+            db.session.rollback()
+            if attempt:
+                raise
+    return campaign_numbers(campaign_id, urls)
+
+
+def store_message_links(links: Mapping[int, Sequence[str]]) -> None:
+    """Store each message's own links (message id to its URLs, in number order), unless
+    the message has some already (a retried send keeps its first numbers). Not
+    committed."""
+    wanted = {message_id: urls for message_id, urls in links.items() if urls}
+    if not wanted:
+        return
+    stored = set(
+        db.session.scalars(
+            select(EmailLink.message_id).where(EmailLink.message_id.in_(list(wanted)))
+        )
+    )
+    rows = [
+        {"message_id": message_id, "number": number, "url": url}
+        for message_id, urls in wanted.items()
+        if message_id not in stored
+        for number, url in enumerate(urls)
+    ]
+    if rows:
+        db.session.execute(insert(EmailLink), rows)
+
+
+def resolve(message: EmailMessage, number: int) -> str | None:
+    """The URL behind link ``number`` of ``message``: its own stored link, else its
+    campaign's; for a campaign prepared before links were stored (none stored), the
+    link its template numbers so (:func:`legacy_campaign_link`)."""
+    if not 0 <= number < 2**31:  # the number column is a 32-bit integer on PostgreSQL
+        return None
+    own = db.session.scalar(
+        select(EmailLink.url).where(EmailLink.message_id == message.id, EmailLink.number == number)
+    )
+    if own is not None or message.campaign_id is None:
+        return own
+    stored = db.session.execute(
+        select(EmailLink.number, EmailLink.url).where(EmailLink.campaign_id == message.campaign_id)
+    ).all()
+    if stored:
+        return next((url for n, url in stored if n == number), None)
+    return legacy_campaign_link(message.campaign_id, number)
+
+
+def legacy_campaign_link(campaign_id: int, number: int) -> str | None:
+    """Link ``number`` of a campaign's HTML as campaigns prepared before revision 0023
+    numbered them (not stored then): its http(s) links but our own, in order, after CSS
+    inlining."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or not campaign.html:
+        return None
+    body = campaign.html
+    if "<style" in body.lower():
+        body = rendering.inline_css(body)
+    own = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/email/"
+    urls = [html_lib.unescape(m.group(3)) for m in tracking.HREF.finditer(body)]
+    links = [url for url in urls if not url.startswith(own)]
+    return links[number] if number < len(links) else None

@@ -11,11 +11,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, make_response, render_template
 
 from app.brand.models import Brand
 from app.errors import Invalid
 from app.extensions import db
+from app.security import CSP
+
+#: Customer pages may show the brand's logo from the company's own site (any https host).
+PUBLIC_PAGE_CSP = CSP.replace("img-src 'self' data:", "img-src 'self' data: https:")
 
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_PRIMARY = "#7b2340"
@@ -31,6 +35,15 @@ class BrandView:
     primary_color: str
     accent_color: str
 
+    @property
+    def on_primary(self) -> str:
+        """Text colour readable on the main colour (WCAG contrast, black or white)."""
+        return readable_on(self.primary_color)
+
+    @property
+    def on_accent(self) -> str:
+        return readable_on(self.accent_color)
+
     def json(self) -> dict[str, Any]:
         return {
             "companyName": self.company_name,
@@ -38,6 +51,20 @@ class BrandView:
             "primaryColor": self.primary_color,
             "accentColor": self.accent_color,
         }
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def readable_on(colour: str) -> str:
+    """White or near-black, whichever contrasts more with ``colour`` (#rrggbb)."""
+    light = _luminance(colour)
+    white = 1.05 / (light + 0.05)
+    dark = (light + 0.05) / (_luminance("#212529") + 0.05)
+    return "#ffffff" if white >= dark else "#212529"
 
 
 def current() -> BrandView:
@@ -85,6 +112,13 @@ def update(
     db.session.add(row)
     db.session.commit()
     return current()
+
+
+def public_page(template: str, status: int = 200, **context: Any) -> Response:
+    """A customer-facing page in the brand (its logo may come from another https host)."""
+    response = make_response(render_template(template, brand=current(), **context), status)
+    response.headers["Content-Security-Policy"] = PUBLIC_PAGE_CSP
+    return response
 
 
 def init_app(app: Flask) -> None:

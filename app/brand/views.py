@@ -3,12 +3,11 @@ email topics people may leave one by one. Admins change; managers read."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_login import current_user
-from werkzeug.wrappers import Response
 
 from app import brand
-from app.auth.access import role_required
+from app.auth.access import public, role_required
 from app.brand.forms import BrandForm, DeleteForm, TopicForm
 from app.errors import DomainError
 from app.extensions import db
@@ -90,3 +89,20 @@ def delete_topic(topic_id: str) -> Response:
             topics.delete_topic(topic)
             flash(f"Topic “{topic.name}” deleted.", "info")
     return redirect(url_for("brand.settings"), 303)
+
+
+@bp.get("/favicon.ico")
+@public
+def favicon() -> Response:
+    """Browsers that ask for /favicon.ico get the app's icon."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
+@bp.get("/brand.css")
+@public
+def brand_css() -> Response:
+    """The brand's colours for the public pages (a stylesheet: the CSP allows no inline
+    style)."""
+    now = brand.current()
+    css = render_template("brand/brand.css", brand=now)
+    return Response(css, mimetype="text/css", headers={"Cache-Control": "no-cache"})

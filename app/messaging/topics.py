@@ -106,9 +106,7 @@ def set_preferences(address: str, wanted: Iterable[int], source: str = "preferen
     back = (left & wanted_ids) & every
     if back:
         db.session.execute(
-            delete(TopicOptOut).where(
-                TopicOptOut.address == normal, TopicOptOut.topic_id.in_(back)
-            )
+            delete(TopicOptOut).where(TopicOptOut.address == normal, TopicOptOut.topic_id.in_(back))
         )
     db.session.commit()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from werkzeug.wrappers import Response
 
 from app.crm import services
@@ -23,8 +23,8 @@ bp = Blueprint("crm", __name__)
 #: The customers table: what its headers may sort by (search is the service's ``q``).
 CUSTOMERS_TABLE = TableSpec(
     columns={
-        "name": Customer.name,
-        "email": Customer.email,
+        "name": func.lower(Customer.name),
+        "email": func.lower(Customer.email),
         "territory": select(Territory.name)
         .where(Territory.id == Customer.territory_id)
         .scalar_subquery(),

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, render_template, request
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from app.crm.scoping import visible_customer_ids
 from app.dev.models import DevMessage
@@ -21,8 +21,8 @@ OUTBOX_TABLE = TableSpec(
     columns={
         "sent": DevMessage.created_at,
         "channel": DevMessage.channel,
-        "to": DevMessage.to,
-        "subject": DevMessage.subject,
+        "to": func.lower(DevMessage.to),
+        "subject": func.lower(DevMessage.subject),
     },
     default_sort="sent",
     default_dir="desc",

@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
 from app import jobs
@@ -34,8 +34,8 @@ PER_PAGE = 25
 #: The members table: sortable columns and what the search box matches.
 MEMBERS_TABLE = TableSpec(
     columns={
-        "name": Customer.name,
-        "email": Customer.email,
+        "name": func.lower(Customer.name),
+        "email": func.lower(Customer.email),
         "territory": select(Territory.name)
         .where(Territory.id == Customer.territory_id)
         .scalar_subquery(),

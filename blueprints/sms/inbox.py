@@ -41,7 +41,7 @@ _CUSTOMER_NAME = (
 CONVERSATIONS_TABLE = TableSpec(
     columns={
         "last": SmsConversation.last_message_at,
-        "name": db.func.coalesce(_CUSTOMER_NAME, SmsConversation.contact_name),
+        "name": db.func.lower(db.func.coalesce(_CUSTOMER_NAME, SmsConversation.contact_name)),
         "phone": SmsConversation.phone,
         "unread": SmsConversation.unread_count,
     },

@@ -25,6 +25,27 @@
       el.textContent = count ? count + " selected" : "";
     });
   }
+  // A table wider than the screen scrolls inside its box: keyboard users must reach it
+  // (focusable, named region), so arrow keys scroll it (axe: scrollable-region-focusable).
+  function scrollableTables() {
+    document.querySelectorAll(".table-responsive").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        if (!box.hasAttribute("aria-label")) {
+          var heading = box.previousElementSibling;
+          var name = heading && /^H[1-6]$/.test(heading.tagName) ? heading.textContent.trim() : "";
+          box.setAttribute("aria-label", (name || "Table") + " (scrolls sideways)");
+        }
+      } else if (box.getAttribute("role") === "region") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+      }
+    });
+  }
+  scrollableTables();
+  window.addEventListener("resize", scrollableTables);
+
   document.querySelectorAll("input[data-select-all]").forEach(function (all) {
     var name = all.getAttribute("data-select-all");
     all.addEventListener("change", function () {

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from app.extensions import db
 from app.messaging.models import Template
 from tests.conftest import PASSWORD

@@ -51,7 +51,7 @@ def topic_json(topic: topics.Topic) -> dict[str, Any]:
 
 @bp.get("/settings/brand")
 @api.validate(resp=responses(HTTP_200=BrandOut), tags=TAGS)
-def get_brand():
+def get_brand() -> dict[str, Any]:
     """The company name, logo URL and colours customers see on public pages."""
     return brand.current().json()
 
@@ -59,7 +59,7 @@ def get_brand():
 @bp.put("/settings/brand")
 @role_required("admin")
 @api.validate(json=BrandIn, resp=responses(HTTP_200=BrandOut, HTTP_403=None), tags=TAGS)
-def put_brand(json: BrandIn):
+def put_brand(json: BrandIn) -> dict[str, Any]:
     """Replace the brand (admins). Colours are ``#rrggbb``; the logo an https URL."""
     return brand.update(
         company_name=json.company_name,
@@ -71,7 +71,7 @@ def put_brand(json: BrandIn):
 
 @bp.get("/topics")
 @api.validate(resp=responses(HTTP_200=TopicList), tags=TAGS)
-def list_topics():
+def list_topics() -> dict[str, Any]:
     """Email topics a list can be tied to and a customer can leave one by one."""
     return {"items": [topic_json(t) for t in topics.all_topics()]}
 
@@ -81,7 +81,7 @@ def list_topics():
 @api.validate(
     json=TopicIn, resp=responses(HTTP_201=TopicOut, HTTP_403=None, HTTP_409=None), tags=TAGS
 )
-def create_topic(json: TopicIn):
+def create_topic(json: TopicIn) -> tuple[dict[str, Any], int]:
     """Add a topic (admins); 409 when the name is taken."""
     return topic_json(topics.create_topic(json.name, json.description)), 201
 
@@ -89,7 +89,7 @@ def create_topic(json: TopicIn):
 @bp.delete("/topics/<topic_id>")
 @role_required("admin")
 @api.validate(resp=responses(HTTP_204=None, HTTP_403=None, HTTP_404=None), tags=TAGS)
-def delete_topic(topic_id: str):
+def delete_topic(topic_id: str) -> tuple[str, int]:
     """Remove a topic; lists tied to it are tied to none, its opt-outs go with it."""
     topics.delete_topic(topics.get_topic(topic_id))
     return "", 204

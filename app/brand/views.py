@@ -3,8 +3,9 @@ email topics people may leave one by one. Admins change; managers read."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from app import brand
 from app.auth.access import public, role_required

@@ -32,6 +32,13 @@ class CustomerQuery(PageQuery, ChangesQuery):
     account_priority: AccountPriority | None = None
     account_type: AccountType | None = None
     q: str | None = Field(default=None, max_length=200)
+    #: name (default), email, territory, type, priority, revenue or lastOrder; a leading
+    #: ``-`` sorts descending (``-revenue``: biggest first)
+    sort: (
+        Literal["name", "email", "territory", "type", "priority", "revenue", "lastOrder"]
+        | Literal["-name", "-email", "-territory", "-type", "-priority", "-revenue", "-lastOrder"]
+        | None
+    ) = None
 
 
 class CustomerCreate(CamelModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.crm import services
@@ -13,30 +13,12 @@ from app.crm.contact_views import card_context
 from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Customer, Order, Territory
 from app.crm.panels import panels_for
 from app.crm.scoping import get_visible_customer
+from app.crm.tables import CUSTOMERS_TABLE
 from app.errors import DomainError
 from app.extensions import db
 from app.messaging import audiences
-from app.tables import TableSpec
 
 bp = Blueprint("crm", __name__)
-
-#: The customers table: what its headers may sort by (search is the service's ``q``).
-CUSTOMERS_TABLE = TableSpec(
-    columns={
-        "name": func.lower(Customer.name),
-        "email": func.lower(Customer.email),
-        "territory": select(Territory.name)
-        .where(Territory.id == Customer.territory_id)
-        .scalar_subquery(),
-        "type": Customer.account_type,
-        "priority": case({"HIGH": 1, "MEDIUM": 2, "LOW": 3}, value=Customer.account_priority),
-        "revenue": Customer.lifetime_revenue,
-        "lastOrder": Customer.last_order_date,
-    },
-    default_sort="name",
-    tiebreak=Customer.id,
-    desc_first=frozenset({"revenue", "lastOrder"}),
-)
 
 
 def _int_arg(name: str, default: int, maximum: int) -> int:

@@ -55,7 +55,7 @@ def all_topics() -> list[Topic]:
 
 
 def get_topic(public_id: str, field: str = "topicId") -> Topic:
-    found = db.session.scalar(select(Topic).where(Topic.public_id == public_id))
+    found: Topic | None = db.session.scalar(select(Topic).where(Topic.public_id == public_id))
     if found is None:
         raise NotFound("unknown topic", {field: "no such topic"})
     return found

@@ -162,3 +162,20 @@ def test_dev_outbox_sorts_and_searches(client, login, manager):
     assert re.findall(r'text-break">([^<]+)<', found) == ["a@x.example"]
     # a LIKE wildcard typed by a person is a character, not "anything"
     assert "Nothing sent yet" in client.get("/dev/outbox?q=%25").get_data(as_text=True)
+
+
+def test_the_customers_api_sorts_too(client, manager, make_customer, token_headers):
+    make_customer(name="Bravo", lifetime_revenue=Decimal("500"))
+    make_customer(name="alpha", lifetime_revenue=Decimal("900"))
+    make_customer(name="Charlie", lifetime_revenue=Decimal("100"))
+    headers = token_headers(manager)
+
+    def names(query: str) -> list[str]:
+        body = client.get(f"/api/sales/customers{query}", headers=headers).get_json()
+        return [c["name"] for c in body["items"]]
+
+    assert names("?sort=name") == ["alpha", "Bravo", "Charlie"]  # case does not matter
+    assert names("?sort=-revenue") == ["alpha", "Bravo", "Charlie"]
+    assert names("?sort=revenue") == ["Charlie", "Bravo", "alpha"]
+    bad = client.get("/api/sales/customers?sort=password_hash", headers=headers)
+    assert bad.status_code == 422 and "sort" in bad.get_json()["error"]["fields"]

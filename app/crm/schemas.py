@@ -27,6 +27,24 @@ def check_custom_fields(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+CustomerSort = Literal[
+    "name",
+    "email",
+    "territory",
+    "type",
+    "priority",
+    "revenue",
+    "lastOrder",
+    "-name",
+    "-email",
+    "-territory",
+    "-type",
+    "-priority",
+    "-revenue",
+    "-lastOrder",
+]
+
+
 class CustomerQuery(PageQuery, ChangesQuery):
     territory: str | None = Field(default=None, max_length=80)
     account_priority: AccountPriority | None = None
@@ -34,11 +52,7 @@ class CustomerQuery(PageQuery, ChangesQuery):
     q: str | None = Field(default=None, max_length=200)
     #: name (default), email, territory, type, priority, revenue or lastOrder; a leading
     #: ``-`` sorts descending (``-revenue``: biggest first)
-    sort: (
-        Literal["name", "email", "territory", "type", "priority", "revenue", "lastOrder"]
-        | Literal["-name", "-email", "-territory", "-type", "-priority", "-revenue", "-lastOrder"]
-        | None
-    ) = None
+    sort: CustomerSort | None = None
 
 
 class CustomerCreate(CamelModel):

@@ -189,8 +189,16 @@ def world(app, api, make_user, make_customer, manager, login) -> World:
             "sku_id": [sku.public_id],  # admin pages and API: admins only
             "endpoint_id": [endpoint],
             "delivery_id": [delivery],
+            "topic_id": [_topic()],  # settings: admins only
+            "name": ["htmx.js"],  # browser libraries served from node_modules
         },
     )
+
+
+def _topic() -> str:
+    from app.messaging import topics
+
+    return topics.create_topic("World topic").public_id
 
 
 def _outbound_endpoint() -> tuple[str, str]:

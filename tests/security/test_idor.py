@@ -17,7 +17,7 @@ from tests.security.conftest import concrete, diff, rule_params, snapshot
 
 # Shared by design (not territory data): the catalogue, message templates (the team's
 # library), and job status (a random UUID answering only {id, status, error}).
-SHARED_PARAMS = {"sku_id", "template_id", "job_id"}
+SHARED_PARAMS = {"sku_id", "template_id", "job_id", "name"}  # name: /vendor/<name> assets
 ACTIONS = ["pause", "resume", "cancel", "send", "schedule", "report"]
 
 API_BODIES = {
@@ -31,6 +31,8 @@ API_BODIES = {
     "lists_api.add_members": {"json": {"customerIds": None}},  # filled in with a North id
     "sms_api.reply": {"json": {"body": "hacked"}},
     "sms_api.review_message": {"json": {"decision": "opt_out"}},
+    "sms_api.assign": {"json": {"userId": None}},
+    "sms_api.link_customer": {"json": {"customerId": "cus_unknown"}},
     "mailchimp_api.schedule_campaign": {"json": {"scheduleTime": "2099-01-01T10:00:00Z"}},
 }
 

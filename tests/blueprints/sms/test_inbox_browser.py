@@ -40,9 +40,14 @@ def _sign_in(page, live_server, user, path: str) -> None:
 
 
 def test_new_texts_appear_without_reloading_and_a_thread_is_assigned(
-    live_server, page, app, manager, rep, make_customer
+    live_server, page, app, manager, rep, make_customer, fake_twilio
 ):
+    from app.extensions import db
+    from app.messaging.models import Template
+
     make_customer(phone="+12125550401", name="Enoteca Verde", rep_id=rep.id)
+    db.session.add(Template(name="Barolo in stock", type="sms", body="Yes {{ customer_name }}!"))
+    db.session.commit()
     _sign_in(page, live_server, manager, "/sales/marketing/sms")
     expect(page.locator("text=No conversations yet")).to_be_visible()
     page.evaluate("window.notReloaded = true")
@@ -64,6 +69,13 @@ def test_new_texts_appear_without_reloading_and_a_thread_is_assigned(
         "Two cases please", timeout=10_000
     )
     assert page.evaluate("window.notReloaded") is True
+
+    # a quick reply from an SMS template; its token is filled in for the customer
+    page.select_option("[data-testid=quick-reply]", label="Barolo in stock")
+    expect(page.locator("#reply-body")).to_have_value("Yes {{ customer_name }}!")
+    page.click("[data-testid=reply-send]")
+    expect(page.locator("[data-testid=sms-thread]")).to_contain_text("Yes Enoteca Verde!")
+    assert [m.body for m in fake_twilio.received] == ["Yes Enoteca Verde!"]
 
     page.select_option("[data-testid=assign-user]", label=f"{manager.name} (me)")
     page.click("[data-testid=assign-save]")

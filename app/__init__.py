@@ -15,6 +15,7 @@ from app import (
     api,
     attribution,
     auth,
+    brand,
     campaigns,
     channels,
     cli,
@@ -37,6 +38,7 @@ from app.api import limits as api_limits
 from app.channels import PeriodicJob
 from app.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 from app.messaging import models as messaging_models  # noqa: F401 - shared tables
+from app.messaging import topics as topic_models  # noqa: F401 - shared tables
 from app.webhooks import models as webhook_models  # noqa: F401 - shared table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +80,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api.init_app(app)
     busy.init_app(app)
     auth.init_app(app)
+    brand.init_app(app)
     crm.init_app(app)
     dev.init_app(app)
     templates_admin.init_app(app)

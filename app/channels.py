@@ -34,6 +34,13 @@ class NavEntry:
     endpoint: str
     roles: tuple[str, ...] = ALL_ROLES
     order: int = 50
+    #: (current user) -> a count shown beside the label (unread texts), 0 for none
+    badge: Callable[[Any], int] | None = None
+
+    @property
+    def badge_id(self) -> str:
+        """The badge element's id, for pages that refresh it (htmx out-of-band swaps)."""
+        return "nav-badge-" + self.endpoint.replace(".", "-")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from app.crm import schemas as s
 from app.crm.models import Activity, Customer, Order, OrderLine, Sku, Territory
 from app.crm.references import named_by
 from app.crm.scoping import get_visible_customer, scope_customers, visible_customer_ids
+from app.crm.tables import CUSTOMERS_TABLE
 from app.extensions import db
 
 bp = Blueprint("crm_api", __name__, url_prefix="/api/sales")
@@ -32,7 +33,8 @@ def _customer_or_404(customer_id: str) -> Customer:
 @bp.get("/customers")
 @api.validate(query=s.CustomerQuery, resp=responses(HTTP_200=s.CustomerPage), tags=["customers"])
 def list_customers(query: s.CustomerQuery) -> ApiResponse:
-    """Customers you can see, filtered by territory, accountPriority, accountType, q.
+    """Customers you can see, filtered by territory, accountPriority, accountType, q,
+    sorted by ``sort`` (``-revenue``: biggest first; the default is by name).
 
     With `updatedSince` or `cursor`: what changed since, in change order, with
     `nextCursor` to ask again later (archived customers included)."""
@@ -54,6 +56,10 @@ def list_customers(query: s.CustomerQuery) -> ApiResponse:
             time_column=Customer.updated_at,
             since_column=Customer.updated_at,
         )
+    if query.sort:
+        key = query.sort.lstrip("-")
+        direction = "desc" if query.sort.startswith("-") else "asc"
+        stmt = CUSTOMERS_TABLE.from_request({"sort": key, "dir": direction}).apply(stmt)
     return paginate(stmt, query.page, query.per_page, services.customer_json)
 
 

@@ -27,11 +27,32 @@ def check_custom_fields(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+CustomerSort = Literal[
+    "name",
+    "email",
+    "territory",
+    "type",
+    "priority",
+    "revenue",
+    "lastOrder",
+    "-name",
+    "-email",
+    "-territory",
+    "-type",
+    "-priority",
+    "-revenue",
+    "-lastOrder",
+]
+
+
 class CustomerQuery(PageQuery, ChangesQuery):
     territory: str | None = Field(default=None, max_length=80)
     account_priority: AccountPriority | None = None
     account_type: AccountType | None = None
     q: str | None = Field(default=None, max_length=200)
+    #: name (default), email, territory, type, priority, revenue or lastOrder; a leading
+    #: ``-`` sorts descending (``-revenue``: biggest first)
+    sort: CustomerSort | None = None
 
 
 class CustomerCreate(CamelModel):

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 
-from app.api.pagination import MAX_PER_PAGE
 from app.crm import services
 from app.crm.contact_views import card_context
 from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Customer, Order, Territory
 from app.crm.panels import panels_for
 from app.crm.scoping import get_visible_customer
+from app.crm.tables import CUSTOMERS_TABLE
+from app.errors import DomainError
 from app.extensions import db
+from app.messaging import audiences
 
 bp = Blueprint("crm", __name__)
 
@@ -42,10 +46,8 @@ def customers() -> ResponseReturnValue:
         filters["account_priority"] = None
     if filters["account_type"] not in (None, *ACCOUNT_TYPES):
         filters["account_type"] = None
-    page = _int_arg("page", 1, 100_000)
-    per_page = _int_arg("perPage", 25, MAX_PER_PAGE)
-    stmt = services.customers_query(current_user, **filters)
-    pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    table = CUSTOMERS_TABLE.from_request()
+    pagination = table.paginate(services.customers_query(current_user, **filters))
     territories = db.session.scalars(select(Territory).order_by(Territory.name)).all()
     if not current_user.sees_all_territories:
         territories = [t for t in territories if t.id == current_user.territory_id]
@@ -56,7 +58,41 @@ def customers() -> ResponseReturnValue:
         territories=territories,
         priorities=ACCOUNT_PRIORITIES,
         account_types=ACCOUNT_TYPES,
+        table=table,
+        list_choices=audiences.writable_choices("list", current_user),
+        selection_form=FlaskForm(formdata=None),
     )
+
+
+@bp.post("/sales/customers/add-to-list")
+def add_selection_to_list() -> Response:
+    """The customers table's selection onto a manual list (through the list audience's
+    owner, so the core imports no channel); back to the table as it was."""
+    back = request.form.get("next") or ""
+    if not (back.startswith("/sales/customers") and "//" not in back):
+        back = url_for("crm.customers")
+    if not FlaskForm().validate_on_submit():
+        flash("The form expired: select the customers again.", "danger")
+        return redirect(back, 303)
+    ids = [i for i in request.form.getlist("customerId") if i][:1000]
+    list_id = request.form.get("listId") or ""
+    if not ids:
+        flash("Select at least one customer first (the boxes in the first column).", "warning")
+        return redirect(back, 303)
+    if not list_id:
+        flash("Choose the list to add the selected customers to.", "warning")
+        return redirect(back, 303)
+    try:
+        added = audiences.add_members("list", list_id, ids, current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(f"Not added: {'; '.join((exc.fields or {}).values()) or exc.message}", "danger")
+        return redirect(back, 303)
+    label = dict(audiences.writable_choices("list", current_user)).get(list_id, "the list")
+    already = len(set(ids)) - added
+    note = f" ({already} already on it)" if already > 0 else ""
+    flash(f"{added} customer(s) added to {label}{note}.", "success")
+    return redirect(back, 303)
 
 
 @bp.get("/sales/customers/<customer_id>")

@@ -36,6 +36,12 @@ class AudienceResolver:
     add_members: Callable[[str, Sequence[str], Any], int] | None = None
     #: (acting user) -> [(reference, label)] the user may pick from (campaign forms).
     choices: Callable[[Any], list[tuple[str, str]]] | None = None
+    #: (acting user) -> [(reference, label)] the user may add customers to (the customers
+    #: table's "add the selection to a list").
+    writable_choices: Callable[[Any], list[tuple[str, str]]] | None = None
+    #: (reference) -> the id of the email topic the audience is about, or None; a campaign
+    #: to it skips addresses that left the topic (app.messaging.topics).
+    topic_of: Callable[[str], int | None] | None = None
 
 
 def register(app: Flask, resolver: AudienceResolver) -> None:
@@ -84,3 +90,19 @@ def choices(name: str, user: User) -> list[tuple[str, str]]:
     if resolver is None or resolver.choices is None:
         return []
     return resolver.choices(user)
+
+
+def writable_choices(name: str, user: Any) -> list[tuple[str, str]]:
+    """The audiences of one kind ``user`` may add customers to (manual lists)."""
+    resolver = resolvers().get(name)
+    if resolver is None or resolver.writable_choices is None:
+        return []
+    return resolver.writable_choices(user)
+
+
+def topic_of(name: str, reference: str | None) -> int | None:
+    """The topic an audience is tied to (None when none, or unknown)."""
+    resolver = resolvers().get(name)
+    if resolver is None or resolver.topic_of is None or not reference:
+        return None
+    return resolver.topic_of(reference)

@@ -6,11 +6,12 @@ authorises the request (and a foreign or edited token is a 404).
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request
+from flask import Blueprint, abort, redirect, request
 
 from app.api.limits import body_limit
 from app.auth.access import csrf_exempt, public
-from app.messaging import consent
+from app.brand import public_page
+from app.messaging import consent, topics
 from blueprints.email import events, links, resubscribe, tracking
 from blueprints.email.models import EmailMessage
 
@@ -78,36 +79,51 @@ def unsubscribe(token: str):
     message, _ = _message("unsubscribe", token)
     if request.method == "POST":
         events.unsubscribe(message)
-        return render_template(
+        return public_page(
             "email/unsubscribed.html",
             message=message,
             preferences_url=tracking.preferences_url(message.id),
         )
-    return render_template("email/unsubscribe.html", message=message, token=token)
+    return public_page(
+        "email/unsubscribe.html",
+        message=message,
+        token=token,
+        preferences_url=tracking.preferences_url(message.id),
+    )
 
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
 @public
 @csrf_exempt
 def preferences(token: str):
-    """Leave (at once) or ask to come back (by a confirmation emailed to the address)."""
+    """Leave (at once), ask to come back (by a confirmation emailed to the address), or
+    keep some topics and leave others (the address stays subscribed to the rest)."""
     message, _ = _message("preferences", token)
     outcome = None
+    every_topic = topics.all_topics()
     if request.method == "POST":
         if request.form.get("action") == "subscribe":
             outcome = resubscribe.request(message)
         elif request.form.get("action") == "unsubscribe":
             events.unsubscribe(message, source="preferences")
             outcome = "unsubscribed"
+        elif request.form.get("action") == "topics":
+            chosen = set(request.form.getlist("topic"))
+            topics.set_preferences(
+                message.to_address, [t.id for t in every_topic if t.public_id in chosen]
+            )
+            outcome = "topics_saved"
     subscribed = not consent.is_suppressed("email", message.to_address) and (
         consent.status_of("email", message.to_address) != consent.OPTED_OUT
     )
-    return render_template(
+    return public_page(
         "email/preferences.html",
         message=message,
         token=token,
         subscribed=subscribed,
         outcome=outcome,
+        topics=every_topic,
+        left=topics.left_topics(message.to_address),
     )
 
 
@@ -120,4 +136,4 @@ def confirm_resubscribe(token: str):
     if message is None:
         abort(404)
     result = resubscribe.confirm(message) if request.method == "POST" else None
-    return render_template("email/confirm.html", token=token, result=result)
+    return public_page("email/confirm.html", token=token, result=result)

@@ -37,6 +37,7 @@ from app.models_base import utcnow
 from app.signals import message_sent
 from blueprints.email import failover, links, tracking
 from blueprints.email.models import EmailMessage
+from blueprints.email.topic_refusals import topic_refusals
 from providers.email import MESSAGE_ID_KEY, OutgoingEmail, SendResult
 from providers.errors import PermanentError, ProviderError
 
@@ -201,7 +202,9 @@ def materialize(campaign: Campaign, customer_ids: Select[Any]) -> int:
 
 
 def refusals(rows: Sequence[OutboxRow]) -> dict[int, str]:
-    return consent.refusals("email", [(r.id, r.customer_id, r.to_address) for r in rows])
+    return topic_refusals(rows) | consent.refusals(
+        "email", [(r.id, r.customer_id, r.to_address) for r in rows]
+    )
 
 
 # --- building messages -------------------------------------------------------------------

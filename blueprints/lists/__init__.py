@@ -39,6 +39,8 @@ def setup(app: Flask) -> None:
             describe=services.audience_label,
             add_members=services.audience_add,
             choices=services.audience_choices,
+            writable_choices=services.audience_writable_choices,
+            topic_of=services.audience_topic,
         ),
     )
 

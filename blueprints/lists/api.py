@@ -52,7 +52,9 @@ def list_lists(query: s.ListQuery):
 @validate(json=s.ListCreate, resp=responses(HTTP_201=s.ListOut))
 def create_list(json: s.ListCreate):
     """A manual list, or a smart list from ``criteria`` (its first refresh is a job)."""
-    lst = services.create_list(current_user, json.name, json.description, json.criteria)
+    lst = services.create_list(
+        current_user, json.name, json.description, json.criteria, json.topic_id
+    )
     if lst.is_smart:
         enqueue_refresh(lst)
         db.session.refresh(lst)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, EmailField, HiddenField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -13,6 +20,7 @@ class ListForm(FlaskForm):
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
     smart = BooleanField("Smart list (members from criteria)")
     criteria = HiddenField("Criteria")
+    topic_id = SelectField("Email topic", choices=[], validate_choice=False)
 
 
 class MemberForm(FlaskForm):

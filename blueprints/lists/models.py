@@ -31,6 +31,10 @@ class EmailList(PublicIdMixin, TimestampMixin, Model):
     criteria: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     member_count: Mapped[int] = mapped_column(Integer, default=0)
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    #: The email topic the list is about: a campaign to it skips those who left the topic.
+    topic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("topic.id", ondelete="SET NULL"), index=True
+    )
 
     owner: Mapped[User] = relationship(lazy="joined")
 

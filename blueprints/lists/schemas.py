@@ -30,6 +30,8 @@ class ListCreate(CamelModel):
     description: str | None = Field(default=None, max_length=2000)
     is_smart: bool | None = None
     criteria: cr.Criterion | None = None
+    #: the email topic the list is about (``GET /api/topics``); campaigns skip leavers
+    topic_id: str | None = Field(default=None, max_length=40)
 
     _depth = field_validator("criteria")(_bounded)
     _size = field_validator("criteria", mode="before")(_bounded_raw)
@@ -49,6 +51,8 @@ class ListPatch(CamelModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     criteria: cr.Criterion | None = None
+    #: the email topic (null: none)
+    topic_id: str | None = Field(default=None, max_length=40)
 
     _depth = field_validator("criteria")(_bounded)
     _size = field_validator("criteria", mode="before")(_bounded_raw)
@@ -89,6 +93,7 @@ class ListOut(OutModel):
     member_count: int
     refreshed_at: str | None
     owner_id: str
+    topic_id: str | None = None
 
 
 class ListPage(OutModel):

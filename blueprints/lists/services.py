@@ -31,6 +31,7 @@ from app.auth.models import User
 from app.crm.models import Customer, Territory
 from app.crm.scoping import customer_filter, scope_customers
 from app.extensions import UNSYNCED, db
+from app.messaging import topics
 from app.messaging.models import Campaign
 from app.models_base import utcnow
 from blueprints.lists import criteria as cr
@@ -76,8 +77,14 @@ def list_json(lst: EmailList) -> dict[str, Any]:
         "refreshedAt": lst.refreshed_at.isoformat() if lst.refreshed_at else None,
         "ownerId": lst.owner.public_id,
         "ownerName": lst.owner.name,
+        "topicId": _topic_public_id(lst.topic_id),
         "createdAt": lst.created_at.isoformat() if lst.created_at else None,
     }
+
+
+def _topic_public_id(topic_pk: int | None) -> str | None:
+    topic = db.session.get(topics.Topic, topic_pk) if topic_pk else None
+    return topic.public_id if topic else None
 
 
 def customer_row_json(c: Customer) -> dict[str, Any]:
@@ -125,8 +132,20 @@ def preview(user: User, node: Any, today: date | None = None) -> dict[str, Any]:
 # --- lists -----------------------------------------------------------------------------
 
 
-def create_list(user: User, name: str, description: str | None, criteria: Any | None) -> EmailList:
+def _topic_pk(topic_id: str | None) -> int | None:
+    """A topic's key from its public id (None: no topic), or a 404 naming ``topicId``."""
+    return topics.get_topic(topic_id).id if topic_id else None
+
+
+def create_list(
+    user: User,
+    name: str,
+    description: str | None,
+    criteria: Any | None,
+    topic_id: str | None = None,
+) -> EmailList:
     """A manual list, or a smart list when ``criteria`` is given (refresh it afterwards)."""
+    topic_pk = _topic_pk(topic_id)
     stored = None
     if criteria is not None:
         check_criteria(criteria, user)
@@ -137,6 +156,7 @@ def create_list(user: User, name: str, description: str | None, criteria: Any | 
         owner_id=user.id,
         is_smart=criteria is not None,
         criteria=stored,
+        topic_id=topic_pk,
     )
     db.session.add(lst)
     db.session.commit()
@@ -159,6 +179,8 @@ def update_list(user: User, lst: EmailList, data: dict[str, Any]) -> bool:
         lst.name = data["name"]
     if "description" in data:
         lst.description = data["description"]
+    if "topic_id" in data:
+        lst.topic_id = _topic_pk(data["topic_id"])
     db.session.commit()
     return changed
 
@@ -681,6 +703,21 @@ def audience_choices(user: User) -> list[tuple[str, str]]:
         (lst.public_id, f"{lst.name} ({lst.member_count:,})")
         for lst in db.session.scalars(visible_lists(user).limit(500))
     ]
+
+
+def audience_writable_choices(user: User) -> list[tuple[str, str]]:
+    """The manual lists ``user`` may add customers to (smart lists follow criteria)."""
+    return [
+        (lst.public_id, f"{lst.name} ({lst.member_count:,})")
+        for lst in db.session.scalars(
+            visible_lists(user).where(EmailList.is_smart.is_(False)).limit(500)
+        )
+    ]
+
+
+def audience_topic(public_id: str) -> int | None:
+    """The topic a list is tied to (campaigns skip those who left it)."""
+    return db.session.scalar(select(EmailList.topic_id).where(EmailList.public_id == public_id))
 
 
 def audience_label(public_id: str, user: User) -> str:

@@ -17,16 +17,19 @@ from flask import (
 )
 from flask_login import current_user
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import jobs
 from app.api.errors import ApiError
-from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Sku, Territory
+from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Customer, Sku, Territory
+from app.errors import DomainError
 from app.extensions import db
 from app.form_errors import add_error
+from app.messaging import consent, topics
 from app.messaging.models import Campaign
+from app.tables import TableSpec
 from blueprints.lists import criteria as cr
-from blueprints.lists import schemas, services
+from blueprints.lists import labels, schemas, services
 from blueprints.lists.forms import ActionForm, ImportForm, ListForm, MemberForm
 from blueprints.lists.models import EmailList
 
@@ -36,6 +39,24 @@ assets = Blueprint(
     "lists_assets", __name__, static_folder="static", static_url_path="/static/lists"
 )
 PER_PAGE = 25
+
+#: The members table: sortable columns and what the search box matches.
+MEMBERS_TABLE = TableSpec(
+    columns={
+        "name": func.lower(Customer.name),
+        "email": func.lower(Customer.email),
+        "territory": select(Territory.name)
+        .where(Territory.id == Customer.territory_id)
+        .scalar_subquery(),
+        "type": Customer.account_type,
+        "priority": Customer.account_priority,
+        "lastOrder": Customer.last_order_date,
+    },
+    default_sort="name",
+    search=(Customer.name, Customer.email),
+    tiebreak=Customer.id,
+    desc_first=frozenset({"lastOrder"}),
+)
 
 
 def _page() -> int:
@@ -91,6 +112,8 @@ def _form_page(form: ListForm, errors: dict[str, str], lst: EmailList | None = N
         if name and isinstance(messages, list)
     }
     errors = field_errors | errors
+    errors = {labels.label(path): message for path, message in errors.items()}
+    _topic_choices(form)
     return render_template(
         "lists/new.html",
         form=form,
@@ -99,6 +122,12 @@ def _form_page(form: ListForm, errors: dict[str, str], lst: EmailList | None = N
         options=json.dumps(_builder_options()),
         preview_url=url_for("lists_api.preview"),
     ), (422 if errors else 200)
+
+
+def _topic_choices(form: ListForm) -> None:
+    form.topic_id.choices = [("", "No topic")] + [
+        (t.public_id, t.name) for t in topics.all_topics()
+    ]
 
 
 def _error_text(exc: ApiError) -> str:
@@ -117,13 +146,18 @@ def new():
                 raw = json.loads(form.criteria.data or "null")
                 criterion = schemas.PreviewIn.model_validate({"criteria": raw}).criteria
             lst = services.create_list(
-                current_user, form.name.data or "", form.description.data or None, criterion
+                current_user,
+                form.name.data or "",
+                form.description.data or None,
+                criterion,
+                form.topic_id.data or None,
             )
         except json.JSONDecodeError:
             errors = {"criteria": "not valid JSON"}
         except ValidationError as exc:
             errors = schemas.error_fields(exc)
-        except ApiError as exc:
+        except DomainError as exc:
+            db.session.rollback()
             errors = exc.fields or {"criteria": exc.message}
         else:
             if lst.is_smart:
@@ -141,9 +175,15 @@ def edit(list_id: str):
     form.smart.data = lst.is_smart
     if request.method == "GET":
         form.criteria.data = json.dumps(lst.criteria) if lst.criteria else ""
+        topic = db.session.get(topics.Topic, lst.topic_id) if lst.topic_id else None
+        form.topic_id.data = topic.public_id if topic else ""
     errors: dict[str, str] = {}
     if form.validate_on_submit():
-        data: dict[str, object] = {"name": form.name.data, "description": form.description.data}
+        data: dict[str, object] = {
+            "name": form.name.data,
+            "description": form.description.data,
+            "topicId": form.topic_id.data or None,
+        }
         try:
             if lst.is_smart:
                 data["criteria"] = json.loads(form.criteria.data or "null")
@@ -156,7 +196,7 @@ def edit(list_id: str):
             errors = {"criteria": "not valid JSON"}
         except ValidationError as exc:
             errors = schemas.error_fields(exc)
-        except ApiError as exc:
+        except DomainError as exc:
             db.session.rollback()
             errors = exc.fields or {"criteria": exc.message}
         else:
@@ -210,13 +250,16 @@ def detail(
     member_form: MemberForm | None = None,
 ):
     lst = _list_or_404(list_id)
-    members = db.paginate(
-        services.members_query(lst, current_user), page=_page(), per_page=PER_PAGE, error_out=False
-    )
+    table = MEMBERS_TABLE.from_request()
+    members = table.paginate(services.members_query(lst, current_user))
+    topic = db.session.get(topics.Topic, lst.topic_id) if lst.topic_id else None
     return render_template(
         "lists/detail.html",
         lst=lst,
         members=members,
+        table=table,
+        topic=topic,
+        consent_states=member_consent(members.items),
         criteria_json=json.dumps(lst.criteria, indent=2) if lst.criteria else None,
         action_form=ActionForm(),
         member_form=member_form or MemberForm(formdata=None),
@@ -224,6 +267,27 @@ def detail(
         report=report,
         campaigns=_campaign_links(lst),
     )
+
+
+def member_consent(customers: list[Customer]) -> dict[int, dict[str, str]]:
+    """Per customer on the page: a short word per channel (``ok`` or why not), in four
+    queries for the whole page."""
+    words = (
+        ("suppression list", "suppressed"),
+        ("opted out", "opted out"),
+        ("opt-in", "no opt-in"),
+        ("no ", "no address"),
+    )
+    states: dict[int, dict[str, str]] = {c.id: {} for c in customers}
+    for channel, address_of in (("email", "email"), ("sms", "phone")):
+        refused = consent.refusals(
+            channel, [(c.id, c.id, getattr(c, address_of)) for c in customers]
+        )
+        for c in customers:
+            why = refused.get(c.id)
+            word = "ok" if why is None else next((w for k, w in words if k in why), "no")
+            states[c.id][channel] = word
+    return states
 
 
 @bp.post("/<list_id>/refresh")

@@ -4,6 +4,8 @@ delivery receipts. Twilio's webhooks arrive through the webhooks channel's
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 
 from app.channels import Channel, NavEntry, PeriodicJob
@@ -37,10 +39,17 @@ def setup(app: Flask) -> None:
     )
 
 
+def _unread_badge(user: Any) -> int:
+    """Threads with unread texts the user sees (the navigation's SMS badge)."""
+    from blueprints.sms.inbox import unread_conversations
+
+    return unread_conversations(user)
+
+
 channel = Channel(
     name="sms",
     blueprints=(api_bp, views_bp, assets_bp),
-    nav=(NavEntry("SMS", "sms.inbox", order=30),),
+    nav=(NavEntry("SMS", "sms.inbox", order=30, badge=_unread_badge),),
     periodic_jobs=(
         PeriodicJob(
             name="sms-sweep",

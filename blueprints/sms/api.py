@@ -17,8 +17,8 @@ from app.campaigns.schemas import CampaignOut
 from app.campaigns.service import Draft
 from app.messaging.readback import messages_query
 from app.messaging.readback import page as readback_page
+from blueprints.sms import inbox, review, services
 from blueprints.sms import readback as rb
-from blueprints.sms import review, services
 from blueprints.sms import schemas as s
 from blueprints.sms.models import SmsConversation, SmsMessage
 from providers.sms import segment_info
@@ -109,14 +109,26 @@ def segments(json: s.SegmentsIn):
 @bp.get("/conversations")
 @api.validate(query=s.ConversationQuery, resp=responses(HTTP_200=s.ConversationPage), tags=TAGS)
 def conversations(query: s.ConversationQuery):
-    """Threads you may see, newest first, with unread counts."""
-    stmt = services.inbox(current_user)
+    """Threads you may see, newest first, with unread counts, who answers each and
+    whether the number opted out. ``filter``: mine, unassigned, unread, optedOut; ``q``
+    matches the number or the name."""
+    which = "opted_out" if query.filter == "optedOut" else query.filter
+    stmt = inbox.filtered(current_user, which).order_by(
+        SmsConversation.last_message_at.desc().nulls_last(), SmsConversation.id.desc()
+    )
+    if query.q:
+        table = inbox.CONVERSATIONS_TABLE.from_request({"q": query.q})
+        stmt = table.apply(stmt)
     if query.unread:
         stmt = stmt.where(SmsConversation.unread_count > 0)
     if query.needs_review:
         flagged = select(SmsMessage.conversation_id).where(SmsMessage.review == "pending")
         stmt = stmt.where(SmsConversation.id.in_(flagged))
-    return paginate(stmt, query.page, query.per_page, services.conversation_json)
+    return paginate(stmt, query.page, query.per_page, _conversation_json)
+
+
+def _conversation_json(c: SmsConversation, messages: list[SmsMessage] | None = None) -> dict:
+    return services.conversation_json(c, messages) | inbox.conversation_extra(c)
 
 
 @bp.get("/conversations/<conversation_id>")
@@ -125,7 +137,58 @@ def conversation(conversation_id: str):
     """One thread with its messages, oldest first (marks it read)."""
     found = _conversation_or_404(conversation_id)
     services.mark_read(found)
-    return services.conversation_json(found, services.thread(found))
+    return _conversation_json(found, services.thread(found))
+
+
+@bp.post("/conversations/<conversation_id>/assign")
+@body_limit(SMALL_BODY)
+@api.validate(
+    json=s.AssignIn,
+    resp=responses(HTTP_200=s.ConversationOut, HTTP_403=None, HTTP_404=None),
+    tags=TAGS,
+)
+def assign(conversation_id: str, json: s.AssignIn):
+    """Give the thread to a user (``userId``) or to nobody (null). Reps may take a thread
+    or let theirs go; managers and admins assign anyone (403 otherwise)."""
+    found = _conversation_or_404(conversation_id)
+    return _conversation_json(inbox.assign(current_user, found, json.user_id))
+
+
+@bp.post("/conversations/<conversation_id>/read")
+@api.validate(resp=responses(HTTP_200=s.ConversationOut, HTTP_404=None), tags=TAGS)
+def mark_read(conversation_id: str):
+    """Mark every received text of the thread read."""
+    found = _conversation_or_404(conversation_id)
+    services.mark_read(found)
+    return _conversation_json(found)
+
+
+@bp.post("/conversations/<conversation_id>/unread")
+@api.validate(resp=responses(HTTP_200=s.ConversationOut, HTTP_404=None, HTTP_409=None), tags=TAGS)
+def mark_unread(conversation_id: str):
+    """Flag the thread unread again (its last received text); 409 when it has none."""
+    found = _conversation_or_404(conversation_id)
+    inbox.mark_unread(found)
+    return _conversation_json(found)
+
+
+@bp.post("/conversations/<conversation_id>/link")
+@body_limit(SMALL_BODY)
+@api.validate(
+    json=s.LinkIn,
+    resp=responses(HTTP_200=s.ConversationOut, HTTP_404=None, HTTP_409=None),
+    tags=TAGS,
+)
+def link_customer(conversation_id: str, json: s.LinkIn):
+    """Link an unknown number's thread to a customer: the texts go on their timeline
+    and the number's consent is recorded as theirs (unchanged). Answers the thread it
+    ended in (the customer's own when they already had one with this number). 409 when
+    the thread is a customer's already, or (``useAsPhone``) another customer has it."""
+    found = _conversation_or_404(conversation_id)
+    target = inbox.link_customer(
+        current_user, found, json.customer_id, use_as_phone=json.use_as_phone
+    )
+    return _conversation_json(target)
 
 
 @bp.post("/conversations/<conversation_id>/messages")

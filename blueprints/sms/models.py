@@ -26,6 +26,10 @@ class SmsConversation(PublicIdMixin, Model):
     )
     phone: Mapped[str] = mapped_column(String(20), index=True)
     contact_name: Mapped[str | None] = mapped_column(String(200))
+    #: The rep who answers this thread (the customer's rep when it starts).
+    assigned_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
     unread_count: Mapped[int] = mapped_column(Integer, default=0)
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -68,6 +68,11 @@ class ConversationOut(OutModel):
     customer_id: str | None
     unread_count: int
     needs_review: bool = False
+    assigned_to_id: str | None = None
+    assigned_to_name: str | None = None
+    opted_out: bool = False
+    #: why no reply can go to the number now (opted out, no opt-in), or null
+    reply_blocked: str | None = None
     messages: list[MessageOut] | None = None
 
 
@@ -81,6 +86,24 @@ class ConversationPage(OutModel):
 class ConversationQuery(PageQuery):
     unread: bool | None = None
     needs_review: bool | None = None
+    #: mine (assigned to you), unassigned, unread, optedOut
+    filter: Literal["all", "mine", "unassigned", "unread", "optedOut"] | None = None
+    #: a name or number fragment
+    q: str | None = Field(default=None, max_length=200)
+
+
+class AssignIn(CamelModel):
+    """Who answers the thread: a user's id, or null for nobody."""
+
+    user_id: str | None = Field(max_length=40)
+
+
+class LinkIn(CamelModel):
+    """Link an unknown number's thread to a customer."""
+
+    customer_id: str = Field(min_length=1, max_length=40)
+    #: also make the number the customer's phone
+    use_as_phone: bool = False
 
 
 class ReviewIn(CamelModel):

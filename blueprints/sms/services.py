@@ -61,7 +61,14 @@ def conversation_for(customer_id: int | None, phone: str) -> SmsConversation:
     found = db.session.scalar(stmt.order_by(SmsConversation.id))
     if found is not None:
         return found
-    conversation = SmsConversation(customer_id=customer_id, phone=phone, unread_count=0)
+    rep_id = (
+        db.session.scalar(select(Customer.rep_id).where(Customer.id == customer_id))
+        if customer_id is not None
+        else None
+    )
+    conversation = SmsConversation(
+        customer_id=customer_id, phone=phone, unread_count=0, assigned_to_id=rep_id
+    )
     try:
         with db.session.begin_nested():
             db.session.add(conversation)

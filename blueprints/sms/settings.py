@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "SMS_AWAY_MESSAGE": "",
     "SMS_AWAY_MESSAGE_HOURS": 12,  # at most one away message per conversation this often
     "SMS_SWEEP_SECONDS": 300,
+    "SMS_INBOX_POLL_SECONDS": 5,
 }
 
 DOCS = {
@@ -36,6 +37,7 @@ DOCS = {
     "SMS_AWAY_MESSAGE": "Answer outside business hours (empty: none).",
     "SMS_AWAY_MESSAGE_HOURS": "At most one away message per conversation this often.",
     "SMS_SWEEP_SECONDS": "How often single texts left queued or lost in flight are re-sent.",
+    "SMS_INBOX_POLL_SECONDS": "How often an open inbox asks for new texts (htmx polling).",
 }
 #: Declared on the channel: the core reads and types them (environment, instance config).
 SETTINGS = tuple(Setting(name, type(value), value, DOCS[name]) for name, value in DEFAULTS.items())

@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.api.errors import validation_error
+from app.auth.models import User
 from app.crm import panels
 from app.crm.models import Customer
 from app.crm.scoping import get_visible_customer
@@ -18,9 +19,11 @@ from app.extensions import db
 from app.form_errors import add_api_error, add_error
 from app.messaging import consent
 from app.messaging.models import Template
-from blueprints.sms import review, services
-from blueprints.sms.forms import ReplyForm, ReviewForm, SendForm
+from blueprints.sms import inbox as threads
+from blueprints.sms import review, services, settings
+from blueprints.sms.forms import ActionForm, AssignForm, LinkForm, ReplyForm, ReviewForm, SendForm
 from blueprints.sms.media import web_media
+from blueprints.sms.models import SmsConversation
 
 bp = Blueprint("sms", __name__, url_prefix="/sales/marketing/sms", template_folder="templates")
 #: The segment counter script, served under /static/sms/.
@@ -29,24 +32,92 @@ bp.add_app_template_filter(web_media, "web_media")  # the thread is shown on cus
 PER_PAGE = 50
 
 
-def _inbox_page(selected=None, form: ReplyForm | None = None):
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    pagination = db.paginate(
-        services.inbox(current_user), page=page, per_page=PER_PAGE, error_out=False
-    )
-    ids = {c.customer_id for c in pagination.items if c.customer_id}
+def _list_context() -> dict[str, Any]:
+    """The conversations column: filter, search, sort, one page, names and states."""
+    which = request.args.get("filter") or "all"
+    if which not in threads.FILTERS:
+        which = "all"
+    table = threads.CONVERSATIONS_TABLE.from_request()
+    pagination = table.paginate(threads.filtered(current_user, which))
+    items = pagination.items
+    ids = {c.customer_id for c in items if c.customer_id}
     names = dict(
         db.session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(ids))).all()
     )
-    context: dict[str, Any] = {"pagination": pagination, "selected": selected, "names": names}
-    context["flagged"] = review.flagged_conversations(c.id for c in pagination.items)
-    context["review_form"] = ReviewForm()
+    users = {c.assigned_to_id for c in items if c.assigned_to_id}
+    assignees = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(users))).all())
+    opted_out = {c.id for c in items if threads.is_opted_out(c)}
+    return {
+        "pagination": pagination,
+        "table": table,
+        "which": which,
+        "filters": threads.FILTERS,
+        "names": names,
+        "assignees": assignees,
+        "opted_out": opted_out,
+        "flagged": review.flagged_conversations(c.id for c in items),
+        "poll_seconds": int(settings.get("SMS_INBOX_POLL_SECONDS") or 5),
+        "badge": _badge(),
+        "keep_args": {
+            k: v for k, v in request.args.items() if k in ("filter", "q", "sort", "dir", "page")
+        },
+    }
+
+
+def _badge() -> dict[str, Any]:
+    """The navigation badge, refreshed with each poll (an htmx out-of-band swap)."""
+    return {"id": "nav-badge-sms-inbox", "count": threads.unread_conversations(current_user)}
+
+
+def _thread_context(selected: SmsConversation) -> dict[str, Any]:
+    services.mark_read(selected)
+    return {
+        "selected": selected,
+        "messages": services.thread(selected),
+        "customer": services.customer_for(selected),
+        "review_form": ReviewForm(),
+        "blocked": threads.composer_block(selected),
+        "opted_out_now": threads.is_opted_out(selected),
+        "poll_seconds": int(settings.get("SMS_INBOX_POLL_SECONDS") or 5),
+    }
+
+
+def _inbox_page(selected=None, form: ReplyForm | None = None, link_form: LinkForm | None = None):
+    context = _list_context()
     if selected is not None:
-        services.mark_read(selected)
-        context["messages"] = services.thread(selected)
+        context.update(_thread_context(selected))
         context["form"] = form or ReplyForm()
-        context["customer"] = services.customer_for(selected)
+        context["assign_form"] = AssignForm(formdata=None)
+        context["action_form"] = ActionForm(formdata=None)
+        context["assignable"] = threads.assignable_users(current_user)
+        context["assignee"] = (
+            db.session.get(User, selected.assigned_to_id) if selected.assigned_to_id else None
+        )
+        context["quick_replies"] = _quick_replies()
+        if selected.customer_id is None:
+            context["link_form"] = link_form or LinkForm(formdata=None)
+            link_q = (request.args.get("link_q") or "").strip()[:100]
+            context["link_q"] = link_q
+            context["matches"] = threads.customer_matches(current_user, link_q)
     return render_template("sms/inbox.html", **context)
+
+
+def _quick_replies() -> dict[str, Any]:
+    """SMS templates to load into the reply box (tokens are rendered when sent)."""
+    found = db.session.scalars(
+        select(Template).where(Template.type == "sms").order_by(Template.name)
+    ).all()
+    return {
+        "choices": [(t.public_id, t.name) for t in found],
+        "texts": {t.public_id: t.body or "" for t in found},
+    }
+
+
+def _selected_or_404(conversation_id: str) -> SmsConversation:
+    selected = services.get_conversation(conversation_id, current_user)
+    if selected is None:
+        abort(404)
+    return selected
 
 
 @bp.get("")
@@ -54,21 +125,87 @@ def inbox():
     return _inbox_page()
 
 
+@bp.get("/_list")
+def conversation_list():
+    """The conversations column alone (htmx polls it: new texts appear by themselves)."""
+    context = _list_context()
+    context["selected_id"] = request.args.get("selected") or None
+    return render_template("sms/_conversations.html", live=True, **context)
+
+
 @bp.get("/<conversation_id>")
 def conversation(conversation_id: str):
-    selected = services.get_conversation(conversation_id, current_user)
-    if selected is None:
-        abort(404)
-    return _inbox_page(selected)
+    return _inbox_page(_selected_or_404(conversation_id))
+
+
+@bp.get("/<conversation_id>/_thread")
+def live_thread(conversation_id: str):
+    """One thread's texts alone (htmx polls it while the thread is open; marks it read)."""
+    context = _thread_context(_selected_or_404(conversation_id))
+    return render_template("sms/_live_thread.html", **context)
+
+
+@bp.post("/<conversation_id>/assign")
+def assign(conversation_id: str):
+    selected = _selected_or_404(conversation_id)
+    form = AssignForm()
+    if form.validate_on_submit():
+        try:
+            threads.assign(current_user, selected, form.user_id.data or None)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(f"Not assigned: {exc.text()}", "danger")
+        else:
+            who = db.session.get(User, selected.assigned_to_id) if selected.assigned_to_id else None
+            flash(f"Assigned to {who.name}." if who else "Unassigned.", "success")
+    return redirect(_back(conversation_id), 303)
+
+
+@bp.post("/<conversation_id>/unread")
+def mark_unread(conversation_id: str):
+    selected = _selected_or_404(conversation_id)
+    if ActionForm().validate_on_submit():
+        try:
+            threads.mark_unread(selected)
+        except DomainError as exc:
+            flash(exc.text(), "warning")
+            return redirect(_back(conversation_id), 303)
+        flash("Marked unread.", "info")
+    return redirect(url_for("sms.inbox"), 303)
+
+
+@bp.post("/<conversation_id>/link")
+def link(conversation_id: str):
+    """Link an unknown number to a customer; refused: the thread again, saying why."""
+    selected = _selected_or_404(conversation_id)
+    form = LinkForm()
+    if not form.validate_on_submit():
+        return _inbox_page(selected, link_form=form), 422
+    try:
+        target = threads.link_customer(
+            current_user,
+            selected,
+            form.customer_id.data or "",
+            use_as_phone=bool(form.use_as_phone.data),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        add_api_error(form, exc)
+        return _inbox_page(selected, link_form=form), exc.status
+    customer = services.customer_for(target)
+    flash(
+        f"{target.phone} is linked to {customer.name if customer else 'the customer'}: "
+        "its texts and the number's consent moved with it.",
+        "success",
+    )
+    return redirect(url_for("sms.conversation", conversation_id=target.public_id), 303)
 
 
 @bp.post("/<conversation_id>/reply")
 def reply(conversation_id: str):
     """Reply in a thread. Sent: back to the thread. Refused or failed: the thread again with
     the reply as typed and why."""
-    selected = services.get_conversation(conversation_id, current_user)
-    if selected is None:
-        abort(404)
+    selected = _selected_or_404(conversation_id)
     form = ReplyForm()
     if not form.validate_on_submit():  # CSRF was checked before the view: these are fields
         return _inbox_page(selected, form), 422

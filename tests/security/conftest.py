@@ -191,8 +191,15 @@ def world(app, api, make_user, make_customer, manager, login) -> World:
             "delivery_id": [delivery],
             "name": ["htmx.js"],  # a browser library (app/vendor.py)
             "rep_id": [south_rep.public_id],  # a rep's day
+            "topic_id": [_topic()],  # settings: admins only
         },
     )
+
+
+def _topic() -> str:
+    from app.messaging import topics
+
+    return topics.create_topic("World topic").public_id
 
 
 def _outbound_endpoint() -> tuple[str, str]:

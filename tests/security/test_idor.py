@@ -32,6 +32,8 @@ API_BODIES = {
     "lists_api.add_members": {"json": {"customerIds": None}},  # filled in with a North id
     "sms_api.reply": {"json": {"body": "hacked"}},
     "sms_api.review_message": {"json": {"decision": "opt_out"}},
+    "sms_api.assign": {"json": {"userId": None}},
+    "sms_api.link_customer": {"json": {"customerId": "cus_unknown"}},
     "mailchimp_api.schedule_campaign": {"json": {"scheduleTime": "2099-01-01T10:00:00Z"}},
     "repday_api.add_task": {"json": {"customerId": "cus_x", "title": "Hijack"}},
 }

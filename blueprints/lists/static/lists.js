@@ -41,6 +41,29 @@
       placeholder: placeholder, "aria-label": placeholder });
   }
 
+  // A field path as the person sees it (mirrors blueprints/lists/labels.py):
+  // criteria.all[0].minRevenue -> "Rule 1 › Minimum lifetime revenue".
+  const FIELD_LABELS = {
+    criteria: "Criteria", type: "Rule type", territory: "Territory",
+    minRevenue: "Minimum lifetime revenue", skuId: "Wine", withinDays: "Within (days)",
+    days: "Days without an order", customQuery: "Custom fields", accountType: "Account type",
+    accountPriority: "Priority",
+  };
+  const GROUP_LABELS = { all: "Rule", any: "Alternative", not: "Except" };
+  function fieldLabel(path) {
+    const steps = path.split(".");
+    const parts = [];
+    steps.forEach((step, i) => {
+      const m = /^([A-Za-z_]+)(?:\[(\d+)\])?$/.exec(step);
+      if (!m) { parts.push(step); return; }
+      const [, name, index] = m;
+      if (name === "criteria" && i === 0 && steps.length > 1) return;
+      if (GROUP_LABELS[name]) parts.push(index !== undefined ? `${GROUP_LABELS[name]} ${Number(index) + 1}` : GROUP_LABELS[name]);
+      else parts.push(FIELD_LABELS[name] || name.replace(/([A-Z])/g, " $1").toLowerCase());
+    });
+    return parts.join(" › ") || "Criteria";
+  }
+
   function fieldsFor(type) {
     switch (type) {
       case "all_in_territory": return [select("territory", options.territories)];
@@ -186,7 +209,7 @@
       } else {
         countEl.textContent = "—";
         const fields = (body.error && body.error.fields) || {};
-        errorEl.textContent = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join("; ") ||
+        errorEl.textContent = Object.entries(fields).map(([k, v]) => `${fieldLabel(k)}: ${v}`).join("; ") ||
           (body.error && body.error.message) || "Preview failed";
       }
     } catch (err) {

@@ -22,7 +22,7 @@ def test_a_refused_new_list_names_every_field(client, login, manager):
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert re.search(r"<code>description</code>: Field cannot be longer than 2000", html)
+    assert re.search(r"<strong>Description</strong>: Field cannot be longer than 2000", html)
     assert 'value="Cellar club"' in html and "D" * 2001 in html
     assert db.session.scalar(select(func.count()).select_from(EmailList)) == 0
 

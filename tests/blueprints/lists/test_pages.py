@@ -25,7 +25,9 @@ def test_pages_create_import_refresh_and_delete(app, demo, manager, client, logi
     page = client.get("/sales/marketing/lists/new")
     token = csrf_from(page.get_data(as_text=True))
     bad = _new_smart_list(client, token, "Bad", '{"all":[{"type":"no_order_in_days","days":0}]}')
-    assert bad.status_code == 422 and "criteria.all[0].days" in bad.get_data(as_text=True)
+    # the person's words, not the API's path (criteria.all[0].days)
+    assert bad.status_code == 422 and "Rule 1 › Days without an order" in bad.get_data(as_text=True)
+    assert "criteria.all[0].days" not in bad.get_data(as_text=True)
     made = _new_smart_list(
         client, token, "Actives", '{"type":"account_type","accountType":"ACTIVE"}'
     )

@@ -414,3 +414,31 @@ def test_a_concurrent_import_of_the_same_ids_is_retried_not_a_500(post, monkeypa
     assert db.session.scalar(select(Territory.timezone).where(Territory.external_id == "T-NW")) == (
         "America/Los_Angeles"
     )
+
+
+def test_lookups_and_writes_go_in_chunks_on_every_database(post, monkeypatch):
+    """More keys than one IN list (SQLite) or array parameter (PostgreSQL) takes: every
+    lookup, line replacement and totals update still sees them all."""
+    from app.crm.imports import engine
+
+    monkeypatch.setattr(engine, "CHUNK", 1)
+    monkeypatch.setattr(engine, "BIG_CHUNK", 1)
+    load_book(post)
+    assert post("customers", CUSTOMERS)["unchanged"] == 2
+    report = post(
+        "orders",
+        [
+            {"externalId": "O-9001", "lines": [{"sku": "SKU-1002", "quantity": 2}]},
+            {"externalId": "O-9002", "lines": [{"sku": "BAR-19", "quantity": 1}]},
+        ],
+    )
+    assert report["updated"] == 2, report
+    lines = db.session.execute(
+        select(Order.external_id, Sku.code, OrderLine.quantity)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .join(Sku, Sku.id == OrderLine.sku_id)
+        .order_by(Order.external_id)
+    ).all()
+    assert [tuple(line) for line in lines] == [("O-9001", "CHA-22", 2), ("O-9002", "BAR-19", 1)]
+    customer = db.session.scalar(select(Customer).where(Customer.external_id == "C-77"))
+    assert customer.lifetime_revenue == Decimal("82.30")  # 2 x 19.90 + 42.50

@@ -38,6 +38,8 @@ class User(PublicIdMixin, TimestampMixin, UserMixin, db.Model):
     # Part of every session's login id: bumping it ends all sessions issued before.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # CRM's id
+    #: the source row last imported into it, while unedited since (app/crm/imports/digests.py)
+    import_digest: Mapped[str | None] = mapped_column(String(32))
 
     territory: Mapped[Territory | None] = relationship(lazy="joined")
 

@@ -9,7 +9,7 @@ rejected row never leaves half of itself behind.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,7 @@ class Row:
     public_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # more keys for the report row
     external_id: str | None = None
+    digest: str | None = None  # of the raw row (app/crm/imports/digests.py)
 
     @property
     def ok(self) -> bool:
@@ -97,11 +98,19 @@ def fetch_in(columns: Sequence[Any], key: Any, values: Iterable[Any]) -> list[An
     return found
 
 
-def parse(model: type[BaseModel], raw_rows: Sequence[Any]) -> list[Row]:
-    """Validate each raw row against ``model``; a bad row is rejected naming its fields."""
+def parse(
+    model: type[BaseModel],
+    raw_rows: Sequence[Any],
+    digests: Sequence[str | None],
+    settled: Container[int] = (),
+) -> list[Row]:
+    """Validate each raw row against ``model`` (but those ``settled`` already); a bad row
+    is rejected naming its fields."""
     rows: list[Row] = []
     for index, raw in enumerate(raw_rows):
-        row = Row(index)
+        if index in settled:
+            continue
+        row = Row(index, digest=digests[index])
         if isinstance(raw, dict):
             external = raw.get("externalId")
             row.external_id = external if isinstance(external, str) else None
@@ -142,7 +151,7 @@ def match_existing(
     record as an earlier row of the batch. With ``natural`` (a unique column such as a
     SKU's code), a row whose external id is new but whose natural key exists adopts that
     record: that is how records made before the bridge get their external ids."""
-    wanted = ("id", "public_id", "external_id", *columns)
+    wanted = ("id", "public_id", "external_id", "import_digest", *columns)
     select_columns = [table.c[name] for name in dict.fromkeys(wanted)]
     by_external: dict[str, dict[str, Any]] = {}
     by_public: dict[str, dict[str, Any]] = {}
@@ -262,25 +271,49 @@ def classify(rows: list[Row], compared: Sequence[str], prefix: str) -> None:
 
 
 def write_updates(table: Table, rows: list[Row], columns: Sequence[str], **shared: Any) -> None:
-    """One executemany UPDATE of ``columns`` for the updated rows (by primary key)."""
+    """One executemany UPDATE of ``columns`` and the row's digest for the updated rows (by
+    primary key); then the digests of rows found unchanged the long way."""
     changed = [row for row in rows if row.ok and row.result == UPDATED]
-    if not changed:
-        return
-    names = [*columns, *shared]
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("_pk"))
-        .values({name: bindparam(f"_v_{name}") for name in names})
-    )
-    params = [
-        {
-            "_pk": row.current["id"],  # type: ignore[index]
-            **{f"_v_{name}": row.target.get(name) for name in columns},
-            **{f"_v_{name}": value for name, value in shared.items()},
-        }
-        for row in changed
+    if changed:
+        names = [*columns, "import_digest", *shared]
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("_pk"))
+            .values({name: bindparam(f"_v_{name}") for name in names})
+        )
+        params = [
+            {
+                "_pk": row.current["id"],  # type: ignore[index]
+                **{f"_v_{name}": row.target.get(name) for name in columns},
+                "_v_import_digest": row.digest,
+                **{f"_v_{name}": value for name, value in shared.items()},
+            }
+            for row in changed
+        ]
+        db.session.connection().execute(stmt, params)
+    write_digests(table, rows)
+
+
+def write_digests(table: Table, rows: list[Row]) -> None:
+    """Store the digest of rows found unchanged the long way (their record had none, or an
+    older one), so the next replay of the same row is settled by its digest."""
+    stale = [
+        {"_pk": row.current["id"], "_digest": row.digest}  # type: ignore[index]
+        for row in rows
+        if row.ok
+        and row.result == UNCHANGED
+        and row.current is not None
+        and row.current.get("import_digest") != row.digest
     ]
-    db.session.connection().execute(stmt, params)
+    if stale:
+        # nothing the host CRM reads changed: ``updated_at`` (read-back) keeps its value
+        kept = {column.name: column for column in table.columns if column.onupdate is not None}
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("_pk"))
+            .values(import_digest=bindparam("_digest"), **kept)
+        )
+        db.session.connection().execute(stmt, stale)
 
 
 def write_inserts(
@@ -290,10 +323,11 @@ def write_inserts(
     created = [row for row in rows if row.ok and row.result == CREATED]
     if not created:
         return {}
-    names = ["public_id", *columns, *shared]
+    names = ["public_id", *columns, "import_digest", *shared]
     fixed = tuple(shared.values())
     values = [
-        (row.public_id, *(row.target.get(name) for name in columns), *fixed) for row in created
+        (row.public_id, *(row.target.get(name) for name in columns), row.digest, *fixed)
+        for row in created
     ]
     ids = insert_values(table, names, values, returning=True)
     return {row.index: pk for row, pk in zip(created, ids, strict=True)}

@@ -302,7 +302,8 @@ def test_ndjson_dry_run_and_body_errors(post, client):
     "body, status",
     [
         (
-            '\ufeff [ {"externalId": "T-A", "name": "A"} ,\n\t{"externalId": "T-B", "name": "B"} ] \n',
+            '\ufeff [ {"externalId": "T-A", "name": "A"} ,\n'
+            '\t{"externalId": "T-B", "name": "B"} ] \n',
             200,
         ),
         ('[{"externalId": "T-A", "name": "A"},]', 400),

@@ -221,13 +221,13 @@ def references() -> dict[str, Any]:
 
 
 def smart_list_timings(manager: Any) -> dict[str, float]:
+    """``ordered_product`` previews naming the SKU by its external id (item 3)."""
     from blueprints.lists import criteria, services
 
-    sku = db.session.scalar(select(Sku.public_id).where(Sku.external_id == "SKU-7"))
     out = {}
     for label, leaf in (
-        ("ordered_product", {"type": "ordered_product", "skuId": sku}),
-        ("ordered_product_365d", {"type": "ordered_product", "skuId": sku, "withinDays": 365}),
+        ("ordered_product", {"type": "ordered_product", "skuId": "SKU-7"}),
+        ("ordered_product_365d", {"type": "ordered_product", "skuId": "SKU-7", "withinDays": 365}),
     ):
         node = criteria.parse(leaf)
         started = time.perf_counter()
@@ -237,11 +237,43 @@ def smart_list_timings(manager: Any) -> dict[str, float]:
     return out
 
 
+COPIED = ("territory", "user", "sku", "customer", "order", "order_line")
+
+
+def copy_to_sqlite(path: Path) -> Any:
+    """The imported book copied table by table into a fresh SQLite database (built by the
+    migrations), for the smart-list timings there; the SQLite app."""
+    path.unlink(missing_ok=True)
+    lite = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{path}",
+            "DECANT_ENV": "development",
+            "SECRET_KEY": "bench",
+            "REDIS_URL": None,
+        }
+    )
+    tables = {name: db.metadata.tables[name] for name in COPIED}
+    source = db.engine
+    with lite.app_context():
+        upgrade(revision="heads")
+        target = db.engine
+        with source.connect() as read, target.begin() as write:
+            for table in tables.values():
+                rows = read.execution_options(yield_per=50_000).execute(select(table))
+                for part in rows.partitions():
+                    write.execute(table.insert(), [row._asdict() for row in part])
+            write.exec_driver_sql("ANALYZE")
+    return lite
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--orders", type=int, default=2_000_000)
     parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument(
+        "--sqlite", default="/tmp/decant-import-bench.sqlite", help="rebuilt for the lists"
+    )
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", "")
     if not url.startswith("postgres"):
@@ -311,7 +343,16 @@ def main() -> int:
         db.session.execute(text("ANALYZE"))
         db.session.commit()
         figures["smart_lists"] = smart_list_timings(admin)
-        print("smart lists (PostgreSQL):", figures["smart_lists"])
+        print("smart lists (PostgreSQL):", figures["smart_lists"], flush=True)
+        started = time.perf_counter()
+        lite = copy_to_sqlite(Path(args.sqlite))
+        print(f"copied to SQLite in {time.perf_counter() - started:.0f} s", flush=True)
+    with lite.app_context():
+        from app.auth.models import User
+
+        bench_admin = db.session.scalar(select(User).where(User.email == "bench@example.com"))
+        figures["smart_lists_sqlite"] = smart_list_timings(bench_admin)
+        print("smart lists (SQLite):", figures["smart_lists_sqlite"], flush=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["import"] = figures
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

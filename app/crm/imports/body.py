@@ -95,7 +95,7 @@ def _array(text: str, max_rows: int, entity: str) -> tuple[list[Any], list[str |
     at = space(text, at + 1).end()  # type: ignore[union-attr]
     rows: list[Any] = []
     spans: list[str] = []
-    scan = _DECODER.scan_once
+    scan = _DECODER.scan_once  # type: ignore[attr-defined]  # the C scanner raw_decode uses
     if text[at : at + 1] == "]":
         at += 1
     else:

@@ -84,9 +84,12 @@ def in_values(key: Any, values: Sequence[Any]) -> ColumnElement[bool]:
     about a microsecond a value before the database sees it); elsewhere an expanding
     ``IN``."""
     value_type = String() if isinstance(key.type, NullType) else key.type  # lower(x)
+    clause: ColumnElement[bool]
     if db.session.get_bind().dialect.name == "postgresql":
-        return key == any_(bindparam("_keys", list(values), type_=ARRAY(value_type)))
-    return key.in_(bindparam("_keys", list(values), type_=value_type, expanding=True))
+        clause = key == any_(bindparam("_keys", list(values), type_=ARRAY(value_type)))
+    else:
+        clause = key.in_(bindparam("_keys", list(values), type_=value_type, expanding=True))
+    return clause
 
 
 def fetch_in(columns: Sequence[Any], key: Any, values: Iterable[Any]) -> list[Any]:
@@ -298,7 +301,7 @@ def write_digests(table: Table, rows: list[Row]) -> None:
     """Store the digest of rows found unchanged the long way (their record had none, or an
     older one), so the next replay of the same row is settled by its digest."""
     stale = [
-        {"_pk": row.current["id"], "_digest": row.digest}  # type: ignore[index]
+        {"_pk": row.current["id"], "_digest": row.digest}
         for row in rows
         if row.ok
         and row.result == UNCHANGED

@@ -42,6 +42,8 @@ class User(PublicIdMixin, TimestampMixin, UserMixin, Model):
     time_zone: Mapped[str | None] = mapped_column(String(64))
     #: the user's own mobile number, for SMS test sends (E.164)
     phone: Mapped[str | None] = mapped_column(String(20))
+    #: the source row last imported into it, while unedited since (app/crm/imports/digests.py)
+    import_digest: Mapped[str | None] = mapped_column(String(32))
 
     territory: Mapped[Territory | None] = relationship(lazy="joined")
 

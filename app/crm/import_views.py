@@ -26,6 +26,7 @@ from sqlalchemy import Select, select
 
 from app.api.limits import body_limit
 from app.auth.access import role_required
+from app.auth.models import User
 from app.crm import imports
 from app.crm.imports import import_log, job
 from app.crm.imports.batches import preview
@@ -185,6 +186,7 @@ def _show(
             problem=problem,
             errors=errors or {},
             report=_rejects_sample(entry),
+            invites=_invites_once(entry),
             can_resume=entry.status == import_log.FAILED or job.stalled(entry),
         ),
         status,
@@ -214,6 +216,30 @@ def _fields_of(rows: list[tuple[int, dict[str, str]]]) -> list[str]:
     for _, row in rows:
         seen.update(dict.fromkeys(row))
     return list(seen)
+
+
+def _invites_once(entry: ImportRun) -> list[tuple[User, str]]:
+    """The invite links of the users a finished import created, for the admin who ran it,
+    once: the list of whom is removed as they are shown (a user who has set a password
+    since is left out). Later, "New invite" on the Users page makes another."""
+    path = entry.invites_path
+    if (
+        entry.status != import_log.DONE
+        or entry.user_id != current_user.id
+        or path is None
+        or not path.exists()
+    ):
+        return []
+    from app.auth.invites import invite_url
+
+    wanted = path.read_text(encoding="utf-8").split()
+    path.unlink()
+    users = db.session.scalars(
+        select(User)
+        .where(User.public_id.in_(wanted), User.password_hash.is_(None), User.active)
+        .order_by(User.name, User.id)
+    ).all()
+    return [(user, invite_url(user.public_id)) for user in users]
 
 
 def _rejects_sample(entry: ImportRun) -> list[list[str]]:

@@ -50,6 +50,8 @@ class Territory(PublicIdMixin, Model):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True)
+    #: the source row last imported into it, while unedited since (app/crm/imports/digests.py)
+    import_digest: Mapped[str | None] = mapped_column(String(32))
 
 
 class Customer(PublicIdMixin, TimestampMixin, Model):
@@ -69,6 +71,8 @@ class Customer(PublicIdMixin, TimestampMixin, Model):
     lifetime_revenue: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), index=True)
     last_order_date: Mapped[date | None] = mapped_column(Date, index=True)
     external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True)
+    #: the source row last imported into it, while unedited since (app/crm/imports/digests.py)
+    import_digest: Mapped[str | None] = mapped_column(String(32))
     #: archived customers stay (history, consent) but leave every audience
     archived: Mapped[bool] = mapped_column(Boolean, server_default=false())
     #: orders counted in lifetime_revenue (not cancelled or returned)
@@ -100,6 +104,8 @@ class Sku(PublicIdMixin, Model):
     price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True)
+    #: the source row last imported into it, while unedited since (app/crm/imports/digests.py)
+    import_digest: Mapped[str | None] = mapped_column(String(32))
 
 
 class Order(PublicIdMixin, Model):
@@ -119,6 +125,8 @@ class Order(PublicIdMixin, Model):
     total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True)
+    #: the source row last imported into it, while unedited since (app/crm/imports/digests.py)
+    import_digest: Mapped[str | None] = mapped_column(String(32))
     rep_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     #: set by the database on insert (bulk loaders need not name it) and on every update
     updated_at: Mapped[datetime] = mapped_column(

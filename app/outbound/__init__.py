@@ -14,7 +14,8 @@ from flask import Flask
 
 from app import jobs
 from app.channels import PeriodicJob
-from app.outbound import api, dispatch, events, models, views  # noqa: F401 - tables
+from app.config import Setting, apply_settings
+from app.outbound import addresses, api, dispatch, events, models, views  # noqa: F401 - tables
 
 #: Settings (the environment wins): per-attempt timeout (s), how long a delivery is
 #: retried (h), how long an endpoint may fail before it is switched off (h), the sweep's
@@ -33,6 +34,18 @@ def init_app(app: Flask) -> None:
         if name not in app.config and os.environ.get(name):
             app.config[name] = float(os.environ[name])
         app.config.setdefault(name, default)
+    apply_settings(
+        app,
+        [
+            Setting(
+                addresses.SETTING,
+                bool,
+                default=app.config["DECANT_ENV"] != "production",
+                doc="let webhook endpoints be on loopback, private or link-local addresses "
+                "(default: true in development and testing, false in production)",
+            )
+        ],
+    )
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     events.connect(app)

@@ -23,6 +23,7 @@ from standardwebhooks import Webhook
 from app.crypto import decrypt
 from app.current import app_object
 from app.extensions import db
+from app.outbound.addresses import PublicOnlyAdapter, private_allowed
 from app.outbound.dispatch import enqueue
 from app.outbound.models import OutboundAttempt, OutboundDelivery, OutboundEndpoint
 
@@ -59,6 +60,9 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> requ
     """POST, following redirects only on the same scheme, host and port (307/308 keep the
     method; anything else is answered as is and counts as a failure)."""
     session = requests.Session()
+    if not private_allowed():  # checked on the connected socket: DNS rebinding too
+        session.mount("http://", PublicOnlyAdapter())
+        session.mount("https://", PublicOnlyAdapter())
     try:
         for _ in range(MAX_REDIRECTS + 1):
             response = session.post(

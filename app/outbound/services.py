@@ -14,6 +14,7 @@ from app.crypto import decrypt, encrypt
 from app.current import app_object
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
+from app.outbound.addresses import check_public_url
 from app.outbound.dispatch import enqueue
 from app.outbound.events import EVENT_TYPES, forget_subscriptions
 from app.outbound.models import OutboundDelivery, OutboundEndpoint
@@ -38,6 +39,7 @@ def check_url(url: str | None) -> str:
         raise Invalid("Invalid URL", {"url": "at most 2000 characters"})
     if parts.username or parts.password:
         raise Invalid("Invalid URL", {"url": "must not carry a user name or password"})
+    check_public_url(url)
     return url
 
 

@@ -63,6 +63,7 @@ COLUMN_KEYS = {"accountPriority": ACCOUNT_PRIORITIES, "accountType": ACCOUNT_TYP
 
 class AllInTerritory(CamelModel):
     type: Literal["all_in_territory"]
+    #: the territory's name, the CRM's external id for it, or Decant's id
     territory: str = Field(min_length=1, max_length=80)
 
 
@@ -283,6 +284,22 @@ def find_sku(reference: str) -> int | None:
     )
 
 
+def find_territory(reference: str) -> Territory | None:
+    """A territory by name, the CRM's external id or Decant's id (in that order)."""
+    return db.session.scalar(
+        select(Territory)
+        .where(
+            or_(
+                Territory.name == reference,
+                Territory.external_id == reference,
+                Territory.public_id == reference,
+            )
+        )
+        .order_by((Territory.name == reference).desc(), (Territory.external_id == reference).desc())
+        .limit(1)
+    )
+
+
 def resolve_references(node: Any, user: User | None, today: date | None = None):
     """Look up territories and SKUs; returns (context, {field path: error})."""
     from app.api.errors import field_path
@@ -291,7 +308,7 @@ def resolve_references(node: Any, user: User | None, today: date | None = None):
     errors: dict[str, str] = {}
     for path, leaf in walk(node):
         if isinstance(leaf, AllInTerritory):
-            territory = db.session.scalar(select(Territory).where(Territory.name == leaf.territory))
+            territory = find_territory(leaf.territory)
             where = field_path(("criteria", *path, "territory"))
             if territory is None:
                 errors[where] = f"unknown territory {leaf.territory!r}"

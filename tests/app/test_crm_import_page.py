@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -259,3 +260,50 @@ def test_api_and_cli_imports_are_logged(app, client, admin, token_headers, north
     assert (logged[1].created, logged[1].file_name, logged[1].dry_run) == (1, "skus.csv", True)
     listed = client.get("/api/sales/imports", headers=token_headers(admin)).get_json()
     assert [i["source"] for i in listed["items"]] == ["cli", "api"]  # newest first
+
+
+def test_a_users_import_shows_the_new_users_invite_links_once(app, client, login, admin, northwest):
+    """As the API answers inviteUrl once, the page shows the admin who ran the import the
+    links of the users it created, once; each lets its user set a password."""
+    login(admin)
+    users_csv = csv_bytes(
+        [
+            ["Employee #", "Name", "E-mail", "Role", "Region"],
+            ["E-1", "Ann Rep", "ann@x.example.com", "rep", "T-NW"],
+            ["E-2", "Bob Boss", "bob@x.example.com", "manager", ""],
+            ["E-3", "No Region", "nor@x.example.com", "rep", ""],
+        ]
+    )
+    public_id = import_id(upload(client, users_csv, entity="users"))
+    mapping = {0: "externalId", 1: "name", 2: "email", 3: "role", 4: "territory"}
+    assert submit_mapping(client, public_id, "dry-run", mapping).status_code == 302
+    dry = client.get(f"/sales/import/{public_id}").get_data(as_text=True)
+    assert 'data-testid="invite-links"' not in dry  # a dry run makes nobody
+    assert submit_mapping(client, public_id, "run", mapping).status_code == 302
+    page = client.get(f"/sales/import/{public_id}").get_data(as_text=True)
+    assert 'data-testid="invite-links"' in page, page[:3000]
+    urls = re.findall(r'value="(http://localhost/invite/[^"]+)"', page)
+    assert len(urls) == 2  # Ann and Bob; the rep without a region was rejected
+    assert "ann@x.example.com" in page and "bob@x.example.com" in page
+    # once: a reload shows none
+    again = client.get(f"/sales/import/{public_id}").get_data(as_text=True)
+    assert 'data-testid="invite-links"' not in again and "/invite/" not in again
+    # a link works: Ann sets her password through it
+    invited = app.test_client()
+    path = urlsplit(urls[0].replace("&amp;", "&")).path
+    form = invited.get(path)
+    assert form.status_code == 200
+    done = invited.post(
+        path,
+        data={
+            "password": "a long enough password",
+            "confirm": "a long enough password",
+            "csrf_token": csrf_from(form.get_data(as_text=True)),
+        },
+    )
+    assert done.status_code in (302, 303)
+    from app.auth.models import User
+
+    db.session.expire_all()
+    set_by_link = db.session.scalar(select(User.password_hash).where(User.name == "Ann Rep"))
+    assert set_by_link is not None

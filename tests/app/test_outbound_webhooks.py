@@ -487,3 +487,99 @@ def test_resend_to_a_switched_off_endpoint_is_refused(
     r = client.post(f"{API}/{endpoint['id']}/deliveries/{item['id']}/resend", headers=headers)
     assert r.status_code == 409 and "endpoint" in r.get_json()["error"]["fields"]
     assert len(receiver.received) == 1
+
+
+# --- private addresses -----------------------------------------------------------------
+
+PRIVATE_URLS = [
+    "http://127.0.0.1:8080/hook",
+    "http://localhost/hook",
+    "http://10.1.2.3/hook",
+    "http://192.168.0.7/hook",
+    "http://172.16.5.5/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://100.64.0.1/hook",
+    "http://0.0.0.0/hook",
+    "http://[::1]/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://[fd00::1]/hook",
+    "http://[fe80::1]/hook",
+]
+
+
+@pytest.mark.parametrize("url", PRIVATE_URLS)
+def test_private_addresses_are_refused_unless_the_setting_allows_them(
+    app, client, admin, token_headers, url
+):
+    app.config["OUTBOUND_WEBHOOKS_ALLOW_PRIVATE"] = False
+    headers = token_headers(admin)
+    r = client.post(API, json={"url": url, "events": ["consent.changed"]}, headers=headers)
+    assert r.status_code == 422, r.get_json()
+    assert "private" in r.get_json()["error"]["fields"]["url"]
+    assert db.session.scalar(select(OutboundEndpoint.id)) is None
+    # a public address is taken (a literal: no DNS needed), and cannot be moved inside
+    public = client.post(
+        API,
+        json={"url": "https://93.184.216.34/hook", "events": ["consent.changed"]},
+        headers=headers,
+    )
+    assert public.status_code == 201, public.get_json()
+    moved = client.patch(f"{API}/{public.get_json()['id']}", json={"url": url}, headers=headers)
+    assert moved.status_code == 422 and "url" in moved.get_json()["error"]["fields"]
+    app.config["OUTBOUND_WEBHOOKS_ALLOW_PRIVATE"] = True
+    assert (
+        client.post(
+            API, json={"url": url, "events": ["consent.changed"]}, headers=headers
+        ).status_code
+        == 201
+    )
+
+
+def test_the_setting_is_off_in_production_and_read_from_the_environment(monkeypatch, app_config):
+    from app import create_app
+
+    def allowed(env, **environ):
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        config = {**app_config, "DECANT_ENV": env, "SECRET_KEY": "x" * 40}
+        return create_app(config).config["OUTBOUND_WEBHOOKS_ALLOW_PRIVATE"]
+
+    assert allowed("testing") is True
+    assert allowed("production") is False
+    assert allowed("production", OUTBOUND_WEBHOOKS_ALLOW_PRIVATE="true") is True
+
+
+def test_a_name_that_resolves_privately_at_delivery_is_refused_then(
+    app, register, receiver, make_customer, monkeypatch
+):
+    """DNS rebinding: the host resolved to a public address when it was registered and
+    to loopback when the delivery connects; the connection itself is refused."""
+    from app.outbound import addresses
+
+    app.config["OUTBOUND_WEBHOOKS_ALLOW_PRIVATE"] = False
+    monkeypatch.setattr(addresses, "resolve", lambda host, port: ["93.184.216.34"])
+    register(["consent.changed"], url=f"http://localhost:{receiver.port}/hook")
+    monkeypatch.undo()
+    customer = make_customer(email="dns@shop.example")
+    consent.opt_out(
+        "email", "dns@shop.example", reason="manual", source="manual", customer_id=customer.id
+    )
+    assert receiver.received == []
+    attempt = db.session.scalar(select(OutboundAttempt))
+    assert "private address 127.0.0.1" in attempt.error, attempt.error
+    assert db.session.scalar(select(OutboundDelivery.status)) == "pending"  # retried later
+
+
+def test_the_page_refuses_a_private_url_naming_the_field(app, client, login, admin):
+    app.config["OUTBOUND_WEBHOOKS_ALLOW_PRIVATE"] = False
+    login(admin)
+    token = csrf_from(client.get("/settings/webhooks").get_data(as_text=True))
+    r = client.post(
+        "/settings/webhooks",
+        data={"url": "http://169.254.169.254/", "events": ["consent.changed"], "csrf_token": token},
+    )
+    assert r.status_code == 422
+    page = r.get_data(as_text=True)
+    assert 'data-testid="error-url"' in page and "private" in page
+    assert 'value="http://169.254.169.254/"' in page  # what was typed is kept
+    assert db.session.scalar(select(OutboundEndpoint.id)) is None

@@ -76,6 +76,29 @@ def test_nul_in_a_json_string_is_422_naming_the_field(api, manager):
     assert not diff(before, snapshot())
 
 
+def test_nul_in_json_is_found_in_every_encoding_json_allows(api, manager):
+    """The guard skips walking UTF-8 JSON without a ``\\u0000`` escape; UTF-16 and UTF-32
+    bodies (which Flask also parses) are still walked."""
+    body = '[{"externalId": "T-1", "name": "North\\u0000"}]'
+    for encoding in ("utf-8", "utf-16", "utf-32-le"):
+        response = api(
+            manager,
+            "post",
+            "/api/sales/import/territories",
+            data=body.encode(encoding),
+            content_type="application/json",
+        )
+        assert response.status_code == 422, (encoding, response.get_data(as_text=True))
+        assert response.get_json()["error"]["fields"] == {"[0].name": "contains a NUL character"}
+    ok = api(
+        manager,
+        "post",
+        "/api/sales/import/territories",
+        json=[{"externalId": "T-1", "name": "Nowhere Land"}],
+    )
+    assert ok.get_json()["created"] == 1
+
+
 def test_nul_in_a_query_arg_is_422_naming_it(api, manager):
     response = api(manager, "get", "/api/sales/customers?q=a%00b&page=1")
     assert response.status_code == 422

@@ -25,18 +25,20 @@ SKU_FIELDS = {
     "active": "active",
 }
 
+TERRITORY_COLUMNS = [*TERRITORY_FIELDS.values(), "external_id"]
+SKU_COLUMNS = [*SKU_FIELDS.values(), "external_id"]
+
 
 def plan_territories(rows: list[Row], user: Actor) -> None:
     engine.match_existing(TERRITORY, rows, list(TERRITORY_FIELDS.values()), "territory", "name")
     engine.fill_targets(rows, TERRITORY_FIELDS, {"timezone": "UTC"}, required=("name", "timezone"))
     engine.check_unique(TERRITORY, rows, "name", "name")
-    engine.classify(rows, [*TERRITORY_FIELDS.values(), "external_id"], Territory.id_prefix)
+    engine.classify(rows, TERRITORY_COLUMNS, Territory.id_prefix)
 
 
 def write_territories(rows: list[Row], user: Actor) -> set[int]:
-    columns = [*TERRITORY_FIELDS.values(), "external_id"]
-    engine.write_inserts(TERRITORY, rows, columns)
-    engine.write_updates(TERRITORY, rows, columns)
+    engine.write_inserts(TERRITORY, rows, TERRITORY_COLUMNS)
+    engine.write_updates(TERRITORY, rows, TERRITORY_COLUMNS)
     return set()
 
 
@@ -46,11 +48,10 @@ def plan_skus(rows: list[Row], user: Actor) -> None:
         rows, SKU_FIELDS, {"active": True}, required=("code", "name", "price", "active")
     )
     engine.check_unique(SKU, rows, "code", "code")
-    engine.classify(rows, [*SKU_FIELDS.values(), "external_id"], Sku.id_prefix)
+    engine.classify(rows, SKU_COLUMNS, Sku.id_prefix)
 
 
 def write_skus(rows: list[Row], user: Actor) -> set[int]:
-    columns = [*SKU_FIELDS.values(), "external_id"]
-    engine.write_inserts(SKU, rows, columns)
-    engine.write_updates(SKU, rows, columns)
+    engine.write_inserts(SKU, rows, SKU_COLUMNS)
+    engine.write_updates(SKU, rows, SKU_COLUMNS)
     return set()

@@ -7,8 +7,7 @@ from collections.abc import Collection
 
 from sqlalchemy import func, select, update
 
-from app.bulk import json_list
-from app.crm.imports.engine import BIG_CHUNK, chunks, in_list
+from app.crm.imports.engine import in_values, key_chunks
 from app.crm.imports.rows import UNCOUNTED_STATUSES
 from app.crm.models import Customer, Order
 from app.current import app_object
@@ -24,13 +23,12 @@ def recompute_totals(customer_ids: Collection[int]) -> None:
     revenue = select(func.coalesce(func.sum(o.c.total), 0)).where(counted).scalar_subquery()
     last = select(func.max(o.c.order_date)).where(counted).scalar_subquery()
     count = select(func.count()).select_from(o).where(counted).scalar_subquery()
-    stmt = (
-        update(c)
-        .where(in_list(c.c.id))
-        .values(lifetime_revenue=revenue, last_order_date=last, order_count=count)
-    )
-    for part in chunks(sorted(customer_ids), BIG_CHUNK):
-        db.session.connection().execute(stmt, {"_keys": json_list(part)})
+    for part in key_chunks(customer_ids):
+        db.session.connection().execute(
+            update(c)
+            .where(in_values(c.c.id, part))
+            .values(lifetime_revenue=revenue, last_order_date=last, order_count=count)
+        )
 
 
 def announce(customer_ids: Collection[int]) -> None:

@@ -9,22 +9,25 @@ rejected row never leaves half of itself behind.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import JSON, String, Table, bindparam, func, insert, select, update
+from sqlalchemy import JSON, String, Table, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
 from app.api.errors import fields_from_pydantic
-from app.bulk import json_list, listed
 from app.extensions import db
 from app.ids import new_public_id
 
-CHUNK = 2000  # values per IN list: far below every database's parameter limit
-BIG_CHUNK = 50_000  # values per JSON array parameter
+#: values per ``IN`` list on SQLite (one parameter each; its limit is 32,766 a statement)
+CHUNK = 10_000
+#: values per PostgreSQL array parameter (one parameter for the whole list)
+BIG_CHUNK = 50_000
 
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 
@@ -43,6 +46,7 @@ class Row:
     public_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # more keys for the report row
     external_id: str | None = None
+    digest: str | None = None  # of the raw row (app/crm/imports/digests.py)
 
     @property
     def ok(self) -> bool:
@@ -66,37 +70,50 @@ class Row:
         return out
 
 
-def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+def key_chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    """``values`` sorted, without repeats, in the slices one :func:`in_values` takes."""
+    ordered = sorted(set(values))
+    size = BIG_CHUNK if db.session.get_bind().dialect.name == "postgresql" else CHUNK
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
 
 
-def in_list(key: Any) -> Any:
-    """``key IN (the values bound as one JSON array, :func:`fetch_in`'s ``_keys``)``: a
-    batch's ten thousand keys cost the driver one parameter, not ten thousand."""
-    dialect = db.session.get_bind().dialect.name
+def in_values(key: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``key IN values`` (at most a :func:`key_chunks` slice). PostgreSQL: ``key = ANY
+    (:array)``, one parameter for ten thousand keys (an expanding ``IN`` costs SQLAlchemy
+    about a microsecond a value before the database sees it); elsewhere an expanding
+    ``IN``."""
     value_type = String() if isinstance(key.type, NullType) else key.type  # lower(x)
-    return key.in_(listed("_keys", dialect, value_type))
+    clause: ColumnElement[bool]
+    if db.session.get_bind().dialect.name == "postgresql":
+        clause = key == any_(bindparam("_keys", list(values), type_=ARRAY(value_type)))
+    else:
+        clause = key.in_(bindparam("_keys", list(values), type_=value_type, expanding=True))
+    return clause
 
 
 def fetch_in(columns: Sequence[Any], key: Any, values: Iterable[Any]) -> list[Any]:
     """The rows of ``columns`` whose ``key`` is one of ``values``."""
-    ordered = sorted(set(values))
-    if not ordered:
-        return []
-    stmt = select(*columns).where(in_list(key))
     connection = db.session.connection()
     found: list[Any] = []
-    for part in chunks(ordered, BIG_CHUNK):
-        found += connection.execute(stmt, {"_keys": json_list(part)}).all()
+    for part in key_chunks(values):
+        found += connection.execute(select(*columns).where(in_values(key, part))).all()
     return found
 
 
-def parse(model: type[BaseModel], raw_rows: Sequence[Any]) -> list[Row]:
-    """Validate each raw row against ``model``; a bad row is rejected naming its fields."""
+def parse(
+    model: type[BaseModel],
+    raw_rows: Sequence[Any],
+    digests: Sequence[str | None],
+    settled: Container[int] = (),
+) -> list[Row]:
+    """Validate each raw row against ``model`` (but those ``settled`` already); a bad row
+    is rejected naming its fields."""
     rows: list[Row] = []
     for index, raw in enumerate(raw_rows):
-        row = Row(index)
+        if index in settled:
+            continue
+        row = Row(index, digest=digests[index])
         if isinstance(raw, dict):
             external = raw.get("externalId")
             row.external_id = external if isinstance(external, str) else None
@@ -137,7 +154,7 @@ def match_existing(
     record as an earlier row of the batch. With ``natural`` (a unique column such as a
     SKU's code), a row whose external id is new but whose natural key exists adopts that
     record: that is how records made before the bridge get their external ids."""
-    wanted = ("id", "public_id", "external_id", *columns)
+    wanted = ("id", "public_id", "external_id", "import_digest", *columns)
     select_columns = [table.c[name] for name in dict.fromkeys(wanted)]
     by_external: dict[str, dict[str, Any]] = {}
     by_public: dict[str, dict[str, Any]] = {}
@@ -257,25 +274,49 @@ def classify(rows: list[Row], compared: Sequence[str], prefix: str) -> None:
 
 
 def write_updates(table: Table, rows: list[Row], columns: Sequence[str], **shared: Any) -> None:
-    """One executemany UPDATE of ``columns`` for the updated rows (by primary key)."""
+    """One executemany UPDATE of ``columns`` and the row's digest for the updated rows (by
+    primary key); then the digests of rows found unchanged the long way."""
     changed = [row for row in rows if row.ok and row.result == UPDATED]
-    if not changed:
-        return
-    names = [*columns, *shared]
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("_pk"))
-        .values({name: bindparam(f"_v_{name}") for name in names})
-    )
-    params = [
-        {
-            "_pk": row.current["id"],  # type: ignore[index]
-            **{f"_v_{name}": row.target.get(name) for name in columns},
-            **{f"_v_{name}": value for name, value in shared.items()},
-        }
-        for row in changed
+    if changed:
+        names = [*columns, "import_digest", *shared]
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("_pk"))
+            .values({name: bindparam(f"_v_{name}") for name in names})
+        )
+        params = [
+            {
+                "_pk": row.current["id"],  # type: ignore[index]
+                **{f"_v_{name}": row.target.get(name) for name in columns},
+                "_v_import_digest": row.digest,
+                **{f"_v_{name}": value for name, value in shared.items()},
+            }
+            for row in changed
+        ]
+        db.session.connection().execute(stmt, params)
+    write_digests(table, rows)
+
+
+def write_digests(table: Table, rows: list[Row]) -> None:
+    """Store the digest of rows found unchanged the long way (their record had none, or an
+    older one), so the next replay of the same row is settled by its digest."""
+    stale = [
+        {"_pk": row.current["id"], "_digest": row.digest}
+        for row in rows
+        if row.ok
+        and row.result == UNCHANGED
+        and row.current is not None
+        and row.current.get("import_digest") != row.digest
     ]
-    db.session.connection().execute(stmt, params)
+    if stale:
+        # nothing the host CRM reads changed: ``updated_at`` (read-back) keeps its value
+        kept = {column.name: column for column in table.columns if column.onupdate is not None}
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("_pk"))
+            .values(import_digest=bindparam("_digest"), **kept)
+        )
+        db.session.connection().execute(stmt, stale)
 
 
 def write_inserts(
@@ -285,10 +326,11 @@ def write_inserts(
     created = [row for row in rows if row.ok and row.result == CREATED]
     if not created:
         return {}
-    names = ["public_id", *columns, *shared]
+    names = ["public_id", *columns, "import_digest", *shared]
     fixed = tuple(shared.values())
     values = [
-        (row.public_id, *(row.target.get(name) for name in columns), *fixed) for row in created
+        (row.public_id, *(row.target.get(name) for name in columns), row.digest, *fixed)
+        for row in created
     ]
     ids = insert_values(table, names, values, returning=True)
     return {row.index: pk for row, pk in zip(created, ids, strict=True)}

@@ -83,6 +83,12 @@ class ImportRun(PublicIdMixin, Model):
         return Path(self.file_path + ".rejects.csv") if self.file_path else None
 
     @property
+    def invites_path(self) -> Path | None:
+        """A users import's new users (public ids, one a line) until the page has shown
+        their invite links once; the links themselves are never stored."""
+        return Path(self.file_path + ".invites") if self.file_path else None
+
+    @property
     def active(self) -> bool:
         return self.status in (QUEUED, RUNNING)
 

@@ -57,6 +57,8 @@ def start(entry: ImportRun, *, dry_run: bool) -> jobs.JobHandle:
     entry.rows_done = entry.rejects_bytes = 0
     entry.rows_total = None
     entry.error = entry.finished_at = None
+    if entry.invites_path is not None:
+        entry.invites_path.unlink(missing_ok=True)
     return _enqueue(entry)
 
 
@@ -134,6 +136,7 @@ def _work(entry: ImportRun) -> None:
             ]
             if records:
                 out.write(_csv_bytes(records))
+            _note_new_users(entry, report)
             out.flush()
             os.fsync(out.fileno())  # on disk before the row says these bytes count
             for key in COUNTS:
@@ -144,6 +147,18 @@ def _work(entry: ImportRun) -> None:
     entry.status = import_log.DRY_RUN if entry.dry_run else import_log.DONE
     entry.finished_at = utcnow()
     db.session.commit()
+
+
+def _note_new_users(entry: ImportRun, report: dict[str, Any]) -> None:
+    """Keep the ids of the users a real run created, for the page to show their invite
+    links once (the API answers them in its report instead)."""
+    path = entry.invites_path
+    if entry.entity != "users" or entry.dry_run or path is None:
+        return
+    created = [row["id"] for row in report["rows"] if row["result"] == "created"]
+    if created:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write("".join(f"{public_id}\n" for public_id in created))
 
 
 def _rejects_file(path: Path, keep: int) -> Any:

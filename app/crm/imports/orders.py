@@ -13,7 +13,6 @@ from sqlalchemy import delete
 
 from app.auth.actor import Actor
 from app.auth.models import User
-from app.bulk import json_list
 from app.crm.imports import engine
 from app.crm.imports.engine import Row
 from app.crm.models import Customer, Order, OrderLine, Sku
@@ -124,10 +123,8 @@ def write(rows: list[Row], user: Actor) -> set[int]:
         if row.ok and row.result == engine.UPDATED and row.target["lines"] != row.current["lines"]  # type: ignore[index]
     ]
     connection = db.session.connection()
-    for part in engine.chunks([row.current["id"] for row in replaced], engine.BIG_CHUNK):  # type: ignore[index]
-        connection.execute(
-            delete(LINE).where(engine.in_list(LINE.c.order_id)), {"_keys": json_list(part)}
-        )
+    for part in engine.key_chunks(row.current["id"] for row in replaced):  # type: ignore[index]
+        connection.execute(delete(LINE).where(engine.in_values(LINE.c.order_id, part)))
     new_lines = [
         (created[row.index], s, q, p)
         for row in rows

@@ -256,3 +256,21 @@ def test_lists_are_in_the_openapi_document(app, client):
     paths = client.get("/api/openapi.json").get_json()["paths"]
     assert "/api/sales/marketing/lists/preview" in paths
     assert "/api/sales/marketing/lists/{list_id}/members" in paths
+
+
+def test_a_territory_criterion_takes_its_name_external_id_or_decant_id(
+    app, manager, call, make_customer
+):
+    """Issue 23, item 3: every criterion naming a territory also takes its external id."""
+    from app.crm.models import Territory
+
+    south = db.session.scalar(select(Territory).where(Territory.name == "South"))
+    south.external_id = "T-SOUTH"
+    db.session.commit()
+    make_customer("South", email="s@south.example")
+    make_customer("North", email="n@north.example")
+    for reference in ("South", "T-SOUTH", south.public_id):
+        criteria = {"type": "all_in_territory", "territory": reference}
+        response = call(manager, "post", "/preview", json={"criteria": criteria})
+        assert response.status_code == 200, (reference, response.get_json())
+        assert response.get_json()["count"] == 1

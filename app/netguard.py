@@ -3,16 +3,16 @@
 A manager can ask Decant to fetch a URL (a pre-flight link check, an outbound webhook
 endpoint). Without a guard that is a way to probe the private network the server sits
 in (loopback, RFC 1918, link-local cloud metadata at 169.254.169.254). Every address a
-host name resolves to is checked, at the moment of the request (a name may be rebound
-between a form's save and a job's send). ``allow_private`` is for tests and for sites
+host name resolves to is checked (by :mod:`app.outbound.addresses`, which outbound
+webhooks use too), at the moment of the request. ``allow_private`` is for tests and for sites
 whose own CRM lives on the private network, set by an admin in configuration.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from urllib.parse import urlsplit
+
+from app.outbound import addresses
 
 
 class PrivateAddress(ValueError):
@@ -29,12 +29,11 @@ def non_public_reason(url: str) -> str | None:
     except ValueError:
         return "the port is not a number"
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
+        found = addresses.resolve(parts.hostname, port)
+    except (OSError, UnicodeError):
         return f"the host {parts.hostname} does not resolve"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
+    for address in found:
+        if not addresses.is_public(address):
             return f"the host {parts.hostname} is on a private or reserved network ({address})"
     return None
 

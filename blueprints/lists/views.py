@@ -17,11 +17,12 @@ from flask import (
 )
 from flask_login import current_user
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import jobs
 from app.api.errors import ApiError
 from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Customer, Sku, Territory
+from app.crm.tables import CUSTOMERS_TABLE
 from app.errors import DomainError
 from app.extensions import db
 from app.form_errors import add_error
@@ -42,16 +43,8 @@ PER_PAGE = 25
 
 #: The members table: sortable columns and what the search box matches.
 MEMBERS_TABLE = TableSpec(
-    columns={
-        "name": func.lower(Customer.name),
-        "email": func.lower(Customer.email),
-        "territory": select(Territory.name)
-        .where(Territory.id == Customer.territory_id)
-        .scalar_subquery(),
-        "type": Customer.account_type,
-        "priority": Customer.account_priority,
-        "lastOrder": Customer.last_order_date,
-    },
+    # the customers table's columns (same order of priorities), but lifetime revenue
+    columns={k: v for k, v in CUSTOMERS_TABLE.columns.items() if k != "revenue"},
     default_sort="name",
     search=(Customer.name, Customer.email),
     tiebreak=Customer.id,

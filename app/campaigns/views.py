@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy import func
 
 from app.campaigns import registry, reports, review, service, zones
 from app.campaigns.forms import ActionForm, ComposeForm, ConfirmSendForm
@@ -29,6 +30,7 @@ from app.form_errors import add_api_error
 from app.messaging import audiences
 from app.messaging import templates as tpl
 from app.messaging.models import CAMPAIGN_STATUSES, Campaign
+from app.tables import TableSpec
 
 bp = Blueprint(
     "campaigns", __name__, url_prefix="/sales/marketing/campaigns", template_folder="templates"
@@ -64,6 +66,23 @@ def _day(value: str | None) -> datetime | None:
 # --- index ---------------------------------------------------------------------------
 
 
+#: The campaigns table: what it may sort by and what the search box matches.
+CAMPAIGNS_TABLE = TableSpec(
+    columns={
+        "name": func.lower(Campaign.name),
+        "channel": Campaign.channel,
+        "audience": func.lower(Campaign.audience_name),
+        "status": Campaign.status,
+        "recipients": Campaign.recipients_total,
+        "created": Campaign.created_at,
+    },
+    default_sort="created",
+    search=(Campaign.name, Campaign.audience_name, Campaign.subject),
+    tiebreak=Campaign.id,
+    desc_first=frozenset({"created", "recipients"}),
+)
+
+
 @bp.get("")
 def index() -> str:
     """Campaigns with open and click rates; filter by channel, status and date."""
@@ -73,17 +92,15 @@ def index() -> str:
         status = None
     since = _day(request.args.get("since"))
     until = _day(request.args.get("until"))
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
     stmt = service.visible(
         current_user, channel, status, since, until + timedelta(days=1) if until else None
     )
-    pagination = db.paginate(stmt, page=page, per_page=25, error_out=False)
+    table = CAMPAIGNS_TABLE.from_request()
+    pagination = table.paginate(stmt)
     rows = [reports.campaign_json(c) for c in pagination.items]
     return render_template(
         "campaigns/index.html",
+        table=table,
         pagination=pagination,
         rows=rows,
         channels=registry.channels(),

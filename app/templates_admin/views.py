@@ -14,7 +14,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.crm.models import Customer
 from app.crm.scoping import get_visible_customer, scope_customers
@@ -25,6 +25,7 @@ from app.messaging import templates as tpl
 from app.messaging import test_send
 from app.messaging.models import Template
 from app.security import CSP
+from app.tables import TableSpec
 from app.templates_admin.forms import ConfirmDeleteForm, DesignerForm, TemplateForm, TestSendForm
 
 bp = Blueprint("templates", __name__, url_prefix="/sales/marketing", template_folder="templates")
@@ -37,6 +38,20 @@ assets = Blueprint(
 def _preview_customers() -> list[Customer]:
     stmt = scope_customers(select(Customer).order_by(Customer.name).limit(200), current_user)
     return list(db.session.scalars(stmt))
+
+
+#: The template list: sorted by name, kind or last change; searched by name or subject.
+TEMPLATES_TABLE = TableSpec(
+    columns={
+        "name": func.lower(Template.name),
+        "type": Template.type,
+        "updated": Template.updated_at,
+    },
+    default_sort="name",
+    search=(Template.name, Template.subject),
+    tiebreak=Template.id,
+    desc_first=frozenset({"updated"}),
+)
 
 
 @bp.route("/templates", methods=["GET", "POST"])
@@ -75,10 +90,14 @@ def templates() -> ResponseReturnValue:
             for line in tpl.save_report_lines(saved):
                 flash(line, "warning")
             return redirect(url_for("templates.templates", id=saved.public_id))
-    items = db.session.scalars(tpl.templates_query()).all()
+    table = TEMPLATES_TABLE.from_request()
+    pagination = table.paginate(tpl.templates_query())
+    items = list(pagination.items)
     page = render_template(
         "templates_admin/templates.html",
         items=items,
+        table=table,
+        pagination=pagination,
         read_only={t.id for t in items if not tpl.can_manage(current_user, t)},
         chosen=chosen,
         editable=editable,

@@ -4,7 +4,7 @@ SpamAssassin, so a page view alone never does)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, make_response, render_template, request
+from flask import Blueprint, abort, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -79,3 +79,32 @@ def template_preview_document(template_id: str) -> ResponseReturnValue:
     response.headers["X-Frame-Options"] = "SAMEORIGIN"  # framed by the preview page only
     response.headers["Content-Type"] = "text/html; charset=utf-8"
     return response
+
+
+@bp.post("/campaigns/<campaign_id>/preflight")
+def campaign_preflight(campaign_id: str) -> ResponseReturnValue:
+    """The pre-flight report of an email campaign's content, checked against its own list
+    (tokens without a value), before it is sent: from the review page."""
+    from app.campaigns import service as campaigns
+
+    try:
+        campaign = campaigns.get(campaign_id, current_user)
+    except DomainError:
+        abort(404)
+    if campaign.channel != "email":
+        abort(404)
+    error = None
+    preview = report = None
+    try:
+        preview, report = service.run(
+            current_user,
+            subject=campaign.subject,
+            html=campaign.html,
+            list_ref=campaign.audience_ref if campaign.audience_type == "list" else None,
+            check_links=True,
+        )
+    except DomainError as exc:
+        error = exc.text()
+    return render_template(
+        "preflight/campaign.html", campaign=campaign, preview=preview, report=report, error=error
+    )

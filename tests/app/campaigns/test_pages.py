@@ -252,3 +252,31 @@ def test_an_sms_campaign_on_the_same_pages(client, login, manager, make_customer
         data={"csrf_token": csrf_from(review), "count": "1", "confirm": "y"},
     )
     assert [m.to for m in dev_messages("sms")] == ["+12125550111"]
+
+
+def test_the_review_runs_the_pre_flight_on_the_campaign(
+    client, login, manager, make_customer, make_list
+):
+    customers = [
+        make_customer(email="gold@example.com", custom_fields={"wine_club": "gold"}),
+        make_customer(email="none@example.com"),
+    ]
+    list_id = make_list(manager, customers, name="Cellar club")
+    login(manager)
+    _page, response = _compose(client, list_id, html='<p>{{ wine_club }}</p><img src="cid:logo">')
+    review = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'data-testid="run-campaign-preflight"' in review
+    campaign = db.session.scalar(select(Campaign))
+    report = client.post(
+        f"/sales/marketing/campaigns/{campaign.public_id}/preflight",
+        data={"csrf_token": csrf_from(review)},
+    )
+    html = report.get_data(as_text=True)
+    assert report.status_code == 200 and 'data-testid="preflight-report"' in html
+    assert 'data-check="alt"' in html and 'data-check="unsubscribe"' in html
+    assert "wine_club }}: no value for 1 of 2" in html  # checked against its own list
+    assert dev_messages() == []  # a pre-flight sends nothing
+    unknown = client.post(
+        "/sales/marketing/campaigns/cmp_nope/preflight", data={"csrf_token": csrf_from(review)}
+    )
+    assert unknown.status_code == 404

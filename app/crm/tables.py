@@ -19,8 +19,9 @@ CUSTOMERS_TABLE = TableSpec(
         "priority": case({"HIGH": 1, "MEDIUM": 2, "LOW": 3}, value=Customer.account_priority),
         "revenue": Customer.lifetime_revenue,
         "lastOrder": Customer.last_order_date,
+        "engagement": Customer.engagement_score,
     },
     default_sort="name",
     tiebreak=Customer.id,
-    desc_first=frozenset({"revenue", "lastOrder"}),
+    desc_first=frozenset({"revenue", "lastOrder", "engagement"}),
 )

@@ -44,7 +44,9 @@ PER_PAGE = 25
 #: The members table: sortable columns and what the search box matches.
 MEMBERS_TABLE = TableSpec(
     # the customers table's columns (same order of priorities), but lifetime revenue
-    columns={k: v for k, v in CUSTOMERS_TABLE.columns.items() if k != "revenue"},
+    columns={
+        k: v for k, v in CUSTOMERS_TABLE.columns.items() if k not in ("revenue", "engagement")
+    },
     default_sort="name",
     search=(Customer.name, Customer.email),
     tiebreak=Customer.id,

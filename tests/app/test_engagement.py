@@ -148,3 +148,14 @@ def test_the_customer_page_shows_the_badge(client, login, manager, customer):
     login(manager)
     page = client.get(f"/sales/customers/{customer.public_id}").get_data(as_text=True)
     assert 'data-testid="engagement"' in page and "At risk · 0" in page
+
+
+def test_the_customers_table_sorts_by_engagement(client, login, manager, make_customer, customer):
+    keen = make_customer("North", name="Keen")
+    (message,) = _emails(keen, 1)
+    tracking.record_engagement(message, "click", at=utcnow())
+    login(manager)
+    page = client.get("/sales/customers?sort=engagement").get_data(as_text=True)
+    assert page.index(">Keen<") < page.index(">Bistro Lapin<")  # highest first
+    rising = client.get("/sales/customers?sort=engagement&dir=asc").get_data(as_text=True)
+    assert rising.index(">Bistro Lapin<") < rising.index(">Keen<")

@@ -267,13 +267,13 @@ def test_ses_timeout_after_sendgrid_opened_pins_to_ses(sendgrid, ses):
     assert sendgrid_to(sendgrid) == []
 
 
-@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="TEST_REDIS_URL not set")
-def test_breaker_state_and_pins_are_shared_through_redis(sendgrid, ses):
+@pytest.mark.redis
+def test_breaker_state_and_pins_are_shared_through_redis(sendgrid, ses, redis_url):
     """Two workers: one opens SendGrid's breaker and pins an unsure message; the other
     sees both at once."""
     import redis
 
-    conn = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+    conn = redis.Redis.from_url(redis_url)
     prefix = f"test-failover-{os.getpid()}:"
     clock = Clock()
     try:

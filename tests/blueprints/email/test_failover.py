@@ -5,7 +5,6 @@ tripped."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -201,14 +200,14 @@ def test_an_unknown_provider_name_stops_the_app_at_start(database_url):
         create_app(app_settings(database_url, EMAIL_PROVIDERS="sendgrid,postmark"))
 
 
-@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="TEST_REDIS_URL not set")
-def test_with_redis_the_breakers_live_in_redis(database_url, sendgrid, ses):
+@pytest.mark.redis
+def test_with_redis_the_breakers_live_in_redis(database_url, sendgrid, ses, redis_url):
     """Every worker of a Redis deployment reads and writes the same breaker state."""
     app = create_app(
         sendgrid_settings(
             database_url,
             sendgrid,
-            REDIS_URL=os.environ["TEST_REDIS_URL"],
+            REDIS_URL=redis_url,
             EMAIL_PROVIDERS="sendgrid,ses",
             AWS_REGION=REGION,
             SES_ENDPOINT_URL=ses.url,

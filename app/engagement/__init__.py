@@ -2,7 +2,7 @@
 
 See :mod:`app.engagement.score` for the rule and its settings. Scores are recomputed
 daily for everyone (set-based, chunk by chunk), and at once for the customers whose
-orders changed or who just clicked, opened or replied as a person.
+orders changed or who just clicked as a person.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def _on_message_event(
 ) -> None:
     data = data or {}
     customer_id = data.get("customerId")
-    if event in ("open", "click") and data.get("human", True) and isinstance(customer_id, int):
+    # a person's click moves the score at once; opens (a point each, and by the thousand
+    # after a send) wait for the daily rescore
+    if event == "click" and data.get("human", True) and isinstance(customer_id, int):
         jobs.enqueue(JOB, [customer_id])
 
 

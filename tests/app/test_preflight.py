@@ -3,7 +3,6 @@ checked against a real local HTTP server, the spam score from the real SpamAssas
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from app.preflight import checks
-from tests.conftest import app_settings, csrf_from
+from tests.conftest import app_settings, csrf_from, need_service
 
 API = "/api/sales/marketing"
 
@@ -78,9 +77,7 @@ def _findings(answer) -> dict[str, dict]:
 
 def need_spamassassin() -> None:
     if shutil.which("spamassassin") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("SpamAssassin is missing: .ci/run installs it")
-        pytest.skip("SpamAssassin is not installed")
+        need_service("SpamAssassin is not installed (.ci/run installs it)")
 
 
 def test_each_problem_is_reported(app, manager, make_customer, call, site):

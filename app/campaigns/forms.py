@@ -32,6 +32,7 @@ class ComposeForm(FlaskForm):
         validators=[Optional()],
     )
     send_local_time = BooleanField("Send at this time in each recipient's own time zone")
+    include_sunset = BooleanField("Include sunset customers (a re-permission campaign)")
 
 
 class ConfirmSendForm(FlaskForm):

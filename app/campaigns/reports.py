@@ -56,6 +56,9 @@ def campaign_json(campaign: Campaign, *, detail: bool = False) -> dict[str, Any]
         "scheduledAt": _iso(campaign.scheduled_at),
         "scheduleZone": campaign.schedule_zone,
         "sendLocalTime": bool(campaign.send_local_time),
+        "includeSunset": bool(campaign.include_sunset),
+        # sunset customers left out when the audience was materialised (None before)
+        "sunsetSkipped": campaign.sunset_skipped,
         "startedAt": _iso(campaign.started_at),
         "finishedAt": _iso(campaign.finished_at),
         "lastError": campaign.last_error,

@@ -6,19 +6,21 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import case, false, func, select
+from sqlalchemy import and_, case, false, func, not_, select
 
 from app.campaigns import registry
 from app.crm.models import Consent, Customer
+from app.engagement import sunset
 from app.extensions import db
 from app.messaging import audiences, consent, delivery
 from app.messaging.models import Campaign, Suppression
 
 
-def audience_breakdown(channel: str, customer_ids: Any) -> dict[str, int]:
+def audience_breakdown(channel: str, customer_ids: Any, sunset: Any = None) -> dict[str, int]:
     """How many of the audience may get ``channel`` now, and how many are left out by
-    reason (no address, suppressed, opted out, no opt-in, a shared address), in one
-    query over the audience."""
+    reason (no address, suppressed, opted out, no opt-in, sunset, a shared address), in
+    one query over the audience. ``sunset``: a predicate over ``customer`` for those the
+    campaign skips as sunset (None: nobody), counted among the otherwise reachable."""
     rule = consent.policy(channel)
     column = rule.address_column
     address = func.lower(column) if channel == "email" else column
@@ -35,7 +37,9 @@ def audience_breakdown(channel: str, customer_ids: Any) -> dict[str, int]:
     )
     opted_out = func.coalesce(state, consent.UNKNOWN) == consent.OPTED_OUT
     no_opt_in = func.coalesce(state, consent.UNKNOWN) != consent.OPTED_IN
-    reachable = consent.contactable_clause(channel)
+    contactable = consent.contactable_clause(channel)
+    skipped = sunset if sunset is not None else false()
+    reachable = and_(contactable, not_(skipped))
 
     def count_when(condition: Any) -> Any:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
@@ -51,13 +55,21 @@ def audience_breakdown(channel: str, customer_ids: Any) -> dict[str, int]:
                 if rule.requires_opt_in
                 else false()
             ),
+            count_when(contactable & skipped),
             count_when(reachable),
             func.count(func.distinct(case((reachable, address)))),
         ).where(Customer.id.in_(customer_ids.scalar_subquery()))
     ).one()
-    total, no_address, n_suppressed, n_opted_out, n_no_opt_in, n_reachable, addresses = (
-        int(v or 0) for v in row
-    )
+    (
+        total,
+        no_address,
+        n_suppressed,
+        n_opted_out,
+        n_no_opt_in,
+        n_sunset,
+        n_reachable,
+        addresses,
+    ) = (int(v or 0) for v in row)
     return {
         "total": total,
         "recipients": addresses,
@@ -66,6 +78,7 @@ def audience_breakdown(channel: str, customer_ids: Any) -> dict[str, int]:
         "suppressed": n_suppressed,
         "optedOut": n_opted_out,
         "noOptIn": n_no_opt_in,
+        "sunset": n_sunset,
         "sharedAddress": n_reachable - addresses,
     }
 
@@ -76,10 +89,11 @@ def _members(campaign: Campaign, user: Any) -> Any:
 
 def sample_customers(campaign: Campaign, user: Any, limit: int = 50) -> list[Customer]:
     """Reachable customers of the audience, by name (the preview's picker)."""
+    members = sunset.skip_sunset(campaign, _members(campaign, user))
     stmt = (
         select(Customer)
         .where(
-            Customer.id.in_(_members(campaign, user).scalar_subquery()),
+            Customer.id.in_(members.scalar_subquery()),
             consent.contactable_clause(campaign.channel),
         )
         .order_by(Customer.name, Customer.id)
@@ -119,7 +133,11 @@ def describe_duration(span: timedelta) -> str:
 
 def review(campaign: Campaign, user: Any, customer: Customer | None = None) -> dict[str, Any]:
     """Everything the review page shows, as data (the page and tests read the same)."""
-    breakdown = audience_breakdown(campaign.channel, _members(campaign, user))
+    breakdown = audience_breakdown(
+        campaign.channel,
+        _members(campaign, user),
+        sunset.sunset_clause(sunset.policy_for(campaign)),
+    )
     speed = throughput(campaign.channel)
     support = registry.require(campaign.channel)
     samples = sample_customers(campaign, user)

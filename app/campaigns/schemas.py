@@ -43,6 +43,8 @@ class CampaignIn(ContentFields):
     name: str | None = Field(default=None, max_length=200)
     scheduled_at: datetime | None = None
     send_local_time: bool = False
+    #: email: send to sunset customers too (skipped by default; a re-permission campaign)
+    include_sunset: bool = False
 
     def draft(self) -> Draft:
         return Draft(
@@ -52,6 +54,7 @@ class CampaignIn(ContentFields):
             content=self.content(),
             scheduled_at=self.scheduled_at,
             send_local_time=self.send_local_time,
+            include_sunset=self.include_sunset,
         )
 
 
@@ -62,6 +65,7 @@ class CampaignPatch(ContentFields):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     scheduled_at: datetime | None = None
     send_local_time: bool | None = None
+    include_sunset: bool | None = None
 
     def draft(self) -> Draft:
         return Draft(
@@ -70,6 +74,7 @@ class CampaignPatch(ContentFields):
             content=self.content(),
             scheduled_at=self.scheduled_at,
             send_local_time=self.send_local_time,
+            include_sunset=self.include_sunset,
         )
 
 

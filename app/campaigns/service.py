@@ -21,6 +21,7 @@ from app import jobs
 from app.campaigns import registry, zones
 from app.campaigns.registry import Content
 from app.crm.models import CommunicationPreference
+from app.engagement import sunset
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.messaging import audiences, delivery
@@ -52,6 +53,8 @@ class Draft:
     content: Content | None = None
     scheduled_at: datetime | None = None
     send_local_time: bool | None = None
+    #: email: send to sunset customers too (a re-permission campaign)
+    include_sunset: bool | None = None
 
 
 # --- reading -------------------------------------------------------------------------
@@ -131,6 +134,7 @@ def create(user: Any, draft: Draft) -> Campaign:
         scheduled_at=scheduled_at,
         schedule_zone=zones.user_zone(user),
         send_local_time=bool(draft.send_local_time),
+        include_sunset=bool(draft.include_sunset),
         created_by_id=user.id,
         **columns,
     )
@@ -167,6 +171,8 @@ def update(campaign: Campaign, user: Any, draft: Draft) -> Campaign:
         campaign.name = draft.name[:200]
     if draft.send_local_time is not None:
         campaign.send_local_time = draft.send_local_time
+    if draft.include_sunset is not None:
+        campaign.include_sunset = draft.include_sunset
     db.session.commit()
     if campaign.status == "scheduled":
         _enqueue_start(campaign)  # the earlier job sees the changed time and stands down
@@ -198,6 +204,7 @@ def duplicate(campaign: Campaign, user: Any) -> Campaign:
         status="draft",
         schedule_zone=zones.user_zone(user),
         send_local_time=campaign.send_local_time,
+        include_sunset=campaign.include_sunset,
         created_by_id=user.id,
     )
     db.session.add(copy)
@@ -369,7 +376,7 @@ def _prepare_in_local_time(campaign: Campaign) -> None:
     channel = delivery.channel_for(campaign.channel)
     model = channel.model
     try:
-        members = audiences.resolve("list", campaign.audience_ref or "", _owner(campaign))
+        members = sunset.campaign_audience(campaign, _owner(campaign))
     except Exception:  # noqa: BLE001 - the engine records why the audience is gone
         return
     if db.session.scalar(select(model.id).where(model.campaign_id == campaign.id).limit(1)):

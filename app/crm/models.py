@@ -82,6 +82,8 @@ class Customer(PublicIdMixin, TimestampMixin, Model):
     engagement_state: Mapped[str] = mapped_column(String(12), server_default="at_risk", index=True)
     last_engaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     engagement_scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: when the customer last entered the sunset state (None while not sunset)
+    sunset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     territory: Mapped[Territory | None] = relationship(lazy="joined")
     rep: Mapped[User | None] = relationship(lazy="joined")

@@ -35,6 +35,11 @@ def _on_message_event(
 
 
 def init_app(app: Flask) -> None:
+    from app.engagement import api, views
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(views.kept_bp)
+    app.register_blueprint(api.bp)
     customers_changed.connect(_on_customers_changed, sender=app, weak=False)
     message_event.connect(_on_message_event, sender=app, weak=False)
     jobs.register_periodic(

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import String, bindparam, case, func, select, update
 
 from app.attribution.touches import sources
 from app.crm.models import Customer, Order
@@ -135,6 +135,15 @@ def _rescore_chunk(customer_ids: Sequence[int], now: datetime) -> None:
             engagement_state=bindparam("state"),
             last_engaged_at=bindparam("last"),
             engagement_scored_at=bindparam("at"),
+            # the day a customer went sunset is kept while they stay sunset (the report
+            # shows it); leaving sunset clears it
+            sunset_at=case(
+                (
+                    bindparam("state", type_=String) == SUNSET,
+                    func.coalesce(c.c.sunset_at, bindparam("at", type_=c.c.sunset_at.type)),
+                ),
+                else_=None,
+            ),
         ),
         rows,
     )

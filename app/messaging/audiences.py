@@ -42,6 +42,12 @@ class AudienceResolver:
     #: (reference) -> the id of the email topic the audience is about, or None; a campaign
     #: to it skips addresses that left the topic (app.messaging.topics).
     topic_of: Callable[[str], int | None] | None = None
+    #: (reference) -> the audience's sunset policy (app.engagement.sunset.SunsetPolicy),
+    #: or None for the default: email campaigns skip sunset customers
+    sunset_policy_of: Callable[[str], Any] | None = None
+    #: (name, criteria JSON, acting user) -> the reference of a new smart audience (the
+    #: sunset report's re-permission campaign); LookupError/ValueError when refused
+    create_smart: Callable[[str, dict[str, Any], Any], str] | None = None
 
 
 def register(app: Flask, resolver: AudienceResolver) -> None:
@@ -98,6 +104,14 @@ def writable_choices(name: str, user: Any) -> list[tuple[str, str]]:
     if resolver is None or resolver.writable_choices is None:
         return []
     return resolver.writable_choices(user)
+
+
+def create_smart(name: str, label: str, criteria: dict[str, Any], user: User) -> str:
+    """A new smart audience of one kind (its reference), through its owner channel."""
+    resolver = resolvers().get(name)
+    if resolver is None or resolver.create_smart is None:
+        raise LookupError(f"no {name} audiences can be created here")
+    return resolver.create_smart(label, criteria, user)
 
 
 def topic_of(name: str, reference: str | None) -> int | None:

@@ -165,13 +165,13 @@ def prepare_campaign(campaign_id: int) -> None:
     )
     if not already:
         from app.auth.models import User
-        from app.messaging import audiences
+        from app.engagement import sunset
 
         owner = db.session.get(User, campaign.created_by_id) if campaign.created_by_id else None
         try:
             if owner is None or campaign.audience_ref is None:
                 raise LookupError("the campaign has no audience or owner")
-            customer_ids = audiences.resolve(campaign.audience_type, campaign.audience_ref, owner)
+            customer_ids = sunset.campaign_audience(campaign, owner)
         except Exception as exc:  # the list was deleted or its owner lost access
             campaign.status = "failed"
             campaign.last_error = f"audience unavailable: {exc}"

@@ -89,5 +89,9 @@ class Campaign(PublicIdMixin, TimestampMixin, Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recipients_total: Mapped[int] = mapped_column(default=0)
+    #: email: send to sunset customers too (a re-permission campaign); off by default
+    include_sunset: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: sunset customers left out when the audience was materialised (None: not yet)
+    sunset_skipped: Mapped[int | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))

@@ -9,6 +9,7 @@ from sqlalchemy import Select, select
 
 from app.crm.models import Customer
 from app.crm.scoping import get_visible_customer, scope_customers
+from app.engagement import sunset
 from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.messaging import audiences, rendering
@@ -66,10 +67,12 @@ def render_preview(subject: str, html: str, customer: Customer | None) -> Previe
     return Preview(rendered.subject, rendered.html, rendered.text, None)
 
 
-def audience_for(user: Any, list_reference: str | None) -> Select[Any] | None:
+def audience_for(user: Any, list_reference: str | None, campaign: Any = None) -> Select[Any] | None:
+    """The list's customers; a campaign's, less the sunset ones it skips."""
     if not list_reference:
         return None
-    return audiences.resolve("list", list_reference, user, field="listId")
+    members = audiences.resolve("list", list_reference, user, field="listId")
+    return sunset.skip_sunset(campaign, members) if campaign is not None else members
 
 
 def run(
@@ -80,6 +83,7 @@ def run(
     customer_ref: str | None = None,
     list_ref: str | None = None,
     check_links: bool = True,
+    campaign: Any = None,
 ) -> tuple[Preview, checks.Report]:
     if not html:
         raise Invalid("Nothing to check", {"html": "an email body is required"})
@@ -91,7 +95,7 @@ def run(
         rendered_html=preview.html,
         rendered_text=preview.text,
         to=user.email,
-        audience=audience_for(user, list_ref),
+        audience=audience_for(user, list_ref, campaign),
         check_links=check_links,
     )
     return preview, report

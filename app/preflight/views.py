@@ -102,6 +102,7 @@ def campaign_preflight(campaign_id: str) -> ResponseReturnValue:
             html=campaign.html,
             list_ref=campaign.audience_ref if campaign.audience_type == "list" else None,
             check_links=True,
+            campaign=campaign,
         )
     except DomainError as exc:
         error = exc.text()

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from app.attribution.touches import Touch, TouchSource, register
+from app.engagement import segments, sunset
 from app.engagement.score import register_received_counter
 from app.extensions import db
 from blueprints.email.models import EmailEvent, EmailMessage
@@ -42,6 +44,43 @@ def register_touches(app: Flask) -> None:
     register(app, TouchSource("email_click", "email", 5, _human("click"), rank=2))
     register(app, TouchSource("email_open", "email", 1, _human("open"), rank=1))
     register_received_counter(app, "email", emails_received)
+    sunset.register_received_query(app, emails_received_at_least)
+    segments.register(
+        app,
+        "email",
+        segments.SegmentQueries(clicked_campaign=human_clickers, human_opens=human_opens),
+    )
+
+
+def emails_received_at_least(since: datetime, at_least: int) -> Select[Any]:
+    """Customer ids sent at least ``at_least`` emails since ``since`` (a list's own
+    sunset thresholds)."""
+    return (
+        select(EmailMessage.customer_id)
+        .where(EmailMessage.sent_at >= since, EmailMessage.customer_id.is_not(None))
+        .group_by(EmailMessage.customer_id)
+        .having(func.count() >= at_least)
+    )
+
+
+def human_clickers(campaign_id: int) -> Select[Any]:
+    """Customer ids of the campaign's recipients who clicked as a person."""
+    return select(EmailMessage.customer_id).where(
+        EmailMessage.campaign_id == campaign_id,
+        EmailMessage.first_human_click_at.is_not(None),
+        EmailMessage.customer_id.is_not(None),
+    )
+
+
+def human_opens(since: datetime) -> Select[Any]:
+    """(customer id, first human open) of the messages a person opened since ``since``."""
+    return select(
+        EmailMessage.customer_id.label("customer_id"),
+        EmailMessage.first_human_open_at.label("opened_at"),
+    ).where(
+        EmailMessage.first_human_open_at >= since,
+        EmailMessage.customer_id.is_not(None),
+    )
 
 
 def emails_received(customer_ids: Collection[int], since: datetime) -> dict[int, int]:

@@ -41,6 +41,8 @@ def setup(app: Flask) -> None:
             choices=services.audience_choices,
             writable_choices=services.audience_writable_choices,
             topic_of=services.audience_topic,
+            sunset_policy_of=services.audience_sunset_policy,
+            create_smart=services.audience_create_smart,
         ),
     )
 

@@ -53,7 +53,12 @@ def list_lists(query: s.ListQuery):
 def create_list(json: s.ListCreate):
     """A manual list, or a smart list from ``criteria`` (its first refresh is a job)."""
     lst = services.create_list(
-        current_user, json.name, json.description, json.criteria, json.topic_id
+        current_user,
+        json.name,
+        json.description,
+        json.criteria,
+        json.topic_id,
+        json.sunset_policy,
     )
     if lst.is_smart:
         enqueue_refresh(lst)

@@ -41,7 +41,9 @@ from app.crm.models import (
     Territory,
 )
 from app.crm.schemas import check_custom_fields
+from app.engagement import segments
 from app.extensions import db
+from app.messaging.models import Campaign
 from app.models_base import utcnow
 
 if TYPE_CHECKING:
@@ -109,6 +111,21 @@ class EngagementStateIs(CamelModel):
     state: Literal["engaged", "at_risk", "sunset"]
 
 
+class ClickedCampaign(CamelModel):
+    """A person clicked a link of the campaign (machine clicks never count)."""
+
+    type: Literal["clicked_campaign"]
+    #: the campaign's public id (``cmp_...``)
+    campaign_id: str = Field(min_length=1, max_length=40)
+
+
+class OpenedNotOrdered(CamelModel):
+    """A human open in the last ``days`` days, and no order since that open."""
+
+    type: Literal["opened_not_ordered"]
+    days: int = Field(ge=1, le=MAX_DAYS)
+
+
 class CustomQuery(CamelModel):
     type: Literal["custom"]
     custom_query: dict[str, CustomValue] = Field(min_length=1, max_length=20)
@@ -153,6 +170,8 @@ LEAVES: dict[str, type[CamelModel]] = {
     "engagement_score": EngagementScoreAtLeast,
     "engaged_in_days": EngagedInDays,
     "engagement_state": EngagementStateIs,
+    "clicked_campaign": ClickedCampaign,
+    "opened_not_ordered": OpenedNotOrdered,
     "custom": CustomQuery,
     "account_type": AccountTypeIs,
     "account_priority": AccountPriorityIs,
@@ -186,6 +205,8 @@ Criterion = Annotated[
     | Annotated[EngagementScoreAtLeast, Tag("engagement_score")]
     | Annotated[EngagedInDays, Tag("engaged_in_days")]
     | Annotated[EngagementStateIs, Tag("engagement_state")]
+    | Annotated[ClickedCampaign, Tag("clicked_campaign")]
+    | Annotated[OpenedNotOrdered, Tag("opened_not_ordered")]
     | Annotated[CustomQuery, Tag("custom")]
     | Annotated[AccountTypeIs, Tag("account_type")]
     | Annotated[AccountPriorityIs, Tag("account_priority")]
@@ -270,6 +291,8 @@ class Context:
 
     territories: dict[str, int] = field(default_factory=dict)
     skus: dict[str, int] = field(default_factory=dict)
+    #: campaign public id -> (campaign id, channel)
+    campaigns: dict[str, tuple[int, str]] = field(default_factory=dict)
     today: date = field(default_factory=lambda: utcnow().date())
 
 
@@ -300,6 +323,15 @@ def find_territory(reference: str) -> Territory | None:
     )
 
 
+def find_campaign(public_id: str, user: User | None) -> tuple[int, str] | None:
+    """(id, channel) of a campaign the user may see (a rep: their own), by public id."""
+    stmt = select(Campaign.id, Campaign.channel).where(Campaign.public_id == public_id)
+    if user is not None and not user.sees_all_territories:
+        stmt = stmt.where(Campaign.created_by_id == user.id)
+    row = db.session.execute(stmt).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def resolve_references(node: Any, user: User | None, today: date | None = None):
     """Look up territories and SKUs; returns (context, {field path: error})."""
     from app.api.errors import field_path
@@ -320,6 +352,12 @@ def resolve_references(node: Any, user: User | None, today: date | None = None):
                 errors[where] = "outside your territory"
             else:
                 ctx.territories[leaf.territory] = territory.id
+        elif isinstance(leaf, ClickedCampaign):
+            found = find_campaign(leaf.campaign_id, user)
+            if found is None:
+                errors[field_path(("criteria", *path, "campaignId"))] = "unknown campaign"
+            else:
+                ctx.campaigns[leaf.campaign_id] = found
         elif isinstance(leaf, OrderedProduct):
             sku_id = find_sku(leaf.sku_id)
             if sku_id is None:
@@ -396,6 +434,14 @@ def _leaf(node: Any, ctx: Context) -> ColumnElement[bool]:
         return and_(Customer.last_engaged_at.is_not(None), Customer.last_engaged_at >= since)
     if isinstance(node, EngagementStateIs):
         return Customer.engagement_state == node.state
+    if isinstance(node, ClickedCampaign):
+        campaign_id, channel = ctx.campaigns[node.campaign_id]
+        clicked: ColumnElement[bool] = segments.clicked_campaign(channel, campaign_id)
+        return clicked
+    if isinstance(node, OpenedNotOrdered):
+        since = datetime.combine(ctx.today - timedelta(days=node.days), time.min, tzinfo=UTC)
+        opened: ColumnElement[bool] = segments.opened_without_order(since)
+        return opened
     if isinstance(node, AccountTypeIs):
         return Customer.account_type == node.account_type
     if isinstance(node, AccountPriorityIs):

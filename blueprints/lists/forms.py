@@ -8,11 +8,12 @@ from wtforms import (
     BooleanField,
     EmailField,
     HiddenField,
+    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 
 class ListForm(FlaskForm):
@@ -21,6 +22,29 @@ class ListForm(FlaskForm):
     smart = BooleanField("Smart list (members from criteria)")
     criteria = HiddenField("Criteria")
     topic_id = SelectField("Email topic", choices=[], validate_choice=False)
+    sunset_policy = SelectField(
+        "Sunset customers",
+        choices=[
+            ("default", "Skip them (the default rule)"),
+            ("include", "Always include them"),
+            ("custom", "Skip by this list's own rule"),
+        ],
+        default="default",
+    )
+    sunset_min_emails = IntegerField(
+        "Emails without a reply", validators=[Optional(), NumberRange(min=1, max=1000)]
+    )
+    sunset_days = IntegerField(
+        "Within (days)", validators=[Optional(), NumberRange(min=1, max=180)]
+    )
+
+    def sunset_policy_json(self) -> dict[str, object]:
+        """The policy as the API takes it (``sunsetPolicy``)."""
+        return {
+            "mode": self.sunset_policy.data or "default",
+            "minEmails": self.sunset_min_emails.data,
+            "days": self.sunset_days.data,
+        }
 
 
 class MemberForm(FlaskForm):

@@ -36,6 +36,14 @@ class EmailList(PublicIdMixin, TimestampMixin, Model):
         ForeignKey("topic.id", ondelete="SET NULL"), index=True
     )
 
+    #: sunset policy for campaigns to this list: ``default`` (the customer's state),
+    #: ``include`` (send to sunset customers too) or ``custom`` (its own thresholds below)
+    sunset_policy: Mapped[str] = mapped_column(
+        String(10), default="default", server_default="default"
+    )
+    sunset_min_emails: Mapped[int | None] = mapped_column(Integer)
+    sunset_days: Mapped[int | None] = mapped_column(Integer)
+
     owner: Mapped[User] = relationship(lazy="joined")
 
 

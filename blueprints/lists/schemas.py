@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -25,6 +25,23 @@ def _bounded_raw(value: Any) -> Any:
     return cr.check_bounds(value)
 
 
+class SunsetPolicyIn(CamelModel):
+    """How campaigns to the list treat sunset customers: ``default`` (skip those the
+    engagement state calls sunset), ``include`` (send to them too) or ``custom`` (skip
+    those sent ``minEmails`` emails in ``days`` days with no human touch or order)."""
+
+    mode: Literal["default", "include", "custom"] = "default"
+    min_emails: int | None = Field(default=None, ge=1, le=1000)
+    #: at most the engagement score's look-back (180 days): older touches are not kept
+    days: int | None = Field(default=None, ge=1, le=180)
+
+    @model_validator(mode="after")
+    def _custom_needs_thresholds(self) -> SunsetPolicyIn:
+        if self.mode == "custom" and (self.min_emails is None or self.days is None):
+            raise ValueError("a custom sunset policy needs minEmails and days")
+        return self
+
+
 class ListCreate(CamelModel):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
@@ -32,6 +49,8 @@ class ListCreate(CamelModel):
     criteria: cr.Criterion | None = None
     #: the email topic the list is about (``GET /api/topics``); campaigns skip leavers
     topic_id: str | None = Field(default=None, max_length=40)
+    #: campaigns to this list and sunset customers (default: skip them)
+    sunset_policy: SunsetPolicyIn | None = None
 
     _depth = field_validator("criteria")(_bounded)
     _size = field_validator("criteria", mode="before")(_bounded_raw)
@@ -53,6 +72,7 @@ class ListPatch(CamelModel):
     criteria: cr.Criterion | None = None
     #: the email topic (null: none)
     topic_id: str | None = Field(default=None, max_length=40)
+    sunset_policy: SunsetPolicyIn | None = None
 
     _depth = field_validator("criteria")(_bounded)
     _size = field_validator("criteria", mode="before")(_bounded_raw)
@@ -94,6 +114,7 @@ class ListOut(OutModel):
     refreshed_at: str | None
     owner_id: str
     topic_id: str | None = None
+    sunset_policy: dict[str, Any] | None = None
 
 
 class ListPage(OutModel):

@@ -30,6 +30,7 @@ from app.api.errors import ApiError, validation_error
 from app.auth.models import User
 from app.crm.models import Customer, Territory
 from app.crm.scoping import customer_filter, scope_customers
+from app.engagement import sunset
 from app.extensions import UNSYNCED, db
 from app.messaging import topics
 from app.messaging.models import Campaign
@@ -78,6 +79,11 @@ def list_json(lst: EmailList) -> dict[str, Any]:
         "ownerId": lst.owner.public_id,
         "ownerName": lst.owner.name,
         "topicId": _topic_public_id(lst.topic_id),
+        "sunsetPolicy": {
+            "mode": lst.sunset_policy,
+            "minEmails": lst.sunset_min_emails,
+            "days": lst.sunset_days,
+        },
         "createdAt": lst.created_at.isoformat() if lst.created_at else None,
     }
 
@@ -143,6 +149,7 @@ def create_list(
     description: str | None,
     criteria: Any | None,
     topic_id: str | None = None,
+    sunset_policy: Any | None = None,
 ) -> EmailList:
     """A manual list, or a smart list when ``criteria`` is given (refresh it afterwards)."""
     topic_pk = _topic_pk(topic_id)
@@ -158,9 +165,37 @@ def create_list(
         criteria=stored,
         topic_id=topic_pk,
     )
+    if sunset_policy is not None:
+        _set_sunset_policy(lst, sunset_policy)
     db.session.add(lst)
     db.session.commit()
     return lst
+
+
+def _set_sunset_policy(lst: EmailList, policy: Any) -> None:
+    """Store a :class:`~blueprints.lists.schemas.SunsetPolicyIn` (or its dump)."""
+    data = policy if isinstance(policy, dict) else policy.model_dump()
+    lst.sunset_policy = data.get("mode") or sunset.DEFAULT
+    custom = lst.sunset_policy == sunset.CUSTOM
+    lst.sunset_min_emails = data.get("min_emails") if custom else None
+    lst.sunset_days = data.get("days") if custom else None
+
+
+def audience_sunset_policy(public_id: str) -> sunset.SunsetPolicy | None:
+    """The ``list`` audience's sunset policy (None: the default)."""
+    row = db.session.execute(
+        select(EmailList.sunset_policy, EmailList.sunset_min_emails, EmailList.sunset_days).where(
+            EmailList.public_id == public_id
+        )
+    ).first()
+    return sunset.SunsetPolicy(row[0], row[1], row[2]) if row is not None else None
+
+
+def audience_create_smart(name: str, criteria: dict[str, Any], user: User) -> str:
+    """A new smart list (refreshed at once, so a campaign to it can be reviewed now)."""
+    lst = create_list(user, name, None, cr.parse(criteria))
+    refresh(lst.id)
+    return lst.public_id
 
 
 def update_list(user: User, lst: EmailList, data: dict[str, Any]) -> bool:
@@ -181,6 +216,8 @@ def update_list(user: User, lst: EmailList, data: dict[str, Any]) -> bool:
         lst.description = data["description"]
     if "topic_id" in data:
         lst.topic_id = _topic_pk(data["topic_id"])
+    if data.get("sunset_policy") is not None:
+        _set_sunset_policy(lst, data["sunset_policy"])
     db.session.commit()
     return changed
 

@@ -94,8 +94,23 @@ def _builder_options() -> dict[str, list[Any]]:
         "accountTypes": list(ACCOUNT_TYPES),
         "accountPriorities": list(ACCOUNT_PRIORITIES),
         "skus": [{"id": p, "name": n} for p, n in skus],
+        "campaigns": _campaign_options(),
         "types": list(cr.LEAVES),
     }
+
+
+def _campaign_options() -> list[dict[str, str]]:
+    """Email campaigns already sent (or sending) the user may see, newest first, for the
+    "clicked campaign" rule."""
+    stmt = (
+        select(Campaign.public_id, Campaign.name)
+        .where(Campaign.channel == "email", Campaign.status.in_(("sending", "sent", "paused")))
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+        .limit(200)
+    )
+    if not current_user.sees_all_territories:
+        stmt = stmt.where(Campaign.created_by_id == current_user.id)
+    return [{"id": p, "name": n} for p, n in db.session.execute(stmt)]
 
 
 def _form_page(form: ListForm, errors: dict[str, str], lst: EmailList | None = None):
@@ -140,12 +155,16 @@ def new():
             if form.smart.data:
                 raw = json.loads(form.criteria.data or "null")
                 criterion = schemas.PreviewIn.model_validate({"criteria": raw}).criteria
+            policy = schemas.ListPatch.model_validate(
+                {"sunsetPolicy": form.sunset_policy_json()}
+            ).sunset_policy
             lst = services.create_list(
                 current_user,
                 form.name.data or "",
                 form.description.data or None,
                 criterion,
                 form.topic_id.data or None,
+                policy,
             )
         except json.JSONDecodeError:
             errors = {"criteria": "not valid JSON"}
@@ -172,12 +191,14 @@ def edit(list_id: str):
         form.criteria.data = json.dumps(lst.criteria) if lst.criteria else ""
         topic = db.session.get(topics.Topic, lst.topic_id) if lst.topic_id else None
         form.topic_id.data = topic.public_id if topic else ""
+        form.sunset_policy.data = lst.sunset_policy
     errors: dict[str, str] = {}
     if form.validate_on_submit():
         data: dict[str, object] = {
             "name": form.name.data,
             "description": form.description.data,
             "topicId": form.topic_id.data or None,
+            "sunsetPolicy": form.sunset_policy_json(),
         }
         try:
             if lst.is_smart:

@@ -15,7 +15,8 @@
     ordered_product: "Ordered product", no_order_in_days: "No order in the last N days",
     custom: "Custom query", account_type: "Account type", account_priority: "Account priority",
     engagement_score: "Engagement score at least", engaged_in_days: "Engaged in the last N days",
-    engagement_state: "Engagement state",
+    engagement_state: "Engagement state", clicked_campaign: "Clicked campaign",
+    opened_not_ordered: "Opened in the last N days but did not order",
   };
 
   function el(tag, attrs, children) {
@@ -76,6 +77,9 @@
       case "engaged_in_days": return [input("days", "number", "days")];
       case "engagement_state": return [select("state", ["engaged", "at_risk", "sunset"],
         ["Engaged", "At risk", "Sunset"])];
+      case "clicked_campaign": return [select("campaignId", options.campaigns.map((c) => c.id),
+        options.campaigns.map((c) => c.name))];
+      case "opened_not_ordered": return [input("days", "number", "days")];
       case "account_type": return [select("accountType", options.accountTypes)];
       case "account_priority": return [select("accountPriority", options.accountPriorities)];
       case "custom": return [
@@ -148,6 +152,8 @@
       case "engagement_score": out.minScore = num(value(row, "minScore")); break;
       case "engaged_in_days": out.days = num(value(row, "days")); break;
       case "engagement_state": out.state = value(row, "state"); break;
+      case "clicked_campaign": out.campaignId = value(row, "campaignId"); break;
+      case "opened_not_ordered": out.days = num(value(row, "days")); break;
       case "account_type": out.accountType = value(row, "accountType"); break;
       case "account_priority": out.accountPriority = value(row, "accountPriority"); break;
       case "custom": {
@@ -249,6 +255,9 @@
     set(row, "skuId", leafNode.skuId);
     set(row, "withinDays", leafNode.withinDays);
     set(row, "days", leafNode.days);
+    set(row, "minScore", leafNode.minScore);
+    set(row, "state", leafNode.state);
+    set(row, "campaignId", leafNode.campaignId);
     const q = leafNode.customQuery || {};
     set(row, "accountType", leafNode.accountType || q.accountType);
     set(row, "accountPriority", leafNode.accountPriority || q.accountPriority);

@@ -28,7 +28,7 @@ class SegmentQueries:
     clicked_campaign: Callable[[int], Select[Any]]
     #: (since) -> SELECT (customer_id, opened_at) of human opens since then, one row per
     #: message (its first human open)
-    human_opens: Callable[[datetime], Select[Any]]
+    human_opens: Callable[[datetime], Select[Any, Any]]
 
 
 def register(app: Flask, channel: str, queries: SegmentQueries) -> None:

@@ -72,7 +72,7 @@ def human_clickers(campaign_id: int) -> Select[Any]:
     )
 
 
-def human_opens(since: datetime) -> Select[Any]:
+def human_opens(since: datetime) -> Select[int | None, datetime | None]:
     """(customer id, first human open) of the messages a person opened since ``since``."""
     return select(
         EmailMessage.customer_id.label("customer_id"),

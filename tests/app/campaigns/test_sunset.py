@@ -21,7 +21,7 @@ from app.messaging.models import Campaign
 from app.models_base import utcnow
 from blueprints.email import tracking
 from blueprints.email.models import EmailMessage
-from tests.blueprints.email.conftest import call, dev_messages, make_list  # noqa: F401
+from tests.blueprints.email.conftest import dev_messages
 from tests.conftest import csrf_from
 
 API = "/api/sales/marketing"
@@ -161,9 +161,7 @@ def test_sms_campaigns_are_not_sunset(app, manager, audience):
 # --- the report -------------------------------------------------------------------------
 
 
-def test_the_sunset_report_lists_who_since_when_and_why(
-    call, manager, rep, make_user, audience
-):
+def test_the_sunset_report_lists_who_since_when_and_why(call, manager, rep, make_user, audience):
     list_id, quiet, keen = audience
     r = call(manager, "get", f"{API}/sunset")
     assert r.status_code == 200, r.get_json()
@@ -174,8 +172,9 @@ def test_the_sunset_report_lists_who_since_when_and_why(
     assert row["sunsetSince"] is not None and row["lastEngagedAt"] is None
     # the day a customer went sunset is kept by later rescores
     rescore_everyone()
-    assert call(manager, "get", f"{API}/sunset").get_json()["items"][0]["sunsetSince"] == (
-        row["sunsetSince"]
+    assert (
+        call(manager, "get", f"{API}/sunset").get_json()["items"][0]["sunsetSince"]
+        == (row["sunsetSince"])
     )
     # a rep sees their own territory only
     assert call(rep, "get", f"{API}/sunset").get_json()["total"] == 1

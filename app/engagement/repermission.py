@@ -17,6 +17,7 @@ from app.engagement import report
 from app.errors import Invalid
 from app.extensions import db
 from app.messaging import audiences
+from app.messaging import templates as tpl
 from app.messaging.models import Campaign, Template
 from app.models_base import utcnow
 
@@ -43,7 +44,9 @@ def template_html() -> str:
 
 def ensure_template() -> Template:
     """The built-in re-permission template (created on first use, with this server's
-    keep-me address)."""
+    keep-me address). The stock templates are seeded first: they are seeded only while
+    no built-in template exists."""
+    tpl.ensure_defaults()
     found = db.session.scalar(
         select(Template).where(
             Template.type == "email",

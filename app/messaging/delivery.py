@@ -181,6 +181,11 @@ def prepare_campaign(campaign_id: int) -> None:
         if not campaign.recipients_total:  # the list emptied since the campaign was made
             campaign.status = "failed"
             campaign.last_error = f"nobody on the list had an address for {campaign.channel}"
+            if campaign.sunset_skipped:
+                campaign.last_error = (
+                    f"everyone reachable on the list is sunset ({campaign.sunset_skipped}); "
+                    "include sunset customers to send to them"
+                )
             campaign.finished_at = utcnow()
             db.session.commit()
             return

@@ -387,3 +387,35 @@ def test_the_list_builder_offers_both_rules(client, login, manager):
     assert script.status_code == 200
     body = script.get_data(as_text=True)
     assert "Clicked campaign" in body and "did not order" in body
+
+
+def test_the_campaign_page_shows_how_many_sunset_customers_were_skipped(
+    call, client, login, manager, audience
+):
+    list_id, *_ = audience
+    sent = _send(call, manager, _campaign(call, manager, list_id))
+    login(manager)
+    page = client.get(f"/sales/marketing/campaigns/{sent['id']}").get_data(as_text=True)
+    assert 'data-testid="sunset-skipped"' in page
+    assert '<span data-count="sunsetSkipped">1</span>' in page
+
+
+def test_a_campaign_to_sunset_customers_only_says_why_it_failed(
+    call, manager, make_customer, make_list
+):
+    quiet = make_customer("North", name="Quiet", email="q@example.com")
+    _emails(quiet, 10)
+    rescore_everyone()
+    sent = _send(call, manager, _campaign(call, manager, make_list(manager, [quiet])))
+    assert sent["status"] == "failed" and "sunset" in sent["lastError"]
+    assert dev_messages() == []
+
+
+def test_the_re_permission_template_does_not_stop_the_stock_ones(call, manager, audience):
+    from app.messaging.models import Template
+    from app.messaging.templates import DEFAULT_TEMPLATES
+
+    call(manager, "post", f"{API}/sunset/re-permission")
+    names = set(db.session.scalars(select(Template.name).where(Template.is_default.is_(True))))
+    assert {name for name, *_ in DEFAULT_TEMPLATES} < names
+    assert "Do you still want to hear from us?" in names

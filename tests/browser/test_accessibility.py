@@ -74,7 +74,7 @@ def test_main_pages_have_no_serious_accessibility_violations(
     live_server, page, admin, make_customer
 ):
     seeded = _seed(admin, make_customer)
-    public = ["/login", seeded["preferences"], seeded["unsubscribe"]]
+    public = ["/login", seeded["preferences"], seeded["unsubscribe"], "/stay-subscribed"]
     private = [
         "/",
         "/sales/customers",
@@ -86,6 +86,7 @@ def test_main_pages_have_no_serious_accessibility_violations(
         seeded["conversation"],
         "/sales/marketing/templates",
         "/sales/marketing/campaigns",
+        "/sales/marketing/sunset",
         "/users",
         "/sales/import",
         "/settings/brand",

@@ -313,6 +313,10 @@ def test_the_list_form_keeps_a_sunset_policy(client, login, manager):
 
     lst = db.session.scalar(select(EmailList))
     assert (lst.sunset_policy, lst.sunset_min_emails, lst.sunset_days) == ("custom", 5, 60)
+    detail = client.get(r.location).get_data(as_text=True)
+    assert "skipped after 5 emails in 60 days" in detail
+    edit = client.get(f"/sales/marketing/lists/{lst.public_id}/edit").get_data(as_text=True)
+    assert '<option selected value="custom">' in edit and 'value="60"' in edit
 
 
 # --- criteria ---------------------------------------------------------------------------
@@ -419,3 +423,19 @@ def test_the_re_permission_template_does_not_stop_the_stock_ones(call, manager, 
     names = set(db.session.scalars(select(Template.name).where(Template.is_default.is_(True))))
     assert {name for name, *_ in DEFAULT_TEMPLATES} < names
     assert "Do you still want to hear from us?" in names
+
+
+def test_the_list_form_refuses_an_own_rule_without_thresholds(client, login, manager):
+    from blueprints.lists.models import EmailList
+
+    login(manager)
+    page = client.get("/sales/marketing/lists/new").get_data(as_text=True)
+    r = client.post(
+        "/sales/marketing/lists/new",
+        data={"csrf_token": csrf_from(page), "name": "Half a rule", "sunset_policy": "custom"},
+    )
+    assert r.status_code == 422
+    text = r.get_data(as_text=True)
+    assert "Sunset customers" in text and "needs minEmails and days" in text
+    assert 'value="Half a rule"' in text
+    assert db.session.scalar(select(EmailList)) is None

@@ -186,3 +186,23 @@ def test_a_list_nobody_can_get_fails_the_occurrence_with_the_reason(
     assert db.session.scalar(select(func.count()).select_from(Campaign)) == 0
     db.session.refresh(rec)
     assert rec.next_at is not None  # the next one is tried in its turn
+
+
+def test_two_tickers_at_once_the_one_that_loses_the_claim_creates_nothing(
+    manager, audience, make_recurring
+):
+    """The race itself: this ticker read the occurrence as planned, then another one
+    claimed it (its own connection) before this one did."""
+    list_id, _ = audience
+    first = at_utc(soon(30))
+    rec = make_recurring(list_id, starts_at=first.replace(tzinfo=None))
+    row = service.occurrence_row(rec, first)
+    assert row.state == "planned"  # what this ticker has read
+    with db.engine.begin() as other:
+        other.execute(
+            update(RecurringOccurrence)
+            .where(RecurringOccurrence.id == row.id)
+            .values(state="created")
+        )
+    engine.handle(rec, first, datetime.now(UTC))
+    assert _campaigns() == []

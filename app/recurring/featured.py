@@ -58,7 +58,7 @@ def check(data: dict[str, Any] | None) -> FeaturedRule | None:
     return FeaturedRule(rule, count, varietal if rule == "varietal" else None)
 
 
-def _query(rule: FeaturedRule) -> Select[tuple[Sku]]:
+def _query(rule: FeaturedRule) -> Select[Sku]:
     stmt = select(Sku).where(Sku.active.is_(True))
     if rule.rule == "on_special":
         stmt = stmt.where(Sku.special_price.is_not(None), Sku.special_price < Sku.price)

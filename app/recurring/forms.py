@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -53,17 +55,22 @@ class RecurringForm(FlaskForm):
     subject = StringField("Subject (email)", validators=[Optional(), Length(max=300)])
     html = TextAreaField("Message (email HTML)", validators=[Optional(), Length(max=200_000)])
     body = TextAreaField("Text message (SMS)", validators=[Optional(), Length(max=2000)])
-    preset = SelectField("Repeat", choices=list(PRESETS), default="FREQ=WEEKLY;BYDAY=TU")
+    preset = SelectField("Repeat", choices=[], default="FREQ=WEEKLY;BYDAY=TU")
     rule = StringField("Custom RRULE", validators=[Optional(), Length(max=500)])
     start_date = DateField("Starting from", validators=[DataRequired("Give a first date.")])
     time_of_day = TimeField("At", validators=[DataRequired("Give a time of day.")])
     time_zone = StringField("Time zone", validators=[DataRequired(), Length(max=64)])
     send_local_time = BooleanField("At this time in each recipient's own time zone")
-    featured_rule = SelectField("Featured wines", choices=list(FEATURED_RULES), default="")
+    featured_rule = SelectField("Featured wines", choices=[], default="")
     featured_count = IntegerField(
         "How many wines", default=3, validators=[Optional(), NumberRange(min=1, max=12)]
     )
     featured_varietal = StringField("Varietal", validators=[Optional(), Length(max=80)])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.preset.choices = list(PRESETS)
+        self.featured_rule.choices = list(FEATURED_RULES)
 
     def chosen_rule(self) -> str:
         return (self.rule.data or "").strip() if self.preset.data == CUSTOM else self.preset.data

@@ -74,7 +74,7 @@ class Occurrence:
 # --- reading -------------------------------------------------------------------------
 
 
-def visible() -> Select[tuple[RecurringCampaign]]:
+def visible() -> Select[RecurringCampaign]:
     return select(RecurringCampaign).order_by(
         RecurringCampaign.created_at.desc(), RecurringCampaign.id.desc()
     )
@@ -163,9 +163,10 @@ def _starts_at(value: Any, zone_name: str) -> datetime:
     zone first), to the minute."""
     if not isinstance(value, datetime):
         raise Invalid("startsAt is required", {"startsAt": "the first date and time to send"})
-    if value.tzinfo is not None:
-        value = value.astimezone(zones.zone(zone_name)).replace(tzinfo=None)
-    return value.replace(second=0, microsecond=0)
+    when: datetime = value
+    if when.tzinfo is not None:
+        when = when.astimezone(zones.zone(zone_name)).replace(tzinfo=None)
+    return when.replace(second=0, microsecond=0)
 
 
 def _template_pk(public_id: str | None, channel: str) -> int | None:

@@ -78,6 +78,11 @@ def _prepare(form: RecurringForm) -> None:
         form.time_zone.data = zones.user_zone(current_user)
 
 
+def _combine(form: RecurringForm) -> datetime | None:
+    day, clock = form.start_date.data, form.time_of_day.data
+    return datetime.combine(day, clock) if day is not None and clock is not None else None
+
+
 def _spec(form: RecurringForm, new: bool) -> Spec:
     featured = None
     if form.featured_rule.data:
@@ -95,7 +100,7 @@ def _spec(form: RecurringForm, new: bool) -> Spec:
         html=form.html.data or None,
         body=form.body.data or None,
         rule=form.chosen_rule(),
-        starts_at=datetime.combine(form.start_date.data, form.time_of_day.data),
+        starts_at=_combine(form),
         time_zone=form.time_zone.data,
         send_local_time=bool(form.send_local_time.data),
         featured=featured,

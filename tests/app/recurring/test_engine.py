@@ -206,3 +206,12 @@ def test_two_tickers_at_once_the_one_that_loses_the_claim_creates_nothing(
         )
     engine.handle(rec, first, datetime.now(UTC))
     assert _campaigns() == []
+
+
+def test_the_periodic_ticker_runs_the_engine(app, manager, audience, make_recurring):
+    from app import jobs
+
+    list_id, _ = audience
+    make_recurring(list_id, starts_at=soon(30))
+    assert "recurring-campaigns" in jobs.tick(app)
+    assert len(_campaigns()) == 1

@@ -79,7 +79,8 @@ def run_due(now: datetime | None = None) -> int:
             handle(rec, when, now)
             handled += 1
             _advance(rec, when)
-            db.session.refresh(rec)
+            db.session.expire_all()  # deleted or paused meanwhile: a fresh read says so
+            rec = db.session.scalar(select(RecurringCampaign).where(RecurringCampaign.id == rec_id))
     return handled
 
 
@@ -126,6 +127,12 @@ def handle(rec: RecurringCampaign, when: datetime, now: datetime) -> None:
         row.note = exc.text()[:500]
         db.session.commit()
         log.info("recurring %s at %s: %s", rec.public_id, when, row.note)
+        return
+    except Exception as exc:  # a bug must not stop the other recurring campaigns
+        log.exception("recurring %s at %s: campaign not created", rec.public_id, when)
+        db.session.rollback()
+        row.state, row.note = "failed", f"could not create the campaign ({type(exc).__name__})"
+        db.session.commit()
         return
     log.info("recurring %s at %s: campaign %s", rec.public_id, when, campaign.public_id)
 

@@ -215,3 +215,21 @@ def test_the_periodic_ticker_runs_the_engine(app, manager, audience, make_recurr
     make_recurring(list_id, starts_at=soon(30))
     assert "recurring-campaigns" in jobs.tick(app)
     assert len(_campaigns()) == 1
+
+
+def test_an_sms_recurring_campaign_sends_its_text(
+    manager, make_customer, make_list, make_recurring
+):
+    from app.messaging.consent import record
+
+    customer = make_customer(email=None)
+    record("sms", customer.phone, "opted_in", source="test", customer_id=customer.id)
+    list_id = make_list(manager, [customer], name="Texters")
+    make_recurring(
+        list_id, channel="sms", subject=None, html=None, body="Specials are in, {{ customer_name }}"
+    )
+    engine.run_due()
+    [campaign] = _campaigns()
+    assert campaign.channel == "sms" and campaign.body.startswith("Specials are in")
+    start_due_campaigns()
+    assert [m.to for m in dev_messages("sms")] == [customer.phone]

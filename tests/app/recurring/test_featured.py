@@ -120,3 +120,36 @@ def test_a_featured_rule_needs_the_token_in_the_message(audience, make_recurring
     with pytest.raises(Invalid) as caught:
         make_recurring(list_id, html="<p>No place</p>", featured={"rule": "newest"})
     assert "featured_wines" in caught.value.fields["featured.rule"]
+
+
+def test_a_designed_template_with_the_featured_block_fills_itself(
+    call, manager, audience, catalogue, make_recurring
+):
+    """The designer's "Featured wines" block (MJML) saved as a template; a recurring
+    campaign from that template gets the wines in its campaign."""
+    mjml = (
+        "<mjml><mj-body><mj-section><mj-column><mj-text>Hello {{ customer_name }}</mj-text>"
+        "</mj-column></mj-section>"
+        '<mj-section background-color="#ffffff" css-class="featured-wines">'
+        "<mj-column><mj-text>{{ featured_wines }}</mj-text></mj-column></mj-section>"
+        "</mj-body></mjml>"
+    )
+    r = call(
+        manager,
+        "post",
+        "/templates",
+        json={"type": "email", "name": "Weekly", "subject": "Specials", "mjml": mjml},
+    )
+    assert r.status_code == 201, r.get_json()
+    make_recurring(
+        audience[0],
+        subject=None,
+        html=None,
+        template_id=r.get_json()["id"],
+        starts_at=soon(30),
+        featured={"rule": "varietal", "varietal": "Syrah"},
+    )
+    engine.run_due()
+    html = db.session.scalars(select(Campaign)).one().html
+    assert "Crozes-Hermitage" in html and "Volnay" not in html
+    assert "featured_wines" not in html and "Hello {{ customer_name }}" in html

@@ -71,3 +71,17 @@ def test_a_manager_sets_up_weekly_specials_and_skips_and_edits_occurrences(
         if found:
             problems[path] = found
     assert problems == {}
+
+
+def test_the_designer_offers_the_featured_wines_block(live_server, page, manager):
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", manager.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/sales/customers")
+    page.goto(f"{live_server}/sales/marketing/templates")
+    page.click("[data-testid=new-design]")
+    page.wait_for_selector("[data-testid=designer][data-ready=true]")
+    block = page.locator(".gjs-block", has_text="Featured wines")
+    block.wait_for()
+    assert block.is_visible()

@@ -233,3 +233,39 @@ def test_an_sms_recurring_campaign_sends_its_text(
     assert campaign.channel == "sms" and campaign.body.startswith("Specials are in")
     start_due_campaigns()
     assert [m.to for m in dev_messages("sms")] == [customer.phone]
+
+
+def test_two_tickers_in_two_threads_make_one_campaign(
+    app, database_url, manager, audience, make_recurring
+):
+    """Two processes' tickers at the same moment (PostgreSQL: real concurrent sessions)."""
+    import threading
+
+    import pytest
+
+    if not database_url.startswith("postgres"):
+        pytest.skip("concurrent writers need PostgreSQL (SQLite serialises them)")
+    list_id, _ = audience
+    make_recurring(list_id, starts_at=soon(30))
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def tick() -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                engine.run_due()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=tick) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    db.session.expire_all()
+    assert len(_campaigns()) == 1
+    assert db.session.scalar(select(func.count()).select_from(RecurringOccurrence)) == 1

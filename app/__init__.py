@@ -27,6 +27,7 @@ from app import (
     jobs,
     outbound,
     preflight,
+    recurring,
     repday,
     request_guards,
     security,
@@ -105,6 +106,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     channels.init_app(app)
     campaigns.init_app(app)  # after the channels: it serves those that send campaigns
+    recurring.init_app(app)  # after the campaigns: it creates theirs
 
     @app.context_processor
     def navigation() -> dict[str, Any]:

@@ -28,6 +28,11 @@ class SkuForm(FlaskForm):
     price = DecimalField(
         "Unit price", places=2, validators=[InputRequired(), NumberRange(0, 99999999.99)]
     )
+    special_price = DecimalField(
+        "Special price (empty: not on special)",
+        places=2,
+        validators=[Optional(), NumberRange(0, 99999999.99)],
+    )
     active = BooleanField("On sale", default=True)
     external_id = StringField("External id", validators=[Optional(), Length(max=64)])
 

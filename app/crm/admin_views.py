@@ -23,7 +23,7 @@ bp = Blueprint("crm_admin", __name__)
 
 READERS = ("admin", "manager")
 #: the service's field names that the forms call otherwise
-ALIASES = {"externalId": "external_id", "unitPrice": "price"}
+ALIASES = {"externalId": "external_id", "unitPrice": "price", "specialPrice": "special_price"}
 SKUS_PER_PAGE = 50
 
 

@@ -165,6 +165,18 @@ def _price(value: Any) -> Decimal:
     return price
 
 
+def _special_price(value: Any, values: dict[str, Any], current: Sku | None) -> Decimal | None:
+    """A special is a price below the regular one (None: not on special)."""
+    if value is None:
+        return None
+    special = Decimal(str(value)).quantize(Decimal("0.01"))
+    regular = values.get("price", current.price if current is not None else None)
+    if special < 0 or (regular is not None and special >= regular):
+        message = "below the regular price (or null: not on special)"
+        raise Invalid(f"specialPrice: {message}", {"specialPrice": message})
+    return special
+
+
 def _vintage(value: Any) -> int | None:
     if value in (None, ""):
         return None
@@ -189,6 +201,8 @@ def _sku_values(data: dict[str, Any], current: Sku | None) -> dict[str, Any]:
         if data.get("price") is None:
             raise Invalid("unitPrice is required", {"unitPrice": "required"})
         values["price"] = _price(data["price"])
+    if new or "special_price" in data:
+        values["special_price"] = _special_price(data.get("special_price"), values, current)
     if new or "active" in data:
         active = data.get("active", True)
         if not isinstance(active, bool):

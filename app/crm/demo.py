@@ -197,6 +197,11 @@ def load_demo(
     return counts
 
 
+def _special(price: str) -> Decimal:
+    """15% off, to the cent."""
+    return (Decimal(price) * Decimal("0.85")).quantize(Decimal("0.01"))
+
+
 def _create_reference_rows(admin_password: str) -> Refs:
     """Territories, users and SKUs through the ORM (get-or-create by name/email/code)."""
     territories = {t.name: t for t in db.session.scalars(select(Territory))}
@@ -219,7 +224,7 @@ def _create_reference_rows(admin_password: str) -> Refs:
         )
         db.session.add(users[person.email])
     skus = {s.code: s for s in db.session.scalars(select(Sku))}
-    for wine in cat.WINES:
+    for number, wine in enumerate(cat.WINES):
         if wine.code not in skus:
             skus[wine.code] = Sku(
                 code=wine.code,
@@ -229,6 +234,8 @@ def _create_reference_rows(admin_password: str) -> Refs:
                 region=wine.region,
                 vintage=wine.vintage,
                 price=Decimal(wine.price),
+                # one wine in five on special, so the featured "on special" rule has some
+                special_price=_special(wine.price) if number % 5 == 0 else None,
             )
             db.session.add(skus[wine.code])
     db.session.flush()

@@ -104,6 +104,8 @@ class Sku(PublicIdMixin, Model):
     region: Mapped[str | None] = mapped_column(String(120))
     vintage: Mapped[int | None] = mapped_column(Integer)
     price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    #: the price while on special (below ``price``); None when not on special
+    special_price: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True)
     #: the source row last imported into it, while unedited since (app/crm/imports/digests.py)

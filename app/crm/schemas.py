@@ -202,6 +202,7 @@ class SkuOut(OutModel):
     region: str | None
     vintage: int | None
     price: str
+    special_price: str | None = None
     active: bool
 
 
@@ -246,6 +247,9 @@ class SkuCreate(CamelModel):
     region: str | None = Field(default=None, max_length=120)
     vintage: int | None = Field(default=None, ge=1800, le=2200)
     unit_price: Decimal = Field(ge=0, le=Decimal("99999999.99"))
+    special_price: Decimal | None = Field(
+        default=None, ge=0, le=Decimal("99999999.99"), description="the price while on special"
+    )
     active: bool = True
     external_id: str | None = Field(default=None, max_length=64)
 
@@ -258,6 +262,9 @@ class SkuPatch(CamelModel):
     region: str | None = Field(default=None, max_length=120)
     vintage: int | None = Field(default=None, ge=1800, le=2200)
     unit_price: Decimal | None = Field(default=None, ge=0, le=Decimal("99999999.99"))
+    special_price: Decimal | None = Field(
+        default=None, ge=0, le=Decimal("99999999.99"), description="null: not on special"
+    )
     active: bool | None = None
     external_id: str | None = Field(default=None, max_length=64)
 

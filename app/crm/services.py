@@ -302,6 +302,7 @@ def sku_json(s: Sku) -> dict[str, Any]:
         "region": s.region,
         "vintage": s.vintage,
         "price": money(s.price),
+        "specialPrice": money(s.special_price) if s.special_price is not None else None,
         "active": s.active,
     }
 

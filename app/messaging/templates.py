@@ -29,6 +29,11 @@ from app.messaging.models import TEMPLATE_TYPES, Template
 if TYPE_CHECKING:
     from app.auth.models import User
 
+#: Tokens an email may hold that are filled once, when a recurring campaign's occurrence
+#: becomes a campaign (app/recurring/featured.py), not per recipient; elsewhere they
+#: render empty.
+CAMPAIGN_TOKENS = frozenset({"featured_wines"})
+
 _SIGNOFF = "<p>Cheers,<br>{{ rep_name }}</p>"
 
 #: (name, subject, html, sms body) of the templates every installation starts with.
@@ -139,7 +144,7 @@ def prepare_email_parts(
     keys = custom_field_keys(
         token_names(subject, html=False) | token_names(clean, html=True)
     ) | set(extra_keys)
-    keys |= footer.SEND_TOKENS
+    keys |= footer.SEND_TOKENS | CAMPAIGN_TOKENS
     _check(subject, "subject", keys, html=False)
     _check(clean, "html", keys, html=True)
     tags = merge_tags.MergeReport(

@@ -169,6 +169,24 @@ def world(app, api, make_user, make_customer, manager, login) -> World:
     conversations = ok(api(south_rep, "get", "/sms/conversations"), 200)["items"]
     assert conversations, "the South rep's send opened no conversation"
     endpoint, delivery = _outbound_endpoint()
+    recurring = ok(
+        api(
+            manager,
+            "post",
+            "/recurring",
+            json={
+                "name": "Weekly",
+                "channel": "email",
+                "listId": mgr_list,
+                "subject": "Specials",
+                "html": "<p>Specials</p>",
+                "rule": "FREQ=WEEKLY;BYDAY=TU",
+                "startsAt": "2098-12-30T09:00",
+                "timeZone": "UTC",
+            },
+        ),
+        201,
+    )
     return World(
         south_rep=south_rep,
         north_customer=north,
@@ -192,6 +210,9 @@ def world(app, api, make_user, make_customer, manager, login) -> World:
             "name": ["htmx.js"],  # a browser library (app/vendor.py)
             "rep_id": [south_rep.public_id],  # a rep's day
             "topic_id": [_topic()],  # settings: admins only
+            "recurring_id": [recurring["id"]],  # managers and admins only
+            "occurs_at": [recurring["occurrences"][0]["occursAt"]],
+            "choice": ["skip", "unskip"],
         },
     )
 

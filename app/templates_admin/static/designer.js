@@ -128,6 +128,16 @@
       content: wineFeature(null, placeholder)
     };
     editor.Blocks.add("wine-feature", wineBlock);
+    // Filled from the catalogue when a recurring campaign's occurrence is created (the
+    // rule is the recurring campaign's: newest, on special, a varietal).
+    editor.Blocks.add("featured-wines", {
+      label: "Featured wines",
+      category: "Decant",
+      attributes: { "data-testid": "block-featured-wines" },
+      media: wineBlock.media,
+      content: '<mj-section background-color="#ffffff" css-class="featured-wines">' +
+        "<mj-column><mj-text>{{ featured_wines }}</mj-text></mj-column></mj-section>"
+    });
     loadCatalogue(document.getElementById("designer-sku"), function (sku) {
       editor.Blocks.get("wine-feature").set("content", wineFeature(sku, placeholder));
     });

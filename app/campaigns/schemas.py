@@ -17,6 +17,8 @@ CampaignStatus = Literal[
     "draft", "scheduled", "preparing", "sending", "paused", "sent", "cancelled", "failed"
 ]
 RecipientStatus = Literal[STATUSES]  # type: ignore[valid-type]
+#: ``holdoutPercent``: the share of the audience held back (sent nothing) to measure lift
+HoldoutPercent = Field(default=None, ge=0, le=50, strict=True)
 
 
 class ContentFields(CamelModel):
@@ -43,6 +45,7 @@ class CampaignIn(ContentFields):
     name: str | None = Field(default=None, max_length=200)
     scheduled_at: datetime | None = None
     send_local_time: bool = False
+    holdout_percent: int | None = HoldoutPercent
 
     def draft(self) -> Draft:
         return Draft(
@@ -52,6 +55,7 @@ class CampaignIn(ContentFields):
             content=self.content(),
             scheduled_at=self.scheduled_at,
             send_local_time=self.send_local_time,
+            holdout_percent=self.holdout_percent,
         )
 
 
@@ -62,6 +66,7 @@ class CampaignPatch(ContentFields):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     scheduled_at: datetime | None = None
     send_local_time: bool | None = None
+    holdout_percent: int | None = HoldoutPercent
 
     def draft(self) -> Draft:
         return Draft(
@@ -70,6 +75,7 @@ class CampaignPatch(ContentFields):
             content=self.content(),
             scheduled_at=self.scheduled_at,
             send_local_time=self.send_local_time,
+            holdout_percent=self.holdout_percent,
         )
 
 

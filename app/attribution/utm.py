@@ -12,7 +12,7 @@ byte for byte as it was.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import current_app
 
@@ -34,9 +34,9 @@ def add_utm(url: str, parameters: Mapping[str, str]) -> str:
     missing = {name: value for name, value in parameters.items() if name not in written}
     if not missing:
         return url
-    extra = urlencode(missing)
-    query = f"{parts.query}&{extra}" if parts.query else extra
-    return urlunsplit(parts._replace(query=query))
+    head, hash_sign, fragment = url.partition("#")
+    joint = "" if head.endswith(("?", "&")) else "&" if "?" in head else "?"
+    return f"{head}{joint}{urlencode(missing)}{hash_sign}{fragment}"
 
 
 def campaign_parameters(campaign_public_id: str, channel: str) -> dict[str, str]:

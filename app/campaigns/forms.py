@@ -36,7 +36,7 @@ class ComposeForm(FlaskForm):
     holdout_percent = IntegerField(
         "Hold back (% of the audience, 0 to 50) to measure lift",
         default=0,
-        validators=[Optional(), NumberRange(0, 50, "Hold back 0 to 50% of the audience.")],
+        validators=[Optional(), NumberRange(0, 50, "Hold back 0 to 50%% of the audience.")],
     )
 
 

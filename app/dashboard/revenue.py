@@ -28,6 +28,8 @@ from app.dashboard.metrics import Scope
 from app.extensions import db
 from app.messaging.models import Campaign, Template
 
+#: a GROUP BY's SELECT: (id, label, detail, orders, revenue[, bottles])
+Grouped = Select[*tuple[Any, ...]]
 Dimension = Literal["campaign", "template", "rep", "territory", "sku"]
 DIMENSIONS: tuple[str, ...] = get_args(Dimension)
 CENTS = Decimal("0.01")
@@ -58,7 +60,7 @@ def _credited(scope: Scope) -> list[ColumnElement[bool]]:
     return where
 
 
-def _by_campaign(scope: Scope) -> Select[Any]:
+def _by_campaign(scope: Scope) -> Grouped:
     return (
         select(
             Campaign.public_id,
@@ -75,7 +77,7 @@ def _by_campaign(scope: Scope) -> Select[Any]:
     )
 
 
-def _by_template(scope: Scope) -> Select[Any]:
+def _by_template(scope: Scope) -> Grouped:
     return (
         select(
             Template.public_id, Template.name, Template.type, func.count(), func.sum(Order.total)
@@ -89,7 +91,7 @@ def _by_template(scope: Scope) -> Select[Any]:
     )
 
 
-def _by_rep(scope: Scope) -> Select[Any]:
+def _by_rep(scope: Scope) -> Grouped:
     rep = aliased(User)
     seller = func.coalesce(Order.rep_id, Customer.rep_id)
     return (
@@ -103,7 +105,7 @@ def _by_rep(scope: Scope) -> Select[Any]:
     )
 
 
-def _by_territory(scope: Scope) -> Select[Any]:
+def _by_territory(scope: Scope) -> Grouped:
     return (
         select(
             Territory.public_id,
@@ -121,7 +123,7 @@ def _by_territory(scope: Scope) -> Select[Any]:
     )
 
 
-def _by_sku(scope: Scope) -> Select[Any]:
+def _by_sku(scope: Scope) -> Grouped:
     return (
         select(
             Sku.public_id,
@@ -140,7 +142,7 @@ def _by_sku(scope: Scope) -> Select[Any]:
     )
 
 
-QUERIES: dict[str, Callable[[Scope], Select[Any]]] = {
+QUERIES: dict[str, Callable[[Scope], Grouped]] = {
     "campaign": _by_campaign,
     "template": _by_template,
     "rep": _by_rep,

@@ -9,7 +9,7 @@ import io
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from pydantic import Field
@@ -17,13 +17,16 @@ from sqlalchemy import select
 
 from app.api.spec import CamelModel, api, responses
 from app.crm.models import Territory
+from app.dashboard import api as dashboard_api
 from app.dashboard import service
+from app.dashboard import views as dashboard_views
 from app.dashboard.revenue import DIMENSIONS, Dimension, revenue_by
 from app.errors import DomainError, Invalid
 from app.extensions import db
 
-api_bp = Blueprint("revenue_api", __name__, url_prefix="/api/sales/marketing")
-bp = Blueprint("revenue", __name__, url_prefix="/sales/marketing")
+# the dashboard's own blueprints: the same pages, the same access
+api_bp = dashboard_api.bp
+bp = dashboard_views.bp
 
 LABELS = {
     "campaign": "Campaign",
@@ -75,7 +78,7 @@ def _figures() -> dict[str, Any]:
 
 
 @bp.get("/revenue")
-def page() -> ResponseReturnValue:
+def revenue_page() -> ResponseReturnValue:
     territories: list[tuple[str, str]] = []
     if current_user.sees_all_territories:
         territories = [
@@ -100,7 +103,7 @@ def page() -> ResponseReturnValue:
 
 
 @bp.get("/revenue.csv")
-def export() -> ResponseReturnValue:
+def revenue_export() -> ResponseReturnValue:
     try:
         figures = _figures()
     except DomainError as exc:

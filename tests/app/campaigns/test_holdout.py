@@ -226,6 +226,8 @@ def test_the_compose_page_sets_a_holdout_and_keeps_it_on_error(
     assert refused.status_code == 422 and db.session.scalar(select(func.count(Campaign.id))) == 0
     text = refused.get_data(as_text=True)
     assert "Hold back 0 to 50%" in text and 'value="70"' in text
-    saved = client.post(new, data={**data, "holdout_percent": "15"})
+    saved = client.post(new, data={**data, "holdout_percent": "15", "next": "review"})
     assert saved.status_code == 302
     assert db.session.scalar(select(Campaign.holdout_percent)) == 15
+    review = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "About 15% of them held back" in review

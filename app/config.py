@@ -75,6 +75,8 @@ ENV_SETTINGS: dict[str, type] = {
     "ATTRIBUTION_EMAIL_OPEN_DAYS": float,
     "ATTRIBUTION_SMS_CLICK_DAYS": float,
     "ATTRIBUTION_SMS_REPLY_DAYS": float,
+    "TRACKING_UTM": bool,
+    "TRACKING_UTM_SOURCE": str,
     "ENGAGEMENT_WEIGHTS": str,
     "ENGAGEMENT_HALF_LIFE_DAYS": float,
     "ENGAGEMENT_ENGAGED_MIN": float,

@@ -12,6 +12,11 @@ earlier than the touch kind's window (email click 5 days, email open 1 day, SMS 
 ``attributed``; every other one ``influenced``. Cancelled and returned orders earn none.
 Orders carry a date, not a time, so a touch later on the order's own day still counts.
 
+An order that carries UTM data naming a Decant campaign (``utm_campaign`` is the public id
+our tracked links add: :mod:`app.attribution.utm`) is credited to that campaign first
+(kind ``utm``): the visit it came from says so better than any touch. Its touches in
+their windows are then all ``influenced``.
+
 Work is set-based per chunk of customers: one query for their orders, one per touch
 source for their touches, one DELETE and one INSERT of the rows.
 """
@@ -25,10 +30,11 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 
-from app.attribution.models import ATTRIBUTED, INFLUENCED, OrderTouch
+from app.attribution.models import ATTRIBUTED, INFLUENCED, UTM, OrderTouch
 from app.attribution.touches import Touch, TouchSource, sources
 from app.crm.models import Order
 from app.extensions import db
+from app.messaging.models import Campaign
 
 UNCREDITED_STATUSES = ("cancelled", "returned")
 CHUNK = 500
@@ -58,9 +64,9 @@ def attribute_customers(customer_ids: Collection[int]) -> int:
 
 def _attribute_chunk(customer_ids: Sequence[int]) -> int:
     orders = db.session.execute(
-        select(Order.id, Order.customer_id, Order.order_date, Order.status).where(
-            Order.customer_id.in_(customer_ids)
-        )
+        select(
+            Order.id, Order.customer_id, Order.order_date, Order.status, Order.utm_campaign
+        ).where(Order.customer_id.in_(customer_ids))
     ).all()
     db.session.execute(delete(OrderTouch).where(OrderTouch.customer_id.in_(customer_ids)))
     credited = [o for o in orders if o.status not in UNCREDITED_STATUSES]
@@ -68,12 +74,45 @@ def _attribute_chunk(customer_ids: Sequence[int]) -> int:
         return 0
     ends = [_order_end(o.order_date) for o in credited]
     touches = _touches_by_customer(customer_ids, min(ends), max(ends))
+    named = _campaigns_named({o.utm_campaign for o in credited if o.utm_campaign})
     rows: list[dict[str, Any]] = []
     for order, end in zip(credited, ends, strict=True):
-        rows.extend(_rows_for(order.id, order.customer_id, end, touches[order.customer_id]))
+        found = _rows_for(order.id, order.customer_id, end, touches[order.customer_id])
+        utm_campaign = named.get(order.utm_campaign or "")
+        if utm_campaign is not None:
+            found = [{**row, "role": INFLUENCED} for row in found]
+            found.append(_utm_row(order.id, order.customer_id, end, *utm_campaign))
+        rows.extend(found)
     if rows:
         db.session.execute(insert(OrderTouch), rows)
     return len(rows)
+
+
+def _campaigns_named(public_ids: set[str]) -> dict[str, tuple[int, str]]:
+    """The campaigns among ``public_ids`` (an order's ``utm_campaign``): id and channel."""
+    if not public_ids:
+        return {}
+    found = db.session.execute(
+        select(Campaign.public_id, Campaign.id, Campaign.channel).where(
+            Campaign.public_id.in_(sorted(public_ids))
+        )
+    )
+    return {public_id: (pk, channel) for public_id, pk, channel in found}
+
+
+def _utm_row(
+    order_id: int, customer_id: int, end: datetime, campaign_id: int, channel: str
+) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "campaign_id": campaign_id,
+        "channel": channel,
+        "kind": UTM,
+        "message_ref": "",  # the visit, not a message
+        "touched_at": end - timedelta(days=1),  # the order's day
+        "role": ATTRIBUTED,
+    }
 
 
 def _touches_by_customer(

@@ -12,6 +12,8 @@ from app.models_base import UTCDateTime
 
 ATTRIBUTED = "attributed"
 INFLUENCED = "influenced"
+#: the kind of an order's credit when its UTM parameters name the campaign
+UTM = "utm"
 
 
 class OrderTouch(Model):
@@ -34,7 +36,7 @@ class OrderTouch(Model):
         ForeignKey("campaign.id", ondelete="SET NULL"), nullable=True
     )
     channel: Mapped[str] = mapped_column(String(16))
-    kind: Mapped[str] = mapped_column(String(16))  # email_click, email_open, sms_reply...
-    message_ref: Mapped[str] = mapped_column(String(40))  # the message's public id
+    kind: Mapped[str] = mapped_column(String(16))  # email_click, email_open, sms_reply, utm
+    message_ref: Mapped[str] = mapped_column(String(40))  # the message's public id ("": utm)
     touched_at: Mapped[datetime] = mapped_column(UTCDateTime())
     role: Mapped[str] = mapped_column(String(12))

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import distinct, func, select
 
-from app.attribution.models import ATTRIBUTED, OrderTouch
+from app.attribution.models import ATTRIBUTED, UTM, OrderTouch
 from app.crm.models import Order
 from app.extensions import db
 from app.messaging.models import Campaign
@@ -60,6 +60,17 @@ def campaign_revenue(campaign_ids: Collection[int]) -> dict[int, dict[str, Any]]
     return out
 
 
+def _why(credited: OrderTouch | None) -> str | None:
+    if credited is None:
+        return None
+    if credited.kind == UTM:
+        return "the order's UTM parameters (utm_campaign) name the campaign"
+    return (
+        f"last human touch ({credited.kind.replace('_', ' ')}) of the account "
+        "within its window before the order"
+    )
+
+
 def order_attribution(order_id: int) -> dict[str, Any] | None:
     """What an order is credited to and why, for the order's JSON (None: nothing)."""
     rows = db.session.scalars(
@@ -82,18 +93,13 @@ def order_attribution(order_id: int) -> dict[str, Any] | None:
         return {
             "channel": row.channel,
             "kind": row.kind,
-            "messageId": row.message_ref,
+            "messageId": row.message_ref or None,
             "campaignId": campaign_public_ids.get(row.campaign_id) if row.campaign_id else None,
             "touchedAt": row.touched_at.isoformat(),
         }
 
     return {
         "attributedTo": touch(credited) if credited else None,
-        "why": (
-            f"last human touch ({credited.kind.replace('_', ' ')}) of the account "
-            "within its window before the order"
-            if credited
-            else None
-        ),
+        "why": _why(credited),
         "influencedBy": [touch(r) for r in rows if r is not credited],
     }

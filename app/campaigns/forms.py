@@ -7,11 +7,12 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     HiddenField,
+    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 
 class ComposeForm(FlaskForm):
@@ -33,6 +34,11 @@ class ComposeForm(FlaskForm):
     )
     send_local_time = BooleanField("Send at this time in each recipient's own time zone")
     include_sunset = BooleanField("Include sunset customers (a re-permission campaign)")
+    holdout_percent = IntegerField(
+        "Hold back (% of the audience, 0 to 50) to measure lift",
+        default=0,
+        validators=[Optional(), NumberRange(0, 50, "Hold back 0 to 50%% of the audience.")],
+    )
 
 
 class ConfirmSendForm(FlaskForm):

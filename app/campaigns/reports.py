@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, select
 from app.attribution.reports import campaign_revenue
 from app.campaigns import registry, zones
 from app.crm.models import Customer
+from app.experiments import holdout
 from app.extensions import db
 from app.messaging import delivery, outbox
 from app.messaging.models import Campaign
@@ -75,6 +76,9 @@ def campaign_json(campaign: Campaign, *, detail: bool = False) -> dict[str, Any]
         out.update(support.details(campaign))
     # orders credited to the campaign (last human touch) and those it influenced
     out.update(campaign_revenue([campaign.id])[campaign.id])
+    # the share held back and the lift measured against it (None: no holdout)
+    out["holdoutPercent"] = campaign.holdout_percent or 0
+    out["holdout"] = holdout.report(campaign)
     return out
 
 

@@ -17,6 +17,8 @@ CampaignStatus = Literal[
     "draft", "scheduled", "preparing", "sending", "paused", "sent", "cancelled", "failed"
 ]
 RecipientStatus = Literal[STATUSES]  # type: ignore[valid-type]
+#: ``holdoutPercent``: the share of the audience held back (sent nothing) to measure lift
+HoldoutPercent = Field(default=None, ge=0, le=50, strict=True)
 
 
 class ContentFields(CamelModel):
@@ -45,6 +47,7 @@ class CampaignIn(ContentFields):
     send_local_time: bool = False
     #: email: send to sunset customers too (skipped by default; a re-permission campaign)
     include_sunset: bool = False
+    holdout_percent: int | None = HoldoutPercent
 
     def draft(self) -> Draft:
         return Draft(
@@ -55,6 +58,7 @@ class CampaignIn(ContentFields):
             scheduled_at=self.scheduled_at,
             send_local_time=self.send_local_time,
             include_sunset=self.include_sunset,
+            holdout_percent=self.holdout_percent,
         )
 
 
@@ -66,6 +70,7 @@ class CampaignPatch(ContentFields):
     scheduled_at: datetime | None = None
     send_local_time: bool | None = None
     include_sunset: bool | None = None
+    holdout_percent: int | None = HoldoutPercent
 
     def draft(self) -> Draft:
         return Draft(
@@ -75,6 +80,7 @@ class CampaignPatch(ContentFields):
             scheduled_at=self.scheduled_at,
             send_local_time=self.send_local_time,
             include_sunset=self.include_sunset,
+            holdout_percent=self.holdout_percent,
         )
 
 

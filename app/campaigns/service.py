@@ -23,6 +23,7 @@ from app.campaigns.registry import Content
 from app.crm.models import CommunicationPreference
 from app.engagement import sunset
 from app.errors import Conflict, Invalid, NotFound
+from app.experiments import holdout
 from app.extensions import db
 from app.messaging import audiences, delivery
 from app.messaging.models import Campaign
@@ -55,6 +56,8 @@ class Draft:
     send_local_time: bool | None = None
     #: email: send to sunset customers too (a re-permission campaign)
     include_sunset: bool | None = None
+    #: the share of the audience held back to measure lift (0 to 50)
+    holdout_percent: int | None = None
 
 
 # --- reading -------------------------------------------------------------------------
@@ -122,6 +125,7 @@ def create(user: Any, draft: Draft) -> Campaign:
     if not draft.list_id:
         raise Invalid("listId is required", {"listId": "choose a list to send to"})
     scheduled_at = _future(draft.scheduled_at, user)
+    holdout_percent = holdout.checked_percent(draft.holdout_percent) or 0
     columns = support.content(draft.content or Content())
     _members, label = _audience(support.name, draft.list_id, user)
     campaign = Campaign(
@@ -135,6 +139,7 @@ def create(user: Any, draft: Draft) -> Campaign:
         schedule_zone=zones.user_zone(user),
         send_local_time=bool(draft.send_local_time),
         include_sunset=bool(draft.include_sunset),
+        holdout_percent=holdout_percent,
         created_by_id=user.id,
         **columns,
     )
@@ -156,6 +161,7 @@ def update(campaign: Campaign, user: Any, draft: Draft) -> Campaign:
     campaign keeps its (new) time; a past time is refused."""
     _editable(campaign)
     support = registry.require(campaign.channel)
+    holdout_percent = holdout.checked_percent(draft.holdout_percent)
     if draft.channel and draft.channel != campaign.channel:
         raise Invalid("channel is fixed", {"channel": "a campaign's channel cannot change"})
     if draft.scheduled_at is not None:
@@ -173,6 +179,8 @@ def update(campaign: Campaign, user: Any, draft: Draft) -> Campaign:
         campaign.send_local_time = draft.send_local_time
     if draft.include_sunset is not None:
         campaign.include_sunset = draft.include_sunset
+    if holdout_percent is not None:
+        campaign.holdout_percent = holdout_percent
     db.session.commit()
     if campaign.status == "scheduled":
         _enqueue_start(campaign)  # the earlier job sees the changed time and stands down
@@ -205,6 +213,7 @@ def duplicate(campaign: Campaign, user: Any) -> Campaign:
         schedule_zone=zones.user_zone(user),
         send_local_time=campaign.send_local_time,
         include_sunset=campaign.include_sunset,
+        holdout_percent=campaign.holdout_percent,
         created_by_id=user.id,
     )
     db.session.add(copy)
@@ -382,6 +391,7 @@ def _prepare_in_local_time(campaign: Campaign) -> None:
     if db.session.scalar(select(model.id).where(model.campaign_id == campaign.id).limit(1)):
         return  # written already (a retried job)
     assert campaign.scheduled_at is not None
+    members = holdout.hold_back(campaign, members)  # to measure lift
     campaign.recipients_total = channel.materialize(campaign, members)
     for name in recipient_zones(campaign):
         due = zones.wall_clock_in(campaign.scheduled_at, campaign.schedule_zone, name)

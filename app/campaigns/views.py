@@ -136,6 +136,7 @@ def _draft_from(form: ComposeForm) -> service.Draft:
         scheduled_at=when,  # typed in the manager's zone (no offset): the service reads it so
         send_local_time=bool(form.send_local_time.data),
         include_sunset=bool(form.include_sunset.data),
+        holdout_percent=form.holdout_percent.data or 0,
     )
 
 
@@ -204,6 +205,7 @@ def edit(campaign_id: str) -> Any:
         form.scheduled_at.data = shown.replace(tzinfo=None) if shown else None
         form.send_local_time.data = campaign.send_local_time
         form.include_sunset.data = campaign.include_sunset
+        form.holdout_percent.data = campaign.holdout_percent
     elif form.validate_on_submit():
         draft = _draft_from(form)
         try:

@@ -136,6 +136,10 @@ class Order(PublicIdMixin, Model):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), server_default=func.current_timestamp(), onupdate=utcnow
     )
+    #: the UTM parameters of the visit a web order came from (a campaign's tracked link)
+    utm_source: Mapped[str | None] = mapped_column(String(100))
+    utm_medium: Mapped[str | None] = mapped_column(String(100))
+    utm_campaign: Mapped[str | None] = mapped_column(String(100))
 
     customer: Mapped[Customer] = relationship()
     rep: Mapped[User | None] = relationship()

@@ -176,6 +176,9 @@ class OrderOut(OutModel):
     status: str
     total: str
     updated_at: datetime | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
     lines: list[OrderLineOut]
     #: GET /orders/<id> only: the message the order is credited to, and why
     attribution: dict[str, Any] | None = None

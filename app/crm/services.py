@@ -278,6 +278,9 @@ def order_json(o: Order) -> dict[str, Any]:
         "status": o.status,
         "total": money(o.total),
         "updatedAt": o.updated_at.isoformat() if o.updated_at else None,
+        "utmSource": o.utm_source,
+        "utmMedium": o.utm_medium,
+        "utmCampaign": o.utm_campaign,
         "lines": [
             {
                 "skuId": line.sku.public_id,

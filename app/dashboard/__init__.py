@@ -6,7 +6,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from app.dashboard import api, views
+    # revenue_routes adds the revenue breakdown's routes to the dashboard's two blueprints
+    from app.dashboard import api, revenue_routes, views
 
+    assert revenue_routes.bp is views.bp and revenue_routes.api_bp is api.bp
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)

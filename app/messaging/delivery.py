@@ -29,6 +29,7 @@ from sqlalchemy import Select, func, select, update
 
 from app import jobs
 from app.current import app_object
+from app.experiments import holdout
 from app.extensions import db
 from app.messaging import outbox
 from app.messaging.models import Campaign
@@ -177,6 +178,7 @@ def prepare_campaign(campaign_id: int) -> None:
             campaign.last_error = f"audience unavailable: {exc}"
             db.session.commit()
             return
+        customer_ids = holdout.hold_back(campaign, customer_ids)  # to measure lift
         campaign.recipients_total = channel.materialize(campaign, customer_ids)
         if not campaign.recipients_total:  # the list emptied since the campaign was made
             campaign.status = "failed"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
@@ -95,3 +95,5 @@ class Campaign(PublicIdMixin, TimestampMixin, Model):
     sunset_skipped: Mapped[int | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    #: the share of the audience held back to measure lift (app.experiments.holdout)
+    holdout_percent: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))

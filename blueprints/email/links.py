@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from app.attribution import utm
 from app.extensions import db
 from app.messaging import rendering
 from app.messaging.models import Campaign
@@ -25,17 +26,22 @@ from blueprints.email.models import EmailLink, EmailMessage
 
 def campaign_numbers(campaign_id: int, urls: Sequence[str]) -> list[int]:
     """The numbers of ``urls`` among the campaign's stored links, storing (and committing)
-    those it lacks: a campaign keeps a URL's number for good, even if its HTML changes."""
-    for attempt in range(2):
+    those it lacks: a campaign keeps a URL's number for good, even if its HTML changes.
+    What is stored is the destination as sent, UTM parameters added
+    (:func:`campaign_destinations`)."""
+    destinations = campaign_destinations(campaign_id, urls)
+    for attempt in range(3):
         stored = {
             url: number
             for number, url in db.session.execute(
                 select(EmailLink.number, EmailLink.url).where(EmailLink.campaign_id == campaign_id)
             )
         }
-        missing = [url for url in dict.fromkeys(urls) if url not in stored]
+        missing = [url for url in dict.fromkeys(destinations) if url not in stored]
         if not missing:
-            return [stored[url] for url in urls]
+            return [stored[url] for url in destinations]
+        if attempt == 2:
+            break
         after = max(stored.values(), default=-1) + 1
         rows = [
             {"campaign_id": campaign_id, "number": after + k, "url": url}
@@ -48,7 +54,16 @@ def campaign_numbers(campaign_id: int, urls: Sequence[str]) -> list[int]:
             db.session.rollback()
             if attempt:
                 raise
-    return campaign_numbers(campaign_id, urls)
+    raise RuntimeError(f"campaign {campaign_id}'s links could not be stored")
+
+
+def campaign_destinations(campaign_id: int, urls: Sequence[str]) -> list[str]:
+    """Where a campaign's links send the reader: each http(s) URL with the campaign's UTM
+    parameters it lacks (:mod:`app.attribution.utm`)."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        return list(urls)
+    return utm.tag_campaign_links(urls, campaign.public_id, "email")
 
 
 def store_message_links(links: Mapping[int, Sequence[str]]) -> None:

@@ -493,7 +493,9 @@ def build_messages(
                     rendered = render_for(
                         row, campaign.subject or "", campaign.html or "", context, unsubscribe
                     )
-                    own_links[row.id] = rendered.links
+                    own_links[row.id] = tuple(
+                        links.campaign_destinations(campaign.id, rendered.links)
+                    )
                 row._rendered = rendered  # for the activity, not stored on the row
             else:
                 rendered = rendering.RenderedEmail(

@@ -21,7 +21,8 @@ from app.models_base import utcnow
 
 ORDER = Order.__table__
 LINE = OrderLine.__table__
-COMPARED = ["customer_id", "order_date", "status", "rep_id", "total", "external_id"]
+UTM = ("utm_source", "utm_medium", "utm_campaign")
+COMPARED = ["customer_id", "order_date", "status", "rep_id", "total", "external_id", *UTM]
 CENTS = Decimal("0.01")
 MAX_TOTAL = Decimal("999999999999.99")  # what an order's Numeric(14, 2) total holds
 
@@ -33,7 +34,7 @@ def plan(rows: list[Row], user: Actor) -> None:
     )
     engine.fill_targets(
         rows,
-        {"order_date": "order_date", "status": "status"},
+        {"order_date": "order_date", "status": "status", **{name: name for name in UTM}},
         {"status": "delivered"},
         required=("order_date", "status"),
     )

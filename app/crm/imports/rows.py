@@ -35,6 +35,7 @@ Reference = str
 ExternalId = Field(default=None, min_length=1, max_length=EXTERNAL_ID_LENGTH)
 PublicId = Field(default=None, min_length=1, max_length=32)
 RefField = Field(default=None, min_length=1, max_length=254)
+UtmField = Field(default=None, max_length=100)
 
 
 class _Row(CamelModel):
@@ -108,6 +109,16 @@ class OrderRow(_Row):
     status: str | None = Field(default=None, max_length=16)
     rep: Reference | None = RefField
     lines: list[OrderLineRow] | None = Field(default=None, min_length=1, max_length=1000)
+    #: the UTM parameters of the visit a web order came from; an order whose
+    #: ``utmCampaign`` names a Decant campaign is credited to it first
+    utm_source: str | None = UtmField
+    utm_medium: str | None = UtmField
+    utm_campaign: str | None = UtmField
+
+    @field_validator("utm_source", "utm_medium", "utm_campaign")
+    @classmethod
+    def _utm(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None
 
     @field_validator("status")
     @classmethod

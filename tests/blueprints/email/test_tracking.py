@@ -262,8 +262,12 @@ def test_campaign_links_are_numbered_under_the_message_tracking_token(
     links = _links(delivered, "t/c")
     pixel_token = _links(delivered, "t/o")[0].rsplit("/", 1)[1].removesuffix(".gif")
     assert links == [f"/email/t/c/{pixel_token}/0", f"/email/t/c/{pixel_token}/1"]
-    assert client.get(links[1]).headers["Location"] == "https://shop.example/b?x=1"
-    assert client.get(links[0]).headers["Location"] == "https://shop.example/a"
+    b, a = (
+        _sent_to("https://shop.example/b?x=1", message),
+        _sent_to("https://shop.example/a", message),
+    )
+    assert client.get(links[1]).headers["Location"] == b
+    assert client.get(links[0]).headers["Location"] == a
     # Only the message's own links: no third one, no other purpose's token, no forgery.
     assert client.get(f"/email/t/c/{pixel_token}/2").status_code == 404
     unsubscribe_token = _links(delivered, "unsubscribe")[0].rsplit("/", 1)[1]
@@ -280,10 +284,15 @@ def test_campaign_links_are_numbered_under_the_message_tracking_token(
     assert message.click_count == 2
     assert sorted(
         e.url for e in EmailEvent.query.filter_by(message_id=message.id, type="click")
-    ) == [
-        "https://shop.example/a",
-        "https://shop.example/b?x=1",
-    ]
+    ) == [a, b]
+
+
+def _sent_to(url: str, message: EmailMessage) -> str:
+    """Where a campaign's link sends the reader: the URL with the campaign's UTM tags."""
+    campaign = db.session.get(Campaign, message.campaign_id)
+    return f"{url}{'&' if '?' in url else '?'}utm_source=decant&utm_medium=email" + (
+        f"&utm_campaign={campaign.public_id}"
+    )
 
 
 def _campaign_message_links(client, manager, make_customer, make_list, call, html):
@@ -311,8 +320,10 @@ def test_a_click_goes_where_the_sent_link_went_whatever_the_campaign_becomes(
         '<a href="https://other.example/new">New</a><a href="https://shop.example/a">A</a>'
     )
     db.session.commit()
-    assert client.get(links[0]).headers["Location"] == "https://shop.example/a"
-    assert client.get(links[1]).headers["Location"] == "https://shop.example/b?x=1"
+    assert client.get(links[0]).headers["Location"] == _sent_to("https://shop.example/a", message)
+    assert client.get(links[1]).headers["Location"] == _sent_to(
+        "https://shop.example/b?x=1", message
+    )
 
 
 def test_links_of_campaigns_sent_before_links_were_stored_still_resolve(
@@ -339,4 +350,6 @@ def test_a_campaign_rendered_per_recipient_stores_each_messages_links(
     assert EmailLink.query.filter_by(message_id=message.id).count() == 2
     db.session.get(Campaign, message.campaign_id).html = "<p>gone</p>"
     db.session.commit()
-    assert client.get(links[1]).headers["Location"] == "https://shop.example/b?x=1"
+    assert client.get(links[1]).headers["Location"] == _sent_to(
+        "https://shop.example/b?x=1", message
+    )

@@ -6,7 +6,8 @@ A campaign's tracked links send the reader to their destination with ``utm_sourc
 matches an order's ``utm_campaign`` against). On by default; ``TRACKING_UTM=false``
 turns it off. Only http(s) links get them, and a parameter the author already wrote is
 kept as written (its name compared case-insensitively); the rest of the URL is left
-byte for byte as it was.
+byte for byte as it was. Links to Decant's own pages (the preference centre, "keep me
+subscribed") are not a web shop's landing pages and stay untagged.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 
 DEFAULT_SOURCE = "decant"
 #: a campaign's medium on each channel (a channel not named uses its own name)
@@ -51,7 +52,25 @@ def campaign_parameters(campaign_public_id: str, channel: str) -> dict[str, str]
     }
 
 
+def _own_hosts() -> set[str]:
+    """The hosts Decant itself answers on: its public address and the request's."""
+    hosts = {urlsplit(str(current_app.config.get("PUBLIC_BASE_URL") or "")).netloc.lower()}
+    if has_request_context():
+        hosts.add(request.host.lower())
+    return hosts - {""}
+
+
 def tag_campaign_links(urls: Iterable[str], campaign_public_id: str, channel: str) -> list[str]:
     """Each URL as a campaign's tracked link should send the reader on."""
     parameters = campaign_parameters(campaign_public_id, channel)
-    return [add_utm(url, parameters) if parameters else url for url in urls]
+    if not parameters:
+        return list(urls)
+    own = _own_hosts()
+    return [url if _host(url) in own else add_utm(url, parameters) for url in urls]
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:
+        return ""

@@ -96,6 +96,9 @@ class EmailEvent(Model):
     #: made by a machine (a proxy or a scanner), and the rule that said so
     machine: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     machine_reason: Mapped[str | None] = mapped_column(String(24))
+    #: an open a click proved (none was seen yet); the real open, arriving later, takes
+    #: its place (blueprints/email/counters.py)
+    implied: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class EmailLink(Model):

@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app, request
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.crm.models import Activity
 from app.current import app_object
@@ -25,6 +26,7 @@ from app.messaging import footer as email_footer
 from app.messaging import machine_signals, signing
 from app.models_base import utcnow
 from app.signals import message_event
+from blueprints.email import counters
 from blueprints.email.models import EmailEvent, EmailMessage
 
 HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.IGNORECASE)
@@ -140,38 +142,20 @@ def record_engagement(
     """Count an open or click (total + first/last, and apart the human ones), keep the
     event with its human/machine label, note it on the activity.
 
-    Counters are incremented in SQL (``open_count = open_count + 1``), so an open and a
-    click of the same message arriving together cannot overwrite each other's count."""
+    The counters are decided on the message's locked row (:mod:`blueprints.email.counters`),
+    so an open and a click of the same message arriving together count one each."""
     at = at or utcnow()
-    m = EmailMessage
-    human = verdict.human
-    if kind == "open":
-        values: dict[str, Any] = {
-            "open_count": m.open_count + 1,
-            "first_opened_at": func.coalesce(m.first_opened_at, at),
-            "last_opened_at": at,
-        }
-        if human:
-            values["human_open_count"] = m.human_open_count + 1
-            values["first_human_open_at"] = func.coalesce(m.first_human_open_at, at)
-    else:
-        values = {
-            "click_count": m.click_count + 1,
-            "first_clicked_at": func.coalesce(m.first_clicked_at, at),
-            "last_clicked_at": at,
-        }
-        if human:
-            values["human_click_count"] = m.human_click_count + 1
-            values["first_human_click_at"] = func.coalesce(m.first_human_click_at, at)
-        implied = _implied_open(message, human, at)
-        if implied:  # a click proves an open the pixel missed (or only a proxy made)
-            values.update(implied)
-            add_event(message, "open", at=at, source=source, verdict=verdict)
-    db.session.execute(update(m).where(m.id == message.id).values(**values))
-    add_event(message, kind, at=at, url=url, source=source, verdict=verdict)
+    locked = counters.lock(db.session, [message.id]).get(message.id)
+    if locked is None:
+        return
+    counters.apply(locked, kind, at, verdict, source=source, url=url)
+    counters.write(db.session, [locked])
     if kind == "click" and verdict.reason == "burst":
-        _relabel_burst(message, at)
-    db.session.refresh(message)
+        relabel_burst(message.id, at)
+        db.session.refresh(message)
+    else:
+        for name in counters.COUNTER_COLUMNS:
+            set_committed_value(message, name, locked.values[name])
     _note_activity(message)
     db.session.commit()
     message_event.send(
@@ -183,33 +167,18 @@ def record_engagement(
             "url": url,
             "source": source,
             "customerId": message.customer_id,
-            "human": human,
+            "human": verdict.human,
             "machineReason": verdict.reason,
         },
     )
 
 
-def _implied_open(message: EmailMessage, human: bool, at: datetime) -> dict[str, Any]:
-    """A click proves an open: when none was seen yet (or, for a person's click, no
-    human one), the counters of one more open, else nothing."""
-    m = EmailMessage
-    values: dict[str, Any] = {}
-    if human and not message.human_open_count:
-        values["human_open_count"] = m.human_open_count + 1
-        values["first_human_open_at"] = func.coalesce(m.first_human_open_at, at)
-    if values or not message.open_count:
-        values["open_count"] = m.open_count + 1
-        values["first_opened_at"] = func.coalesce(m.first_opened_at, at)
-        values["last_opened_at"] = at
-    return values
-
-
-def _relabel_burst(message: EmailMessage, at: datetime) -> None:
+def relabel_burst(message_id: int, at: datetime) -> None:
     """The clicks just before a burst was recognised were part of it: machine too."""
     window = timedelta(seconds=machine_signals.Rules.from_config(current_app.config).burst_seconds)
     earlier = db.session.scalars(
         select(EmailEvent.id).where(
-            EmailEvent.message_id == message.id,
+            EmailEvent.message_id == message_id,
             EmailEvent.type == "click",
             EmailEvent.machine.is_(False),
             EmailEvent.occurred_at >= at - window,
@@ -225,7 +194,7 @@ def _relabel_burst(message: EmailMessage, at: datetime) -> None:
     m = EmailMessage
     db.session.execute(
         update(m)
-        .where(m.id == message.id)
+        .where(m.id == message_id)
         .values(
             human_click_count=case(
                 (m.human_click_count > len(earlier), m.human_click_count - len(earlier)), else_=0

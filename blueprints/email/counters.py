@@ -73,6 +73,10 @@ def lock(session: Session, message_ids: Iterable[int]) -> dict[int, Counters]:
     ids = sorted(set(message_ids))
     if not ids:
         return {}
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks and reads outside a transaction: a first write takes
+        # its one writer's lock, so nobody changes the rows between our read and write
+        session.execute(update(M).where(M.id.in_(ids)).values(id=M.id))
     columns = [getattr(M, name) for name in (*COUNTER_COLUMNS, *CONTEXT_COLUMNS)]
     rows = session.execute(
         select(M.id, *columns).where(M.id.in_(ids)).order_by(M.id).with_for_update()

@@ -145,7 +145,8 @@ def record_engagement(
     The counters are decided on the message's locked row (:mod:`blueprints.email.counters`),
     so an open and a click of the same message arriving together count one each."""
     at = at or utcnow()
-    locked = counters.lock(db.session, [message.id]).get(message.id)
+    opens = [message.id] if kind == "open" else []
+    locked = counters.lock(db.session, [message.id], opens=opens).get(message.id)
     if locked is None:
         return
     counters.apply(locked, kind, at, verdict, source=source, url=url)
@@ -157,16 +158,17 @@ def record_engagement(
         for name in counters.COUNTER_COLUMNS:
             set_committed_value(message, name, locked.values[name])
     _note_activity(message)
+    public_id, customer_id = message.public_id, message.customer_id  # not reloaded after
     db.session.commit()
     message_event.send(
         app_object(),
         channel="email",
-        message_id=message.public_id,
+        message_id=public_id,
         event=kind,
         data={
             "url": url,
             "source": source,
-            "customerId": message.customer_id,
+            "customerId": customer_id,
             "human": verdict.human,
             "machineReason": verdict.reason,
         },
@@ -278,16 +280,21 @@ def _note_activity(message: EmailMessage) -> None:
     activity = db.session.get(Activity, message.activity_id)
     if activity is None:
         return
+    activity.notes = activity_notes(
+        message.open_count, message.first_opened_at, message.click_count, message.last_clicked_at
+    )
+
+
+def activity_notes(
+    opens: int, first_opened_at: datetime | None, clicks: int, last_clicked_at: datetime | None
+) -> str | None:
+    """What a message's activity says of its opens and clicks."""
     parts = []
-    if message.open_count:
-        parts.append(
-            f"Opened {message.open_count}× (first {message.first_opened_at:%Y-%m-%d %H:%M} UTC)"
-        )
-    if message.click_count:
-        parts.append(
-            f"clicked {message.click_count}× (last {message.last_clicked_at:%Y-%m-%d %H:%M} UTC)"
-        )
-    activity.notes = ", ".join(parts) or None
+    if opens and first_opened_at:
+        parts.append(f"Opened {opens}× (first {first_opened_at:%Y-%m-%d %H:%M} UTC)")
+    if clicks and last_clicked_at:
+        parts.append(f"clicked {clicks}× (last {last_clicked_at:%Y-%m-%d %H:%M} UTC)")
+    return ", ".join(parts) or None
 
 
 def find_message(our_id: str | None, provider_id: str | None, email: str | None):

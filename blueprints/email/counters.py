@@ -45,8 +45,9 @@ COUNTER_COLUMNS = (
     "first_human_click_at",
     "delivered_at",
 )
-#: read with the counters, not written: what the click rules need
-CONTEXT_COLUMNS = ("campaign_id", "sent_at")
+#: read with the counters, not written: what the click rules, the activity note and the
+#: ``message_event`` signal need
+CONTEXT_COLUMNS = ("campaign_id", "sent_at", "public_id", "customer_id", "activity_id")
 
 
 @dataclass

@@ -31,10 +31,10 @@ def _message(purpose: str, token: str) -> tuple[EmailMessage, object]:
 @bp.get("/t/o/<token>.gif")
 @public
 def open_pixel(token: str):
-    message, _ = tracking.message_from_token("open", token)
-    if message is not None:
-        verdict = tracking.request_verdict("open", message)
-        tracking.record_engagement(message, "open", verdict=verdict)
+    message_id, _ = tracking.message_id_from_token("open", token)
+    if message_id is not None:  # nothing loaded but the counters (the hot path)
+        verdict = tracking.request_verdict("open", None)
+        tracking.record_engagement(message_id, "open", verdict=verdict)
     return (
         tracking.PIXEL_GIF,
         200,

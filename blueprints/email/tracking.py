@@ -115,6 +115,14 @@ def insert_before_body_end(body: str, extra: str) -> str:
 
 
 def message_from_token(purpose: str, token: str) -> tuple[EmailMessage | None, Any]:
+    message_id, payload = message_id_from_token(purpose, token)
+    if message_id is None:
+        return None, None
+    return db.session.get(EmailMessage, message_id), payload
+
+
+def message_id_from_token(purpose: str, token: str) -> tuple[int | None, Any]:
+    """The message id a token signs (not looked up), and its payload."""
     payload = signing.unsign(purpose, token)
     if payload is None:
         return None, None
@@ -127,52 +135,66 @@ def message_from_token(purpose: str, token: str) -> tuple[EmailMessage | None, A
         return None, None
     if not 0 < message_id < 2**31:  # the id column is a 32-bit integer on PostgreSQL
         return None, None
-    return db.session.get(EmailMessage, message_id), payload
+    return message_id, payload
 
 
 def record_engagement(
-    message: EmailMessage,
+    message: EmailMessage | int,
     kind: str,
     *,
     at: datetime | None = None,
     url: str | None = None,
     source: str = "tracking",
     verdict: machine_signals.Verdict = machine_signals.HUMAN,
-) -> None:
+) -> bool:
     """Count an open or click (total + first/last, and apart the human ones), keep the
-    event with its human/machine label, note it on the activity.
+    event with its human/machine label, note it on the activity; False when there is no
+    such message. ``message``: the message, or only its id (the open pixel loads nothing
+    else: it is the hot path after a big send).
 
     The counters are decided on the message's locked row (:mod:`blueprints.email.counters`),
     so an open and a click of the same message arriving together count one each."""
     at = at or utcnow()
-    opens = [message.id] if kind == "open" else []
-    locked = counters.lock(db.session, [message.id], opens=opens).get(message.id)
+    message_id = message if isinstance(message, int) else message.id
+    opens = [message_id] if kind == "open" else []
+    locked = counters.lock(db.session, [message_id], opens=opens).get(message_id)
     if locked is None:
-        return
+        return False
     counters.apply(locked, kind, at, verdict, source=source, url=url)
     counters.write(db.session, [locked])
+    values = locked.values
     if kind == "click" and verdict.reason == "burst":
-        relabel_burst(message.id, at)
-        db.session.refresh(message)
-    else:
+        relabel_burst(message_id, at)
+        if isinstance(message, EmailMessage):
+            db.session.refresh(message)
+    elif isinstance(message, EmailMessage):
         for name in counters.COUNTER_COLUMNS:
-            set_committed_value(message, name, locked.values[name])
-    _note_activity(message)
-    public_id, customer_id = message.public_id, message.customer_id  # not reloaded after
+            set_committed_value(message, name, values[name])
+    if values["activity_id"] is not None:
+        notes = activity_notes(
+            values["open_count"],
+            values["first_opened_at"],
+            values["click_count"],
+            values["last_clicked_at"],
+        )
+        db.session.execute(
+            update(Activity).where(Activity.id == values["activity_id"]).values(notes=notes)
+        )
     db.session.commit()
     message_event.send(
         app_object(),
         channel="email",
-        message_id=public_id,
+        message_id=values["public_id"],
         event=kind,
         data={
             "url": url,
             "source": source,
-            "customerId": customer_id,
+            "customerId": values["customer_id"],
             "human": verdict.human,
             "machineReason": verdict.reason,
         },
     )
+    return True
 
 
 def relabel_burst(message_id: int, at: datetime) -> None:
@@ -209,12 +231,12 @@ def relabel_burst(message_id: int, at: datetime) -> None:
 
 
 def request_verdict(
-    kind: str, message: EmailMessage, url: str | None = None
+    kind: str, message: EmailMessage | None, url: str | None = None
 ) -> machine_signals.Verdict:
     """Human or machine, for an open pixel or click redirect being answered now."""
     rules = machine_signals.Rules.from_config(current_app.config)
     method, agent, ip = request.method, request.user_agent.string, request.remote_addr
-    if kind == "open":
+    if kind == "open" or message is None:
         return machine_signals.classify_open(method=method, user_agent=agent, ip=ip, rules=rules)
     left, earlier = click_context(message)
     return machine_signals.classify_click(
@@ -271,17 +293,6 @@ def add_event(
             machine=not verdict.human,
             machine_reason=verdict.reason,
         )
-    )
-
-
-def _note_activity(message: EmailMessage) -> None:
-    if message.activity_id is None:
-        return
-    activity = db.session.get(Activity, message.activity_id)
-    if activity is None:
-        return
-    activity.notes = activity_notes(
-        message.open_count, message.first_opened_at, message.click_count, message.last_clicked_at
     )
 
 

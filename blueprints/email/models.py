@@ -38,6 +38,7 @@ class EmailMessage(PublicIdMixin, OutboxMixin, Model):
     __table_args__ = (
         Index("ix_email_message_campaign_status", "campaign_id", "status"),
         Index("ix_email_message_updated_id", "updated_at", "id"),  # read-back
+        Index("ix_email_message_sent_at", "sent_at"),  # the dashboard's period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -164,24 +164,28 @@ def _insert_new(
             {"id": event_id, "kind": events[event_id][0][:40], "payload": events[event_id][1]}
             for event_id in ordered
         ]
-        return connection.execute(
-            _INSERT_JSON, {"provider": provider, "now": now, "rows": json.dumps(rows)}
-        ).all()
-    return connection.execute(
-        _insert_if_new(connection).returning(EVENTS.c.id, EVENTS.c.event_id),
-        [
-            {
-                "provider": provider,
-                "event_id": event_id,
-                "kind": events[event_id][0][:40],
-                "payload": events[event_id][1],
-                "received_at": now,
-                "status": "pending",
-                "attempts": 1,
-            }
-            for event_id in ordered
-        ],
-    ).all()
+        return list(
+            connection.execute(
+                _INSERT_JSON, {"provider": provider, "now": now, "rows": json.dumps(rows)}
+            )
+        )
+    return list(
+        connection.execute(
+            _insert_if_new(connection).returning(EVENTS.c.id, EVENTS.c.event_id),
+            [
+                {
+                    "provider": provider,
+                    "event_id": event_id,
+                    "kind": events[event_id][0][:40],
+                    "payload": events[event_id][1],
+                    "received_at": now,
+                    "status": "pending",
+                    "attempts": 1,
+                }
+                for event_id in ordered
+            ],
+        )
+    )
 
 
 def retry(row_id: int) -> bool:

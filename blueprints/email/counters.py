@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
-from sqlalchemy.orm import Session
 
 from app.crm.imports.engine import in_values
+from app.extensions import db
 from app.messaging.machine_signals import Verdict
 from app.models_base import utcnow
 from blueprints.email.models import EmailEvent, EmailMessage
@@ -71,20 +71,18 @@ class Counters:
     changed: bool = False
 
 
-def lock(
-    session: Session, message_ids: Iterable[int], *, opens: Iterable[int] = ()
-) -> dict[int, Counters]:
+def lock(message_ids: Iterable[int], *, opens: Iterable[int] = ()) -> dict[int, Counters]:
     """Lock the messages' rows (id order) and read their counters, and the implied opens
     of those among ``opens`` (the messages an open is about to be applied to)."""
     ids = sorted(set(message_ids))
     if not ids:
         return {}
-    if session.get_bind().dialect.name == "sqlite":
+    if db.session.get_bind().dialect.name == "sqlite":
         # SQLite has no row locks and reads outside a transaction: a first write takes
         # its one writer's lock, so nobody changes the rows between our read and write
-        session.execute(update(M).where(in_values(M.id, ids)).values(id=M.id))
+        db.session.execute(update(M).where(in_values(M.id, ids)).values(id=M.id))
     columns = [getattr(M, name) for name in (*COUNTER_COLUMNS, *CONTEXT_COLUMNS)]
-    result = session.execute(
+    result = db.session.execute(
         select(M.id, *columns).where(in_values(M.id, ids)).order_by(M.id).with_for_update()
     )
     names = list(result.keys())[1:]
@@ -93,7 +91,7 @@ def lock(
     opened = sorted({i for i in opens if i in found and found[i].values["open_count"]})
     if not opened:
         return found
-    implied = session.execute(
+    implied = db.session.execute(
         select(EmailEvent.message_id, EmailEvent.id, EmailEvent.machine)
         .where(
             in_values(EmailEvent.message_id, opened),
@@ -261,8 +259,10 @@ _COLUMN_TYPES = {
     "updated_at": "timestamptz",
     **{name: "integer" if name.endswith("_count") else "timestamptz" for name in COUNTER_COLUMNS},
 }
-_NEW_EVENT = ("message_id", "campaign_id", "type", "occurred_at", "url", "source", "machine")
-_NEW_EVENT += ("machine_reason", "implied")
+_NEW_EVENT = (
+    "message_id", "campaign_id", "type", "occurred_at", "url", "source", "machine",
+    "machine_reason", "implied",
+)  # fmt: skip
 _REPLACED = ("event_id", "occurred_at", "source", "machine", "machine_reason", "implied")
 _COUNTERS = ("id", "updated_at", *COUNTER_COLUMNS)
 
@@ -287,14 +287,14 @@ _WRITE_PG = text(
 )
 
 
-def write(session: Session, all_counters: Sequence[Counters]) -> int:
+def write(all_counters: Sequence[Counters]) -> int:
     """Store the changed counters (rows still locked), the new events and the implied
     opens that real ones replaced; how many events were inserted."""
     changed = [c for c in all_counters if c.changed]
     if not changed:
         return 0
     now = utcnow()
-    connection = session.connection()
+    connection = db.session.connection()
     counters = [
         {"id": c.message_id, "updated_at": now} | {name: c.values[name] for name in COUNTER_COLUMNS}
         for c in changed

@@ -45,16 +45,16 @@ def on_webhook_batch(
     mine = [(row_id, data) for row_id, kind, data in events if kind in BATCHED]
     if not mine:
         return []
-    found = _messages([data for _, data in mine])
+    found = _messages([data for _row_id, data in mine])
     todo: dict[int, list[tuple[datetime, int, str, dict[str, Any]]]] = defaultdict(list)
-    for _, data in mine:
+    for _row_id, data in mine:
         message = found.get(_key(data))
         if message is not None:  # an event of a message we do not know changes nothing
             kind = str(data["type"])
             todo[message.id].append((when(data.get("occurredAt")), _ORDER[kind], kind, data))
     if todo:
         _apply(todo, {m.id: m for m in found.values()})
-    return [row_id for row_id, _ in mine]
+    return [row_id for row_id, _data in mine]
 
 
 def _key(data: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
@@ -70,7 +70,6 @@ def _messages(events: list[dict[str, Any]]) -> dict[tuple[str | None, ...], Any]
     """The message of each event, as :func:`blueprints.email.tracking.find_message` finds
     it (our metadata id first, else the provider's id and the address), in two queries."""
     columns = (M.id, M.public_id, M.provider_message_id, M.to_address, M.customer_id)
-    columns += (M.activity_id,)
     ours = {data.get("ourMessageId") for data in events} - {None}
     by_ours = {}
     if ours:
@@ -87,7 +86,7 @@ def _messages(events: list[dict[str, Any]]) -> dict[tuple[str | None, ...], Any]
         ).all()
         for row in rows:
             by_theirs[row.provider_message_id].append(row)
-    found = {}
+    found: dict[tuple[str | None, ...], Any] = {}
     for key in keys:
         our_id, their_id, email = key
         if our_id in by_ours:
@@ -104,11 +103,11 @@ def _apply(
 ) -> None:
     rules = machine_signals.Rules.from_config(current_app.config)
     opens = [i for i, events in todo.items() if any(kind == "open" for *_, kind, _ in events)]
-    locked = counters.lock(db.session, todo, opens=opens)
+    locked = counters.lock(todo, opens=opens)
     earlier = _recent_clicks(todo)
     announced: list[dict[str, Any]] = []
     bursts: list[tuple[int, datetime]] = []
-    opens: dict[tuple[bool, Any, Any], machine_signals.Verdict] = {}
+    open_verdicts: dict[tuple[bool, Any, Any], machine_signals.Verdict] = {}
     for message_id in sorted(locked):
         state = locked[message_id]
         clicks = earlier.get(message_id, [])
@@ -117,14 +116,14 @@ def _apply(
             verdict = machine_signals.HUMAN
             if kind == "open":
                 seen = (bool(data.get("machine")), data.get("userAgent"), data.get("ip"))
-                if seen not in opens:  # a batch's opens come from a few agents and networks
-                    opens[seen] = machine_signals.classify_open(
+                if seen not in open_verdicts:  # a batch's opens come from a few agents and networks
+                    open_verdicts[seen] = machine_signals.classify_open(
                         provider_machine_flag=seen[0],
                         user_agent=seen[1],
                         ip=seen[2],
                         rules=rules,
                     )
-                verdict = opens[seen]
+                verdict = open_verdicts[seen]
             elif kind == "click":
                 left = state.values["delivered_at"] or state.values["sent_at"]
                 window = at - timedelta(minutes=1)
@@ -153,7 +152,7 @@ def _apply(
                     "data": {"source": source, "customerId": message.customer_id, **extra},
                 }
             )
-    counters.write(db.session, list(locked.values()))
+    counters.write(list(locked.values()))
     for message_id, at in bursts:  # a scanner's burst: rare, one message at a time
         relabel_burst(message_id, at)
     _note_activities([messages[i] for i in locked if messages[i].activity_id])

@@ -157,11 +157,11 @@ def record_engagement(
     at = at or utcnow()
     message_id = message if isinstance(message, int) else message.id
     opens = [message_id] if kind == "open" else []
-    locked = counters.lock(db.session, [message_id], opens=opens).get(message_id)
+    locked = counters.lock([message_id], opens=opens).get(message_id)
     if locked is None:
         return False
     counters.apply(locked, kind, at, verdict, source=source, url=url)
-    counters.write(db.session, [locked])
+    counters.write([locked])
     values = locked.values
     if kind == "click" and verdict.reason == "burst":
         relabel_burst(message_id, at)

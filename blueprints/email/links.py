@@ -77,25 +77,30 @@ def resolve(message: EmailMessage, number: int) -> str | None:
     """The URL behind link ``number`` of ``message``: its own stored link, else its
     campaign's; for a campaign prepared before links were stored (none stored), the
     link its template numbers so (:func:`legacy_campaign_link`)."""
+    return resolve_by_id(message.id, message.campaign_id, number)
+
+
+def resolve_by_id(message_id: int, campaign_id: int | None, number: int) -> str | None:
+    """:func:`resolve` for a message known by its id and its campaign's."""
     if not 0 <= number < 2**31:  # the number column is a 32-bit integer on PostgreSQL
         return None
-    mine = EmailLink.message_id == message.id
-    if message.campaign_id is not None:  # its own link or its campaign's, in one query
-        mine = or_(mine, EmailLink.campaign_id == message.campaign_id)
+    mine = EmailLink.message_id == message_id
+    if campaign_id is not None:  # its own link or its campaign's, in one query
+        mine = or_(mine, EmailLink.campaign_id == campaign_id)
     found = db.session.execute(
         select(EmailLink.url, EmailLink.message_id).where(mine, EmailLink.number == number)
     ).all()
     own = next((url for url, owner in found if owner is not None), None)
-    if own is not None or message.campaign_id is None:
+    if own is not None or campaign_id is None:
         return own
     if found:
         return str(found[0].url)
     stored = db.session.scalar(
-        select(EmailLink.id).where(EmailLink.campaign_id == message.campaign_id).limit(1)
+        select(EmailLink.id).where(EmailLink.campaign_id == campaign_id).limit(1)
     )
     if stored is not None:
         return None
-    return legacy_campaign_link(message.campaign_id, number)
+    return legacy_campaign_link(campaign_id, number)
 
 
 def legacy_campaign_link(campaign_id: int, number: int) -> str | None:

@@ -146,18 +146,21 @@ def record_engagement(
     url: str | None = None,
     source: str = "tracking",
     verdict: machine_signals.Verdict = machine_signals.HUMAN,
+    locked: counters.Counters | None = None,
 ) -> bool:
     """Count an open or click (total + first/last, and apart the human ones), keep the
     event with its human/machine label, note it on the activity; False when there is no
-    such message. ``message``: the message, or only its id (the open pixel loads nothing
-    else: it is the hot path after a big send).
+    such message. ``message``: the message, or only its id (the pixel and the redirect
+    load nothing else: they are the hot path after a big send); ``locked``: its counters,
+    when the caller locked them already (:func:`lock_for_click`).
 
     The counters are decided on the message's locked row (:mod:`blueprints.email.counters`),
     so an open and a click of the same message arriving together count one each."""
     at = at or utcnow()
     message_id = message if isinstance(message, int) else message.id
-    opens = [message_id] if kind == "open" else []
-    locked = counters.lock([message_id], opens=opens).get(message_id)
+    if locked is None:
+        opens = [message_id] if kind == "open" else []
+        locked = counters.lock([message_id], opens=opens).get(message_id)
     if locked is None:
         return False
     counters.apply(locked, kind, at, verdict, source=source, url=url)
@@ -251,22 +254,52 @@ def request_verdict(
     )
 
 
+def lock_for_click(message_id: int) -> counters.Counters | None:
+    """The message's counters, locked, before its click is resolved and judged (None:
+    no such message): the redirect reads the campaign and the send time from them
+    instead of loading the message."""
+    return counters.lock([message_id]).get(message_id)
+
+
+def click_verdict(locked: counters.Counters, url: str) -> machine_signals.Verdict:
+    """:func:`request_verdict` of a click on a locked message; its earlier clicks are read
+    only when it has some."""
+    v = locked.values
+    left = v["delivered_at"] or v["sent_at"]
+    earlier: list[tuple[str, datetime]] = []
+    if v["click_count"]:
+        _, earlier = _recent_clicks(locked.message_id, utcnow())
+    return machine_signals.classify_click(
+        url=url,
+        at=utcnow(),
+        sent_at=_aware(left) if left else None,
+        earlier_clicks=earlier,
+        method=request.method,
+        user_agent=request.user_agent.string,
+        ip=request.remote_addr,
+        rules=machine_signals.Rules.from_config(current_app.config),
+    )
+
+
 def click_context(
     message: EmailMessage, at: datetime | None = None
 ) -> tuple[datetime | None, list[tuple[str, datetime]]]:
     """What the click rules need about a click at ``at`` (now): when the message left
     (delivered, else sent) and its clicks of the minute before, (url, at)."""
-    at = at or utcnow()
+    left = message.delivered_at or message.sent_at
+    return (_aware(left) if left else None), _recent_clicks(message.id, at or utcnow())[1]
+
+
+def _recent_clicks(message_id: int, at: datetime) -> tuple[None, list[tuple[str, datetime]]]:
     rows = db.session.execute(
         select(EmailEvent.url, EmailEvent.occurred_at).where(
-            EmailEvent.message_id == message.id,
+            EmailEvent.message_id == message_id,
             EmailEvent.type == "click",
             EmailEvent.occurred_at >= at - timedelta(minutes=1),
             EmailEvent.occurred_at <= at,
         )
     ).all()
-    left = message.delivered_at or message.sent_at
-    return (_aware(left) if left else None), [(url or "", _aware(when)) for url, when in rows]
+    return None, [(url or "", _aware(when)) for url, when in rows]
 
 
 def _aware(value: datetime) -> datetime:

@@ -60,10 +60,11 @@ WEBHOOK = "/api/sales/marketing/webhooks/sendgrid"
 
 def start_gunicorn(env: dict[str, str], port: int, wait: float = 180) -> subprocess.Popen:
     """gunicorn 2 gthread workers x 4 threads (as bench/load.py), given ``wait`` seconds
-    to answer: a loaded machine takes more than load.py's 30 to import the app twice."""
+    to answer: a loaded machine takes more than load.py's 30 to import the app twice;
+    a worker's heartbeat may wait 120 s (not 30) before it is killed as stuck."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4",
-         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120", "wsgi:app"],
         cwd=ROOT,
         env=env,
     )  # fmt: skip
@@ -96,7 +97,10 @@ def timed(count: int, threads: int, call: Any) -> dict[str, Any]:
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
         started = time.perf_counter()
-        problem = call(session, i)
+        try:
+            problem = call(session, i)
+        except requests.RequestException as exc:  # counted, never a crash of the bench
+            problem = f"{type(exc).__name__}: {exc}"[:200]
         elapsed = time.perf_counter() - started
         with lock:
             latencies.append(elapsed)

@@ -59,7 +59,7 @@ FILLED = (
 
 DIALECT = {
     "postgresql": {
-        "series": "WITH s AS (SELECT generate_series(1, {n}) AS g)",
+        "series": "WITH s AS (SELECT generate_series(1::bigint, {n}) AS g)",
         "day": "(CURRENT_DATE - ({e})::int)",
         "ts": "(now() - make_interval(secs => ({e})))",
         "true": "true",
@@ -303,6 +303,8 @@ def main() -> None:
     parser.add_argument("--touches", type=int, default=2_000_000)
     parser.add_argument("--databases", default="postgresql,sqlite")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--sqlite-file", type=Path, default=SQLITE_FILE)
+    parser.add_argument("--results-key", default="attribution")
     args = parser.parse_args()
     args.customers = max(ATTRIBUTION_CUSTOMERS, min(args.customers, 1_000_000))
     args.orders = max(1000, min(args.orders, 10_000_000))
@@ -319,8 +321,9 @@ def main() -> None:
             if not url.startswith("postgres"):
                 raise SystemExit("set BENCH_DATABASE_URL to a PostgreSQL database (rebuilt)")
         else:
-            SQLITE_FILE.unlink(missing_ok=True)
-            url = f"sqlite:///{SQLITE_FILE}"
+            args.sqlite_file = args.sqlite_file.resolve()
+            args.sqlite_file.unlink(missing_ok=True)
+            url = f"sqlite:///{args.sqlite_file}"
         print(f"{dialect}: building", flush=True)
         started = time.perf_counter()
         took = build(url, dialect, args)
@@ -336,7 +339,7 @@ def main() -> None:
             results[dialect] = {"build_seconds": took, "cases": measure(args.repeat)}
     print(json.dumps(results, indent=2))
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    existing["attribution"] = results
+    existing[args.results_key] = results
     RESULTS.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
 
 

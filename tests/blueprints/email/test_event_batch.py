@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
+from app.crm.models import Activity
 from app.extensions import db
 from app.messaging.consent import is_suppressed
 from app.models_base import utcnow
@@ -90,7 +91,7 @@ def test_open_and_click_batches_side_by_side_count_each_once(app):
     assert _counts(ids) == [(1, 1, 1, 0, 1)] * len(ids)
 
 
-def test_a_batch_applies_every_kind_once_and_a_replay_nothing(client, sent):
+def test_a_batch_applies_every_kind_once_and_a_replay_nothing(client, sent, caplog):
     (other,) = _messages(1)
     now = int(time.time()) - 120
     events = [
@@ -104,9 +105,11 @@ def test_a_batch_applies_every_kind_once_and_a_replay_nothing(client, sent):
     ]
     r = _sendgrid_post(client, events)
     assert r.status_code == 200 and r.get_json() == {"received": 7, "new": 6}
+    assert "one event at a time" not in caplog.text  # applied as a batch, no fallback
     assert _counts([sent.id, other.id]) == [(1, 1, 1, 0, 1), (1, 0, 1, 0, 0)]
     m = db.session.get(EmailMessage, sent.id)
     assert m.delivered_at is not None and m.first_opened_at.timestamp() == now + 30
+    assert db.session.get(Activity, m.activity_id).notes.startswith("Opened 1×")
     assert db.session.get(EmailMessage, other.id).human_open_count == 0  # SendGrid's flag
     assert is_suppressed("email", other.to_address)  # the hard bounce, one by one
     assert db.session.scalar(select(func.count()).select_from(WebhookEvent)) == 6

@@ -31,6 +31,13 @@ customer_opted_in = _signals.signal("customer-opted-in")
 inbound_sms = _signals.signal("inbound-sms")
 #: A verified, first-seen provider webhook was stored. kwargs: provider, event_id, data.
 webhook_received = _signals.signal("webhook-received")
+#: Many verified provider webhooks stored at once (a batch: one SendGrid POST). kwargs:
+#: provider, events (list of (event_id, kind, data)). A receiver returns the event ids it
+#: applied; the others are then sent ``webhook_received`` one by one.
+webhook_batch_received = _signals.signal("webhook-batch-received")
+#: Many provider reports at once (a webhook batch). kwargs: channel, events (list of dicts
+#: with message_id, event, data as ``message_event`` has them).
+message_events = _signals.signal("message-events")
 #: A customer's data changed (for list refreshes). kwargs: customer_id.
 customer_changed = _signals.signal("customer-changed")
 #: Many customers' data changed at once (an import). kwargs: customer_ids (sorted list).

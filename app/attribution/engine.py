@@ -77,7 +77,7 @@ def _attribute_chunk(customer_ids: Sequence[int]) -> int:
     named = _campaigns_named({o.utm_campaign for o in credited if o.utm_campaign})
     rows: list[dict[str, Any]] = []
     for order, end in zip(credited, ends, strict=True):
-        found = _rows_for(order.id, order.customer_id, end, touches[order.customer_id])
+        found = _rows_for(order.id, order.customer_id, end, touches.get(order.customer_id, []))
         utm_campaign = named.get(order.utm_campaign or "")
         if utm_campaign is not None:
             found = [{**row, "role": INFLUENCED} for row in found]
@@ -115,14 +115,21 @@ def _utm_row(
     }
 
 
+#: a touch as the rule reads it: (moment, start of the window it counts in, source, touch)
+Timed = tuple[datetime, timedelta, TouchSource, Touch]
+
+
 def _touches_by_customer(
     customer_ids: Sequence[int], first_end: datetime, last_end: datetime
-) -> dict[int, list[tuple[TouchSource, Touch]]]:
-    found: dict[int, list[tuple[TouchSource, Touch]]] = defaultdict(list)
+) -> dict[int, list[Timed]]:
+    """Each customer's touches with their moment and window, read once per chunk (the
+    window is a setting: looked up per source, not per order and touch)."""
+    found: dict[int, list[Timed]] = defaultdict(list)
     for source in sources():
-        since = first_end - source.window()
+        window = source.window()
+        since = first_end - window
         for touch in source.touches(customer_ids, since, last_end):
-            found[touch.customer_id].append((source, touch))
+            found[touch.customer_id].append((_aware(touch.touched_at), window, source, touch))
     return found
 
 
@@ -130,18 +137,14 @@ def _rows_for(
     order_id: int,
     customer_id: int,
     end: datetime,
-    touches: list[tuple[TouchSource, Touch]],
+    touches: list[Timed],
 ) -> list[dict[str, Any]]:
     inside = [
-        (source, touch)
-        for source, touch in touches
-        if end - source.window() <= _aware(touch.touched_at) < end
+        (at, source, touch) for at, window, source, touch in touches if end - window <= at < end
     ]
     if not inside:
         return []
-    last = max(
-        range(len(inside)), key=lambda i: (_aware(inside[i][1].touched_at), inside[i][0].rank)
-    )
+    last = max(range(len(inside)), key=lambda i: (inside[i][0], inside[i][1].rank))
     return [
         {
             "order_id": order_id,
@@ -150,10 +153,10 @@ def _rows_for(
             "channel": source.channel,
             "kind": source.kind,
             "message_ref": touch.message_ref,
-            "touched_at": _aware(touch.touched_at),
+            "touched_at": at,
             "role": ATTRIBUTED if index == last else INFLUENCED,
         }
-        for index, (source, touch) in enumerate(inside)
+        for index, (at, source, touch) in enumerate(inside)
     ]
 
 

@@ -13,7 +13,7 @@ from flask import Flask
 
 from app import jobs
 from app.channels import PeriodicJob
-from app.signals import customers_changed, message_event
+from app.signals import customers_changed, message_event, message_events
 
 JOB = "app.engagement.score:rescore_customers"
 
@@ -34,6 +34,19 @@ def _on_message_event(
         jobs.enqueue(JOB, [customer_id])
 
 
+def _on_message_events(_sender: Any, *, events: list[dict[str, Any]], **_: Any) -> None:
+    """A webhook batch: one rescore for the customers a person's click came from."""
+    clicked = {
+        e["data"]["customerId"]
+        for e in events
+        if e.get("event") == "click"
+        and (e.get("data") or {}).get("human", True)
+        and isinstance((e.get("data") or {}).get("customerId"), int)
+    }
+    if clicked:
+        jobs.enqueue(JOB, sorted(clicked))
+
+
 def init_app(app: Flask) -> None:
     from app.engagement import api, views
 
@@ -42,6 +55,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     customers_changed.connect(_on_customers_changed, sender=app, weak=False)
     message_event.connect(_on_message_event, sender=app, weak=False)
+    message_events.connect(_on_message_events, sender=app, weak=False)
     jobs.register_periodic(
         app,
         PeriodicJob(

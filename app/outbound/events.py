@@ -154,6 +154,18 @@ def on_message_event(
     record(event_type, out)
 
 
+def on_message_events(sender: Any, *, channel: str, events: list[dict[str, Any]], **_: Any) -> None:
+    """A batch of provider reports: each as :func:`on_message_event` would have it."""
+    for event in events:
+        on_message_event(
+            sender,
+            channel=channel,
+            message_id=event["message_id"],
+            event=event["event"],
+            data=event.get("data"),
+        )
+
+
 def _consent(status: str) -> Callable[..., None]:
     def receiver(
         sender: Any,
@@ -227,6 +239,7 @@ def connect(app: Flask) -> None:
     pairs = (
         (signals.message_sent, on_message_sent),
         (signals.message_event, on_message_event),
+        (signals.message_events, on_message_events),
         (signals.customer_opted_out, on_opted_out),
         (signals.customer_opted_in, on_opted_in),
         (signals.inbound_sms, on_inbound_sms),

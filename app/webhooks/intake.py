@@ -13,20 +13,24 @@ WEBHOOK_MAX_ATTEMPTS, after which it is ``failed`` and listed for admins.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, request
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.api.errors import ApiError
+from app.crm.imports.engine import in_values
 from app.current import app_object
 from app.extensions import db
 from app.models_base import utcnow
-from app.signals import webhook_received
+from app.signals import webhook_batch_received, webhook_received
 from app.webhooks.models import WebhookEvent
 
 EVENTS = WebhookEvent.__table__
@@ -66,6 +70,122 @@ def receive(provider: str, event_id: str, kind: str, payload: dict[str, Any]) ->
         current_app.logger.exception("%s webhook event %s failed", provider, event_id)
         record_failure(provider, event_id, kind, payload, exc)
         raise RetryLater(provider) from exc
+
+
+@dataclass(frozen=True)
+class BatchApplied:
+    """What :func:`receive_batch` did: how many events were new and how many were done."""
+
+    new: int
+    duplicates: int
+
+
+def receive_batch(provider: str, events: list[tuple[str, str, dict[str, Any]]]) -> BatchApplied:
+    """Record and apply verified events (event_id, kind, payload) of one provider POST.
+
+    One transaction: every event row inserted at once (``ON CONFLICT DO NOTHING``; the
+    ones already stored and not done are locked and applied again), the channels told
+    once (``webhook_batch_received``; events no receiver took get ``webhook_received``
+    one by one), all marked done at once. When that fails, the events go through
+    :func:`receive` one by one, so each is kept for retry on its own.
+    """
+    unique: dict[str, tuple[str, dict[str, Any]]] = {}
+    for event_id, kind, payload in events:
+        unique.setdefault(event_id[:200], (kind, payload))
+    db.session.commit()  # end the request's own transaction before ours begins
+    try:
+        return _apply_batch(provider, unique)
+    except Exception:
+        current_app.logger.exception("%s webhook batch failed; one event at a time", provider)
+    new = sum(
+        not receive(provider, event_id, kind, payload).duplicate
+        for event_id, (kind, payload) in unique.items()
+    )
+    return BatchApplied(new=new, duplicates=len(unique) - new)
+
+
+def _apply_batch(provider: str, events: dict[str, tuple[str, dict[str, Any]]]) -> BatchApplied:
+    if not events:
+        return BatchApplied(0, 0)
+    now = utcnow()
+    ordered = sorted(events)  # one order for every batch: concurrent ones wait, never deadlock
+    with db.engine.connect() as connection, connection.begin():
+        inserted = _insert_new(connection, provider, now, ordered, events)
+        claimed = {event_id: row_id for row_id, event_id in inserted}
+        stored = [event_id for event_id in ordered if event_id not in claimed]
+        if stored:  # sent before: apply again only those not done (an earlier failure)
+            again = connection.execute(
+                select(EVENTS.c.id, EVENTS.c.event_id)
+                .where(
+                    EVENTS.c.provider == provider,
+                    in_values(EVENTS.c.event_id, stored),
+                    EVENTS.c.status != "done",
+                )
+                .order_by(EVENTS.c.event_id)
+                .with_for_update()
+            ).all()
+            claimed.update({event_id: row_id for row_id, event_id in again})
+        todo = [
+            (claimed[event_id], events[event_id][0], events[event_id][1])
+            for event_id in ordered
+            if event_id in claimed
+        ]
+        if todo:
+            _signal_batch_in(connection, provider, todo)
+            connection.execute(
+                update(EVENTS)
+                .where(in_values(EVENTS.c.id, [row_id for row_id, _, _ in todo]))
+                .values(status="done", processed_at=utcnow(), next_attempt_at=None, error=None)
+            )
+    return BatchApplied(new=len(todo), duplicates=len(events) - len(todo))
+
+
+_INSERT_JSON = text(
+    "INSERT INTO webhook_event"
+    " (provider, event_id, kind, payload, received_at, status, attempts)"
+    " SELECT :provider, e->>'id', e->>'kind', e->'payload', :now, 'pending', 1"
+    " FROM json_array_elements(CAST(:rows AS json)) AS e"
+    " ON CONFLICT DO NOTHING RETURNING id, event_id"
+)
+
+
+def _insert_new(
+    connection: Connection,
+    provider: str,
+    now: datetime,
+    ordered: list[str],
+    events: dict[str, tuple[str, dict[str, Any]]],
+) -> list[Any]:
+    """Insert the events not stored yet; (id, event_id) of those inserted. PostgreSQL:
+    one statement with one JSON parameter (a thousand-row VALUES list, or arrays of
+    quoted JSON, cost more to build and parse than to run); elsewhere an ``executemany``."""
+    if connection.dialect.name == "postgresql":
+        rows = [
+            {"id": event_id, "kind": events[event_id][0][:40], "payload": events[event_id][1]}
+            for event_id in ordered
+        ]
+        return list(
+            connection.execute(
+                _INSERT_JSON, {"provider": provider, "now": now, "rows": json.dumps(rows)}
+            )
+        )
+    return list(
+        connection.execute(
+            _insert_if_new(connection).returning(EVENTS.c.id, EVENTS.c.event_id),
+            [
+                {
+                    "provider": provider,
+                    "event_id": event_id,
+                    "kind": events[event_id][0][:40],
+                    "payload": events[event_id][1],
+                    "received_at": now,
+                    "status": "pending",
+                    "attempts": 1,
+                }
+                for event_id in ordered
+            ],
+        )
+    )
 
 
 def retry(row_id: int) -> bool:
@@ -143,24 +263,18 @@ def _insert_if_new(connection: Connection) -> Any:
     raise RuntimeError(f"Decant runs on SQLite or PostgreSQL, not {dialect}")
 
 
-def _signal_in(
-    connection: Connection, row_id: int, provider: str, kind: str, payload: dict[str, Any]
-) -> list[Any]:
-    """Tell the channels on a session joined to ``connection``'s transaction: their
-    ``db.session.commit()`` calls release savepoints; nothing is final before ours."""
+@contextmanager
+def _joined_session(connection: Connection) -> Iterator[Session]:
+    """``db.session`` is, meanwhile, a session joined to ``connection``'s transaction:
+    the channels' ``db.session.commit()`` calls release savepoints; nothing is final
+    before ours."""
     session = Session(bind=connection, join_transaction_mode="create_savepoint")
     registry = db.session.registry
     previous = registry() if registry.has() else None
     # A plain Session joined to the intake's transaction stands in for Flask-SQLAlchemy's.
     registry.set(session)  # type: ignore[arg-type]
     try:
-        answers = webhook_received.send(
-            app_object(),
-            provider=provider,
-            event_id=row_id,
-            kind=kind,
-            data=payload,
-        )
+        yield session
         session.commit()
     finally:
         session.close()
@@ -168,7 +282,35 @@ def _signal_in(
             registry.set(previous)
         else:
             registry.clear()
+
+
+def _signal_in(
+    connection: Connection, row_id: int, provider: str, kind: str, payload: dict[str, Any]
+) -> list[Any]:
+    """Tell the channels, inside the intake's transaction."""
+    with _joined_session(connection):
+        answers = webhook_received.send(
+            app_object(), provider=provider, event_id=row_id, kind=kind, data=payload
+        )
     return [answer for _, answer in answers if answer is not None]
+
+
+def _signal_batch_in(
+    connection: Connection, provider: str, events: list[tuple[int, str, dict[str, Any]]]
+) -> None:
+    """Tell the channels of a batch at once, inside the intake's transaction; the events
+    no receiver took are sent one by one."""
+    with _joined_session(connection):
+        taken: set[int] = set()
+        for _, answer in webhook_batch_received.send(
+            app_object(), provider=provider, events=events
+        ):
+            taken.update(answer or ())
+        for row_id, kind, payload in events:
+            if row_id not in taken:
+                webhook_received.send(
+                    app_object(), provider=provider, event_id=row_id, kind=kind, data=payload
+                )
 
 
 def backoff(attempts: int) -> timedelta:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from flask import Flask
 
 from app.channels import Channel, PeriodicJob
-from app.signals import webhook_received
+from app.signals import webhook_batch_received, webhook_received
 from blueprints.email import models  # noqa: F401 - registers the tables
 from blueprints.email.api import bp as api_bp
 from blueprints.email.cli import email_cli
+from blueprints.email.event_batch import on_webhook_batch
 from blueprints.email.events import on_webhook
 from blueprints.email.failover import SETTINGS as FAILOVER_SETTINGS
 from blueprints.email.public import bp as public_bp
@@ -54,7 +55,7 @@ channel = Channel(
             queue="maintenance",
         ),
     ),
-    subscriptions=((webhook_received, on_webhook),),
+    subscriptions=((webhook_received, on_webhook), (webhook_batch_received, on_webhook_batch)),
     setup=setup,
     settings=FAILOVER_SETTINGS,
     description="Email sending, campaigns, tracking and unsubscribe",

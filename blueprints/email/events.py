@@ -55,7 +55,7 @@ def apply_event(data: dict[str, Any]) -> str | None:
     if message is None:
         return None
     kind = data.get("type")
-    at = _when(data.get("occurredAt"))
+    at = when(data.get("occurredAt"))
     source = str(data.get("provider") or "provider")
     if kind in ("open", "click"):
         verdict = _provider_verdict(message, kind, at, data)
@@ -128,7 +128,7 @@ def _provider_verdict(
     )
 
 
-def _when(value: Any) -> datetime:
+def when(value: Any) -> datetime:
     if isinstance(value, str):
         try:
             when = datetime.fromisoformat(value)

@@ -13,7 +13,7 @@ import html as html_lib
 from collections.abc import Mapping, Sequence
 
 from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.attribution import utm
@@ -92,19 +92,30 @@ def resolve(message: EmailMessage, number: int) -> str | None:
     """The URL behind link ``number`` of ``message``: its own stored link, else its
     campaign's; for a campaign prepared before links were stored (none stored), the
     link its template numbers so (:func:`legacy_campaign_link`)."""
+    return resolve_by_id(message.id, message.campaign_id, number)
+
+
+def resolve_by_id(message_id: int, campaign_id: int | None, number: int) -> str | None:
+    """:func:`resolve` for a message known by its id and its campaign's."""
     if not 0 <= number < 2**31:  # the number column is a 32-bit integer on PostgreSQL
         return None
-    own = db.session.scalar(
-        select(EmailLink.url).where(EmailLink.message_id == message.id, EmailLink.number == number)
-    )
-    if own is not None or message.campaign_id is None:
-        return own
-    stored = db.session.execute(
-        select(EmailLink.number, EmailLink.url).where(EmailLink.campaign_id == message.campaign_id)
+    mine = EmailLink.message_id == message_id
+    if campaign_id is not None:  # its own link or its campaign's, in one query
+        mine = or_(mine, EmailLink.campaign_id == campaign_id)
+    found = db.session.execute(
+        select(EmailLink.url, EmailLink.message_id).where(mine, EmailLink.number == number)
     ).all()
-    if stored:
-        return next((url for n, url in stored if n == number), None)
-    return legacy_campaign_link(message.campaign_id, number)
+    own = next((url for url, owner in found if owner is not None), None)
+    if own is not None or campaign_id is None:
+        return own
+    if found:
+        return str(found[0].url)
+    stored = db.session.scalar(
+        select(EmailLink.id).where(EmailLink.campaign_id == campaign_id).limit(1)
+    )
+    if stored is not None:
+        return None
+    return legacy_campaign_link(campaign_id, number)
 
 
 def legacy_campaign_link(campaign_id: int, number: int) -> str | None:

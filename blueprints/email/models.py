@@ -38,6 +38,7 @@ class EmailMessage(PublicIdMixin, OutboxMixin, Model):
     __table_args__ = (
         Index("ix_email_message_campaign_status", "campaign_id", "status"),
         Index("ix_email_message_updated_id", "updated_at", "id"),  # read-back
+        Index("ix_email_message_sent_at", "sent_at"),  # the dashboard's period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -96,6 +97,9 @@ class EmailEvent(Model):
     #: made by a machine (a proxy or a scanner), and the rule that said so
     machine: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     machine_reason: Mapped[str | None] = mapped_column(String(24))
+    #: an open a click proved (none was seen yet); the real open, arriving later, takes
+    #: its place (blueprints/email/counters.py)
+    implied: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class EmailLink(Model):

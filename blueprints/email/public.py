@@ -31,10 +31,10 @@ def _message(purpose: str, token: str) -> tuple[EmailMessage, object]:
 @bp.get("/t/o/<token>.gif")
 @public
 def open_pixel(token: str):
-    message, _ = tracking.message_from_token("open", token)
-    if message is not None:
-        verdict = tracking.request_verdict("open", message)
-        tracking.record_engagement(message, "open", verdict=verdict)
+    message_id, _ = tracking.message_id_from_token("open", token)
+    if message_id is not None:  # nothing loaded but the counters (the hot path)
+        verdict = tracking.request_verdict("open", None)
+        tracking.record_engagement(message_id, "open", verdict=verdict)
     return (
         tracking.PIXEL_GIF,
         200,
@@ -60,13 +60,17 @@ def click(token: str):
 @bp.get("/t/c/<token>/<int:number>")
 @public
 def campaign_click(token: str, number: int):
-    """A message's link ``number``, under the message's tracking token."""
-    message, _ = _message("open", token)
-    url = links.resolve(message, number)
+    """A message's link ``number``, under the message's tracking token. Nothing is loaded
+    but the message's locked counters (the hot path after a send)."""
+    message_id, _ = tracking.message_id_from_token("open", token)
+    locked = tracking.lock_for_click(message_id) if message_id is not None else None
+    if locked is None:
+        abort(404)
+    url = links.resolve_by_id(locked.message_id, locked.values["campaign_id"], number)
     if url is None or not url.lower().startswith(("http://", "https://")):
         abort(404)
-    verdict = tracking.request_verdict("click", message, url)
-    tracking.record_engagement(message, "click", url=url, verdict=verdict)
+    verdict = tracking.click_verdict(locked, url)
+    tracking.record_engagement(locked.message_id, "click", url=url, verdict=verdict, locked=locked)
     return redirect(url, 302)
 
 

@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app, request
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.crm.models import Activity
 from app.current import app_object
@@ -25,6 +26,7 @@ from app.messaging import footer as email_footer
 from app.messaging import machine_signals, signing
 from app.models_base import utcnow
 from app.signals import message_event
+from blueprints.email import counters
 from blueprints.email.models import EmailEvent, EmailMessage
 
 HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.IGNORECASE)
@@ -113,6 +115,14 @@ def insert_before_body_end(body: str, extra: str) -> str:
 
 
 def message_from_token(purpose: str, token: str) -> tuple[EmailMessage | None, Any]:
+    message_id, payload = message_id_from_token(purpose, token)
+    if message_id is None:
+        return None, None
+    return db.session.get(EmailMessage, message_id), payload
+
+
+def message_id_from_token(purpose: str, token: str) -> tuple[int | None, Any]:
+    """The message id a token signs (not looked up), and its payload."""
     payload = signing.unsign(purpose, token)
     if payload is None:
         return None, None
@@ -125,91 +135,77 @@ def message_from_token(purpose: str, token: str) -> tuple[EmailMessage | None, A
         return None, None
     if not 0 < message_id < 2**31:  # the id column is a 32-bit integer on PostgreSQL
         return None, None
-    return db.session.get(EmailMessage, message_id), payload
+    return message_id, payload
 
 
 def record_engagement(
-    message: EmailMessage,
+    message: EmailMessage | int,
     kind: str,
     *,
     at: datetime | None = None,
     url: str | None = None,
     source: str = "tracking",
     verdict: machine_signals.Verdict = machine_signals.HUMAN,
-) -> None:
+    locked: counters.Counters | None = None,
+) -> bool:
     """Count an open or click (total + first/last, and apart the human ones), keep the
-    event with its human/machine label, note it on the activity.
+    event with its human/machine label, note it on the activity; False when there is no
+    such message. ``message``: the message, or only its id (the pixel and the redirect
+    load nothing else: they are the hot path after a big send); ``locked``: its counters,
+    when the caller locked them already (:func:`lock_for_click`).
 
-    Counters are incremented in SQL (``open_count = open_count + 1``), so an open and a
-    click of the same message arriving together cannot overwrite each other's count."""
+    The counters are decided on the message's locked row (:mod:`blueprints.email.counters`),
+    so an open and a click of the same message arriving together count one each."""
     at = at or utcnow()
-    m = EmailMessage
-    human = verdict.human
-    if kind == "open":
-        values: dict[str, Any] = {
-            "open_count": m.open_count + 1,
-            "first_opened_at": func.coalesce(m.first_opened_at, at),
-            "last_opened_at": at,
-        }
-        if human:
-            values["human_open_count"] = m.human_open_count + 1
-            values["first_human_open_at"] = func.coalesce(m.first_human_open_at, at)
-    else:
-        values = {
-            "click_count": m.click_count + 1,
-            "first_clicked_at": func.coalesce(m.first_clicked_at, at),
-            "last_clicked_at": at,
-        }
-        if human:
-            values["human_click_count"] = m.human_click_count + 1
-            values["first_human_click_at"] = func.coalesce(m.first_human_click_at, at)
-        implied = _implied_open(message, human, at)
-        if implied:  # a click proves an open the pixel missed (or only a proxy made)
-            values.update(implied)
-            add_event(message, "open", at=at, source=source, verdict=verdict)
-    db.session.execute(update(m).where(m.id == message.id).values(**values))
-    add_event(message, kind, at=at, url=url, source=source, verdict=verdict)
+    message_id = message if isinstance(message, int) else message.id
+    if locked is None:
+        opens = [message_id] if kind == "open" else []
+        locked = counters.lock([message_id], opens=opens).get(message_id)
+    if locked is None:
+        return False
+    counters.apply(locked, kind, at, verdict, source=source, url=url)
+    counters.write([locked])
+    values = locked.values
     if kind == "click" and verdict.reason == "burst":
-        _relabel_burst(message, at)
-    db.session.refresh(message)
-    _note_activity(message)
+        relabel_burst(message_id, at)
+        if isinstance(message, EmailMessage):
+            db.session.refresh(message)
+    elif isinstance(message, EmailMessage):
+        for name in counters.COUNTER_COLUMNS:
+            set_committed_value(message, name, values[name])
+    if values["activity_id"] is not None:
+        notes = activity_notes(
+            values["open_count"],
+            values["first_opened_at"],
+            values["click_count"],
+            values["last_clicked_at"],
+        )
+        db.session.execute(
+            update(Activity).where(Activity.id == values["activity_id"]).values(notes=notes)
+        )
     db.session.commit()
     message_event.send(
         app_object(),
         channel="email",
-        message_id=message.public_id,
+        message_id=values["public_id"],
         event=kind,
         data={
             "url": url,
             "source": source,
-            "customerId": message.customer_id,
-            "human": human,
+            "customerId": values["customer_id"],
+            "human": verdict.human,
             "machineReason": verdict.reason,
         },
     )
+    return True
 
 
-def _implied_open(message: EmailMessage, human: bool, at: datetime) -> dict[str, Any]:
-    """A click proves an open: when none was seen yet (or, for a person's click, no
-    human one), the counters of one more open, else nothing."""
-    m = EmailMessage
-    values: dict[str, Any] = {}
-    if human and not message.human_open_count:
-        values["human_open_count"] = m.human_open_count + 1
-        values["first_human_open_at"] = func.coalesce(m.first_human_open_at, at)
-    if values or not message.open_count:
-        values["open_count"] = m.open_count + 1
-        values["first_opened_at"] = func.coalesce(m.first_opened_at, at)
-        values["last_opened_at"] = at
-    return values
-
-
-def _relabel_burst(message: EmailMessage, at: datetime) -> None:
+def relabel_burst(message_id: int, at: datetime) -> None:
     """The clicks just before a burst was recognised were part of it: machine too."""
     window = timedelta(seconds=machine_signals.Rules.from_config(current_app.config).burst_seconds)
     earlier = db.session.scalars(
         select(EmailEvent.id).where(
-            EmailEvent.message_id == message.id,
+            EmailEvent.message_id == message_id,
             EmailEvent.type == "click",
             EmailEvent.machine.is_(False),
             EmailEvent.occurred_at >= at - window,
@@ -225,7 +221,7 @@ def _relabel_burst(message: EmailMessage, at: datetime) -> None:
     m = EmailMessage
     db.session.execute(
         update(m)
-        .where(m.id == message.id)
+        .where(m.id == message_id)
         .values(
             human_click_count=case(
                 (m.human_click_count > len(earlier), m.human_click_count - len(earlier)), else_=0
@@ -238,12 +234,12 @@ def _relabel_burst(message: EmailMessage, at: datetime) -> None:
 
 
 def request_verdict(
-    kind: str, message: EmailMessage, url: str | None = None
+    kind: str, message: EmailMessage | None, url: str | None = None
 ) -> machine_signals.Verdict:
     """Human or machine, for an open pixel or click redirect being answered now."""
     rules = machine_signals.Rules.from_config(current_app.config)
     method, agent, ip = request.method, request.user_agent.string, request.remote_addr
-    if kind == "open":
+    if kind == "open" or message is None:
         return machine_signals.classify_open(method=method, user_agent=agent, ip=ip, rules=rules)
     left, earlier = click_context(message)
     return machine_signals.classify_click(
@@ -258,22 +254,52 @@ def request_verdict(
     )
 
 
+def lock_for_click(message_id: int) -> counters.Counters | None:
+    """The message's counters, locked, before its click is resolved and judged (None:
+    no such message): the redirect reads the campaign and the send time from them
+    instead of loading the message."""
+    return counters.lock([message_id]).get(message_id)
+
+
+def click_verdict(locked: counters.Counters, url: str) -> machine_signals.Verdict:
+    """:func:`request_verdict` of a click on a locked message; its earlier clicks are read
+    only when it has some."""
+    v = locked.values
+    left = v["delivered_at"] or v["sent_at"]
+    earlier: list[tuple[str, datetime]] = []
+    if v["click_count"]:
+        _, earlier = _recent_clicks(locked.message_id, utcnow())
+    return machine_signals.classify_click(
+        url=url,
+        at=utcnow(),
+        sent_at=_aware(left) if left else None,
+        earlier_clicks=earlier,
+        method=request.method,
+        user_agent=request.user_agent.string,
+        ip=request.remote_addr,
+        rules=machine_signals.Rules.from_config(current_app.config),
+    )
+
+
 def click_context(
     message: EmailMessage, at: datetime | None = None
 ) -> tuple[datetime | None, list[tuple[str, datetime]]]:
     """What the click rules need about a click at ``at`` (now): when the message left
     (delivered, else sent) and its clicks of the minute before, (url, at)."""
-    at = at or utcnow()
+    left = message.delivered_at or message.sent_at
+    return (_aware(left) if left else None), _recent_clicks(message.id, at or utcnow())[1]
+
+
+def _recent_clicks(message_id: int, at: datetime) -> tuple[None, list[tuple[str, datetime]]]:
     rows = db.session.execute(
         select(EmailEvent.url, EmailEvent.occurred_at).where(
-            EmailEvent.message_id == message.id,
+            EmailEvent.message_id == message_id,
             EmailEvent.type == "click",
             EmailEvent.occurred_at >= at - timedelta(minutes=1),
             EmailEvent.occurred_at <= at,
         )
     ).all()
-    left = message.delivered_at or message.sent_at
-    return (_aware(left) if left else None), [(url or "", _aware(when)) for url, when in rows]
+    return None, [(url or "", _aware(when)) for url, when in rows]
 
 
 def _aware(value: datetime) -> datetime:
@@ -303,22 +329,16 @@ def add_event(
     )
 
 
-def _note_activity(message: EmailMessage) -> None:
-    if message.activity_id is None:
-        return
-    activity = db.session.get(Activity, message.activity_id)
-    if activity is None:
-        return
+def activity_notes(
+    opens: int, first_opened_at: datetime | None, clicks: int, last_clicked_at: datetime | None
+) -> str | None:
+    """What a message's activity says of its opens and clicks."""
     parts = []
-    if message.open_count:
-        parts.append(
-            f"Opened {message.open_count}× (first {message.first_opened_at:%Y-%m-%d %H:%M} UTC)"
-        )
-    if message.click_count:
-        parts.append(
-            f"clicked {message.click_count}× (last {message.last_clicked_at:%Y-%m-%d %H:%M} UTC)"
-        )
-    activity.notes = ", ".join(parts) or None
+    if opens and first_opened_at:
+        parts.append(f"Opened {opens}× (first {first_opened_at:%Y-%m-%d %H:%M} UTC)")
+    if clicks and last_clicked_at:
+        parts.append(f"clicked {clicks}× (last {last_clicked_at:%Y-%m-%d %H:%M} UTC)")
+    return ", ".join(parts) or None
 
 
 def find_message(our_id: str | None, provider_id: str | None, email: str | None):

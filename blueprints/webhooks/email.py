@@ -18,7 +18,8 @@ from flask import current_app, jsonify, request
 
 from app.api.errors import ApiError
 from app.auth.access import csrf_exempt, public
-from blueprints.webhooks.blueprint import bp, receive
+from app.webhooks.intake import receive_batch
+from blueprints.webhooks.blueprint import bp
 from providers.email import events as ev
 
 
@@ -27,7 +28,8 @@ def _forbidden(why: str) -> ApiError:
 
 
 def _store(events: list[ev.EmailEvent]) -> Any:
-    new = 0
+    """Store and apply the POST's events at once (:func:`app.webhooks.intake.receive_batch`)."""
+    batch = []
     for event in events:
         payload = {
             "provider": event.provider,
@@ -42,9 +44,10 @@ def _store(events: list[ev.EmailEvent]) -> Any:
             "userAgent": event.user_agent,
             "ip": event.ip,
         }
-        applied = receive(event.provider, event.event_id, f"email.{event.type}", payload)
-        new += 0 if applied.duplicate else 1
-    return jsonify({"received": len(events), "new": new})
+        batch.append((event.event_id, f"email.{event.type}", payload))
+    provider = events[0].provider if events else "email"
+    applied = receive_batch(provider, batch)
+    return jsonify({"received": len(events), "new": applied.new})
 
 
 @bp.post("/sendgrid")

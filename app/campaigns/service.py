@@ -22,6 +22,7 @@ from app.campaigns import registry, zones
 from app.campaigns.registry import Content
 from app.crm.models import CommunicationPreference
 from app.errors import Conflict, Invalid, NotFound
+from app.experiments import campaigns as ab_tests
 from app.extensions import db
 from app.messaging import audiences, delivery
 from app.messaging.models import Campaign
@@ -52,6 +53,7 @@ class Draft:
     content: Content | None = None
     scheduled_at: datetime | None = None
     send_local_time: bool | None = None
+    ab_test: ab_tests.ABTestInput | None = None
 
 
 # --- reading -------------------------------------------------------------------------
@@ -120,6 +122,7 @@ def create(user: Any, draft: Draft) -> Campaign:
         raise Invalid("listId is required", {"listId": "choose a list to send to"})
     scheduled_at = _future(draft.scheduled_at, user)
     columns = support.content(draft.content or Content())
+    ab_test = ab_tests.settings_for(support, columns, draft.ab_test)
     _members, label = _audience(support.name, draft.list_id, user)
     campaign = Campaign(
         channel=support.name,
@@ -132,6 +135,7 @@ def create(user: Any, draft: Draft) -> Campaign:
         schedule_zone=zones.user_zone(user),
         send_local_time=bool(draft.send_local_time),
         created_by_id=user.id,
+        ab_test=ab_test,
         **columns,
     )
     db.session.add(campaign)
@@ -167,6 +171,9 @@ def update(campaign: Campaign, user: Any, draft: Draft) -> Campaign:
         campaign.name = draft.name[:200]
     if draft.send_local_time is not None:
         campaign.send_local_time = draft.send_local_time
+    if draft.ab_test is not None:
+        own = {"subject": campaign.subject, "html": campaign.html}
+        campaign.ab_test = ab_tests.settings_for(support, own, draft.ab_test, campaign.ab_test)
     db.session.commit()
     if campaign.status == "scheduled":
         _enqueue_start(campaign)  # the earlier job sees the changed time and stands down
@@ -199,6 +206,7 @@ def duplicate(campaign: Campaign, user: Any) -> Campaign:
         schedule_zone=zones.user_zone(user),
         send_local_time=campaign.send_local_time,
         created_by_id=user.id,
+        ab_test=campaign.ab_test,  # the test's settings, not its decision
     )
     db.session.add(copy)
     db.session.commit()

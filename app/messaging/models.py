@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
@@ -91,3 +92,8 @@ class Campaign(PublicIdMixin, TimestampMixin, Model):
     recipients_total: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    #: an A/B test (app/experiments/campaigns.py): its variants and settings, when the
+    #: winner is decided, and the decision (None until then)
+    ab_test: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    ab_decide_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ab_decision: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, func, select, update
 from app import jobs
 from app.campaigns import registry
 from app.campaigns.registry import CampaignChannel, Content
-from app.errors import Invalid
+from app.errors import DomainError, Invalid
 from app.experiments import assignment, decision
 from app.extensions import db
 from app.messaging.models import Campaign
@@ -174,7 +174,9 @@ def _variant_content(
     )
     try:
         columns = support.content(content)
-    except Invalid as exc:
+    except DomainError as exc:  # the channel's checks (some still raise the older ApiError)
+        if exc.status != 422:
+            raise
         raise Invalid(exc.message, {f"{field}.{k}": v for k, v in exc.fields.items()}) from exc
     from_name = (variant.from_name or "").strip() or None
     if from_name is not None and (len(from_name) > 100 or any(c in from_name for c in "\r\n<>")):

@@ -22,6 +22,7 @@ from app.messaging.models import Campaign
 from app.models_base import utcnow
 from blueprints.email.models import EmailMessage
 from tests.blueprints.email.conftest import dev_messages
+from tests.conftest import csrf_from
 
 BROWSER = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -324,7 +325,88 @@ def test_the_campaign_page_shows_variants_and_decision(client, call, manager, au
     _decide_now(_campaign(draft))
     login(manager)
     page = client.get(f"/sales/marketing/campaigns/{draft['id']}").get_data(as_text=True)
-    assert 'data-testid="ab-test"' in page
-    assert "Barolo for {{ customer_name }}" in page or "Barolo for {{ customer_name }}" in page
-    assert "Winner: A" in page and "fallback" in page
-    assert re.search(r'data-variant="B"[^>]*>.*?%', page, re.S)
+    assert 'data-testid="ab-test"' in page and "Sender: Anna at Decant" in page
+    decision = re.search(r'data-testid="ab-decision">(.*?)</p>', page, re.S).group(1)
+    assert "Winner: A" in decision and "the fallback: no variant is best" in decision
+    row = re.search(r'<tr data-variant="B".*?</tr>', page, re.S).group(0)
+    probability = _campaign(draft).ab_decision["winProbability"]["B"]
+    assert f"{probability * 100:.1f}%" in row and "0.0%" in row  # nobody clicked
+
+
+NEW = "/sales/marketing/campaigns/new"
+
+
+def _compose(client, list_id, **fields):
+    page = client.get(f"{NEW}?channel=email").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_from(page),
+        "channel": "email",
+        "name": "Autumn A/B",
+        "list_id": list_id,
+        "template_id": "",
+        "subject": "Autumn release",
+        "html": "<p>New Barolo is in.</p>",
+        "next": "draft",
+        "ab_enabled": "y",
+        "ab_variant_count": "3",
+        "variants-0-subject": "",
+        "variants-1-subject": "Barolo, {{ customer_name }}?",
+        "variants-2-from_name": "Anna at Decant",
+        "variants-2-send_delay_minutes": "30",
+        "test_share": "30",
+        "wait_minutes": "120",
+        "winner_by": "humanOpenRate",
+        "fallback_variant": "B",
+        **fields,
+    }
+    return page, client.post(NEW, data=data)
+
+
+def test_a_manager_adds_variants_on_the_compose_page(client, login, manager, audience):
+    list_id, _ = audience
+    login(manager)
+    page, response = _compose(client, list_id)
+    assert 'data-testid="ab-settings"' in page and 'for="variants-1-subject"' in page
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    campaign = db.session.scalar(select(Campaign))
+    settings = campaign.ab_test
+    assert [v["name"] for v in settings["variants"]] == ["A", "B", "C"]
+    assert settings["variants"][1]["subject"] == "Barolo, {{ customer_name }}?"
+    assert settings["variants"][2]["fromName"] == "Anna at Decant"
+    assert settings["variants"][2]["sendDelayMinutes"] == 30
+    assert (settings["testShare"], settings["waitMinutes"]) == (0.3, 120)
+    assert (settings["winnerBy"], settings["fallbackVariant"]) == ("humanOpenRate", "B")
+
+    # the edit page shows them again; unticking the box removes the test
+    edit = client.get(f"/sales/marketing/campaigns/{campaign.public_id}/edit")
+    text = edit.get_data(as_text=True)
+    assert 'value="Anna at Decant"' in text
+    assert re.search(r'<input[^>]*checked[^>]*id="ab_enabled"', text)
+    form = {
+        "csrf_token": csrf_from(text),
+        "channel": "email",
+        "name": "Autumn A/B",
+        "list_id": list_id,
+        "subject": "Autumn release",
+        "html": "<p>New Barolo is in.</p>",
+        "next": "draft",
+    }
+    saved = client.post(f"/sales/marketing/campaigns/{campaign.public_id}/edit", data=form)
+    assert saved.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).ab_test is None
+
+
+def test_a_bad_variant_is_shown_beside_its_field_and_nothing_saved(
+    client, login, manager, audience
+):
+    list_id, _ = audience
+    login(manager)
+    _page, response = _compose(
+        client, list_id, **{"variants-1-html": "<p>{% for %}</p>", "fallback_variant": "D"}
+    )
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert 'data-testid="error-variants-1-html"' in text
+    assert "Autumn release" in text  # what was typed is kept
+    assert db.session.scalar(select(Campaign)) is None

@@ -155,6 +155,9 @@ def test_settings_without_variants_are_refused_and_sms_has_no_ab_tests(call, man
               "waitMinutes": 30},
     )  # fmt: skip
     assert r.status_code == 422 and "variants" in r.get_json()["error"]["fields"]
+    body = {"channel": "sms", "listId": list_id, "body": "Hi", "variants": [{}, {}]}
+    r = call(manager, "post", "/campaigns", json=body)
+    assert r.status_code == 422 and "email only" in r.get_json()["error"]["fields"]["variants"]
 
 
 # --- assignment ------------------------------------------------------------------------
@@ -289,6 +292,30 @@ def test_revenue_per_recipient_counts_attributed_orders(client, call, manager, a
     assert _campaign(draft).ab_decision["winner"] == "B"
 
 
+def test_a_second_decision_job_racing_the_first_changes_nothing(call, manager, audience):
+    """Two decision jobs at once (a retried job, the watchdog's): the one that read the
+    campaign before the other stored its decision must not overwrite it nor release."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    list_id, _ = audience
+    draft = _ab_draft(call, manager, list_id).get_json()
+    call(manager, "post", f"/campaigns/{draft['id']}/send")
+    campaign = _campaign(draft)
+    waiting = {r.id for r in _rows(campaign) if r.variant is None}
+    first = {"winner": "A", "declared": False, "reason": "the first job", "decidedAt": "x"}
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id)
+        .values(ab_decide_at=utcnow() - timedelta(seconds=1), ab_decision=first)
+    )
+    db.session.commit()
+    campaign = db.session.get(Campaign, campaign.id)
+    set_committed_value(campaign, "ab_decision", None)  # read before the first job committed
+    ab_tests.decide_winner(campaign.id)
+    assert _campaign(draft).ab_decision == first
+    assert {r.id for r in _rows(campaign) if r.variant is None} == waiting
+
+
 def test_a_paused_campaign_is_decided_and_its_rest_waits_for_resume(call, manager, audience):
     list_id, customers = audience
     draft = _ab_draft(call, manager, list_id).get_json()
@@ -376,6 +403,9 @@ def test_a_manager_adds_variants_on_the_compose_page(client, login, manager, aud
     assert settings["variants"][2]["sendDelayMinutes"] == 30
     assert (settings["testShare"], settings["waitMinutes"]) == (0.3, 120)
     assert (settings["winnerBy"], settings["fallbackVariant"]) == ("humanOpenRate", "B")
+
+    review = client.get(f"/sales/marketing/campaigns/{campaign.public_id}/review")
+    assert "30% get variants A, B, C first; 120 minutes" in review.get_data(as_text=True)
 
     # the edit page shows them again; unticking the box removes the test
     edit = client.get(f"/sales/marketing/campaigns/{campaign.public_id}/edit")

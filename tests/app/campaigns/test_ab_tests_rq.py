@@ -57,7 +57,7 @@ def test_the_decision_runs_as_a_scheduled_rq_job(app, call, manager, make_custom
     job = Job.fetch(job_id, connection=conn)
     assert job.args[0].endswith("decide_winner") and job.args[1] == [campaign.id]
     due = scheduled.get_expiration_time(job)
-    assert abs((due.replace(tzinfo=None) - campaign.ab_decide_at.replace(tzinfo=None))) < (
+    assert abs(due.replace(tzinfo=None) - campaign.ab_decide_at.replace(tzinfo=None)) < (
         timedelta(seconds=2)
     )
 

@@ -262,22 +262,6 @@ def _aware(when: datetime) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=utcnow().tzinfo)
 
 
-def waiting(campaign: Campaign, model: type[Any]) -> int:
-    """How many of the campaign's rows wait for the winner."""
-    if not campaign.ab_test:
-        return 0
-    return int(
-        db.session.scalar(
-            select(func.count()).where(
-                model.campaign_id == campaign.id,
-                model.status == "queued",
-                model.variant.is_(None),
-            )
-        )
-        or 0
-    )
-
-
 # --- the decision ----------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, and_, case, func, select, true, update
 
 from app import jobs
 from app.current import app_object
@@ -229,17 +229,19 @@ def _finish_or_wait(campaign: Campaign, channel: DeliveryChannel, held: Sequence
     """Sent when no row is left; else a job at the next row's time. Rows ``held`` back
     (an A/B test's rest) wait for the decision job, which sends them: no job meanwhile."""
     model = channel.model
+    # one statement, so one snapshot: a decision committed meanwhile cannot make the held
+    # rows look gone (the campaign would be marked sent with its rest still queued)
+    claimable = and_(*held) if held else true()
     pending = db.session.execute(
-        select(func.count(), func.min(model.next_attempt_at)).where(
-            model.campaign_id == campaign.id, model.status.in_(("queued", "sending")), *held
-        )
+        select(
+            func.count(case((claimable, 1))),
+            func.min(case((claimable, model.next_attempt_at))),
+            func.count(),
+        ).where(model.campaign_id == campaign.id, model.status.in_(("queued", "sending")))
     ).one()
-    if pending[0] == 0 and held:
-        from app.experiments import campaigns as ab_tests
-
-        if ab_tests.waiting(campaign, model):
-            db.session.commit()
-            return
+    if pending[0] == 0 and pending[2]:  # only held rows left: the decision job sends them
+        db.session.commit()
+        return
     if pending[0] == 0:
         campaign.status = "sent"
         campaign.finished_at = utcnow()

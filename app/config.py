@@ -71,6 +71,8 @@ ENV_SETTINGS: dict[str, type] = {
     "MACHINE_BURST_SECONDS": float,
     "MACHINE_BURST_LINKS": int,
     "MACHINE_SCANNER_NETWORKS": str,
+    "AB_MIN_SAMPLE": int,
+    "AB_THRESHOLD": float,
     "ATTRIBUTION_EMAIL_CLICK_DAYS": float,
     "ATTRIBUTION_EMAIL_OPEN_DAYS": float,
     "ATTRIBUTION_SMS_CLICK_DAYS": float,

@@ -6,6 +6,9 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    FieldList,
+    Form,
+    FormField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -13,6 +16,20 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from app.experiments import campaigns as ab_tests
+
+
+class VariantForm(Form):
+    """One A/B variant's fieldset: what it changes (empty: the campaign's own)."""
+
+    subject = StringField("Subject", validators=[Optional(), Length(max=300)])
+    html = TextAreaField("Message (HTML)", validators=[Optional(), Length(max=200_000)])
+    from_name = StringField("Sender name", validators=[Optional(), Length(max=100)])
+    send_delay_minutes = IntegerField(
+        "Send later by (minutes)",
+        validators=[Optional(), NumberRange(0, ab_tests.MAX_DELAY_MINUTES)],
+    )
 
 
 class ComposeForm(FlaskForm):
@@ -38,6 +55,35 @@ class ComposeForm(FlaskForm):
         "Hold back (% of the audience, 0 to 50) to measure lift",
         default=0,
         validators=[Optional(), NumberRange(0, 50, "Hold back 0 to 50%% of the audience.")],
+    )
+    ab_enabled = BooleanField("A/B test this campaign")
+    ab_variant_count = SelectField(
+        "Variants", choices=[("2", "2"), ("3", "3"), ("4", "4")], default="2"
+    )
+    variants = FieldList(FormField(VariantForm), min_entries=4, max_entries=4)
+    test_share = IntegerField(
+        "Test share (% of the audience)",
+        default=round(ab_tests.DEFAULT_TEST_SHARE * 100),
+        validators=[Optional(), NumberRange(1, 100)],
+    )
+    wait_minutes = IntegerField(
+        "Wait before choosing the winner (minutes)",
+        default=ab_tests.DEFAULT_WAIT_MINUTES,
+        validators=[Optional(), NumberRange(1, ab_tests.MAX_WAIT_MINUTES)],
+    )
+    winner_by = SelectField(
+        "Winner by",
+        choices=[
+            ("humanClickRate", "Human click rate"),
+            ("humanOpenRate", "Human open rate"),
+            ("revenuePerRecipient", "Revenue per recipient"),
+        ],
+        default=ab_tests.DEFAULT_WINNER_BY,
+    )
+    fallback_variant = SelectField(
+        "Fallback when no winner is clear",
+        choices=[(name, name) for name in ab_tests.NAMES],
+        default=ab_tests.NAMES[0],
     )
 
 

@@ -58,6 +58,10 @@ class CampaignChannel:
     #: more of the campaign page's and API's detail (email: the provider split and the
     #: circuit breaker's events)
     details: Callable[[Any], dict[str, Any]] | None = None
+    #: A/B tests: winnerBy rate -> the message column set when a person did it (email:
+    #: humanClickRate, humanOpenRate); empty: the channel has no A/B tests (its message
+    #: table then needs no ``variant`` column and its sending no variant rendering)
+    ab_rates: Mapping[str, str] = field(default_factory=dict)
 
 
 def register(app: Flask, channel: CampaignChannel) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, select
 from app.attribution.reports import campaign_revenue
 from app.campaigns import registry, zones
 from app.crm.models import Customer
+from app.experiments import campaigns as ab_tests
 from app.experiments import holdout
 from app.extensions import db
 from app.messaging import delivery, outbox
@@ -74,6 +75,7 @@ def campaign_json(campaign: Campaign, *, detail: bool = False) -> dict[str, Any]
             out["timeline"] = timeline(campaign)
     if detail and support is not None and support.details is not None:
         out.update(support.details(campaign))
+    out["abTest"] = ab_tests.ab_json(campaign, detail=detail)
     # orders credited to the campaign (last human touch) and those it influenced
     out.update(campaign_revenue([campaign.id])[campaign.id])
     # the share held back and the lift measured against it (None: no holdout)

@@ -11,6 +11,7 @@ from app.api.pagination import PageQuery
 from app.api.spec import CamelModel, OutModel
 from app.campaigns.registry import Content
 from app.campaigns.service import Draft
+from app.experiments import campaigns as ab_tests
 from app.messaging.outbox import STATUSES
 
 CampaignStatus = Literal[
@@ -34,7 +35,47 @@ class ContentFields(CamelModel):
         return Content(**given) if given else None
 
 
-class CampaignIn(ContentFields):
+class VariantIn(CamelModel):
+    """One A/B variant: only what it changes from the campaign (``subject``, ``html`` or
+    a ``templateId``, ``fromName``, ``sendDelayMinutes`` after the campaign's start);
+    ``name`` defaults to A, B, C, D."""
+
+    name: str | None = Field(default=None, max_length=40)
+    subject: str | None = Field(default=None, max_length=300)
+    html: str | None = Field(default=None, max_length=200_000)
+    template_id: str | None = Field(default=None, max_length=40)
+    from_name: str | None = Field(default=None, max_length=100)
+    send_delay_minutes: int | None = Field(default=None, ge=0, le=ab_tests.MAX_DELAY_MINUTES)
+
+    def variant(self) -> ab_tests.VariantInput:
+        return ab_tests.VariantInput(**self.model_dump())
+
+
+class ABTestFields(CamelModel):
+    """A/B settings of a draft: ``variants`` (2 to 4; an empty list on an edit removes
+    the test), ``testShare`` of the audience split across them (default 0.2), the
+    ``waitMinutes`` before the decision (default 240), ``winnerBy`` (humanClickRate,
+    humanOpenRate, revenuePerRecipient) and the ``fallbackVariant`` sent when no winner
+    is clear (default the first)."""
+
+    variants: list[VariantIn] | None = Field(default=None, max_length=4)
+    test_share: float | None = Field(default=None, gt=0, le=1)
+    wait_minutes: int | None = Field(default=None, ge=1, le=ab_tests.MAX_WAIT_MINUTES)
+    winner_by: Literal["humanClickRate", "humanOpenRate", "revenuePerRecipient"] | None = None
+    fallback_variant: str | None = Field(default=None, max_length=40)
+
+    def ab_test(self) -> ab_tests.ABTestInput | None:
+        given = ab_tests.ABTestInput(
+            variants=[v.variant() for v in self.variants] if self.variants is not None else None,
+            test_share=self.test_share,
+            wait_minutes=self.wait_minutes,
+            winner_by=self.winner_by,
+            fallback_variant=self.fallback_variant,
+        )
+        return given if given.given() else None
+
+
+class CampaignIn(ContentFields, ABTestFields):
     """A new draft: ``channel`` (email, sms...), ``listId``, a template or content
     (email: ``subject`` + ``html``; SMS: ``body``), optionally ``name`` and the planned
     ``scheduledAt`` (an ISO time; without an offset, in your time zone). Nothing is sent:
@@ -59,10 +100,11 @@ class CampaignIn(ContentFields):
             send_local_time=self.send_local_time,
             include_sunset=self.include_sunset,
             holdout_percent=self.holdout_percent,
+            ab_test=self.ab_test(),
         )
 
 
-class CampaignPatch(ContentFields):
+class CampaignPatch(ContentFields, ABTestFields):
     """Changes to a draft, or to a scheduled campaign until it starts (409 after)."""
 
     list_id: str | None = Field(default=None, max_length=40)
@@ -81,6 +123,7 @@ class CampaignPatch(ContentFields):
             send_local_time=self.send_local_time,
             include_sunset=self.include_sunset,
             holdout_percent=self.holdout_percent,
+            ab_test=self.ab_test(),
         )
 
 
@@ -101,6 +144,7 @@ class CampaignOut(OutModel):
     actions: list[str]
     editable: bool
     stats: dict[str, Any] | None = None
+    ab_test: dict[str, Any] | None = None
 
 
 class CampaignPage(OutModel):

@@ -23,6 +23,7 @@ from app.campaigns.registry import Content
 from app.crm.models import CommunicationPreference
 from app.engagement import sunset
 from app.errors import Conflict, Invalid, NotFound
+from app.experiments import campaigns as ab_tests
 from app.experiments import holdout
 from app.extensions import db
 from app.messaging import audiences, delivery
@@ -58,6 +59,7 @@ class Draft:
     include_sunset: bool | None = None
     #: the share of the audience held back to measure lift (0 to 50)
     holdout_percent: int | None = None
+    ab_test: ab_tests.ABTestInput | None = None
 
 
 # --- reading -------------------------------------------------------------------------
@@ -127,6 +129,7 @@ def create(user: Any, draft: Draft) -> Campaign:
     scheduled_at = _future(draft.scheduled_at, user)
     holdout_percent = holdout.checked_percent(draft.holdout_percent) or 0
     columns = support.content(draft.content or Content())
+    ab_test = ab_tests.settings_for(support, columns, draft.ab_test)
     _members, label = _audience(support.name, draft.list_id, user)
     campaign = Campaign(
         channel=support.name,
@@ -141,6 +144,7 @@ def create(user: Any, draft: Draft) -> Campaign:
         include_sunset=bool(draft.include_sunset),
         holdout_percent=holdout_percent,
         created_by_id=user.id,
+        ab_test=ab_test,
         **columns,
     )
     db.session.add(campaign)
@@ -181,6 +185,9 @@ def update(campaign: Campaign, user: Any, draft: Draft) -> Campaign:
         campaign.include_sunset = draft.include_sunset
     if holdout_percent is not None:
         campaign.holdout_percent = holdout_percent
+    if draft.ab_test is not None:
+        own = {"subject": campaign.subject, "html": campaign.html}
+        campaign.ab_test = ab_tests.settings_for(support, own, draft.ab_test, campaign.ab_test)
     db.session.commit()
     if campaign.status == "scheduled":
         _enqueue_start(campaign)  # the earlier job sees the changed time and stands down
@@ -215,6 +222,7 @@ def duplicate(campaign: Campaign, user: Any) -> Campaign:
         include_sunset=campaign.include_sunset,
         holdout_percent=campaign.holdout_percent,
         created_by_id=user.id,
+        ab_test=campaign.ab_test,  # the test's settings, not its decision
     )
     db.session.add(copy)
     db.session.commit()

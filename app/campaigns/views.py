@@ -3,6 +3,7 @@ send (with its explicit confirmation), and the report (live while sending)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,8 +26,9 @@ from app.campaigns.forms import ActionForm, ComposeForm, ConfirmSendForm
 from app.campaigns.registry import Content
 from app.crm.scoping import get_visible_customer
 from app.errors import DomainError, NotFound
+from app.experiments import campaigns as ab_tests
 from app.extensions import db
-from app.form_errors import add_api_error
+from app.form_errors import add_api_error, form_field_name
 from app.messaging import audiences
 from app.messaging import templates as tpl
 from app.messaging.models import CAMPAIGN_STATUSES, Campaign
@@ -121,7 +123,71 @@ def _prepare_form(form: ComposeForm, channel: str) -> None:
     ]
 
 
-def _draft_from(form: ComposeForm) -> service.Draft:
+def _ab_test_from(form: ComposeForm, campaign: Campaign | None) -> ab_tests.ABTestInput | None:
+    """The A/B settings typed (None: no test; an edited campaign's test is removed
+    when the box is unticked)."""
+    if not form.ab_enabled.data:
+        return ab_tests.ABTestInput(variants=[]) if campaign and campaign.ab_test else None
+    count = int(form.ab_variant_count.data or 2)
+    variants = [
+        ab_tests.VariantInput(
+            name=ab_tests.NAMES[index],
+            subject=entry.subject.data or None,
+            html=entry.html.data or None,
+            from_name=entry.from_name.data or None,
+            send_delay_minutes=entry.send_delay_minutes.data,
+        )
+        for index, entry in enumerate(list(form.variants)[:count])
+    ]
+    share = form.test_share.data
+    return ab_tests.ABTestInput(
+        variants=variants,
+        test_share=share / 100 if share else None,
+        wait_minutes=form.wait_minutes.data,
+        winner_by=form.winner_by.data,
+        fallback_variant=form.fallback_variant.data,
+    )
+
+
+def _fill_ab_test(form: ComposeForm, settings: dict[str, Any] | None) -> None:
+    """An edited campaign's A/B settings in the form."""
+    if not settings:
+        return
+    form.ab_enabled.data = True
+    form.ab_variant_count.data = str(len(settings["variants"]))
+    for entry, variant in zip(form.variants, settings["variants"], strict=False):
+        entry.subject.data = variant["subject"]
+        entry.html.data = variant["html"]
+        entry.from_name.data = variant["fromName"]
+        entry.send_delay_minutes.data = variant["sendDelayMinutes"] or None
+    form.test_share.data = round(settings["testShare"] * 100)
+    form.wait_minutes.data = settings["waitMinutes"]
+    form.winner_by.data = settings["winnerBy"]
+    form.fallback_variant.data = settings["fallbackVariant"]
+
+
+_VARIANT_FIELD = re.compile(r"^variants\[(\d)\]\.(\w+)$")
+
+
+def _add_error(form: ComposeForm, exc: DomainError) -> None:
+    """The service's refusal on the form; a variant's field (``variants[1].fromName``)
+    beside that field in its fieldset."""
+    rest = {}
+    for name, message in exc.fields.items():
+        found = _VARIANT_FIELD.match(name)
+        target = None
+        if found and int(found.group(1)) < len(form.variants):
+            entry = form.variants[int(found.group(1))].form
+            target = getattr(entry, form_field_name(found.group(2)), None)
+        if target is not None:
+            target.errors = [*target.errors, message]
+        else:
+            rest[name] = message
+    if rest or not exc.fields:
+        add_api_error(form, DomainError(exc.message, rest), {"variants": "ab_enabled"})
+
+
+def _draft_from(form: ComposeForm, campaign: Campaign | None = None) -> service.Draft:
     when = form.scheduled_at.data
     return service.Draft(
         channel=form.channel.data,
@@ -137,6 +203,7 @@ def _draft_from(form: ComposeForm) -> service.Draft:
         send_local_time=bool(form.send_local_time.data),
         include_sunset=bool(form.include_sunset.data),
         holdout_percent=form.holdout_percent.data or 0,
+        ab_test=_ab_test_from(form, campaign),
     )
 
 
@@ -160,7 +227,7 @@ def new() -> Any:
         try:
             created = service.create(current_user, _draft_from(form))
         except DomainError as exc:
-            add_api_error(form, exc)
+            _add_error(form, exc)
         else:
             return _after_save(created)
     return _compose_page(form, channel, None)
@@ -206,8 +273,9 @@ def edit(campaign_id: str) -> Any:
         form.send_local_time.data = campaign.send_local_time
         form.include_sunset.data = campaign.include_sunset
         form.holdout_percent.data = campaign.holdout_percent
+        _fill_ab_test(form, campaign.ab_test)
     elif form.validate_on_submit():
-        draft = _draft_from(form)
+        draft = _draft_from(form, campaign)
         try:
             if draft.scheduled_at is None:  # the time was cleared: send when confirmed
                 if campaign.status == "scheduled":
@@ -216,7 +284,7 @@ def edit(campaign_id: str) -> Any:
             service.update(campaign, current_user, draft)
         except DomainError as exc:
             db.session.rollback()
-            add_api_error(form, exc)
+            _add_error(form, exc)
         else:
             return _after_save(campaign)
     return _compose_page(form, campaign.channel, campaign)
@@ -366,7 +434,13 @@ def detail(campaign_id: str) -> str:
         statuses=reports.STATUS_FILTERS,
         engagements=filters,
         action_form=ActionForm(),
+        decided_at=_decided_at(campaign),
     )
+
+
+def _decided_at(campaign: Campaign) -> datetime | None:
+    made = campaign.ab_decision or {}
+    return datetime.fromisoformat(made["decidedAt"]) if made.get("decidedAt") else None
 
 
 @bp.get("/<campaign_id>/progress")

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, and_, case, func, select, true, update
 
 from app import jobs
 from app.current import app_object
@@ -191,6 +191,9 @@ def prepare_campaign(campaign_id: int) -> None:
             campaign.finished_at = utcnow()
             db.session.commit()
             return
+    from app.experiments import campaigns as ab_tests
+
+    ab_tests.split_audience(campaign, channel.model)  # an A/B test's variants (once)
     campaign.status = "sending"
     campaign.started_at = campaign.started_at or utcnow()
     db.session.commit()
@@ -207,6 +210,9 @@ def send_campaign_batches(campaign_id: int, time_budget: float | None = None) ->
     channel = channel_for(campaign.channel)
     model = channel.model
     outbox.recover_stale(model, stale_after(channel), [model.campaign_id == campaign.id])
+    from app.experiments import campaigns as ab_tests
+
+    held = ab_tests.held_back(campaign, model)  # an A/B test's rest waits for the winner
     # campaign_id, not campaign.id, from here on: each commit expires the campaign, and
     # reading an attribute of it reloads the whole row (its HTML too), once per batch.
     while time.monotonic() - started < budget:
@@ -215,24 +221,34 @@ def send_campaign_batches(campaign_id: int, time_budget: float | None = None) ->
             return  # paused or cancelled between batches
         rows = outbox.claim(
             model,
-            [model.campaign_id == campaign_id],
+            [model.campaign_id == campaign_id, *held],
             channel.batch_size(None),
             channel.claim_columns,
         )
         if not rows:
-            _finish_or_wait(campaign, channel)
+            _finish_or_wait(campaign, channel, held)
             return
         _deliver(channel, rows)
     jobs.enqueue(send_campaign_batches, campaign_id, queue="campaigns")
 
 
-def _finish_or_wait(campaign: Campaign, channel: DeliveryChannel) -> None:
+def _finish_or_wait(campaign: Campaign, channel: DeliveryChannel, held: Sequence[Any] = ()) -> None:
+    """Sent when no row is left; else a job at the next row's time. Rows ``held`` back
+    (an A/B test's rest) wait for the decision job, which sends them: no job meanwhile."""
     model = channel.model
+    # one statement, so one snapshot: a decision committed meanwhile cannot make the held
+    # rows look gone (the campaign would be marked sent with its rest still queued)
+    claimable = and_(*held) if held else true()
     pending = db.session.execute(
-        select(func.count(), func.min(model.next_attempt_at)).where(
-            model.campaign_id == campaign.id, model.status.in_(("queued", "sending"))
-        )
+        select(
+            func.count(case((claimable, 1))),
+            func.min(case((claimable, model.next_attempt_at))),
+            func.count(),
+        ).where(model.campaign_id == campaign.id, model.status.in_(("queued", "sending")))
     ).one()
+    if pending[0] == 0 and pending[2]:  # only held rows left: the decision job sends them
+        db.session.commit()
+        return
     if pending[0] == 0:
         campaign.status = "sent"
         campaign.finished_at = utcnow()
@@ -274,6 +290,10 @@ def resume_campaigns() -> list[int]:
         if last_claim is None or last_claim < cutoff:
             jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns")
             resumed.append(campaign.id)
+    from app.experiments import campaigns as ab_tests
+
+    for campaign_id in ab_tests.overdue(stale_after()):  # an A/B decision whose job was lost
+        jobs.enqueue(ab_tests.decide_winner, campaign_id, queue="campaigns")
     db.session.commit()
     return resumed
 

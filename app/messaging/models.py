@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
@@ -97,3 +108,8 @@ class Campaign(PublicIdMixin, TimestampMixin, Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     #: the share of the audience held back to measure lift (app.experiments.holdout)
     holdout_percent: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    #: an A/B test (app/experiments/campaigns.py): its variants and settings, when the
+    #: winner is decided, and the decision (None until then)
+    ab_test: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    ab_decide_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ab_decision: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

@@ -176,6 +176,10 @@ def register(app: Flask) -> None:
                 "providers": failover.provider_split(campaign),
                 "breakerEvents": failover.breaker_events(campaign),
             },
+            ab_rates={
+                "humanClickRate": "first_human_click_at",
+                "humanOpenRate": "first_human_open_at",
+            },
             unreachable=(
                 "nobody on this list can be emailed: no member has an email address that is "
                 "not opted out or suppressed"

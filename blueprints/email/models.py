@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -65,6 +66,8 @@ class EmailMessage(PublicIdMixin, OutboxMixin, Model):
     human_click_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_human_open_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     first_human_click_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: a campaign A/B test's variant (its index); None: not yet assigned (waits for the winner)
+    variant: Mapped[int | None] = mapped_column(SmallInteger)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     complained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

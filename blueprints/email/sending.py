@@ -14,8 +14,8 @@ import html as html_lib
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from email.utils import parseaddr
+from dataclasses import dataclass, replace
+from email.utils import formataddr, parseaddr
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +28,7 @@ from app.auth.models import User
 from app.crm.models import Activity, Customer, Territory
 from app.current import app_object
 from app.dev import capture
+from app.experiments import campaigns as ab_tests
 from app.extensions import db
 from app.messaging import consent, delivery, rendering, sandbox
 from app.messaging import footer as email_footer
@@ -56,6 +57,7 @@ CLAIM_COLUMNS = (
     "status",
     "attempts",
     "claim_token",
+    "variant",
 )
 DEFAULT_RATE_LIMIT = "600/60"
 DEFAULT_BATCH_SIZE = 500
@@ -91,7 +93,11 @@ def _console_sink(message: OutgoingEmail) -> None:
         html=message.html,
         customer_id=row.customer_id if row is not None else None,
         user_id=row.user_id if row is not None else None,
-        meta={"headers": dict(message.headers), **dict(message.metadata)},
+        meta={
+            "from": formataddr((message.from_name or "", message.from_email)),
+            "headers": dict(message.headers),
+            **dict(message.metadata),
+        },
     )
 
 
@@ -422,11 +428,14 @@ def _sender(value: str) -> tuple[str, str]:
 
 
 def _campaign_parts(rows: Sequence[OutboxRow]) -> dict[int, Any]:
-    """What sending reads of the rows' campaigns (id, subject, html, created_by_id)."""
+    """What sending reads of the rows' campaigns (id, subject, html, created_by_id, and
+    an A/B test's variants)."""
     ids = {r.campaign_id for r in rows if r.campaign_id is not None}
     if not ids:
         return {}
-    parts = select(Campaign.id, Campaign.subject, Campaign.html, Campaign.created_by_id)
+    parts = select(
+        Campaign.id, Campaign.subject, Campaign.html, Campaign.created_by_id, Campaign.ab_test
+    )
     return {c.id: c for c in db.session.execute(parts.where(Campaign.id.in_(ids)))}
 
 
@@ -466,33 +475,33 @@ def build_messages(
     problems: dict[int, ProviderError] = {}
     public_base = current_app.config["PUBLIC_BASE_URL"]
     envelope = Envelope.from_config()
-    numbers: dict[int, list[int]] = {}
+    numbers: dict[tuple[int, int | None], list[int]] = {}
     own_links: dict[int, tuple[str, ...]] = {}
     for index, row in enumerate(rows):
         try:
             parts = None
             unsubscribe = tracking.unsubscribe_url(row.id)
+            sender = envelope
             if row.campaign_id is not None:
                 campaign = campaigns[row.campaign_id]
                 context = contexts.get(row.customer_id) or {}
-                html = campaign.html or ""
+                variant = getattr(row, "variant", None)
+                subject, html, from_name = ab_tests.variant_message(
+                    campaign.ab_test, variant, campaign.subject or "", campaign.html or ""
+                )
+                if from_name:
+                    sender = replace(envelope, from_name=from_name)
                 context = {**context, **send_values(row.id, row.to_address, html)}
-                prepared = prepare_template(campaign.html or "", public_base)
+                prepared = prepare_template(html, public_base)
                 if prepared is not None:
-                    if campaign.id not in numbers:
-                        numbers[campaign.id] = links.campaign_numbers(campaign.id, prepared.links)
+                    key = (campaign.id, variant)
+                    if key not in numbers:
+                        numbers[key] = links.campaign_numbers(campaign.id, prepared.links)
                     rendered, parts = render_prepared(
-                        row.id,
-                        campaign.subject or "",
-                        prepared,
-                        context,
-                        numbers[campaign.id],
-                        unsubscribe,
+                        row.id, subject, prepared, context, numbers[key], unsubscribe
                     )
                 else:
-                    rendered = render_for(
-                        row, campaign.subject or "", campaign.html or "", context, unsubscribe
-                    )
+                    rendered = render_for(row, subject, html, context, unsubscribe)
                     own_links[row.id] = tuple(
                         links.campaign_destinations(campaign.id, rendered.links)
                     )
@@ -501,7 +510,7 @@ def build_messages(
                 rendered = rendering.RenderedEmail(
                     row.subject or "", row.html or "", row.text or ""
                 )
-            messages.append(outgoing(row, rendered, None, unsubscribe, parts, envelope))
+            messages.append(outgoing(row, rendered, None, unsubscribe, parts, sender))
         except Exception as exc:  # a template the sandbox refuses now, a bad header...
             problems[index] = PermanentError(f"cannot build message: {exc}", code="render")
             messages.append(None)

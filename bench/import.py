@@ -86,6 +86,15 @@ def batches(kind: str, total: int, size: int, customers: int) -> Iterator[list[d
             yield [order_row(n, customers, rng) for n in range(start, stop)]
 
 
+def progress(what: str, done: int, total: int, spent: float) -> None:
+    """A line every tenth of a stage, so a run stopped early still tells its rate."""
+    print(
+        f"  {what}: {done:,}/{total:,} rows in {spent:.1f} s ({done / spent:,.0f}/s), "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
 def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -101,6 +110,7 @@ def copy_floor(kind: str, total: int, size: int, customers: int, refs: dict[str,
         now = datetime.now(UTC)
         spent = 0.0
         next_order = 10_000_000
+        done = 0
         for batch in batches(kind, total, size, customers):
             started = time.perf_counter()  # the rows are in hand, as the API's body is
             if kind == "customers":
@@ -147,6 +157,9 @@ def copy_floor(kind: str, total: int, size: int, customers: int, refs: dict[str,
                         copy.write_row(values)
             raw.commit()
             spent += time.perf_counter() - started
+            done += len(batch)
+            if done % max(size, total // 10 // size * size) == 0 or done == total:
+                progress(f"{kind} floor", done, total, spent)
         return spent
     finally:
         raw.close()
@@ -161,7 +174,13 @@ def truncate(*tables: str) -> None:
 
 
 def through_api(
-    client: Any, headers: dict, kind: str, total: int, size: int, customers: int
+    client: Any,
+    headers: dict,
+    kind: str,
+    total: int,
+    size: int,
+    customers: int,
+    label: str = "first load",
 ) -> tuple[float, dict[str, int], float]:
     """Seconds spent in the POSTs of every batch (the server's work, with the test client's
     and the report's parsing; making the rows and their JSON body is not timed, as the
@@ -187,6 +206,8 @@ def through_api(
         sent += len(batch)
         if not early_rss and sent >= total // 10:
             early_rss = rss_mib()
+        if sent % max(size, total // 10 // size * size) == 0 or sent == total:
+            progress(f"{kind} {label}", sent, total, spent)
     return spent, counts, early_rss
 
 
@@ -313,7 +334,9 @@ def main() -> int:
             )
             assert counts["created"] == total, counts
             late = rss_mib()
-            again, counts, _ = through_api(client, headers, kind, total, args.batch, args.customers)
+            again, counts, _ = through_api(
+                client, headers, kind, total, args.batch, args.customers, "re-import"
+            )
             assert counts["unchanged"] == total, counts
             rows = total  # an order with its lines counts as one row
             figures[kind] = {

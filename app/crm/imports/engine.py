@@ -275,8 +275,13 @@ def classify(rows: list[Row], compared: Sequence[str], prefix: str) -> None:
 
 def write_updates(table: Table, rows: list[Row], columns: Sequence[str], **shared: Any) -> None:
     """One executemany UPDATE of ``columns`` and the row's digest for the updated rows (by
-    primary key); then the digests of rows found unchanged the long way."""
-    changed = [row for row in rows if row.ok and row.result == UPDATED]
+    primary key, in its order: every writer of many rows locks them in id order, so two
+    never wait on each other in a circle); then the digests of rows found unchanged the
+    long way."""
+    changed = sorted(
+        (row for row in rows if row.ok and row.result == UPDATED),
+        key=lambda row: row.current["id"],  # type: ignore[index]
+    )
     if changed:
         names = [*columns, "import_digest", *shared]
         stmt = (
@@ -300,14 +305,17 @@ def write_updates(table: Table, rows: list[Row], columns: Sequence[str], **share
 def write_digests(table: Table, rows: list[Row]) -> None:
     """Store the digest of rows found unchanged the long way (their record had none, or an
     older one), so the next replay of the same row is settled by its digest."""
-    stale = [
-        {"_pk": row.current["id"], "_digest": row.digest}
-        for row in rows
-        if row.ok
-        and row.result == UNCHANGED
-        and row.current is not None
-        and row.current.get("import_digest") != row.digest
-    ]
+    stale = sorted(
+        (
+            {"_pk": row.current["id"], "_digest": row.digest}
+            for row in rows
+            if row.ok
+            and row.result == UNCHANGED
+            and row.current is not None
+            and row.current.get("import_digest") != row.digest
+        ),
+        key=lambda params: params["_pk"],  # locked in id order, as write_updates does
+    )
     if stale:
         # nothing the host CRM reads changed: ``updated_at`` (read-back) keeps its value
         kept = {column.name: column for column in table.columns if column.onupdate is not None}

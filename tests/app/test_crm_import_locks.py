@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 
 from app.crm.imports import derived
 from app.crm.models import Customer
@@ -73,3 +73,27 @@ def _wait_until_waiting_on_a_lock() -> None:
             return
         threading.Event().wait(0.05)
     raise AssertionError("the totals never waited for the rescore's lock")
+
+
+def test_updated_records_are_written_in_id_order(client, token_headers, admin):
+    """A batch naming records in any order updates them in id order (the rows' locks are
+    taken in the order the executemany runs), as the totals and the rescore do."""
+    post = poster(client, token_headers(admin))
+    names = [f"C-{n}" for n in range(1, 7)]
+    post("customers", [{"externalId": name, "name": name} for name in names])
+    ids = dict(db.session.execute(select(Customer.external_id, Customer.id)).all())
+    written: list[list[int]] = []
+
+    def seen(conn, cursor, statement, params, context, executemany):
+        if executemany and statement.lstrip().upper().startswith("UPDATE CUSTOMER"):
+            written.append([p["_pk"] if isinstance(p, dict) else p[-1] for p in params])
+
+    shuffled = ["C-4", "C-1", "C-6", "C-3", "C-2", "C-5"]
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        report = post("customers", [{"externalId": name, "name": "Renamed"} for name in shuffled])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert report["updated"] == 6
+    assert written, "one executemany UPDATE"
+    assert written[0] == sorted(ids[name] for name in shuffled)

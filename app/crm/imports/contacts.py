@@ -52,14 +52,16 @@ def _phone(value: str, region: str) -> tuple[str | None, str | None]:
         return None, str(exc)
 
 
-def normalise_phone(value: str | None, current: str | None = None) -> str | None:
+def normalise_phone(
+    value: str | None, current: str | None = None, region: str | None = None
+) -> str | None:
     """services.normalise_phone's answer (and its 422 naming ``phone``); a number equal
-    to the stored one is kept."""
+    to the stored one is kept. ``region``: services.phone_region(), read once a batch."""
     if value is None or value == "":
         return None
     if value == current:
         return current
-    normal, refused = _phone(value, services.phone_region())
+    normal, refused = _phone(value, region or services.phone_region())
     if refused is not None:
         raise validation_error({"phone": refused})
     return normal

@@ -14,7 +14,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import JSON, String, Table, any_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    String,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
@@ -22,7 +34,7 @@ from sqlalchemy.types import NullType
 
 from app.api.errors import fields_from_pydantic
 from app.extensions import db
-from app.ids import new_public_id
+from app.ids import new_public_ids
 
 #: values per ``IN`` list on SQLite (one parameter each; its limit is 32,766 a statement)
 CHUNK = 10_000
@@ -86,10 +98,27 @@ def in_values(key: Any, values: Sequence[Any]) -> ColumnElement[bool]:
     value_type = String() if isinstance(key.type, NullType) else key.type  # lower(x)
     clause: ColumnElement[bool]
     if db.session.get_bind().dialect.name == "postgresql":
-        clause = key == any_(bindparam("_keys", list(values), type_=ARRAY(value_type)))
+        written = array_text(values)
+        if written is None:
+            clause = key == any_(bindparam("_keys", list(values), type_=ARRAY(value_type)))
+        else:
+            array = cast(bindparam("_keys", written, type_=Text()), ARRAY(value_type))
+            clause = key == any_(array)
     else:
         clause = key.in_(bindparam("_keys", list(values), type_=value_type, expanding=True))
     return clause
+
+
+def array_text(values: Sequence[Any]) -> str | None:
+    """A PostgreSQL array literal of ``values`` when they are all strings or all integers
+    (else None): written here in a few milliseconds for ten thousand keys, where the
+    driver's array adapter takes about five microseconds a value."""
+    if all(type(value) is str for value in values):
+        quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
+        return "{" + ",".join(f'"{value}"' for value in quoted) + "}"
+    if all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    return None
 
 
 def fetch_in(columns: Sequence[Any], key: Any, values: Iterable[Any]) -> list[Any]:
@@ -261,13 +290,14 @@ def check_unique(
 
 def classify(rows: list[Row], compared: Sequence[str], prefix: str) -> None:
     """created, updated or unchanged, from the target against the current values."""
+    created = [row for row in rows if row.ok and row.current is None]
+    for row, public_id in zip(created, new_public_ids(prefix, len(created)), strict=True):
+        row.result = CREATED
+        row.public_id = public_id
     for row in rows:
-        if not row.ok:
+        if not row.ok or row.current is None:
             continue
-        if row.current is None:
-            row.result = CREATED
-            row.public_id = new_public_id(prefix)
-        elif any(row.target.get(name) != row.current.get(name) for name in compared):
+        if any(row.target.get(name) != row.current.get(name) for name in compared):
             row.result = UPDATED
         else:
             row.result = UNCHANGED

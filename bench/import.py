@@ -136,6 +136,7 @@ def make_floor_twins() -> None:
 
 
 def drop_floor_twins() -> None:
+    db.session.commit()  # the session may be reading a twin (references())
     with db.engine.begin() as connection:
         for table in ("order_line", "order", "customer"):
             connection.exec_driver_sql(f'DROP TABLE IF EXISTS "floor_{table}"')

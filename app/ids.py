@@ -6,6 +6,8 @@ one can walk sequential numbers.
 
 from __future__ import annotations
 
+import base64
+import os
 import secrets
 
 from sqlalchemy import String
@@ -14,6 +16,13 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 def new_public_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(12)}"
+
+
+def new_public_ids(prefix: str, count: int) -> list[str]:
+    """``count`` ids like :func:`new_public_id`'s from one read of the system's random
+    source (a bulk import makes ten thousand at a time; a read each costs a system call)."""
+    pool = base64.urlsafe_b64encode(os.urandom(12 * count)).decode("ascii")
+    return [f"{prefix}_{pool[at : at + 16]}" for at in range(0, 16 * count, 16)]
 
 
 class PublicIdMixin:

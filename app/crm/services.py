@@ -38,18 +38,36 @@ def normalise_email(value: str | None, field: str = "email") -> str | None:
         raise validation_error({field: str(exc)}) from exc
 
 
+class NotAPhoneNumber(ValueError):
+    """Why a string is not a valid phone number (the 422's reason)."""
+
+
+def e164(value: str, region: str) -> str:
+    """``value`` (any written form, read in ``region`` when it has no country code) in
+    E.164; :class:`NotAPhoneNumber` saying why not. Depends on its arguments only (and
+    the phonenumbers metadata), so an answer may be remembered."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise NotAPhoneNumber(f"not a phone number: {exc}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise NotAPhoneNumber("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_region() -> str:
+    """Where a number written without its country code is read."""
+    return str(current_app.config.get("DEFAULT_PHONE_REGION", "US"))
+
+
 def normalise_phone(value: str | None, field: str = "phone") -> str | None:
     """Any written form of a number -> E.164, or a 422 naming ``field``."""
     if value is None or value == "":
         return None
-    region = current_app.config.get("DEFAULT_PHONE_REGION", "US")
     try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as exc:
-        raise validation_error({field: f"not a phone number: {exc}"}) from exc
-    if not phonenumbers.is_valid_number(number):
-        raise validation_error({field: "not a valid phone number"})
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return e164(value, phone_region())
+    except NotAPhoneNumber as exc:
+        raise validation_error({field: str(exc)}) from exc
 
 
 def money(value: Any) -> str:

@@ -3,7 +3,9 @@
 Exactly what ``app.crm.services`` stores for a single customer, with the expensive parts
 remembered: a plain ASCII local part needs no IDNA work, and a domain is checked once per
 batch-worker however many customers share it (most of a book is on a few hundred
-domains); a phone number already in E.164 and unchanged is not parsed again.
+domains); a phone number equal to the stored one is not parsed again, and each distinct
+written number is parsed and validated once per batch-worker (a bounded cache of answers,
+refusals included: parsing and validating costs ~50 us a number).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
+from app.api.errors import validation_error
 from app.crm import services
 
 #: RFC 5322 dot-atom, ASCII only: what email_validator passes through unchanged
@@ -40,8 +43,25 @@ def normalise_email(value: str | None) -> str | None:
     return services.normalise_email(value)
 
 
-def normalise_phone(value: str | None, current: str | None = None) -> str | None:
-    """services.normalise_phone's answer; a number equal to the stored one is kept."""
-    if value is not None and value == current:
+@lru_cache(maxsize=65_536)
+def _phone(value: str, region: str) -> tuple[str | None, str | None]:
+    """(E.164, None) or (None, why it is refused): services.e164's answer, remembered."""
+    try:
+        return services.e164(value, region), None
+    except services.NotAPhoneNumber as exc:
+        return None, str(exc)
+
+
+def normalise_phone(
+    value: str | None, current: str | None = None, region: str | None = None
+) -> str | None:
+    """services.normalise_phone's answer (and its 422 naming ``phone``); a number equal
+    to the stored one is kept. ``region``: services.phone_region(), read once a batch."""
+    if value is None or value == "":
+        return None
+    if value == current:
         return current
-    return services.normalise_phone(value)
+    normal, refused = _phone(value, region or services.phone_region())
+    if refused is not None:
+        raise validation_error({"phone": refused})
+    return normal

@@ -6,6 +6,7 @@ from __future__ import annotations
 from app.api.errors import ApiError
 from app.auth.actor import Actor
 from app.auth.models import User
+from app.crm import services
 from app.crm.imports import contacts, engine
 from app.crm.imports.engine import Row
 from app.crm.models import Customer, Territory
@@ -40,6 +41,7 @@ def plan(rows: list[Row], user: Actor) -> None:
 
 def _contacts(rows: list[Row]) -> None:
     """E-mail and phone in their canonical forms, as a single create would store them."""
+    region = services.phone_region()
     for row in rows:
         if not row.ok:
             continue
@@ -52,7 +54,7 @@ def _contacts(rows: list[Row]) -> None:
         if "phone" in row.given:
             try:
                 row.target["phone"] = contacts.normalise_phone(
-                    row.get("phone"), current.get("phone")
+                    row.get("phone"), current.get("phone"), region
                 )
             except ApiError as exc:
                 row.errors.update(exc.fields)

@@ -24,7 +24,18 @@ def recompute_totals(customer_ids: Collection[int]) -> None:
     last = select(func.max(o.c.order_date)).where(counted).scalar_subquery()
     count = select(func.count()).select_from(o).where(counted).scalar_subquery()
     for part in key_chunks(customer_ids):
-        db.session.connection().execute(
+        connection = db.session.connection()
+        if connection.dialect.name == "postgresql":
+            # the rows locked in id order first, as the engagement rescore locks them: an
+            # UPDATE alone locks them in the order it finds them (the heap's), and two
+            # writers each holding a row the other wants is a deadlock (a 503 mid-sync)
+            connection.execute(
+                select(c.c.id)
+                .where(in_values(c.c.id, part))
+                .order_by(c.c.id)
+                .with_for_update(key_share=True)
+            ).all()
+        connection.execute(
             update(c)
             .where(in_values(c.c.id, part))
             .values(lifetime_revenue=revenue, last_order_date=last, order_count=count)

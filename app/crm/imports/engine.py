@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import JSON, String, Table, any_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
@@ -22,7 +32,7 @@ from sqlalchemy.types import NullType
 
 from app.api.errors import fields_from_pydantic
 from app.extensions import db
-from app.ids import new_public_id
+from app.ids import new_public_ids
 
 #: values per ``IN`` list on SQLite (one parameter each; its limit is 32,766 a statement)
 CHUNK = 10_000
@@ -261,13 +271,14 @@ def check_unique(
 
 def classify(rows: list[Row], compared: Sequence[str], prefix: str) -> None:
     """created, updated or unchanged, from the target against the current values."""
+    created = [row for row in rows if row.ok and row.current is None]
+    for row, public_id in zip(created, new_public_ids(prefix, len(created)), strict=True):
+        row.result = CREATED
+        row.public_id = public_id
     for row in rows:
-        if not row.ok:
+        if not row.ok or row.current is None:
             continue
-        if row.current is None:
-            row.result = CREATED
-            row.public_id = new_public_id(prefix)
-        elif any(row.target.get(name) != row.current.get(name) for name in compared):
+        if any(row.target.get(name) != row.current.get(name) for name in compared):
             row.result = UPDATED
         else:
             row.result = UNCHANGED
@@ -275,8 +286,13 @@ def classify(rows: list[Row], compared: Sequence[str], prefix: str) -> None:
 
 def write_updates(table: Table, rows: list[Row], columns: Sequence[str], **shared: Any) -> None:
     """One executemany UPDATE of ``columns`` and the row's digest for the updated rows (by
-    primary key); then the digests of rows found unchanged the long way."""
-    changed = [row for row in rows if row.ok and row.result == UPDATED]
+    primary key, in its order: every writer of many rows locks them in id order, so two
+    never wait on each other in a circle); then the digests of rows found unchanged the
+    long way."""
+    changed = sorted(
+        (row for row in rows if row.ok and row.result == UPDATED),
+        key=lambda row: row.current["id"],  # type: ignore[index]
+    )
     if changed:
         names = [*columns, "import_digest", *shared]
         stmt = (
@@ -300,14 +316,17 @@ def write_updates(table: Table, rows: list[Row], columns: Sequence[str], **share
 def write_digests(table: Table, rows: list[Row]) -> None:
     """Store the digest of rows found unchanged the long way (their record had none, or an
     older one), so the next replay of the same row is settled by its digest."""
-    stale = [
-        {"_pk": row.current["id"], "_digest": row.digest}
-        for row in rows
-        if row.ok
-        and row.result == UNCHANGED
-        and row.current is not None
-        and row.current.get("import_digest") != row.digest
-    ]
+    stale = sorted(
+        (
+            {"_pk": row.current["id"], "_digest": row.digest}
+            for row in rows
+            if row.ok
+            and row.result == UNCHANGED
+            and row.current is not None
+            and row.current.get("import_digest") != row.digest
+        ),
+        key=lambda params: params["_pk"],  # locked in id order, as write_updates does
+    )
     if stale:
         # nothing the host CRM reads changed: ``updated_at`` (read-back) keeps its value
         kept = {column.name: column for column in table.columns if column.onupdate is not None}

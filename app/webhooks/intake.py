@@ -22,8 +22,8 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.api.errors import ApiError
 from app.current import app_object
+from app.errors import DomainError
 from app.extensions import db
 from app.models_base import utcnow
 from app.signals import webhook_received
@@ -43,13 +43,14 @@ class Applied:
     answers: list[Any]
 
 
-class RetryLater(ApiError):
+class RetryLater(DomainError):
     """Applying failed: kept for retry; the provider is told to try again (503)."""
 
+    status = 503
+    code = "retry_later"
+
     def __init__(self, provider: str) -> None:
-        super().__init__(
-            503, "retry_later", f"The {provider} event could not be applied yet; send it again"
-        )
+        super().__init__(f"The {provider} event could not be applied yet; send it again")
 
 
 def receive(provider: str, event_id: str, kind: str, payload: dict[str, Any]) -> Applied:

@@ -72,9 +72,13 @@ def _signers(secret_key: str, purpose: str) -> tuple[Signer, Signer, URLSafeSeri
     )
 
 
+#: The payload's compact JSON (``json.dumps`` with these separators builds an encoder per call).
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def sign(purpose: str, payload: Any) -> str:
     signer = _signers(current_app.config["SECRET_KEY"], purpose)[0]
-    data = json.dumps(payload, separators=(",", ":")).encode()
+    data = _COMPACT_JSON.encode(payload).encode()
     return str(signer.sign(base64.urlsafe_b64encode(data).rstrip(b"=")).decode())
 
 

@@ -408,7 +408,9 @@ def render_prepared(
         values[_PREFERENCES] = tracking.preferences_url(message_id)
     for index, number in enumerate(link_numbers):
         values[f"{_CLICK}{index}"] = tracking.link_url(token, number)
-    out_subject = " ".join(rendering.render(subject, context, html=False).split())
+    if "{" in subject:  # a subject without tokens is the same for everyone
+        subject = rendering.render(subject, context, html=False)
+    out_subject = " ".join(subject.split())
     escaped = _token_values(prepared, values)
     if escaped is None:  # a value holds markup: the whole body, through the sanitiser
         html = rendering.render(prepared.html, values, html=True)

@@ -120,3 +120,17 @@ def test_tokens_the_split_at_braces_would_misread_are_rendered_per_recipient(app
         "<p>Hi {{ '}}' }} {{ customer_name }}</p>",  # braces inside a string
     ):
         assert sending.prepare_template(source, base) is None, source
+
+
+def test_a_subject_without_tokens_is_sent_as_written(app):
+    with app.test_request_context():
+        prepared = sending.prepare_template("<p>Hi</p>", app.config["PUBLIC_BASE_URL"])
+        assert prepared is not None
+        for subject, expected in (
+            ("  Spring\n allocations ", "Spring allocations"),
+            ("Hi {{ customer_name }}", "Hi Ann"),
+        ):
+            rendered, _ = sending.render_prepared(
+                3, subject, prepared, {"customer_name": "Ann"}, []
+            )
+            assert rendered.subject == expected

@@ -107,12 +107,6 @@ def _budget() -> _Budget:
 
 def render_bounded(template: Any, context: dict[str, Any]) -> str:
     """Render by streaming, stopping as soon as the output passes :data:`MAX_OUTPUT`."""
-    return "".join(render_pieces(template, context))
-
-
-def render_pieces(template: Any, context: dict[str, Any]) -> list[str]:
-    """:func:`render_bounded` as the pieces Jinja yields: the template's literal text and
-    each expression's value, in order (joined, the rendered output)."""
     token = _active.set(_Budget())
     try:
         parts: list[str] = []
@@ -122,7 +116,7 @@ def render_pieces(template: Any, context: dict[str, Any]) -> list[str]:
             if total > MAX_OUTPUT:
                 raise RenderLimit(f"the template produces more than {_megabytes(MAX_OUTPUT)}")
             parts.append(chunk)
-        return parts
+        return "".join(parts)
     finally:
         _active.reset(token)
 

@@ -159,16 +159,18 @@ def test_output_is_streamed_and_cut_off(monkeypatch):
 
 
 def test_render_time_is_bounded(monkeypatch):
+    """A runaway template is stopped after about its CPU time limit (CPU time: on a
+    loaded machine the wall-clock time of those 0.2 s is anyone's guess)."""
     monkeypatch.setattr(sandbox, "MAX_SECONDS", 0.2)
     monkeypatch.setattr(sandbox, "MAX_STEPS", 10**9)
     source = (
         "{% set l = (customer_name * 99)|list %}"
         "{% for a in l %}{% for b in l %}{% for c in l %}{% endfor %}{% endfor %}{% endfor %}"
     )
-    started = time.monotonic()
+    started = time.thread_time()
     with pytest.raises(sandbox.RenderLimit, match="longer than 0.2 s"):
         rendering.render(source, {"customer_name": "abcdefghij"}, html=False)
-    assert time.monotonic() - started < 2
+    assert time.thread_time() - started < 2
 
 
 def test_time_a_render_waits_for_a_core_is_not_counted(monkeypatch):

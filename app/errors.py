@@ -51,3 +51,22 @@ class Conflict(DomainError):
 
     status = 409
     code = "conflict"
+
+
+class ProviderFailed(DomainError):
+    """A provider the request needed could not be reached or failed (502)."""
+
+    status = 502
+    code = "provider_error"
+
+
+def invalid(fields: dict[str, str], message: str = "Invalid input") -> Invalid:
+    """Bad input naming each field at fault."""
+    return Invalid(message, fields)
+
+
+def unknown(what: str = "resource", field: str | None = None) -> DomainError:
+    """An unknown id: in the URL a 404; given in a body, a 422 naming its ``field``."""
+    if field:
+        return Invalid(f"Unknown {what}", {field: f"unknown {what}"})
+    return NotFound(f"{what.capitalize()} not found")

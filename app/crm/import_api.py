@@ -11,6 +11,7 @@ from app.crm import imports
 from app.crm.imports import import_log
 from app.crm.imports.body import DEFAULT_MAX_ROWS, parse_rows
 from app.crm.imports.rows import ImportBody, ImportReport
+from app.errors import DomainError
 
 bp = Blueprint("crm_import_api", __name__, url_prefix="/api/sales/import")
 
@@ -42,7 +43,7 @@ def import_rows(entity: str) -> ApiResponse:
     rows, row_digests = parse_rows(request.get_data(), request.mimetype, max_rows, entity)
     try:
         report = imports.run(entity, rows, current_user, dry_run=dry_run, row_digests=row_digests)
-    except ApiError as exc:
+    except DomainError as exc:
         import_log.record("api", entity, current_user, dry_run=dry_run, error=exc.message)
         raise
     import_log.record("api", entity, current_user, report, dry_run=dry_run)

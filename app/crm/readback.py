@@ -18,8 +18,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import Field
 from sqlalchemy import Select, and_, or_
 
-from app.api.errors import validation_error
 from app.api.spec import CamelModel
+from app.errors import invalid
 from app.extensions import db
 
 SALT = "decant-readback-cursor"
@@ -50,7 +50,7 @@ def _position(cursor: str, kind: str) -> tuple[datetime | None, int]:
         at = datetime.fromisoformat(data[1]) if data[1] else None
         return at, int(data[2])
     except (BadSignature, ValueError, TypeError, IndexError, KeyError) as exc:
-        raise validation_error({"cursor": "not a cursor this list gave"}) from exc
+        raise invalid({"cursor": "not a cursor this list gave"}) from exc
 
 
 def changes(

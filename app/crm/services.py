@@ -10,7 +10,6 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import Select, func, or_, select
 
-from app.api.errors import ApiError, validation_error
 from app.auth.models import User
 from app.crm.models import (
     Activity,
@@ -23,6 +22,7 @@ from app.crm.models import (
 from app.crm.references import named_by
 from app.crm.scoping import scope_customers
 from app.current import app_object
+from app.errors import Forbidden, invalid
 from app.extensions import db
 from app.messaging import consent
 from app.models_base import utcnow
@@ -35,7 +35,7 @@ def normalise_email(value: str | None, field: str = "email") -> str | None:
     try:
         return validate_email(value, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise validation_error({field: str(exc)}) from exc
+        raise invalid({field: str(exc)}) from exc
 
 
 class NotAPhoneNumber(ValueError):
@@ -67,7 +67,7 @@ def normalise_phone(value: str | None, field: str = "phone") -> str | None:
     try:
         return e164(value, phone_region())
     except NotAPhoneNumber as exc:
-        raise validation_error({field: str(exc)}) from exc
+        raise invalid({field: str(exc)}) from exc
 
 
 def money(value: Any) -> str:
@@ -161,9 +161,9 @@ def _territory_for(user: User, name: str | None, field: str = "territory") -> Te
     if territory is None:  # or its external id, or its Decant id
         territory = db.session.scalar(select(Territory).where(named_by(Territory, name)))
     if territory is None:
-        raise validation_error({field: f"unknown territory {name!r}"})
+        raise invalid({field: f"unknown territory {name!r}"})
     if not user.sees_all_territories and territory.id != user.territory_id:
-        raise validation_error({field: "outside your territory"})
+        raise invalid({field: "outside your territory"})
     return territory
 
 
@@ -173,11 +173,9 @@ def _rep_for(user: User, rep_id: str | None) -> User | None:
         return None
     rep = db.session.scalar(select(User).where(named_by(User, rep_id)))
     if user.role == "rep" and (rep is None or rep.id != user.id):  # no oracle of who exists
-        raise ApiError(
-            403, "forbidden", "A rep can only assign themselves", {"repId": "not yourself"}
-        )
+        raise Forbidden("A rep can only assign themselves", {"repId": "not yourself"})
     if rep is None or not rep.active:
-        raise validation_error({"repId": "unknown user" if rep is None else "inactive user"})
+        raise invalid({"repId": "unknown user" if rep is None else "inactive user"})
     return rep
 
 

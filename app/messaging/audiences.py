@@ -16,8 +16,8 @@ from flask import Flask, current_app
 from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased
 
-from app.api.errors import validation_error
 from app.crm.models import Customer
+from app.errors import invalid
 
 if TYPE_CHECKING:
     from app.auth.models import User
@@ -63,11 +63,11 @@ def resolve(name: str, reference: str, user: User, field: str = "listId") -> Sel
     """Customer ids of an audience, or a 422 naming ``field`` when it is unknown or hidden."""
     resolver = resolvers().get(name)
     if resolver is None:
-        raise validation_error({field: f"no {name} audiences are enabled"})
+        raise invalid({field: f"no {name} audiences are enabled"})
     try:
         return without_archived(resolver.customer_ids(reference, user))
     except LookupError as exc:
-        raise validation_error({field: str(exc) or f"unknown {name}"}) from exc
+        raise invalid({field: str(exc) or f"unknown {name}"}) from exc
 
 
 def without_archived(customer_ids: Select[Any]) -> Select[Any]:
@@ -83,11 +83,11 @@ def add_members(
     """Add customers to an audience through its owner channel, or a 422 naming ``field``."""
     resolver = resolvers().get(name)
     if resolver is None or resolver.add_members is None:
-        raise validation_error({field: f"{name} audiences cannot be added to here"})
+        raise invalid({field: f"{name} audiences cannot be added to here"})
     try:
         return resolver.add_members(reference, customer_ids, user)
     except LookupError as exc:
-        raise validation_error({field: str(exc) or f"unknown {name}"}) from exc
+        raise invalid({field: str(exc) or f"unknown {name}"}) from exc
 
 
 def choices(name: str, user: User) -> list[tuple[str, str]]:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, or_, select
 
-from app.api.errors import not_found
 from app.api.pagination import PageQuery, paginate
 from app.crm import readback
 from app.crm.models import Customer
 from app.crm.scoping import get_visible_customer, visible_customer_ids
+from app.errors import unknown
 from app.extensions import db
 from app.messaging.models import Campaign
 
@@ -36,7 +36,7 @@ def messages_query(model: Any, user: User, customer_id: str | None = None) -> Se
     if customer_id:
         customer = get_visible_customer(customer_id, user)
         if customer is None:
-            raise not_found("customer", field="customerId")
+            raise unknown("customer", field="customerId")
         stmt = stmt.where(model.customer_id == customer.id)
     return stmt
 

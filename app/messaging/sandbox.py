@@ -7,7 +7,9 @@ measures first: binary operators (``*``, ``%``, ``+``), ``~`` concatenation, loo
 filter (inputs and result, and the width, count or predicted size of the filters that
 multiply text), every printed value, and the whole output, streamed and cut off past
 :data:`MAX_OUTPUT`. Function calls are refused outright (templates never need them; the
-save-time check refuses them too). A render also has a deadline and a step budget.
+save-time check refuses them too). A render also has a step budget and a limit on the
+CPU time it may take (its thread's, so a loaded machine does not fail a render that
+merely waited for a core).
 
 Exceeding a bound raises :class:`RenderLimit`, a :class:`SecurityError` whose message
 names the bound; callers map it to a 422 on the field they rendered.
@@ -42,9 +44,12 @@ MAX_BUILT = 2 * MAX_OUTPUT
 #: Width or precision of a ``%`` / ``format`` conversion, ``center`` or ``indent`` width,
 #: ``batch`` and ``slice`` counts.
 MAX_WIDTH = 1_000
-#: Operations and loop iterations per render, and the wall-clock time of one render.
+#: Operations and loop iterations per render, and the CPU time of one render (its
+#: thread's CPU time: time spent waiting for a core on a loaded machine is not counted).
 MAX_STEPS = 1_000_000
 MAX_SECONDS = 2.0
+#: The clock is read every this many steps (reading it costs more than a step).
+CLOCK_EVERY = 64
 #: Numbers an arithmetic operator may take (templates write numbers up to 10,000).
 MAX_NUMBER = 10_000**2
 
@@ -64,16 +69,26 @@ def _megabytes(chars: int) -> str:
 
 @dataclass
 class _Budget:
-    deadline: float
     steps: int = 0
     built: int = 0
+    #: When the render must stop, on its thread's CPU clock (``time.thread_time``), set
+    #: at the first reading: a render shorter than ``CLOCK_EVERY`` steps never reads it.
+    deadline: float | None = None
+    next_clock: int = CLOCK_EVERY
 
     def tick(self, steps: int = 1) -> None:
         self.steps += steps
         if self.steps > MAX_STEPS:
             raise RenderLimit(f"the template takes more than {MAX_STEPS:,} steps to render")
-        if time.monotonic() > self.deadline:
-            raise RenderLimit(f"the template takes longer than {MAX_SECONDS:g} s to render")
+        if self.steps >= self.next_clock:
+            self.next_clock = self.steps + CLOCK_EVERY
+            now = time.thread_time()
+            if self.deadline is None:
+                self.deadline = now + MAX_SECONDS
+            elif now > self.deadline:
+                raise RenderLimit(
+                    f"the template takes longer than {MAX_SECONDS:g} s of CPU time to render"
+                )
 
     def charge(self, chars: int) -> None:
         self.built += chars
@@ -87,18 +102,12 @@ _active: ContextVar[_Budget | None] = ContextVar("decant_render_budget", default
 def _budget() -> _Budget:
     """The running render's budget; outside :func:`render_bounded` (compiling, a direct
     ``Template.render``) a fresh one, so the size bounds hold and time is not counted."""
-    return _active.get() or _Budget(deadline=time.monotonic() + MAX_SECONDS)
+    return _active.get() or _Budget()
 
 
 def render_bounded(template: Any, context: dict[str, Any]) -> str:
     """Render by streaming, stopping as soon as the output passes :data:`MAX_OUTPUT`."""
-    return "".join(render_pieces(template, context))
-
-
-def render_pieces(template: Any, context: dict[str, Any]) -> list[str]:
-    """:func:`render_bounded` as the pieces Jinja yields: the template's literal text and
-    each expression's value, in order (joined, the rendered output)."""
-    token = _active.set(_Budget(deadline=time.monotonic() + MAX_SECONDS))
+    token = _active.set(_Budget())
     try:
         parts: list[str] = []
         total = 0
@@ -107,7 +116,7 @@ def render_pieces(template: Any, context: dict[str, Any]) -> list[str]:
             if total > MAX_OUTPUT:
                 raise RenderLimit(f"the template produces more than {_megabytes(MAX_OUTPUT)}")
             parts.append(chunk)
-        return parts
+        return "".join(parts)
     finally:
         _active.reset(token)
 
@@ -416,6 +425,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(finalize=_finalize, **options)
+        # No globals (range, dict, lipsum...): templates call nothing, and without them
+        # a render's context is its values alone (Jinja copies the globals into each).
+        self.globals.clear()
         self.filters.pop("attr", None)  # no attribute access by name, even sandboxed
         self.filters["safe"] = _escaped_safe
         for name, func in list(self.filters.items()):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 from functools import lru_cache
 from typing import Any
@@ -31,6 +32,15 @@ class _Blake2bMac(SigningAlgorithm):
 
     def get_signature(self, key: bytes, value: bytes) -> bytes:
         return hashlib.blake2b(value, key=key, digest_size=20).digest()
+
+
+class _HmacSha1(SigningAlgorithm):
+    """itsdangerous's default HMAC-SHA1, computed by :func:`hmac.digest` (OpenSSL in one
+    call, about half the time of building an :mod:`hmac` object per token): the same
+    signatures."""
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hmac.digest(key, value, "sha1")
 
 
 class _KeyOnceSigner(Signer):
@@ -51,7 +61,7 @@ def _signers(secret_key: str, purpose: str) -> tuple[Signer, Signer, URLSafeSeri
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
     return (
-        _KeyOnceSigner(secret_key, salt=f"decant-{purpose}-v2"),
+        _KeyOnceSigner(secret_key, salt=f"decant-{purpose}-v2", algorithm=_HmacSha1()),
         Signer(
             secret_key,
             salt=f"decant-{purpose}-v3",
@@ -62,9 +72,13 @@ def _signers(secret_key: str, purpose: str) -> tuple[Signer, Signer, URLSafeSeri
     )
 
 
+#: The payload's compact JSON (``json.dumps`` with these separators builds an encoder per call).
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def sign(purpose: str, payload: Any) -> str:
     signer = _signers(current_app.config["SECRET_KEY"], purpose)[0]
-    data = json.dumps(payload, separators=(",", ":")).encode()
+    data = _COMPACT_JSON.encode(payload).encode()
     return str(signer.sign(base64.urlsafe_b64encode(data).rstrip(b"=")).decode())
 
 

@@ -18,9 +18,8 @@ from flask import current_app
 from jinja2 import TemplateSyntaxError
 from sqlalchemy import Select, func, select, text
 
-from app.api.errors import ApiError, validation_error
 from app.crm.models import Customer
-from app.errors import Invalid
+from app.errors import Forbidden, Invalid, invalid
 from app.extensions import db
 from app.messaging import email_html, footer, merge_tags, rendering
 from app.messaging.mjml import compile_mjml
@@ -136,7 +135,7 @@ def prepare_email_parts(
     if not html:
         problems["html"] = "an HTML body is required"
     if problems:
-        raise validation_error(problems)
+        raise invalid(problems)
     assert subject is not None and html is not None
     subject, subject_tags = merge_tags.translate(subject, custom_field_keys)
     html, html_tags = merge_tags.translate(html, custom_field_keys)
@@ -159,14 +158,14 @@ def check_sms_body(body: str | None, field: str = "body") -> None:
     try:
         rendering.check_template(body, "body", _allowed_keys(body, html=False), html=False)
     except rendering.TemplateProblem as exc:
-        raise validation_error({field: exc.message}) from exc
+        raise invalid({field: exc.message}) from exc
 
 
 def _check(source: str | None, field: str, keys: set[str], *, html: bool) -> None:
     try:
         rendering.check_template(source, field, keys, html=html)
     except rendering.TemplateProblem as exc:
-        raise validation_error({exc.field: exc.message}) from exc
+        raise invalid({exc.field: exc.message}) from exc
 
 
 #: Roles that manage every template, shared ones included.
@@ -185,11 +184,7 @@ def can_manage(user: User, template: Template) -> bool:
 def require_manage(user: User, template: Template) -> None:
     """403 unless ``user`` may change ``template`` (checked before anything is written)."""
     if not can_manage(user, template):
-        raise ApiError(
-            403,
-            "forbidden",
-            "Shared templates are managed by managers and admins; reps edit their own",
-        )
+        raise Forbidden("Shared templates are managed by managers and admins; reps edit their own")
 
 
 def save_report_lines(template: Template) -> list[str]:
@@ -280,7 +275,7 @@ def _apply(template: Template, data: dict[str, Any]) -> None:
         if key in data:
             setattr(template, key, data[key])
     if not (template.name or "").strip():
-        raise validation_error({"name": "a name is required"})
+        raise invalid({"name": "a name is required"})
     if template.type == "email":
         template.subject, template.html, report = prepare_email_parts(
             template.subject, template.html
@@ -289,7 +284,7 @@ def _apply(template: Template, data: dict[str, Any]) -> None:
         template.body = None
     else:
         if not template.body:
-            raise validation_error({"body": "a body is required"})
+            raise invalid({"body": "a body is required"})
         _check(template.body, "body", _allowed_keys(template.body, html=False), html=False)
         template.subject = template.html = None
 
@@ -297,7 +292,7 @@ def _apply(template: Template, data: dict[str, Any]) -> None:
 def create_template(user: User, data: dict[str, Any]) -> Template:
     type_ = data.get("type")
     if type_ not in TEMPLATE_TYPES:
-        raise validation_error({"type": f"one of {', '.join(TEMPLATE_TYPES)}"})
+        raise invalid({"type": f"one of {', '.join(TEMPLATE_TYPES)}"})
     template = Template(type=type_, created_by_id=getattr(user, "id", None))
     _apply(template, data)
     db.session.add(template)
@@ -347,15 +342,15 @@ def preview(
         try:
             out = rendering.render_email(subject, html, context)
         except rendering.RenderLimit as exc:  # the customer's values made it too big
-            raise validation_error({exc.field or "html": str(exc)}) from exc
+            raise invalid({exc.field or "html": str(exc)}) from exc
         return {"subject": out.subject, "html": out.html, "text": out.text}
     if not body:
-        raise validation_error({"body": "a body is required"})
+        raise invalid({"body": "a body is required"})
     _check(body, "body", _allowed_keys(body, html=False, extra=extra or {}), html=False)
     try:
         return {"body": rendering.render(body, context, html=False)}
     except rendering.RenderLimit as exc:
-        raise validation_error({"body": str(exc)}) from exc
+        raise invalid({"body": str(exc)}) from exc
 
 
 def seed_defaults() -> int:

@@ -25,9 +25,9 @@ from sqlalchemy import Connection, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.api.errors import ApiError
 from app.crm.imports.engine import in_values
 from app.current import app_object
+from app.errors import DomainError
 from app.extensions import db
 from app.models_base import utcnow
 from app.signals import webhook_batch_received, webhook_received
@@ -47,13 +47,14 @@ class Applied:
     answers: list[Any]
 
 
-class RetryLater(ApiError):
+class RetryLater(DomainError):
     """Applying failed: kept for retry; the provider is told to try again (503)."""
 
+    status = 503
+    code = "retry_later"
+
     def __init__(self, provider: str) -> None:
-        super().__init__(
-            503, "retry_later", f"The {provider} event could not be applied yet; send it again"
-        )
+        super().__init__(f"The {provider} event could not be applied yet; send it again")
 
 
 def receive(provider: str, event_id: str, kind: str, payload: dict[str, Any]) -> Applied:

@@ -20,7 +20,6 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app
-from markupsafe import Markup
 from sqlalchemy import Select, and_, case, func, insert, literal, select
 from sqlalchemy.orm import aliased
 
@@ -251,21 +250,28 @@ def send_values(message_id: int, to_address: str, source: str) -> dict[str, Any]
 
 
 # A campaign's template prepared once: CSS inlined, footer, pixel and links put in the
-# source as our own tokens, the text part derived from it; Jinja then renders it for each
-# recipient. Templates whose output may change shape per recipient are rendered per
-# recipient instead (render_for).
+# source as our own tokens, the text part derived from it. Per recipient, Jinja's sandbox
+# renders the values of the body's tokens alone; the HTML and the text part are their
+# literal text with those values put in. Templates whose output may change shape per
+# recipient are rendered per recipient instead (render_for).
 _OWN = "dc_send_"
 _OPEN, _PREFERENCES, _CLICK = f"{_OWN}open", f"{_OWN}preferences", f"{_OWN}click_"
 _HREF_WITH_TOKEN = re.compile(r"""\bhref\s*=\s*(["'])([^"']*\{[{%#][^"']*)\1""", re.IGNORECASE)
 _UNSUBSCRIBE_TOKEN = re.compile(r"\{\{\s*unsubscribe_url\s*\}\}")
 _TAG = re.compile(r"<[^<>]*>")
 _OWN_TOKEN = re.compile(r"\{\{\s*(?:unsubscribe_url|dc_send_\w+)\s*\}\}")
+_TOKEN = re.compile(r"(\{\{.*?\}\})", re.DOTALL)
+#: Between two values in the render of a body's tokens: an escaped value cannot hold it.
+_SEPARATOR = "<"
 
 
 @dataclass(frozen=True)
 class PreparedTemplate:
-    html: str  # Jinja source (autoescaped)
-    text: str  # Jinja source of the text part (not escaped)
+    html: str  # Jinja source of the whole body (autoescaped)
+    values: str  # Jinja source of the body's tokens alone, ``_SEPARATOR`` between them
+    html_literals: tuple[str, ...]  # the body's text around its tokens (one more)
+    text_literals: tuple[str, ...]  # the text part's text around its tokens (one more)
+    text_values: tuple[int, ...]  # which token's value each gap of the text part shows
     links: tuple[str, ...]  # the URL behind each click token, in order
     footer: bool  # the footer (with the preferences link) was added
 
@@ -329,10 +335,61 @@ def _prepare_template(source: str, public_base: str, has_address: bool) -> Prepa
         if "{" in _OWN_TOKEN.sub("", tag):
             return None
     text = rendering.html_to_text(body)
-    expected = [t for t in rendering.template_tokens(body) if _OPEN not in t]
-    if rendering.template_tokens(text) != expected:
+    html_split, text_split = _TOKEN.split(body), _TOKEN.split(text)
+    body_tokens, text_tokens = html_split[1::2], text_split[1::2]
+    text_values = tuple(i for i, t in enumerate(body_tokens) if _OPEN not in t)
+    if text_tokens != [body_tokens[i] for i in text_values]:
         return None
-    return PreparedTemplate(body, text, tuple(urls), footer)
+    # The body's text as Jinja outputs it: newlines made "\n", a last one dropped.
+    literals = [_NEWLINES.sub("\n", t) for t in html_split[::2]]
+    if literals[-1].endswith("\n"):
+        literals[-1] = literals[-1][:-1]
+    prepared = PreparedTemplate(
+        html=body,
+        values=_SEPARATOR.join(body_tokens),
+        html_literals=tuple(literals),
+        text_literals=tuple(text_split[::2]),
+        text_values=text_values,
+        links=tuple(urls),
+        footer=footer,
+    )
+    return prepared if _renders_as_whole(prepared) else None
+
+
+_NEWLINES = re.compile(r"\r\n|\r")
+
+
+def _renders_as_whole(prepared: PreparedTemplate) -> bool:
+    """Whether the body's text with its tokens' values put in is what Jinja renders of
+    the whole body (checked once with sample values; a token written in a way the split
+    at ``}}`` misreads, or whitespace control, fail it)."""
+    if any("}}" in literal for literal in prepared.html_literals):
+        return False
+    try:
+        names = rendering.undeclared_tokens(prepared.html, html=True)
+        sample = {name: f"v{number}" for number, name in enumerate(sorted(names))}
+        whole = sandbox.render_bounded(rendering.compiled(prepared.html, True), sample)
+        values = _token_values(prepared, sample)
+    except Exception:
+        return False
+    return values is not None and "".join(_interleaved(prepared.html_literals, values)) == whole
+
+
+def _token_values(prepared: PreparedTemplate, values: dict[str, Any]) -> list[str] | None:
+    """The body's token values for one recipient, escaped as in the body; None when one
+    holds markup (a filter such as ``urlize`` made some)."""
+    out = sandbox.render_bounded(rendering.compiled(prepared.values, True), values).split(
+        _SEPARATOR
+    )
+    return out if len(out) == len(prepared.html_literals) - 1 else None
+
+
+def _interleaved(literals: Sequence[str], values: Sequence[str]) -> tuple[str, ...]:
+    """``literals[0], values[0], literals[1], ...``: one more literal than values."""
+    pieces = [literals[0]]
+    for value, text in zip(values, literals[1:], strict=True):
+        pieces += (value, text)
+    return tuple(pieces)
 
 
 def render_prepared(
@@ -344,7 +401,7 @@ def render_prepared(
     unsubscribe: str | None = None,
 ) -> tuple[rendering.RenderedEmail, tuple[tuple[str, ...], tuple[str, ...]] | None]:
     """A campaign message from its prepared template (``link_numbers``: the campaign's
-    stored number of each of its links); also the pieces its render yielded (the
+    stored number of each of its links); also its bodies as literal text and values (the
     ``parts`` hint of :class:`OutgoingEmail`), or None when they are not its bodies."""
     token = tracking.tracking_token(message_id)
     unsubscribe = unsubscribe or tracking.unsubscribe_url(message_id)
@@ -357,18 +414,27 @@ def render_prepared(
         values[_PREFERENCES] = tracking.preferences_url(message_id)
     for index, number in enumerate(link_numbers):
         values[f"{_CLICK}{index}"] = tracking.link_url(token, number)
-    out_subject = " ".join(rendering.render(subject, context, html=False).split())
-    html_parts = sandbox.render_pieces(rendering.compiled(prepared.html, True), values)
-    text_parts = sandbox.render_pieces(rendering.compiled(prepared.text, False), values)
+    if "{" in subject:  # a subject without tokens is the same for everyone
+        subject = rendering.render(subject, context, html=False)
+    out_subject = " ".join(subject.split())
+    escaped = _token_values(prepared, values)
+    if escaped is None:  # a value holds markup: the whole body, through the sanitiser
+        html = rendering.render(prepared.html, values, html=True)
+        rendered = rendering.RenderedEmail(
+            out_subject, html, rendering.html_to_text(html), prepared.links
+        )
+        return rendered, None
+    html_parts = _interleaved(prepared.html_literals, escaped)
+    shown = [html_lib.unescape(escaped[i]) for i in prepared.text_values]
+    text_parts = _interleaved(prepared.text_literals, shown)
     html, text = "".join(html_parts), "".join(text_parts)
-    parts: tuple[tuple[str, ...], tuple[str, ...]] | None = (tuple(html_parts), tuple(text_parts))
-    # A value is escaped where it lands (no token sits inside a tag), so it adds no
-    # markup; a filter that makes some (urlize...) sends the message through the sanitiser.
-    if any(piece.__class__ is Markup and "<" in piece for piece in html_parts):
-        html, parts = rendering.clean_rendered_html(html), None
-    tidy = rendering.tidy_text(text)
-    if tidy != text:  # a value with loose whitespace, or an empty one
-        text, parts = tidy, None
+    parts: tuple[tuple[str, ...], tuple[str, ...]] | None = (html_parts, text_parts)
+    # The text part's literal text is tidy; a value with loose whitespace, or an empty
+    # one, may not leave it so.
+    if not all(value and " ".join(value.split()) == value for value in shown):
+        tidy = rendering.tidy_text(text)
+        if tidy != text:
+            text, parts = tidy, None
     rendered = rendering.RenderedEmail(out_subject, html, text, prepared.links)
     return rendered, parts
 

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from app.api.errors import validation_error
 from app.campaigns import service as campaigns
 from app.campaigns.registry import Content
 from app.campaigns.service import Draft
 from app.crm.models import Customer
 from app.crm.scoping import get_visible_customer, visible_customer_ids
 from app.crm.services import normalise_email
+from app.errors import invalid
 from app.extensions import db
 from app.messaging import consent, delivery, rendering
 from app.messaging import templates as tpl
@@ -41,7 +41,7 @@ def _content(
     if template_id:
         template = tpl.get_template(template_id, "email")
         if template is None:
-            raise validation_error({"templateId": "unknown email template"})
+            raise invalid({"templateId": "unknown email template"})
         subject = subject or template.subject
         html = html or template.html
         template_pk = template.id
@@ -66,7 +66,7 @@ def send_single(
     left out), and consent is checked on that address."""
     customer = get_visible_customer(customer_id, user)
     if customer is None:
-        raise validation_error({"customerId": "unknown customer"})
+        raise invalid({"customerId": "unknown customer"})
     address = consent.recipient_address(
         "email", customer, normalise_email(to, "to") if to else None
     )
@@ -92,7 +92,7 @@ def send_single(
         )
     except Exception as exc:
         db.session.rollback()
-        raise validation_error({"html": f"cannot render: {exc}"}) from exc
+        raise invalid({"html": f"cannot render: {exc}"}) from exc
     message.subject, message.html, message.text = rendered.subject, rendered.html, rendered.text
     links.store_message_links({message.id: rendered.links})
     db.session.commit()

@@ -6,9 +6,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from app.api.errors import ApiError, field_path
+from app.api.errors import field_path
 from app.api.pagination import PageQuery
 from app.api.spec import CamelModel, OutModel
+from app.errors import Invalid
 from blueprints.lists import criteria as cr
 
 MAX_MEMBERS_PER_CALL = 10_000
@@ -193,7 +194,7 @@ def raise_validation(req, resp, error, instance, model_adapter=None) -> None:
     """
     if error is None:
         return
-    raise ApiError(422, "validation_error", "Invalid input", error_fields(error))
+    raise Invalid("Invalid input", error_fields(error))
 
 
 def error_fields(error: Any) -> dict[str, str]:

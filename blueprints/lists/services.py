@@ -26,11 +26,11 @@ from sqlalchemy import (
 )
 
 from app.api import busy
-from app.api.errors import ApiError, validation_error
 from app.auth.models import User
 from app.crm.models import Customer, Territory
 from app.crm.scoping import customer_filter, scope_customers
 from app.engagement import sunset
+from app.errors import Conflict, Invalid, invalid
 from app.extensions import UNSYNCED, db
 from app.messaging import topics
 from app.messaging.models import Campaign
@@ -111,7 +111,7 @@ def check_criteria(node: Any, user: User | None, today: date | None = None) -> c
     """Resolve the criterion's references, or a 422 naming each bad one."""
     ctx, errors = cr.resolve_references(node, user, today)
     if errors:
-        raise validation_error(errors)
+        raise invalid(errors)
     return ctx
 
 
@@ -203,9 +203,9 @@ def update_list(user: User, lst: EmailList, data: dict[str, Any]) -> bool:
     changed = False
     if "criteria" in data:
         if not lst.is_smart:
-            raise validation_error({"criteria": "a manual list has no criteria"})
+            raise invalid({"criteria": "a manual list has no criteria"})
         if data["criteria"] is None:
-            raise validation_error({"criteria": "a smart list needs criteria"})
+            raise invalid({"criteria": "a smart list needs criteria"})
         check_criteria(data["criteria"], user)
         stored = cr.to_json(data["criteria"])
         changed = stored != lst.criteria
@@ -242,11 +242,10 @@ def delete_list(lst: EmailList) -> None:
     using = campaigns_using(lst)
     if using:
         names = ", ".join(f"{c.name} ({c.status}, {c.public_id})" for c in using)
-        raise ApiError(
-            409,
-            "list_in_use",
+        raise Conflict(
             f"Campaigns still use this list: {names}. Cancel them first.",
             {"campaigns": ", ".join(c.public_id for c in using)},
+            code="list_in_use",
         )
     db.session.execute(delete(EmailListMember).where(EmailListMember.list_id == lst.id))
     db.session.delete(lst)
@@ -405,8 +404,8 @@ def normalise_email(raw: str) -> str:
 
 def _require_manual(lst: EmailList) -> None:
     if lst.is_smart:
-        raise ApiError(
-            409, "smart_list", "A smart list's members come from its criteria; edit those"
+        raise Conflict(
+            "A smart list's members come from its criteria; edit those", code="smart_list"
         )
 
 
@@ -427,7 +426,7 @@ def _resolve_customer_ids(user: User, public_ids: list[str]) -> list[int]:
         f"customerIds[{i}]": "unknown customer" for i, p in enumerate(public_ids) if p not in found
     }
     if errors:
-        raise validation_error(errors)
+        raise invalid(errors)
     return list(found.values())
 
 
@@ -454,13 +453,13 @@ def _resolve_emails(user: User, emails: list[str]) -> list[int]:
         except EmailNotValidError as exc:
             errors[f"emails[{i}]"] = str(exc)
     if errors:
-        raise validation_error(errors)
+        raise invalid(errors)
     found = _ids_by_email(user, set(normalised.values()))
     for i, email in normalised.items():
         if email not in found:
             errors[f"emails[{i}]"] = "no customer you can see has this email"
     if errors:
-        raise validation_error(errors)
+        raise invalid(errors)
     return sorted({cid for ids in found.values() for cid in ids})
 
 
@@ -578,26 +577,27 @@ def import_csv(user: User, lst: EmailList, data: bytes, dry_run: bool) -> dict[s
     _require_manual(lst)
     limit = current_app.config.get("LIST_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
     if len(data) > limit:
-        raise ApiError(
-            413, "payload_too_large", f"The file is over {limit // 1024} KiB", {"file": "too big"}
+        raise Invalid(
+            f"The file is over {limit // 1024} KiB",
+            {"file": "too big"},
+            code="payload_too_large",
+            status=413,
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise validation_error(
+        raise invalid(
             {"file": f"not UTF-8 (byte {exc.start}); save it as CSV UTF-8"}, "Unreadable file"
         ) from exc
     if "\x00" in text:
-        raise validation_error(
-            {"file": "contains NUL bytes: not a text CSV file"}, "Unreadable file"
-        )
+        raise invalid({"file": "contains NUL bytes: not a text CSV file"}, "Unreadable file")
     reader = None
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
         column = _email_column(reader.fieldnames or [])
         id_column = _id_column(reader.fieldnames or [])
         if column is None and id_column is None:
-            raise validation_error(
+            raise invalid(
                 {"file": "no email column (name one of: email, Email, E-mail)"}, "No email column"
             )
         rows: list[tuple[int, str]] = []
@@ -611,7 +611,7 @@ def import_csv(user: User, lst: EmailList, data: bytes, dry_run: bool) -> dict[s
                 rows.append((reader.line_num, value))
     except csv.Error as exc:
         line = reader.line_num if reader is not None else 0
-        raise validation_error(
+        raise invalid(
             {"file": f"not a CSV file (line {line}: {exc}; check for an unbalanced quote)"},
             "Unreadable file",
         ) from exc

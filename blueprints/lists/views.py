@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from app import jobs
-from app.api.errors import ApiError
 from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Customer, Sku, Territory
 from app.crm.tables import CUSTOMERS_TABLE
 from app.errors import DomainError
@@ -140,7 +139,7 @@ def _topic_choices(form: ListForm) -> None:
     ]
 
 
-def _error_text(exc: ApiError) -> str:
+def _error_text(exc: DomainError) -> str:
     """An API error for a flash message: what it says of each field, else its message."""
     return "; ".join((exc.fields or {}).values()) or exc.message
 
@@ -233,7 +232,7 @@ def add_member(list_id: str):
         return detail(lst.public_id, member_form=form), 422
     try:
         added = services.add_members(current_user, lst, None, [form.email.data or ""])
-    except ApiError as exc:
+    except DomainError as exc:
         db.session.rollback()
         add_error(form, "email", f"{form.email.data}: {_error_text(exc)}")
         return detail(lst.public_id, member_form=form), exc.status
@@ -250,7 +249,7 @@ def remove_member(list_id: str, customer_id: str):
     if ActionForm().validate_on_submit():
         try:
             removed = services.remove_members(current_user, lst, [customer_id], None)
-        except ApiError as exc:
+        except DomainError as exc:
             db.session.rollback()
             flash(_error_text(exc), "danger")
         else:
@@ -321,7 +320,7 @@ def delete(list_id: str):
     if ActionForm().validate_on_submit():
         try:
             services.delete_list(lst)
-        except ApiError as exc:
+        except DomainError as exc:
             db.session.rollback()
             flash(f"Not deleted: {exc.message}", "danger")
         else:
@@ -350,7 +349,7 @@ def import_csv(list_id: str):
         report = services.import_csv(
             current_user, lst, form.file.data.read(limit + 1), bool(form.dry_run.data)
         )
-    except ApiError as exc:
+    except DomainError as exc:
         flash(f"{exc.message}: {_error_text(exc)}" if exc.fields else exc.message, "danger")
         return redirect(url_for("lists.detail", list_id=lst.public_id))
     if not report["dryRun"]:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 from sqlalchemy import func, select
 
-from app.api.errors import ApiError, validation_error
 from app.crm.models import Activity, Customer
+from app.errors import Conflict, ProviderFailed, invalid
 from app.extensions import db
 from app.messaging.models import Template
 from app.messaging.templates import check_email_parts
@@ -90,7 +90,7 @@ def _recipients_or_422(
                 f"none of the list's {recipients.listed} contactable members is in the "
                 "Mailchimp audience yet: run the sync first"
             )
-        raise validation_error({"syncId": f"No recipients: {reason}."})
+        raise invalid({"syncId": f"No recipients: {reason}."})
     return recipients
 
 
@@ -101,12 +101,12 @@ def create(
     merge fields the template needs, and the campaign targets the list's segment only."""
     sync = db.session.scalar(select(MailchimpSync).where(MailchimpSync.public_id == sync_id))
     if sync is None:
-        raise validation_error({"syncId": "unknown sync"})
+        raise invalid({"syncId": "unknown sync"})
     template = db.session.scalar(
         select(Template).where(Template.public_id == template_id, Template.type == "email")
     )
     if template is None:
-        raise validation_error({"templateId": "unknown email template"})
+        raise invalid({"templateId": "unknown email template"})
     if subject:
         check_email_parts(subject, template.html or "<p></p>")
     from_name, reply_to = parseaddr(current_app.config.get("FROM_EMAIL") or "")
@@ -116,7 +116,7 @@ def create(
         tags = with_retries(merge.ensure_merge_fields, client, sync.audience_id, keys)
         subject, html = content_from_template(template, tags, subject)
         if len(subject) > MAX_SUBJECT:
-            raise validation_error(
+            raise invalid(
                 {"subject": f"longer than {MAX_SUBJECT} characters once in Mailchimp's merge tags"}
             )
         recipients = _recipients_or_422(client, sync, user)
@@ -131,9 +131,9 @@ def create(
         )
         with_retries(client.set_campaign_content, remote_id, html)
     except NotFoundError as exc:
-        raise validation_error({"syncId": f"Mailchimp audience not found: {exc}"}) from exc
+        raise invalid({"syncId": f"Mailchimp audience not found: {exc}"}) from exc
     except ProviderError as exc:
-        raise ApiError(502, "provider_error", f"Mailchimp refused the campaign: {exc}") from exc
+        raise ProviderFailed(f"Mailchimp refused the campaign: {exc}") from exc
     campaign = MailchimpCampaign(
         sync_id=sync.id,
         remote_id=remote_id,
@@ -153,21 +153,19 @@ def _target_list(campaign: MailchimpCampaign, user: User) -> mc.MailchimpClient:
     Mailchimp targets that segment (a draft made for the whole audience is refused)."""
     sync = db.session.get(MailchimpSync, campaign.sync_id)
     if sync is None:
-        raise ApiError(409, "conflict", "The synced list of this campaign was deleted")
+        raise Conflict("The synced list of this campaign was deleted")
     client = require_client()
     try:
         recipients = _recipients_or_422(client, sync, user)
         targeted = with_retries(client.campaign_segment_id, campaign.remote_id or "")
     except NotFoundError as exc:
-        raise ApiError(409, "conflict", f"Mailchimp no longer has this campaign: {exc}") from exc
+        raise Conflict(f"Mailchimp no longer has this campaign: {exc}") from exc
     except ProviderError as exc:
-        raise ApiError(502, "provider_error", f"Mailchimp did not answer: {exc}") from exc
+        raise ProviderFailed(f"Mailchimp did not answer: {exc}") from exc
     if targeted != recipients.segment_id:
-        raise ApiError(
-            409,
-            "conflict",
+        raise Conflict(
             "This draft targets the whole Mailchimp audience, not the list: create the "
-            "campaign again",
+            "campaign again"
         )
     campaign.report = {**(campaign.report or {}), "recipients": recipients.json()}
     db.session.commit()
@@ -178,14 +176,14 @@ def send_now(campaign: MailchimpCampaign, user: User) -> MailchimpCampaign:
     """Send once to the list's segment (Mailchimp's send is not idempotent: no blind
     retry)."""
     if campaign.status not in ("draft", "failed"):
-        raise ApiError(409, "conflict", f"Campaign is already {campaign.status}")
+        raise Conflict(f"Campaign is already {campaign.status}")
     client = _target_list(campaign, user)
     try:
         client.send_campaign(campaign.remote_id or "")
     except ProviderError as exc:
         campaign.last_error = str(exc)
         db.session.commit()
-        raise ApiError(502, "provider_error", f"Mailchimp did not send: {exc}") from exc
+        raise ProviderFailed(f"Mailchimp did not send: {exc}") from exc
     campaign.status = "sent"
     campaign.sent_at = utcnow()
     campaign.last_error = None
@@ -197,18 +195,18 @@ def schedule(campaign: MailchimpCampaign, when: datetime, user: User) -> Mailchi
     """Schedule to the list's segment as it is now (a static segment: members added to the
     list later are in it only after another sync or send)."""
     if campaign.status not in ("draft", "failed"):
-        raise ApiError(409, "conflict", f"Campaign is already {campaign.status}")
+        raise Conflict(f"Campaign is already {campaign.status}")
     if when.tzinfo is None:
-        raise validation_error({"sendAt": "give a time zone (e.g. 2026-05-01T09:00:00Z)"})
+        raise invalid({"sendAt": "give a time zone (e.g. 2026-05-01T09:00:00Z)"})
     if when <= utcnow():
-        raise validation_error({"sendAt": "must be in the future"})
+        raise invalid({"sendAt": "must be in the future"})
     client = _target_list(campaign, user)
     try:
         with_retries(client.schedule_campaign, campaign.remote_id or "", when)
     except ValueError as exc:
-        raise validation_error({"sendAt": str(exc)}) from exc
+        raise invalid({"sendAt": str(exc)}) from exc
     except ProviderError as exc:
-        raise ApiError(502, "provider_error", f"Mailchimp did not schedule: {exc}") from exc
+        raise ProviderFailed(f"Mailchimp did not schedule: {exc}") from exc
     campaign.status = "scheduled"
     campaign.scheduled_at = when
     db.session.commit()

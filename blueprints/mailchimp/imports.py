@@ -10,8 +10,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app import jobs
-from app.api.errors import ApiError, validation_error
 from app.auth.models import User
+from app.errors import DomainError, invalid
 from app.extensions import db
 from app.messaging import audiences
 from app.models_base import utcnow
@@ -28,7 +28,7 @@ def start(user: User, audience_id: str, list_ref: str) -> MailchimpImport:
     audiences.resolve("list", list_ref, user)  # 422 naming listId when unknown or hidden
     known = {a.id: a for a in services.list_audiences()}
     if audience_id not in known:
-        raise validation_error({"audienceId": "no such Mailchimp audience"})
+        raise invalid({"audienceId": "no such Mailchimp audience"})
     item = MailchimpImport(
         audience_id=audience_id,
         audience_name=known[audience_id].name,
@@ -64,7 +64,7 @@ def run(import_id: int) -> MailchimpImport | None:
             _apply(item, page, user)
     except NotFoundError:
         return _fail(item, f"Mailchimp audience {item.audience_id} was not found.")
-    except ApiError as exc:
+    except DomainError as exc:
         return _fail(item, f"CRM list {item.list_ref}: {exc.fields or exc.message}")
     except ProviderError as exc:  # what was added stays; running it again adds the rest
         return _fail(item, f"Mailchimp: {exc}. Run the import again to finish it.")

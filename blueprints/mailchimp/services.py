@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 from sqlalchemy import select
 
-from app.api.errors import ApiError, validation_error
 from app.crypto import encrypt
+from app.errors import Conflict, Invalid, ProviderFailed, invalid
 from app.extensions import db
 from app.messaging import audiences
 from app.models_base import utcnow
@@ -60,7 +60,7 @@ def connect_api_key(api_key: str, user: User) -> MailchimpConnection:
     try:
         dc = mc.parse_api_key(api_key)
     except mc.InvalidApiKeyError as exc:
-        raise validation_error({"apiKey": str(exc)}) from exc
+        raise invalid({"apiKey": str(exc)}) from exc
     account = _check_account(make_client("api_key", api_key.strip()))
     return _store("api_key", api_key.strip(), dc, account, user)
 
@@ -78,9 +78,9 @@ def connect_oauth(code: str, redirect_uri: str, user: User) -> MailchimpConnecti
         )
         meta = mc.fetch_metadata(token, metadata_url=cfg["MAILCHIMP_OAUTH_METADATA_URL"])
     except AuthenticationError as exc:
-        raise ApiError(422, "invalid_credentials", f"Mailchimp refused the login: {exc}") from exc
+        raise Invalid(f"Mailchimp refused the login: {exc}", code="invalid_credentials") from exc
     except ProviderError as exc:
-        raise ApiError(502, "provider_error", f"Mailchimp OAuth failed: {exc}") from exc
+        raise ProviderFailed(f"Mailchimp OAuth failed: {exc}") from exc
     account = _check_account(make_client("oauth", token, meta["dc"]))
     return _store("oauth", token, meta["dc"], account, user)
 
@@ -90,14 +90,13 @@ def _check_account(client: mc.MailchimpClient) -> mc.Account:
         client.ping()
         return client.account()
     except AuthenticationError as exc:
-        raise ApiError(
-            422,
-            "invalid_credentials",
+        raise Invalid(
             "Mailchimp refused these credentials (401). Check the API key.",
             {"apiKey": "refused by Mailchimp"},
+            code="invalid_credentials",
         ) from exc
     except ProviderError as exc:
-        raise ApiError(502, "provider_error", f"Mailchimp could not be reached: {exc}") from exc
+        raise ProviderFailed(f"Mailchimp could not be reached: {exc}") from exc
 
 
 def disconnect() -> bool:
@@ -147,7 +146,7 @@ def require_client() -> mc.MailchimpClient:
     try:
         return get_client()
     except LookupError as exc:
-        raise ApiError(409, "not_connected", "Connect a Mailchimp account first") from exc
+        raise Conflict("Connect a Mailchimp account first", code="not_connected") from exc
 
 
 def list_audiences() -> list[mc.Audience]:
@@ -155,9 +154,9 @@ def list_audiences() -> list[mc.Audience]:
     try:
         return with_retries(client.list_audiences)
     except AuthenticationError as exc:
-        raise ApiError(422, "invalid_credentials", str(exc)) from exc
+        raise Invalid(str(exc), code="invalid_credentials") from exc
     except ProviderError as exc:
-        raise ApiError(502, "provider_error", str(exc)) from exc
+        raise ProviderFailed(str(exc)) from exc
 
 
 def audience_json(a: mc.Audience) -> dict[str, Any]:
@@ -177,12 +176,10 @@ def create_or_update_sync(
     """One sync per (list, audience); checks both exist before saving."""
     audiences.resolve("list", list_id, user)  # 422 naming listId when unknown or hidden
     if frequency_seconds is not None and frequency_seconds < MIN_FREQUENCY_SECONDS:
-        raise validation_error(
-            {"frequencySeconds": f"at least {MIN_FREQUENCY_SECONDS} seconds, or null"}
-        )
+        raise invalid({"frequencySeconds": f"at least {MIN_FREQUENCY_SECONDS} seconds, or null"})
     known = {a.id: a for a in list_audiences()}
     if audience_id not in known:
-        raise validation_error({"audienceId": "no such Mailchimp audience"})
+        raise invalid({"audienceId": "no such Mailchimp audience"})
     sync = db.session.scalar(
         select(MailchimpSync).where(
             MailchimpSync.list_ref == list_id, MailchimpSync.audience_id == audience_id

@@ -19,9 +19,9 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app import jobs
-from app.api.errors import ApiError
 from app.auth.models import User
 from app.crm.models import Consent, Customer
+from app.errors import DomainError
 from app.extensions import db
 from app.messaging import audiences, consent
 from app.messaging.models import Suppression, Template
@@ -119,7 +119,7 @@ def run(sync_id: int) -> MailchimpSync | None:
         if conn is not None:
             conn.last_error = f"Mailchimp refused the credentials: {exc}"
         return _fail(sync, f"Mailchimp refused the credentials: {exc}")
-    except ApiError as exc:
+    except DomainError as exc:
         return _fail(sync, f"CRM list {sync.list_ref}: {exc.fields or exc.message}")
     except TransientError as exc:
         sync = db.session.merge(sync)

@@ -19,8 +19,8 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.api.errors import ApiError
 from app.auth.access import role_required
+from app.errors import DomainError
 from app.extensions import db
 from app.form_errors import add_api_error
 from app.messaging import audiences as audience_registry
@@ -46,7 +46,7 @@ def _managers_only() -> None:
     return None
 
 
-def _error_text(exc: ApiError) -> str:
+def _error_text(exc: DomainError) -> str:
     details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
     return f"{exc.message} ({details})" if details else exc.message
 
@@ -69,7 +69,7 @@ def settings(
     if conn is not None:
         try:
             audiences = services.list_audiences()
-        except ApiError as exc:
+        except DomainError as exc:
             audience_error = _error_text(exc)
     sync_form = sync_form or SyncForm(formdata=None)
     sync_form.audience_id.choices = [(a.id, f"{a.name} ({a.member_count})") for a in audiences]
@@ -121,7 +121,7 @@ def connect():
         return settings(connect_form=form), 422
     try:
         conn = services.connect_api_key(form.api_key.data or "", current_user)
-    except ApiError as exc:
+    except DomainError as exc:
         add_api_error(form, exc, {"apiKey": "api_key"})
         return settings(connect_form=form), exc.status
     flash(f"Connected to Mailchimp account {conn.account_name}.", "success")
@@ -165,7 +165,7 @@ def oauth_callback():
     try:
         conn = services.connect_oauth(request.args["code"], _redirect_uri(), current_user)
         flash(f"Connected to Mailchimp account {conn.account_name}.", "success")
-    except ApiError as exc:
+    except DomainError as exc:
         flash(_error_text(exc), "danger")
     return redirect(url_for("mailchimp.settings"))
 
@@ -185,7 +185,7 @@ def start_sync():
             hours * 3600 if hours else None,
         )
         sync.start(item)
-    except ApiError as exc:
+    except DomainError as exc:
         add_api_error(form, exc, {"frequencySeconds": "frequency_hours"})
         return settings(sync_form=form), exc.status
     db.session.refresh(item)
@@ -222,7 +222,7 @@ def create_campaign():
         item = campaigns.create(current_user, form.sync_id.data or "", form.template_id.data or "")
         if form.send_now.data:
             campaigns.send_now(item, current_user)
-    except ApiError as exc:
+    except DomainError as exc:
         add_api_error(form, exc)
         return settings(campaign_form=form), exc.status
     return redirect(url_for("mailchimp.campaign", campaign_id=item.public_id))
@@ -259,7 +259,7 @@ def campaign_action(campaign_id: str, action: str):
         else:
             campaigns.pull_report(item.id)
             flash("Report updated.", "success")
-    except ApiError as exc:
+    except DomainError as exc:
         flash(_error_text(exc), "danger")
     return redirect(url_for("mailchimp.campaign", campaign_id=campaign_id))
 
@@ -273,7 +273,7 @@ def import_page():
         form.audience_id.choices = [
             (a.id, f"{a.name} ({a.member_count})") for a in services.list_audiences()
         ]
-    except ApiError as exc:  # not connected, or Mailchimp unreachable: the page says so
+    except DomainError as exc:  # not connected, or Mailchimp unreachable: the page says so
         audience_error = _error_text(exc)
     form.list_id.choices = audience_registry.choices("list", current_user)
     items = imports.recent()
@@ -297,7 +297,7 @@ def start_import():
     try:
         item = imports.start(current_user, form.audience_id.data or "", form.list_id.data or "")
         flash(_import_message(item), "danger" if item.status == "error" else "success")
-    except ApiError as exc:
+    except DomainError as exc:
         flash(_error_text(exc), "danger")
     return redirect(url_for("mailchimp.import_page"))
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select
 
-from app.api.errors import ApiError, not_found
+from app.errors import Conflict, Invalid, unknown
 from app.extensions import db
 from app.messaging import consent
 from app.models_base import utcnow
@@ -60,19 +60,16 @@ def decide(user: User, message_id: str, decision: str) -> SmsMessage:
     """Resolve a flagged text; 404 when unseen, 422 for an unknown decision, 409 when
     asked to call a recorded opt-out "not an opt-out"."""
     if decision not in DECISIONS:
-        raise ApiError(
-            422, "validation_error", "Invalid input", {"decision": "opt_out or not_opt_out"}
-        )
+        raise Invalid("Invalid input", {"decision": "opt_out or not_opt_out"})
     message = visible_message(message_id, user)
     if message is None:
-        raise not_found("message")
+        raise unknown("message")
     if message.review is None:
-        raise ApiError(409, "not_flagged", "this text is not awaiting a decision")
+        raise Conflict("this text is not awaiting a decision", code="not_flagged")
     if message.review == "opt_out" and decision == "not_opt_out":
-        raise ApiError(
-            409,
-            "already_opted_out",
+        raise Conflict(
             "the text was treated as an opt-out; only the customer can opt in again",
+            code="already_opted_out",
         )
     if decision == "opt_out" and message.review != "opt_out":
         consent.opt_out(

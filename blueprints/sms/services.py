@@ -10,11 +10,11 @@ from flask import current_app
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
-from app.api.errors import not_found, validation_error
 from app.crm.models import Activity, Customer
 from app.crm.scoping import get_visible_customer, visible_customer_ids
 from app.crm.services import log_activity, normalise_phone
 from app.current import app_object
+from app.errors import invalid, unknown
 from app.extensions import db
 from app.ids import new_public_id
 from app.messaging import consent, delivery
@@ -153,7 +153,7 @@ def check_body(body: str, field: str) -> tuple[int, str]:
     info = segment_info(body)
     limit = int(settings.get("SMS_MAX_SEGMENTS"))
     if info.segments > limit:
-        raise validation_error(
+        raise invalid(
             {field: f"{info.segments} segments ({info.encoding}); at most {limit} allowed"}
         )
     return info.segments, info.encoding
@@ -164,7 +164,7 @@ def sms_template(template_id: str, field: str = "templateId") -> Template:
         select(Template).where(Template.public_id == template_id, Template.type == "sms")
     )
     if template is None:
-        raise not_found("SMS template", field=field)
+        raise unknown("SMS template", field=field)
     return template
 
 
@@ -172,7 +172,7 @@ def compose(customer: Customer | None, body: str | None, template_id: str | None
     """The text to send: a template, or a typed body, rendered for the customer like a
     bulk text (its tokens checked first: an unknown token is a 422 naming the field)."""
     if (body is None) == (template_id is None):
-        raise validation_error({"body": "send either body or templateId"})
+        raise invalid({"body": "send either body or templateId"})
     if template_id is not None:
         template = sms_template(template_id)
         source, field, template_pk = template.body or "", "templateId", template.id
@@ -219,7 +219,7 @@ def queue_message(
     """Validate, check consent, write the outbox row and send it (inline or by job)."""
     media = list(media_urls or [])
     if not body and not media:
-        raise validation_error({field: "the message is empty"})
+        raise invalid({field: "the message is empty"})
     segments, encoding = check_body(body, field) if body else (0, None)
     consent.check("sms", to, implied=conversational({to}))
     conversation = conversation or conversation_for(customer.id if customer else None, to)
@@ -258,7 +258,7 @@ def send_to_customer(
     (``to`` may repeat it or be left out), with consent checked on that number."""
     customer = get_visible_customer(customer_id, user)
     if customer is None:
-        raise not_found("customer", field="customerId")
+        raise unknown("customer", field="customerId")
     number = consent.recipient_address("sms", customer, normalise_phone(to, "to") if to else None)
     composed = compose(customer, body, template_id)
     return queue_message(

@@ -204,6 +204,30 @@ def wait_for(check: Callable[[], Any], timeout: float, interval: float = 0.2) ->
         time.sleep(interval)
 
 
+def wait_progressing(
+    done: Callable[[], Any],
+    progress: Callable[[], Any],
+    *,
+    stall: float = 180,
+    limit: float = 900,
+    interval: float = 0.2,
+) -> Any:
+    """Wait until ``done()`` is true: as long as ``progress()`` keeps changing (within
+    ``stall`` seconds) and at most ``limit`` seconds in all. A loaded machine slows the
+    work down; only work that stopped fails the wait early."""
+    started = time.monotonic()
+    seen, moved = progress(), started
+    while True:
+        value = done()
+        now = time.monotonic()
+        if value or now - moved > stall or now - started > limit:
+            return value
+        time.sleep(interval)
+        current = progress()
+        if current != seen:
+            seen, moved = current, time.monotonic()
+
+
 def campaign_state(campaign_id: int) -> tuple[str, dict[str, int]]:
     from app.messaging import delivery
     from app.messaging.models import Campaign

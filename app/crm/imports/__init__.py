@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 
-from app.api.errors import ApiError
 from app.auth.models import User
 from app.crm.imports import catalogue, customers, derived, digests, engine, orders, users
 from app.crm.imports.engine import Row
 from app.crm.imports.rows import ROW_MODELS
 from app.crm.models import Customer, Order, Sku, Territory
 from app.current import app_object
+from app.errors import Conflict
 from app.extensions import db
 from app.signals import import_finished
 
@@ -107,9 +107,7 @@ def _run(
         except IntegrityError as exc:
             db.session.rollback()
             if attempt == 2:
-                raise ApiError(
-                    409, "conflict", "Another import changed the same records; run it again"
-                ) from exc
+                raise Conflict("Another import changed the same records; run it again") from exc
             continue
         break
     if not dry_run:

@@ -14,8 +14,8 @@ import json
 import re
 from typing import Any
 
-from app.api.errors import ApiError
 from app.crm.imports import digests
+from app.errors import Invalid
 
 NDJSON = "application/x-ndjson"
 DEFAULT_MAX_ROWS = 10_000
@@ -24,12 +24,12 @@ _DECODER = json.JSONDecoder()
 _WHITE = frozenset(" \t\n\r")
 
 
-def too_many(max_rows: int) -> ApiError:
-    return ApiError(
-        413,
-        "payload_too_large",
+def too_many(max_rows: int) -> Invalid:
+    return Invalid(
         f"At most {max_rows} rows per call; split the import into batches",
         {"body": f"more than {max_rows} rows"},
+        code="payload_too_large",
+        status=413,
     )
 
 
@@ -41,7 +41,9 @@ def parse_rows(
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ApiError(400, "malformed_body", "Body is not UTF-8", {"body": str(exc)}) from exc
+        raise Invalid(
+            "Body is not UTF-8", {"body": str(exc)}, code="malformed_body", status=400
+        ) from exc
     if mimetype == NDJSON:
         return _ndjson(text, max_rows, entity)
     try:
@@ -51,13 +53,11 @@ def parse_rows(
     try:
         rows = json.loads(text) if text.strip() else None
     except (ValueError, RecursionError) as exc:
-        raise ApiError(
-            400, "malformed_json", "Body is not valid JSON", {"body": "invalid"}
+        raise Invalid(
+            "Body is not valid JSON", {"body": "invalid"}, code="malformed_json", status=400
         ) from exc
     if not isinstance(rows, list):
-        raise ApiError(
-            422, "validation_error", "Send a JSON array of rows", {"body": "not an array"}
-        )
+        raise Invalid("Send a JSON array of rows", {"body": "not an array"})
     if len(rows) > max_rows:
         raise too_many(max_rows)
     return rows, [digests.of(entity, row) for row in rows]
@@ -75,11 +75,11 @@ def _ndjson(text: str, max_rows: int, entity: str) -> tuple[list[Any], list[str 
         try:
             rows.append(json.loads(line))
         except (ValueError, RecursionError) as exc:
-            raise ApiError(
-                400,
-                "malformed_json",
+            raise Invalid(
                 f"Line {number} is not valid JSON",
                 {f"line {number}": str(exc)},
+                code="malformed_json",
+                status=400,
             ) from exc
         row_digests.append(line)
     return rows, digests.of_texts(entity, row_digests)  # type: ignore[arg-type]

@@ -3,13 +3,13 @@ custom fields merged (``null`` removes a key), ``archived`` instead of deleting.
 
 from __future__ import annotations
 
-from app.api.errors import ApiError
 from app.auth.actor import Actor
 from app.auth.models import User
 from app.crm import services
 from app.crm.imports import contacts, engine
 from app.crm.imports.engine import Row
 from app.crm.models import Customer, Territory
+from app.errors import DomainError
 from app.models_base import utcnow
 
 CUSTOMER = Customer.__table__
@@ -49,14 +49,14 @@ def _contacts(rows: list[Row]) -> None:
         if "email" in row.given:
             try:
                 row.target["email"] = contacts.normalise_email(row.get("email"))
-            except ApiError as exc:
+            except DomainError as exc:
                 row.errors.update(exc.fields)
         if "phone" in row.given:
             try:
                 row.target["phone"] = contacts.normalise_phone(
                     row.get("phone"), current.get("phone"), region
                 )
-            except ApiError as exc:
+            except DomainError as exc:
                 row.errors.update(exc.fields)
 
 

@@ -21,12 +21,12 @@ from flask import current_app
 from sqlalchemy import update
 
 from app import jobs
-from app.api.errors import ApiError
 from app.crm import imports
 from app.crm.imports import import_log
 from app.crm.imports.batches import BATCH_ROWS, batches, reject_records, rejected, rejects_header
 from app.crm.imports.csvfile import CsvError, CsvSource
 from app.crm.imports.import_log import COUNTS, ImportRun
+from app.errors import DomainError
 from app.extensions import db
 from app.models_base import utcnow
 
@@ -98,7 +98,7 @@ def run_import(import_id: int) -> None:
     entry = db.session.get_one(ImportRun, import_id)
     try:
         _work(entry)
-    except (CsvError, ApiError, OSError) as exc:
+    except (CsvError, DomainError, OSError) as exc:
         _fail(import_id, str(getattr(exc, "message", None) or exc))
     except Exception as exc:  # the log must say it failed, whatever happened
         log.exception("import %s failed", import_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.api.errors import ApiError
+from app.errors import DomainError
 from app.messaging import templates
 
 
@@ -24,9 +24,9 @@ def test_templates_are_checked_against_the_keys_in_use(app, make_customer):
             "Hi {{ customer_name }}", "<p>{{ wine_club }}</p>"
         )
         assert "wine_club" in html
-        with pytest.raises(ApiError) as refused:
+        with pytest.raises(DomainError) as refused:
             templates.check_email_parts("Hi", "<p>{{ cellar_size }}</p>")
         assert refused.value.fields == {"html": "unknown token {{cellar_size}}"}
         templates.check_sms_body("{{ wine_club|default('member') }} tasting")
-        with pytest.raises(ApiError):
+        with pytest.raises(DomainError):
             templates.check_sms_body("{{ cellar_size }}")

@@ -73,3 +73,64 @@ def test_templates_whose_shape_or_tags_depend_on_values_are_rendered_per_recipie
         '<p title="{{ customer_name }}">x</p>',  # a token inside a tag
     ):
         assert sending.prepare_template(source, base) is None, source
+
+
+def test_the_body_put_together_from_its_values_is_what_jinja_renders_of_it(app):
+    """Per recipient only the tokens' values are rendered; the body around them is the
+    prepared text. That is Jinja's own output of the whole body (newlines as Jinja
+    writes them, its last newline dropped), and the text part is the HTML's reading."""
+    from app.messaging import rendering, sandbox
+
+    templates = [
+        STYLED,
+        "<p>Hi {{ customer_name }}</p>\r\n<ul><li>{{ rep_name|default('x') }}</li></ul>\n",
+        "<p>{{ customer_name|upper }} &amp; {{ territory|e }}</p>\n\n",
+    ]
+    people = [
+        {"customer_name": "Ann & <Co>", "territory": "North"},
+        {"customer_name": 'O\'Brien "Wines"', "territory": "", "rep_name": "Sam"},
+    ]
+    with app.test_request_context():
+        for source in templates:
+            prepared = sending.prepare_template(source, app.config["PUBLIC_BASE_URL"])
+            assert prepared is not None, source
+            numbers = list(range(len(prepared.links)))
+            for person in people:
+                rendered, parts = sending.render_prepared(7, "s", prepared, person, numbers)
+                token = signing.sign("open", 7)
+                values = {
+                    **rendering.present_values(person),
+                    "unsubscribe_url": sending.tracking.unsubscribe_url(7),
+                    sending._OPEN: sending.tracking.pixel_url(token),
+                    sending._PREFERENCES: sending.tracking.preferences_url(7),
+                    **{
+                        f"{sending._CLICK}{n}": sending.tracking.link_url(token, n) for n in numbers
+                    },
+                }
+                whole = sandbox.render_bounded(rendering.compiled(prepared.html, True), values)
+                assert rendered.html == whole
+                assert rendered.text == rendering.html_to_text(whole)
+                assert parts is not None and "".join(parts[0]) == rendered.html
+
+
+def test_tokens_the_split_at_braces_would_misread_are_rendered_per_recipient(app):
+    base = app.config["PUBLIC_BASE_URL"]
+    for source in (
+        "<p>Hi {{- customer_name }} !</p>",  # whitespace control eats the text around
+        "<p>Hi {{ '}}' }} {{ customer_name }}</p>",  # braces inside a string
+    ):
+        assert sending.prepare_template(source, base) is None, source
+
+
+def test_a_subject_without_tokens_is_sent_as_written(app):
+    with app.test_request_context():
+        prepared = sending.prepare_template("<p>Hi</p>", app.config["PUBLIC_BASE_URL"])
+        assert prepared is not None
+        for subject, expected in (
+            ("  Spring\n allocations ", "Spring allocations"),
+            ("Hi {{ customer_name }}", "Hi Ann"),
+        ):
+            rendered, _ = sending.render_prepared(
+                3, subject, prepared, {"customer_name": "Ann"}, []
+            )
+            assert rendered.subject == expected

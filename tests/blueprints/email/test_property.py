@@ -8,9 +8,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.api.errors import ApiError
 from app.crm.models import Consent, ConsentChange
 from app.dev.models import DevMessage
+from app.errors import DomainError
 from app.extensions import db
 from app.messaging.consent import is_suppressed, opt_in, opt_out, status_of
 from app.messaging.models import Suppression
@@ -99,7 +99,7 @@ def test_never_sends_to_opted_out(app, client, manager, make_customer, make_list
         else:
             try:
                 services.send_bulk(manager, list_id=list_id, subject="s", html="<p>x</p>")
-            except ApiError as exc:  # nobody reachable: refused, nothing sent
+            except DomainError as exc:  # nobody reachable: refused, nothing sent
                 assert "listId" in exc.fields and len(blocked) == N, (exc.fields, blocked)
         new = db.session.query(DevMessage).order_by(DevMessage.id).offset(before).all()
         # The double opt-in confirmation is transactional (the person asked for it).

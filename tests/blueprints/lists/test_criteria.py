@@ -177,9 +177,9 @@ def test_audience_resolver_is_registered_and_scoped(app, demo, manager, rep):
     assert set(services.db.session.scalars(resolve("list", lst.public_id, manager))) == demo.ids(
         "north_vip", "east_churned"
     )
-    from app.api.errors import ApiError
+    from app.errors import DomainError
 
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(DomainError) as err:
         resolve("list", lst.public_id, rep)  # a manager's list is hidden from a rep
     assert err.value.fields == {"listId": "unknown list"}
     assert API.endswith("/lists")

@@ -24,6 +24,7 @@ from app import (
     dashboard,
     dev,
     engagement,
+    flows,
     jobs,
     outbound,
     preflight,
@@ -92,6 +93,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     engagement.init_app(app)
     dashboard.init_app(app)
     repday.init_app(app)
+    flows.init_app(app)
     jobs.register_periodic(
         app,
         PeriodicJob(

@@ -183,6 +183,7 @@ def record_engagement(
             "url": url,
             "source": source,
             "customerId": message.customer_id,
+            "campaignId": message.campaign_id,
             "human": human,
             "machineReason": verdict.reason,
         },

@@ -183,10 +183,10 @@ def advance(run_id: int) -> None:
         sent = _perform(run, flow, step, steps, index)
         if sent is False:
             return
-        if sent is not None:
+        if isinstance(sent, tuple):
             from app.messaging import delivery
 
-            delivery.enqueue_single(*sent)
+            delivery.enqueue_single(sent[0], sent[1])
     jobs.enqueue(ADVANCE, run_id, queue=QUEUE)
 
 
@@ -361,9 +361,9 @@ def _list_step(flow: Flow, run: FlowRun, step: dict[str, Any]) -> tuple[str, str
 
     resolver = resolvers().get("list")
     owner = db.session.get(User, flow.created_by_id) if flow.created_by_id else None
-    action = resolver and (
-        resolver.add_members if step["type"] == "list_add" else resolver.remove_members
-    )
+    action = None
+    if resolver is not None:
+        action = resolver.add_members if step["type"] == "list_add" else resolver.remove_members
     if action is None or owner is None:
         return "skipped", "lists are not available"
     public_id = db.session.scalar(select(Customer.public_id).where(Customer.id == run.customer_id))

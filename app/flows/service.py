@@ -4,14 +4,15 @@ customer by hand, and what each step did. Raises the core's domain errors."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, func, select
 
 from app.crm.models import Customer
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
-from app.flows import engine, steps as step_rules
+from app.flows import engine
+from app.flows import steps as step_rules
 from app.flows.models import Flow, FlowRun, FlowStepExecution, FlowVersion
 from app.messaging.models import Campaign, Template
 from app.models_base import utcnow
@@ -219,20 +220,22 @@ def step_counts(flow: Flow) -> dict[str, dict[str, int]]:
             slot(key)["passed"] += n
         if status == "capped":
             slot(key)["capped"] += n
-    for key, state, n in db.session.execute(
+    for current, state, n in db.session.execute(
         select(FlowRun.current_step, FlowRun.state, func.count())
         .where(FlowRun.flow_id == flow.id, FlowRun.state.in_(("waiting", "exited")))
         .group_by(FlowRun.current_step, FlowRun.state)
     ):
-        if key is not None:
-            slot(key)["waiting" if state == "waiting" else "exited"] += n
+        if current is not None:
+            slot(current)["waiting" if state == "waiting" else "exited"] += n
     return counts
 
 
 def run_counts(flow: Flow) -> dict[str, int]:
     out = {"running": 0, "waiting": 0, "done": 0, "exited": 0}
     for state, n in db.session.execute(
-        select(FlowRun.state, func.count()).where(FlowRun.flow_id == flow.id).group_by(FlowRun.state)
+        select(FlowRun.state, func.count())
+        .where(FlowRun.flow_id == flow.id)
+        .group_by(FlowRun.state)
     ):
         out[state] = n
     return out
@@ -253,7 +256,12 @@ def flow_json(flow: Flow) -> dict[str, Any]:
         "exitOnOptOut": flow.exit_on_opt_out,
         "version": flow.version,
         "steps": [
-            {**step, "counts": counts.get(step["key"], {"passed": 0, "waiting": 0, "exited": 0, "capped": 0})}
+            {
+                **step,
+                "counts": counts.get(
+                    step["key"], {"passed": 0, "waiting": 0, "exited": 0, "capped": 0}
+                ),
+            }
             for step in current_steps(flow)
         ],
         "runs": run_counts(flow),
@@ -263,11 +271,12 @@ def flow_json(flow: Flow) -> dict[str, Any]:
 
 
 def runs_of(flow: Flow, state: str | None = None) -> Select[Any]:
-    stmt = (
+    stmt = cast(
+        "Select[Any]",
         select(FlowRun, Customer.public_id, Customer.name)
         .join(Customer, Customer.id == FlowRun.customer_id)
         .where(FlowRun.flow_id == flow.id)
-        .order_by(FlowRun.id.desc())
+        .order_by(FlowRun.id.desc()),
     )
     if state:
         stmt = stmt.where(FlowRun.state == state)

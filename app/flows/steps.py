@@ -132,7 +132,7 @@ def missing_content(steps: list[dict[str, Any]]) -> dict[str, str]:
             missing[f"{where}.templateId"] = f"choose the {kind} template to send"
         elif kind == "task" and not str(step.get("title") or "").strip():
             missing[f"{where}.title"] = "say what the rep should do"
-        elif kind in ("tag",) and not str(step.get("tag") or "").strip():
+        elif kind == "tag" and not str(step.get("tag") or "").strip():
             missing[f"{where}.tag"] = "name the tag"
         elif kind == "field" and not str(step.get("field") or "").strip():
             missing[f"{where}.field"] = "name the field to set"
@@ -142,15 +142,20 @@ def missing_content(steps: list[dict[str, Any]]) -> dict[str, str]:
             condition = step.get("condition") or {}
             if condition.get("kind") == "field" and not condition.get("field"):
                 missing[f"{where}.condition.field"] = "name the field to test"
-        elif kind == "wait" and step.get("until") is None:
-            if not any(step.get(u) for u in ("days", "hours", "minutes")):
-                missing[f"{where}.days"] = "wait how long?"
+        elif (
+            kind == "wait"
+            and step.get("until") is None
+            and not any(step.get(u) for u in ("days", "hours", "minutes"))
+        ):
+            missing[f"{where}.days"] = "wait how long?"
     if not steps:
         missing["steps"] = "add at least one step"
     return missing
 
 
-def loop_fields(trigger_type: str, config: dict[str, Any], steps: list[dict[str, Any]]) -> dict:
+def loop_fields(
+    trigger_type: str, config: dict[str, Any], steps: list[dict[str, Any]]
+) -> dict[str, str]:
     """Steps that would set off the flow's own trigger (a flow entered on joining list L
     that adds to list L), by field."""
     found: dict[str, str] = {}

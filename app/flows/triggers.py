@@ -34,7 +34,9 @@ def _cares(trigger_type: str, exit_column: Any = None) -> bool:
     cond = Flow.trigger_type == trigger_type
     if exit_column is not None:
         cond = cond | exit_column.is_(True)
-    return db.session.scalar(select(Flow.id).where(Flow.status == "active", cond).limit(1)) is not None
+    return (
+        db.session.scalar(select(Flow.id).where(Flow.status == "active", cond).limit(1)) is not None
+    )
 
 
 def handle(event: str, customer_ids: list[int], detail: dict[str, Any] | None = None) -> int:

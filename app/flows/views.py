@@ -13,15 +13,14 @@ from sqlalchemy import select
 from app.crm.scoping import get_visible_customer
 from app.errors import DomainError, NotFound
 from app.extensions import db
-from app.flows import service, steps as step_rules
+from app.flows import service
+from app.flows import steps as step_rules
 from app.flows.models import Flow
 from app.flows.service import FlowInput
 from app.messaging import audiences
 from app.messaging.models import Template
 
-bp = Blueprint(
-    "flows", __name__, url_prefix="/sales/marketing/flows", template_folder="templates"
-)
+bp = Blueprint("flows", __name__, url_prefix="/sales/marketing/flows", template_folder="templates")
 
 TRIGGER_LABELS = {
     "manual": "Added by hand",
@@ -118,7 +117,7 @@ def create() -> ResponseReturnValue:
     return redirect(url_for("flows.edit", flow_id=flow.public_id))
 
 
-def _editor(flow: Flow, errors: dict[str, str] | None = None, step_form: Any = None) -> Any:
+def _editor(flow: Flow, errors: dict[str, str] | None = None, step_form: Any = None) -> str:
     return render_template(
         "flows/edit.html", flow=service.flow_json(flow), errors=errors or {},
         step_form=step_form or {}, **_choices(),
@@ -176,9 +175,7 @@ def _save_steps(flow: Flow, steps: list[dict[str, Any]]) -> None:
 @bp.post("/<flow_id>/steps")
 def add_step(flow_id: str) -> ResponseReturnValue:
     flow = _flow_or_404(flow_id)
-    steps = [
-        {k: v for k, v in s.items() if k != "counts"} for s in service.current_steps(flow)
-    ]
+    steps = [{k: v for k, v in s.items() if k != "counts"} for s in service.current_steps(flow)]
     steps.append(_step_from(request.form))
     try:
         _save_steps(flow, steps)

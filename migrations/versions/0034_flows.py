@@ -44,7 +44,9 @@ def upgrade():
     op.create_table(
         "flow_version",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("flow_id", sa.Integer(), sa.ForeignKey("flow.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "flow_id", sa.Integer(), sa.ForeignKey("flow.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("steps", sa.JSON(), nullable=False),
         _when("created_at", False),
@@ -54,10 +56,15 @@ def upgrade():
         "flow_run",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("public_id", sa.String(length=24), nullable=False, unique=True),
-        sa.Column("flow_id", sa.Integer(), sa.ForeignKey("flow.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "flow_id", sa.Integer(), sa.ForeignKey("flow.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column(
-            "customer_id", sa.Integer(), sa.ForeignKey("customer.id", ondelete="CASCADE"), nullable=False
+            "customer_id",
+            sa.Integer(),
+            sa.ForeignKey("customer.id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column("entry_no", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
@@ -74,7 +81,9 @@ def upgrade():
     op.create_table(
         "flow_step_execution",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("run_id", sa.Integer(), sa.ForeignKey("flow_run.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "run_id", sa.Integer(), sa.ForeignKey("flow_run.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("step_key", sa.String(length=40), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("detail", sa.String(length=300)),

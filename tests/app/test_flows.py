@@ -529,3 +529,42 @@ def test_field_and_exit_steps(api, make_customer):
     db.session.refresh(customer)
     assert customer.custom_fields == {"stage": "won back"}
     assert runs()[0].state == "exited"
+
+
+def test_a_flow_text_is_marketing_a_recent_text_in_is_no_opt_in(api, make_customer, templates):
+    """A one-to-one reply may go to a number that just texted us; a flow's text, like a
+    campaign's, needs a recorded opt-in."""
+    from blueprints.sms import services as sms
+
+    customer = make_customer()
+    sms.receive({"From": customer.phone, "To": "+15550000000", "Body": "hi", "MessageSid": "S1"})
+    flow = make_flow(api, [{"type": "sms", "templateId": templates["sms"]}])
+    api("POST", f"/{flow['id']}/runs", 201, customerId=customer.public_id)
+    db.session.expire_all()
+    [text] = db.session.scalars(select(SmsMessage).where(SmsMessage.flow_run_id.is_not(None)))
+    assert text.status == "suppressed"
+
+
+def test_a_flow_text_waits_for_the_customers_contact_window(api, make_customer, templates):
+    from app.crm.models import CommunicationPreference
+    from app.messaging import consent
+
+    customer = make_customer()
+    consent.opt_in("sms", customer.phone, source="test", customer_id=customer.id)
+    now = utcnow()
+    start = (now + timedelta(hours=3)).time().replace(microsecond=0)
+    end = (now + timedelta(hours=4)).time().replace(microsecond=0)
+    db.session.add(
+        CommunicationPreference(
+            customer_id=customer.id,
+            preferred_contact_start=start,
+            preferred_contact_end=end,
+            timezone="UTC",
+        )
+    )
+    db.session.commit()
+    flow = make_flow(api, [{"type": "sms", "templateId": templates["sms"]}])
+    api("POST", f"/{flow['id']}/runs", 201, customerId=customer.public_id)
+    db.session.expire_all()
+    [text] = db.session.scalars(select(SmsMessage).where(SmsMessage.flow_run_id.is_not(None)))
+    assert text.status == "queued" and text.next_attempt_at > now + timedelta(hours=2)

@@ -50,11 +50,10 @@ STOP_WORDINGS = st.sampled_from(
 def test_opted_out_numbers_never_get_a_text(
     app, manager, make_customer, opt_in, fake_twilio, inbound, states, singles, wordings
 ):
-    from app.messaging.consent import record
-    from blueprints.sms import services
-
     from app.flows import engine
     from app.flows.models import FlowRun, FlowStepExecution
+    from app.messaging.consent import record
+    from blueprints.sms import services
 
     tables = (
         FlowStepExecution, FlowRun, SmsMessage, SmsConversation, Campaign, Customer, Consent,

@@ -569,3 +569,60 @@ def test_a_flow_text_waits_for_the_customers_contact_window(api, make_customer, 
     db.session.expire_all()
     [text] = db.session.scalars(select(SmsMessage).where(SmsMessage.flow_run_id.is_not(None)))
     assert text.status == "queued" and text.next_attempt_at > now + timedelta(hours=2)
+
+
+# --- the pages ---------------------------------------------------------------------------
+
+
+def test_the_flow_pages_build_activate_and_pause_a_flow(
+    client, login, manager, make_customer, templates
+):
+    from tests.conftest import csrf_from
+
+    login(manager)
+    index = client.get("/sales/marketing/flows")
+    assert index.status_code == 200
+    html = index.get_data(as_text=True)
+    assert 'href="/sales/marketing/flows"' in html  # the navigation links it
+    token = csrf_from(html)
+    form = {"csrf_token": token, "name": "", "trigger": "no_order", "days": "x"}
+    refused = client.post("/sales/marketing/flows", data=form)
+    assert refused.status_code == 422
+    assert 'value="x"' in refused.get_data(as_text=True)  # what was typed stays
+    form.update(name="Win-back", days="45", exitOnOrder="on")
+    created = client.post("/sales/marketing/flows", data=form)
+    assert created.status_code == 302
+    editor_url = created.headers["Location"]
+    flow_id = editor_url.rsplit("/", 1)[-1]
+    add = f"/sales/marketing/flows/{flow_id}/steps"
+    assert client.post(add, data={"csrf_token": token, "type": "email"}).status_code == 302
+    refused = client.post(f"/sales/marketing/flows/{flow_id}/activate", data={"csrf_token": token})
+    assert refused.status_code == 422 and "steps[0].templateId" in refused.get_data(as_text=True)
+    delete = f"/sales/marketing/flows/{flow_id}/steps/s1/delete"
+    assert client.post(delete, data={"csrf_token": token}).status_code == 302
+    step = {"csrf_token": token, "type": "email", "templateId": templates["email"]}
+    assert client.post(add, data=step).status_code == 302
+    wait = {"csrf_token": token, "type": "wait", "untilWeekday": "tue", "untilTime": "09:00"}
+    assert client.post(add, data=wait).status_code == 302
+    activated = client.post(
+        f"/sales/marketing/flows/{flow_id}/activate", data={"csrf_token": token}
+    )
+    assert activated.status_code == 302
+    customer = make_customer()
+    added = client.post(
+        f"/sales/marketing/flows/{flow_id}/add",
+        data={"csrf_token": token, "customerId": customer.public_id},
+    )
+    assert added.status_code == 302
+    page = client.get(editor_url).get_data(as_text=True)
+    assert "active" in page and "until tue 09:00" in page
+    assert "passed 1 · waiting 0" in page and "passed 0 · waiting 1" in page
+    paused = client.post(f"/sales/marketing/flows/{flow_id}/pause", data={"csrf_token": token})
+    assert paused.status_code == 302
+    assert ">paused<" in client.get(editor_url).get_data(as_text=True)
+
+
+def test_reps_do_not_see_the_flow_pages(client, login, rep):
+    login(rep)
+    assert client.get("/sales/marketing/flows").status_code == 403
+    assert 'href="/sales/marketing/flows"' not in client.get("/", follow_redirects=True).get_data(as_text=True)

@@ -5,25 +5,36 @@ channel: channels give it their send step (:mod:`app.flows.senders`)."""
 
 from __future__ import annotations
 
-import os
-
 from flask import Flask
 
 from app import jobs
 from app.channels import NavEntry, PeriodicJob
+from app.config import Setting, apply_settings
 
 NAV = NavEntry("Flows", "flows.index", roles=("admin", "manager"), order=31)
-#: frequency caps: hours between two marketing messages of a channel (0: no cap)
-CAP_DEFAULTS = {"FLOW_CAP_EMAIL_HOURS": 16, "FLOW_CAP_SMS_HOURS": 24}
+SETTINGS = (
+    Setting(
+        "FLOW_CAP_EMAIL_HOURS", int, 16,
+        "a flow's email step is skipped (recorded as capped) when the customer got a "
+        "marketing email, a campaign's or a flow's, within this many hours (0: no cap)",
+    ),
+    Setting(
+        "FLOW_CAP_SMS_HOURS", int, 24,
+        "the same for SMS: hours between two marketing texts to a customer (0: no cap)",
+    ),
+    Setting("FLOW_WATCHDOG_SECONDS", int, 300, "how often overdue flow runs are looked for"),
+    Setting(
+        "FLOW_STALE_SECONDS", int, 300,
+        "a run this many seconds past its time gets a new job (its own was lost)",
+    ),
+    Setting("FLOW_NO_ORDER_SECONDS", int, 86_400, "how often 'no order in N days' is evaluated"),
+)  # fmt: skip
 
 
 def init_app(app: Flask) -> None:
     from app.flows import api, models, triggers, views  # noqa: F401 - models: the tables
 
-    for name, default in CAP_DEFAULTS.items():
-        if os.environ.get(name):
-            app.config.setdefault(name, int(os.environ[name]))
-        app.config.setdefault(name, default)
+    apply_settings(app, SETTINGS)
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     app.extensions.setdefault("decant_core_nav", []).append(NAV)

@@ -100,6 +100,7 @@ def enter(flow: Flow, customer_id: int, now: datetime | None = None) -> FlowRun 
         state="running",
         current_step=steps[0]["key"] if steps else None,
         entered_at=now,
+        next_at=now,  # due since (the watchdog's clue when its job is lost)
     )
     db.session.add(run)
     try:
@@ -246,7 +247,7 @@ def _perform(
             run.current_step = key
             run.state, run.finished_at = "done", utcnow()
         else:
-            run.current_step, run.state = following, "running"
+            run.current_step, run.state, run.next_at = following, "running", utcnow()
     db.session.commit()
     return outcome
 
@@ -496,7 +497,7 @@ def _wait(run: FlowRun, step: dict[str, Any]) -> bool:
     if following is None:
         run.state, run.finished_at, run.next_at = "done", now, None
     else:
-        run.current_step, run.state, run.next_at = following, "running", None
+        run.current_step, run.state, run.next_at = following, "running", now
     db.session.commit()
     return following is not None
 
@@ -504,19 +505,20 @@ def _wait(run: FlowRun, step: dict[str, Any]) -> bool:
 # --- the watchdog -----------------------------------------------------------------------
 
 
-def resume_runs(grace_seconds: int = 300) -> int:
-    """Periodic: re-enqueue runs of active flows whose job is overdue (lost, or the flow
-    was paused when it came). Reads only unfinished runs that are due."""
-    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+def resume_runs() -> int:
+    """Periodic: re-enqueue runs of active flows whose job is overdue by FLOW_STALE_SECONDS
+    (lost with a killed worker or a flushed Redis). Reads only unfinished runs that are
+    due; a run whose job is merely late gets a second job, which the step records make
+    harmless."""
+    grace = int(current_app.config.get("FLOW_STALE_SECONDS", 300))
+    cutoff = utcnow() - timedelta(seconds=grace)
     ids = db.session.scalars(
         select(FlowRun.id)
         .join(Flow, Flow.id == FlowRun.flow_id)
         .where(
             Flow.status == "active",
-            or_(
-                (FlowRun.state == "waiting") & (FlowRun.next_at <= cutoff),
-                (FlowRun.state == "running") & (FlowRun.entered_at <= cutoff),
-            ),
+            FlowRun.state.in_(UNFINISHED),
+            FlowRun.next_at <= cutoff,
         )
         .limit(5000)
     ).all()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from flask import current_app
 from sqlalchemy import select, update
 
 from app import jobs
@@ -99,7 +100,7 @@ def time_passes(hours: float) -> None:
     ):
         job.run_at = job.run_at - shift
     db.session.commit()
-    jobs.tick(db.get_app() if hasattr(db, "get_app") else __import__("flask").current_app)
+    jobs.tick(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 # --- the manual trigger, sending, and exactly once -----------------------------------------
@@ -627,3 +628,32 @@ def test_reps_do_not_see_the_flow_pages(client, login, rep):
     assert client.get("/sales/marketing/flows").status_code == 403
     home = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert 'href="/sales/marketing/flows"' not in home
+
+
+def test_an_opt_out_ends_the_runs_of_flows_that_exit_on_it(api, make_customer, templates):
+    from app.messaging import consent
+
+    leaving, staying = make_customer(), make_customer()
+    flow = make_flow(
+        api,
+        [{"type": "wait", "days": 1}, {"type": "email", "templateId": templates["email"]}],
+        exitOnOptOut=True,
+    )
+    kept = make_flow(
+        api, [{"type": "wait", "days": 1}, {"type": "tag", "tag": "x"}], exitOnOptOut=False
+    )
+    for customer in (leaving, staying):
+        api("POST", f"/{flow['id']}/runs", 201, customerId=customer.public_id)
+    api("POST", f"/{kept['id']}/runs", 201, customerId=leaving.public_id)
+    consent.opt_out(
+        "email", leaving.email, reason="unsubscribe", source="test", customer_id=leaving.id
+    )
+    states = {(r.flow_id, r.customer_id): (r.state, r.exit_reason) for r in runs()}
+    assert sorted(states.values()) == [
+        ("exited", "opted_out"),
+        ("waiting", None),
+        ("waiting", None),
+    ]
+    time_passes(25)
+    assert [m.to_address for m in flow_emails(staying)] == [staying.email]
+    assert flow_emails(leaving) == []

@@ -236,20 +236,42 @@ def _perform(
         execution.status, execution.detail = status, (detail or None)
         if outcome is not None:
             execution.channel, execution.message_id = outcome
+    now = utcnow()
     if go == "exit" or kind == "exit":
-        run.current_step = key
-        run.state, run.exit_reason, run.finished_at = "exited", "exit_step", utcnow()
-        if kind != "exit":
-            run.exit_reason = "branch"
+        reason = "exit_step" if kind == "exit" else "branch"
+        values = {"state": "exited", "exit_reason": reason, "finished_at": now, "next_at": None}
     else:
         following = _next_key(steps, index, key, go)
         if following is None:
-            run.current_step = key
-            run.state, run.finished_at = "done", utcnow()
+            values = {"state": "done", "finished_at": now, "next_at": None}
         else:
-            run.current_step, run.state, run.next_at = following, "running", utcnow()
+            values = {"current_step": following, "state": "running", "next_at": now}
+    if not _move(run.id, key, values):
+        return False  # the run exited (an order, a reply) meanwhile: its step is undone
     db.session.commit()
     return outcome
+
+
+def _move(run_id: int, at_step: str, values: dict[str, Any]) -> bool:
+    """Move the run on, unless it left meanwhile (an exit committed by another process
+    wins over the step in flight, which then rolls back: nothing is sent)."""
+    moved = cast(
+        "Any",
+        db.session.execute(
+            update(FlowRun)
+            .where(
+                FlowRun.id == run_id,
+                FlowRun.state.in_(UNFINISHED),
+                FlowRun.current_step == at_step,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
+    if not moved:
+        db.session.rollback()
+        return False
+    return True
 
 
 def _act(
@@ -495,9 +517,11 @@ def _wait(run: FlowRun, step: dict[str, Any]) -> bool:
     index = {s["key"]: i for i, s in enumerate(steps)}
     following = _next_key(steps, index, key, "next")
     if following is None:
-        run.state, run.finished_at, run.next_at = "done", now, None
+        values: dict[str, Any] = {"state": "done", "finished_at": now, "next_at": None}
     else:
-        run.current_step, run.state, run.next_at = following, "running", now
+        values = {"current_step": following, "state": "running", "next_at": now}
+    if not _move(run.id, key, values):
+        return False
     db.session.commit()
     return following is not None
 

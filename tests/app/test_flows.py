@@ -657,3 +657,30 @@ def test_an_opt_out_ends_the_runs_of_flows_that_exit_on_it(api, make_customer, t
     time_passes(25)
     assert [m.to_address for m in flow_emails(staying)] == [staying.email]
     assert flow_emails(leaving) == []
+
+
+def test_a_click_trigger_may_name_its_campaign(api, make_customer):
+    from app.messaging.models import Campaign
+
+    campaign = Campaign(name="Specials", channel="email", status="sent")
+    other = Campaign(name="Newsletter", channel="email", status="sent")
+    db.session.add_all([campaign, other])
+    db.session.commit()
+    refused = api("POST", "", 422, name="x", trigger={"type": "clicked", "campaignId": "cmp_no"})
+    assert "trigger.campaignId" in refused["error"]["fields"]
+    flow = make_flow(
+        api,
+        [{"type": "tag", "tag": "specials"}],
+        trigger={"type": "clicked", "campaignId": campaign.public_id},
+    )
+    assert flow["trigger"] == {"type": "clicked", "campaignId": campaign.public_id}
+    fan, reader = make_customer(), make_customer()
+    for customer, clicked in ((fan, campaign), (reader, other)):
+        message = EmailMessage(
+            customer_id=customer.id, campaign_id=clicked.id, to_address=customer.email,
+            status="sent", subject="S", sent_at=utcnow() - timedelta(hours=1),
+        )  # fmt: skip
+        db.session.add(message)
+        db.session.commit()
+        tracking.record_engagement(message, "click")
+    assert [r.customer_id for r in runs()] == [fan.id]

@@ -93,7 +93,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     engagement.init_app(app)
     dashboard.init_app(app)
     repday.init_app(app)
-    flows.init_app(app)
     jobs.register_periodic(
         app,
         PeriodicJob(
@@ -107,6 +106,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     channels.init_app(app)
     campaigns.init_app(app)  # after the channels: it serves those that send campaigns
+    flows.init_app(app)  # the same: flows send through the channels
 
     @app.context_processor
     def navigation() -> dict[str, Any]:

@@ -32,7 +32,13 @@ SETTINGS = (
 
 
 def init_app(app: Flask) -> None:
-    from app.flows import api, models, triggers, views  # noqa: F401 - models: the tables
+    """The pages, API, triggers and periodic jobs, when an enabled channel sends flow
+    messages (with none, as for campaigns, the app has no marketing pages)."""
+    from app.flows import models  # noqa: F401 - the tables, always (migrations)
+
+    if not app.extensions.get("decant_flow_senders"):
+        return
+    from app.flows import api, triggers, views
 
     apply_settings(app, SETTINGS)
     app.register_blueprint(api.bp)

@@ -24,6 +24,7 @@ from app import (
     dashboard,
     dev,
     engagement,
+    flows,
     jobs,
     outbound,
     preflight,
@@ -107,6 +108,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     channels.init_app(app)
     campaigns.init_app(app)  # after the channels: it serves those that send campaigns
     recurring.init_app(app)  # after the campaigns: it creates theirs
+    flows.init_app(app)  # the same: flows send through the channels
 
     @app.context_processor
     def navigation() -> dict[str, Any]:

@@ -34,6 +34,9 @@ class AudienceResolver:
     #: (reference, customer public ids, acting user) -> how many were added; for
     #: channels that fill an audience (Mailchimp import). LookupError when unknown.
     add_members: Callable[[str, Sequence[str], Any], int] | None = None
+    #: (reference, customer public ids, acting user) -> how many were removed (flows'
+    #: "remove from a list" step). LookupError when unknown.
+    remove_members: Callable[[str, Sequence[str], Any], int] | None = None
     #: (acting user) -> [(reference, label)] the user may pick from (campaign forms).
     choices: Callable[[Any], list[tuple[str, str]]] | None = None
     #: (acting user) -> [(reference, label)] the user may add customers to (the customers

@@ -25,6 +25,7 @@ def setup(app: Flask) -> None:
     from blueprints.email.attribution import register_touches
     from blueprints.email.dashboard import register_figures
     from blueprints.email.failover import check_providers
+    from blueprints.email.flow_sender import register_flow_sender
     from blueprints.email.views import panel_context
 
     app.config.setdefault("EMAIL_RATE_LIMIT", sending.DEFAULT_RATE_LIMIT)
@@ -35,6 +36,7 @@ def setup(app: Flask) -> None:
     register_touches(app)
     register_figures(app)
     campaigns.register(app)
+    register_flow_sender(app)
     register_panel(
         app,
         CustomerPanel(name="email", template="email/_panel.html", context=panel_context, order=20),

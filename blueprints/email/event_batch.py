@@ -149,7 +149,12 @@ def _apply(
                 {
                     "message_id": message.public_id,
                     "event": kind,
-                    "data": {"source": source, "customerId": message.customer_id, **extra},
+                    "data": {
+                        "source": source,
+                        "customerId": message.customer_id,
+                        "campaignId": message.campaign_id,
+                        **extra,
+                    },
                 }
             )
     counters.write(list(locked.values()))

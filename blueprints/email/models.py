@@ -38,12 +38,15 @@ class EmailMessage(PublicIdMixin, OutboxMixin, Model):
     public_id_length = 32
     __table_args__ = (
         Index("ix_email_message_campaign_status", "campaign_id", "status"),
+        Index("ix_email_message_customer_flow_run", "customer_id", "flow_run_id"),
         Index("ix_email_message_updated_id", "updated_at", "id"),  # read-back
         Index("ix_email_message_sent_at", "sent_at"),  # the dashboard's period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    #: the flow run that sent it (app/flows): a marketing message like a campaign's
+    flow_run_id: Mapped[int | None] = mapped_column(Integer)
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customer.id", ondelete="SET NULL"), index=True
     )

@@ -193,6 +193,7 @@ def record_engagement(
             "url": url,
             "source": source,
             "customerId": values["customer_id"],
+            "campaignId": values["campaign_id"],
             "human": verdict.human,
             "machineReason": verdict.reason,
         },

@@ -38,6 +38,7 @@ def setup(app: Flask) -> None:
             customer_ids=services.audience_ids,
             describe=services.audience_label,
             add_members=services.audience_add,
+            remove_members=services.audience_remove,
             choices=services.audience_choices,
             writable_choices=services.audience_writable_choices,
             topic_of=services.audience_topic,

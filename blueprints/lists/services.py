@@ -29,12 +29,14 @@ from app.api import busy
 from app.auth.models import User
 from app.crm.models import Customer, Territory
 from app.crm.scoping import customer_filter, scope_customers
+from app.current import app_object
 from app.engagement import sunset
 from app.errors import Conflict, Invalid, invalid
 from app.extensions import UNSYNCED, db
 from app.messaging import topics
 from app.messaging.models import Campaign
 from app.models_base import utcnow
+from app.signals import list_members_added
 from blueprints.lists import criteria as cr
 from blueprints.lists.models import EmailList, EmailListMember
 
@@ -479,10 +481,21 @@ def add_members(
     _require_manual(lst)
     ids = _resolve_members(user, customer_ids, emails)
     before = lst.member_count
+    joined: list[int] = []
     for chunk in _chunks(ids):
+        already = set(
+            db.session.scalars(
+                select(EmailListMember.customer_id).where(
+                    EmailListMember.list_id == lst.id, EmailListMember.customer_id.in_(chunk)
+                )
+            )
+        )
+        joined += [cid for cid in chunk if cid not in already]
         _insert_missing(lst.id, Customer.id.in_(chunk))
     after = _recount(lst.id)
     db.session.commit()
+    if joined:  # flows triggered by joining this list (app/flows)
+        list_members_added.send(app_object(), list_id=lst.public_id, customer_ids=joined)
     return after - before
 
 
@@ -732,6 +745,14 @@ def audience_add(public_id: str, customer_ids: Sequence[str], user: User) -> int
     if lst is None:
         raise LookupError("unknown list")
     return add_members(user, lst, list(customer_ids), None)
+
+
+def audience_remove(public_id: str, customer_ids: Sequence[str], user: User) -> int:
+    """The ``list`` audience's removal: take customers (public ids) off a manual list."""
+    lst = get_list(public_id, user)
+    if lst is None:
+        raise LookupError("unknown list")
+    return remove_members(user, lst, list(customer_ids), None)
 
 
 def audience_choices(user: User) -> list[tuple[str, str]]:

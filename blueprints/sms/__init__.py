@@ -27,11 +27,13 @@ def setup(app: Flask) -> None:
     from blueprints.sms import campaigns
     from blueprints.sms.attribution import register_touches
     from blueprints.sms.dashboard import register_figures
+    from blueprints.sms.flow_sender import register_flow_sender
     from blueprints.sms.outbound import register_delivery
     from blueprints.sms.views import panel_context
 
     register_delivery(app)
     campaigns.register(app)
+    register_flow_sender(app)
     register_touches(app)
     register_figures(app)
     register_panel(

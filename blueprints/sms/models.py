@@ -43,6 +43,7 @@ class SmsMessage(PublicIdMixin, OutboxMixin, Model):
     id_prefix = "sms"
     __table_args__ = (
         Index("ix_sms_message_campaign_status", "campaign_id", "status"),
+        Index("ix_sms_message_customer_flow_run", "customer_id", "flow_run_id"),
         Index("ix_sms_message_conversation_created", "conversation_id", "created_at"),
         Index("ix_sms_message_updated_id", "updated_at", "id"),  # read-back
     )
@@ -52,6 +53,8 @@ class SmsMessage(PublicIdMixin, OutboxMixin, Model):
         ForeignKey("sms_conversation.id", ondelete="CASCADE")
     )
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    #: the flow run that sent it (app/flows): a marketing message like a campaign's
+    flow_run_id: Mapped[int | None] = mapped_column(Integer)
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customer.id", ondelete="SET NULL"), index=True
     )

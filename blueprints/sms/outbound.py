@@ -149,6 +149,11 @@ def length_problem(body: str, segments: int) -> PermanentError | None:
     return None
 
 
+def marketing(row: Any) -> bool:
+    """A campaign's text or a flow's (app/flows): opt-in required, quiet hours kept."""
+    return bool(row.campaign_id or getattr(row, "flow_run_id", None))
+
+
 def refusals(rows: Sequence[OutboxRow]) -> dict[int, str]:
     """Checked at send time on the number each text goes to: opt-in, opt-outs and the
     suppression list (a one-to-one reply to a number that just texted us needs no
@@ -157,12 +162,12 @@ def refusals(rows: Sequence[OutboxRow]) -> dict[int, str]:
 
     refused = {r.id: "not an outbound message" for r in rows if r.direction != "outbound"}
     campaign = [
-        (r.id, r.customer_id, r.to_address) for r in rows if r.id not in refused and r.campaign_id
+        (r.id, r.customer_id, r.to_address) for r in rows if r.id not in refused and marketing(r)
     ]
     single = [
         (r.id, r.customer_id, r.to_address)
         for r in rows
-        if r.id not in refused and not r.campaign_id
+        if r.id not in refused and not marketing(r)
     ]
     texted_us = conversational({address for _i, _c, address in single if address})
     return {
@@ -173,9 +178,9 @@ def refusals(rows: Sequence[OutboxRow]) -> dict[int, str]:
 
 
 def hold_until(rows: Sequence[OutboxRow]) -> dict[int, datetime]:
-    """Campaign rows outside their customer's preferred contact window wait for it (the
+    """Campaign and flow rows outside their customer's preferred contact window wait for it (the
     windows of a batch's customers read in one query)."""
-    customer_ids = {r.customer_id for r in rows if r.campaign_id and r.customer_id}
+    customer_ids = {r.customer_id for r in rows if marketing(r) and r.customer_id}
     if not customer_ids:
         return {}
     pref = CommunicationPreference
@@ -201,7 +206,7 @@ def hold_until(rows: Sequence[OutboxRow]) -> dict[int, datetime]:
     holds: dict[int, datetime] = {}
     now = utcnow()
     for row in rows:
-        window = windows.get(row.customer_id) if row.campaign_id else None
+        window = windows.get(row.customer_id) if marketing(row) else None
         if window is None:
             continue
         when = next_window_start(now, *window)

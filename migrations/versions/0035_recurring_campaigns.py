@@ -1,7 +1,7 @@
 """Recurring campaigns and their occurrences; a SKU's special price (featured wines)
 
 Revision ID: 0035
-Revises: 0025
+Revises: 0037
 Create Date: 2026-12-05 12:50:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0035"
-down_revision = "0025"
+down_revision = "0037"
 branch_labels = None
 depends_on = None
 

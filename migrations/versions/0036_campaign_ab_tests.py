@@ -1,7 +1,7 @@
 """A/B tests on a campaign: its settings, when and what was decided, each row's variant
 
 Revision ID: 0036
-Revises: 0025
+Revises: 0039
 Create Date: 2026-12-05 12:45:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0036"
-down_revision = "0025"
+down_revision = "0039"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Orders carry UTM data; campaigns may hold back a share of their audience (holdout)
 
 Revision ID: 0038
-Revises: 0025
+Revises: 0035
 Create Date: 2026-12-05 12:45:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0038"
-down_revision = "0025"
+down_revision = "0035"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ counting the same open twice (issue 26 item 7: 2,120 opens for 2,119 open events
 The marketing dashboard reads emails by the period they were sent in: sent_at indexed.
 
 Revision ID: 0039
-Revises: 0025
+Revises: 0038
 Create Date: 2026-12-05 13:00:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0039"
-down_revision = "0025"
+down_revision = "0038"
 branch_labels = None
 depends_on = None
 

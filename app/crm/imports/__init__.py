@@ -26,6 +26,7 @@ from app.crm.models import Customer, Order, Sku, Territory
 from app.current import app_object
 from app.errors import Conflict
 from app.extensions import db
+from app.models_base import utcnow
 from app.signals import import_finished
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ def _run(
     dry_run: bool,
 ) -> dict[str, Any]:
     entity = spec.name
+    started = utcnow()
     for attempt in (1, 2):
         settled = digests.settle_unchanged(spec.table, raw_rows, row_digests)
         rows = engine.parse(ROW_MODELS[entity], raw_rows, row_digests, settled)
@@ -113,6 +115,8 @@ def _run(
     if not dry_run:
         users.after_commit(rows)
         derived.announce(touched)
+        if spec.orders:
+            derived.announce_new_orders(touched, started)
     if settled:
         rows = sorted([*rows, *settled.values()], key=lambda row: row.index)
     report = _report(rows, dry_run)

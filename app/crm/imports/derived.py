@@ -4,6 +4,7 @@ smart lists listen to."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 
@@ -12,7 +13,7 @@ from app.crm.imports.rows import UNCOUNTED_STATUSES
 from app.crm.models import Customer, Order
 from app.current import app_object
 from app.extensions import db
-from app.signals import customer_changed, customers_changed
+from app.signals import customer_changed, customers_changed, orders_placed
 
 
 def recompute_totals(customer_ids: Collection[int]) -> None:
@@ -52,3 +53,21 @@ def announce(customer_ids: Collection[int]) -> None:
     if customer_changed.receivers:
         for customer_id in ids:
             customer_changed.send(app, customer_id=customer_id)
+
+
+def announce_new_orders(customer_ids: Collection[int], since: datetime) -> None:
+    """After the commit: the customers of these who got a new order (created since the
+    import began; an updated order is not a new one), for flows (app/flows)."""
+    if not customer_ids or not orders_placed.receivers:
+        return
+    placed: set[int] = set()
+    for part in key_chunks(customer_ids):
+        placed.update(
+            db.session.scalars(
+                select(Order.customer_id).where(
+                    in_values(Order.customer_id, part), Order.created_at >= since
+                )
+            )
+        )
+    if placed:
+        orders_placed.send(app_object(), customer_ids=sorted(placed))

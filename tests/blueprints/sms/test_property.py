@@ -1,6 +1,6 @@
-"""Property: whatever the consent states, the STOP wordings texted in, and the single sends
-(any ``to`` with any ``customerId``), no text reaches a number that has not opted in or
-has said no."""
+"""Property: whatever the consent states, the STOP wordings texted in, the single sends
+(any ``to`` with any ``customerId``) and the flows' SMS steps, no text reaches a number
+that has not opted in or has said no."""
 
 from __future__ import annotations
 
@@ -50,10 +50,15 @@ STOP_WORDINGS = st.sampled_from(
 def test_opted_out_numbers_never_get_a_text(
     app, manager, make_customer, opt_in, fake_twilio, inbound, states, singles, wordings
 ):
+    from app.flows import engine
+    from app.flows.models import FlowRun, FlowStepExecution
     from app.messaging.consent import record
     from blueprints.sms import services
 
-    tables = (SmsMessage, SmsConversation, Campaign, Customer, Consent, ConsentChange, Suppression)
+    tables = (
+        FlowStepExecution, FlowRun, SmsMessage, SmsConversation, Campaign, Customer, Consent,
+        ConsentChange, Suppression,
+    )  # fmt: skip
     for table in tables:  # every example starts from nothing (a text in lasts 24 h)
         db.session.execute(db.delete(table))
     db.session.commit()
@@ -88,6 +93,33 @@ def test_opted_out_numbers_never_get_a_text(
                 )
             except Exception:  # refused (409 or 422): that is the point
                 db.session.rollback()
+    app.config["FLOW_CAP_SMS_HOURS"] = 0  # no cap: every flow text is tried
+    flow = _sms_flow(manager)
+    for c in customers:  # a flow's text obeys consent as a campaign's does
+        engine.enter(flow, c.id)
     allowed = {c.phone for c, s in zip(customers, states, strict=True) if s == "opted_in"}
     reached = {m.to for m in fake_twilio.received}
     assert reached <= allowed
+
+
+def _sms_flow(manager):
+    """An active flow texting a template (made once per test; reused across examples)."""
+    from app.flows import service
+    from app.flows.models import Flow
+    from app.messaging.models import Template
+
+    found = db.session.scalar(select(Flow).where(Flow.name == "property"))
+    if found is not None:
+        return found
+    template = Template(type="sms", name="property", body="New wines are in")
+    db.session.add(template)
+    db.session.commit()
+    flow = service.create(
+        manager,
+        service.FlowInput(
+            name="property",
+            trigger_type="manual",
+            steps=[{"type": "sms", "templateId": template.public_id}],
+        ),
+    )
+    return service.activate(flow, manager)

@@ -1,0 +1,170 @@
+"""Where flows hear of what happened: signal receivers and the daily "no order" job.
+
+Receivers only enqueue a job (when some active flow cares), so the request or import that
+sent the signal is not slowed by flow work; the job enters and exits runs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import exists, func, select
+
+from app import jobs
+from app.crm.models import Customer
+from app.extensions import db
+from app.flows import engine
+from app.flows.models import UNFINISHED, Flow, FlowRun
+from app.models_base import utcnow
+from app.signals import (
+    customer_opted_out,
+    inbound_sms,
+    list_members_added,
+    message_event,
+    message_events,
+    orders_placed,
+)
+
+EVENT_JOB = "app.flows.triggers:handle"
+
+
+def _cares(trigger_type: str, exit_column: Any = None) -> bool:
+    """Is any active flow triggered by this, or (with ``exit_column``) exiting on it?"""
+    cond = Flow.trigger_type == trigger_type
+    if exit_column is not None:
+        cond = cond | exit_column.is_(True)
+    return (
+        db.session.scalar(select(Flow.id).where(Flow.status == "active", cond).limit(1)) is not None
+    )
+
+
+def handle(event: str, customer_ids: list[int], detail: dict[str, Any] | None = None) -> int:
+    """Job: what an event means for flows: exits first, then entries."""
+    detail = detail or {}
+    if event == "order":
+        engine.exit_runs(customer_ids, "ordered")
+        return engine.enter_many("order_placed", customer_ids)
+    if event == "reply":
+        engine.exit_runs(customer_ids, "replied")
+        body = str(detail.get("body") or "").strip().upper()
+        first = body.split()[0] if body.split() else ""
+
+        def keyword_matches(config: dict[str, Any]) -> bool:
+            return not config.get("keyword") or config["keyword"] == first
+
+        return engine.enter_many("sms_reply", customer_ids, keyword_matches)
+    if event == "opt_out":
+        return engine.exit_runs(customer_ids, "opted_out")
+    if event == "list":
+        list_id = detail.get("listId")
+        return engine.enter_many(
+            "list_joined", customer_ids, lambda config: config.get("listId") == list_id
+        )
+    if event == "click":
+        campaign_id = detail.get("campaignId")
+
+        def campaign_matches(config: dict[str, Any]) -> bool:
+            return not config.get("campaign") or config["campaign"] == campaign_id
+
+        return engine.enter_many("clicked", customer_ids, campaign_matches)
+    raise ValueError(f"unknown flow event {event!r}")
+
+
+def _on_orders(_sender: Any, *, customer_ids: list[int], **_: Any) -> None:
+    if customer_ids and _cares("order_placed", Flow.exit_on_order):
+        jobs.enqueue(EVENT_JOB, "order", list(customer_ids))
+
+
+def _on_inbound(_sender: Any, *, customer_id: int | None, data: dict[str, Any], **_: Any) -> None:
+    if customer_id is not None and _cares("sms_reply", Flow.exit_on_reply):
+        jobs.enqueue(EVENT_JOB, "reply", [customer_id], {"body": str(data.get("Body") or "")})
+
+
+def _on_opt_out(_sender: Any, *, customer_id: int | None = None, **_: Any) -> None:
+    if customer_id is None:
+        return
+    unfinished = db.session.scalar(
+        select(FlowRun.id)
+        .where(FlowRun.customer_id == customer_id, FlowRun.state.in_(UNFINISHED))
+        .limit(1)
+    )
+    if unfinished is not None:
+        jobs.enqueue(EVENT_JOB, "opt_out", [customer_id])
+
+
+def _on_list(_sender: Any, *, list_id: str, customer_ids: list[int], **_: Any) -> None:
+    if customer_ids and _cares("list_joined"):
+        jobs.enqueue(EVENT_JOB, "list", list(customer_ids), {"listId": list_id})
+
+
+def _on_message_event(
+    _sender: Any, *, event: str, data: dict[str, Any] | None = None, **_: Any
+) -> None:
+    data = data or {}
+    customer_id = data.get("customerId")
+    if event != "click" or not data.get("human") or not isinstance(customer_id, int):
+        return
+    if _cares("clicked"):
+        jobs.enqueue(EVENT_JOB, "click", [customer_id], {"campaignId": data.get("campaignId")})
+
+
+def _on_message_events(_sender: Any, *, events: list[dict[str, Any]], **_: Any) -> None:
+    """A provider's batch of events: its human clicks as :func:`_on_message_event`, one
+    job per campaign clicked."""
+    if not _cares("clicked"):
+        return
+    by_campaign: dict[Any, list[int]] = {}
+    for item in events:
+        data = item.get("data") or {}
+        customer_id = data.get("customerId")
+        if item.get("event") == "click" and data.get("human") and isinstance(customer_id, int):
+            by_campaign.setdefault(data.get("campaignId"), []).append(customer_id)
+    for campaign_id, customer_ids in by_campaign.items():
+        unique = sorted(set(customer_ids))
+        jobs.enqueue(EVENT_JOB, "click", unique, {"campaignId": campaign_id})
+
+
+def no_order_daily() -> int:
+    """Periodic (daily): enter, set-based per flow, the customers whose last order is
+    more than the flow's N days old and who have not entered it since that order."""
+    entered = 0
+    today = utcnow().date()
+    flows = db.session.scalars(
+        select(Flow).where(Flow.status == "active", Flow.trigger_type == "no_order")
+    ).all()
+    for flow in flows:
+        days = int((flow.trigger_config or {}).get("days") or 0)
+        if days < 1:
+            continue
+        cutoff = today - timedelta(days=days)
+        since_order = exists().where(
+            FlowRun.flow_id == flow.id,
+            FlowRun.customer_id == Customer.id,
+            func.date(FlowRun.entered_at) >= Customer.last_order_date,
+        )
+        ids = db.session.scalars(
+            select(Customer.id).where(
+                Customer.archived.is_(False),
+                Customer.last_order_date.is_not(None),
+                Customer.last_order_date < cutoff,
+                ~since_order,
+            )
+        ).all()
+        for customer_id in ids:
+            if engine.enter(flow, customer_id) is not None:
+                entered += 1
+    return entered
+
+
+def init_app(app: Flask) -> None:
+    for signal, receiver in (
+        (orders_placed, _on_orders),
+        (inbound_sms, _on_inbound),
+        (customer_opted_out, _on_opt_out),
+        (list_members_added, _on_list),
+        (message_event, _on_message_event),
+        (message_events, _on_message_events),
+    ):
+        signal.connect(receiver, sender=app, weak=False)

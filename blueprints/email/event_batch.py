@@ -69,7 +69,15 @@ def _key(data: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
 def _messages(events: list[dict[str, Any]]) -> dict[tuple[str | None, ...], Any]:
     """The message of each event, as :func:`blueprints.email.tracking.find_message` finds
     it (our metadata id first, else the provider's id and the address), in two queries."""
-    columns = (M.id, M.public_id, M.provider_message_id, M.to_address, M.customer_id, M.activity_id)
+    columns = (
+        M.id,
+        M.public_id,
+        M.provider_message_id,
+        M.to_address,
+        M.customer_id,
+        M.campaign_id,
+        M.activity_id,
+    )
     ours = {data.get("ourMessageId") for data in events} - {None}
     by_ours = {}
     if ours:

@@ -7,10 +7,10 @@ import phonenumbers
 import pytest
 from sqlalchemy import select
 
-from app.api.errors import ApiError
 from app.crm import services
 from app.crm.imports import contacts
 from app.crm.models import Customer
+from app.errors import DomainError
 from app.extensions import db
 from tests.app.test_crm_import import poster
 
@@ -48,7 +48,7 @@ def forget_numbers():
 def answer(normalise, value):
     try:
         return "ok", normalise(value)
-    except ApiError as exc:
+    except DomainError as exc:
         return "refused", exc.fields
 
 

@@ -15,8 +15,8 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
-from app.api.errors import validation_error
 from app.crm import services
+from app.errors import invalid
 
 #: RFC 5322 dot-atom, ASCII only: what email_validator passes through unchanged
 _LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
@@ -63,5 +63,5 @@ def normalise_phone(
         return current
     normal, refused = _phone(value, region or services.phone_region())
     if refused is not None:
-        raise validation_error({"phone": refused})
+        raise invalid({"phone": refused})
     return normal

@@ -141,3 +141,53 @@ def test_a_scanners_burst_inside_one_batch_is_machine(app, client, sent):
     ).all()
     assert all(machine for machine, _ in labels) and {r for _, r in labels} == {"burst"}
     assert (m.click_count, m.human_click_count) == (3, 0)
+
+
+def test_a_persons_click_in_a_providers_batch_enters_a_click_flow(
+    app, client, token_headers, manager, make_customer, caplog
+):
+    """Clicks SendGrid reports in a batch start flows as the redirect's do (the batch
+    path announces them together, with the campaign clicked)."""
+    from app.flows.models import FlowRun
+    from app.messaging.models import Campaign
+
+    campaign = Campaign(name="Specials", channel="email", status="sent")
+    db.session.add(campaign)
+    db.session.commit()
+    headers = token_headers(manager)
+    flows = "/api/sales/marketing/flows"
+    flow = client.post(
+        flows,
+        json={
+            "name": "Clicked the specials",
+            "trigger": {"type": "clicked", "campaignId": campaign.public_id},
+            "steps": [{"type": "tag", "tag": "clicked-specials"}],
+        },
+        headers=headers,
+    )
+    assert flow.status_code == 201, flow.get_json()
+    activated = client.post(f"{flows}/{flow.get_json()['id']}/activate", headers=headers)
+    assert activated.status_code == 200, activated.get_json()
+    fan, reader = make_customer(), make_customer()
+    messages = []
+    for n, customer in enumerate((fan, reader)):
+        message = EmailMessage(
+            customer_id=customer.id,
+            campaign_id=campaign.id if customer is fan else None,
+            to_address=customer.email,
+            status="sent",
+            sent_at=utcnow() - timedelta(hours=1),
+            provider_message_id=f"sgflow{n}",
+            open_count=0,
+            click_count=0,
+        )
+        db.session.add(message)
+        messages.append(message)
+    db.session.commit()
+    now = int(time.time()) - 60
+    events = [_event(m, "click", 0, now, url="https://shop.example/a") for m in messages]
+    assert _sendgrid_post(client, events).status_code == 200
+    assert "one event at a time" not in caplog.text  # the batch path, no fallback
+    db.session.expire_all()
+    entered = db.session.scalars(select(FlowRun.customer_id)).all()
+    assert entered == [fan.id]

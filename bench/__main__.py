@@ -36,7 +36,7 @@ def _flask(*args: str, env: dict[str, str]) -> None:
 def ensure_demo_database(env: dict[str, str]) -> dict[str, str]:
     env = {**env, "DATABASE_URL": f"sqlite:///{BENCH_DB}"}
     if not BENCH_DB.exists():
-        _flask("db", "upgrade", env=env)
+        _flask("db", "upgrade", "heads", env=env)
         _flask("demo", "load", "--customers", "200000", "--orders", "2000000", env=env)
     return env
 

@@ -94,7 +94,7 @@ def main() -> None:
     port = free_port()
     env = app_env(database_url, port)
     env["SMS_AUTO_REPLIES"] = '{"HOURS": "We are open 9-5"}'
-    flask(env, "db", "upgrade")
+    flask(env, "db", "upgrade", "heads")  # the core and the plug-ins' branches
     seed_customers(env)
     base = f"http://127.0.0.1:{port}"
     token, public = env["TWILIO_AUTH_TOKEN"], env["PUBLIC_BASE_URL"] + INBOUND

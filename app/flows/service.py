@@ -230,6 +230,53 @@ def step_counts(flow: Flow) -> dict[str, dict[str, int]]:
     return counts
 
 
+def step_revenue(flow: Flow) -> dict[str, dict[str, float | int]]:
+    """Per step key: orders attributed (last touch) to the messages that step sent, and
+    their revenue. One grouped query per channel that sent; each order has one attributed
+    touch, so no order counts twice across steps."""
+    from app.attribution.models import ATTRIBUTED, OrderTouch
+    from app.crm.models import Order
+    from app.messaging.delivery import channel_for
+
+    out: dict[str, dict[str, float | int]] = {}
+    channels = db.session.scalars(
+        select(FlowStepExecution.channel)
+        .join(FlowRun, FlowRun.id == FlowStepExecution.run_id)
+        .where(FlowRun.flow_id == flow.id, FlowStepExecution.message_id.is_not(None))
+        .distinct()
+    ).all()
+    for channel in channels:
+        if channel is None:
+            continue
+        try:
+            model = channel_for(channel).model
+        except LookupError:
+            continue  # a channel since disabled: its messages cannot be read
+        rows = db.session.execute(
+            select(
+                FlowStepExecution.step_key,
+                func.count(func.distinct(Order.id)),
+                func.coalesce(func.sum(Order.total), 0),
+            )
+            .join(FlowRun, FlowRun.id == FlowStepExecution.run_id)
+            .join(model, model.id == FlowStepExecution.message_id)
+            .join(
+                OrderTouch,
+                (OrderTouch.message_ref == model.public_id)
+                & (OrderTouch.channel == channel)
+                & (OrderTouch.role == ATTRIBUTED),
+            )
+            .join(Order, Order.id == OrderTouch.order_id)
+            .where(FlowRun.flow_id == flow.id, FlowStepExecution.channel == channel)
+            .group_by(FlowStepExecution.step_key)
+        ).all()
+        for key, orders, revenue in rows:
+            slot = out.setdefault(key, {"orders": 0, "revenue": 0.0})
+            slot["orders"] = int(slot["orders"]) + int(orders)
+            slot["revenue"] = round(float(slot["revenue"]) + float(revenue or 0), 2)
+    return out
+
+
 def run_counts(flow: Flow) -> dict[str, int]:
     out = {"running": 0, "waiting": 0, "done": 0, "exited": 0}
     for state, n in db.session.execute(
@@ -243,6 +290,7 @@ def run_counts(flow: Flow) -> dict[str, int]:
 
 def flow_json(flow: Flow) -> dict[str, Any]:
     counts = step_counts(flow)
+    revenue = step_revenue(flow)
     config = {k: v for k, v in (flow.trigger_config or {}).items() if k != "campaign"}
     return {
         "id": flow.public_id,
@@ -258,9 +306,12 @@ def flow_json(flow: Flow) -> dict[str, Any]:
         "steps": [
             {
                 **step,
-                "counts": counts.get(
-                    step["key"], {"passed": 0, "waiting": 0, "exited": 0, "capped": 0}
-                ),
+                "counts": {
+                    **counts.get(
+                        step["key"], {"passed": 0, "waiting": 0, "exited": 0, "capped": 0}
+                    ),
+                    **revenue.get(step["key"], {"orders": 0, "revenue": 0.0}),
+                },
             }
             for step in current_steps(flow)
         ],

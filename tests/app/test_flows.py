@@ -116,7 +116,14 @@ def test_a_customer_added_by_hand_gets_the_email_once(api, make_customer, templa
     [run] = runs()
     assert run.state == "done" and executions(run) == {"s1": "sent"}
     detail = api("GET", f"/{flow['id']}")
-    assert detail["steps"][0]["counts"] == {"passed": 1, "waiting": 0, "exited": 0, "capped": 0}
+    assert detail["steps"][0]["counts"] == {
+        "passed": 1,
+        "waiting": 0,
+        "exited": 0,
+        "capped": 0,
+        "orders": 0,
+        "revenue": 0.0,
+    }
     listed = api("GET", f"/{flow['id']}/runs")
     assert [r["customerId"] for r in listed["items"]] == [customer.public_id]
 
@@ -229,6 +236,51 @@ def test_an_order_ends_the_runs_of_flows_that_exit_on_order(
     time_passes(80)
     assert flow_emails(customer) == []
     assert api("GET", f"/{flow['id']}")["steps"][0]["counts"]["exited"] == 1
+
+
+def test_each_send_step_shows_the_orders_and_revenue_attributed_to_its_messages(
+    api, client, login, token_headers, admin, manager, make_customer, templates
+):
+    """Only the step whose message was clicked gets the order; the other step, a campaign's
+    touch and another flow get nothing; the page shows the figures too."""
+    buyer, other = make_customer(external_id="C-1"), make_customer(external_id="C-2")
+    flow = make_flow(
+        api,
+        [
+            {"type": "email", "templateId": templates["email"]},
+            {"type": "wait", "hours": 1},
+            {"type": "email", "templateId": templates["email"]},
+        ],
+    )
+    untouched = make_flow(api, [{"type": "email", "templateId": templates["email"]}])
+    for customer in (buyer, other):
+        api("POST", f"/{flow['id']}/runs", 201, customerId=customer.public_id)
+    api("POST", f"/{untouched['id']}/runs", 201, customerId=other.public_id)
+    [clicked] = flow_emails(buyer)  # step s1's; s3's waits an hour
+    tracking.record_engagement(clicked, "click")
+    post = poster(client, token_headers(admin))
+    post("skus", [{"externalId": "SKU-1", "code": "B-1", "name": "Barolo", "unitPrice": 40}])
+    orders = [
+        {
+            "externalId": f"O-{n}",
+            "customer": customer,
+            "orderDate": utcnow().date().isoformat(),
+            "lines": [{"sku": "SKU-1", "quantity": quantity, "unitPrice": 40}],
+        }
+        for n, (customer, quantity) in enumerate((("C-1", 2), ("C-1", 1), ("C-2", 5)))
+    ]
+    post("orders", orders)
+    steps = api("GET", f"/{flow['id']}")["steps"]
+    assert {k: steps[0]["counts"][k] for k in ("orders", "revenue")} == {
+        "orders": 2,
+        "revenue": 120.0,
+    }
+    assert (steps[2]["counts"]["orders"], steps[2]["counts"]["revenue"]) == (0, 0.0)
+    listed = next(f for f in api("GET", "")["items"] if f["id"] == untouched["id"])
+    assert listed["steps"][0]["counts"]["revenue"] == 0.0
+    login(manager)
+    page = client.get(f"/sales/marketing/flows/{flow['id']}").get_data(as_text=True)
+    assert "2 attributed orders, revenue 120.00" in page
 
 
 def test_the_frequency_cap_skips_and_records(api, make_customer, templates):

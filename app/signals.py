@@ -52,3 +52,6 @@ list_members_added = _signals.signal("list-members-added")
 #: Orders were created (an import). kwargs: customer_ids (sorted list of those with a new
 #: order).
 orders_placed = _signals.signal("orders-placed")
+#: Rescoring changed engagement scores (committed). kwargs: changes (list of
+#: [customer id, score before (0 when never scored), score now]).
+engagement_scores_changed = _signals.signal("engagement-scores-changed")

@@ -25,8 +25,10 @@ from sqlalchemy import String, bindparam, case, func, select, update
 
 from app.attribution.touches import sources
 from app.crm.models import Customer, Order
+from app.current import app_object
 from app.extensions import db
 from app.models_base import utcnow
+from app.signals import engagement_scores_changed
 
 LOOKBACK_DAYS = 180
 CHUNK = 500
@@ -75,9 +77,11 @@ def rescore_customers(customer_ids: Collection[int], now: datetime | None = None
     now = now or utcnow()
     done = 0
     for part in _chunks(sorted(set(customer_ids)), CHUNK):
-        _rescore_chunk(part, now)
+        changes = _rescore_chunk(part, now)
         db.session.commit()
         done += len(part)
+        if changes and engagement_scores_changed.receivers:
+            engagement_scores_changed.send(app_object(), changes=changes)
     return done
 
 
@@ -86,7 +90,14 @@ def rescore_everyone() -> int:
     return rescore_customers(ids)
 
 
-def _rescore_chunk(customer_ids: Sequence[int], now: datetime) -> None:
+def _rescore_chunk(customer_ids: Sequence[int], now: datetime) -> list[list[int]]:
+    """Score one chunk; the [customer id, before, now] of the scores that changed."""
+    before: dict[int, int] = {
+        cid: int(value or 0)
+        for cid, value in db.session.execute(
+            select(Customer.id, Customer.engagement_score).where(Customer.id.in_(customer_ids))
+        )
+    }
     weight = weights()
     half_life = _setting("ENGAGEMENT_HALF_LIFE_DAYS", 30.0)
     since = now - timedelta(days=LOOKBACK_DAYS)
@@ -147,6 +158,11 @@ def _rescore_chunk(customer_ids: Sequence[int], now: datetime) -> None:
         ),
         rows,
     )
+    return [
+        [row["cid"], before.get(row["cid"], 0), row["score"]]
+        for row in rows
+        if before.get(row["cid"], 0) != row["score"]
+    ]
 
 
 def _emails_received(customer_ids: Sequence[int], since: datetime) -> dict[int, int]:

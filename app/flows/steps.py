@@ -14,7 +14,15 @@ from typing import Any
 
 from app.errors import Invalid
 
-TRIGGERS = ("manual", "list_joined", "order_placed", "no_order", "clicked", "sms_reply")
+TRIGGERS = (
+    "manual",
+    "list_joined",
+    "order_placed",
+    "no_order",
+    "clicked",
+    "sms_reply",
+    "score_reached",
+)
 STEP_TYPES = (
     "email", "sms", "wait", "branch", "task", "tag", "field", "list_add", "list_remove", "exit",
 )  # fmt: skip
@@ -41,6 +49,15 @@ def check_trigger(trigger_type: str, config: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
             raise Invalid("how many days?", {"trigger.days": "a whole number of days, 1-3650"})
         out["days"] = days
+    elif trigger_type == "score_reached":
+        threshold = config.get("threshold")
+        if (
+            not isinstance(threshold, int)
+            or isinstance(threshold, bool)
+            or not 1 <= threshold <= 100
+        ):
+            raise Invalid("which score?", {"trigger.threshold": "a whole engagement score, 1-100"})
+        out["threshold"] = threshold
     elif trigger_type == "clicked":
         if config.get("campaignId"):
             out["campaignId"] = str(config["campaignId"])

@@ -20,6 +20,7 @@ from app.flows.models import UNFINISHED, Flow, FlowRun
 from app.models_base import utcnow
 from app.signals import (
     customer_opted_out,
+    engagement_scores_changed,
     inbound_sms,
     list_members_added,
     message_event,
@@ -69,6 +70,8 @@ def handle(event: str, customer_ids: list[int], detail: dict[str, Any] | None = 
             return not config.get("campaign") or config["campaign"] == campaign_id
 
         return engine.enter_many("clicked", customer_ids, campaign_matches)
+    if event == "score":
+        return _enter_crossings(detail.get("changes") or [])
     raise ValueError(f"unknown flow event {event!r}")
 
 
@@ -126,6 +129,29 @@ def _on_message_events(_sender: Any, *, events: list[dict[str, Any]], **_: Any) 
         jobs.enqueue(EVENT_JOB, "click", unique, {"campaignId": campaign_id})
 
 
+def _enter_crossings(changes: list[list[int]]) -> int:
+    """Enter each customer whose score went from below a flow's threshold to at or above
+    it: once per crossing (staying above enters nothing; falling and rising again does)."""
+    entered = 0
+    flows = db.session.scalars(
+        select(Flow).where(Flow.status == "active", Flow.trigger_type == "score_reached")
+    ).all()
+    for flow in flows:
+        threshold = int((flow.trigger_config or {}).get("threshold") or 0)
+        if threshold < 1:
+            continue
+        for customer_id, before, after in changes:
+            if before < threshold <= after and engine.enter(flow, customer_id) is not None:
+                entered += 1
+    return entered
+
+
+def _on_scores(_sender: Any, *, changes: list[list[int]], **_: Any) -> None:
+    rising = [c for c in changes if c[2] > c[1]]
+    if rising and _cares("score_reached"):
+        jobs.enqueue(EVENT_JOB, "score", [c[0] for c in rising], {"changes": rising})
+
+
 def no_order_daily() -> int:
     """Periodic (daily): enter, set-based per flow, the customers whose last order is
     more than the flow's N days old and who have not entered it since that order."""
@@ -166,5 +192,6 @@ def init_app(app: Flask) -> None:
         (list_members_added, _on_list),
         (message_event, _on_message_event),
         (message_events, _on_message_events),
+        (engagement_scores_changed, _on_scores),
     ):
         signal.connect(receiver, sender=app, weak=False)

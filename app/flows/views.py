@@ -29,6 +29,7 @@ TRIGGER_LABELS = {
     "no_order": "No order in N days",
     "clicked": "Clicked a campaign (a person)",
     "sms_reply": "Replied by SMS (or a keyword)",
+    "score_reached": "Engagement score reaches a threshold",
 }
 STEP_LABELS = {
     "email": "Send email", "sms": "Send SMS", "wait": "Wait", "branch": "Branch",
@@ -82,6 +83,11 @@ def _trigger_config(form: Any) -> dict[str, Any]:
             config["days"] = int(form["days"])
         except ValueError:
             config["days"] = form["days"]
+    if form.get("threshold"):
+        try:
+            config["threshold"] = int(form["threshold"])
+        except ValueError:
+            config["threshold"] = form["threshold"]
     if form.get("keyword"):
         config["keyword"] = form["keyword"]
     if form.get("campaignId"):

@@ -736,3 +736,66 @@ def test_a_click_trigger_may_name_its_campaign(api, make_customer):
         db.session.commit()
         tracking.record_engagement(message, "click")
     assert [r.customer_id for r in runs()] == [fan.id]
+
+
+def test_an_engagement_score_crossing_the_threshold_enters_once_per_crossing(api, make_customer):
+    """Below to at-or-above enters; staying above does not, even when re-entry would allow
+    it; a fresh crossing enters again. The threshold is checked at the API."""
+    from app.crm.models import Customer
+    from app.engagement.score import rescore_customers
+
+    refused = api(
+        "POST", "", 422, name="Fans", trigger={"type": "score_reached", "threshold": 0}, steps=[]
+    )
+    assert "trigger.threshold" in refused["error"]["fields"]
+    customer = make_customer()
+    make_flow(
+        api,
+        [{"type": "tag", "tag": "fan"}],
+        trigger={"type": "score_reached", "threshold": 8},
+        reentry="after",
+        reentryDays=1,
+    )
+
+    def click() -> None:
+        message = EmailMessage(
+            customer_id=customer.id,
+            to_address=customer.email,
+            status="sent",
+            subject="Specials",
+            sent_at=utcnow() - timedelta(hours=1),
+        )
+        db.session.add(message)
+        db.session.commit()
+        tracking.record_engagement(message, "click")
+
+    click()
+    rescore_customers([customer.id])
+    assert runs() == []  # 5: below 8
+    click()
+    rescore_customers([customer.id])
+    assert [r.customer_id for r in runs()] == [customer.id]  # 10: crossed
+    db.session.execute(update(FlowRun).values(entered_at=utcnow() - timedelta(days=2)))
+    db.session.commit()
+    click()
+    rescore_customers([customer.id])
+    assert len(runs()) == 1  # 15: still above, no new crossing
+    db.session.execute(update(Customer).values(engagement_score=3))
+    db.session.commit()
+    rescore_customers([customer.id])
+    assert len(runs()) == 2  # from 3 to 15: a new crossing
+
+
+def test_the_flow_page_offers_the_score_trigger_and_names_a_bad_threshold(client, login, manager):
+    from tests.conftest import csrf_from
+
+    login(manager)
+    html = client.get("/sales/marketing/flows").get_data(as_text=True)
+    assert 'value="score_reached"' in html and 'for="flow-threshold"' in html
+    form = {"csrf_token": csrf_from(html), "name": "Fans", "trigger": "score_reached"}
+    refused = client.post("/sales/marketing/flows", data={**form, "threshold": "lots"})
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "a whole engagement score, 1-100" in page and 'value="lots"' in page
+    created = client.post("/sales/marketing/flows", data={**form, "threshold": "40"})
+    assert created.status_code == 302

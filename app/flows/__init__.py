@@ -28,6 +28,10 @@ SETTINGS = (
         "a run this many seconds past its time gets a new job (its own was lost)",
     ),
     Setting("FLOW_NO_ORDER_SECONDS", int, 86_400, "how often 'no order in N days' is evaluated"),
+    Setting(
+        "FLOW_DATE_FIELD_SECONDS", int, 86_400,
+        "how often 'a date field comes round' (an anniversary) is evaluated",
+    ),
 )  # fmt: skip
 
 
@@ -52,6 +56,15 @@ def init_app(app: Flask) -> None:
             "app.flows.triggers:no_order_daily",
             every_seconds=86_400,
             interval_setting="FLOW_NO_ORDER_SECONDS",
+        ),
+    )
+    jobs.register_periodic(
+        app,
+        PeriodicJob(
+            "flows-date-field",
+            "app.flows.triggers:date_field_daily",
+            every_seconds=86_400,
+            interval_setting="FLOW_DATE_FIELD_SECONDS",
         ),
     )
     jobs.register_periodic(

@@ -24,8 +24,8 @@ Answer = dict[str, Any] | tuple[dict[str, Any], int]
 
 class FlowIn(CamelModel):
     """A flow: ``name``, ``trigger`` (``{"type": manual|list_joined|order_placed|no_order|
-    clicked|sms_reply|score_reached, ...}`` with ``listId``, ``days``, ``campaignId``,
-    ``keyword`` or ``threshold``),
+    clicked|sms_reply|score_reached|date_field, ...}`` with ``listId``, ``days``,
+    ``campaignId``, ``keyword``, ``threshold`` or ``field`` and ``offsetDays``),
     the re-entry rule, exits, and ``steps`` (each ``{"key"?, "type", ...}``: email/sms
     ``templateId``; wait ``days``/``hours``/``minutes`` or ``until {weekday, time}``;
     branch ``condition {kind: clicked|replied|ordered|field, field?, equals?}`` with

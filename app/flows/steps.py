@@ -22,6 +22,7 @@ TRIGGERS = (
     "clicked",
     "sms_reply",
     "score_reached",
+    "date_field",
 )
 STEP_TYPES = (
     "email", "sms", "wait", "branch", "task", "tag", "field", "list_add", "list_remove", "exit",
@@ -58,6 +59,17 @@ def check_trigger(trigger_type: str, config: dict[str, Any]) -> dict[str, Any]:
         ):
             raise Invalid("which score?", {"trigger.threshold": "a whole engagement score, 1-100"})
         out["threshold"] = threshold
+    elif trigger_type == "date_field":
+        name = str(config.get("field") or "").strip()
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", name):
+            raise Invalid("which date?", {"trigger.field": "a custom field's key (a date)"})
+        offset = config.get("offsetDays", 0)
+        if not isinstance(offset, int) or isinstance(offset, bool) or not -365 <= offset <= 365:
+            raise Invalid(
+                "how many days?",
+                {"trigger.offsetDays": "whole days, -365 (before) to 365 (after)"},
+            )
+        out.update(field=name, offsetDays=offset)
     elif trigger_type == "clicked":
         if config.get("campaignId"):
             out["campaignId"] = str(config["campaignId"])

@@ -6,14 +6,16 @@ sent the signal is not slowed by flow work; the job enters and exits runs.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import calendar
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import exists, func, select
 
 from app import jobs
-from app.crm.models import Customer
+from app.campaigns.zones import zone
+from app.crm.models import CommunicationPreference, Customer, Territory
 from app.extensions import db
 from app.flows import engine
 from app.flows.models import UNFINISHED, Flow, FlowRun
@@ -179,6 +181,58 @@ def no_order_daily() -> int:
             )
         ).all()
         for customer_id in ids:
+            if engine.enter(flow, customer_id) is not None:
+                entered += 1
+    return entered
+
+
+def _month_days(day: date) -> set[str]:
+    """The "MM-DD" a yearly date falls on ``day`` for (29 February on the 28th when the
+    year has none)."""
+    found = {day.strftime("%m-%d")}
+    if found == {"02-28"} and not calendar.isleap(day.year):
+        found.add("02-29")
+    return found
+
+
+def date_field_daily(now: datetime | None = None) -> int:
+    """Periodic (daily): enter, per flow, the customers whose date custom field comes
+    round (its month and day, yearly) ``offsetDays`` from today on their own clock
+    (negative: before it). One query per flow for the few dates any zone can be on; the
+    customer's own day is then picked in Python. Not twice within two days (a job run
+    again the same day); each year's entry obeys the flow's re-entry rule."""
+    now = now or utcnow()
+    entered = 0
+    flows = db.session.scalars(
+        select(Flow).where(Flow.status == "active", Flow.trigger_type == "date_field")
+    ).all()
+    zone_expr = func.coalesce(CommunicationPreference.timezone, Territory.timezone)
+    for flow in flows:
+        config = flow.trigger_config or {}
+        name = str(config.get("field") or "")
+        if not name:
+            continue
+        offset = timedelta(days=int(config.get("offsetDays") or 0))
+        # the field's day for a customer whose local date is D is D - offset
+        candidates = set()
+        for delta in (-1, 0, 1):  # every zone is within a day of UTC
+            candidates |= _month_days((now + timedelta(days=delta)).date() - offset)
+        month_day = func.substr(Customer.custom_fields[name].as_string(), 6, 5)
+        recent = exists().where(
+            FlowRun.flow_id == flow.id,
+            FlowRun.customer_id == Customer.id,
+            FlowRun.entered_at >= now - timedelta(days=2),
+        )
+        rows = db.session.execute(
+            select(Customer.id, zone_expr, month_day)
+            .outerjoin(CommunicationPreference, CommunicationPreference.customer_id == Customer.id)
+            .outerjoin(Territory, Territory.id == Customer.territory_id)
+            .where(Customer.archived.is_(False), month_day.in_(sorted(candidates)), ~recent)
+        ).all()
+        for customer_id, zone_name, falls_on in rows:
+            local = now.astimezone(zone(zone_name)).date()
+            if falls_on not in _month_days(local - offset):
+                continue  # another zone's day
             if engine.enter(flow, customer_id) is not None:
                 entered += 1
     return entered

@@ -30,6 +30,7 @@ TRIGGER_LABELS = {
     "clicked": "Clicked a campaign (a person)",
     "sms_reply": "Replied by SMS (or a keyword)",
     "score_reached": "Engagement score reaches a threshold",
+    "date_field": "A date field comes round (N days before/after)",
 }
 STEP_LABELS = {
     "email": "Send email", "sms": "Send SMS", "wait": "Wait", "branch": "Branch",
@@ -83,6 +84,13 @@ def _trigger_config(form: Any) -> dict[str, Any]:
             config["days"] = int(form["days"])
         except ValueError:
             config["days"] = form["days"]
+    if form.get("field"):
+        config["field"] = form["field"]
+    if (form.get("offsetDays") or "").strip():
+        try:
+            config["offsetDays"] = int(form["offsetDays"])
+        except ValueError:
+            config["offsetDays"] = form["offsetDays"]
     if form.get("threshold"):
         try:
             config["threshold"] = int(form["threshold"])

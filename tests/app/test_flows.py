@@ -786,12 +786,16 @@ def test_an_engagement_score_crossing_the_threshold_enters_once_per_crossing(api
     assert len(runs()) == 2  # from 3 to 15: a new crossing
 
 
-def test_the_flow_page_offers_the_score_trigger_and_names_a_bad_threshold(client, login, manager):
+def test_the_flow_page_offers_the_score_and_date_triggers_and_names_a_bad_value(
+    client, login, manager
+):
     from tests.conftest import csrf_from
 
     login(manager)
     html = client.get("/sales/marketing/flows").get_data(as_text=True)
     assert 'value="score_reached"' in html and 'for="flow-threshold"' in html
+    assert 'value="date_field"' in html and 'for="flow-date-field"' in html
+    assert 'for="flow-offset-days"' in html
     form = {"csrf_token": csrf_from(html), "name": "Fans", "trigger": "score_reached"}
     refused = client.post("/sales/marketing/flows", data={**form, "threshold": "lots"})
     assert refused.status_code == 422
@@ -799,3 +803,44 @@ def test_the_flow_page_offers_the_score_trigger_and_names_a_bad_threshold(client
     assert "a whole engagement score, 1-100" in page and 'value="lots"' in page
     created = client.post("/sales/marketing/flows", data={**form, "threshold": "40"})
     assert created.status_code == 302
+    dated = {**form, "trigger": "date_field", "field": "birthday", "offsetDays": "soon"}
+    refused = client.post("/sales/marketing/flows", data=dated)
+    assert refused.status_code == 422 and 'value="soon"' in refused.get_data(as_text=True)
+    dated["offsetDays"] = "-7"
+    assert client.post("/sales/marketing/flows", data=dated).status_code == 302
+
+
+def test_a_date_field_enters_n_days_before_it_comes_round_on_the_customers_clock(
+    api, make_customer
+):
+    """At 23:30 UTC on 10 March it is already 11 March in Auckland: a day before a
+    12 March anniversary there, not yet in London (an hour later it is); a rerun enters
+    no one twice. Bad dates and customers without the field are passed over."""
+    from app.crm.models import CommunicationPreference
+
+    for bad, field in (({"offsetDays": 1}, "trigger.field"), ({"field": "x", "offsetDays": 900},
+                        "trigger.offsetDays")):  # fmt: skip
+        refused = api("POST", "", 422, name="Bad", trigger={"type": "date_field", **bad}, steps=[])
+        assert field in refused["error"]["fields"]
+    auckland = make_customer(custom_fields={"anniversary": "2019-03-12"})
+    london_early = make_customer(custom_fields={"anniversary": "2015-03-12"})
+    london_due = make_customer(custom_fields={"anniversary": "2015-03-11"})
+    make_customer(custom_fields={"anniversary": "soon"})
+    make_customer()
+    for customer, zone_name in ((auckland, "Pacific/Auckland"), (london_early, "Europe/London"),
+                                (london_due, "Europe/London")):  # fmt: skip
+        db.session.add(CommunicationPreference(customer_id=customer.id, timezone=zone_name))
+    db.session.commit()
+    make_flow(
+        api,
+        [{"type": "tag", "tag": "anniversary"}],
+        trigger={"type": "date_field", "field": "anniversary", "offsetDays": -1},
+        reentry="after",
+        reentryDays=1,
+    )
+    now = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
+    assert triggers.date_field_daily(now) == 2
+    assert sorted(r.customer_id for r in runs()) == sorted([auckland.id, london_due.id])
+    assert triggers.date_field_daily(now) == 0  # a rerun: already entered
+    assert triggers.date_field_daily(now + timedelta(hours=1)) == 1  # London's 11th came
+    assert london_early.id in [r.customer_id for r in runs()]

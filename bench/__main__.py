@@ -16,7 +16,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BENCH_DB = HERE / "bench.sqlite"
 # name -> needs the big demo database
-BENCHMARKS = {"lists": True, "send": False, "smtp": False, "sms_inbound": False, "load": False}
+BENCHMARKS = {
+    "lists": True,
+    "send": False,
+    "smtp": False,
+    "sms_inbound": False,
+    "load": False,
+    "flows": False,
+}
 
 
 def _env() -> dict[str, str]:

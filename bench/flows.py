@@ -1,0 +1,367 @@
+"""Flows end to end against their floor: bare outbox inserts of the same number of rows.
+
+    .venv/bin/python bench/flows.py [--customers 100000] [--small 10000]
+    BENCH_DATABASE_URL=postgresql://... .venv/bin/python bench/flows.py  (rebuilds that DB)
+
+N customers place an order and so enter a three-step flow (email, wait 1 hour, branch on
+a click since entry, SMS), on the inline runner (no Redis; SQLite in a temporary file by
+default), with the console providers (no provider cost: the flow engine is measured).
+Entry is the real trigger path (``triggers.handle("order", ids)`` in slices of 1,000):
+each entered run performs its email step and schedules its wait. Then one customer in
+ten clicks (outside the clock), the test clock moves 1 hour 1 minute (as
+``tests/app/test_flows.py::time_passes``, in two bulk UPDATEs, outside the clock) and the
+due wait jobs run through ``jobs.tick`` (100 a tick, as the inline ticker): the branch,
+then the SMS for those who clicked, an exit for the others.
+
+Floor: the same number of ``EmailMessage`` rows inserted by plain SQLAlchemy Core
+executemany (slices of 1,000, one commit each), in the same process and database.
+Targets (issue 27 item 9): entry and step runs/s >= 0.3 x the floor's rows/s; peak RSS
+(VmHWM, each size in a fresh subprocess) at N <= 1.2 x at ``--small``. Results merge into
+bench/results.json under "flows". Asserts nothing about time; the run fails when a run
+did not end as the flow says (done after a click, exited on the branch otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+RESULTS = HERE / "results.json"
+SLICE = 1000
+CLICK_EVERY = 10
+TARGET_RATIO = 0.3
+MEMORY_TARGET = 1.2
+SECRET = "bench-secret-key-not-for-production"
+DOMAIN = "bench.example"
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def app_settings(database_url: str) -> dict[str, Any]:
+    return {
+        "DECANT_ENV": "development",
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": None,
+        "PUBLIC_BASE_URL": "https://decant.example",
+        "FROM_EMAIL": "Decant Wines <marketing@decant.example>",
+        "EMAIL_PROVIDER": "console",
+        "SMS_PROVIDER": "console",
+        "EMAIL_RATE_LIMIT": "10000000/1",
+    }
+
+
+def _fresh_schema(app: Any) -> None:
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("DROP SCHEMA public CASCADE"))
+        db.session.execute(text("CREATE SCHEMA public"))
+        db.session.commit()
+    upgrade(revision="heads")
+
+
+def _build(customers: int) -> tuple[Any, Any]:
+    """Owner, customers (email and phone), two templates, the active flow."""
+    from sqlalchemy import insert
+
+    from app.auth.models import User
+    from app.crm.models import Customer, Territory
+    from app.extensions import db
+    from app.flows import service
+    from app.messaging.models import Template
+
+    territory = Territory(name="North")
+    owner = User(email="owner@decant.example", name="Bench Owner", role="admin")
+    db.session.add_all([territory, owner])
+    db.session.flush()
+    for lo in range(1, customers + 1, 5000):
+        hi = min(customers, lo + 4999)
+        db.session.execute(
+            insert(Customer),
+            [
+                {
+                    "id": i,
+                    "name": f"Bistro {i}",
+                    "email": f"c{i}@{DOMAIN}",
+                    "phone": f"+1415{i:07d}",
+                    "account_type": "ACTIVE",
+                    "territory_id": territory.id,
+                }
+                for i in range(lo, hi + 1)
+            ],
+        )
+    email = Template(
+        type="email",
+        name="Thanks",
+        subject="Thanks for your order, {{ customer_name }}",
+        html='<p>Cheers</p><p><a href="https://example.com/reorder">Reorder</a></p>',
+    )
+    sms = Template(type="sms", name="Nudge", body="Hi {{ customer_name }}, new wines are in")
+    db.session.add_all([email, sms])
+    db.session.commit()
+    flow = service.create(
+        owner,
+        service.FlowInput(
+            name="After an order",
+            trigger_type="order_placed",
+            steps=[
+                {"type": "email", "templateId": email.public_id},
+                {"type": "wait", "hours": 1},
+                {"type": "branch", "condition": {"kind": "clicked"}, "else": "exit"},
+                {"type": "sms", "templateId": sms.public_id},
+            ],
+        ),
+    )
+    return service.activate(flow, owner), owner
+
+
+def _floor(customers: int) -> float:
+    """Seconds to insert N bare EmailMessage rows by Core executemany, then removed."""
+    from sqlalchemy import delete, insert
+
+    from app.extensions import db
+    from blueprints.email.models import EmailMessage
+
+    began = time.perf_counter()
+    for lo in range(1, customers + 1, SLICE):
+        hi = min(customers, lo + SLICE - 1)
+        db.session.execute(
+            insert(EmailMessage),
+            [
+                {"customer_id": i, "to_address": f"c{i}@{DOMAIN}", "status": "queued"}
+                for i in range(lo, hi + 1)
+            ],
+        )
+        db.session.commit()
+    seconds = time.perf_counter() - began
+    db.session.execute(delete(EmailMessage))
+    db.session.commit()
+    return seconds
+
+
+def _clicks() -> int:
+    """One flow email in CLICK_EVERY clicked, read ten minutes after it went out."""
+    from sqlalchemy import select, update
+
+    from app.extensions import db
+    from app.models_base import utcnow
+    from blueprints.email import tracking
+    from blueprints.email.models import EmailMessage
+
+    sent = utcnow() - timedelta(minutes=10)
+    db.session.execute(
+        update(EmailMessage).where(EmailMessage.flow_run_id.is_not(None)).values(sent_at=sent)
+    )
+    db.session.commit()
+    ids = db.session.scalars(
+        select(EmailMessage.id)
+        .where(EmailMessage.flow_run_id.is_not(None), EmailMessage.customer_id % CLICK_EVERY == 0)
+        .order_by(EmailMessage.id)
+    ).all()
+    for message_id in ids:
+        tracking.record_engagement(message_id, "click", at=utcnow())
+    db.session.commit()
+    return len(ids)
+
+
+def _time_passes(hours: float) -> None:
+    """Waits and scheduled jobs earlier by ``hours``. Less than the watchdog's grace
+    (FLOW_STALE_SECONDS) past their time, or it would run every wait at its first tick."""
+    from sqlalchemy import select, update
+
+    from app import jobs
+    from app.extensions import db
+    from app.flows.models import FlowRun
+
+    shift = timedelta(hours=hours)
+    for model, column in (
+        (FlowRun, FlowRun.next_at),
+        (jobs.ScheduledJob, jobs.ScheduledJob.run_at),
+    ):
+        where: list[Any] = [column.is_not(None)]
+        if model is jobs.ScheduledJob:
+            where.append(jobs.ScheduledJob.status == "scheduled")
+        rows = db.session.execute(select(model.id, column).where(*where)).all()
+        for lo in range(0, len(rows), SLICE):  # ORM bulk UPDATE by primary key
+            db.session.execute(
+                update(model),
+                [{"id": i, column.key: at - shift} for i, at in rows[lo : lo + SLICE] if at],
+            )
+    db.session.commit()
+
+
+def _run_due(app: Any, bound: int) -> int:
+    """Tick until no scheduled job is due (bounded); how many ticks it took."""
+    from sqlalchemy import func, select
+
+    from app import jobs
+    from app.extensions import db
+    from app.models_base import utcnow
+
+    for number in range(1, bound + 1):
+        jobs.tick(app)
+        due = db.session.scalar(
+            select(func.count())
+            .select_from(jobs.ScheduledJob)
+            .where(jobs.ScheduledJob.status == "scheduled", jobs.ScheduledJob.run_at <= utcnow())
+        )
+        if not due:
+            return number
+    raise SystemExit(f"jobs still due after {bound} ticks")
+
+
+def run_side(database_url: str, customers: int) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from app import create_app
+    from app.extensions import db
+    from app.flows import triggers
+    from app.flows.models import FlowRun
+    from blueprints.email.models import EmailMessage
+    from blueprints.sms.models import SmsMessage
+
+    logging.disable(logging.WARNING)  # the console providers' lines are not the engine
+    app = create_app(app_settings(database_url))
+    with app.app_context():
+        _fresh_schema(app)
+        _build(customers)
+        rss_built = _status_kib("VmRSS")
+        floor = _floor(customers)
+        began = time.perf_counter()
+        entered = 0
+        for lo in range(1, customers + 1, SLICE):
+            entered += triggers.handle("order", list(range(lo, min(customers, lo + SLICE - 1) + 1)))
+        entry = time.perf_counter() - began
+        clicked = _clicks()
+        _time_passes(1 + 1 / 60)  # each wait due a minute ago: the jobs', not the watchdog's
+        began = time.perf_counter()
+        ticks = _run_due(app, customers // 100 + 20)
+        steps = time.perf_counter() - began
+        states = dict(
+            db.session.execute(select(FlowRun.state, func.count()).group_by(FlowRun.state)).all()
+        )
+        emails = db.session.scalar(
+            select(func.count()).where(EmailMessage.flow_run_id.is_not(None))
+        )
+        texts = db.session.scalar(select(func.count()).where(SmsMessage.flow_run_id.is_not(None)))
+        db.engine.dispose()
+    floor_rate = customers / floor
+    return {
+        "customers": customers,
+        "entered": entered,
+        "floor_seconds": round(floor, 3),
+        "floor_rows_per_second": round(floor_rate, 1),
+        "entry_seconds": round(entry, 3),
+        "entry_runs_per_second": round(customers / entry, 1),
+        "entry_ratio": round(customers / entry / floor_rate, 4),
+        "step_seconds": round(steps, 3),
+        "step_runs_per_second": round(customers / steps, 1),
+        "step_ratio": round(customers / steps / floor_rate, 4),
+        "ticks": ticks,
+        "clicked": clicked,
+        "states": states,
+        "flow_emails": emails,
+        "flow_texts": texts,
+        "ok": entered == customers
+        and emails == customers
+        and texts == clicked
+        and states.get("done", 0) == clicked
+        and states.get("exited", 0) == customers - clicked,
+        "rss_after_build_mib": round(rss_built / 1024, 1),
+        "peak_rss_mib": round(_status_kib("VmHWM") / 1024, 1),
+    }
+
+
+def _child(size: int, tmp: str) -> dict[str, Any]:
+    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp}/flows-{size}.sqlite"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DECANT_ENV": "development"}
+    env.setdefault("DECANT_INSTANCE_PATH", str(Path(tmp) / "instance"))
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", "--customers", str(size), "--database", url],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    r = result
+    print(
+        f"{size:>7,} customers: entry {r['entry_runs_per_second']:,.0f} runs/s "
+        f"({r['entry_seconds']:.1f} s, x{r['entry_ratio']:.3f} of floor), steps "
+        f"{r['step_runs_per_second']:,.0f} runs/s ({r['step_seconds']:.1f} s, "
+        f"x{r['step_ratio']:.3f}), floor {r['floor_rows_per_second']:,.0f} rows/s; "
+        f"peak RSS {r['peak_rss_mib']} MiB; states {r['states']}; ok={r['ok']}",
+        flush=True,
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=10_000, help="the size RSS compares to")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_side(args.database, args.customers)))
+        return
+    sizes = sorted({min(args.small, args.customers), args.customers})
+    with tempfile.TemporaryDirectory(prefix="decant-bench-flows-") as tmp:
+        runs = {size: _child(size, tmp) for size in sizes}
+    big, small = runs[args.customers], runs[sizes[0]]
+    memory: dict[str, Any] = {str(s): runs[s]["peak_rss_mib"] for s in sizes}
+    if len(sizes) > 1:
+        memory["ratio"] = round(big["peak_rss_mib"] / small["peak_rss_mib"], 2)
+        print(
+            f"peak RSS x{memory['ratio']:.2f} from {sizes[0]:,} to {args.customers:,} "
+            f"(target <= {MEMORY_TARGET})"
+        )
+    for phase in ("entry", "step"):
+        ratio = big[f"{phase}_ratio"]
+        verdict = "met" if ratio >= TARGET_RATIO else "missed"
+        print(f"{phase}: x{ratio:.3f} of the floor (target >= {TARGET_RATIO}: {verdict})")
+    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    existing["flows"] = {
+        "database": "postgresql" if os.environ.get("BENCH_DATABASE_URL") else "sqlite",
+        "providers": "console (no provider cost)",
+        "flow": "order_placed -> email, wait 1 h, branch on click, sms",
+        "customers": args.customers,
+        "runs": {str(s): r for s, r in runs.items()},
+        "ratio_target": TARGET_RATIO,
+        "entry_ratio": big["entry_ratio"],
+        "step_ratio": big["step_ratio"],
+        "peak_rss_mib": memory,
+        "ok": all(r["ok"] for r in runs.values()),
+    }
+    RESULTS.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
+    if not all(r["ok"] for r in runs.values()):
+        raise SystemExit("a run did not end as the flow says")
+
+
+if __name__ == "__main__":
+    main()

@@ -65,6 +65,12 @@ class AddIn(CamelModel):
     customer_id: str = Field(min_length=1, max_length=64)
 
 
+@bp.before_request
+def editors_only() -> None:
+    """A rep is refused before the body is read (a 403, not a 422 on their input)."""
+    service.require_editor(current_user)
+
+
 def _flow(flow_id: str) -> Any:
     service.require_editor(current_user)
     return service.get(flow_id)

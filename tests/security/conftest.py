@@ -187,6 +187,19 @@ def world(app, api, make_user, make_customer, manager, login) -> World:
         ),
         201,
     )
+    flow = ok(
+        api(
+            manager,
+            "post",
+            "/flows",
+            json={
+                "name": "Thank you",
+                "trigger": {"type": "manual"},
+                "steps": [{"type": "tag", "tag": "thanked"}],
+            },
+        ),
+        201,
+    )
     return World(
         south_rep=south_rep,
         north_customer=north,
@@ -213,6 +226,8 @@ def world(app, api, make_user, make_customer, manager, login) -> World:
             "recurring_id": [recurring["id"]],  # managers and admins only
             "occurs_at": [recurring["occurrences"][0]["occursAt"]],
             "choice": ["skip", "unskip"],
+            "flow_id": [flow["id"]],  # managers and admins only
+            "key": [flow["steps"][0]["key"]],
         },
     )
 

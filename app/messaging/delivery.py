@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, and_, case, func, select, true, update
+from sqlalchemy import Select, and_, case, func, or_, select, true, update
 
 from app import jobs
 from app.current import app_object
@@ -364,21 +364,31 @@ def enqueue_single(channel_name: str, message_id: int) -> str:
     return handle.status
 
 
-def sweep_stale(channel_name: str, older_than_seconds: int = 300) -> int:
-    """Periodic: re-enqueue single messages left queued (Redis was down) or lost in flight."""
+def sweep_stale(channel_name: str) -> int:
+    """Periodic: re-enqueue single messages whose job was lost: claimed by a worker that
+    died (sent at once), queued longer than the stale period (the job was never enqueued,
+    Redis being down, or a killed worker took it before claiming the row), or deferred by
+    a transient error and now due (no job waits for those). A duplicate job is harmless:
+    only one claims the row."""
     channel = channel_for(channel_name)
     model = channel.model
-    outbox.recover_stale(model, stale_after(channel), [model.campaign_id.is_(None)])
-    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
-    ids = db.session.scalars(
+    single = model.campaign_id.is_(None)
+    recovered = outbox.recover_stale(model, stale_after(channel), [single])
+    now = utcnow()
+    cutoff = now - stale_after(channel)
+    left = db.session.scalars(
         select(model.id)
         .where(
-            model.campaign_id.is_(None),
+            single,
             model.status == "queued",
-            model.created_at < cutoff,
+            or_(
+                and_(model.next_attempt_at.is_(None), model.created_at < cutoff),
+                model.next_attempt_at <= now,
+            ),
         )
         .limit(1000)
     ).all()
+    ids = sorted(set(recovered) | set(left))
     for message_id in ids:
         jobs.enqueue(send_single, channel_name, message_id, queue="messages")
     return len(ids)

@@ -16,9 +16,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Integer, String, Text, bindparam, or_, select, update
+from sqlalchemy import Integer, String, Text, bindparam, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -165,17 +165,20 @@ def save(model: type[Any], rows: Sequence[Any]) -> None:
         )
 
 
-def recover_stale(model: type[Any], older_than: timedelta, conditions: Sequence[Any] = ()) -> int:
-    """Put back rows a dead worker left in ``sending``; returns how many."""
+def recover_stale(
+    model: type[Any], older_than: timedelta, conditions: Sequence[Any] = ()
+) -> list[int]:
+    """Put back rows a dead worker left in ``sending``; returns their ids."""
     cutoff = utcnow() - older_than
-    result = db.session.execute(
-        update(model)
-        .where(model.status == "sending", model.claimed_at < cutoff, *conditions)
+    table = model.__table__
+    recovered = db.session.scalars(
+        update(table)
+        .where(table.c.status == "sending", table.c.claimed_at < cutoff, *conditions)
         .values(status="queued", claim_token=None)
-        .execution_options(synchronize_session=False)
-    )
+        .returning(table.c.id)
+    ).all()
     db.session.commit()
-    return cast(CursorResult[Any], result).rowcount or 0
+    return list(recovered)
 
 
 def mark_sent(

@@ -4,7 +4,6 @@ exactly once: nothing skipped, nothing twice."""
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 
 import pytest
@@ -14,6 +13,7 @@ from app.extensions import db
 from app.flows.models import FlowRun
 from app.messaging.models import Template
 from app.models_base import utcnow
+from blueprints.email.models import EmailMessage
 from tests.conftest import app_settings
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.faults.conftest import wait_for
@@ -46,13 +46,21 @@ def states() -> Counter[str]:
     return Counter(db.session.scalars(select(FlowRun.state)))
 
 
+def messages() -> list[tuple[object, ...]]:
+    db.session.expire_all()
+    rows = db.session.execute(
+        select(
+            EmailMessage.id,
+            EmailMessage.status,
+            EmailMessage.claimed_at,
+            EmailMessage.next_attempt_at,
+            EmailMessage.error_message,
+        ).where(EmailMessage.status != "sent")
+    )
+    return [tuple(row) for row in rows]
+
+
 @pytest.mark.redis
-@pytest.mark.xfail(
-    os.environ.get("DATABASE_URL", "").startswith("postgresql"),
-    reason="known defect (issue 27): on PostgreSQL one flow email claimed by the killed "
-    "worker is not sent again within the test's wait",
-    strict=False,
-)
 def test_a_killed_worker_mid_flow_neither_skips_nor_repeats(
     app, client, manager, token_headers, make_customer, workers, fake
 ):
@@ -102,13 +110,14 @@ def test_a_killed_worker_mid_flow_neither_skips_nor_repeats(
                 "FLOW_WATCHDOG_SECONDS": "2",
                 "CAMPAIGN_STALE_SECONDS": "3",
                 "CAMPAIGN_WATCHDOG_SECONDS": "2",
+                "EMAIL_SWEEP_SECONDS": "2",
             }
         )
         assert wait_for(lambda: states()["done"] == CUSTOMERS, 150, 0.5), (
             f"{states()}\n{group.output()}"
         )
         assert wait_for(lambda: len(fake.received) >= 2 * CUSTOMERS, 150, 0.2), (
-            f"{len(fake.received)} of {2 * CUSTOMERS} sent\n{group.output()}"
+            f"{len(fake.received)} of {2 * CUSTOMERS} sent: {messages()}\n{group.output()}"
         )
     finally:
         group.stop_all()

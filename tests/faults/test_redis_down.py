@@ -58,7 +58,7 @@ def _redis_back(app, url: str | None) -> None:
     app.extensions.pop("decant_limiter", None)
 
 
-def _age(model, seconds: int = 400) -> None:
+def _age(model, seconds: int = 3600) -> None:
     """Make queued rows old enough for the sweep (it leaves just-queued ones alone)."""
     db.session.execute(update(model).values(created_at=utcnow() - timedelta(seconds=seconds)))
     db.session.commit()
@@ -132,3 +132,42 @@ def test_single_email_and_text_with_redis_down_are_queued_then_swept_once(
     assert db.session.scalar(select(SmsMessage.status)) == "sent", line
     assert swept == (1, 1) and again == (0, 0), line
     assert api_seconds < 10, line
+
+
+def test_a_single_send_claimed_by_a_dead_worker_goes_out_at_the_next_sweep(
+    app, client, rep, token_headers, make_customer, fakes
+):
+    """The worker that claimed a rep's email died before sending it: the row is left in
+    ``sending``. The next sweep puts it back and sends it at once, though it is new."""
+    sendgrid, _ = fakes
+    _redis_back(app, None)
+    customer = make_customer("North")
+    answer = client.post(
+        f"{API}/email/send",
+        json={
+            "to": customer.email,
+            "customerId": customer.public_id,
+            "subject": "Your order",
+            "html": "<p>Hello</p>",
+        },
+        headers=token_headers(rep),
+    )
+    assert answer.status_code == 201, answer.get_json()
+    assert [m.to for m in sendgrid.received] == [customer.email]
+    sendgrid.received.clear()
+    # what a killed worker leaves: claimed, never sent (created a moment ago)
+    db.session.execute(
+        update(EmailMessage).values(
+            status="sending",
+            claimed_at=utcnow() - timedelta(hours=1),
+            sent_at=None,
+            created_at=utcnow(),
+        )
+    )
+    db.session.commit()
+
+    assert email_jobs.sweep() == 1
+    assert email_jobs.sweep() == 0  # sent: nothing left for a second sweep
+    db.session.expire_all()
+    assert [m.to for m in sendgrid.received] == [customer.email]
+    assert db.session.scalar(select(EmailMessage.status)) == "sent"

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Connection, bindparam, or_, select, text, update
 
 from app.crm.imports.engine import in_values
 from app.extensions import db
 from app.messaging.machine_signals import Verdict
 from app.models_base import utcnow
-from blueprints.email.models import EmailEvent, EmailMessage
+from blueprints.email.models import EmailEvent, EmailLink, EmailMessage
 
 M = EmailMessage
 COUNTER_COLUMNS = (
@@ -48,6 +48,13 @@ COUNTER_COLUMNS = (
 #: read with the counters, not written: what the click rules, the activity note and the
 #: ``message_event`` signal need
 CONTEXT_COLUMNS = ("campaign_id", "sent_at", "public_id", "customer_id", "activity_id")
+#: A select-list item that makes the current PostgreSQL transaction commit without waiting
+#: for its WAL to reach the disk (``synchronous_commit = off``, this transaction only).
+#: For the pixel and the redirect: a crash of the database server may lose the last
+#: fraction of a second of opens and clicks (never half of one, never one twice), which
+#: no mail client would resend anyway; the flush wait was the largest part of their
+#: cost. Provider batches stay durable: a provider does not resend what was answered 200.
+NOT_DURABLE = "set_config('synchronous_commit', 'off', true)"
 
 
 @dataclass
@@ -71,9 +78,15 @@ class Counters:
     changed: bool = False
 
 
-def lock(message_ids: Iterable[int], *, opens: Iterable[int] = ()) -> dict[int, Counters]:
+def lock(
+    message_ids: Iterable[int], *, opens: Iterable[int] = (), link: int | None = None
+) -> dict[int, Counters]:
     """Lock the messages' rows (id order) and read their counters, and the implied opens
-    of those among ``opens`` (the messages an open is about to be applied to)."""
+    of those among ``opens`` (the messages an open is about to be applied to).
+
+    ``link``: read with them (value ``link_url``) the URL of that link number, the
+    message's own or else its campaign's (None when neither is stored): a click
+    resolves its link in the same round trip as the lock."""
     ids = sorted(set(message_ids))
     if not ids:
         return {}
@@ -81,9 +94,11 @@ def lock(message_ids: Iterable[int], *, opens: Iterable[int] = ()) -> dict[int, 
         # SQLite has no row locks and reads outside a transaction: a first write takes
         # its one writer's lock, so nobody changes the rows between our read and write
         db.session.execute(update(M).where(in_values(M.id, ids)).values(id=M.id))
-    columns = [getattr(M, name) for name in (*COUNTER_COLUMNS, *CONTEXT_COLUMNS)]
+    columns: list[Any] = [getattr(M, name) for name in (*COUNTER_COLUMNS, *CONTEXT_COLUMNS)]
+    if link is not None:
+        columns.append(_link_url(link))
     result = db.session.execute(
-        select(M.id, *columns).where(in_values(M.id, ids)).order_by(M.id).with_for_update()
+        select(M.id, *columns).where(in_values(M.id, ids)).order_by(M.id).with_for_update(of=M)
     )
     names = list(result.keys())[1:]
     found = {row[0]: Counters(row[0], dict(zip(names, row[1:], strict=True))) for row in result}
@@ -103,6 +118,22 @@ def lock(message_ids: Iterable[int], *, opens: Iterable[int] = ()) -> dict[int, 
     for message_id, event_id, machine in implied:
         found[message_id].implied.append(ImpliedOpen(human=not machine, event_id=event_id))
     return found
+
+
+def _link_url(number: int) -> Any:
+    """Link ``number`` of the locked message: its own first, else its campaign's."""
+    return (
+        select(EmailLink.url)
+        .where(
+            or_(EmailLink.message_id == M.id, EmailLink.campaign_id == M.campaign_id),
+            EmailLink.number == number,
+        )
+        .order_by(EmailLink.message_id.is_(None))
+        .limit(1)
+        .correlate(M)
+        .scalar_subquery()
+        .label("link_url")
+    )
 
 
 def _iso(value: object) -> str:
@@ -285,11 +316,57 @@ _WRITE_PG = text(
     f" FROM json_to_recordset(CAST(:events AS json)) AS t({_record(_NEW_EVENT)}) RETURNING id)"
     " SELECT (SELECT count(*) FROM counted), (SELECT count(*) FROM inserted)"
 )
+#: The same, and the transaction's commit does not wait for the WAL flush
+#: (:data:`NOT_DURABLE`).
+_WRITE_PG_NOT_DURABLE = text(_WRITE_PG.text + ", " + NOT_DURABLE)
 
 
-def write(all_counters: Sequence[Counters]) -> int:
+_WRITE_PG_IF_UNCHANGED = text(
+    "WITH counted AS (UPDATE email_message AS m SET "
+    + ", ".join(f"{name} = v.{name}" for name in _COUNTERS[1:])
+    + f" FROM json_to_recordset(CAST(:counters AS json)) AS v({_record(_COUNTERS)})"
+    " WHERE m.id = v.id AND m.xmin = CAST(:version AS xid) RETURNING m.id),"
+    f" inserted AS (INSERT INTO email_event ({', '.join(_NEW_EVENT)})"
+    f" SELECT {', '.join(_NEW_EVENT)}"
+    f" FROM json_to_recordset(CAST(:events AS json)) AS t({_record(_NEW_EVENT)})"
+    " WHERE EXISTS (SELECT 1 FROM counted) RETURNING id),"
+    " noted AS (UPDATE activity SET notes = :notes WHERE id = :activity_id"
+    " AND EXISTS (SELECT 1 FROM counted) RETURNING id)"
+    f" SELECT (SELECT count(*) FROM counted), (SELECT count(*) FROM inserted), {NOT_DURABLE}"
+)
+
+
+def write_if_unchanged(
+    connection: Connection, counters: Counters, version: str, *, notes: str | None
+) -> bool:
+    """PostgreSQL, autocommit: store one message's counters, its new events and its
+    activity's ``notes`` in one statement, only if its row is still ``version`` (the
+    ``xmin`` it was read with: any write since made a new version); True when stored.
+    Not durable (:data:`NOT_DURABLE`); no implied open replaced (clicks replace none)."""
+    if counters.replaced:
+        raise ValueError("write_if_unchanged stores no replaced implied open")
+    values = {"id": counters.message_id, "updated_at": utcnow()}
+    values |= {name: counters.values[name] for name in COUNTER_COLUMNS}
+    stored = connection.execute(
+        _WRITE_PG_IF_UNCHANGED,
+        {
+            "counters": json.dumps([values], default=_iso),
+            "events": json.dumps(counters.new_events, default=_iso),
+            "version": version,
+            "notes": notes,
+            "activity_id": counters.values.get("activity_id"),
+        },
+    ).one()
+    if not stored[0]:
+        return False
+    counters.new_events, counters.changed = [], False
+    return True
+
+
+def write(all_counters: Sequence[Counters], *, durable: bool = True) -> int:
     """Store the changed counters (rows still locked), the new events and the implied
-    opens that real ones replaced; how many events were inserted."""
+    opens that real ones replaced; how many events were inserted. ``durable=False``: the
+    transaction's commit does not wait for the disk on PostgreSQL (:data:`NOT_DURABLE`)."""
     changed = [c for c in all_counters if c.changed]
     if not changed:
         return 0
@@ -303,7 +380,7 @@ def write(all_counters: Sequence[Counters]) -> int:
     rows = [row for c in changed for row in c.new_events]
     if connection.dialect.name == "postgresql":
         connection.execute(
-            _WRITE_PG,
+            _WRITE_PG if durable else _WRITE_PG_NOT_DURABLE,
             {
                 "counters": json.dumps(counters, default=_iso),
                 "replaced": json.dumps(replaced, default=_iso),

@@ -12,7 +12,7 @@ from app.api.limits import body_limit
 from app.auth.access import csrf_exempt, public
 from app.brand import public_page
 from app.messaging import consent, topics
-from blueprints.email import events, links, resubscribe, tracking
+from blueprints.email import events, fast_path, links, resubscribe, tracking
 from blueprints.email.models import EmailMessage
 
 #: A one-click unsubscribe body is ``List-Unsubscribe=One-Click``; nothing larger is read.
@@ -32,9 +32,10 @@ def _message(purpose: str, token: str) -> tuple[EmailMessage, object]:
 @public
 def open_pixel(token: str):
     message_id, _ = tracking.message_id_from_token("open", token)
-    if message_id is not None:  # nothing loaded but the counters (the hot path)
+    if message_id is not None:  # nothing loaded (the hot path): one statement, if it can
         verdict = tracking.request_verdict("open", None)
-        tracking.record_engagement(message_id, "open", verdict=verdict)
+        if not fast_path.record_open(message_id, verdict):
+            tracking.record_engagement(message_id, "open", verdict=verdict, durable=False)
     return (
         tracking.PIXEL_GIF,
         200,
@@ -53,7 +54,7 @@ def click(token: str):
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         abort(404)
     verdict = tracking.request_verdict("click", message, url)
-    tracking.record_engagement(message, "click", url=url, verdict=verdict)
+    tracking.record_engagement(message, "click", url=url, verdict=verdict, durable=False)
     return redirect(url, 302)
 
 
@@ -61,16 +62,26 @@ def click(token: str):
 @public
 def campaign_click(token: str, number: int):
     """A message's link ``number``, under the message's tracking token. Nothing is loaded
-    but the message's locked counters (the hot path after a send)."""
+    but the message's locked counters and, in the same query, the link (the hot path
+    after a send)."""
     message_id, _ = tracking.message_id_from_token("open", token)
-    locked = tracking.lock_for_click(message_id) if message_id is not None else None
+    if message_id is None:
+        abort(404)
+    counted = fast_path.record_click(message_id, number)
+    if counted is not None:
+        return redirect(counted, 302)
+    locked = tracking.lock_for_click(message_id, number)
     if locked is None:
         abort(404)
-    url = links.resolve_by_id(locked.message_id, locked.values["campaign_id"], number)
+    url = locked.values["link_url"] or links.resolve_by_id(  # else a legacy campaign's
+        locked.message_id, locked.values["campaign_id"], number
+    )
     if url is None or not url.lower().startswith(("http://", "https://")):
         abort(404)
     verdict = tracking.click_verdict(locked, url)
-    tracking.record_engagement(locked.message_id, "click", url=url, verdict=verdict, locked=locked)
+    tracking.record_engagement(
+        locked.message_id, "click", url=url, verdict=verdict, locked=locked, durable=False
+    )
     return redirect(url, 302)
 
 

@@ -147,12 +147,14 @@ def record_engagement(
     source: str = "tracking",
     verdict: machine_signals.Verdict = machine_signals.HUMAN,
     locked: counters.Counters | None = None,
+    durable: bool = True,
 ) -> bool:
     """Count an open or click (total + first/last, and apart the human ones), keep the
     event with its human/machine label, note it on the activity; False when there is no
     such message. ``message``: the message, or only its id (the pixel and the redirect
     load nothing else: they are the hot path after a big send); ``locked``: its counters,
-    when the caller locked them already (:func:`lock_for_click`).
+    when the caller locked them already (:func:`lock_for_click`); ``durable=False``: the
+    commit does not wait for the disk (the pixel and redirect: :data:`counters.NOT_DURABLE`).
 
     The counters are decided on the message's locked row (:mod:`blueprints.email.counters`),
     so an open and a click of the same message arriving together count one each."""
@@ -164,7 +166,7 @@ def record_engagement(
     if locked is None:
         return False
     counters.apply(locked, kind, at, verdict, source=source, url=url)
-    counters.write([locked])
+    counters.write([locked], durable=durable)
     values = locked.values
     if kind == "click" and verdict.reason == "burst":
         relabel_burst(message_id, at)
@@ -255,24 +257,33 @@ def request_verdict(
     )
 
 
-def lock_for_click(message_id: int) -> counters.Counters | None:
-    """The message's counters, locked, before its click is resolved and judged (None:
-    no such message): the redirect reads the campaign and the send time from them
-    instead of loading the message."""
-    return counters.lock([message_id]).get(message_id)
+def lock_for_click(message_id: int, number: int) -> counters.Counters | None:
+    """The message's counters, locked, before its click on link ``number`` is resolved
+    and judged (None: no such message): the redirect reads the campaign, the send time
+    and the link's stored URL (``link_url``) with them instead of loading the message."""
+    if not 0 <= number < 2**31:  # the number column is a 32-bit integer on PostgreSQL
+        number = -1  # no such link
+    return counters.lock([message_id], link=number).get(message_id)
 
 
-def click_verdict(locked: counters.Counters, url: str) -> machine_signals.Verdict:
-    """:func:`request_verdict` of a click on a locked message; its earlier clicks are read
-    only when it has some."""
+def click_verdict(
+    locked: counters.Counters,
+    url: str,
+    *,
+    at: datetime | None = None,
+    earlier: list[tuple[str, datetime]] | None = None,
+) -> machine_signals.Verdict:
+    """:func:`request_verdict` of a click at ``at`` (now) on a locked message; its
+    ``earlier`` clicks (of the minute before: (url, at)) are read only when it has some
+    and the caller did not read them."""
+    at = at or utcnow()
     v = locked.values
     left = v["delivered_at"] or v["sent_at"]
-    earlier: list[tuple[str, datetime]] = []
-    if v["click_count"]:
-        _, earlier = _recent_clicks(locked.message_id, utcnow())
+    if earlier is None:
+        earlier = _recent_clicks(locked.message_id, at)[1] if v["click_count"] else []
     return machine_signals.classify_click(
         url=url,
-        at=utcnow(),
+        at=at,
         sent_at=_aware(left) if left else None,
         earlier_clicks=earlier,
         method=request.method,

@@ -1,0 +1,178 @@
+"""The open pixel and the click redirect without a transaction on PostgreSQL: the hot
+path after a big send (Apple's proxy fetches every pixel at delivery; security gateways
+follow every link).
+
+The general path (:func:`blueprints.email.tracking.record_engagement`) is a transaction:
+begin, lock and read the counters (:mod:`blueprints.email.counters`), write, commit, a
+round trip each. Here each statement commits on its own and a write applies only to the
+row version it was decided on (``xmin``, the transaction that wrote the version: every
+write makes a new one), so nothing waits on a lock between round trips:
+
+* an open is one statement: it reads the row's version and whether an implied open
+  waits for this open, then counts it on that version only, inserts the event and notes
+  the activity from the updated row;
+* a click is two: read the counters, the link and the clicks of the minute before; judge
+  and count in Python (:func:`blueprints.email.counters.apply`, as the general path);
+  write counters, events and activity note on that version only.
+
+When a write changes nothing (an implied open to replace, a concurrent write, a scanner's
+burst to relabel, no such message or link, or SQLite) the caller takes the general path,
+which decides on the locked row: an event is counted exactly once either way, with the
+same values.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from app.current import app_object
+from app.extensions import db
+from app.messaging.machine_signals import Verdict
+from app.models_base import utcnow
+from app.signals import message_event
+from blueprints.email import counters, tracking
+from blueprints.email.counters import NOT_DURABLE
+
+#: ``to_char`` of a UTC minute, as :func:`blueprints.email.tracking.activity_notes`
+#: formats it (``%Y-%m-%d %H:%M``)
+_MINUTE = "'YYYY-MM-DD HH24:MI'"
+_NOTES = (
+    "NULLIF(concat_ws(', ',"
+    " CASE WHEN c.open_count > 0 AND c.first_opened_at IS NOT NULL THEN 'Opened '"
+    f" || c.open_count || '× (first ' || to_char(c.first_opened_at AT TIME ZONE 'UTC', {_MINUTE})"
+    " || ' UTC)' END,"
+    " CASE WHEN c.click_count > 0 AND c.last_clicked_at IS NOT NULL THEN 'clicked '"
+    f" || c.click_count || '× (last ' || to_char(c.last_clicked_at AT TIME ZONE 'UTC', {_MINUTE})"
+    " || ' UTC)' END), '')"
+)
+_OPEN = text(
+    "WITH seen AS (SELECT m.xmin AS version FROM email_message AS m WHERE m.id = :id"
+    " AND NOT EXISTS (SELECT 1 FROM email_event AS e WHERE e.message_id = m.id"
+    " AND e.type = 'open' AND e.implied AND e.machine = :machine)),"
+    " counted AS (UPDATE email_message AS m SET open_count = m.open_count + 1,"
+    " human_open_count = m.human_open_count + CASE WHEN :machine THEN 0 ELSE 1 END,"
+    " first_opened_at = coalesce(m.first_opened_at, :at), last_opened_at = :at,"
+    " first_human_open_at = CASE WHEN :machine THEN m.first_human_open_at"
+    " ELSE coalesce(m.first_human_open_at, :at) END, updated_at = :at"
+    " FROM seen WHERE m.id = :id AND m.xmin = seen.version"
+    " RETURNING m.id, m.campaign_id, m.public_id, m.customer_id, m.activity_id,"
+    " m.open_count, m.first_opened_at, m.click_count, m.last_clicked_at),"
+    " inserted AS (INSERT INTO email_event (message_id, campaign_id, type, occurred_at,"
+    " source, machine, machine_reason, implied)"
+    " SELECT c.id, c.campaign_id, 'open', :at, :source, :machine, :reason, false"
+    " FROM counted AS c RETURNING id),"
+    f" noted AS (UPDATE activity AS a SET notes = {_NOTES}"
+    " FROM counted AS c WHERE a.id = c.activity_id RETURNING a.id)"
+    " SELECT c.public_id, c.customer_id, c.campaign_id, (SELECT count(*) FROM inserted),"
+    f" (SELECT count(*) FROM noted), {NOT_DURABLE} FROM counted AS c"
+)
+
+
+def record_open(
+    message_id: int, verdict: Verdict, *, at: datetime | None = None, source: str = "tracking"
+) -> bool:
+    """Count an open of the message in one statement; False when this path changed
+    nothing and the general one must decide (see the module's docstring)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return False
+    params = {
+        "id": message_id,
+        "machine": not verdict.human,
+        "reason": verdict.reason,
+        "at": at or utcnow(),
+        "source": source[:20],
+    }
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        row = connection.execute(_OPEN, params).first()
+    if row is None:
+        return False
+    _written_outside_the_session()
+    message_event.send(
+        app_object(),
+        channel="email",
+        message_id=row.public_id,
+        event="open",
+        data={
+            "url": None,
+            "source": source,
+            "customerId": row.customer_id,
+            "campaignId": row.campaign_id,
+            "human": verdict.human,
+            "machineReason": verdict.reason,
+        },
+    )
+    return True
+
+
+def _written_outside_the_session() -> None:
+    """The request's session may hold the message or its activity (nothing, on the
+    pixel's own request): it reads them again, as after the general path's commit."""
+    db.session.expire_all()
+
+
+_COLUMNS = (*counters.COUNTER_COLUMNS, *counters.CONTEXT_COLUMNS)
+_READ_CLICK = text(
+    "SELECT m.xmin::text AS version, "
+    + ", ".join(f"m.{name}" for name in _COLUMNS)
+    + ", (SELECT l.url FROM email_link AS l WHERE (l.message_id = m.id"
+    " OR l.campaign_id = m.campaign_id) AND l.number = :number"
+    " ORDER BY l.message_id IS NULL LIMIT 1) AS link_url,"
+    " ARRAY(SELECT e.url FROM email_event AS e WHERE e.message_id = m.id AND e.type = 'click'"
+    " AND e.occurred_at >= :since AND e.occurred_at <= :at ORDER BY e.id) AS earlier_urls,"
+    " ARRAY(SELECT e.occurred_at FROM email_event AS e WHERE e.message_id = m.id"
+    " AND e.type = 'click' AND e.occurred_at >= :since AND e.occurred_at <= :at ORDER BY e.id)"
+    " AS earlier_times FROM email_message AS m WHERE m.id = :id"
+)
+
+
+def _utc(value: Any) -> Any:
+    return value.astimezone(UTC) if isinstance(value, datetime) else value
+
+
+def record_click(message_id: int, number: int) -> str | None:
+    """Count a click of the message's link ``number`` in two statements; the link's URL,
+    or None when this path changed nothing and the general one must decide (see the
+    module's docstring)."""
+    if db.session.get_bind().dialect.name != "postgresql" or not 0 <= number < 2**31:
+        return None
+    at = utcnow()
+    params = {"id": message_id, "number": number, "since": at - timedelta(minutes=1), "at": at}
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        row = connection.execute(_READ_CLICK, params).mappings().first()
+        url = row["link_url"] if row is not None else None
+        if url is None or not url.lower().startswith(("http://", "https://")):
+            return None  # no such message or link, or a legacy campaign's link
+        state = counters.Counters(message_id, {name: _utc(row[name]) for name in _COLUMNS})
+        earlier = [
+            (u or "", _utc(t))
+            for u, t in zip(row["earlier_urls"], row["earlier_times"], strict=True)
+        ]
+        verdict = tracking.click_verdict(state, url, at=at, earlier=earlier)
+        if verdict.reason == "burst":
+            return None  # the burst's earlier clicks are relabelled on the locked row
+        counters.apply(state, "click", at, verdict, source="tracking", url=url)
+        v = state.values
+        notes = tracking.activity_notes(
+            v["open_count"], v["first_opened_at"], v["click_count"], v["last_clicked_at"]
+        )
+        if not counters.write_if_unchanged(connection, state, row["version"], notes=notes):
+            return None
+    _written_outside_the_session()
+    message_event.send(
+        app_object(),
+        channel="email",
+        message_id=v["public_id"],
+        event="click",
+        data={
+            "url": url,
+            "source": "tracking",
+            "customerId": v["customer_id"],
+            "campaignId": v["campaign_id"],
+            "human": verdict.human,
+            "machineReason": verdict.reason,
+        },
+    )
+    return url

@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from app.current import app_object
 from app.extensions import db
@@ -48,27 +48,42 @@ _NOTES = (
     f" || c.click_count || '× (last ' || to_char(c.last_clicked_at AT TIME ZONE 'UTC', {_MINUTE})"
     " || ' UTC)' END), '')"
 )
+#: The open (``stand_in``: the implied open of the same kind, human or machine, this
+#: open takes the place of, as :func:`blueprints.email.counters.apply` decides)
+_FRESH = "s.stand_in IS NULL"
 _OPEN = text(
-    "WITH seen AS (SELECT m.xmin AS version FROM email_message AS m WHERE m.id = :id"
-    " AND NOT EXISTS (SELECT 1 FROM email_event AS e WHERE e.message_id = m.id"
-    " AND e.type = 'open' AND e.implied AND e.machine = :machine)),"
-    " counted AS (UPDATE email_message AS m SET open_count = m.open_count + 1,"
-    " human_open_count = m.human_open_count + CASE WHEN :machine THEN 0 ELSE 1 END,"
-    " first_opened_at = coalesce(m.first_opened_at, :at), last_opened_at = :at,"
+    "WITH seen AS (SELECT m.xmin AS version, (SELECT e.id FROM email_event AS e"
+    " WHERE e.message_id = m.id AND e.type = 'open' AND e.implied AND e.machine = :machine"
+    " ORDER BY e.id LIMIT 1) AS stand_in FROM email_message AS m WHERE m.id = :id),"
+    " counted AS (UPDATE email_message AS m SET"
+    f" open_count = m.open_count + CASE WHEN {_FRESH} THEN 1 ELSE 0 END,"
+    " human_open_count = m.human_open_count"
+    f" + CASE WHEN {_FRESH} AND NOT :machine THEN 1 ELSE 0 END,"
+    f" first_opened_at = CASE WHEN {_FRESH} THEN coalesce(m.first_opened_at, :at)"
+    " ELSE least(m.first_opened_at, :at) END,"
+    f" last_opened_at = CASE WHEN {_FRESH} THEN :at ELSE m.last_opened_at END,"
     " first_human_open_at = CASE WHEN :machine THEN m.first_human_open_at"
-    " ELSE coalesce(m.first_human_open_at, :at) END, updated_at = :at"
-    " FROM seen WHERE m.id = :id AND m.xmin = seen.version"
+    f" WHEN {_FRESH} THEN coalesce(m.first_human_open_at, :at)"
+    " ELSE least(m.first_human_open_at, :at) END, updated_at = :at"
+    " FROM seen AS s WHERE m.id = :id AND m.xmin = s.version"
     " RETURNING m.id, m.campaign_id, m.public_id, m.customer_id, m.activity_id,"
-    " m.open_count, m.first_opened_at, m.click_count, m.last_clicked_at),"
+    " m.open_count, m.first_opened_at, m.click_count, m.last_clicked_at, s.stand_in),"
+    " replaced AS (UPDATE email_event AS e SET occurred_at = :at, source = :source,"
+    " machine = :machine, machine_reason = :reason, implied = false"
+    " FROM counted AS c WHERE e.id = c.stand_in RETURNING e.id),"
     " inserted AS (INSERT INTO email_event (message_id, campaign_id, type, occurred_at,"
     " source, machine, machine_reason, implied)"
     " SELECT c.id, c.campaign_id, 'open', :at, :source, :machine, :reason, false"
-    " FROM counted AS c RETURNING id),"
+    " FROM counted AS c WHERE c.stand_in IS NULL RETURNING id),"
     f" noted AS (UPDATE activity AS a SET notes = {_NOTES}"
     " FROM counted AS c WHERE a.id = c.activity_id RETURNING a.id)"
-    " SELECT c.public_id, c.customer_id, c.campaign_id, (SELECT count(*) FROM inserted),"
-    f" (SELECT count(*) FROM noted), {NOT_DURABLE} FROM counted AS c"
+    " SELECT c.id, c.public_id, c.customer_id, c.campaign_id, (SELECT count(*) FROM seen) AS seen,"
+    " (SELECT count(*) FROM inserted), (SELECT count(*) FROM replaced),"
+    f" (SELECT count(*) FROM noted), {NOT_DURABLE} FROM (SELECT 1) AS one"
+    " LEFT JOIN counted AS c ON true"
 )
+#: tries before the general path: a second one when a concurrent write came first
+TRIES = 2
 
 
 def record_open(
@@ -86,8 +101,11 @@ def record_open(
         "source": source[:20],
     }
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        row = connection.execute(_OPEN, params).first()
-    if row is None:
+        for _ in range(TRIES):
+            row = connection.execute(_OPEN, params).one()
+            if row.id is not None or not row.seen:  # counted, or no such message
+                break
+    if row.id is None:
         return False
     _written_outside_the_session()
     message_event.send(
@@ -138,28 +156,14 @@ def record_click(message_id: int, number: int) -> str | None:
     module's docstring)."""
     if db.session.get_bind().dialect.name != "postgresql" or not 0 <= number < 2**31:
         return None
-    at = utcnow()
-    params = {"id": message_id, "number": number, "since": at - timedelta(minutes=1), "at": at}
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        row = connection.execute(_READ_CLICK, params).mappings().first()
-        url = row["link_url"] if row is not None else None
-        if url is None or not url.lower().startswith(("http://", "https://")):
-            return None  # no such message or link, or a legacy campaign's link
-        state = counters.Counters(message_id, {name: _utc(row[name]) for name in _COLUMNS})
-        earlier = [
-            (u or "", _utc(t))
-            for u, t in zip(row["earlier_urls"], row["earlier_times"], strict=True)
-        ]
-        verdict = tracking.click_verdict(state, url, at=at, earlier=earlier)
-        if verdict.reason == "burst":
-            return None  # the burst's earlier clicks are relabelled on the locked row
-        counters.apply(state, "click", at, verdict, source="tracking", url=url)
-        v = state.values
-        notes = tracking.activity_notes(
-            v["open_count"], v["first_opened_at"], v["click_count"], v["last_clicked_at"]
-        )
-        if not counters.write_if_unchanged(connection, state, row["version"], notes=notes):
-            return None
+        for _ in range(TRIES):
+            counted = _click(connection, message_id, number)
+            if counted != CONFLICT:
+                break
+    if not isinstance(counted, tuple):
+        return None
+    url, verdict, v = counted
     _written_outside_the_session()
     message_event.send(
         app_object(),
@@ -176,3 +180,34 @@ def record_click(message_id: int, number: int) -> str | None:
         },
     )
     return url
+
+
+CONFLICT = "conflict"
+
+
+def _click(
+    connection: Connection, message_id: int, number: int
+) -> tuple[str, Verdict, dict[str, Any]] | str | None:
+    """One try: the URL, the verdict and the values stored; :data:`CONFLICT` when a
+    concurrent write came first; None when the general path must decide."""
+    at = utcnow()
+    params = {"id": message_id, "number": number, "since": at - timedelta(minutes=1), "at": at}
+    row = connection.execute(_READ_CLICK, params).mappings().first()
+    url = row["link_url"] if row is not None else None
+    if url is None or not url.lower().startswith(("http://", "https://")):
+        return None  # no such message or link, or a legacy campaign's link
+    state = counters.Counters(message_id, {name: _utc(row[name]) for name in _COLUMNS})
+    earlier = [
+        (u or "", _utc(t)) for u, t in zip(row["earlier_urls"], row["earlier_times"], strict=True)
+    ]
+    verdict = tracking.click_verdict(state, url, at=at, earlier=earlier)
+    if verdict.reason == "burst":
+        return None  # the burst's earlier clicks are relabelled on the locked row
+    counters.apply(state, "click", at, verdict, source="tracking", url=url)
+    v = state.values
+    notes = tracking.activity_notes(
+        v["open_count"], v["first_opened_at"], v["click_count"], v["last_clicked_at"]
+    )
+    if not counters.write_if_unchanged(connection, state, row["version"], notes=notes):
+        return CONFLICT
+    return url, verdict, v

@@ -84,10 +84,11 @@ class BatchApplied:
 def receive_batch(provider: str, events: list[tuple[str, str, dict[str, Any]]]) -> BatchApplied:
     """Record and apply verified events (event_id, kind, payload) of one provider POST.
 
-    One transaction: every event row inserted at once (``ON CONFLICT DO NOTHING``; the
-    ones already stored and not done are locked and applied again), the channels told
-    once (``webhook_batch_received``; events no receiver took get ``webhook_received``
-    one by one), all marked done at once. When that fails, the events go through
+    One transaction: every new event row inserted at once, already done (``ON CONFLICT
+    DO NOTHING``; the ones stored before and not done are locked, applied again and
+    marked done), the channels told once (``webhook_batch_received``; events no receiver
+    took get ``webhook_received`` one by one). When that fails, nothing of it stays and
+    the events go through
     :func:`receive` one by one, so each is kept for retry on its own.
     """
     unique: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -111,9 +112,11 @@ def _apply_batch(provider: str, events: dict[str, tuple[str, dict[str, Any]]]) -
     now = utcnow()
     ordered = sorted(events)  # one order for every batch: concurrent ones wait, never deadlock
     with db.engine.connect() as connection, connection.begin():
+        # new rows go in done: they are applied in this transaction, or none of it stays
         inserted = _insert_new(connection, provider, now, ordered, events)
         claimed = {event_id: row_id for row_id, event_id in inserted}
         stored = [event_id for event_id in ordered if event_id not in claimed]
+        again: list[Any] = []
         if stored:  # sent before: apply again only those not done (an earlier failure)
             again = connection.execute(
                 select(EVENTS.c.id, EVENTS.c.event_id)
@@ -133,9 +136,10 @@ def _apply_batch(provider: str, events: dict[str, tuple[str, dict[str, Any]]]) -
         ]
         if todo:
             _signal_batch_in(connection, provider, todo)
+        if again:  # stored before and not done: done now
             connection.execute(
                 update(EVENTS)
-                .where(in_values(EVENTS.c.id, [row_id for row_id, _, _ in todo]))
+                .where(in_values(EVENTS.c.id, [row_id for row_id, _ in again]))
                 .values(status="done", processed_at=utcnow(), next_attempt_at=None, error=None)
             )
     return BatchApplied(new=len(todo), duplicates=len(events) - len(todo))
@@ -143,8 +147,8 @@ def _apply_batch(provider: str, events: dict[str, tuple[str, dict[str, Any]]]) -
 
 _INSERT_JSON = text(
     "INSERT INTO webhook_event"
-    " (provider, event_id, kind, payload, received_at, status, attempts)"
-    " SELECT :provider, e->>'id', e->>'kind', e->'payload', :now, 'pending', 1"
+    " (provider, event_id, kind, payload, received_at, status, attempts, processed_at)"
+    " SELECT :provider, e->>'id', e->>'kind', e->'payload', :now, 'done', 1, :now"
     " FROM json_array_elements(CAST(:rows AS json)) AS e"
     " ON CONFLICT DO NOTHING RETURNING id, event_id"
 )
@@ -157,7 +161,8 @@ def _insert_new(
     ordered: list[str],
     events: dict[str, tuple[str, dict[str, Any]]],
 ) -> list[Any]:
-    """Insert the events not stored yet; (id, event_id) of those inserted. PostgreSQL:
+    """Insert the events not stored yet, done (the caller applies them in the same
+    transaction); (id, event_id) of those inserted. PostgreSQL:
     one statement with one JSON parameter (a thousand-row VALUES list, or arrays of
     quoted JSON, cost more to build and parse than to run); elsewhere an ``executemany``."""
     if connection.dialect.name == "postgresql":
@@ -180,8 +185,9 @@ def _insert_new(
                     "kind": events[event_id][0][:40],
                     "payload": events[event_id][1],
                     "received_at": now,
-                    "status": "pending",
+                    "status": "done",
                     "attempts": 1,
+                    "processed_at": now,
                 }
                 for event_id in ordered
             ],

@@ -3,11 +3,18 @@ scanners, and people (module rules in app/messaging/machine_signals.py)."""
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.messaging.machine_signals import Rules, classify_click, classify_open
+from app.messaging.machine_signals import (
+    Rules,
+    Verdict,
+    _common,
+    classify_click,
+    classify_open,
+)
 
 SENT = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
 IPHONE_MAIL = (
@@ -150,3 +157,30 @@ def test_thresholds_and_networks_are_settings():
         classify_open(ip="2001:db8::1", user_agent=CHROME, rules=rules).reason == "scanner_network"
     )
     assert classify_open(ip="not an ip", user_agent=CHROME).human
+
+
+def test_the_shared_rules_are_worked_out_once_per_agent_and_network():
+    """A provider batch's thousand clicks come from a few agents and networks: the
+    address and the scanner patterns are checked once for each, with the same verdicts
+    for any rules (a changed setting is another cache entry)."""
+    at = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    agent = "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/120 Safari/537.36"
+    _common.cache_clear()
+    verdicts = {
+        classify_click(
+            url=f"https://shop.example/{n}",
+            at=at,
+            sent_at=None,
+            user_agent=agent,
+            ip="40.92.1.1",
+            rules=Rules(),
+        )  # fmt: skip
+        for n in range(1000)
+    }
+    assert verdicts == {Verdict(False, "scanner_network")}
+    assert _common.cache_info().misses == 1 and _common.cache_info().hits == 999
+    extra = Rules(extra_networks=(ipaddress.ip_network("198.51.100.0/24"),))
+    assert classify_click(url="u", at=at, sent_at=None, ip="198.51.100.7", rules=extra).reason == (
+        "scanner_network"
+    )
+    assert classify_click(url="u", at=at, sent_at=None, ip="198.51.100.7", rules=Rules()).human

@@ -191,3 +191,37 @@ def test_a_persons_click_in_a_providers_batch_enters_a_click_flow(
     db.session.expire_all()
     entered = db.session.scalars(select(FlowRun.customer_id)).all()
     assert entered == [fan.id]
+
+
+def test_a_batch_costs_the_same_statements_whatever_its_size(app):
+    """Set-based: a batch of 3 messages' events and one of 60 run the same statements;
+    new event rows go in done (no UPDATE of the webhook rows after applying them)."""
+    from sqlalchemy import event as sa_event
+
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, _params, _context, _many) -> None:
+        seen.append(statement)
+
+    costs = []
+    now = int(time.time()) - 120
+    for size in (1, 3, 60):  # the first warms what the app reads once
+        messages = _messages(size)
+        events = [
+            _event(m, kind, size, now + step * 30, url="https://shop.example/a")
+            for m in messages
+            for step, kind in enumerate(("delivered", "open", "click"))
+        ]
+        seen.clear()
+        sa_event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            r = _sendgrid_post(app.test_client(), events)
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", note)
+        assert r.status_code == 200 and r.get_json()["new"] == size * 3
+        costs.append(len(seen))
+        assert not [s for s in seen if s.lstrip().upper().startswith("UPDATE WEBHOOK_EVENT")]
+        assert _counts([m.id for m in messages]) == [(1, 1, 1, 0, 1)] * size
+    assert costs[1] == costs[2] <= 16, costs
+    done = select(func.count()).where(WebhookEvent.status == "done")
+    assert db.session.scalar(done) == 64 * 3

@@ -14,7 +14,7 @@ WEBHOOK_MAX_ATTEMPTS, after which it is ``failed`` and listed for admins.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -116,7 +116,7 @@ def _apply_batch(provider: str, events: dict[str, tuple[str, dict[str, Any]]]) -
         inserted = _insert_new(connection, provider, now, ordered, events)
         claimed = {event_id: row_id for row_id, event_id in inserted}
         stored = [event_id for event_id in ordered if event_id not in claimed]
-        again: list[Any] = []
+        again: Sequence[Any] = []
         if stored:  # sent before: apply again only those not done (an earlier failure)
             again = connection.execute(
                 select(EVENTS.c.id, EVENTS.c.event_id)

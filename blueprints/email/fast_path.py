@@ -193,9 +193,11 @@ def _click(
     at = utcnow()
     params = {"id": message_id, "number": number, "since": at - timedelta(minutes=1), "at": at}
     row = connection.execute(_READ_CLICK, params).mappings().first()
-    url = row["link_url"] if row is not None else None
+    if row is None:
+        return None  # no such message
+    url = row["link_url"]
     if url is None or not url.lower().startswith(("http://", "https://")):
-        return None  # no such message or link, or a legacy campaign's link
+        return None  # no such link, or a legacy campaign's
     state = counters.Counters(message_id, {name: _utc(row[name]) for name in _COLUMNS})
     earlier = [
         (u or "", _utc(t)) for u, t in zip(row["earlier_urls"], row["earlier_times"], strict=True)

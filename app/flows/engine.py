@@ -158,7 +158,7 @@ def enter_set(flow: Flow, customer_ids: Iterable[int], now: datetime | None = No
                 public_ids, sorted(numbers.items()), strict=True
             )
         ]
-        new = list(db.session.scalars(_insert_skipping(RUN).values(rows).returning(RUN.c.id)))
+        new = list(db.session.scalars(_insert_skipping(RUN).returning(RUN.c.id), rows))
         db.session.commit()
         if new:
             _enqueue_runs(new)
@@ -351,9 +351,7 @@ def _claim(run_ids: Sequence[int], key: str, status: str) -> set[int]:
         return set()
     now = utcnow()
     rows = [{"run_id": i, "step_key": key, "status": status, "created_at": now} for i in run_ids]
-    return set(
-        db.session.scalars(_insert_skipping(EXECUTION).values(rows).returning(EXECUTION.c.run_id))
-    )
+    return set(db.session.scalars(_insert_skipping(EXECUTION).returning(EXECUTION.c.run_id), rows))
 
 
 def _record(key: str, outcomes: dict[int, tuple[str, str | None, str | None, int | None]]) -> None:

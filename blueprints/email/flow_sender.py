@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from app.crm.models import Customer
@@ -57,20 +57,34 @@ def queue_many(template: Any, pairs: Sequence[tuple[int, int]]) -> Queued:
             new_public_ids(EmailMessage.id_prefix, len(wanted)), wanted, strict=True
         )
     ]
-    made = db.session.execute(
-        insert(TABLE).values(rows).returning(TABLE.c.id, TABLE.c.flow_run_id, TABLE.c.customer_id)
+    made = db.session.execute(  # executemany: one compiled statement, batched by the driver
+        insert(TABLE).returning(TABLE.c.id, TABLE.c.flow_run_id, TABLE.c.customer_id), rows
     ).all()
     contexts = sending._contexts({c for c, _r, _a in wanted})
+    # prepared once for the set, as a campaign's (render_for when the template's shape
+    # may vary per customer); each message numbers its own links 0..n
+    prepared = sending.prepare_template(template.html or "", current_app.config["PUBLIC_BASE_URL"])
+    numbers = range(len(prepared.links)) if prepared is not None else range(0)
     queued: Queued = {}
     bodies: list[dict[str, Any]] = []
     stored: dict[int, list[str]] = {}
     failed: list[int] = []
     for message_id, run_id, customer_id in made:
-        message = SimpleNamespace(id=message_id, to_address=addresses[customer_id])
+        address = addresses[customer_id]
         try:
-            rendered = sending.render_for(
-                message, template.subject or "", template.html or "", contexts[customer_id]
-            )
+            if prepared is not None:
+                context = {
+                    **contexts[customer_id],
+                    **sending.send_values(message_id, address, template.html or ""),
+                }
+                rendered, _parts = sending.render_prepared(
+                    message_id, template.subject or "", prepared, context, numbers
+                )
+            else:
+                message = SimpleNamespace(id=message_id, to_address=address)
+                rendered = sending.render_for(
+                    message, template.subject or "", template.html or "", contexts[customer_id]
+                )
         except Exception as exc:  # noqa: BLE001 - a template that cannot render skips the step
             queued[run_id] = f"cannot render: {exc}"
             failed.append(message_id)

@@ -54,8 +54,8 @@ RUN = FlowRun.__table__
 EXECUTION = FlowStepExecution.__table__
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
 
@@ -621,7 +621,7 @@ def _holding(runs: list[Any], condition: dict[str, Any]) -> set[int]:
     if not runs:
         return set()
     since = {r.id: _aware(r.entered_at) for r in runs}
-    earliest = min(s for s in since.values() if s is not None)
+    earliest = min(since.values())
     now = utcnow() + timedelta(seconds=1)
     customer_ids = sorted({r.customer_id for r in runs})
     latest: dict[int, datetime] = {}  # customer -> the latest thing that happened
@@ -632,7 +632,7 @@ def _holding(runs: list[Any], condition: dict[str, Any]) -> set[int]:
                 continue
             for part in _slices(customer_ids):
                 for touch in source.touches(part, earliest, now):
-                    at = cast("datetime", _aware(touch.touched_at))
+                    at = _aware(touch.touched_at)
                     if touch.customer_id not in latest or at > latest[touch.customer_id]:
                         latest[touch.customer_id] = at
     elif kind == "ordered":
@@ -642,7 +642,7 @@ def _holding(runs: list[Any], condition: dict[str, Any]) -> set[int]:
                 .where(Order.customer_id.in_(part), Order.created_at >= earliest)
                 .group_by(Order.customer_id)
             ):
-                latest[customer_id] = cast("datetime", _aware(at))
+                latest[customer_id] = _aware(at)
     elif kind == "field":
         values = _field_values(customer_ids, str(condition.get("field") or ""))
         expected = condition.get("equals")
@@ -658,11 +658,7 @@ def _holding(runs: list[Any], condition: dict[str, Any]) -> set[int]:
         return holding
     else:
         return set()
-    return {
-        r.id
-        for r in runs
-        if r.customer_id in latest and latest[r.customer_id] >= cast("datetime", since[r.id])
-    }
+    return {r.id for r in runs if r.customer_id in latest and latest[r.customer_id] >= since[r.id]}
 
 
 def _field_values(customer_ids: Sequence[int], name: str) -> dict[int, Any]:

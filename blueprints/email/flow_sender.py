@@ -70,7 +70,7 @@ def queue_many(template: Any, pairs: Sequence[tuple[int, int]]) -> Queued:
     stored: dict[int, list[str]] = {}
     failed: list[int] = []
     for message_id, run_id, customer_id in made:
-        address = addresses[customer_id]
+        address = str(addresses[customer_id])
         try:
             if prepared is not None:
                 context = {

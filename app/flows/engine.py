@@ -350,7 +350,9 @@ def _claim(run_ids: Sequence[int], key: str, status: str) -> set[int]:
     if not run_ids:
         return set()
     now = utcnow()
-    rows = [{"run_id": i, "step_key": key, "status": status, "created_at": now} for i in run_ids]
+    rows = [  # in id order: concurrent claims of overlapping sets lock keys in one order
+        {"run_id": i, "step_key": key, "status": status, "created_at": now} for i in sorted(run_ids)
+    ]
     return set(db.session.scalars(_insert_skipping(EXECUTION).returning(EXECUTION.c.run_id), rows))
 
 

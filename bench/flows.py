@@ -40,12 +40,13 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 RESULTS = HERE / "results.json"
+
+from bench.send import DOMAIN, app_settings  # noqa: E402 - the same app as the send bench
+
 SLICE = 1000
 CLICK_EVERY = 10
 TARGET_RATIO = 0.3
 MEMORY_TARGET = 1.2
-SECRET = "bench-secret-key-not-for-production"
-DOMAIN = "bench.example"
 
 
 def _status_kib(field: str) -> int:
@@ -54,20 +55,6 @@ def _status_kib(field: str) -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
-
-
-def app_settings(database_url: str) -> dict[str, Any]:
-    return {
-        "DECANT_ENV": "development",
-        "SECRET_KEY": SECRET,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": None,
-        "PUBLIC_BASE_URL": "https://decant.example",
-        "FROM_EMAIL": "Decant Wines <marketing@decant.example>",
-        "EMAIL_PROVIDER": "console",
-        "SMS_PROVIDER": "console",
-        "EMAIL_RATE_LIMIT": "10000000/1",
-    }
 
 
 def _fresh_schema(app: Any) -> None:

@@ -1,43 +1,79 @@
-"""Running flows: entering customers, performing steps exactly once, waiting by job.
+"""Running flows in sets: entering many customers, performing steps exactly once, waiting
+by job.
 
-A run advances in :func:`advance` (a job, safe to run twice or concurrently): each step
-but a wait inserts its :class:`FlowStepExecution` in the same transaction as its work (the
-message row, the task, the field), so the unique (run, step) key lets one job do it and
-makes any duplicate stop. A wait records itself as ``waiting`` and schedules
-:func:`advance` for its time (an RQ scheduled job, or a ``scheduled_job`` row inline); the
-job that finds it due claims it with a conditional UPDATE. A watchdog re-enqueues runs
-whose job was lost (a worker killed, Redis flushed) and runs of a flow resumed.
+Entry (:func:`enter_set`) inserts a slice of runs in one statement that skips conflicts
+(the unique (flow, customer, entry) key: a race enters once) and enqueues ONE
+:func:`advance` job for the slice. :func:`advance` takes run ids (one, for a manual add,
+or a slice) and moves them step by step, the runs at the same (flow, version, step)
+together: it inserts their :class:`FlowStepExecution` rows in one statement that skips
+conflicts, and acts only on the runs whose row it inserted (the unique (run, step) key:
+a retried or duplicated job does nothing twice); it moves those runs on in one UPDATE
+guarded by their current step (a run that exited meanwhile is left alone and its
+record removed), then does the work (messages created in bulk through the channel's
+:class:`~app.flows.senders.FlowSender`, handed to delivery in batches), all in the
+step's transaction. A wait records its runs as ``waiting`` and schedules one job per
+due time for them; the job that finds them due moves them on with the same guarded
+UPDATE. List steps (the lists channel commits its own writes) run per customer. A
+watchdog re-enqueues, in slices, runs whose job was lost and runs of a resumed flow.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app import jobs
 from app.attribution.touches import sources
 from app.campaigns.zones import zone
 from app.crm.models import CommunicationPreference, Customer, Order, Territory
-from app.errors import DomainError
 from app.extensions import db
 from app.flows.models import UNFINISHED, Flow, FlowRun, FlowStepExecution, FlowVersion
 from app.flows.senders import sender_for
-from app.flows.steps import WEEKDAYS
+from app.flows.steps import SEND_TYPES, WEEKDAYS
+from app.ids import new_public_ids
 from app.messaging.models import Template
 from app.models_base import utcnow
 
 log = logging.getLogger(__name__)
 ADVANCE = "app.flows.engine:advance"
 QUEUE = "default"
-#: steps one job performs before handing the run to a fresh job
+#: steps one job performs before handing its runs to a fresh job
 STEPS_PER_JOB = 60
+#: runs entered, advanced or re-enqueued per statement and per job
+SLICE = 1000
 NOT_SENT = ("suppressed", "failed", "cancelled")
+LIST_STEPS = ("list_add", "list_remove")
+RUN = FlowRun.__table__
+EXECUTION = FlowStepExecution.__table__
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _slices(ids: Sequence[int], size: int = SLICE) -> Iterable[list[int]]:
+    for lo in range(0, len(ids), size):
+        yield list(ids[lo : lo + size])
+
+
+def _insert_skipping(table: Any) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for this database (a unique key skips the row)."""
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def _enqueue_runs(run_ids: Sequence[int], at: datetime | None = None) -> None:
+    for part in _slices(sorted(run_ids)):
+        jobs.enqueue(ADVANCE, part, queue=QUEUE, at=at)
 
 
 # --- entering ---------------------------------------------------------------------------
@@ -52,69 +88,94 @@ def steps_of(flow_id: int, version: int) -> list[dict[str, Any]]:
     return list(steps or [])
 
 
+def _entry_numbers(flow: Flow, customer_ids: Sequence[int], now: datetime) -> dict[int, int]:
+    """Each customer's entry number, leaving out those the re-entry rule (or a run still
+    in progress) keeps out: one grouped query for the slice."""
+    unfinished = func.sum(case((FlowRun.state.in_(UNFINISHED), 1), else_=0))
+    prior = {
+        row[0]: (int(row[1]), _aware(row[2]), int(row[3] or 0))
+        for row in db.session.execute(
+            select(FlowRun.customer_id, func.count(), func.max(FlowRun.entered_at), unfinished)
+            .where(FlowRun.flow_id == flow.id, FlowRun.customer_id.in_(customer_ids))
+            .group_by(FlowRun.customer_id)
+        )
+    }
+    again = flow.reentry == "after" and bool(flow.reentry_days)
+    window = timedelta(days=flow.reentry_days or 0)
+    numbers: dict[int, int] = {}
+    for customer_id in customer_ids:
+        found = prior.get(customer_id)
+        if found is None:
+            numbers[customer_id] = 1
+            continue
+        count, last, open_runs = found
+        if open_runs or not again or (last is not None and now - last < window):
+            continue
+        numbers[customer_id] = count + 1
+    return numbers
+
+
 def may_enter(flow: Flow, customer_id: int, now: datetime) -> int | None:
     """The entry number this customer would get, or None when the re-entry rule (or a
     run still in progress) keeps them out."""
-    runs = db.session.execute(
-        select(func.count(), func.max(FlowRun.entered_at)).where(
-            FlowRun.flow_id == flow.id, FlowRun.customer_id == customer_id
+    return _entry_numbers(flow, [customer_id], now).get(customer_id)
+
+
+def enter_set(flow: Flow, customer_ids: Iterable[int], now: datetime | None = None) -> list[int]:
+    """Enter these customers (archived ones and those the re-entry rule keeps out are
+    left out): per slice, one INSERT of the runs skipping conflicts (another trigger
+    entered the customer at the same moment), committed, then ONE job for the slice's
+    runs. The new run ids."""
+    now = now or utcnow()
+    if flow.status != "active":
+        return []
+    steps = steps_of(flow.id, flow.version)
+    first = steps[0]["key"] if steps else None
+    created: list[int] = []
+    for part in _slices(sorted(set(customer_ids))):
+        live = list(
+            db.session.scalars(
+                select(Customer.id).where(Customer.id.in_(part), Customer.archived.is_(False))
+            )
         )
-    ).one()
-    count, last = int(runs[0] or 0), runs[1]
-    if count == 0:
-        return 1
-    unfinished = db.session.scalar(
-        select(FlowRun.id).where(
-            FlowRun.flow_id == flow.id,
-            FlowRun.customer_id == customer_id,
-            FlowRun.state.in_(UNFINISHED),
-        )
-    )
-    if unfinished is not None or flow.reentry != "after" or not flow.reentry_days:
-        return None
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)
-    if last is not None and now - last < timedelta(days=flow.reentry_days):
-        return None
-    return count + 1
+        numbers = _entry_numbers(flow, live, now) if live else {}
+        if not numbers:
+            continue
+        public_ids = new_public_ids(FlowRun.id_prefix, len(numbers))
+        rows = [
+            {
+                "public_id": public_id,
+                "flow_id": flow.id,
+                "version": flow.version,
+                "customer_id": customer_id,
+                "entry_no": entry_no,
+                "state": "running",
+                "current_step": first,
+                "entered_at": now,
+                "next_at": now,  # due since (the watchdog's clue when its job is lost)
+            }
+            for public_id, (customer_id, entry_no) in zip(
+                public_ids, sorted(numbers.items()), strict=True
+            )
+        ]
+        new = list(db.session.scalars(_insert_skipping(RUN).returning(RUN.c.id), rows))
+        db.session.commit()
+        if new:
+            _enqueue_runs(new)
+            created.extend(new)
+    return created
 
 
 def enter(flow: Flow, customer_id: int, now: datetime | None = None) -> FlowRun | None:
-    """Start a run for the customer (committed, and its first job enqueued), or None
+    """Start a run for one customer (a manual add; :func:`enter_set` of one), or None
     when the flow is not active, the customer is archived or the re-entry rule refuses."""
-    now = now or utcnow()
-    if flow.status != "active":
-        return None
-    archived = db.session.scalar(select(Customer.archived).where(Customer.id == customer_id))
-    if archived is None or archived:
-        return None
-    entry_no = may_enter(flow, customer_id, now)
-    if entry_no is None:
-        return None
-    steps = steps_of(flow.id, flow.version)
-    run = FlowRun(
-        flow_id=flow.id,
-        version=flow.version,
-        customer_id=customer_id,
-        entry_no=entry_no,
-        state="running",
-        current_step=steps[0]["key"] if steps else None,
-        entered_at=now,
-        next_at=now,  # due since (the watchdog's clue when its job is lost)
-    )
-    db.session.add(run)
-    try:
-        db.session.commit()
-    except IntegrityError:  # another trigger entered the customer at the same moment
-        db.session.rollback()
-        return None
-    jobs.enqueue(ADVANCE, run.id, queue=QUEUE)
-    return run
+    created = enter_set(flow, [customer_id], now)
+    return db.session.get(FlowRun, created[0]) if created else None
 
 
 def enter_many(trigger_type: str, customer_ids: Iterable[int], match: Any = None) -> int:
     """Enter customers into every active flow of ``trigger_type`` whose trigger config
-    ``match(config)`` accepts (all when no ``match``)."""
+    ``match(config)`` accepts (all when no ``match``), in sets."""
     flows = db.session.scalars(
         select(Flow).where(Flow.status == "active", Flow.trigger_type == trigger_type)
     ).all()
@@ -123,9 +184,7 @@ def enter_many(trigger_type: str, customer_ids: Iterable[int], match: Any = None
     for flow in flows:
         if match is not None and not match(flow.trigger_config or {}):
             continue
-        for customer_id in ids:
-            if enter(flow, customer_id) is not None:
-                entered += 1
+        entered += len(enter_set(flow, ids))
     return entered
 
 
@@ -158,37 +217,90 @@ def exit_runs(customer_ids: Iterable[int], reason: str) -> int:
 # --- advancing --------------------------------------------------------------------------
 
 
-def advance(run_id: int) -> None:
-    """Job: perform the run's steps until a wait, the end, or a pause."""
-    for _ in range(STEPS_PER_JOB):
-        db.session.expire_all()
-        run = db.session.get(FlowRun, run_id)
-        if run is None or run.state not in UNFINISHED:
-            return
-        flow = db.session.get_one(Flow, run.flow_id)
-        steps = steps_of(run.flow_id, run.version)
-        index = {s["key"]: i for i, s in enumerate(steps)}
-        if run.current_step is None or run.current_step not in index:
-            _finish(run, "done", None)
-            return
-        if flow.status != "active":  # paused: the run waits where it is
-            if run.state != "waiting" or run.next_at is None:
-                run.state, run.next_at = "waiting", run.next_at or utcnow()
-                db.session.commit()
-            return
-        step = steps[index[run.current_step]]
-        if step["type"] == "wait":
-            if not _wait(run, step):
-                return
-            continue
-        sent = _perform(run, flow, step, steps, index)
-        if sent is False:
-            return
-        if isinstance(sent, tuple):
-            from app.messaging import delivery
+class _Job:
+    """What one :func:`advance` job caches across its rounds: flows, steps, and the
+    messages to hand to delivery once committed."""
 
-            delivery.enqueue_single(sent[0], sent[1])
-    jobs.enqueue(ADVANCE, run_id, queue=QUEUE)
+    def __init__(self) -> None:
+        self.steps: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        self.messages: dict[str, list[int]] = {}
+
+    def steps_of(self, flow_id: int, version: int) -> list[dict[str, Any]]:
+        found = self.steps.get((flow_id, version))
+        if found is None:
+            found = self.steps[(flow_id, version)] = steps_of(flow_id, version)
+        return found
+
+    def deliver(self) -> None:
+        from app.messaging import delivery
+
+        for channel, ids in self.messages.items():
+            delivery.enqueue_many(channel, ids)
+        self.messages = {}
+
+
+def advance(run_ids: int | list[int]) -> None:
+    """Job: perform the runs' steps until each waits, ends, or its flow is paused. The
+    runs at the same (flow, version, step) go together, a statement per step."""
+    pending = [run_ids] if isinstance(run_ids, int) else [int(i) for i in run_ids]
+    job = _Job()
+    for _ in range(STEPS_PER_JOB):
+        if not pending:
+            return
+        db.session.expire_all()
+        groups: dict[tuple[int, int, str | None], list[Any]] = {}
+        for part in _slices(pending):
+            for run in db.session.execute(
+                select(
+                    FlowRun.id,
+                    FlowRun.flow_id,
+                    FlowRun.version,
+                    FlowRun.customer_id,
+                    FlowRun.current_step,
+                    FlowRun.state,
+                    FlowRun.next_at,
+                    FlowRun.entered_at,
+                ).where(FlowRun.id.in_(part), FlowRun.state.in_(UNFINISHED))
+            ):
+                groups.setdefault((run.flow_id, run.version, run.current_step), []).append(run)
+        pending = []
+        for (flow_id, version, key), runs in groups.items():
+            pending.extend(_step(job, flow_id, version, key, runs))
+            job.deliver()
+    _enqueue_runs(pending)
+
+
+def _step(job: _Job, flow_id: int, version: int, key: str | None, runs: list[Any]) -> list[int]:
+    """Perform step ``key`` for these runs; the ids of those to go on at once."""
+    ids = [r.id for r in runs]
+    steps = job.steps_of(flow_id, version)
+    index = {s["key"]: i for i, s in enumerate(steps)}
+    now = utcnow()
+    if key is None or key not in index:
+        done = {"state": "done", "finished_at": now, "next_at": None}
+        _move(ids, key, done)
+        db.session.commit()
+        return []
+    flow = db.session.get_one(Flow, flow_id)
+    if flow.status != "active":  # paused: the runs wait where they are
+        db.session.execute(
+            update(FlowRun)
+            .where(
+                FlowRun.id.in_(ids),
+                FlowRun.state.in_(UNFINISHED),
+                or_(FlowRun.state != "waiting", FlowRun.next_at.is_(None)),
+            )
+            .values(state="waiting", next_at=func.coalesce(FlowRun.next_at, now))
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return []
+    step = steps[index[key]]
+    if step["type"] == "wait":
+        return _wait(step, runs, steps, index)
+    if step["type"] in LIST_STEPS:
+        return [r.id for r in runs if _list_step_one(flow, r, step, steps, index)]
+    return _act(job, flow, step, runs, steps, index)
 
 
 def _next_key(steps: list[dict[str, Any]], index: dict[str, int], key: str, go: Any) -> str | None:
@@ -200,163 +312,229 @@ def _next_key(steps: list[dict[str, Any]], index: dict[str, int], key: str, go: 
     return steps[position]["key"] if position < len(steps) else None
 
 
-def _finish(run: FlowRun, state: str, reason: str | None) -> None:
-    run.state, run.exit_reason = state, reason
-    run.finished_at, run.next_at, run.current_step = utcnow(), None, run.current_step
-    db.session.commit()
-
-
-def _perform(
-    run: FlowRun,
-    flow: Flow,
-    step: dict[str, Any],
-    steps: list[dict[str, Any]],
-    index: dict[str, int],
-) -> tuple[str, int] | None | bool:
-    """Do one step under its unique execution row. False when another job did it (or is
-    doing it); the (channel, message id) to send once committed; else None."""
-    kind, key = step["type"], step["key"]
-    if kind in ("list_add", "list_remove"):
-        # the lists channel commits its own writes; adding or removing twice is harmless,
-        # so the action goes first and the record after
-        status, detail = _list_step(flow, run, step)
-        execution = FlowStepExecution(run_id=run.id, step_key=key, status=status, detail=detail)
-        outcome: tuple[str, int] | None = None
-        go: Any = "next"
-    else:
-        execution = FlowStepExecution(run_id=run.id, step_key=key, status="running")
-    db.session.add(execution)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        return False
-    if kind not in ("list_add", "list_remove"):
-        status, detail, outcome, go = _act(run, flow, step)
-        execution.status, execution.detail = status, (detail or None)
-        if outcome is not None:
-            execution.channel, execution.message_id = outcome
+def _where_to(
+    steps: list[dict[str, Any]], index: dict[str, int], step: dict[str, Any], go: Any
+) -> dict[str, Any]:
+    """The run's new values after ``step`` sent it ``go`` (next, exit, a step's key)."""
     now = utcnow()
-    if go == "exit" or kind == "exit":
-        reason = "exit_step" if kind == "exit" else "branch"
-        values = {"state": "exited", "exit_reason": reason, "finished_at": now, "next_at": None}
-    else:
-        following = _next_key(steps, index, key, go)
-        if following is None:
-            values = {"state": "done", "finished_at": now, "next_at": None}
-        else:
-            values = {"current_step": following, "state": "running", "next_at": now}
-    if not _move(run.id, key, values):
-        return False  # the run exited (an order, a reply) meanwhile: its step is undone
-    db.session.commit()
-    return outcome
+    if go == "exit" or step["type"] == "exit":
+        reason = "exit_step" if step["type"] == "exit" else "branch"
+        return {"state": "exited", "exit_reason": reason, "finished_at": now, "next_at": None}
+    following = _next_key(steps, index, step["key"], go)
+    if following is None:
+        return {"state": "done", "finished_at": now, "next_at": None}
+    return {"current_step": following, "state": "running", "next_at": now}
 
 
-def _move(run_id: int, at_step: str, values: dict[str, Any]) -> bool:
-    """Move the run on, unless it left meanwhile (an exit committed by another process
-    wins over the step in flight, which then rolls back: nothing is sent)."""
-    moved = cast(
-        "Any",
-        db.session.execute(
-            update(FlowRun)
-            .where(
-                FlowRun.id == run_id,
-                FlowRun.state.in_(UNFINISHED),
-                FlowRun.current_step == at_step,
-            )
+def _move(run_ids: Sequence[int], at_step: str | None, values: dict[str, Any]) -> set[int]:
+    """Move on the runs still at ``at_step`` and unfinished; the ids moved. A run that
+    left meanwhile (an exit committed by another process) is not moved: an exit wins
+    over the step in flight, and the caller does nothing for it."""
+    if not run_ids:
+        return set()
+    at = FlowRun.current_step.is_(None) if at_step is None else FlowRun.current_step == at_step
+    return set(
+        db.session.scalars(
+            update(RUN)
+            .where(RUN.c.id.in_(list(run_ids)), RUN.c.state.in_(UNFINISHED), at)
             .values(**values)
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
-    if not moved:
-        db.session.rollback()
-        return False
-    return True
+            .returning(RUN.c.id)
+        )
+    )
+
+
+def _claim(run_ids: Sequence[int], key: str, status: str) -> set[int]:
+    """Insert the step's execution rows, skipping those that exist: the runs this job
+    may act on (a duplicate job, or one that read the run before another committed,
+    gets none)."""
+    if not run_ids:
+        return set()
+    now = utcnow()
+    rows = [  # in id order: concurrent claims of overlapping sets lock keys in one order
+        {"run_id": i, "step_key": key, "status": status, "created_at": now} for i in sorted(run_ids)
+    ]
+    return set(db.session.scalars(_insert_skipping(EXECUTION).returning(EXECUTION.c.run_id), rows))
+
+
+def _record(key: str, outcomes: dict[int, tuple[str, str | None, str | None, int | None]]) -> None:
+    """Write each run's (status, detail, channel, message id) on its execution row."""
+    if not outcomes:
+        return
+    db.session.execute(
+        update(EXECUTION)
+        .where(EXECUTION.c.run_id == bindparam("r"), EXECUTION.c.step_key == key)
+        .values(
+            status=bindparam("s"),
+            detail=bindparam("d"),
+            channel=bindparam("c"),
+            message_id=bindparam("m"),
+        )
+        .execution_options(synchronize_session=False),
+        [
+            {"r": run_id, "s": s, "d": (d or None), "c": c, "m": m}
+            for run_id, (s, d, c, m) in outcomes.items()
+        ],
+    )
 
 
 def _act(
-    run: FlowRun, flow: Flow, step: dict[str, Any]
-) -> tuple[str, str, tuple[str, int] | None, Any]:
-    """(status, detail, (channel, message id) to send, where to go) for one step."""
+    job: _Job,
+    flow: Flow,
+    step: dict[str, Any],
+    runs: list[Any],
+    steps: list[dict[str, Any]],
+    index: dict[str, int],
+) -> list[int]:
+    """A step other than a wait or a list step, for a set of runs, in one transaction:
+    claim, decide where each goes, move, act for the runs moved, record."""
+    kind, key = step["type"], step["key"]
+    mine = _claim([r.id for r in runs], key, "running")
+    runs = [r for r in runs if r.id in mine]
+    if not runs:
+        db.session.rollback()
+        return []
+    go: dict[int, Any] = {r.id: "next" for r in runs}
+    details: dict[int, str] = {}
+    if kind == "branch":
+        holding = _holding(runs, step.get("condition") or {})
+        for r in runs:
+            go[r.id] = step.get("then", "next") if r.id in holding else step.get("else", "next")
+            details[r.id] = "true" if r.id in holding else "false"
+    elif kind == "exit":
+        go = {r.id: "exit" for r in runs}
+    by_values: dict[tuple[Any, ...], list[int]] = {}
+    for r in runs:
+        by_values.setdefault((go[r.id],), []).append(r.id)
+    moved: set[int] = set()
+    going_on: list[int] = []
+    for (where,), ids in by_values.items():
+        values = _where_to(steps, index, step, where)
+        now_moved = _move(ids, key, values)
+        moved |= now_moved
+        if values.get("state") == "running":
+            going_on.extend(now_moved)
+    gone = mine - moved
+    if gone:  # exited meanwhile: as if this job never took the step
+        db.session.execute(
+            delete(EXECUTION).where(EXECUTION.c.run_id.in_(gone), EXECUTION.c.step_key == key)
+        )
+    runs = [r for r in runs if r.id in moved]
+    outcomes: dict[int, tuple[str, str | None, str | None, int | None]]
+    if kind in SEND_TYPES:
+        outcomes = _send(job, kind, step, runs)
+    elif kind in ("branch", "exit"):
+        outcomes = {r.id: ("done", details.get(r.id), None, None) for r in runs}
+    elif kind in ("task", "tag", "field"):
+        outcomes = {r.id: (*_customer_step(flow, r, step), None, None) for r in runs}
+    else:
+        outcomes = {r.id: ("skipped", f"unknown step {kind}", None, None) for r in runs}
+    _record(key, outcomes)
+    db.session.commit()
+    return going_on
+
+
+def _customer_step(flow: Flow, run: Any, step: dict[str, Any]) -> tuple[str, str]:
+    """A task, tag or field step for one customer (rare steps: per customer)."""
     kind = step["type"]
     customer = db.session.get_one(Customer, run.customer_id)
-    if kind in ("email", "sms"):
-        status, detail, outcome = _send(run, customer, kind, step)
-        return status, detail, outcome, "next"
-    if kind == "branch":
-        holds = _condition(run, customer, step.get("condition") or {})
-        go = step.get("then", "next") if holds else step.get("else", "next")
-        return "done", "true" if holds else "false", None, go
     if kind == "task":
-        return (*_task(flow, customer, step), None, "next")
+        return _task(flow, customer, step)
+    fields = dict(customer.custom_fields or {})
     if kind == "tag":
-        fields = dict(customer.custom_fields or {})
         tags = list(fields.get("tags") or [])
         tag = str(step["tag"]).strip()
         if tag not in tags:
             tags.append(tag)
         fields["tags"] = tags
         customer.custom_fields = fields
-        return "done", tag, None, "next"
-    if kind == "field":
-        fields = dict(customer.custom_fields or {})
-        fields[str(step["field"]).strip()] = step.get("value")
-        customer.custom_fields = fields
-        return "done", str(step["field"]), None, "next"
-    if kind == "exit":
-        return "done", "", None, "exit"
-    return "skipped", f"unknown step {kind}", None, "next"
+        return "done", tag
+    fields[str(step["field"]).strip()] = step.get("value")
+    customer.custom_fields = fields
+    return "done", str(step["field"])
 
 
 # --- sending ----------------------------------------------------------------------------
 
 
-def capped(channel: str, customer_id: int, now: datetime | None = None) -> bool:
-    """Did the customer get a marketing message on ``channel`` (a campaign's or a flow's)
-    within the cap window (FLOW_CAP_EMAIL_HOURS, FLOW_CAP_SMS_HOURS)?"""
-    from app.messaging.delivery import channel_for
-
+def _cap_since(channel: str, now: datetime | None) -> datetime | None:
     hours = int(current_app.config.get(f"FLOW_CAP_{channel.upper()}_HOURS") or 0)
     if hours <= 0:
-        return False
+        return None
+    return (now or utcnow()) - timedelta(hours=hours)
+
+
+def capped_among(
+    channel: str, customer_ids: Sequence[int], now: datetime | None = None
+) -> set[int]:
+    """Which of these customers got a marketing message on ``channel`` (a campaign's or
+    a flow's) within the cap window (FLOW_CAP_EMAIL_HOURS, FLOW_CAP_SMS_HOURS)."""
+    from app.messaging.delivery import channel_for
+
+    since = _cap_since(channel, now)
+    if since is None or not customer_ids:
+        return set()
     model = channel_for(channel).model
-    since = (now or utcnow()) - timedelta(hours=hours)
-    found = db.session.scalar(
-        select(model.id)
-        .where(
-            model.customer_id == customer_id,
-            or_(model.campaign_id.is_not(None), model.flow_run_id.is_not(None)),
-            model.status.not_in(NOT_SENT),
-            func.coalesce(model.sent_at, model.created_at) >= since,
+    found: set[int] = set()
+    for part in _slices(list(customer_ids)):
+        found.update(
+            db.session.scalars(
+                select(model.customer_id)
+                .where(
+                    model.customer_id.in_(part),
+                    or_(model.campaign_id.is_not(None), model.flow_run_id.is_not(None)),
+                    model.status.not_in(NOT_SENT),
+                    func.coalesce(model.sent_at, model.created_at) >= since,
+                )
+                .distinct()
+            )
         )
-        .limit(1)
-    )
-    return found is not None
+    return found
+
+
+def capped(channel: str, customer_id: int, now: datetime | None = None) -> bool:
+    """Did the customer get a marketing message on ``channel`` within the cap window?"""
+    return customer_id in capped_among(channel, [customer_id], now)
 
 
 def _send(
-    run: FlowRun, customer: Customer, channel: str, step: dict[str, Any]
-) -> tuple[str, str, tuple[str, int] | None]:
+    job: _Job, channel: str, step: dict[str, Any], runs: list[Any]
+) -> dict[int, tuple[str, str | None, str | None, int | None]]:
+    """A send step for these runs: capped ones recorded, the others' messages created in
+    bulk by the channel (no address or a template that cannot render: skipped)."""
     sender = sender_for(channel)
     if sender is None:
-        return "skipped", f"the {channel} channel is not enabled", None
+        return {
+            r.id: ("skipped", f"the {channel} channel is not enabled", None, None) for r in runs
+        }
     template = db.session.scalar(
         select(Template).where(
             Template.public_id == step.get("templateId"), Template.type == channel
         )
     )
     if template is None:
-        return "skipped", "the template is gone", None
-    if capped(channel, customer.id):
-        return "capped", f"a marketing {channel} went out within the cap window", None
-    try:
-        with db.session.begin_nested():  # a message that cannot render leaves nothing
-            message_id = sender.queue(customer, template, run.id)
-    except DomainError as exc:
-        return "skipped", exc.text()[:300], None
-    if message_id is None:
-        return "skipped", f"no {channel} address", None
-    return "sent", "", (channel, message_id)
+        return {r.id: ("skipped", "the template is gone", None, None) for r in runs}
+    capped_ids = capped_among(channel, [r.customer_id for r in runs])
+    outcomes: dict[int, tuple[str, str | None, str | None, int | None]] = {}
+    wanted: list[tuple[int, int]] = []
+    for r in runs:
+        if r.customer_id in capped_ids:
+            outcomes[r.id] = (
+                "capped",
+                f"a marketing {channel} went out within the cap window",
+                None,
+                None,
+            )
+        else:
+            wanted.append((r.customer_id, r.id))
+    queued = sender.queue_many(template, wanted) if wanted else {}
+    for _customer_id, run_id in wanted:
+        result = queued.get(run_id)
+        if isinstance(result, int):
+            outcomes[run_id] = ("sent", None, channel, result)
+            job.messages.setdefault(channel, []).append(result)
+        else:
+            outcomes[run_id] = ("skipped", (result or f"no {channel} address")[:300], None, None)
+    return outcomes
 
 
 def _task(flow: Flow, customer: Customer, step: dict[str, Any]) -> tuple[str, str]:
@@ -378,7 +556,40 @@ def _task(flow: Flow, customer: Customer, step: dict[str, Any]) -> tuple[str, st
     return "done", ""
 
 
-def _list_step(flow: Flow, run: FlowRun, step: dict[str, Any]) -> tuple[str, str]:
+def _list_step_one(
+    flow: Flow,
+    run: Any,
+    step: dict[str, Any],
+    steps: list[dict[str, Any]],
+    index: dict[str, int],
+) -> bool:
+    """A list step for one run (the lists channel commits its own writes; adding or
+    removing twice is harmless, so the action goes first and the record after). True
+    when the run goes on."""
+    key = step["key"]
+    taken = db.session.scalar(
+        select(FlowStepExecution.id).where(
+            FlowStepExecution.run_id == run.id, FlowStepExecution.step_key == key
+        )
+    )
+    if taken is not None:
+        return False
+    status, detail = _list_action(flow, run, step)
+    db.session.add(FlowStepExecution(run_id=run.id, step_key=key, status=status, detail=detail))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    values = _where_to(steps, index, step, "next")
+    if not _move([run.id], key, values):
+        db.session.rollback()
+        return False
+    db.session.commit()
+    return values.get("state") == "running"
+
+
+def _list_action(flow: Flow, run: Any, step: dict[str, Any]) -> tuple[str, str]:
     from app.auth.models import User
     from app.messaging.audiences import resolvers
 
@@ -404,50 +615,85 @@ def _list_step(flow: Flow, run: FlowRun, step: dict[str, Any]) -> tuple[str, str
 # --- conditions -------------------------------------------------------------------------
 
 
-def _condition(run: FlowRun, customer: Customer, condition: dict[str, Any]) -> bool:
+def _holding(runs: list[Any], condition: dict[str, Any]) -> set[int]:
+    """The runs for which a branch's condition holds: what happened since each run's
+    entry (clicked, replied, ordered) read for the whole set at once; a field test per
+    customer from one query."""
     kind = condition.get("kind")
-    since, now = run.entered_at, utcnow() + timedelta(seconds=1)
+    if not runs:
+        return set()
+    since = {r.id: _aware(r.entered_at) for r in runs}
+    earliest = min(since.values())
+    now = utcnow() + timedelta(seconds=1)
+    customer_ids = sorted({r.customer_id for r in runs})
+    latest: dict[int, datetime] = {}  # customer -> the latest thing that happened
     if kind in ("clicked", "replied"):
         wanted = "email_click" if kind == "clicked" else "sms_reply"
-        return any(
-            source.touches([customer.id], since, now)
-            for source in sources()
-            if source.kind == wanted
-        )
-    if kind == "ordered":
-        found = db.session.scalar(
-            select(Order.id)
-            .where(Order.customer_id == customer.id, Order.created_at >= since)
-            .limit(1)
-        )
-        return found is not None
-    if kind == "field":
-        name = str(condition.get("field") or "")
-        if name in ("account_type", "account_priority", "engagement_state"):
-            value = getattr(customer, name)
-        else:
-            value = (customer.custom_fields or {}).get(name)
+        for source in sources():
+            if source.kind != wanted:
+                continue
+            for part in _slices(customer_ids):
+                for touch in source.touches(part, earliest, now):
+                    at = _aware(touch.touched_at)
+                    if touch.customer_id not in latest or at > latest[touch.customer_id]:
+                        latest[touch.customer_id] = at
+    elif kind == "ordered":
+        for part in _slices(customer_ids):
+            for customer_id, at in db.session.execute(
+                select(Order.customer_id, func.max(Order.created_at))
+                .where(Order.customer_id.in_(part), Order.created_at >= earliest)
+                .group_by(Order.customer_id)
+            ):
+                latest[customer_id] = _aware(at)
+    elif kind == "field":
+        values = _field_values(customer_ids, str(condition.get("field") or ""))
         expected = condition.get("equals")
-        if expected is None:
-            return value not in (None, "", [])
-        return str(value).lower() == str(expected).lower()
-    return False
+        holding = set()
+        for r in runs:
+            value = values.get(r.customer_id)
+            if expected is None:
+                holds = value not in (None, "", [])
+            else:
+                holds = str(value).lower() == str(expected).lower()
+            if holds:
+                holding.add(r.id)
+        return holding
+    else:
+        return set()
+    return {r.id for r in runs if r.customer_id in latest and latest[r.customer_id] >= since[r.id]}
+
+
+def _field_values(customer_ids: Sequence[int], name: str) -> dict[int, Any]:
+    found: dict[int, Any] = {}
+    builtin = name in ("account_type", "account_priority", "engagement_state")
+    column = getattr(Customer, name) if builtin else Customer.custom_fields
+    for part in _slices(list(customer_ids)):
+        for customer_id, value in db.session.execute(
+            select(Customer.id, column).where(Customer.id.in_(part))
+        ):
+            found[customer_id] = value if builtin else (value or {}).get(name)
+    return found
 
 
 # --- waiting ----------------------------------------------------------------------------
 
 
+def customer_zones(customer_ids: Sequence[int]) -> dict[int, str | None]:
+    found: dict[int, str | None] = {}
+    for part in _slices(list(customer_ids)):
+        for customer_id, own, territory in db.session.execute(
+            select(Customer.id, CommunicationPreference.timezone, Territory.timezone)
+            .select_from(Customer)
+            .outerjoin(CommunicationPreference, CommunicationPreference.customer_id == Customer.id)
+            .outerjoin(Territory, Territory.id == Customer.territory_id)
+            .where(Customer.id.in_(part))
+        ):
+            found[customer_id] = own or territory
+    return found
+
+
 def customer_zone(customer_id: int) -> str | None:
-    row = db.session.execute(
-        select(CommunicationPreference.timezone, Territory.timezone)
-        .select_from(Customer)
-        .outerjoin(CommunicationPreference, CommunicationPreference.customer_id == Customer.id)
-        .outerjoin(Territory, Territory.id == Customer.territory_id)
-        .where(Customer.id == customer_id)
-    ).first()
-    if row is None:
-        return None
-    return row[0] or row[1]
+    return customer_zones([customer_id]).get(customer_id)
 
 
 def wait_until(step: dict[str, Any], start: datetime, zone_name: str | None) -> datetime:
@@ -475,65 +721,70 @@ def wait_until(step: dict[str, Any], start: datetime, zone_name: str | None) -> 
     raise AssertionError("a weekday comes within eight days")
 
 
-def _wait(run: FlowRun, step: dict[str, Any]) -> bool:
-    """True when the wait is over and this job claimed it (the run moves on)."""
+def _wait(
+    step: dict[str, Any], runs: list[Any], steps: list[dict[str, Any]], index: dict[str, int]
+) -> list[int]:
+    """Runs arriving at a wait are recorded ``waiting`` and get one scheduled job per due
+    time; runs found due move on in one guarded UPDATE (a duplicate or early job moves
+    nothing). The ids of runs to go on at once."""
     key = step["key"]
-    execution = db.session.scalar(
-        select(FlowStepExecution).where(
-            FlowStepExecution.run_id == run.id, FlowStepExecution.step_key == key
-        )
+    ids = [r.id for r in runs]
+    existing = dict(
+        db.session.execute(
+            select(FlowStepExecution.run_id, FlowStepExecution.status).where(
+                FlowStepExecution.run_id.in_(ids), FlowStepExecution.step_key == key
+            )
+        ).all()
     )
     now = utcnow()
-    if execution is None:
-        due = wait_until(step, now, customer_zone(run.customer_id))
-        db.session.add(FlowStepExecution(run_id=run.id, step_key=key, status="waiting"))
-        run.state, run.next_at = "waiting", due
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            return False
-        jobs.enqueue(ADVANCE, run.id, queue=QUEUE, at=due)
-        return False
-    if execution.status != "waiting":
-        return False
-    next_at = run.next_at
-    if next_at is not None and next_at.tzinfo is None:
-        next_at = next_at.replace(tzinfo=UTC)
-    if next_at is not None and next_at > now:
-        return False  # early (a duplicate job): the scheduled one will come
-    claimed = cast(
-        "Any",
-        db.session.execute(
-            update(FlowStepExecution)
-            .where(FlowStepExecution.id == execution.id, FlowStepExecution.status == "waiting")
-            .values(status="passed")
-        ),
-    ).rowcount
-    if not claimed:
+    going_on: list[int] = []
+    due = [
+        r.id
+        for r in runs
+        if existing.get(r.id) == "waiting" and (r.next_at is None or _aware(r.next_at) <= now)
+    ]
+    if due:
+        values = _where_to(steps, index, step, "next")
+        moved = _move(due, key, values)
+        if moved:
+            db.session.execute(
+                update(EXECUTION)
+                .where(
+                    EXECUTION.c.run_id.in_(moved),
+                    EXECUTION.c.step_key == key,
+                    EXECUTION.c.status == "waiting",
+                )
+                .values(status="passed")
+            )
+        db.session.commit()
+        if values.get("state") == "running":
+            going_on.extend(moved)
+    arriving = [r for r in runs if r.id not in existing]
+    mine = _claim([r.id for r in arriving], key, "waiting")
+    if not mine:
         db.session.rollback()
-        return False
-    steps = steps_of(run.flow_id, run.version)
-    index = {s["key"]: i for i, s in enumerate(steps)}
-    following = _next_key(steps, index, key, "next")
-    if following is None:
-        values: dict[str, Any] = {"state": "done", "finished_at": now, "next_at": None}
-    else:
-        values = {"current_step": following, "state": "running", "next_at": now}
-    if not _move(run.id, key, values):
-        return False
+        return going_on
+    zones = customer_zones([r.customer_id for r in arriving]) if step.get("until") else {}
+    by_due: dict[datetime, list[int]] = {}
+    for r in arriving:
+        if r.id in mine:
+            by_due.setdefault(wait_until(step, now, zones.get(r.customer_id)), []).append(r.id)
+    for when, waiting in by_due.items():
+        _move(waiting, key, {"state": "waiting", "next_at": when})
     db.session.commit()
-    return following is not None
+    for when, waiting in by_due.items():
+        _enqueue_runs(waiting, at=when)
+    return going_on
 
 
 # --- the watchdog -----------------------------------------------------------------------
 
 
 def resume_runs() -> int:
-    """Periodic: re-enqueue runs of active flows whose job is overdue by FLOW_STALE_SECONDS
-    (lost with a killed worker or a flushed Redis). Reads only unfinished runs that are
-    due; a run whose job is merely late gets a second job, which the step records make
-    harmless."""
+    """Periodic: re-enqueue, a job per slice, runs of active flows whose job is overdue
+    by FLOW_STALE_SECONDS (lost with a killed worker or a flushed Redis). Reads only
+    unfinished runs that are due; a run whose job is merely late gets a second job,
+    which the step records make harmless."""
     grace = int(current_app.config.get("FLOW_STALE_SECONDS", 300))
     cutoff = utcnow() - timedelta(seconds=grace)
     ids = db.session.scalars(
@@ -544,10 +795,9 @@ def resume_runs() -> int:
             FlowRun.state.in_(UNFINISHED),
             FlowRun.next_at <= cutoff,
         )
-        .limit(5000)
+        .limit(50 * SLICE)
     ).all()
-    for run_id in ids:
-        jobs.enqueue(ADVANCE, run_id, queue=QUEUE)
+    _enqueue_runs(ids)
     return len(ids)
 
 
@@ -560,6 +810,5 @@ def wake_flow(flow_id: int) -> int:
             or_(FlowRun.next_at.is_(None), FlowRun.next_at <= utcnow()),
         )
     ).all()
-    for run_id in ids:
-        jobs.enqueue(ADVANCE, run_id, queue=QUEUE)
+    _enqueue_runs(ids)
     return len(ids)

@@ -1,26 +1,31 @@
-"""How a flow's send step asks a channel for one message, without importing it.
+"""How a flow's send step asks a channel for its messages, without importing it.
 
-A channel registers a :class:`FlowSender` in its setup. ``queue`` adds the customer's
-message (rendered from the template, marked with the flow run) to the session and flushes
-it, without committing: the flow engine commits it together with the step's execution
-record, then hands the id to the delivery engine's single-message path, where consent,
-suppression and quiet hours are checked at send time as for a campaign's rows.
+A channel registers a :class:`FlowSender` in its setup. ``queue_many`` adds the messages
+of a set of (customer, flow run) pairs (rendered from the template, each marked with its
+run) to the database in bulk, without committing: the flow engine commits them together
+with the step's execution records, then hands the ids to the delivery engine in batches,
+where consent, suppression and quiet hours are checked at send time as for a campaign's
+rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
 
+#: per flow run: the queued message's id, or why none was queued (no address, cannot
+#: render); a run left out had no address
+Queued = dict[int, int | str]
+
 
 @dataclass(frozen=True)
 class FlowSender:
     channel: str
-    #: (customer, template, flow run id) -> the queued message's id, or None with no address
-    queue: Callable[[Any, Any, int], int | None]
+    #: (template, [(customer id, flow run id), ...]) -> :data:`Queued`
+    queue_many: Callable[[Any, Sequence[tuple[int, int]]], Queued]
 
 
 def register(app: Flask, sender: FlowSender) -> None:

@@ -142,9 +142,8 @@ def _enter_crossings(changes: list[list[int]]) -> int:
         threshold = int((flow.trigger_config or {}).get("threshold") or 0)
         if threshold < 1:
             continue
-        for customer_id, before, after in changes:
-            if before < threshold <= after and engine.enter(flow, customer_id) is not None:
-                entered += 1
+        crossed = [c for c, before, after in changes if before < threshold <= after]
+        entered += len(engine.enter_set(flow, crossed))
     return entered
 
 
@@ -180,9 +179,7 @@ def no_order_daily() -> int:
                 ~since_order,
             )
         ).all()
-        for customer_id in ids:
-            if engine.enter(flow, customer_id) is not None:
-                entered += 1
+        entered += len(engine.enter_set(flow, ids))
     return entered
 
 
@@ -229,12 +226,12 @@ def date_field_daily(now: datetime | None = None) -> int:
             .outerjoin(Territory, Territory.id == Customer.territory_id)
             .where(Customer.archived.is_(False), month_day.in_(sorted(candidates)), ~recent)
         ).all()
-        for customer_id, zone_name, falls_on in rows:
-            local = now.astimezone(zone(zone_name)).date()
-            if falls_on not in _month_days(local - offset):
-                continue  # another zone's day
-            if engine.enter(flow, customer_id) is not None:
-                entered += 1
+        today = [
+            customer_id
+            for customer_id, zone_name, falls_on in rows
+            if falls_on in _month_days(now.astimezone(zone(zone_name)).date() - offset)
+        ]  # the others: another zone's day
+        entered += len(engine.enter_set(flow, today))
     return entered
 
 

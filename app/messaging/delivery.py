@@ -364,6 +364,30 @@ def enqueue_single(channel_name: str, message_id: int) -> str:
     return handle.status
 
 
+def send_many(channel_name: str, message_ids: list[int]) -> None:
+    """Job: send these queued single messages (a flow step's), claimed at once
+    (idempotent as :func:`send_single`: rows sent or claimed already are left alone)."""
+    channel = channel_for(channel_name)
+    model = channel.model
+    rows = outbox.claim(model, [model.id.in_(message_ids)], len(message_ids), channel.claim_columns)
+    if rows:
+        _deliver(channel, rows)
+
+
+def enqueue_many(channel_name: str, message_ids: Sequence[int]) -> None:
+    """Queue single sends in jobs of the provider's batch size; with Redis down the rows
+    stay queued for the sweep."""
+    channel = channel_for(channel_name)
+    size = max(1, channel.batch_size(channel.provider()))
+    ids = sorted(message_ids)
+    for lo in range(0, len(ids), size):
+        part = ids[lo : lo + size]
+        try:
+            jobs.enqueue(send_many, channel_name, part, queue="messages")
+        except Exception as exc:  # Redis unreachable: the periodic sweep will pick them up
+            log.warning("could not enqueue %d %s messages: %s", len(part), channel_name, exc)
+
+
 def sweep_stale(channel_name: str) -> int:
     """Periodic: re-enqueue single messages whose job was lost: claimed by a worker that
     died (sent at once), queued longer than the stale period (the job was never enqueued,

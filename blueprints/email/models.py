@@ -100,8 +100,8 @@ class EmailEvent(Model):
             "ix_email_event_machine_message",
             "message_id",
             "machine_reason",
-            postgresql_where=text("machine"),
-            sqlite_where=text("machine"),
+            postgresql_where=text("machine IS true"),
+            sqlite_where=text("machine IS 1"),
         ),
     )
 

@@ -41,8 +41,8 @@ def upgrade():
         "ix_email_event_machine_message",
         "email_event",
         ["message_id", "machine_reason"],
-        postgresql_where=sa.text("machine"),
-        sqlite_where=sa.text("machine"),
+        postgresql_where=sa.text("machine IS true"),
+        sqlite_where=sa.text("machine IS 1"),
     )
 
     op.create_index(

@@ -18,7 +18,8 @@ our tracked links add: :mod:`app.attribution.utm`) is credited to that campaign 
 their windows are then all ``influenced``.
 
 Work is set-based per chunk of customers: one query for their orders, one per touch
-source for their touches, one DELETE and one INSERT of the rows.
+source for their touches, one DELETE and one INSERT of the rows; each order finds its
+customer's touches in its window by bisection over them sorted by moment.
 """
 
 from __future__ import annotations
@@ -126,8 +127,8 @@ class CustomerTouches:
     and touches was quadratic)."""
 
     def __init__(self, touches: list[Timed]) -> None:
-        #: (moment, position as read) sorted by moment; the position keeps the rows, and
-        #: the tie between equal touches, in the order the sources gave them
+        #: the positions of the touches as read, sorted by moment (stable): rows, and the
+        #: tie between equal touches, keep the order the sources gave them
         self.order = sorted(range(len(touches)), key=lambda i: touches[i][0])
         self.moments = [touches[i][0] for i in self.order]
         self.touches = touches

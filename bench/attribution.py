@@ -3,7 +3,7 @@ SQLite, each against the bare aggregate query of the same rows as floor.
 
     BENCH_DATABASE_URL=postgresql://decant:decant@127.0.0.1/decant_bench \\
         .venv/bin/python bench/attribution.py [--customers 200000] [--orders 2000000] \\
-        [--touches 2000000] [--databases postgresql,sqlite]
+        [--touches 2000000] [--databases postgresql,sqlite] [--reuse]
 
 Both databases are rebuilt (PostgreSQL: the tables the bench fills are truncated;
 SQLite: bench/attribution.sqlite, git-ignored, made anew) and filled set-based, one
@@ -11,7 +11,8 @@ INSERT ... SELECT over a generated series per table: territories, customers, ord
 (dated over two years; one in fifty cancelled), 100 email campaigns over the last year,
 ``--touches`` human opens and clicks (an open and a click per message), and the order
 touches a full attribution run leaves (a quarter of the orders credited, an eighth also
-influenced by a second message).
+influenced by a second message). ``--reuse`` keeps a book already built at the same scale
+(migrated again and analysed, not refilled): the full PostgreSQL book takes many minutes.
 
 Timed (best of two), in the app's own code:
 
@@ -129,12 +130,14 @@ def fill(conn: Any, dialect: str, customers: int, orders: int, touches: int) -> 
         "email_message",
         messages,
         "INSERT INTO email_message (id, public_id, campaign_id, customer_id, to_address,"
-        " status, attempts, sent_at, delivered_at, open_count, human_open_count, click_count,"
+        " consumer_mailbox, status, attempts, sent_at, delivered_at, open_count,"
+        " human_open_count, click_count,"
         " human_click_count, first_opened_at, first_human_open_at, first_clicked_at,"
         " first_human_click_at, created_at, updated_at)"
         f" SELECT g, 'emlbench' || g, 1 + g % {CAMPAIGNS}, 1 + (g * 31) % {customers},"
         f" 'c' || (1 + (g * 31) % {customers}) || CASE WHEN g % 3 = 0 THEN '@gmail.com'"
-        " ELSE '@shop.example' END, 'sent', 1,"
+        f" ELSE '@shop.example' END, CASE WHEN g % 3 = 0 THEN {d['true']} ELSE {d['false']} END,"
+        " 'sent', 1,"
         f" {sent}, {sent}, 1, 1, 1, 1, {sent}, {sent}, {sent}, {sent}, {now}, {now} FROM s",
     )
     at = d["ts"].format(e=f"(((g + 1) / 2) * 104729) % {year} - 60 * (g % 2)")
@@ -282,6 +285,31 @@ def build(database_url: str, dialect: str, args: argparse.Namespace) -> dict[str
 
     url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
     engine = create_engine(url)
+    if args.reuse and _built(engine, args):
+        took: dict[str, float] = {"reused": 0.0}
+    else:
+        took = _refill(engine, dialect, args)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+    return took
+
+
+def _built(engine: Any, args: argparse.Namespace) -> bool:
+    """Whether the database holds a book of this scale (``--reuse``)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        counts = conn.execute(
+            text('SELECT (SELECT count(*) FROM customer), (SELECT count(*) FROM "order"),'
+                 " (SELECT count(*) FROM email_event)")
+        ).one()  # fmt: skip
+    return tuple(counts) == (args.customers, args.orders, max(1, args.touches // 2) * 2)
+
+
+def _refill(engine: Any, dialect: str, args: argparse.Namespace) -> dict[str, float]:
+    from sqlalchemy import text
+
     with engine.begin() as conn:
         if dialect == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(FILLED)} RESTART IDENTITY CASCADE"))
@@ -290,9 +318,6 @@ def build(database_url: str, dialect: str, args: argparse.Namespace) -> dict[str
             for table in ("order", "email_message", "email_event", "order_touch", "customer"):
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'),"
                                   f' (SELECT max(id) FROM "{table}"))'))  # fmt: skip
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("ANALYZE"))
-    engine.dispose()
     return took
 
 
@@ -305,6 +330,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--sqlite-file", type=Path, default=SQLITE_FILE)
     parser.add_argument("--results-key", default="attribution")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep a book already built at this scale"
+    )
     args = parser.parse_args()
     args.customers = max(ATTRIBUTION_CUSTOMERS, min(args.customers, 1_000_000))
     args.orders = max(1000, min(args.orders, 10_000_000))
@@ -322,7 +350,8 @@ def main() -> None:
                 raise SystemExit("set BENCH_DATABASE_URL to a PostgreSQL database (rebuilt)")
         else:
             args.sqlite_file = args.sqlite_file.resolve()
-            args.sqlite_file.unlink(missing_ok=True)
+            if not args.reuse:
+                args.sqlite_file.unlink(missing_ok=True)
             url = f"sqlite:///{args.sqlite_file}"
         print(f"{dialect}: building", flush=True)
         started = time.perf_counter()

@@ -18,11 +18,13 @@ our tracked links add: :mod:`app.attribution.utm`) is credited to that campaign 
 their windows are then all ``influenced``.
 
 Work is set-based per chunk of customers: one query for their orders, one per touch
-source for their touches, one DELETE and one INSERT of the rows.
+source for their touches, one DELETE and one INSERT of the rows; each order finds its
+customer's touches in its window by bisection over them sorted by moment.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, time, timedelta
@@ -77,7 +79,7 @@ def _attribute_chunk(customer_ids: Sequence[int]) -> int:
     named = _campaigns_named({o.utm_campaign for o in credited if o.utm_campaign})
     rows: list[dict[str, Any]] = []
     for order, end in zip(credited, ends, strict=True):
-        found = _rows_for(order.id, order.customer_id, end, touches.get(order.customer_id, []))
+        found = _rows_for(order.id, order.customer_id, end, touches.get(order.customer_id))
         utm_campaign = named.get(order.utm_campaign or "")
         if utm_campaign is not None:
             found = [{**row, "role": INFLUENCED} for row in found]
@@ -119,9 +121,30 @@ def _utm_row(
 Timed = tuple[datetime, timedelta, TouchSource, Touch]
 
 
+class CustomerTouches:
+    """One customer's touches sorted by moment, so an order finds those in its window by
+    bisection instead of reading every touch of the customer (a customer of many orders
+    and touches was quadratic)."""
+
+    def __init__(self, touches: list[Timed]) -> None:
+        #: the positions of the touches as read, sorted by moment (stable): rows, and the
+        #: tie between equal touches, keep the order the sources gave them
+        self.order = sorted(range(len(touches)), key=lambda i: touches[i][0])
+        self.moments = [touches[i][0] for i in self.order]
+        self.touches = touches
+        self.widest = max((window for _, window, _, _ in touches), default=timedelta(0))
+
+    def inside(self, end: datetime) -> list[Timed]:
+        """The touches in their window before ``end``, in the order they were read."""
+        low = bisect_left(self.moments, end - self.widest)
+        high = bisect_left(self.moments, end)
+        picked = sorted(self.order[low:high])
+        return [self.touches[i] for i in picked if end - self.touches[i][1] <= self.touches[i][0]]
+
+
 def _touches_by_customer(
     customer_ids: Sequence[int], first_end: datetime, last_end: datetime
-) -> dict[int, list[Timed]]:
+) -> dict[int, CustomerTouches]:
     """Each customer's touches with their moment and window, read once per chunk (the
     window is a setting: looked up per source, not per order and touch)."""
     found: dict[int, list[Timed]] = defaultdict(list)
@@ -130,18 +153,18 @@ def _touches_by_customer(
         since = first_end - window
         for touch in source.touches(customer_ids, since, last_end):
             found[touch.customer_id].append((_aware(touch.touched_at), window, source, touch))
-    return found
+    return {customer_id: CustomerTouches(timed) for customer_id, timed in found.items()}
 
 
 def _rows_for(
     order_id: int,
     customer_id: int,
     end: datetime,
-    touches: list[Timed],
+    touches: CustomerTouches | None,
 ) -> list[dict[str, Any]]:
-    inside = [
-        (at, source, touch) for at, window, source, touch in touches if end - window <= at < end
-    ]
+    inside = (
+        [(at, source, touch) for at, _, source, touch in touches.inside(end)] if touches else []
+    )
     if not inside:
         return []
     last = max(range(len(inside)), key=lambda i: (inside[i][0], inside[i][1].rank))

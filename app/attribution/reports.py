@@ -6,7 +6,7 @@ from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import case, func, select
 
 from app.attribution.models import ATTRIBUTED, UTM, OrderTouch
 from app.crm.models import Order
@@ -30,33 +30,53 @@ def campaign_revenue(campaign_ids: Collection[int]) -> dict[int, dict[str, Any]]
     out: dict[int, dict[str, Any]] = {cid: dict(empty) for cid in campaign_ids}
     if not campaign_ids:
         return out
-    attributed = db.session.execute(
-        select(OrderTouch.campaign_id, func.count(), func.coalesce(func.sum(Order.total), 0))
-        .join(Order, Order.id == OrderTouch.order_id)
-        .where(OrderTouch.campaign_id.in_(campaign_ids), OrderTouch.role == ATTRIBUTED)
-        .group_by(OrderTouch.campaign_id)
-    ).all()
-    for cid, orders, revenue in attributed:
-        if cid is None:
-            continue
-        out[cid].update(attributedOrders=int(orders), attributedRevenue=_money(revenue))
+    # one pass: per (campaign, order) its attributed rows, then per campaign the sums
     per_order = (
-        select(OrderTouch.campaign_id, OrderTouch.order_id)
+        select(
+            OrderTouch.campaign_id,
+            OrderTouch.order_id,
+            func.sum(case((OrderTouch.role == ATTRIBUTED, 1), else_=0)).label("attributed"),
+        )
         .where(OrderTouch.campaign_id.in_(campaign_ids))
-        .distinct()
+        .group_by(OrderTouch.campaign_id, OrderTouch.order_id)
         .subquery()
     )
-    influenced = db.session.execute(
+    rows = db.session.execute(
         select(
             per_order.c.campaign_id,
-            func.count(distinct(per_order.c.order_id)),
-            func.coalesce(func.sum(Order.total), 0),
+            func.sum(per_order.c.attributed),
+            func.sum(per_order.c.attributed * Order.total),
+            func.count(),
+            func.sum(Order.total),
         )
         .join(Order, Order.id == per_order.c.order_id)
         .group_by(per_order.c.campaign_id)
     ).all()
-    for cid, orders, revenue in influenced:
-        out[cid].update(influencedOrders=int(orders), influencedRevenue=_money(revenue))
+    for cid, attributed, attributed_revenue, influenced, influenced_revenue in rows:
+        out[cid].update(
+            attributedOrders=int(attributed or 0),
+            attributedRevenue=_money(attributed_revenue),
+            influencedOrders=int(influenced),
+            influencedRevenue=_money(influenced_revenue),
+        )
+    return out
+
+
+def attributed_revenue(campaign_ids: Collection[int]) -> dict[int, Decimal]:
+    """Per campaign, the revenue attributed (last touch) alone: one GROUP BY without the
+    influenced orders' de-duplication, enough to rank campaigns."""
+    out = dict.fromkeys(campaign_ids, Decimal(0))
+    if not campaign_ids:
+        return out
+    rows = db.session.execute(
+        select(OrderTouch.campaign_id, func.sum(Order.total))
+        .join(Order, Order.id == OrderTouch.order_id)
+        .where(OrderTouch.campaign_id.in_(campaign_ids), OrderTouch.role == ATTRIBUTED)
+        .group_by(OrderTouch.campaign_id)
+    )
+    for cid, revenue in rows:
+        if cid is not None:
+            out[cid] = Decimal(_money(revenue))
     return out
 
 

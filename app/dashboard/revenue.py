@@ -15,6 +15,7 @@ and PostgreSQL alike:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, get_args
 
@@ -60,94 +61,71 @@ def _credited(scope: Scope) -> list[ColumnElement[bool]]:
     return where
 
 
-def _by_campaign(scope: Scope) -> Grouped:
-    return (
-        select(
-            Campaign.public_id,
-            Campaign.name,
-            Campaign.channel,
-            func.count(),
-            func.sum(Order.total),
-        )
-        .select_from(OrderTouch)
-        .join(Order, Order.id == OrderTouch.order_id)
-        .outerjoin(Campaign, Campaign.id == OrderTouch.campaign_id)
-        .where(*_credited(scope))
-        .group_by(Campaign.id, Campaign.public_id, Campaign.name, Campaign.channel)
-    )
+#: a join of a breakdown: (what, on, outer)
+Join = tuple[Any, ColumnElement[bool], bool]
+_rep = aliased(User)
+_CAMPAIGN: Join = (Campaign, Campaign.id == OrderTouch.campaign_id, True)
+_CUSTOMER: Join = (Customer, Customer.id == Order.customer_id, False)
 
 
-def _by_template(scope: Scope) -> Grouped:
-    return (
-        select(
-            Template.public_id, Template.name, Template.type, func.count(), func.sum(Order.total)
-        )
-        .select_from(OrderTouch)
-        .join(Order, Order.id == OrderTouch.order_id)
-        .outerjoin(Campaign, Campaign.id == OrderTouch.campaign_id)
-        .outerjoin(Template, Template.id == Campaign.template_id)
-        .where(*_credited(scope))
-        .group_by(Template.id, Template.public_id, Template.name, Template.type)
-    )
+@dataclass(frozen=True)
+class Breakdown:
+    """One GROUP BY over the credited orders: the grouped entity's id and the three
+    columns shown (id, label, detail), reached by ``joins`` from the credited order."""
+
+    key: Any
+    shown: tuple[Any, Any, Any]
+    joins: tuple[Join, ...]
+    #: what each row sums (default: orders and their totals)
+    measures: Callable[[], tuple[Any, ...]] = lambda: (func.count(), func.sum(Order.total))
+
+    def query(self, scope: Scope) -> Grouped:
+        stmt = _credited_rows(select(*self.shown, *self.measures()))
+        for target, onclause, outer in self.joins:
+            stmt = stmt.join(target, onclause, isouter=outer)
+        return stmt.where(*_credited(scope)).group_by(self.key, *self.shown)
 
 
-def _by_rep(scope: Scope) -> Grouped:
-    rep = aliased(User)
-    seller = func.coalesce(Order.rep_id, Customer.rep_id)
-    return (
-        select(rep.public_id, rep.name, rep.email, func.count(), func.sum(Order.total))
-        .select_from(OrderTouch)
-        .join(Order, Order.id == OrderTouch.order_id)
-        .join(Customer, Customer.id == Order.customer_id)
-        .outerjoin(rep, rep.id == seller)
-        .where(*_credited(scope))
-        .group_by(rep.id, rep.public_id, rep.name, rep.email)
-    )
+def _credited_rows(stmt: Grouped) -> Grouped:
+    """``stmt`` over the order-touch rows and their orders."""
+    return stmt.select_from(OrderTouch).join(Order, Order.id == OrderTouch.order_id)
 
 
-def _by_territory(scope: Scope) -> Grouped:
-    return (
-        select(
-            Territory.public_id,
-            Territory.name,
-            Territory.timezone,
-            func.count(),
-            func.sum(Order.total),
-        )
-        .select_from(OrderTouch)
-        .join(Order, Order.id == OrderTouch.order_id)
-        .join(Customer, Customer.id == Order.customer_id)
-        .outerjoin(Territory, Territory.id == Customer.territory_id)
-        .where(*_credited(scope))
-        .group_by(Territory.id, Territory.public_id, Territory.name, Territory.timezone)
-    )
-
-
-def _by_sku(scope: Scope) -> Grouped:
-    return (
-        select(
-            Sku.public_id,
-            Sku.name,
-            Sku.code,
+BREAKDOWNS: dict[str, Breakdown] = {
+    "campaign": Breakdown(
+        Campaign.id, (Campaign.public_id, Campaign.name, Campaign.channel), (_CAMPAIGN,)
+    ),
+    "template": Breakdown(
+        Template.id,
+        (Template.public_id, Template.name, Template.type),
+        (_CAMPAIGN, (Template, Template.id == Campaign.template_id, True)),
+    ),
+    "rep": Breakdown(
+        _rep.id,
+        (_rep.public_id, _rep.name, _rep.email),
+        (_CUSTOMER, (_rep, _rep.id == func.coalesce(Order.rep_id, Customer.rep_id), True)),
+    ),
+    "territory": Breakdown(
+        Territory.id,
+        (Territory.public_id, Territory.name, Territory.timezone),
+        (_CUSTOMER, (Territory, Territory.id == Customer.territory_id, True)),
+    ),
+    "sku": Breakdown(
+        Sku.id,
+        (Sku.public_id, Sku.name, Sku.code),
+        (
+            (OrderLine, OrderLine.order_id == Order.id, False),
+            (Sku, Sku.id == OrderLine.sku_id, False),
+        ),
+        lambda: (
             func.count(distinct(Order.id)),
             func.sum(OrderLine.quantity * OrderLine.unit_price),
             func.sum(OrderLine.quantity),
-        )
-        .select_from(OrderTouch)
-        .join(Order, Order.id == OrderTouch.order_id)
-        .join(OrderLine, OrderLine.order_id == Order.id)
-        .join(Sku, Sku.id == OrderLine.sku_id)
-        .where(*_credited(scope))
-        .group_by(Sku.id, Sku.public_id, Sku.name, Sku.code)
-    )
-
-
+        ),
+    ),
+}
 QUERIES: dict[str, Callable[[Scope], Grouped]] = {
-    "campaign": _by_campaign,
-    "template": _by_template,
-    "rep": _by_rep,
-    "territory": _by_territory,
-    "sku": _by_sku,
+    name: breakdown.query for name, breakdown in BREAKDOWNS.items()
 }
 #: what the third column of each query is, on the wire
 DETAIL = {
@@ -190,10 +168,5 @@ def revenue_by(dimension: str, scope: Scope) -> dict[str, Any]:
 def _credited_orders(scope: Scope) -> int:
     """Credited orders in scope (for SKUs, not the sum of the rows: an order of several
     SKUs is a row under each)."""
-    stmt = (
-        select(func.count())
-        .select_from(OrderTouch)
-        .join(Order, Order.id == OrderTouch.order_id)
-        .where(*_credited(scope))
-    )
+    stmt = _credited_rows(select(func.count())).where(*_credited(scope))
     return int(db.session.scalar(stmt) or 0)

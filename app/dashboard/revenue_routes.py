@@ -13,16 +13,14 @@ from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from pydantic import Field
-from sqlalchemy import select
 
 from app.api.spec import CamelModel, api, responses
-from app.crm.models import Territory
 from app.dashboard import api as dashboard_api
 from app.dashboard import service
 from app.dashboard import views as dashboard_views
+from app.dashboard.params import requested_scope, territory_choices
 from app.dashboard.revenue import DIMENSIONS, Dimension, revenue_by
 from app.errors import DomainError, Invalid
-from app.extensions import db
 
 # the dashboard's own blueprints: the same pages, the same access
 api_bp = dashboard_api.bp
@@ -59,32 +57,16 @@ def revenue(query: RevenueQuery) -> dict[str, Any]:
     return revenue_by(query.by, scope)
 
 
-def _day(name: str) -> date | None:
-    raw = request.args.get(name) or ""
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError as exc:
-        raise Invalid("Bad date", {name: "a date is YYYY-MM-DD"}) from exc
-
-
 def _figures() -> dict[str, Any]:
     by = request.args.get("by") or "campaign"
     if by not in DIMENSIONS:
         raise Invalid("Bad breakdown", {"by": f"one of {', '.join(DIMENSIONS)}"})
-    scope = service.scope_for(
-        current_user, _day("from"), _day("to"), request.args.get("territory") or None
-    )
-    return revenue_by(by, scope)
+    return revenue_by(by, requested_scope())
 
 
 @bp.get("/revenue")
 def revenue_page() -> ResponseReturnValue:
-    territories: list[tuple[str, str]] = []
-    if current_user.sees_all_territories:
-        territories = [
-            (t.public_id, t.name)
-            for t in db.session.scalars(select(Territory).order_by(Territory.name))
-        ]
+    territories = territory_choices()
     try:
         figures, error, status = _figures(), None, 200
     except DomainError as exc:

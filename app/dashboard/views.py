@@ -6,45 +6,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
-from sqlalchemy import select
 
-from app.crm.models import Territory
 from app.dashboard import service
+from app.dashboard.params import requested_scope, territory_choices
 from app.errors import DomainError
-from app.extensions import db
 
 bp = Blueprint("dashboard", __name__, url_prefix="/sales/marketing")
 
 
-def _day(name: str) -> date | None:
-    raw = request.args.get(name) or ""
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError as exc:
-        raise DomainError("Bad date", {name: "a date is YYYY-MM-DD"}) from exc
-
-
 def _figures() -> dict[str, Any]:
-    scope = service.scope_for(
-        current_user, _day("from"), _day("to"), request.args.get("territory") or None
-    )
-    return service.dashboard(scope)
+    return service.dashboard(requested_scope())
 
 
 @bp.get("/dashboard")
 def page() -> ResponseReturnValue:
-    territories: list[tuple[str, str]] = []
-    if current_user.sees_all_territories:
-        territories = [
-            (t.public_id, t.name)
-            for t in db.session.scalars(select(Territory).order_by(Territory.name))
-        ]
+    territories = territory_choices()
     try:
         figures, error, status = _figures(), None, 200
     except DomainError as exc:

@@ -19,7 +19,7 @@ from blueprints.email.models import EmailEvent, EmailMessage
 
 def _human(kind: str):
     def touches(customer_ids: Collection[int], since: datetime, until: datetime) -> list[Touch]:
-        rows = db.session.execute(
+        stmt = (
             select(
                 EmailMessage.customer_id,
                 EmailMessage.campaign_id,
@@ -34,7 +34,17 @@ def _human(kind: str):
                 EmailEvent.occurred_at >= since,
                 EmailEvent.occurred_at < until,
             )
-        ).all()
+        )
+        if db.session.get_bind().dialect.name == "sqlite":
+            # said of the events too: SQLite's planner otherwise walks every event of the
+            # kind by the (campaign, type, time) index, a skip-scan over few campaigns
+            # (13.9 s for 1,000 customers of a 20k book); PostgreSQL plans it well as is
+            stmt = stmt.where(
+                EmailEvent.message_id.in_(
+                    select(EmailMessage.id).where(EmailMessage.customer_id.in_(customer_ids))
+                )
+            )
+        rows = db.session.execute(stmt).all()
         return [Touch(c, campaign, ref, at) for c, campaign, ref, at in rows if c is not None]
 
     return touches

@@ -8,21 +8,13 @@ from datetime import date
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 
 from app.dashboard.consent_figures import opt_outs
 from app.dashboard.metrics import Scope, register, week_of
 from app.extensions import db
 from blueprints.email.models import EmailEvent, EmailMessage
 
-#: free mailbox providers (consumer); anything else is a business domain
-CONSUMER_DOMAINS = frozenset(
-    {
-        "gmail.com", "googlemail.com", "yahoo.com", "ymail.com", "outlook.com", "hotmail.com",
-        "live.com", "msn.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me",
-        "protonmail.com", "gmx.com", "gmx.de", "web.de", "orange.fr", "free.fr", "comcast.net",
-    }
-)  # fmt: skip
 #: machine reasons that show a security gateway between us and the person
 GATEWAY_REASONS = ("scanner_network", "burst", "too_soon", "scanner_agent")
 
@@ -37,18 +29,21 @@ def figures(scope: Scope) -> dict[str, Any]:
     clause = scope.customer_clause(m.customer_id)
     if clause is not None:
         where.append(clause)
-    totals = db.session.execute(
-        select(
-            func.count(m.sent_at),
-            func.count(m.delivered_at),
-            func.count(m.first_human_open_at),
-            func.count(m.first_human_click_at),
-            func.sum(case((and_(m.open_count > 0, m.human_open_count == 0), 1), else_=0)),
-            func.coalesce(func.sum(m.click_count - m.human_click_count), 0),
-            func.count(m.bounced_at),
-            func.count(m.complained_at),
-        ).where(*where)
-    ).one()
+    totals = [0] * 8
+    kinds: dict[str, list[int]] = {k: [0, 0, 0, 0] for k in ("consumer", "business", "gateway")}
+    weekly: dict[Any, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for day, consumer, gateway, *counts in db.session.execute(_one_scan(where)):
+        numbers = [int(n or 0) for n in counts]
+        totals = [a + b for a, b in zip(totals, numbers, strict=True)]
+        sent_n, delivered_n, opened, clicked, _, _, bounced, _ = numbers
+        kind = kinds["gateway" if gateway else "consumer" if consumer else "business"]
+        for index, value in enumerate((sent_n, delivered_n, opened, bounced)):
+            kind[index] += value
+        the_day = day if isinstance(day, date) else date.fromisoformat(str(day))
+        bucket = weekly[week_of(the_day)]
+        bucket[0] += sent_n
+        bucket[1] += opened
+        bucket[2] += clicked
     (
         sent,
         delivered,
@@ -58,25 +53,8 @@ def figures(scope: Scope) -> dict[str, Any]:
         machine_clicks,
         bounces,
         complaints,
-    ) = (int(v or 0) for v in totals)
+    ) = totals
     base = delivered or sent
-    weekly: dict[Any, list[int]] = defaultdict(lambda: [0, 0, 0])
-    per_day = db.session.execute(
-        select(
-            func.date(m.sent_at),
-            func.count(),
-            func.count(m.first_human_open_at),
-            func.count(m.first_human_click_at),
-        )
-        .where(*where)
-        .group_by(func.date(m.sent_at))
-    )
-    for day, n, opened, clicked in per_day:
-        the_day = day if isinstance(day, date) else date.fromisoformat(str(day))
-        bucket = weekly[week_of(the_day)]
-        bucket[0] += int(n)
-        bucket[1] += int(opened)
-        bucket[2] += int(clicked)
     by_week = [
         {
             "week": week.isoformat(),
@@ -100,57 +78,51 @@ def figures(scope: Scope) -> dict[str, Any]:
         "complaints": complaints,
         "unsubscribes": opt_outs(scope, "email"),
         "byWeek": by_week,
-        "byDomainType": _by_domain_type(where),
+        "byDomainType": {
+            kind: {
+                "sent": n,
+                "deliveryRate": _rate(delivered_n, n),
+                "humanOpenRate": _rate(opened, n),
+                "bounceRate": _rate(bounced, n),
+            }
+            for kind, (n, delivered_n, opened, bounced) in kinds.items()
+        },
     }
 
 
-def _by_domain_type(where: list[Any]) -> dict[str, dict[str, Any]]:
-    """Consumer mailboxes, business domains, and those behind a security gateway (their
-    messages drew scanner clicks or opens), counted in the database: one GROUP BY, an
-    EXISTS per message on the event index (no rows read into Python)."""
+def _one_scan(where: list[Any]) -> Any:
+    """The period's messages in one GROUP BY on (day sent, consumer mailbox, behind a
+    gateway): the totals, the weeks and the split by domain kind are all sums of its
+    few rows (at most days x 4). Consumer mailboxes are a stored flag
+    (:mod:`blueprints.email.domains`); a gateway is a message that drew a scanner's open
+    or click, a join on the small set of such messages (the partial machine index)."""
     m = EmailMessage
     gateway = (
-        select(EmailEvent.id)
-        .where(
-            EmailEvent.message_id == m.id,
-            EmailEvent.machine.is_(True),
-            EmailEvent.machine_reason.in_(GATEWAY_REASONS),
-        )
-        .exists()
-    )
-    address = func.lower(m.to_address)
-    consumer = or_(*(address.like(f"%@{domain}") for domain in sorted(CONSUMER_DOMAINS)))
-    per_message = (
-        select(
-            case((gateway, "gateway"), (consumer, "consumer"), else_="business").label("kind"),
-            m.delivered_at,
-            m.first_human_open_at,
-            m.bounced_at,
-        )
-        .where(*where)
+        select(EmailEvent.message_id)
+        .where(EmailEvent.machine.is_(True), EmailEvent.machine_reason.in_(GATEWAY_REASONS))
+        .distinct()
         .subquery()
     )
-    rows = db.session.execute(
+    day = func.date(m.sent_at)
+    behind = case((gateway.c.message_id.is_not(None), 1), else_=0)
+    return (
         select(
-            per_message.c.kind,
-            func.count(),
-            func.count(per_message.c.delivered_at),
-            func.count(per_message.c.first_human_open_at),
-            func.count(per_message.c.bounced_at),
-        ).group_by(per_message.c.kind)
+            day,
+            m.consumer_mailbox,
+            behind,
+            func.count(m.sent_at),
+            func.count(m.delivered_at),
+            func.count(m.first_human_open_at),
+            func.count(m.first_human_click_at),
+            func.sum(case((and_(m.open_count > 0, m.human_open_count == 0), 1), else_=0)),
+            func.coalesce(func.sum(m.click_count - m.human_click_count), 0),
+            func.count(m.bounced_at),
+            func.count(m.complained_at),
+        )
+        .outerjoin(gateway, gateway.c.message_id == m.id)
+        .where(*where)
+        .group_by(day, m.consumer_mailbox, behind)
     )
-    out: dict[str, list[int]] = {k: [0, 0, 0, 0] for k in ("consumer", "business", "gateway")}
-    for kind, *counts in rows:
-        out[kind] = [int(n) for n in counts]
-    return {
-        kind: {
-            "sent": sent,
-            "deliveryRate": _rate(delivered, sent),
-            "humanOpenRate": _rate(opened, sent),
-            "bounceRate": _rate(bounced, sent),
-        }
-        for kind, (sent, delivered, opened, bounced) in out.items()
-    }
 
 
 def register_figures(app: Flask) -> None:

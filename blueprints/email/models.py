@@ -17,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,6 +25,7 @@ from app.extensions import Model
 from app.ids import PublicIdMixin
 from app.messaging.outbox import OutboxMixin
 from app.models_base import UTCDateTime, utcnow
+from blueprints.email.domains import consumer_mailbox_default
 
 
 class EmailMessage(PublicIdMixin, OutboxMixin, Model):
@@ -54,6 +56,10 @@ class EmailMessage(PublicIdMixin, OutboxMixin, Model):
     template_id: Mapped[int | None] = mapped_column(ForeignKey("template.id", ondelete="SET NULL"))
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="SET NULL"))
     to_address: Mapped[str] = mapped_column(String(254), index=True)
+    #: the address is at a free mailbox provider (blueprints/email/domains.py)
+    consumer_mailbox: Mapped[bool] = mapped_column(
+        Boolean, default=consumer_mailbox_default, server_default=false()
+    )
     subject: Mapped[str | None] = mapped_column(String(300))
     html: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)
@@ -89,6 +95,14 @@ class EmailEvent(Model):
     __tablename__ = "email_event"
     __table_args__ = (
         Index("ix_email_event_campaign_type_at", "campaign_id", "type", "occurred_at"),
+        #: the few machine events, for the dashboard's "behind a security gateway" split
+        Index(
+            "ix_email_event_machine_message",
+            "message_id",
+            "machine_reason",
+            postgresql_where=text("machine IS true"),
+            sqlite_where=text("machine IS 1"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

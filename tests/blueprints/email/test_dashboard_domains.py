@@ -44,3 +44,73 @@ def test_consumer_business_and_gateway_domains(app):
     assert by_kind["business"]["bounceRate"] == 0.5
     assert by_kind["business"]["deliveryRate"] == 0.5
     assert by_kind["gateway"]["deliveryRate"] == 1.0
+
+
+def test_consumer_flag_is_written_with_the_message_orm_and_core(app):
+    """The split reads a flag stored when the message is written (any case, the domain
+    after the last @), by the ORM and by a Core INSERT alike."""
+    from sqlalchemy import insert, select
+
+    from blueprints.email.domains import is_consumer_address
+
+    assert is_consumer_address("Ann@GMail.Com")
+    assert not is_consumer_address("gmail.com@shop.example")
+    assert not is_consumer_address("ann@notgmail.com")
+    assert not is_consumer_address("gmail.com")
+    db.session.add(EmailMessage(to_address="Zoe@Yahoo.com", status="sent"))
+    db.session.add(EmailMessage(to_address="zoe@yahoo.com.example", status="sent"))
+    db.session.execute(
+        insert(EmailMessage),
+        [
+            {"public_id": "eml_core_1", "to_address": "kim@icloud.com", "status": "sent"},
+            {"public_id": "eml_core_2", "to_address": "kim@cave.example", "status": "sent"},
+        ],
+    )
+    db.session.commit()
+    flags = dict(
+        db.session.execute(select(EmailMessage.to_address, EmailMessage.consumer_mailbox)).all()
+    )
+    assert flags == {
+        "Zoe@Yahoo.com": True,
+        "zoe@yahoo.com.example": False,
+        "kim@icloud.com": True,
+        "kim@cave.example": False,
+    }
+
+
+def test_migration_0041_flags_the_messages_already_sent(tmp_path):
+    """0041 fills the consumer flag of messages written before it, as the LIKE test did."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from app import create_app
+    from tests.conftest import app_settings
+
+    app = create_app(app_settings("sqlite:///" + str(tmp_path / "m.sqlite")))
+    with app.app_context():
+        upgrade(revision="0034")
+        with db.engine.begin() as conn:
+            for mid, address in enumerate(
+                ("ann@GMAIL.com", "bob@shop.example", "gmail.com@cave.example", "cy@web.de"), 1
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO email_message (id, public_id, to_address, status, attempts,"
+                        " open_count, human_open_count, click_count, human_click_count,"
+                        " created_at, updated_at) VALUES (:id, :pid, :address, 'sent', 1,"
+                        " 0, 0, 0, 0, '2026-01-01', '2026-01-01')"
+                    ),
+                    {"id": mid, "pid": f"eml_{mid}", "address": address},
+                )
+        upgrade(revision="0041")
+        with db.engine.connect() as conn:
+            flags = dict(
+                conn.execute(text("SELECT to_address, consumer_mailbox FROM email_message")).all()
+            )
+        db.engine.dispose()
+    assert {address: bool(flag) for address, flag in flags.items()} == {
+        "ann@GMAIL.com": True,
+        "bob@shop.example": False,
+        "gmail.com@cave.example": False,
+        "cy@web.de": True,
+    }

@@ -115,12 +115,6 @@ def _entry_numbers(flow: Flow, customer_ids: Sequence[int], now: datetime) -> di
     return numbers
 
 
-def may_enter(flow: Flow, customer_id: int, now: datetime) -> int | None:
-    """The entry number this customer would get, or None when the re-entry rule (or a
-    run still in progress) keeps them out."""
-    return _entry_numbers(flow, [customer_id], now).get(customer_id)
-
-
 def enter_set(flow: Flow, customer_ids: Iterable[int], now: datetime | None = None) -> list[int]:
     """Enter these customers (archived ones and those the re-entry rule keeps out are
     left out): per slice, one INSERT of the runs skipping conflicts (another trigger
@@ -491,11 +485,6 @@ def capped_among(
     return found
 
 
-def capped(channel: str, customer_id: int, now: datetime | None = None) -> bool:
-    """Did the customer get a marketing message on ``channel`` within the cap window?"""
-    return customer_id in capped_among(channel, [customer_id], now)
-
-
 def _send(
     job: _Job, channel: str, step: dict[str, Any], runs: list[Any]
 ) -> dict[int, tuple[str, str | None, str | None, int | None]]:
@@ -690,10 +679,6 @@ def customer_zones(customer_ids: Sequence[int]) -> dict[int, str | None]:
         ):
             found[customer_id] = own or territory
     return found
-
-
-def customer_zone(customer_id: int) -> str | None:
-    return customer_zones([customer_id]).get(customer_id)
 
 
 def wait_until(step: dict[str, Any], start: datetime, zone_name: str | None) -> datetime:

@@ -1,6 +1,6 @@
 """A flow (email, wait, email) on real RQ workers: a worker SIGKILLed while the runs wait,
-time passes, a new worker's watchdog picks the runs up. Every customer gets each email
-exactly once: nothing skipped, nothing twice."""
+time passes, a new worker's watchdog picks the runs up. Every customer gets each email:
+nothing skipped, and nothing twice but what was at the provider when the worker died."""
 
 from __future__ import annotations
 
@@ -101,6 +101,15 @@ def test_a_killed_worker_mid_flow_neither_skips_nor_repeats(
             f"{states()}\n{group.output()}"
         )
         group.kill(first)
+        # what was at the provider when the worker died may go twice (SendGrid has no
+        # idempotency key), nothing else
+        in_flight = set(
+            db.session.execute(
+                select(EmailMessage.to_address, EmailMessage.subject).where(
+                    EmailMessage.status == "sending"
+                )
+            ).tuples()
+        )
         # two days pass while no worker runs (the waits' RQ jobs stay scheduled for then)
         db.session.execute(update(FlowRun).values(next_at=utcnow()))
         db.session.commit()
@@ -124,4 +133,5 @@ def test_a_killed_worker_mid_flow_neither_skips_nor_repeats(
     got = Counter((m.to, m.subject) for m in fake.received)
     want = {(c.email, s) for c in customers for s in ("Welcome", "Two days on")}
     assert set(got) == want
-    assert max(got.values()) == 1, [k for k, n in got.items() if n > 1]
+    twice = {k for k, n in got.items() if n > 1}
+    assert twice <= in_flight, (twice, in_flight, group.output()[-6000:])

@@ -103,13 +103,14 @@ def test_a_killed_worker_mid_flow_neither_skips_nor_repeats(
         group.kill(first)
         # what was at the provider when the worker died may go twice (SendGrid has no
         # idempotency key), nothing else
-        in_flight = set(
-            db.session.execute(
+        in_flight = {
+            (to, subject)
+            for to, subject in db.session.execute(
                 select(EmailMessage.to_address, EmailMessage.subject).where(
                     EmailMessage.status == "sending"
                 )
-            ).tuples()
-        )
+            )
+        }
         # two days pass while no worker runs (the waits' RQ jobs stay scheduled for then)
         db.session.execute(update(FlowRun).values(next_at=utcnow()))
         db.session.commit()

@@ -18,6 +18,7 @@ from app.messaging.rendering import customer_context, render
 from app.messaging.templates import check_sms_body
 from app.models_base import utcnow
 from blueprints.sms import outbound, services
+from blueprints.sms.links import PLACEHOLDER_ID, tag_text
 from blueprints.sms.models import SmsMessage
 from providers.sms import segment_info
 
@@ -37,7 +38,8 @@ def content(given: Content) -> dict[str, Any]:
         check_sms_body(source)
     if not source.strip():
         raise Invalid("empty message", {field: "the message is empty"})
-    services.check_body(render(source, {}, html=False), field)
+    # counted with its links' UTM parameters, as it will go out
+    services.check_body(tag_text(render(source, {}, html=False), PLACEHOLDER_ID), field)
     return {
         "subject": None,
         "html": None,
@@ -59,7 +61,7 @@ def _source(campaign: Campaign) -> str:
 
 def _text_for(campaign: Campaign, customer: Any) -> str:
     context = customer_context(customer) if customer is not None else {}
-    return render(_source(campaign), context, html=False).strip()
+    return tag_text(render(_source(campaign), context, html=False).strip(), campaign.public_id)
 
 
 def preview(campaign: Campaign, customer: Any) -> dict[str, Any]:

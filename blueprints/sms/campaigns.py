@@ -38,14 +38,25 @@ def content(given: Content) -> dict[str, Any]:
         check_sms_body(source)
     if not source.strip():
         raise Invalid("empty message", {field: "the message is empty"})
-    # counted with its links' UTM parameters, as it will go out
-    services.check_body(tag_text(render(source, {}, html=False), PLACEHOLDER_ID), field)
+    _check_length(render(source, {}, html=False), field)
     return {
         "subject": None,
         "html": None,
         "body": None if template else source,
         "template_id": template.id if template else None,
     }
+
+
+def _check_length(text: str, field: str) -> None:
+    """The text's segments counted as it will go out, its links carrying their UTM
+    parameters; a refusal says when those made the difference."""
+    tagged = tag_text(text, PLACEHOLDER_ID)
+    try:
+        services.check_body(tagged, field)
+    except Invalid as exc:
+        if tagged != text and field in exc.fields:
+            exc.fields[field] += " (counting the UTM parameters added to its links)"
+        raise
 
 
 def default_name(_columns: dict[str, Any]) -> str:

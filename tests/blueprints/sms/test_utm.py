@@ -97,7 +97,7 @@ def test_a_body_that_only_overflows_with_its_utm_is_refused(call, manager, make_
         json={"channel": "sms", "listId": list_id, "body": f"{lead} {SHOP}"},
     )
     assert r.status_code == 422, r.get_json()
-    assert "body" in r.get_json()["error"]["fields"]
+    assert "UTM" in r.get_json()["error"]["fields"]["body"]
     assert db.session.scalar(select(Campaign)) is None
 
 

@@ -20,6 +20,9 @@ class Touch:
     campaign_id: int | None
     message_ref: str
     touched_at: datetime
+    #: the address the message went to (an email address, a phone number): engagement
+    #: scores each address too (app/engagement/contacts.py); "" when unknown
+    address: str = ""
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,14 @@ class PreferencesOut(OutModel):
     sms: str
 
 
+class ContactScoreOut(OutModel):
+    channel: str
+    address: str
+    score: int
+    last_engaged_at: datetime | None = None
+    current: bool
+
+
 class CustomerOut(OutModel):
     id: str
     external_id: str | None = None
@@ -123,6 +131,7 @@ class CustomerOut(OutModel):
     created_at: datetime
     updated_at: datetime | None = None
     preferences: PreferencesOut
+    contact_scores: list[ContactScoreOut] = []
 
 
 class CustomerPage(ChangesPage):

@@ -22,6 +22,7 @@ from app.crm.models import (
 from app.crm.references import named_by
 from app.crm.scoping import scope_customers
 from app.current import app_object
+from app.engagement.contacts import contact_scores
 from app.errors import Forbidden, invalid
 from app.extensions import db
 from app.messaging import consent
@@ -95,6 +96,7 @@ def customer_json(c: Customer) -> dict[str, Any]:
         "engagementScore": c.engagement_score or 0,
         "engagementState": c.engagement_state or "at_risk",
         "lastEngagedAt": c.last_engaged_at.isoformat() if c.last_engaged_at else None,
+        "contactScores": contact_scores(c),
         "archived": bool(c.archived),
         "createdAt": c.created_at.isoformat() if c.created_at else None,
         "updatedAt": c.updated_at.isoformat() if c.updated_at else None,

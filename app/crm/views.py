@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -15,6 +26,7 @@ from app.crm.models import ACCOUNT_PRIORITIES, ACCOUNT_TYPES, Customer, Order, T
 from app.crm.panels import panels_for
 from app.crm.scoping import get_visible_customer
 from app.crm.tables import CUSTOMERS_TABLE
+from app.engagement.contacts import contact_scores
 from app.errors import DomainError
 from app.extensions import db
 from app.messaging import audiences
@@ -123,4 +135,16 @@ def customer_page(found: Customer, status: int = 200) -> tuple[str, int]:
         recent_orders=recent_orders,
         panels=panels_for(found),
         contact=card_context(found),
+        **_address_scores(found),
     ), status
+
+
+def _address_scores(found: Customer) -> dict[str, Any]:
+    """Each address's engagement score (app/engagement/contacts.py): the current email
+    and phone by channel, and the earlier addresses; what counts as engaged."""
+    scores = contact_scores(found)
+    return {
+        "address_scores": {s["channel"]: s for s in scores if s["current"]},
+        "earlier_addresses": [s for s in scores if not s["current"]],
+        "engaged_min": float(current_app.config.get("ENGAGEMENT_ENGAGED_MIN") or 10),
+    }

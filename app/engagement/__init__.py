@@ -48,7 +48,7 @@ def _on_message_events(_sender: Any, *, events: list[dict[str, Any]], **_: Any) 
 
 
 def init_app(app: Flask) -> None:
-    from app.engagement import api, views
+    from app.engagement import api, models, views  # noqa: F401 - models: the table
 
     app.register_blueprint(views.bp)
     app.register_blueprint(views.kept_bp)

@@ -5,7 +5,8 @@ of :mod:`app.attribution.touches`: email clicks and human opens, SMS replies) an
 order counts its weight, halved for every ``ENGAGEMENT_HALF_LIFE_DAYS`` of age, so last
 week's click weighs more than last quarter's. Weights are the setting
 ``ENGAGEMENT_WEIGHTS`` (default ``email_click=5,email_open=1,sms_reply=8,sms_click=5,
-order=10``); machine opens and clicks never count (they are not touches).
+order=10``); machine opens and clicks never count (they are not touches). Each address
+a message went to is scored too, from its own touches (:mod:`app.engagement.contacts`).
 
 State: ``engaged`` at a score of ``ENGAGEMENT_ENGAGED_MIN`` (10) or more; ``sunset`` when
 the customer received at least ``SUNSET_MIN_EMAILS`` (10) emails in ``SUNSET_DAYS`` (180)
@@ -26,6 +27,7 @@ from sqlalchemy import String, bindparam, case, func, select, update
 from app.attribution.touches import sources
 from app.crm.models import Customer, Order
 from app.current import app_object
+from app.engagement import contacts
 from app.extensions import db
 from app.models_base import utcnow
 from app.signals import engagement_scores_changed
@@ -104,12 +106,25 @@ def _rescore_chunk(customer_ids: Sequence[int], now: datetime) -> list[list[int]
     sunset_since = now - timedelta(days=_setting("SUNSET_DAYS", 180.0))
     score: dict[int, float] = defaultdict(float)
     last: dict[int, datetime] = {}
+    by_address: dict[contacts.AddressKey, float] = defaultdict(float)
+    last_by_address: dict[contacts.AddressKey, datetime] = {}
     for source in sources():
         for touch in source.touches(customer_ids, since, now + timedelta(seconds=1)):
             at = _aware(touch.touched_at)
-            score[touch.customer_id] += _decayed(weight.get(source.kind, 0.0), at, now, half_life)
+            points = _decayed(weight.get(source.kind, 0.0), at, now, half_life)
+            score[touch.customer_id] += points
             if touch.customer_id not in last or at > last[touch.customer_id]:
                 last[touch.customer_id] = at
+            if touch.address:
+                key = (
+                    touch.customer_id,
+                    source.channel,
+                    contacts.normalise(source.channel, touch.address),
+                )
+                by_address[key] += points
+                if key not in last_by_address or at > last_by_address[key]:
+                    last_by_address[key] = at
+    contacts.store(customer_ids, by_address, last_by_address, now)
     orders = db.session.execute(
         select(Order.customer_id, Order.order_date).where(
             Order.customer_id.in_(customer_ids),

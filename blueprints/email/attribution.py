@@ -25,6 +25,7 @@ def _human(kind: str):
                 EmailMessage.campaign_id,
                 EmailMessage.public_id,
                 EmailEvent.occurred_at,
+                EmailMessage.to_address,
             )
             .join(EmailMessage, EmailMessage.id == EmailEvent.message_id)
             .where(
@@ -45,7 +46,11 @@ def _human(kind: str):
                 )
             )
         rows = db.session.execute(stmt).all()
-        return [Touch(c, campaign, ref, at) for c, campaign, ref, at in rows if c is not None]
+        return [
+            Touch(c, campaign, ref, at, to or "")
+            for c, campaign, ref, at, to in rows
+            if c is not None
+        ]
 
     return touches
 

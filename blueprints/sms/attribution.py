@@ -1,7 +1,8 @@
 """The SMS channel's touches for order attribution: a customer's reply.
 
 A reply is credited to the text it answered: the latest outbound text to that customer
-before it (and that text's campaign), or to the reply itself when none was sent."""
+before it (and that text's campaign), or to the reply itself when none was sent. Its
+address is the number that replied (engagement scores each number apart)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _aware(value: datetime) -> datetime:
 def replies(customer_ids: Collection[int], since: datetime, until: datetime) -> list[Touch]:
     m = SmsMessage
     inbound = db.session.execute(
-        select(m.customer_id, m.public_id, m.created_at).where(
+        select(m.customer_id, m.public_id, m.created_at, m.from_address).where(
             m.customer_id.in_(customer_ids),
             m.direction == "inbound",
             m.created_at >= since,
@@ -58,9 +59,9 @@ def replies(customer_ids: Collection[int], since: datetime, until: datetime) -> 
         index = bisect_left([when for when, _, _ in earlier], at) - 1
         if index >= 0 and at - earlier[index][0] <= ANSWERS_WITHIN:
             _, ref, campaign = earlier[index]
-            touches.append(Touch(row.customer_id, campaign, ref, at))
+            touches.append(Touch(row.customer_id, campaign, ref, at, row.from_address or ""))
         else:
-            touches.append(Touch(row.customer_id, None, row.public_id, at))
+            touches.append(Touch(row.customer_id, None, row.public_id, at, row.from_address or ""))
     return touches
 
 

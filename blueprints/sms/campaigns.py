@@ -18,6 +18,7 @@ from app.messaging.rendering import customer_context, render
 from app.messaging.templates import check_sms_body
 from app.models_base import utcnow
 from blueprints.sms import outbound, services
+from blueprints.sms.links import PLACEHOLDER_ID, tag_text
 from blueprints.sms.models import SmsMessage
 from providers.sms import segment_info
 
@@ -37,13 +38,25 @@ def content(given: Content) -> dict[str, Any]:
         check_sms_body(source)
     if not source.strip():
         raise Invalid("empty message", {field: "the message is empty"})
-    services.check_body(render(source, {}, html=False), field)
+    _check_length(render(source, {}, html=False), field)
     return {
         "subject": None,
         "html": None,
         "body": None if template else source,
         "template_id": template.id if template else None,
     }
+
+
+def _check_length(text: str, field: str) -> None:
+    """The text's segments counted as it will go out, its links carrying their UTM
+    parameters; a refusal says when those made the difference."""
+    tagged = tag_text(text, PLACEHOLDER_ID)
+    try:
+        services.check_body(tagged, field)
+    except Invalid as exc:
+        if tagged != text and field in exc.fields:
+            exc.fields[field] += " (counting the UTM parameters added to its links)"
+        raise
 
 
 def default_name(_columns: dict[str, Any]) -> str:
@@ -59,7 +72,7 @@ def _source(campaign: Campaign) -> str:
 
 def _text_for(campaign: Campaign, customer: Any) -> str:
     context = customer_context(customer) if customer is not None else {}
-    return render(_source(campaign), context, html=False).strip()
+    return tag_text(render(_source(campaign), context, html=False).strip(), campaign.public_id)
 
 
 def preview(campaign: Campaign, customer: Any) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 customers' conversations found or created in bulk (one thread per customer and number,
 as :func:`~blueprints.sms.services.conversation_for`), and the texts inserted by one
 executemany, each marked with its flow run (so consent and quiet hours apply as to a
-campaign's text); not committed."""
+campaign's text), its web links carrying UTM parameters that name the flow; not
+committed."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from sqlalchemy.orm import aliased
 from app.auth.models import User
 from app.crm.models import Customer, Territory
 from app.extensions import db
+from app.flows.models import Flow, FlowRun
 from app.flows.senders import FlowSender, Queued, register
 from app.ids import new_public_ids
 from app.messaging.rendering import context_values, render
 from app.models_base import utcnow
 from blueprints.sms import settings
+from blueprints.sms.links import tag_text
 from blueprints.sms.models import SmsConversation, SmsMessage
 from providers.sms import segment_info
 
@@ -96,6 +99,11 @@ def queue_many(template: Any, pairs: Sequence[tuple[int, int]]) -> Queued:
     if not customers:
         return {}
     most = int(settings.get("SMS_MAX_SEGMENTS"))
+    flow_ref = db.session.scalar(  # one flow's step: every pair's run is of the same flow
+        select(Flow.public_id)
+        .join(FlowRun, FlowRun.flow_id == Flow.id)
+        .where(FlowRun.id == pairs[0][1])
+    )
     queued: Queued = {}
     texts: list[tuple[int, int, str, Any]] = []
     for customer_id, run_id in pairs:
@@ -103,6 +111,8 @@ def queue_many(template: Any, pairs: Sequence[tuple[int, int]]) -> Queued:
         if row is None:
             continue
         body = render(template.body or "", context_values(*row[3:]), html=False).strip()
+        if flow_ref:
+            body = tag_text(body, flow_ref)
         info = segment_info(body)
         if not body or info.segments > most:
             queued[run_id] = f"the text is {info.segments} segments"

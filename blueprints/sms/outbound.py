@@ -21,6 +21,7 @@ from app.messaging.rendering import customer_context, render
 from app.models_base import utcnow
 from app.signals import message_sent
 from blueprints.sms import settings
+from blueprints.sms.links import tag_text
 from blueprints.sms.models import SmsConversation, SmsMessage
 from providers.errors import AccountError, PermanentError, TransientError
 from providers.sms import (
@@ -67,24 +68,27 @@ def batch_size(_provider: Any) -> int:
     return max(1, int(settings.get("SMS_BATCH_SIZE")))
 
 
-def _campaign_body(row: OutboxRow, cache: dict[int, str]) -> str:
-    """A campaign row's text, rendered for its customer at send time."""
+def _campaign_body(row: OutboxRow, cache: dict[int, tuple[str, str]]) -> str:
+    """A campaign row's text, rendered for its customer at send time, its web links
+    carrying the campaign's UTM parameters (:mod:`blueprints.sms.links`)."""
     if row.campaign_id not in cache:
         campaign = db.session.get(Campaign, row.campaign_id)
         source = campaign.body if campaign else ""
         if campaign and not source and campaign.template_id:
             template = db.session.get(Template, campaign.template_id)
             source = template.body if template else ""
-        cache[row.campaign_id] = source or ""
+        cache[row.campaign_id] = (source or "", campaign.public_id if campaign else "")
+    source, reference = cache[row.campaign_id]
     customer = db.session.get(Customer, row.customer_id) if row.customer_id else None
     context = customer_context(customer) if customer else {}
-    return render(cache[row.campaign_id], context, html=False).strip()
+    body = render(source, context, html=False).strip()
+    return tag_text(body, reference) if reference else body
 
 
 def send(sms: SmsProvider, rows: Sequence[OutboxRow]) -> list[Outcome]:
     """One provider call per row; after a transient error the rest wait for the retry."""
     outcomes: list[Outcome] = []
-    bodies: dict[int, str] = {}
+    bodies: dict[int, tuple[str, str]] = {}
     callback = status_callback_url()
     for index, row in enumerate(rows):
         if row.campaign_id and row.body is None:

@@ -14,7 +14,8 @@ Central so that no endpoint has to remember them:
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, request
 from werkzeug.exceptions import BadRequest
@@ -26,6 +27,7 @@ NUL = "\x00"
 NUL_MESSAGE = "contains a NUL character"
 FORM_TYPES = {"multipart/form-data", "application/x-www-form-urlencoded"}
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+_View = TypeVar("_View", bound=Callable[..., Any])
 
 
 def init_app(app: Flask) -> None:
@@ -116,8 +118,27 @@ def _refuse_nul_in_form() -> None:
         _refuse(422, bad, "Form fields may not contain NUL characters")
 
 
+def parses_own_json(view: _View) -> _View:
+    """Mark a view that reads its raw body itself and answers JSON it cannot parse, too
+    deeply nested included, with a 4xx (the bulk import): the guard then parses the body
+    only when it may hold a NUL, instead of parsing 10,000 rows the view parses again."""
+    view._parses_own_json = True  # type: ignore[attr-defined]
+    return view
+
+
+def _view_parses_own_json() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    while view is not None:
+        if getattr(view, "_parses_own_json", False):
+            return True
+        view = getattr(view, "__wrapped__", None)
+    return False
+
+
 def _refuse_nul_in_json() -> None:
     if not request.is_json:
+        return
+    if _view_parses_own_json() and not _may_hold_nul(request.get_data(cache=True)):
         return
     try:
         body = request.get_json()

@@ -12,11 +12,13 @@ from app.crm.imports import import_log
 from app.crm.imports.body import DEFAULT_MAX_ROWS, parse_rows
 from app.crm.imports.rows import ImportBody, ImportReport
 from app.errors import DomainError
+from app.request_guards import parses_own_json
 
 bp = Blueprint("crm_import_api", __name__, url_prefix="/api/sales/import")
 
 
 @bp.post("/<entity>")
+@parses_own_json  # parse_rows answers a malformed or too deeply nested body with a 400
 @api.validate(
     json=ImportBody,
     resp=responses(HTTP_200=ImportReport, HTTP_403=None, HTTP_404=None, HTTP_413=None),

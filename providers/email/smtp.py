@@ -20,7 +20,6 @@ dropped and reopened on the next send); refused credentials -> ``AuthenticationE
 from __future__ import annotations
 
 import binascii
-import re
 import secrets
 import smtplib
 import ssl
@@ -43,8 +42,8 @@ from providers.email.base import (
 from providers.errors import AuthenticationError, PermanentError, TransientError
 
 METADATA_HEADER_PREFIX = "X-Decant-"
-# Anything 7bit cannot carry as is: non-ASCII, control characters, lines over 998.
-_NEEDS_QP = re.compile(r"[^\t\n\x20-\x7e]|[^\n]{999}")
+#: the longest line 7bit may carry (RFC 5322: 998 characters before CRLF)
+_MAX_LINE = 998
 _T = TypeVar("_T")
 
 
@@ -52,7 +51,10 @@ class SmtpEmailProvider(EmailProvider):
     """Sends over one SMTP connection; ``starttls`` upgrades it, ``use_ssl`` is port 465."""
 
     name = "smtp"
-    max_batch_size = 100
+    #: SMTP takes one message at a time, so a batch bounds only what a campaign claims,
+    #: renders and records together: at 100 that per-batch work (claim, commits, the
+    #: outcomes' UPDATE) was about a fifth of the engine's own CPU a message
+    max_batch_size = 500
 
     def __init__(
         self,
@@ -259,7 +261,7 @@ def _part(subtype: str, body: str) -> bytes:
     """Part headers, blank line and the encoded body, CRLF throughout."""
     if "\r" in body:
         body = body.replace("\r\n", "\n").replace("\r", "\n")
-    if not _NEEDS_QP.search(body):
+    if _fits_7bit(body):
         cte, data = "7bit", body.encode("ascii")
     else:
         # Given LF only, b2a_qp writes LF for hard and soft line breaks alike.
@@ -269,6 +271,18 @@ def _part(subtype: str, body: str) -> bytes:
         f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n\r\n'
     )
     return head.encode("ascii") + data
+
+
+def _fits_7bit(body: str) -> bool:
+    """ASCII without control characters (tabs and line ends aside), no line over 998.
+
+    Built from C string methods: a regular expression for the long lines tried a match
+    of up to 999 characters at every position (~40 us for a 500-character text part)."""
+    return (
+        body.isascii()
+        and body.replace("\n", " ").replace("\t", " ").isprintable()
+        and (len(body) <= _MAX_LINE or max(map(len, body.split("\n"))) <= _MAX_LINE)
+    )
 
 
 def _boundary(parts: Sequence[bytes]) -> str:

@@ -329,6 +329,21 @@ def test_a_json_array_body_is_read_element_by_element_as_json_would(post, body, 
     assert db.session.scalar(select(func.count()).select_from(Territory)) == before + created
 
 
+@pytest.mark.parametrize("mimetype", ["application/json", "application/x-ndjson"])
+def test_a_body_nested_too_deeply_is_400_and_writes_nothing(post, mimetype):
+    """The request guard leaves an import body to the import's own reader (it parses
+    10,000 rows once, not twice): nesting past Python's recursion limit is still a 400
+    in the envelope, never a 500."""
+    before = db.session.scalar(select(func.count()).select_from(Territory))
+    deep = "[" * 5000 + "]" * 5000
+    body = f'[{{"externalId": "T-A", "name": "A"}}, {deep}]'
+    if mimetype.endswith("ndjson"):
+        body = f'{{"externalId": "T-A", "name": "A"}}\n{deep}\n'
+    report = post("territories", None, expect=400, data=body.encode(), content_type=mimetype)
+    assert report["error"]["code"] == "malformed_json" and report["error"]["fields"]
+    assert db.session.scalar(select(func.count()).select_from(Territory)) == before
+
+
 def test_more_rows_than_allowed_is_413(post, app):
     app.config["IMPORT_MAX_ROWS"] = 3
     rows = [{"externalId": f"T-{n}", "name": f"Zone {n}"} for n in range(4)]

@@ -208,3 +208,24 @@ def test_built_messages_parse_back_to_what_was_given(
         assert body_of(parsed, "plain") == text
     if html:
         assert body_of(parsed, "html") == html
+
+
+@pytest.mark.parametrize(
+    "text, encoding",
+    [
+        ("a\tb\n" + "x" * 998 + "\nend", "7bit"),  # tabs and a line of 998: as is
+        ("a\n" + "x" * 999 + "\nend", "quoted-printable"),  # one character too long
+        ("x" * 999, "quoted-printable"),
+        ("bell \x07 here", "quoted-printable"),  # a control character
+        ("del \x7f here", "quoted-printable"),
+        ("caf\u00e9", "quoted-printable"),  # not ASCII
+        ("", "7bit"),
+    ],
+)
+def test_a_part_is_7bit_only_when_it_can_travel_as_is(text: str, encoding: str) -> None:
+    built = build_mime(message(1, text=text, html=None), "<id@test>")
+    parsed = email.message_from_bytes(built, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    assert parsed["Content-Transfer-Encoding"] == encoding
+    assert max(len(line) for line in built.split(b"\r\n")) <= 998
+    assert body_of(parsed, "plain") == text

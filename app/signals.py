@@ -46,8 +46,10 @@ customers_changed = _signals.signal("customers-changed")
 #: A non-dry run of the CRM import service finished (one batch: an API call, or one batch
 #: of a file). kwargs: entity, report (its counts and rows), user_id|None.
 import_finished = _signals.signal("import-finished")
-#: Customers joined a manual list. kwargs: list_id (the list's public id), customer_ids
-#: (internal ids of those who were not on it before).
+#: Customers joined a list, however they joined (added by hand or by the API, a CSV or
+#: Mailchimp import, a smart list's refresh); sent once per batch, after its commit.
+#: kwargs: list_id (the list's public id), customer_ids (internal ids of those who were
+#: not on it before).
 list_members_added = _signals.signal("list-members-added")
 #: Orders were created (an import). kwargs: customer_ids (sorted list of those with a new
 #: order).

@@ -26,8 +26,12 @@ def paginate(
     serialize: Callable[[Any], dict[str, Any]],
     *,
     window_count: bool = False,
+    rows: bool = False,
 ) -> dict[str, Any]:
     """One page of ``stmt`` and the total.
+
+    ``rows``: ``serialize`` gets each whole row (a statement selecting an entity and
+    columns beside it), not its first column.
 
     ``window_count`` reads the total from ``count(*) OVER ()`` on the page query itself:
     one round trip instead of two on hot paths. Only for statements whose rows are the
@@ -36,14 +40,15 @@ def paginate(
     """
     offset = (page - 1) * per_page
     if window_count:
-        rows = db.session.execute(
+        found = db.session.execute(
             stmt.add_columns(func.count().over()).limit(per_page).offset(offset)
         ).all()
-        items: Sequence[Any] = [row[0] for row in rows]
-        total = rows[0][1] if rows else (_count(stmt) if page > 1 else 0)
+        items: Sequence[Any] = [row[:-1] if rows else row[0] for row in found]
+        total = found[0][-1] if found else (_count(stmt) if page > 1 else 0)
     else:
         total = _count(stmt)
-        items = db.session.scalars(stmt.limit(per_page).offset(offset)).all()
+        page_of = stmt.limit(per_page).offset(offset)
+        items = db.session.execute(page_of).all() if rows else db.session.scalars(page_of).all()
     return {
         "items": [serialize(r) for r in items],
         "total": total or 0,

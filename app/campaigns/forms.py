@@ -19,12 +19,22 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.experiments import campaigns as ab_tests
 
+#: winnerBy -> its label (a channel's page offers its own: email clicks and opens, SMS
+#: replies; revenue for both)
+WINNER_LABELS = (
+    ("humanClickRate", "Human click rate"),
+    ("humanOpenRate", "Human open rate"),
+    ("replyRate", "Reply rate"),
+    ("revenuePerRecipient", "Revenue per recipient"),
+)
+
 
 class VariantForm(Form):
     """One A/B variant's fieldset: what it changes (empty: the campaign's own)."""
 
     subject = StringField("Subject", validators=[Optional(), Length(max=300)])
     html = TextAreaField("Message (HTML)", validators=[Optional(), Length(max=200_000)])
+    body = TextAreaField("Text message", validators=[Optional(), Length(max=2000)])
     from_name = StringField("Sender name", validators=[Optional(), Length(max=100)])
     send_delay_minutes = IntegerField(
         "Send later by (minutes)",
@@ -73,11 +83,7 @@ class ComposeForm(FlaskForm):
     )
     winner_by = SelectField(
         "Winner by",
-        choices=[
-            ("humanClickRate", "Human click rate"),
-            ("humanOpenRate", "Human open rate"),
-            ("revenuePerRecipient", "Revenue per recipient"),
-        ],
+        choices=list(WINNER_LABELS),
         default=ab_tests.DEFAULT_WINNER_BY,
     )
     fallback_variant = SelectField(

@@ -62,6 +62,9 @@ class CampaignChannel:
     #: humanClickRate, humanOpenRate); empty: the channel has no A/B tests (its message
     #: table then needs no ``variant`` column and its sending no variant rendering)
     ab_rates: Mapping[str, str] = field(default_factory=dict)
+    #: what an A/B variant of this channel may change (the API's names): email its
+    #: subject, HTML, template and sender name; SMS its body or template; both the send time
+    ab_fields: tuple[str, ...] = ("subject", "html", "templateId", "fromName", "sendDelayMinutes")
 
 
 def register(app: Flask, channel: CampaignChannel) -> None:

@@ -36,9 +36,9 @@ class ContentFields(CamelModel):
 
 
 class VariantIn(CamelModel):
-    """One A/B variant: only what it changes from the campaign (``subject``, ``html`` or
-    a ``templateId``, ``fromName``, ``sendDelayMinutes`` after the campaign's start);
-    ``name`` defaults to A, B, C, D."""
+    """One A/B variant: only what it changes from the campaign (email: ``subject``,
+    ``html`` or a ``templateId``, ``fromName``; SMS: ``body`` or a ``templateId``; both:
+    ``sendDelayMinutes`` after the campaign's start); ``name`` defaults to A, B, C, D."""
 
     name: str | None = Field(default=None, max_length=40)
     subject: str | None = Field(default=None, max_length=300)
@@ -46,6 +46,7 @@ class VariantIn(CamelModel):
     template_id: str | None = Field(default=None, max_length=40)
     from_name: str | None = Field(default=None, max_length=100)
     send_delay_minutes: int | None = Field(default=None, ge=0, le=ab_tests.MAX_DELAY_MINUTES)
+    body: str | None = Field(default=None, max_length=2000)
 
     def variant(self) -> ab_tests.VariantInput:
         return ab_tests.VariantInput(**self.model_dump())
@@ -54,14 +55,17 @@ class VariantIn(CamelModel):
 class ABTestFields(CamelModel):
     """A/B settings of a draft: ``variants`` (2 to 4; an empty list on an edit removes
     the test), ``testShare`` of the audience split across them (default 0.2), the
-    ``waitMinutes`` before the decision (default 240), ``winnerBy`` (humanClickRate,
-    humanOpenRate, revenuePerRecipient) and the ``fallbackVariant`` sent when no winner
-    is clear (default the first)."""
+    ``waitMinutes`` before the decision (default 240), ``winnerBy`` (email:
+    humanClickRate, the default, or humanOpenRate; SMS: replyRate, the default; both:
+    revenuePerRecipient) and the ``fallbackVariant`` sent when no winner is clear
+    (default the first)."""
 
     variants: list[VariantIn] | None = Field(default=None, max_length=4)
     test_share: float | None = Field(default=None, gt=0, le=1)
     wait_minutes: int | None = Field(default=None, ge=1, le=ab_tests.MAX_WAIT_MINUTES)
-    winner_by: Literal["humanClickRate", "humanOpenRate", "revenuePerRecipient"] | None = None
+    winner_by: (
+        Literal["humanClickRate", "humanOpenRate", "replyRate", "revenuePerRecipient"] | None
+    ) = None
     fallback_variant: str | None = Field(default=None, max_length=40)
 
     def ab_test(self) -> ab_tests.ABTestInput | None:

@@ -22,7 +22,7 @@ from flask_login import current_user
 from sqlalchemy import func
 
 from app.campaigns import registry, reports, review, service, zones
-from app.campaigns.forms import ActionForm, ComposeForm, ConfirmSendForm
+from app.campaigns.forms import WINNER_LABELS, ActionForm, ComposeForm, ConfirmSendForm
 from app.campaigns.registry import Content
 from app.crm.scoping import get_visible_customer
 from app.errors import DomainError, NotFound
@@ -121,6 +121,13 @@ def _prepare_form(form: ComposeForm, channel: str) -> None:
     form.template_id.choices = [("", "— write your own —")] + [
         (t.public_id, t.name) for t in db.session.scalars(tpl.templates_query(channel))
     ]
+    support = registry.support(channel)
+    if support is not None and ab_tests.supports(support):  # the channel's own measures
+        allowed = ab_tests.winner_choices(support)
+        labels = dict(WINNER_LABELS)
+        form.winner_by.choices = [(name, labels[name]) for name in allowed if name in labels]
+        if form.winner_by.data not in allowed:
+            form.winner_by.data = ab_tests.default_winner_by(support)
 
 
 def _ab_test_from(form: ComposeForm, campaign: Campaign | None) -> ab_tests.ABTestInput | None:
@@ -134,6 +141,7 @@ def _ab_test_from(form: ComposeForm, campaign: Campaign | None) -> ab_tests.ABTe
             name=ab_tests.NAMES[index],
             subject=entry.subject.data or None,
             html=entry.html.data or None,
+            body=entry.body.data or None,
             from_name=entry.from_name.data or None,
             send_delay_minutes=entry.send_delay_minutes.data,
         )
@@ -158,6 +166,7 @@ def _fill_ab_test(form: ComposeForm, settings: dict[str, Any] | None) -> None:
     for entry, variant in zip(form.variants, settings["variants"], strict=False):
         entry.subject.data = variant["subject"]
         entry.html.data = variant["html"]
+        entry.body.data = variant.get("body")
         entry.from_name.data = variant["fromName"]
         entry.send_delay_minutes.data = variant["sendDelayMinutes"] or None
     form.test_share.data = round(settings["testShare"] * 100)

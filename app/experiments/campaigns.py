@@ -10,8 +10,12 @@ and leaves the others without one. The delivery engine claims only rows with a v
 transaction, gives every waiting row the winner. A row has one variant, set once: a
 recipient never gets two variants, and the outbox claims send each row once.
 
-A variant stores only what it changes (subject, HTML from its own text or template,
-sender name, a send delay in minutes); the rest is the campaign's own.
+A variant stores only what it changes (email: subject, HTML from its own text or
+template, sender name; SMS: the body, its own or a template's; both: a send delay in
+minutes); the rest is the campaign's own. What a channel's variants may change is its
+:attr:`~app.campaigns.registry.CampaignChannel.ab_fields`; how a winner is measured, its
+``ab_rates`` (email: human clicks and opens; SMS: replies, as SMS links are not tracked)
+and revenue per recipient for every channel.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from app.models_base import utcnow
 WINNER_BY = {
     "humanClickRate": "click_rate",
     "humanOpenRate": "open_rate",
+    "replyRate": "reply_rate",
     "revenuePerRecipient": "revenue",
 }
 DEFAULT_TEST_SHARE = 0.2
@@ -59,6 +64,18 @@ class VariantInput:
     template_id: str | None = None
     from_name: str | None = None
     send_delay_minutes: int | None = None
+    body: str | None = None  # SMS
+
+
+#: VariantInput attribute -> its API name (what ``ab_fields`` lists)
+_API_NAMES = {
+    "subject": "subject",
+    "html": "html",
+    "template_id": "templateId",
+    "from_name": "fromName",
+    "send_delay_minutes": "sendDelayMinutes",
+    "body": "body",
+}
 
 
 @dataclass(frozen=True)
@@ -80,8 +97,19 @@ class ABTestInput:
 
 
 def supports(support: CampaignChannel) -> bool:
-    """Whether the channel renders variants and measures them (email)."""
+    """Whether the channel renders variants and measures them (email, SMS)."""
     return bool(support.ab_rates)
+
+
+def default_winner_by(support: CampaignChannel) -> str:
+    """The channel's first rate (email: human click rate; SMS: reply rate)."""
+    return (
+        DEFAULT_WINNER_BY if DEFAULT_WINNER_BY in support.ab_rates else next(iter(support.ab_rates))
+    )
+
+
+def winner_choices(support: CampaignChannel) -> list[str]:
+    return [*support.ab_rates, "revenuePerRecipient"]
 
 
 def settings_for(
@@ -98,8 +126,8 @@ def settings_for(
         return None  # the test removed
     if not supports(support):
         raise Invalid(
-            "A/B tests are for email campaigns",
-            {"variants": f"{support.label} campaigns cannot be A/B tested (email only)"},
+            f"{support.label} campaigns have no A/B tests",
+            {"variants": f"{support.label} campaigns cannot be A/B tested"},
         )
     base = dict(stored or {})
     if given.variants is None and not base.get("variants"):
@@ -119,8 +147,8 @@ def settings_for(
             "waitMinutes out of range",
             {"waitMinutes": f"between 1 and {MAX_WAIT_MINUTES} minutes (a week)"},
         )
-    winner_by = _pick(given.winner_by, base.get("winnerBy"), DEFAULT_WINNER_BY)
-    allowed = [*support.ab_rates, "revenuePerRecipient"]
+    winner_by = _pick(given.winner_by, base.get("winnerBy"), default_winner_by(support))
+    allowed = winner_choices(support)
     if winner_by not in allowed:
         raise Invalid("unknown winnerBy", {"winnerBy": f"one of {', '.join(allowed)}"})
     fallback = given.fallback_variant
@@ -165,6 +193,23 @@ def _variant_content(
     support: CampaignChannel, campaign: Mapping[str, Any], variant: VariantInput, field: str
 ) -> dict[str, Any]:
     """What the variant changes, checked by the channel as the campaign's own content."""
+    for attribute, api_name in _API_NAMES.items():
+        if getattr(variant, attribute) not in (None, "") and api_name not in support.ab_fields:
+            raise Invalid(
+                f"a {support.label} variant cannot change {api_name}",
+                {
+                    f"{field}.{api_name}": f"a {support.label} variant changes only "
+                    + ", ".join(support.ab_fields)
+                },
+            )
+    delay = variant.send_delay_minutes or 0
+    if not 0 <= delay <= MAX_DELAY_MINUTES:
+        raise Invalid(
+            "sendDelayMinutes out of range",
+            {f"{field}.sendDelayMinutes": f"between 0 and {MAX_DELAY_MINUTES} minutes"},
+        )
+    if "body" in support.ab_fields:
+        return {**_text_content(support, variant, field), "sendDelayMinutes": int(delay)}
     subject = (variant.subject or "").strip() or None
     html = variant.html or None
     content = Content(
@@ -172,23 +217,12 @@ def _variant_content(
         html=html or (None if variant.template_id else campaign.get("html")),
         template_id=variant.template_id or None,
     )
-    try:
-        columns = support.content(content)
-    except DomainError as exc:  # the channel's checks (some still raise the older ApiError)
-        if exc.status != 422:
-            raise
-        raise Invalid(exc.message, {f"{field}.{k}": v for k, v in exc.fields.items()}) from exc
+    columns = _checked(support, content, field)
     from_name = (variant.from_name or "").strip() or None
     if from_name is not None and (len(from_name) > 100 or any(c in from_name for c in "\r\n<>")):
         raise Invalid(
             "bad sender name",
             {f"{field}.fromName": "at most 100 characters, without line breaks or < >"},
-        )
-    delay = variant.send_delay_minutes or 0
-    if not 0 <= delay <= MAX_DELAY_MINUTES:
-        raise Invalid(
-            "sendDelayMinutes out of range",
-            {f"{field}.sendDelayMinutes": f"between 0 and {MAX_DELAY_MINUTES} minutes"},
         )
     changes_text = variant.template_id or subject
     return {
@@ -198,6 +232,42 @@ def _variant_content(
         "fromName": from_name,
         "sendDelayMinutes": int(delay),
     }
+
+
+def _checked(support: CampaignChannel, content: Content, field: str) -> dict[str, Any]:
+    """The channel's checks of a variant's content, their fields under the variant's."""
+    try:
+        return support.content(content)
+    except DomainError as exc:  # some channels' checks still raise the older ApiError
+        if exc.status != 422:
+            raise
+        raise Invalid(exc.message, {f"{field}.{k}": v for k, v in exc.fields.items()}) from exc
+
+
+def _text_content(support: CampaignChannel, variant: VariantInput, field: str) -> dict[str, Any]:
+    """A text channel's variant (SMS): its own body or template, checked by the channel
+    (length, segments); neither: the campaign's own text."""
+    body = (variant.body or "").strip() or None
+    if body is not None or variant.template_id:
+        _checked(support, Content(body=body, template_id=variant.template_id or None), field)
+    return {
+        "subject": None,
+        "html": None,
+        "body": body,
+        "templateId": variant.template_id or None,
+        "fromName": None,
+    }
+
+
+def variant_text(
+    settings: Mapping[str, Any] | None, index: int | None
+) -> tuple[str | None, str | None]:
+    """A text channel's variant ``index``: (its own body, its template's public id), both
+    None where it keeps the campaign's text."""
+    if not settings or index is None or not 0 <= index < len(settings["variants"]):
+        return None, None
+    variant = settings["variants"][index]
+    return variant.get("body"), variant.get("templateId")
 
 
 def variant_message(
@@ -418,6 +488,11 @@ def overdue(grace: timedelta) -> list[int]:
 # --- reading -------------------------------------------------------------------------
 
 
+def _rates(channel: str) -> list[str]:
+    support = registry.support(channel)
+    return list(support.ab_rates) if support is not None else []
+
+
 def ab_json(campaign: Campaign, *, detail: bool = False) -> dict[str, Any] | None:
     """The campaign JSON's ``abTest``: settings, variants (with their results and
     ``winProbability`` on the detail view) and the decision (None until taken)."""
@@ -443,6 +518,9 @@ def ab_json(campaign: Campaign, *, detail: bool = False) -> dict[str, Any] | Non
         "waitMinutes": settings["waitMinutes"],
         "winnerBy": settings["winnerBy"],
         "fallbackVariant": settings["fallbackVariant"],
+        # the rates each variant's results carry (the channel's: email opens and clicks,
+        # SMS replies)
+        "rates": list(_rates(campaign.channel)),
         "decideAt": _aware(decide_at).isoformat() if decide_at else None,
         "decision": made,
     }

@@ -1,6 +1,6 @@
 """Which variant of a campaign is best, as a probability, and whether to declare it.
 
-Rates (human click rate, human open rate): each variant's rate gets a Beta posterior
+Rates (human click rate, human open rate, SMS reply rate): each variant's rate gets a Beta posterior
 from a uniform prior, Beta(1 + successes, 1 + failures): with no data every rate is
 equally likely, and each recipient's outcome updates it exactly. Revenue per recipient:
 a Bayesian bootstrap (Rubin, 1981) of the per-recipient revenues (Dirichlet(1, ..., 1)
@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 DRAWS = 20_000
+#: the metrics that are a rate of recipients (a Beta posterior each)
+RATES = ("click_rate", "open_rate", "reply_rate")
 MIN_SAMPLE = 100
 THRESHOLD = 0.95
 
@@ -59,7 +61,7 @@ def _revenue_draw(rng: random.Random, o: Outcome) -> float:
 def win_probabilities(
     outcomes: Sequence[Outcome], metric: str, seed: int = 0, draws: int = DRAWS
 ) -> dict[str, float]:
-    if metric not in ("click_rate", "open_rate", "revenue"):
+    if metric not in RATES and metric != "revenue":
         raise ValueError(f"unknown metric {metric}")
     rng = random.Random(seed)
     draw = _revenue_draw if metric == "revenue" else _rate_draw

@@ -8,12 +8,10 @@ from typing import Any, Literal
 from flask import Blueprint
 from flask_login import current_user
 from pydantic import Field
-from sqlalchemy import func, select
 
-from app.api.pagination import PageQuery
+from app.api.pagination import PageQuery, paginate
 from app.api.spec import CamelModel, api, responses
 from app.crm.scoping import get_visible_customer
-from app.extensions import db
 from app.flows import service
 from app.flows.service import FlowInput
 
@@ -25,7 +23,8 @@ Answer = dict[str, Any] | tuple[dict[str, Any], int]
 class FlowIn(CamelModel):
     """A flow: ``name``, ``trigger`` (``{"type": manual|list_joined|order_placed|no_order|
     clicked|sms_reply|score_reached|date_field, ...}`` with ``listId``, ``days``,
-    ``campaignId``, ``keyword``, ``threshold`` or ``field`` and ``offsetDays``),
+    ``campaignId``, ``keyword``, ``threshold`` or ``field`` (created_at, first_order_date,
+    last_order_date or a custom field's key), ``offsetDays`` and ``yearly``),
     the re-entry rule, exits, and ``steps`` (each ``{"key"?, "type", ...}``: email/sms
     ``templateId``; wait ``days``/``hours``/``minutes`` or ``until {weekday, time}``;
     branch ``condition {kind: clicked|replied|ordered|field, field?, equals?}`` with
@@ -81,17 +80,7 @@ def _flow(flow_id: str) -> Any:
 def list_flows(query: PageQuery) -> Answer:
     """Flows, newest first, each with its steps and per-step counts."""
     service.require_editor(current_user)
-    stmt = service.visible()
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    flows = db.session.scalars(
-        stmt.limit(query.per_page).offset((query.page - 1) * query.per_page)
-    ).all()
-    return {
-        "items": [service.flow_json(f) for f in flows],
-        "total": total or 0,
-        "page": query.page,
-        "perPage": query.per_page,
-    }
+    return paginate(service.visible(), query.page, query.per_page, service.flow_json)
 
 
 @bp.post("/flows")
@@ -143,15 +132,5 @@ def add_run(flow_id: str, json: AddIn) -> Answer:
 @api.validate(query=RunQuery, resp=responses(HTTP_200=None, HTTP_404=None), tags=TAGS)
 def list_runs(flow_id: str, query: RunQuery) -> Answer:
     """Who is where: the flow's runs, newest first (``state`` filters)."""
-    flow = _flow(flow_id)
-    stmt = service.runs_of(flow, query.state)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = db.session.execute(
-        stmt.limit(query.per_page).offset((query.page - 1) * query.per_page)
-    ).all()
-    return {
-        "items": [service.run_json(r) for r in rows],
-        "total": total or 0,
-        "page": query.page,
-        "perPage": query.per_page,
-    }
+    stmt = service.runs_of(_flow(flow_id), query.state)
+    return paginate(stmt, query.page, query.per_page, service.run_json, rows=True)

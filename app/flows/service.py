@@ -13,6 +13,8 @@ from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.flows import engine
 from app.flows import steps as step_rules
+from app.flows.dates import BUILTIN as BUILTIN_DATES
+from app.flows.dates import custom_field_in_use
 from app.flows.models import Flow, FlowRun, FlowStepExecution, FlowVersion
 from app.messaging.models import Campaign, Template
 from app.models_base import utcnow
@@ -68,6 +70,16 @@ def _checked(flow: Flow, given: FlowInput) -> tuple[dict[str, Any], list[dict[st
         trigger_type,
         given.trigger_config if given.trigger_type is not None else flow.trigger_config or {},
     )
+    watched = str(config.get("field") or "")
+    dated = trigger_type == "date_field" and watched not in BUILTIN_DATES
+    if dated and not custom_field_in_use(watched):
+        raise Invalid(
+            "unknown date field",
+            {
+                "trigger.field": f"no customer has a custom field {watched!r}; use one of "
+                f"{', '.join(BUILTIN_DATES)} or a custom field your customers hold"
+            },
+        )
     if config.get("campaignId"):
         campaign_pk = db.session.scalar(
             select(Campaign.id).where(Campaign.public_id == config["campaignId"])

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from app.errors import Invalid
+from app.flows.dates import BUILTIN as BUILTIN_DATES
 
 TRIGGERS = (
     "manual",
@@ -61,15 +62,21 @@ def check_trigger(trigger_type: str, config: dict[str, Any]) -> dict[str, Any]:
         out["threshold"] = threshold
     elif trigger_type == "date_field":
         name = str(config.get("field") or "").strip()
-        if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", name):
-            raise Invalid("which date?", {"trigger.field": "a custom field's key (a date)"})
+        if name not in BUILTIN_DATES and not re.fullmatch(r"[A-Za-z0-9_]{1,64}", name):
+            raise Invalid(
+                "which date?",
+                {"trigger.field": f"one of {', '.join(BUILTIN_DATES)} or a custom field's key"},
+            )
+        yearly = config.get("yearly", True)
+        if not isinstance(yearly, bool):
+            raise Invalid("yearly?", {"trigger.yearly": "true (every year) or false (once)"})
         offset = config.get("offsetDays", 0)
         if not isinstance(offset, int) or isinstance(offset, bool) or not -365 <= offset <= 365:
             raise Invalid(
                 "how many days?",
                 {"trigger.offsetDays": "whole days, -365 (before) to 365 (after)"},
             )
-        out.update(field=name, offsetDays=offset)
+        out.update(field=name, offsetDays=offset, yearly=yearly)
     elif trigger_type == "clicked":
         if config.get("campaignId"):
             out["campaignId"] = str(config["campaignId"])

@@ -17,7 +17,7 @@ from app import jobs
 from app.campaigns.zones import zone
 from app.crm.models import CommunicationPreference, Customer, Territory
 from app.extensions import db
-from app.flows import engine
+from app.flows import dates, engine
 from app.flows.models import UNFINISHED, Flow, FlowRun
 from app.models_base import utcnow
 from app.signals import (
@@ -193,11 +193,12 @@ def _month_days(day: date) -> set[str]:
 
 
 def date_field_daily(now: datetime | None = None) -> int:
-    """Periodic (daily): enter, per flow, the customers whose date custom field comes
-    round (its month and day, yearly) ``offsetDays`` from today on their own clock
-    (negative: before it). One query per flow for the few dates any zone can be on; the
-    customer's own day is then picked in Python. Not twice within two days (a job run
-    again the same day); each year's entry obeys the flow's re-entry rule."""
+    """Periodic (daily): enter, per flow, the customers whose watched date (a custom field
+    or a built-in column, :mod:`app.flows.dates`) is ``offsetDays`` from today on their own
+    clock (negative: before it): its month and day every year (``yearly``, an
+    anniversary), or the date itself once. One query per flow for the few dates any zone
+    can be on; the customer's own day is then picked in Python. Not twice within two days
+    (a job run again the same day); each year's entry obeys the flow's re-entry rule."""
     now = now or utcnow()
     entered = 0
     flows = db.session.scalars(
@@ -210,29 +211,36 @@ def date_field_daily(now: datetime | None = None) -> int:
         if not name:
             continue
         offset = timedelta(days=int(config.get("offsetDays") or 0))
-        # the field's day for a customer whose local date is D is D - offset
-        candidates = set()
+        yearly = config.get("yearly", True) is not False
+        days_of = _month_days if yearly else _the_day
+        # the watched day for a customer whose local date is D is D - offset
+        candidates: set[str] = set()
         for delta in (-1, 0, 1):  # every zone is within a day of UTC
-            candidates |= _month_days((now + timedelta(days=delta)).date() - offset)
-        month_day = func.substr(Customer.custom_fields[name].as_string(), 6, 5)
+            candidates |= days_of((now + timedelta(days=delta)).date() - offset)
+        text = dates.iso_text(name)
+        watched = func.substr(text, 6, 5) if yearly else func.substr(text, 1, 10)
         recent = exists().where(
             FlowRun.flow_id == flow.id,
             FlowRun.customer_id == Customer.id,
             FlowRun.entered_at >= now - timedelta(days=2),
         )
         rows = db.session.execute(
-            select(Customer.id, zone_expr, month_day)
+            select(Customer.id, zone_expr, watched)
             .outerjoin(CommunicationPreference, CommunicationPreference.customer_id == Customer.id)
             .outerjoin(Territory, Territory.id == Customer.territory_id)
-            .where(Customer.archived.is_(False), month_day.in_(sorted(candidates)), ~recent)
+            .where(Customer.archived.is_(False), watched.in_(sorted(candidates)), ~recent)
         ).all()
         today = [
             customer_id
             for customer_id, zone_name, falls_on in rows
-            if falls_on in _month_days(now.astimezone(zone(zone_name)).date() - offset)
+            if falls_on in days_of(now.astimezone(zone(zone_name)).date() - offset)
         ]  # the others: another zone's day
         entered += len(engine.enter_set(flow, today))
     return entered
+
+
+def _the_day(day: date) -> set[str]:
+    return {day.isoformat()}
 
 
 def init_app(app: Flask) -> None:

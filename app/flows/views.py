@@ -15,6 +15,7 @@ from app.errors import DomainError, NotFound
 from app.extensions import db
 from app.flows import service
 from app.flows import steps as step_rules
+from app.flows.dates import BUILTIN as BUILTIN_DATES
 from app.flows.models import Flow
 from app.flows.service import FlowInput
 from app.messaging import audiences
@@ -63,6 +64,7 @@ def _choices() -> dict[str, Any]:
         "step_labels": STEP_LABELS,
         "weekdays": step_rules.WEEKDAYS,
         "conditions": step_rules.CONDITIONS,
+        "builtin_dates": BUILTIN_DATES,
     }
 
 
@@ -84,8 +86,12 @@ def _trigger_config(form: Any) -> dict[str, Any]:
             config["days"] = int(form["days"])
         except ValueError:
             config["days"] = form["days"]
-    if form.get("field"):
+    if form.get("dateField"):  # a built-in date column, else the custom field typed
+        config["field"] = form["dateField"]
+    elif form.get("field"):
         config["field"] = form["field"]
+    if form.get("dateMatch"):
+        config["yearly"] = form["dateMatch"] != "once"
     if (form.get("offsetDays") or "").strip():
         try:
             config["offsetDays"] = int(form["offsetDays"])

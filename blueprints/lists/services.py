@@ -293,6 +293,7 @@ def refresh(list_id: int, today: date | None = None) -> int | None:
         db.session.rollback()
         return None
     owner = db.session.get_one(User, lst.owner_id)
+    public_id = lst.public_id
     node = cr.parse(lst.criteria)
     ctx, _errors = cr.resolve_references(node, None, today)  # vanished refs match nothing
     where: ColumnElement[bool] = cr.compile_criterion(node, ctx) & ~Customer.archived
@@ -313,6 +314,8 @@ def refresh(list_id: int, today: date | None = None) -> int | None:
         busy.retry(partial(_write_batch, list_id, ids, []))
     for ids in _streamed(joining, size):
         busy.retry(partial(_write_batch, list_id, [], ids))
+        # flows triggered by joining this list (app/flows): one signal per batch
+        list_members_added.send(app_object(), list_id=public_id, customer_ids=ids)
     return _finish_refresh(list_id)
 
 
@@ -673,12 +676,15 @@ def import_csv(user: User, lst: EmailList, data: bytes, dry_run: bool) -> dict[s
                 )
             )
         )
-    new = len(ids - already)
+    joined = sorted(ids - already)
+    new = len(joined)
     if not dry_run and ids:
         for chunk in _chunks(sorted(ids)):
             _insert_missing(lst.id, Customer.id.in_(chunk))
         _recount(lst.id)
         db.session.commit()
+        if joined:  # flows triggered by joining this list (app/flows): one signal per file
+            list_members_added.send(app_object(), list_id=lst.public_id, customer_ids=joined)
     return {
         "dryRun": dry_run,
         "rows": len(rows) + len(id_rows),

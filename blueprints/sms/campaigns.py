@@ -126,6 +126,9 @@ def register(app: Flask) -> None:
             sender=outbound.sender,
             stats=stats,
             engagement=ENGAGEMENT,
+            # SMS links are not tracked: a variant wins on replies or revenue
+            ab_rates={"replyRate": "replied_at"},
+            ab_fields=("body", "templateId", "sendDelayMinutes"),
             unreachable=(
                 "nobody on this list can be texted: no member has a phone number and an SMS "
                 "opt-in (or all opted out)"

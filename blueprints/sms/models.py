@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
@@ -71,6 +81,11 @@ class SmsMessage(PublicIdMixin, OutboxMixin, Model):
     delivery_status: Mapped[str | None] = mapped_column(String(16))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: a campaign A/B test's variant (its index); None: not yet assigned (waits for the winner)
+    variant: Mapped[int | None] = mapped_column(SmallInteger)
+    #: an outbound campaign text: when the customer first replied to it (not with an opt-out
+    #: or help keyword), the SMS A/B test's reply rate (blueprints.sms.services.receive)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: An inbound text that mentions an opt-out word but is no keyword: "pending" until a
     #: person decides "opt_out" or "not_opt_out" (blueprints.sms.review).
     review: Mapped[str | None] = mapped_column(String(12))

@@ -12,6 +12,7 @@ from sqlalchemy import Select, and_, case, func, insert, literal, select
 from app.crm.models import CommunicationPreference, Customer, Territory
 from app.crm.services import log_activity
 from app.current import app_object
+from app.experiments import campaigns as ab_tests
 from app.extensions import db
 from app.messaging import consent
 from app.messaging.delivery import DeliveryChannel, Outcome, RateLimit, register
@@ -68,17 +69,34 @@ def batch_size(_provider: Any) -> int:
     return max(1, int(settings.get("SMS_BATCH_SIZE")))
 
 
-def _campaign_body(row: OutboxRow, cache: dict[int, tuple[str, str]]) -> str:
-    """A campaign row's text, rendered for its customer at send time, its web links
-    carrying the campaign's UTM parameters (:mod:`blueprints.sms.links`)."""
-    if row.campaign_id not in cache:
+def _campaign_source(campaign: Campaign | None, variant: int | None) -> str:
+    """The text a campaign row is rendered from: its A/B variant's own body or template,
+    else the campaign's."""
+    if campaign is None:
+        return ""
+    body, template_ref = ab_tests.variant_text(campaign.ab_test, variant)
+    if body:
+        return body
+    if template_ref:
+        template = db.session.scalar(select(Template).where(Template.public_id == template_ref))
+        if template is not None and template.body:
+            return template.body
+    source = campaign.body
+    if not source and campaign.template_id:
+        template = db.session.get(Template, campaign.template_id)
+        source = template.body if template else ""
+    return source or ""
+
+
+def _campaign_body(row: OutboxRow, cache: dict[tuple[int, int | None], tuple[str, str]]) -> str:
+    """A campaign row's text (its variant's, in an A/B test), rendered for its customer at
+    send time, its web links carrying the campaign's UTM parameters
+    (:mod:`blueprints.sms.links`)."""
+    key = (row.campaign_id, getattr(row, "variant", None))
+    if key not in cache:
         campaign = db.session.get(Campaign, row.campaign_id)
-        source = campaign.body if campaign else ""
-        if campaign and not source and campaign.template_id:
-            template = db.session.get(Template, campaign.template_id)
-            source = template.body if template else ""
-        cache[row.campaign_id] = (source or "", campaign.public_id if campaign else "")
-    source, reference = cache[row.campaign_id]
+        cache[key] = (_campaign_source(campaign, key[1]), campaign.public_id if campaign else "")
+    source, reference = cache[key]
     customer = db.session.get(Customer, row.customer_id) if row.customer_id else None
     context = customer_context(customer) if customer else {}
     body = render(source, context, html=False).strip()
@@ -88,7 +106,7 @@ def _campaign_body(row: OutboxRow, cache: dict[int, tuple[str, str]]) -> str:
 def send(sms: SmsProvider, rows: Sequence[OutboxRow]) -> list[Outcome]:
     """One provider call per row; after a transient error the rest wait for the retry."""
     outcomes: list[Outcome] = []
-    bodies: dict[int, tuple[str, str]] = {}
+    bodies: dict[tuple[int, int | None], tuple[str, str]] = {}
     callback = status_callback_url()
     for index, row in enumerate(rows):
         if row.campaign_id and row.body is None:

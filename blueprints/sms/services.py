@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from flask import current_app
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.crm.models import Activity, Customer
@@ -347,6 +347,8 @@ def receive(data: dict[str, Any], event_id: int | None = None) -> str | None:
         )
         db.session.flush()
         message.activity_id = activity.id
+        if meaning.kind is None and not meaning.review:
+            _mark_answered(customer.id, now)
     db.session.commit()
 
     answer = _keyword_reply(meaning, phone, customer, body)
@@ -365,6 +367,30 @@ def receive(data: dict[str, Any], event_id: int | None = None) -> str | None:
         customer_id=message.customer_id,
     )
     return answer
+
+
+#: how far back a reply looks for the text it answers (as for attribution)
+ANSWERS_WITHIN = timedelta(days=7)
+
+
+def _mark_answered(customer_id: int, now: Any) -> None:
+    """A reply (no keyword, nothing that may be an opt-out) answers the latest text sent
+    to the customer within :data:`ANSWERS_WITHIN`: a campaign text records its first reply
+    (an SMS A/B test's reply rate)."""
+    m = SmsMessage
+    latest = db.session.execute(
+        select(m.id, m.campaign_id, m.replied_at)
+        .where(
+            m.customer_id == customer_id,
+            m.direction == "outbound",
+            m.sent_at.is_not(None),
+            m.sent_at >= now - ANSWERS_WITHIN,
+        )
+        .order_by(m.sent_at.desc(), m.id.desc())
+        .limit(1)
+    ).first()
+    if latest is not None and latest.campaign_id is not None and latest.replied_at is None:
+        db.session.execute(update(m).where(m.id == latest.id).values(replied_at=now))
 
 
 def _keyword_reply(

@@ -787,10 +787,11 @@ def test_an_engagement_score_crossing_the_threshold_enters_once_per_crossing(api
 
 
 def test_the_flow_page_offers_the_score_and_date_triggers_and_names_a_bad_value(
-    client, login, manager
+    client, login, manager, make_customer
 ):
     from tests.conftest import csrf_from
 
+    make_customer(custom_fields={"birthday": "1980-05-04"})  # a custom field in use
     login(manager)
     html = client.get("/sales/marketing/flows").get_data(as_text=True)
     assert 'value="score_reached"' in html and 'for="flow-threshold"' in html

@@ -145,7 +145,9 @@ def test_bad_ab_settings_are_422_naming_the_field(call, manager, audience, extra
     assert db.session.scalar(select(Campaign)) is None
 
 
-def test_settings_without_variants_are_refused_and_sms_has_no_ab_tests(call, manager, audience):
+def test_settings_without_variants_are_refused_and_email_variants_change_no_body(
+    call, manager, audience
+):
     list_id, _ = audience
     r = call(
         manager,
@@ -155,9 +157,10 @@ def test_settings_without_variants_are_refused_and_sms_has_no_ab_tests(call, man
               "waitMinutes": 30},
     )  # fmt: skip
     assert r.status_code == 422 and "variants" in r.get_json()["error"]["fields"]
-    body = {"channel": "sms", "listId": list_id, "body": "Hi", "variants": [{}, {}]}
-    r = call(manager, "post", "/campaigns", json=body)
-    assert r.status_code == 422 and "email only" in r.get_json()["error"]["fields"]["variants"]
+    r = _ab_draft(call, manager, list_id, variants=[{}, {"body": "Hi"}])  # SMS's field
+    assert r.status_code == 422 and "variants[1].body" in r.get_json()["error"]["fields"]
+    r = _ab_draft(call, manager, list_id, winnerBy="replyRate")  # SMS's measure
+    assert r.status_code == 422 and "winnerBy" in r.get_json()["error"]["fields"]
 
 
 # --- assignment ------------------------------------------------------------------------

@@ -120,3 +120,35 @@ def test_page_without_a_connection_says_so(client, login, manager, fake):
     response = client.get(PAGE)
     assert response.status_code == 200
     assert "Connect a Mailchimp account first" in response.get_data(as_text=True)
+
+
+def test_an_audience_import_enters_the_list_joined_flow(
+    client, login, call, manager, connected, fake, make_customer, crm_list
+):
+    """Those the import adds enter a flow triggered by joining the list (one flow job per
+    page of the audience); those already on it do not."""
+    from app.flows.models import FlowRun
+
+    known, other = _audience(fake, make_customer)
+    list_id = crm_list([known], name="Trade buyers")
+    flow = call(
+        manager,
+        "post",
+        "/api/sales/marketing/flows",
+        json={
+            "name": "Welcome",
+            "trigger": {"type": "list_joined", "listId": list_id},
+            "steps": [{"type": "tag", "tag": "welcomed"}],
+        },
+    ).get_json()
+    assert (
+        call(manager, "post", f"/api/sales/marketing/flows/{flow['id']}/activate").status_code
+        == 200
+    )
+    login(manager)
+    page = client.get(PAGE).get_data(as_text=True)
+    client.post(
+        PAGE, data={"csrf_token": csrf_from(page), "audience_id": "aud1", "list_id": list_id}
+    )
+    db.session.expire_all()
+    assert list(db.session.scalars(select(FlowRun.customer_id))) == [other.id]

@@ -305,7 +305,7 @@ def floor_side(recipients: int) -> dict[str, Any]:
     provider = SendGridEmailProvider(fake.api_key, base_url=fake.url)
     post = provider.client.client.mail.send.post
     app = create_app(app_settings("sqlite://"))
-    campaigns: Any = {1: SimpleNamespace(id=1, subject=SUBJECT, html=HTML)}
+    campaigns: Any = {1: SimpleNamespace(id=1, subject=SUBJECT, html=HTML, ab_test=None)}
     seconds = 0.0
     try:
         with app.app_context():

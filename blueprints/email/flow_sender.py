@@ -17,6 +17,7 @@ from app.crm.models import Customer
 from app.extensions import db
 from app.flows.senders import FlowSender, Queued, register
 from app.ids import new_public_ids
+from app.messaging.contexts import customer_contexts
 from app.models_base import utcnow
 from blueprints.email import links, sending
 from blueprints.email.models import EmailMessage
@@ -60,7 +61,7 @@ def queue_many(template: Any, pairs: Sequence[tuple[int, int]]) -> Queued:
     made = db.session.execute(  # executemany: one compiled statement, batched by the driver
         insert(TABLE).returning(TABLE.c.id, TABLE.c.flow_run_id, TABLE.c.customer_id), rows
     ).all()
-    contexts = sending._contexts({c for c, _r, _a in wanted})
+    contexts = customer_contexts({c for c, _r, _a in wanted})
     # prepared once for the set, as a campaign's (render_for when the template's shape
     # may vary per customer); each message numbers its own links 0..n
     prepared = sending.prepare_template(template.html or "", current_app.config["PUBLIC_BASE_URL"])

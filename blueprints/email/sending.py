@@ -21,16 +21,15 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import Select, and_, case, func, insert, literal, select
-from sqlalchemy.orm import aliased
 
-from app.auth.models import User
-from app.crm.models import Activity, Customer, Territory
+from app.crm.models import Activity, Customer
 from app.current import app_object
 from app.dev import capture
 from app.experiments import campaigns as ab_tests
 from app.extensions import db
 from app.messaging import consent, delivery, rendering, sandbox
 from app.messaging import footer as email_footer
+from app.messaging.contexts import customer_contexts
 from app.messaging.models import Campaign
 from app.messaging.outbox import OutboxRow
 from app.models_base import utcnow
@@ -505,28 +504,6 @@ def _campaign_parts(rows: Sequence[OutboxRow]) -> dict[int, Any]:
     return {c.id: c for c in db.session.execute(parts.where(Campaign.id.in_(ids)))}
 
 
-def _contexts(ids: set[int]) -> dict[int, dict[str, Any]]:
-    """Each customer's token values (:func:`rendering.customer_context`), from one query
-    of plain columns (no Customer, Territory and User objects per recipient)."""
-    if not ids:
-        return {}
-    territory, rep = aliased(Territory), aliased(User)
-    query = (
-        select(
-            Customer.id,
-            Customer.name,
-            Customer.last_order_date,
-            territory.name,
-            rep.name,
-            Customer.custom_fields,
-        )
-        .outerjoin(territory, Customer.territory_id == territory.id)
-        .outerjoin(rep, Customer.rep_id == rep.id)
-        .where(Customer.id.in_(ids))
-    )
-    return {row[0]: rendering.context_values(*row[1:]) for row in db.session.execute(query)}
-
-
 def build_messages(
     rows: Sequence[Any],
     campaigns: dict[int, Any],
@@ -589,7 +566,7 @@ def send(p: Any, rows: Sequence[OutboxRow]) -> list[Any]:
     outcome per row (a provider message id or an error)."""
     campaigns = _campaign_parts(rows)
     customer_ids = {r.customer_id for r in rows if r.campaign_id and r.customer_id}
-    messages, problems = build_messages(rows, campaigns, _contexts(customer_ids))
+    messages, problems = build_messages(rows, campaigns, customer_contexts(customer_ids))
     db.session.commit()  # the links stored before the mail that carries them goes
     ready = [m for m in messages if m is not None]
     console = getattr(p, "name", None) == "console"

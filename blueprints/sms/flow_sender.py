@@ -14,15 +14,14 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import aliased
 
-from app.auth.models import User
-from app.crm.models import Customer, Territory
+from app.crm.models import Customer
 from app.extensions import db
 from app.flows.models import Flow, FlowRun
 from app.flows.senders import FlowSender, Queued, register
 from app.ids import new_public_ids
-from app.messaging.rendering import context_values, render
+from app.messaging.contexts import customer_contexts
+from app.messaging.rendering import render
 from app.models_base import utcnow
 from blueprints.sms import settings
 from blueprints.sms.links import tag_text
@@ -34,22 +33,9 @@ CONVERSATIONS = SmsConversation.__table__
 
 
 def _customers(ids: list[int]) -> dict[int, Any]:
-    """Phone, rep and token values of the customers with a phone, from one query."""
-    territory, rep = aliased(Territory), aliased(User)
-    query = (
-        select(
-            Customer.id,
-            Customer.phone,
-            Customer.rep_id,
-            Customer.name,
-            Customer.last_order_date,
-            territory.name,
-            rep.name,
-            Customer.custom_fields,
-        )
-        .outerjoin(territory, Customer.territory_id == territory.id)
-        .outerjoin(rep, Customer.rep_id == rep.id)
-        .where(Customer.id.in_(ids), Customer.phone.is_not(None), Customer.phone != "")
+    """Phone and rep of the customers with a phone, from one query."""
+    query = select(Customer.id, Customer.phone, Customer.rep_id).where(
+        Customer.id.in_(ids), Customer.phone.is_not(None), Customer.phone != ""
     )
     return {row[0]: row for row in db.session.execute(query)}
 
@@ -98,6 +84,7 @@ def queue_many(template: Any, pairs: Sequence[tuple[int, int]]) -> Queued:
     customers = _customers(sorted({c for c, _r in pairs}))
     if not customers:
         return {}
+    contexts = customer_contexts(list(customers))
     most = int(settings.get("SMS_MAX_SEGMENTS"))
     flow_ref = db.session.scalar(  # one flow's step: every pair's run is of the same flow
         select(Flow.public_id)
@@ -110,7 +97,7 @@ def queue_many(template: Any, pairs: Sequence[tuple[int, int]]) -> Queued:
         row = customers.get(customer_id)
         if row is None:
             continue
-        body = render(template.body or "", context_values(*row[3:]), html=False).strip()
+        body = render(template.body or "", contexts[customer_id], html=False).strip()
         if flow_ref:
             body = tag_text(body, flow_ref)
         info = segment_info(body)

@@ -264,16 +264,21 @@ def _recount(list_id: int) -> int:
     return count or 0
 
 
-def _insert_missing(list_id: int, where: Any) -> None:
-    """INSERT ... SELECT the customers matching ``where`` not yet on the list."""
+def _insert_missing(list_id: int, where: Any) -> list[int]:
+    """INSERT ... SELECT the customers matching ``where`` not yet on the list; returns the
+    ids it added (they, and only they, joined: the ``list_members_added`` signal's ids)."""
     already = exists().where(
         EmailListMember.list_id == list_id, EmailListMember.customer_id == Customer.id
     )
     source = select(
         literal(list_id), Customer.id, literal(utcnow(), DateTime(timezone=True))
     ).where(where, ~already)
-    stmt = insert(EmailListMember).from_select(["list_id", "customer_id", "added_at"], source)
-    db.session.execute(stmt)
+    stmt = (
+        insert(EmailListMember)
+        .from_select(["list_id", "customer_id", "added_at"], source)
+        .returning(EmailListMember.customer_id)
+    )
+    return list(db.session.execute(stmt).scalars())
 
 
 def refresh(list_id: int, today: date | None = None) -> int | None:
@@ -313,9 +318,9 @@ def refresh(list_id: int, today: date | None = None) -> int | None:
     for ids in _streamed(leaving, size):
         busy.retry(partial(_write_batch, list_id, ids, []))
     for ids in _streamed(joining, size):
-        busy.retry(partial(_write_batch, list_id, [], ids))
-        # flows triggered by joining this list (app/flows): one signal per batch
-        list_members_added.send(app_object(), list_id=public_id, customer_ids=ids)
+        joined = busy.retry(partial(_write_batch, list_id, [], ids))
+        if joined:  # flows triggered by joining this list (app/flows): one signal per batch
+            list_members_added.send(app_object(), list_id=public_id, customer_ids=joined)
     return _finish_refresh(list_id)
 
 
@@ -328,9 +333,11 @@ def _streamed(stmt: Select[Any], size: int) -> Iterator[list[int]]:
             yield [row[0] for row in batch]
 
 
-def _write_batch(list_id: int, leaving: list[int], joining: list[int]) -> None:
-    """One short write transaction: these members off, those on (the list still there)."""
+def _write_batch(list_id: int, leaving: list[int], joining: list[int]) -> list[int]:
+    """One short write transaction: these members off, those on (the list still there);
+    returns the ids that joined (none when the list was deleted meanwhile)."""
     _commit_unsynced_ahead()
+    joined: list[int] = []
     if leaving:
         db.session.execute(
             delete(EmailListMember).where(
@@ -339,8 +346,9 @@ def _write_batch(list_id: int, leaving: list[int], joining: list[int]) -> None:
         )
     if joining:
         listed = exists().where(EmailList.id == list_id)  # not if deleted meanwhile
-        _insert_missing(list_id, and_(Customer.id.in_(joining), listed))
+        joined = _insert_missing(list_id, and_(Customer.id.in_(joining), listed))
     db.session.commit()
+    return joined
 
 
 def _commit_unsynced_ahead() -> None:
@@ -486,15 +494,7 @@ def add_members(
     before = lst.member_count
     joined: list[int] = []
     for chunk in _chunks(ids):
-        already = set(
-            db.session.scalars(
-                select(EmailListMember.customer_id).where(
-                    EmailListMember.list_id == lst.id, EmailListMember.customer_id.in_(chunk)
-                )
-            )
-        )
-        joined += [cid for cid in chunk if cid not in already]
-        _insert_missing(lst.id, Customer.id.in_(chunk))
+        joined += _insert_missing(lst.id, Customer.id.in_(chunk))
     after = _recount(lst.id)
     db.session.commit()
     if joined:  # flows triggered by joining this list (app/flows)
@@ -676,11 +676,11 @@ def import_csv(user: User, lst: EmailList, data: bytes, dry_run: bool) -> dict[s
                 )
             )
         )
-    joined = sorted(ids - already)
-    new = len(joined)
+    new = len(ids - already)
     if not dry_run and ids:
+        joined: list[int] = []
         for chunk in _chunks(sorted(ids)):
-            _insert_missing(lst.id, Customer.id.in_(chunk))
+            joined += _insert_missing(lst.id, Customer.id.in_(chunk))
         _recount(lst.id)
         db.session.commit()
         if joined:  # flows triggered by joining this list (app/flows): one signal per file

@@ -120,3 +120,48 @@ def test_a_smart_list_refresh_enters_its_new_members_one_signal_per_batch(
     assert [len(ids) for _, ids in signals] == [2, 2, 1]  # a batch, a signal
     services.refresh(list_pk)  # nobody new: no signal, no entry
     assert len(signals) == 3 and len(entered()) == 5
+
+
+def test_a_refresh_of_a_list_deleted_midway_enters_no_one_after(
+    app,
+    lists_api,
+    make_customer,
+    signals,
+):
+    """A list deleted while its refresh streams: the later batches write nothing, so they
+    signal nothing (they used to signal their whole batch as joined)."""
+    from sqlalchemy import delete
+
+    from blueprints.lists import services
+
+    app.config["LIST_REFRESH_SLICE"] = 2
+    smart = lists_api(
+        "POST",
+        "",
+        201,
+        json={
+            "name": "Short-lived",
+            "isSmart": True,
+            "criteria": {"type": "account_priority", "accountPriority": "HIGH"},
+        },
+    )
+    for _ in range(5):
+        make_customer(account_priority="HIGH")
+    list_pk = db.session.scalar(
+        select(services.EmailList.id).where(services.EmailList.public_id == smart["id"])
+    )
+
+    def delete_the_list(_sender: Any, **_: Any) -> None:  # another user, after batch one
+        db.session.execute(
+            delete(services.EmailListMember).where(services.EmailListMember.list_id == list_pk)
+        )
+        db.session.execute(delete(services.EmailList).where(services.EmailList.id == list_pk))
+        db.session.commit()
+
+    signals.clear()
+    list_members_added.connect(delete_the_list, sender=app, weak=False)
+    try:
+        services.refresh(list_pk)
+    finally:
+        list_members_added.disconnect(delete_the_list, sender=app)
+    assert [len(ids) for _, ids in signals] == [2]  # the first batch only

@@ -27,11 +27,15 @@ def paginate(
     *,
     window_count: bool = False,
     rows: bool = False,
+    serialize_page: Callable[[Sequence[Any]], list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """One page of ``stmt`` and the total.
 
     ``rows``: ``serialize`` gets each whole row (a statement selecting an entity and
     columns beside it), not its first column.
+
+    ``serialize_page`` serializes the whole page at once (instead of ``serialize`` item
+    by item), for items that need related rows read in one query for the page.
 
     ``window_count`` reads the total from ``count(*) OVER ()`` on the page query itself:
     one round trip instead of two on hot paths. Only for statements whose rows are the
@@ -50,7 +54,7 @@ def paginate(
         page_of = stmt.limit(per_page).offset(offset)
         items = db.session.execute(page_of).all() if rows else db.session.scalars(page_of).all()
     return {
-        "items": [serialize(r) for r in items],
+        "items": serialize_page(items) if serialize_page else [serialize(r) for r in items],
         "total": total or 0,
         "page": page,
         "perPage": per_page,

@@ -44,7 +44,11 @@ def list_customers(query: s.CustomerQuery) -> ApiResponse:
         account_priority=query.account_priority,
         account_type=query.account_type,
         q=query.q,
-    ).options(selectinload(Customer.preference))
+    ).options(
+        selectinload(Customer.preference),
+        selectinload(Customer.territory),
+        selectinload(Customer.rep),
+    )
     if readback.wants_changes(query):
         return readback.changes(
             stmt,
@@ -55,12 +59,19 @@ def list_customers(query: s.CustomerQuery) -> ApiResponse:
             model=Customer,
             time_column=Customer.updated_at,
             since_column=Customer.updated_at,
+            serialize_page=services.customers_json,
         )
     if query.sort:
         key = query.sort.lstrip("-")
         direction = "desc" if query.sort.startswith("-") else "asc"
         stmt = CUSTOMERS_TABLE.from_request({"sort": key, "dir": direction}).apply(stmt)
-    return paginate(stmt, query.page, query.per_page, services.customer_json)
+    return paginate(
+        stmt,
+        query.page,
+        query.per_page,
+        services.customer_json,
+        serialize_page=services.customers_json,
+    )
 
 
 @bp.post("/customers")

@@ -9,7 +9,7 @@ rather than being skipped. The cursor is signed, so it is opaque and cannot be f
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +63,7 @@ def changes(
     model: Any,
     time_column: Any | None,
     since_column: Any,
+    serialize_page: Callable[[Sequence[Any]], list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """One page of ``stmt``'s rows in change order after the cursor. ``time_column`` None:
     the rows never change once written (activities), so the id alone orders them."""
@@ -89,7 +90,7 @@ def changes(
     else:
         next_cursor = query.cursor
     return {
-        "items": [serialize(row) for row in rows],
+        "items": serialize_page(rows) if serialize_page else [serialize(row) for row in rows],
         "total": len(rows),
         "page": 1,
         "perPage": per_page,

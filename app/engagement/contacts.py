@@ -58,19 +58,32 @@ def store(
 
 
 def contact_scores(customer: Customer) -> list[dict[str, Any]]:
-    """The customer's addresses with their scores: the current email address and phone
-    first (0 while no message to them was engaged with), then any other address messages
-    went to and someone engaged from (an address since changed)."""
-    stored = db.session.execute(
-        select(
-            ContactEngagement.channel,
-            ContactEngagement.address,
-            ContactEngagement.score,
-            ContactEngagement.last_engaged_at,
-        )
-        .where(ContactEngagement.customer_id == customer.id)
-        .order_by(ContactEngagement.score.desc(), ContactEngagement.address)
-    ).all()
+    """The customer's addresses with their scores (see :func:`contact_scores_of`)."""
+    return contact_scores_of([customer])[customer.id]
+
+
+def contact_scores_of(customers: Sequence[Customer]) -> dict[int, list[dict[str, Any]]]:
+    """Each customer's addresses with their scores, in one query for them all: the current
+    email address and phone first (0 while no message to them was engaged with), then any
+    other address messages went to and someone engaged from (an address since changed)."""
+    stored: dict[int, list[Any]] = {c.id: [] for c in customers}
+    if stored:
+        for row in db.session.execute(
+            select(
+                ContactEngagement.customer_id,
+                ContactEngagement.channel,
+                ContactEngagement.address,
+                ContactEngagement.score,
+                ContactEngagement.last_engaged_at,
+            )
+            .where(ContactEngagement.customer_id.in_(list(stored)))
+            .order_by(ContactEngagement.score.desc(), ContactEngagement.address)
+        ):
+            stored[row.customer_id].append(row)
+    return {c.id: _addresses(c, stored[c.id]) for c in customers}
+
+
+def _addresses(customer: Customer, stored: Sequence[Any]) -> list[dict[str, Any]]:
     found = {(row.channel, row.address): row for row in stored}
     current = [
         (channel, normalise(channel, address))

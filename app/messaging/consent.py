@@ -105,6 +105,24 @@ def status_of(channel: str, address: str | None) -> str:
     return found.status if found else UNKNOWN
 
 
+def statuses_of(pairs: Collection[tuple[str, str | None]]) -> dict[tuple[str, str], str]:
+    """The consent status of many (channel, address) pairs, one query per channel; keyed
+    by (channel, normalised address), UNKNOWN for an address with no ledger head."""
+    wanted: dict[str, set[str]] = {}
+    for channel, address in pairs:
+        if address:
+            wanted.setdefault(channel, set()).add(normalise_address(channel, address))
+    out = {(channel, a): UNKNOWN for channel, found in wanted.items() for a in found}
+    for channel, addresses in wanted.items():
+        rows = db.session.execute(
+            select(Consent.address, Consent.status).where(
+                Consent.channel == channel, Consent.address.in_(addresses)
+            )
+        )
+        out.update({(channel, row.address): row.status for row in rows})
+    return out
+
+
 def suppression_of(channel: str, address: str | None) -> Suppression | None:
     if not address:
         return None

@@ -127,10 +127,28 @@ def fake_side(recipients: int) -> None:
     """The counting fake in a process of its own, as SendGrid is: prints its address,
     serves until stdin closes, then prints what it received."""
     fake = counting_fake(recipients)
+    handle, busy = fake.handle, [0.0]
+
+    def timed_handle(request: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return handle(request)
+        finally:
+            busy[0] += time.perf_counter() - began
+
+    fake.handle = timed_handle  # type: ignore[method-assign]
     print(json.dumps({"url": fake.url, "api_key": fake.api_key}), flush=True)
     sys.stdin.read()
     fake.stop()
-    print(json.dumps({"requests": fake.request_count, "fake": fake.received.check(recipients)}))
+    print(
+        json.dumps(
+            {
+                "requests": fake.request_count,
+                "fake": fake.received.check(recipients),
+                "handling_seconds": busy[0],
+            }
+        )
+    )
 
 
 class RemoteFake:
@@ -284,6 +302,7 @@ def engine_side(database: str, recipients: int) -> dict[str, Any]:
         "per_second": round(recipients / seconds, 1),
         "cpu_us_per_message": round(cpu / recipients * 1e6, 1),
         "requests": tally["requests"],
+        "fake_handling_us_per_message": round(tally["handling_seconds"] / recipients * 1e6, 1),
         "campaign_status": status,
         "sent": counts["sent"],
         "activities": activities,
@@ -328,6 +347,7 @@ def floor_side(recipients: int) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "per_second": round(recipients / seconds, 1),
         "requests": tally["requests"],
+        "fake_handling_us_per_message": round(tally["handling_seconds"] / recipients * 1e6, 1),
         "fake": tally["fake"],
     }
 

@@ -240,16 +240,25 @@ def render_for(
 
 
 def send_values(
-    message_id: int, to_address: str, source: str, urls: tracking.Urls | None = None
+    message_id: int,
+    to_address: str,
+    source: str,
+    urls: tracking.Urls | None = None,
+    shared: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The tokens every email may use besides the customer's (``SEND_TOKENS``); the
-    preferences link is signed only when ``source`` uses it."""
+    preferences link is signed only when ``source`` uses it. ``shared``: those every
+    message of a batch has (:func:`shared_send_values`)."""
     urls = urls or tracking.Urls()
     preferences = urls.preferences(message_id) if "preferences_url" in source else ""
+    return {**(shared or shared_send_values()), "email": to_address, "preferences_url": preferences}
+
+
+def shared_send_values() -> dict[str, Any]:
+    """The send tokens that are the same for every message of a batch (the postal
+    address, today's date), read once a batch."""
     address = current_app.config.get("EMAIL_POSTAL_ADDRESS") or ""
-    return email_footer.send_values(
-        email=to_address, preferences_url=preferences, postal_address=address
-    )
+    return email_footer.send_values(email="", preferences_url="", postal_address=address)
 
 
 # A campaign's template prepared once: CSS inlined, footer, pixel and links put in the
@@ -540,7 +549,7 @@ def build_messages(
     problems: dict[int, ProviderError] = {}
     public_base = current_app.config["PUBLIC_BASE_URL"]
     envelope = Envelope.from_config()
-    urls = tracking.Urls()
+    urls, shared = tracking.Urls(), shared_send_values()
     # each (campaign, variant)'s template prepared, and its links' numbers, once a batch
     templates: dict[tuple[int, int | None], tuple[PreparedTemplate | None, list[int]]] = {}
     own_links: dict[int, tuple[str, ...]] = {}
@@ -559,7 +568,7 @@ def build_messages(
                     sender = replace(envelope, from_name=from_name)
                 context = {
                     **(contexts.get(row.customer_id) or {}),
-                    **send_values(row.id, row.to_address, html, urls),
+                    **send_values(row.id, row.to_address, html, urls, shared),
                 }
                 key = (campaign.id, variant)
                 if key not in templates:

@@ -129,14 +129,15 @@ def save(model: type[Any], rows: Sequence[Any]) -> None:
     in one UPDATE ... IN, the others in one executemany UPDATE per set of columns (a
     provider id per message). ORM objects are left to the session's flush."""
     table = model.__table__
+    known = set(table.c.keys())
     shared: dict[Any, tuple[dict[str, Any], list[int]]] = {}
     own: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         changes = getattr(row, "_changes", None)
         if not changes:
             continue
-        unknown = [name for name in changes if name not in table.c]
-        if unknown:
+        if not changes.keys() <= known:
+            unknown = sorted(changes.keys() - known)
             raise AttributeError(f"{table.name} has no column {unknown[0]!r}")
         try:
             key = tuple(sorted(changes.items()))

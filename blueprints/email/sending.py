@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app
+from markupsafe import escape
 from sqlalchemy import Select, and_, case, func, insert, literal, select
 
 from app.crm.models import Activity, Customer
@@ -238,14 +239,26 @@ def render_for(
     return rendering.RenderedEmail(out_subject, body, rendering.html_to_text(body), urls)
 
 
-def send_values(message_id: int, to_address: str, source: str) -> dict[str, Any]:
+def send_values(
+    message_id: int,
+    to_address: str,
+    source: str,
+    urls: tracking.Urls | None = None,
+    shared: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The tokens every email may use besides the customer's (``SEND_TOKENS``); the
-    preferences link is signed only when ``source`` uses it."""
-    preferences = tracking.preferences_url(message_id) if "preferences_url" in source else ""
+    preferences link is signed only when ``source`` uses it. ``shared``: those every
+    message of a batch has (:func:`shared_send_values`)."""
+    urls = urls or tracking.Urls()
+    preferences = urls.preferences(message_id) if "preferences_url" in source else ""
+    return {**(shared or shared_send_values()), "email": to_address, "preferences_url": preferences}
+
+
+def shared_send_values() -> dict[str, Any]:
+    """The send tokens that are the same for every message of a batch (the postal
+    address, today's date), read once a batch."""
     address = current_app.config.get("EMAIL_POSTAL_ADDRESS") or ""
-    return email_footer.send_values(
-        email=to_address, preferences_url=preferences, postal_address=address
-    )
+    return email_footer.send_values(email="", preferences_url="", postal_address=address)
 
 
 # A campaign's template prepared once: CSS inlined, footer, pixel and links put in the
@@ -258,7 +271,7 @@ _OPEN, _PREFERENCES, _CLICK = f"{_OWN}open", f"{_OWN}preferences", f"{_OWN}click
 _HREF_WITH_TOKEN = re.compile(r"""\bhref\s*=\s*(["'])([^"']*\{[{%#][^"']*)\1""", re.IGNORECASE)
 _UNSUBSCRIBE_TOKEN = re.compile(r"\{\{\s*unsubscribe_url\s*\}\}")
 _TAG = re.compile(r"<[^<>]*>")
-_OWN_TOKEN = re.compile(r"\{\{\s*(?:unsubscribe_url|dc_send_\w+)\s*\}\}")
+_OWN_TOKEN = re.compile(r"\{\{\s*(unsubscribe_url|dc_send_\w+)\s*\}\}")
 _TOKEN = re.compile(r"(\{\{.*?\}\})", re.DOTALL)
 #: Between two values in the render of a body's tokens: an escaped value cannot hold it.
 _SEPARATOR = "<"
@@ -267,7 +280,11 @@ _SEPARATOR = "<"
 @dataclass(frozen=True)
 class PreparedTemplate:
     html: str  # Jinja source of the whole body (autoescaped)
-    values: str  # Jinja source of the body's tokens alone, ``_SEPARATOR`` between them
+    values: str  # Jinja source of the body's template tokens, ``_SEPARATOR`` between them
+    #: per token of the body: the name of the value we fill ourselves (a URL we signed:
+    #: ``{{ unsubscribe_url }}`` and our own tokens), put in escaped without Jinja; None
+    #: for a token of the template's, rendered by Jinja (``values``)
+    own: tuple[str | None, ...]
     html_literals: tuple[str, ...]  # the body's text around its tokens (one more)
     text_literals: tuple[str, ...]  # the text part's text around its tokens (one more)
     text_values: tuple[int, ...]  # which token's value each gap of the text part shows
@@ -343,9 +360,12 @@ def _prepare_template(source: str, public_base: str, has_address: bool) -> Prepa
     literals = [_NEWLINES.sub("\n", t) for t in html_split[::2]]
     if literals[-1].endswith("\n"):
         literals[-1] = literals[-1][:-1]
+    own_names = tuple(_own_name(token) for token in body_tokens)
+    theirs = [t for t, name in zip(body_tokens, own_names, strict=True) if not name]
     prepared = PreparedTemplate(
         html=body,
-        values=_SEPARATOR.join(body_tokens),
+        values=_SEPARATOR.join(theirs),
+        own=own_names,
         html_literals=tuple(literals),
         text_literals=tuple(text_split[::2]),
         text_values=text_values,
@@ -356,6 +376,12 @@ def _prepare_template(source: str, public_base: str, has_address: bool) -> Prepa
 
 
 _NEWLINES = re.compile(r"\r\n|\r")
+
+
+def _own_name(token: str) -> str | None:
+    """The name of a token we fill ourselves (written plainly), else None."""
+    match = _OWN_TOKEN.fullmatch(token)
+    return match.group(1) if match else None
 
 
 def _renders_as_whole(prepared: PreparedTemplate) -> bool:
@@ -375,12 +401,16 @@ def _renders_as_whole(prepared: PreparedTemplate) -> bool:
 
 
 def _token_values(prepared: PreparedTemplate, values: dict[str, Any]) -> list[str] | None:
-    """The body's token values for one recipient, escaped as in the body; None when one
-    holds markup (a filter such as ``urlize`` made some)."""
-    out = sandbox.render_bounded(rendering.compiled(prepared.values, True), values).split(
-        _SEPARATOR
-    )
-    return out if len(out) == len(prepared.html_literals) - 1 else None
+    """The body's token values for one recipient, escaped as in the body (our own as Jinja
+    would escape them); None when one holds markup (a filter such as ``urlize`` made some)."""
+    rendered: list[str] = []
+    if prepared.values:
+        compiled = rendering.compiled(prepared.values, True)
+        rendered = sandbox.render_bounded(compiled, values).split(_SEPARATOR)
+    if len(rendered) != prepared.own.count(None):
+        return None
+    theirs = iter(rendered)
+    return [str(escape(values[name])) if name else next(theirs) for name in prepared.own]
 
 
 def _interleaved(literals: Sequence[str], values: Sequence[str]) -> tuple[str, ...]:
@@ -398,21 +428,22 @@ def render_prepared(
     context: dict[str, Any],
     link_numbers: Sequence[int],
     unsubscribe: str | None = None,
+    urls: tracking.Urls | None = None,
 ) -> tuple[rendering.RenderedEmail, tuple[tuple[str, ...], tuple[str, ...]] | None]:
     """A campaign message from its prepared template (``link_numbers``: the campaign's
     stored number of each of its links); also its bodies as literal text and values (the
     ``parts`` hint of :class:`OutgoingEmail`), or None when they are not its bodies."""
-    token = tracking.tracking_token(message_id)
-    unsubscribe = unsubscribe or tracking.unsubscribe_url(message_id)
+    urls = urls or tracking.Urls()
+    token = urls.token(message_id)
     values = {
         **rendering.present_values(context),
-        "unsubscribe_url": unsubscribe,
-        _OPEN: tracking.pixel_url(token),
+        "unsubscribe_url": unsubscribe or urls.unsubscribe(message_id),
+        _OPEN: urls.pixel(token),
     }
     if prepared.footer:
-        values[_PREFERENCES] = tracking.preferences_url(message_id)
+        values[_PREFERENCES] = context.get("preferences_url") or urls.preferences(message_id)
     for index, number in enumerate(link_numbers):
-        values[f"{_CLICK}{index}"] = tracking.link_url(token, number)
+        values[f"{_CLICK}{index}"] = urls.link(token, number)
     if "{" in subject:  # a subject without tokens is the same for everyone
         subject = rendering.render(subject, context, html=False)
     out_subject = " ".join(subject.split())
@@ -518,30 +549,38 @@ def build_messages(
     problems: dict[int, ProviderError] = {}
     public_base = current_app.config["PUBLIC_BASE_URL"]
     envelope = Envelope.from_config()
-    numbers: dict[tuple[int, int | None], list[int]] = {}
+    urls, shared = tracking.Urls(), shared_send_values()
+    # each (campaign, variant)'s template prepared, and its links' numbers, once a batch
+    templates: dict[tuple[int, int | None], tuple[PreparedTemplate | None, list[int]]] = {}
     own_links: dict[int, tuple[str, ...]] = {}
     for index, row in enumerate(rows):
         try:
             parts = None
-            unsubscribe = tracking.unsubscribe_url(row.id)
+            unsubscribe = urls.unsubscribe(row.id)
             sender = envelope
             if row.campaign_id is not None:
                 campaign = campaigns[row.campaign_id]
-                context = contexts.get(row.customer_id) or {}
                 variant = getattr(row, "variant", None)
                 subject, html, from_name = ab_tests.variant_message(
                     campaign.ab_test, variant, campaign.subject or "", campaign.html or ""
                 )
                 if from_name:
                     sender = replace(envelope, from_name=from_name)
-                context = {**context, **send_values(row.id, row.to_address, html)}
-                prepared = prepare_template(html, public_base)
+                context = {
+                    **(contexts.get(row.customer_id) or {}),
+                    **send_values(row.id, row.to_address, html, urls, shared),
+                }
+                key = (campaign.id, variant)
+                if key not in templates:
+                    prepared = prepare_template(html, public_base)
+                    numbers = (
+                        links.campaign_numbers(campaign.id, prepared.links) if prepared else []
+                    )
+                    templates[key] = (prepared, numbers)
+                prepared, numbers = templates[key]
                 if prepared is not None:
-                    key = (campaign.id, variant)
-                    if key not in numbers:
-                        numbers[key] = links.campaign_numbers(campaign.id, prepared.links)
                     rendered, parts = render_prepared(
-                        row.id, subject, prepared, context, numbers[key], unsubscribe
+                        row.id, subject, prepared, context, numbers, unsubscribe, urls
                     )
                 else:
                     rendered = render_for(row, subject, html, context, unsubscribe)

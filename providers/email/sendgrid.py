@@ -338,7 +338,7 @@ def _shared_body(messages: Sequence[OutgoingEmail], indices: list[int]) -> list[
         m = messages[indices[0]]
         return [_Request((indices[0],), m.html, m.text, ({},))]
     parts = [messages[i].parts for i in indices]
-    nonce = _nonce([messages[i].html + messages[i].text for i in indices])
+    nonce = _nonce([messages[i] for i in indices])
     keys: list[str] = []
     bodies: list[str] = []
     varying: list[tuple[int, int]] = []  # (part, piece) of each tag, in order
@@ -383,8 +383,9 @@ def _requests(
     return requests + alone
 
 
-def _nonce(bodies: Sequence[str]) -> str:
+def _nonce(messages: Sequence[OutgoingEmail]) -> str:
+    """A tag prefix none of these messages' bodies holds."""
     while True:
-        nonce = secrets.token_hex(4)
-        if not any(f"-dc{nonce}" in b for b in bodies):
-            return nonce
+        tag = f"-dc{secrets.token_hex(4)}"
+        if not any(tag in m.html or tag in m.text for m in messages):
+            return tag[3:]

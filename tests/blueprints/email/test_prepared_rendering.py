@@ -76,6 +76,17 @@ def test_templates_whose_shape_or_tags_depend_on_values_are_rendered_per_recipie
 
 
 def test_the_body_put_together_from_its_values_is_what_jinja_renders_of_it(app):
+    _check_bodies_against_jinja(app)
+
+
+def test_our_own_values_are_escaped_as_jinja_escapes_them(app):
+    """Signed URLs are put in the body without Jinja: a public base address holding
+    characters HTML escapes gets them escaped exactly as Jinja would."""
+    app.config["PUBLIC_BASE_URL"] = "https://decant.example/it's&co"
+    _check_bodies_against_jinja(app)
+
+
+def _check_bodies_against_jinja(app):
     """Per recipient only the tokens' values are rendered; the body around them is the
     prepared text. That is Jinja's own output of the whole body (newlines as Jinja
     writes them, its last newline dropped), and the text part is the HTML's reading."""
@@ -85,6 +96,11 @@ def test_the_body_put_together_from_its_values_is_what_jinja_renders_of_it(app):
         STYLED,
         "<p>Hi {{ customer_name }}</p>\r\n<ul><li>{{ rep_name|default('x') }}</li></ul>\n",
         "<p>{{ customer_name|upper }} &amp; {{ territory|e }}</p>\n\n",
+        # our own values (signed URLs, filled without Jinja) next to a template's use of
+        # one through a filter (rendered by Jinja), and a body with no value of its own
+        '<p>{{ customer_name }}</p><a href="{{unsubscribe_url}}">Leave</a> '
+        "{{ unsubscribe_url }} {{ unsubscribe_url|upper }}",
+        "<p>Hello</p>",
     ]
     people = [
         {"customer_name": "Ann & <Co>", "territory": "North"},

@@ -138,19 +138,13 @@ def _rescore_chunk(customer_ids: Sequence[int], now: datetime) -> list[list[int]
         if customer_id not in last or at > last[customer_id]:
             last[customer_id] = at
     received = _emails_received(customer_ids, sunset_since)
-    engaged_min = _setting("ENGAGEMENT_ENGAGED_MIN", 10.0)
-    sunset_min = _setting("SUNSET_MIN_EMAILS", 10.0)
+    engaged_min, sunset_min = _thresholds()
     rows: list[dict[str, Any]] = []
     for customer_id in customer_ids:
         value = min(100, round(score.get(customer_id, 0.0)))
         recent = last.get(customer_id)
         quiet = recent is None or recent < sunset_since
-        if value >= engaged_min:
-            state = ENGAGED
-        elif quiet and received.get(customer_id, 0) >= sunset_min:
-            state = SUNSET
-        else:
-            state = AT_RISK
+        state = _state(value, quiet, received.get(customer_id, 0), engaged_min, sunset_min)
         rows.append({"cid": customer_id, "score": value, "state": state, "last": recent, "at": now})
     c = Customer.__table__
     db.session.execute(
@@ -178,6 +172,33 @@ def _rescore_chunk(customer_ids: Sequence[int], now: datetime) -> list[list[int]
         for row in rows
         if before.get(row["cid"], 0) != row["score"]
     ]
+
+
+def _thresholds() -> tuple[float, float]:
+    """The engaged minimum score and the sunset minimum of emails received."""
+    return _setting("ENGAGEMENT_ENGAGED_MIN", 10.0), _setting("SUNSET_MIN_EMAILS", 10.0)
+
+
+def _state(value: int, quiet: bool, received: int, engaged_min: float, sunset_min: float) -> str:
+    if value >= engaged_min:
+        return ENGAGED
+    if quiet and received >= sunset_min:
+        return SUNSET
+    return AT_RISK
+
+
+def untouched_values(now: datetime) -> dict[str, Any]:
+    """The columns a rescore writes for a customer with no touch, no order and no message,
+    as it would write them at ``now``: what an import stores in a customer it creates, so
+    that brand-new customers need no rescore (one more rewrite of each new row)."""
+    state = _state(0, True, 0, *_thresholds())
+    return {
+        "engagement_score": 0,
+        "engagement_state": state,
+        "last_engaged_at": None,
+        "engagement_scored_at": now,
+        "sunset_at": now if state == SUNSET else None,
+    }
 
 
 def _emails_received(customer_ids: Sequence[int], since: datetime) -> dict[int, int]:

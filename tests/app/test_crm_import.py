@@ -542,3 +542,29 @@ def test_a_replay_is_settled_by_digest_until_decant_edits_the_record(post, clien
     # a batch naming one record twice still rejects the repeat
     report = post("customers", [CUSTOMERS[0], CUSTOMERS[0]])
     assert [r["result"] for r in report["rows"]] == ["unchanged", "rejected"]
+
+
+@pytest.mark.parametrize("sunset_min_emails", [10, 0])
+def test_new_customers_are_stored_scored_as_a_rescore_scores_them(post, app, sunset_min_emails):
+    """A customer an import creates has no touch, message or order: it is written with the
+    score and state a rescore gives it (with the settings of the day: SUNSET_MIN_EMAILS=0
+    makes an untouched customer sunset), and no rescore rewrites the new rows after it."""
+    from app.engagement.score import rescore_customers
+
+    app.config["SUNSET_MIN_EMAILS"] = sunset_min_emails
+    post("territories", TERRITORIES)
+    with WriteCounter() as counter:
+        assert post("customers", CUSTOMERS)["created"] == 2
+    assert [s for s in counter.writes if s.lstrip().upper().startswith("UPDATE")] == []
+
+    columns = ("engagement_score", "engagement_state", "last_engaged_at", "sunset_at")
+    query = select(*(getattr(Customer, name) for name in columns), Customer.engagement_scored_at)
+    imported = [tuple(row) for row in db.session.execute(query.order_by(Customer.id))]
+    assert all(row[-1] is not None for row in imported)  # scored when created
+    rescore_customers(db.session.scalars(select(Customer.id)).all())
+    db.session.expire_all()
+    rescored = [tuple(row) for row in db.session.execute(query.order_by(Customer.id))]
+    expected_state = "sunset" if sunset_min_emails == 0 else "at_risk"
+    assert [row[1] for row in rescored] == [expected_state] * 2
+    assert [row[:3] for row in imported] == [row[:3] for row in rescored]
+    assert [row[3] is None for row in imported] == [row[3] is None for row in rescored]

@@ -40,7 +40,8 @@ class Entity:
     name: str
     table: Table
     plan: Callable[[list[Row], Any], None]
-    #: writes the planned rows; answers the ids of customers whose data changed
+    #: writes the planned rows; answers the ids of existing customers whose data changed
+    #: (rescored and attributed again: a new customer is written already scored)
     write: Callable[[list[Row], Any], set[int]]
     roles: tuple[str, ...] = ("admin", "manager")
     #: whether the changed customers' order totals must be recomputed

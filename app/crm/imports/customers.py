@@ -9,6 +9,7 @@ from app.crm import services
 from app.crm.imports import contacts, engine
 from app.crm.imports.engine import Row
 from app.crm.models import Customer, Territory
+from app.engagement.score import untouched_values
 from app.errors import DomainError
 from app.models_base import utcnow
 
@@ -101,12 +102,17 @@ def _custom_fields(rows: list[Row]) -> None:
 
 
 def write(rows: list[Row], user: Actor) -> set[int]:
+    """The customers updated, for their rescore and attribution. Not the ones created: a
+    new customer has no touch, message or order yet, so it is stored already scored as a
+    rescore would score it (rescoring every new row rewrote it and its 14 index entries
+    again, beside the load)."""
     now = utcnow()
-    created = engine.write_inserts(CUSTOMER, rows, COMPARED, created_at=now, updated_at=now)
+    engine.write_inserts(
+        CUSTOMER, rows, COMPARED, created_at=now, updated_at=now, **untouched_values(now)
+    )
     engine.write_updates(CUSTOMER, rows, COMPARED, updated_at=now)
-    changed = {
+    return {
         row.current["id"]
         for row in rows
         if row.ok and row.result == engine.UPDATED and row.current is not None
     }
-    return changed | set(created.values())

@@ -1,0 +1,98 @@
+"""Moments computed in SQL, the same on PostgreSQL and SQLite, so attribution can match
+orders with touches in their windows in one statement.
+
+PostgreSQL keeps ``timestamptz``; SQLite keeps text ``YYYY-MM-DD HH:MM:SS.ffffff`` (what
+SQLAlchemy writes), which compares as time does, so a shifted moment is written in that
+same form. Shifts are whole seconds (a window is days: whole seconds in practice).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Date
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
+
+from app.models_base import UTCDateTime
+
+
+class _Shift(FunctionElement[Any]):
+    type = UTCDateTime()
+    inherit_cache = True
+    #: the shift is part of the statement (not a parameter), so of its cache key too
+    _traverse_internals = [
+        *FunctionElement._traverse_internals,
+        ("seconds", InternalTraversal.dp_plain_obj),
+    ]
+
+    def __init__(self, moment: Any, seconds: int) -> None:
+        self.seconds = int(seconds)
+        super().__init__(moment)
+
+
+class day_plus(_Shift):  # noqa: N801 (an SQL function)
+    """The start of a date (UTC midnight) plus ``seconds``."""
+
+    name = "day_plus"
+    inherit_cache = True
+
+
+class moment_plus(_Shift):  # noqa: N801 (an SQL function)
+    """A stored moment plus ``seconds`` (negative: earlier)."""
+
+    name = "moment_plus"
+    inherit_cache = True
+
+
+class date_of(_Shift):  # noqa: N801 (an SQL function)
+    """The UTC date of a stored moment plus ``seconds``: compared with a date column, it
+    lets an index on that date serve a range computed from the moment."""
+
+    name = "date_of"
+    type = Date()
+    inherit_cache = True
+
+
+def _argument(element: _Shift, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(list(element.clauses)[0], **kw))
+
+
+@compiles(day_plus, "postgresql")
+def _day_plus_pg(element: day_plus, compiler: SQLCompiler, **kw: Any) -> str:
+    day = _argument(element, compiler, **kw)
+    return f"(CAST({day} AS timestamp) AT TIME ZONE 'UTC' + interval '{element.seconds} seconds')"
+
+
+@compiles(moment_plus, "postgresql")
+def _moment_plus_pg(element: moment_plus, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({_argument(element, compiler, **kw)} + interval '{element.seconds} seconds')"
+
+
+@compiles(date_of, "postgresql")
+def _date_of_pg(element: date_of, compiler: SQLCompiler, **kw: Any) -> str:
+    moment = _argument(element, compiler, **kw)
+    return f"CAST(({moment} + interval '{element.seconds} seconds') AT TIME ZONE 'UTC' AS date)"
+
+
+@compiles(day_plus, "sqlite")
+def _day_plus_sqlite(element: day_plus, compiler: SQLCompiler, **kw: Any) -> str:
+    day = _argument(element, compiler, **kw)
+    return f"(strftime('%Y-%m-%d %H:%M:%S', {day}, '{element.seconds:+d} seconds') || '.000000')"
+
+
+@compiles(moment_plus, "sqlite")
+def _moment_plus_sqlite(element: moment_plus, compiler: SQLCompiler, **kw: Any) -> str:
+    # shifted by whole seconds, the fraction is the moment's own (characters 20 on)
+    moment = _argument(element, compiler, **kw)
+    return (
+        f"(strftime('%Y-%m-%d %H:%M:%S', {moment}, '{element.seconds:+d} seconds')"
+        f" || substr({moment}, 20))"
+    )
+
+
+@compiles(date_of, "sqlite")
+def _date_of_sqlite(element: date_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({_argument(element, compiler, **kw)}, '{element.seconds:+d} seconds')"

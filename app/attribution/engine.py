@@ -43,19 +43,19 @@ from sqlalchemy import (
 )
 
 from app.attribution.models import ATTRIBUTED, INFLUENCED, UTM, OrderTouch
-from app.attribution.moments import date_of, day_plus
 from app.attribution.touches import TouchSource, sources
 from app.crm.models import Order
 from app.extensions import db
 from app.messaging.models import Campaign
+from app.moments import day_plus, utc_day
 
 UNCREDITED_STATUSES = ("cancelled", "returned")
 CHUNK = 2000
 DAY = 86400
 #: the columns written, in the order every SELECT below gives them
 COLUMNS = (
-    "order_id", "customer_id", "campaign_id", "channel", "kind", "message_ref", "touched_at",
-    "role",
+    "order_id", "customer_id", "order_date", "total", "campaign_id", "channel", "kind",
+    "message_ref", "touched_at", "role",
 )  # fmt: skip
 
 
@@ -85,7 +85,7 @@ def _attribute_chunk(customer_ids: Sequence[int]) -> int:
     return int(result.rowcount or 0)
 
 
-def _credited() -> list[ColumnElement[bool]]:
+def _creditable() -> list[ColumnElement[bool]]:
     return [Order.status.not_in(UNCREDITED_STATUSES)]
 
 
@@ -99,6 +99,8 @@ def _in_window(source: TouchSource, customer_ids: Sequence[int]) -> Select[Any]:
         select(
             Order.id.label("order_id"),
             Order.customer_id,
+            Order.order_date,
+            Order.total,
             touch.c.campaign_id,
             literal(source.channel).label("channel"),
             literal(source.kind).label("kind"),
@@ -114,12 +116,12 @@ def _in_window(source: TouchSource, customer_ids: Sequence[int]) -> Select[Any]:
                 Order.customer_id == touch.c.customer_id,
                 # touched_at in [end of the order's day - window, end of the day), said of
                 # the order's date
-                Order.order_date >= date_of(touch.c.touched_at, 0),
-                Order.order_date <= date_of(touch.c.touched_at, window - DAY),
+                Order.order_date >= utc_day(touch.c.touched_at, 0),
+                Order.order_date <= utc_day(touch.c.touched_at, window - DAY),
             ),
         )
         .outerjoin(Campaign, Campaign.public_id == Order.utm_campaign)
-        .where(*_credited())
+        .where(*_creditable())
     )
 
 
@@ -143,6 +145,8 @@ def _utm_rows(customer_ids: Sequence[int]) -> Select[Any]:
         select(
             Order.id,
             Order.customer_id,
+            Order.order_date,
+            Order.total,
             Campaign.id,
             Campaign.channel,
             literal(UTM),
@@ -151,7 +155,11 @@ def _utm_rows(customer_ids: Sequence[int]) -> Select[Any]:
             literal(ATTRIBUTED),
         )
         .join(Campaign, Campaign.public_id == Order.utm_campaign)
-        .where(Order.customer_id.in_(customer_ids), *_credited())
+        .where(
+            Order.customer_id.in_(customer_ids),
+            Order.utm_campaign.is_not(None),  # the partial index's predicate
+            *_creditable(),
+        )
     )
 
 

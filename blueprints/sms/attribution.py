@@ -14,8 +14,8 @@ from flask import Flask
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
-from app.attribution.moments import moment_plus
 from app.attribution.touches import TouchSource, register
+from app.moments import moment_plus
 from blueprints.sms.models import SmsMessage
 
 #: how far back a reply looks for the text it answers

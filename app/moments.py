@@ -1,9 +1,10 @@
-"""Moments computed in SQL, the same on PostgreSQL and SQLite, so attribution can match
-orders with touches in their windows in one statement.
+"""Moments computed in SQL, the same on PostgreSQL and SQLite (attribution matches orders
+with touches in their windows in one statement; the dashboard groups by day).
 
 PostgreSQL keeps ``timestamptz``; SQLite keeps text ``YYYY-MM-DD HH:MM:SS.ffffff`` (what
 SQLAlchemy writes), which compares as time does, so a shifted moment is written in that
-same form. Shifts are whole seconds (a window is days: whole seconds in practice).
+same form. Shifts are whole seconds (a window is days: whole seconds in practice). Days
+are UTC days on both.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class _Shift(FunctionElement[Any]):
         ("seconds", InternalTraversal.dp_plain_obj),
     ]
 
-    def __init__(self, moment: Any, seconds: int) -> None:
+    def __init__(self, moment: Any, seconds: int = 0) -> None:
         self.seconds = int(seconds)
         super().__init__(moment)
 
@@ -47,11 +48,12 @@ class moment_plus(_Shift):  # noqa: N801 (an SQL function)
     inherit_cache = True
 
 
-class date_of(_Shift):  # noqa: N801 (an SQL function)
-    """The UTC date of a stored moment plus ``seconds``: compared with a date column, it
-    lets an index on that date serve a range computed from the moment."""
+class utc_day(_Shift):  # noqa: N801 (an SQL function)
+    """The UTC date of a stored moment plus ``seconds``. Compared with a date column, it
+    lets an index on that date serve a range computed from the moment; unshifted on
+    PostgreSQL it is the expression statistics are kept on (migration 0046)."""
 
-    name = "date_of"
+    name = "utc_day"
     type = Date()
     inherit_cache = True
 
@@ -71,10 +73,12 @@ def _moment_plus_pg(element: moment_plus, compiler: SQLCompiler, **kw: Any) -> s
     return f"({_argument(element, compiler, **kw)} + interval '{element.seconds} seconds')"
 
 
-@compiles(date_of, "postgresql")
-def _date_of_pg(element: date_of, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(utc_day, "postgresql")
+def _utc_day_pg(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
     moment = _argument(element, compiler, **kw)
-    return f"CAST(({moment} + interval '{element.seconds} seconds') AT TIME ZONE 'UTC' AS date)"
+    if element.seconds:
+        moment = f"({moment} + interval '{element.seconds} seconds')"
+    return f"date(timezone('UTC', {moment}))"
 
 
 @compiles(day_plus, "sqlite")
@@ -93,6 +97,9 @@ def _moment_plus_sqlite(element: moment_plus, compiler: SQLCompiler, **kw: Any) 
     )
 
 
-@compiles(date_of, "sqlite")
-def _date_of_sqlite(element: date_of, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"date({_argument(element, compiler, **kw)}, '{element.seconds:+d} seconds')"
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    moment = _argument(element, compiler, **kw)
+    if element.seconds:
+        return f"date({moment}, '{element.seconds:+d} seconds')"
+    return f"date({moment})"

@@ -27,12 +27,15 @@ window and picks each order's last touch with ROW_NUMBER.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Executable,
     Select,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -44,7 +47,7 @@ from sqlalchemy import (
 
 from app.attribution.models import ATTRIBUTED, INFLUENCED, UTM, OrderTouch
 from app.attribution.touches import TouchSource, sources
-from app.crm.models import Order
+from app.crm.models import Customer, Order
 from app.extensions import db
 from app.messaging.models import Campaign
 from app.moments import day_plus, utc_day
@@ -75,26 +78,39 @@ def attribute_customers(customer_ids: Collection[int]) -> int:
 
 def _attribute_chunk(customer_ids: Sequence[int]) -> int:
     db.session.execute(delete(OrderTouch).where(OrderTouch.customer_id.in_(customer_ids)))
-    touched = union_all(*(_in_window(source, customer_ids) for source in sources()))
-    rows: Any = _utm_rows(customer_ids)
+    windowed = tuple((s, round(s.window().total_seconds())) for s in sources())
+    statement = _statement(db.session.get_bind().dialect.name, windowed)
+    result = db.session.connection().execute(statement, {"ids": list(customer_ids)})
+    return int(result.rowcount or 0)
+
+
+@lru_cache(maxsize=16)
+def _statement(dialect: str, windowed: tuple[tuple[TouchSource, int], ...]) -> Executable:
+    """The INSERT ... SELECT for a chunk of customer ids (``ids``), built once per dialect,
+    sources and windows: building it costs about as much as running it on SQLite. The ids
+    are listed once (a CTE inside the INSERT), not once per source."""
+    del dialect  # a key only: the sources' queries differ per dialect
+    ids = bindparam("ids", expanding=True)
+    chunk = select(Customer.id).where(Customer.id.in_(ids)).cte("chunk", nesting=True)
+    customers = select(chunk.c.id)
+    touched = union_all(*(_in_window(s, window, customers) for s, window in windowed))
+    rows: Any = _utm_rows(customers)
     if touched.selects:
         rows = union_all(_ranked(touched.subquery("touched")), rows)
     # the count of an INSERT ... SELECT is kept only when asked for (SQLAlchemy 2.1)
     written = insert(OrderTouch).from_select(COLUMNS, rows)
-    result = db.session.execute(written.execution_options(preserve_rowcount=True))
-    return int(result.rowcount or 0)
+    return written.execution_options(preserve_rowcount=True)
 
 
 def _creditable() -> list[ColumnElement[bool]]:
     return [Order.status.not_in(UNCREDITED_STATUSES)]
 
 
-def _in_window(source: TouchSource, customer_ids: Sequence[int]) -> Select[Any]:
+def _in_window(source: TouchSource, window: int, customer_ids: Select[Any]) -> Select[Any]:
     """The source's touches of these customers, each paired with the customer's credited
     orders it falls in the window of: from the touches to the orders, by the
     (customer, date) index over the days a touch counts for."""
     touch = source.query(customer_ids, None, None).subquery()
-    window = round(source.window().total_seconds())
     return (
         select(
             Order.id.label("order_id"),
@@ -138,7 +154,7 @@ def _ranked(touched: Any) -> Select[Any]:
     return select(*(touched.c[name] for name in COLUMNS[:-1]), role.label("role"))
 
 
-def _utm_rows(customer_ids: Sequence[int]) -> Select[Any]:
+def _utm_rows(customer_ids: Select[Any]) -> Select[Any]:
     """The credited orders whose UTM names a campaign: attributed to it (the visit, not
     a message; at the start of the order's day)."""
     return (

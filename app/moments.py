@@ -21,7 +21,7 @@ from app.models_base import UTCDateTime
 
 
 class _Shift(FunctionElement[Any]):
-    type = UTCDateTime()
+    type: Any = UTCDateTime()
     inherit_cache = True
     #: the shift is part of the statement (not a parameter), so of its cache key too
     _traverse_internals = [

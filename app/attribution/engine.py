@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Executable,
     Select,
@@ -47,11 +48,13 @@ from sqlalchemy import (
 
 from app.attribution.models import ATTRIBUTED, INFLUENCED, UTM, OrderTouch
 from app.attribution.touches import TouchSource, sources
-from app.crm.models import Customer, Order
+from app.crm.models import Order
 from app.extensions import db
 from app.messaging.models import Campaign
 from app.moments import day_plus, utc_day
 
+#: a SELECT of any columns
+Rows = Select[*tuple[Any, ...]]
 UNCREDITED_STATUSES = ("cancelled", "returned")
 CHUNK = 2000
 DAY = 86400
@@ -86,13 +89,11 @@ def _attribute_chunk(customer_ids: Sequence[int]) -> int:
 
 @lru_cache(maxsize=16)
 def _statement(dialect: str, windowed: tuple[tuple[TouchSource, int], ...]) -> Executable:
-    """The INSERT ... SELECT for a chunk of customer ids (``ids``), built once per dialect,
-    sources and windows: building it costs about as much as running it on SQLite. The ids
-    are listed once (a CTE inside the INSERT), not once per source."""
+    """The INSERT ... SELECT for a chunk of customer ids (the parameter ``ids``), built
+    once per dialect, sources and windows: building it per chunk cost about as much as
+    running it on SQLite."""
     del dialect  # a key only: the sources' queries differ per dialect
-    ids = bindparam("ids", expanding=True)
-    chunk = select(Customer.id).where(Customer.id.in_(ids)).cte("chunk", nesting=True)
-    customers = select(chunk.c.id)
+    customers: BindParameter[Any] = bindparam("ids", expanding=True)
     touched = union_all(*(_in_window(s, window, customers) for s, window in windowed))
     rows: Any = _utm_rows(customers)
     if touched.selects:
@@ -106,7 +107,7 @@ def _creditable() -> list[ColumnElement[bool]]:
     return [Order.status.not_in(UNCREDITED_STATUSES)]
 
 
-def _in_window(source: TouchSource, window: int, customer_ids: Select[Any]) -> Select[Any]:
+def _in_window(source: TouchSource, window: int, customer_ids: BindParameter[Any]) -> Rows:
     """The source's touches of these customers, each paired with the customer's credited
     orders it falls in the window of: from the touches to the orders, by the
     (customer, date) index over the days a touch counts for."""
@@ -141,7 +142,7 @@ def _in_window(source: TouchSource, window: int, customer_ids: Select[Any]) -> S
     )
 
 
-def _ranked(touched: Any) -> Select[Any]:
+def _ranked(touched: Any) -> Rows:
     """Each pair as a row: the order's last touch attributed (unless UTM credits the
     order), every other one influenced."""
     last = func.row_number().over(
@@ -154,7 +155,7 @@ def _ranked(touched: Any) -> Select[Any]:
     return select(*(touched.c[name] for name in COLUMNS[:-1]), role.label("role"))
 
 
-def _utm_rows(customer_ids: Select[Any]) -> Select[Any]:
+def _utm_rows(customer_ids: BindParameter[Any]) -> Rows:
     """The credited orders whose UTM names a campaign: attributed to it (the visit, not
     a message; at the start of the order's day)."""
     return (

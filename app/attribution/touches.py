@@ -14,14 +14,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select
+from sqlalchemy import BindParameter, Select
 
 from app.extensions import db
 
+#: customer ids, or an expanding parameter standing for them (attribution builds its
+#: statement once and runs it for each chunk of customers)
+CustomerIds = Collection[int] | BindParameter[Any]
 #: (customer ids, since, until) -> a SELECT of those customers' human touches in
 #: [since, until) (None: unbounded), with the columns ``customer_id``, ``campaign_id``,
 #: ``message_ref``, ``touched_at`` and ``address``
-TouchQuery = Callable[[Collection[int], datetime | None, datetime | None], Select[Any]]
+TouchRows = Select[*tuple[Any, ...]]
+TouchQuery = Callable[[CustomerIds, datetime | None, datetime | None], TouchRows]
 
 
 @dataclass(frozen=True)

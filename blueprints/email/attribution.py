@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Select, func, select
 
-from app.attribution.touches import TouchQuery, TouchSource, register
+from app.attribution.touches import CustomerIds, TouchQuery, TouchRows, TouchSource, register
 from app.engagement import segments, sunset
 from app.engagement.score import register_received_counter
 from app.extensions import db
@@ -19,9 +19,9 @@ from blueprints.email.models import EmailEvent, EmailMessage
 
 def _human(kind: str) -> TouchQuery:
     def query(
-        customer_ids: Collection[int], since: datetime | None, until: datetime | None
-    ) -> Select[Any]:
-        stmt = (
+        customer_ids: CustomerIds, since: datetime | None, until: datetime | None
+    ) -> TouchRows:
+        stmt: TouchRows = (
             select(
                 EmailMessage.customer_id,
                 EmailMessage.campaign_id,

@@ -6,15 +6,13 @@ address is the number that replied (engagement scores each number apart)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any
 
 from flask import Flask
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from app.attribution.touches import TouchSource, register
+from app.attribution.touches import CustomerIds, TouchRows, TouchSource, register
 from app.moments import moment_plus
 from blueprints.sms.models import SmsMessage
 
@@ -22,9 +20,7 @@ from blueprints.sms.models import SmsMessage
 ANSWERS_WITHIN = timedelta(days=7)
 
 
-def replies(
-    customer_ids: Collection[int], since: datetime | None, until: datetime | None
-) -> Select[Any]:
+def replies(customer_ids: CustomerIds, since: datetime | None, until: datetime | None) -> TouchRows:
     """The customers' replies in [since, until), each with the text it answered: one
     query, the answered text found per reply by a correlated lookup (the customer's
     latest outbound text before the reply and no more than :data:`ANSWERS_WITHIN`
@@ -43,7 +39,7 @@ def replies(
         .correlate(reply)
         .scalar_subquery()
     )
-    stmt = (
+    stmt: TouchRows = (
         select(
             reply.customer_id,
             answered.campaign_id,

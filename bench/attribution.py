@@ -69,7 +69,7 @@ DIALECT = {
     "sqlite": {
         "series": "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {n})",
         "day": "date('now', '-' || ({e}) || ' days')",
-        "ts": "strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || ({e}) || ' seconds')",
+        "ts": "strftime('%Y-%m-%d %H:%M:%f', 'now', (-({e})) || ' seconds')",
         "true": "1",
         "false": "0",
     },

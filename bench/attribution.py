@@ -69,7 +69,7 @@ DIALECT = {
     "sqlite": {
         "series": "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {n})",
         "day": "date('now', '-' || ({e}) || ' days')",
-        "ts": "strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || ({e}) || ' seconds')",
+        "ts": "strftime('%Y-%m-%d %H:%M:%f', 'now', (-({e})) || ' seconds')",
         "true": "1",
         "false": "0",
     },
@@ -152,22 +152,24 @@ def fill(conn: Any, dialect: str, customers: int, orders: int, touches: int) -> 
         f" CASE WHEN g % 20 = 1 THEN 'apple_mpp' END, {d['false']} FROM s",
     )
     touched = d["ts"].format(e="((g * 31) % 730) * 86400")
+    # each row carries its order's date and total, as attribution writes them
     run(
         "order_touch",
         orders // 4,
-        "INSERT INTO order_touch (order_id, customer_id, campaign_id, channel, kind,"
-        " message_ref, touched_at, role)"
-        f" SELECT 4 * g, 1 + (4 * g * 7919) % {customers}, 1 + g % {CAMPAIGNS}, 'email',"
-        f" 'email_click', 'emlbench' || (1 + g % {messages}), {touched}, 'attributed' FROM s",
+        "INSERT INTO order_touch (order_id, customer_id, order_date, total, campaign_id,"
+        " channel, kind, message_ref, touched_at, role)"
+        f" SELECT o.id, o.customer_id, o.order_date, o.total, 1 + g % {CAMPAIGNS}, 'email',"
+        f" 'email_click', 'emlbench' || (1 + g % {messages}), {touched}, 'attributed'"
+        ' FROM s JOIN "order" o ON o.id = 4 * g',
     )
     run(
         "order_touch_influenced",
         orders // 8,
-        "INSERT INTO order_touch (order_id, customer_id, campaign_id, channel, kind,"
-        " message_ref, touched_at, role)"
-        f" SELECT 8 * g, 1 + (8 * g * 7919) % {customers}, 1 + (g + 7) % {CAMPAIGNS}, 'email',"
-        f" 'email_open', 'emlbench' || (1 + (g + 7) % {messages}), {touched}, 'influenced'"
-        " FROM s",
+        "INSERT INTO order_touch (order_id, customer_id, order_date, total, campaign_id,"
+        " channel, kind, message_ref, touched_at, role)"
+        f" SELECT o.id, o.customer_id, o.order_date, o.total, 1 + (g + 7) % {CAMPAIGNS},"
+        f" 'email', 'email_open', 'emlbench' || (1 + (g + 7) % {messages}), {touched},"
+        " 'influenced' FROM s JOIN \"order\" o ON o.id = 8 * g",
     )
     return took
 

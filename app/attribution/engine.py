@@ -9,45 +9,60 @@ The rule: an order placed on day D is credited to the customer's human touches (
 human opens, replies: :mod:`app.attribution.touches`) made before the end of D and no
 earlier than the touch kind's window (email click 5 days, email open 1 day, SMS reply
 5 days by default; ``ATTRIBUTION_<KIND>_DAYS``). The latest such touch is
-``attributed``; every other one ``influenced``. Cancelled and returned orders earn none.
-Orders carry a date, not a time, so a touch later on the order's own day still counts.
+``attributed``; every other one ``influenced``. At the same moment the higher-ranked
+kind wins (an SMS reply, then a click, then an open), then the greater message id.
+Cancelled and returned orders earn none. Orders carry a date, not a time, so a touch
+later on the order's own day still counts.
 
 An order that carries UTM data naming a Decant campaign (``utm_campaign`` is the public id
 our tracked links add: :mod:`app.attribution.utm`) is credited to that campaign first
 (kind ``utm``): the visit it came from says so better than any touch. Its touches in
 their windows are then all ``influenced``.
 
-Work is set-based per chunk of customers: one query for their orders, one per touch
-source for their touches, one DELETE and one INSERT of the rows; each order finds its
-customer's touches in its window by bisection over them sorted by moment.
+Work is set-based per chunk of customers: one DELETE of their rows and one
+INSERT ... SELECT that joins their orders with each source's touches in that source's
+window and picks each order's last touch with ROW_NUMBER.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Executable,
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
 
 from app.attribution.models import ATTRIBUTED, INFLUENCED, UTM, OrderTouch
-from app.attribution.touches import Touch, TouchSource, sources
+from app.attribution.touches import TouchSource, sources
 from app.crm.models import Order
 from app.extensions import db
 from app.messaging.models import Campaign
+from app.moments import day_plus, utc_day
 
+#: a SELECT of any columns
+Rows = Select[*tuple[Any, ...]]
 UNCREDITED_STATUSES = ("cancelled", "returned")
-CHUNK = 500
-
-
-def _order_end(order_date: Any) -> datetime:
-    return datetime.combine(order_date, time.min, tzinfo=UTC) + timedelta(days=1)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+CHUNK = 2000
+DAY = 86400
+#: the columns written, in the order every SELECT below gives them
+COLUMNS = (
+    "order_id", "customer_id", "order_date", "total", "campaign_id", "channel", "kind",
+    "message_ref", "touched_at", "role",
+)  # fmt: skip
 
 
 def _chunks(values: Sequence[int], size: int) -> Iterable[Sequence[int]]:
@@ -65,122 +80,104 @@ def attribute_customers(customer_ids: Collection[int]) -> int:
 
 
 def _attribute_chunk(customer_ids: Sequence[int]) -> int:
-    orders = db.session.execute(
-        select(
-            Order.id, Order.customer_id, Order.order_date, Order.status, Order.utm_campaign
-        ).where(Order.customer_id.in_(customer_ids))
-    ).all()
     db.session.execute(delete(OrderTouch).where(OrderTouch.customer_id.in_(customer_ids)))
-    credited = [o for o in orders if o.status not in UNCREDITED_STATUSES]
-    if not credited:
-        return 0
-    ends = [_order_end(o.order_date) for o in credited]
-    touches = _touches_by_customer(customer_ids, min(ends), max(ends))
-    named = _campaigns_named({o.utm_campaign for o in credited if o.utm_campaign})
-    rows: list[dict[str, Any]] = []
-    for order, end in zip(credited, ends, strict=True):
-        found = _rows_for(order.id, order.customer_id, end, touches.get(order.customer_id))
-        utm_campaign = named.get(order.utm_campaign or "")
-        if utm_campaign is not None:
-            found = [{**row, "role": INFLUENCED} for row in found]
-            found.append(_utm_row(order.id, order.customer_id, end, *utm_campaign))
-        rows.extend(found)
-    if rows:
-        db.session.execute(insert(OrderTouch), rows)
-    return len(rows)
+    windowed = tuple((s, round(s.window().total_seconds())) for s in sources())
+    statement = _statement(db.session.get_bind().dialect.name, windowed)
+    result = db.session.connection().execute(statement, {"ids": list(customer_ids)})
+    return int(result.rowcount or 0)
 
 
-def _campaigns_named(public_ids: set[str]) -> dict[str, tuple[int, str]]:
-    """The campaigns among ``public_ids`` (an order's ``utm_campaign``): id and channel."""
-    if not public_ids:
-        return {}
-    found = db.session.execute(
-        select(Campaign.public_id, Campaign.id, Campaign.channel).where(
-            Campaign.public_id.in_(sorted(public_ids))
+@lru_cache(maxsize=16)
+def _statement(dialect: str, windowed: tuple[tuple[TouchSource, int], ...]) -> Executable:
+    """The INSERT ... SELECT for a chunk of customer ids (the parameter ``ids``), built
+    once per dialect, sources and windows: building it per chunk cost about as much as
+    running it on SQLite."""
+    del dialect  # a key only: the sources' queries differ per dialect
+    customers: BindParameter[Any] = bindparam("ids", expanding=True)
+    touched = union_all(*(_in_window(s, window, customers) for s, window in windowed))
+    rows: Any = _utm_rows(customers)
+    if touched.selects:
+        rows = union_all(_ranked(touched.subquery("touched")), rows)
+    # the count of an INSERT ... SELECT is kept only when asked for (SQLAlchemy 2.1)
+    written = insert(OrderTouch).from_select(COLUMNS, rows)
+    return written.execution_options(preserve_rowcount=True)
+
+
+def _creditable() -> list[ColumnElement[bool]]:
+    return [Order.status.not_in(UNCREDITED_STATUSES)]
+
+
+def _in_window(source: TouchSource, window: int, customer_ids: BindParameter[Any]) -> Rows:
+    """The source's touches of these customers, each paired with the customer's credited
+    orders it falls in the window of: from the touches to the orders, by the
+    (customer, date) index over the days a touch counts for."""
+    touch = source.query(customer_ids, None, None).subquery()
+    return (
+        select(
+            Order.id.label("order_id"),
+            Order.customer_id,
+            Order.order_date,
+            Order.total,
+            touch.c.campaign_id,
+            literal(source.channel).label("channel"),
+            literal(source.kind).label("kind"),
+            touch.c.message_ref,
+            touch.c.touched_at,
+            literal(source.rank).label("rank"),
+            Campaign.id.label("utm_campaign_id"),
+        )
+        .select_from(touch)
+        .join(
+            Order,
+            and_(
+                Order.customer_id == touch.c.customer_id,
+                # touched_at in [end of the order's day - window, end of the day), said of
+                # the order's date
+                Order.order_date >= utc_day(touch.c.touched_at, 0),
+                Order.order_date <= utc_day(touch.c.touched_at, window - DAY),
+            ),
+        )
+        .outerjoin(Campaign, Campaign.public_id == Order.utm_campaign)
+        .where(*_creditable())
+    )
+
+
+def _ranked(touched: Any) -> Rows:
+    """Each pair as a row: the order's last touch attributed (unless UTM credits the
+    order), every other one influenced."""
+    last = func.row_number().over(
+        partition_by=touched.c.order_id,
+        order_by=(touched.c.touched_at.desc(), touched.c.rank.desc(), touched.c.message_ref.desc()),
+    )
+    role = case(
+        (and_(last == 1, touched.c.utm_campaign_id.is_(None)), ATTRIBUTED), else_=INFLUENCED
+    )
+    return select(*(touched.c[name] for name in COLUMNS[:-1]), role.label("role"))
+
+
+def _utm_rows(customer_ids: BindParameter[Any]) -> Rows:
+    """The credited orders whose UTM names a campaign: attributed to it (the visit, not
+    a message; at the start of the order's day)."""
+    return (
+        select(
+            Order.id,
+            Order.customer_id,
+            Order.order_date,
+            Order.total,
+            Campaign.id,
+            Campaign.channel,
+            literal(UTM),
+            literal(""),
+            day_plus(Order.order_date, 0),
+            literal(ATTRIBUTED),
+        )
+        .join(Campaign, Campaign.public_id == Order.utm_campaign)
+        .where(
+            Order.customer_id.in_(customer_ids),
+            Order.utm_campaign.is_not(None),  # the partial index's predicate
+            *_creditable(),
         )
     )
-    return {public_id: (pk, channel) for public_id, pk, channel in found}
-
-
-def _utm_row(
-    order_id: int, customer_id: int, end: datetime, campaign_id: int, channel: str
-) -> dict[str, Any]:
-    return {
-        "order_id": order_id,
-        "customer_id": customer_id,
-        "campaign_id": campaign_id,
-        "channel": channel,
-        "kind": UTM,
-        "message_ref": "",  # the visit, not a message
-        "touched_at": end - timedelta(days=1),  # the order's day
-        "role": ATTRIBUTED,
-    }
-
-
-#: a touch as the rule reads it: (moment, start of the window it counts in, source, touch)
-Timed = tuple[datetime, timedelta, TouchSource, Touch]
-
-
-class CustomerTouches:
-    """One customer's touches sorted by moment, so an order finds those in its window by
-    bisection instead of reading every touch of the customer (a customer of many orders
-    and touches was quadratic)."""
-
-    def __init__(self, touches: list[Timed]) -> None:
-        #: the positions of the touches as read, sorted by moment (stable): rows, and the
-        #: tie between equal touches, keep the order the sources gave them
-        self.order = sorted(range(len(touches)), key=lambda i: touches[i][0])
-        self.moments = [touches[i][0] for i in self.order]
-        self.touches = touches
-        self.widest = max((window for _, window, _, _ in touches), default=timedelta(0))
-
-    def inside(self, end: datetime) -> list[Timed]:
-        """The touches in their window before ``end``, in the order they were read."""
-        low = bisect_left(self.moments, end - self.widest)
-        high = bisect_left(self.moments, end)
-        picked = sorted(self.order[low:high])
-        return [self.touches[i] for i in picked if end - self.touches[i][1] <= self.touches[i][0]]
-
-
-def _touches_by_customer(
-    customer_ids: Sequence[int], first_end: datetime, last_end: datetime
-) -> dict[int, CustomerTouches]:
-    """Each customer's touches with their moment and window, read once per chunk (the
-    window is a setting: looked up per source, not per order and touch)."""
-    found: dict[int, list[Timed]] = defaultdict(list)
-    for source in sources():
-        window = source.window()
-        since = first_end - window
-        for touch in source.touches(customer_ids, since, last_end):
-            found[touch.customer_id].append((_aware(touch.touched_at), window, source, touch))
-    return {customer_id: CustomerTouches(timed) for customer_id, timed in found.items()}
-
-
-def _rows_for(
-    order_id: int,
-    customer_id: int,
-    end: datetime,
-    touches: CustomerTouches | None,
-) -> list[dict[str, Any]]:
-    inside = (
-        [(at, source, touch) for at, _, source, touch in touches.inside(end)] if touches else []
-    )
-    if not inside:
-        return []
-    last = max(range(len(inside)), key=lambda i: (inside[i][0], inside[i][1].rank))
-    return [
-        {
-            "order_id": order_id,
-            "customer_id": customer_id,
-            "campaign_id": touch.campaign_id,
-            "channel": source.channel,
-            "kind": source.kind,
-            "message_ref": touch.message_ref,
-            "touched_at": at,
-            "role": ATTRIBUTED if index == last else INFLUENCED,
-        }
-        for index, (at, source, touch) in enumerate(inside)
-    ]
 
 
 def attribute_customers_job(customer_ids: list[int]) -> int:

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from app.attribution.models import ATTRIBUTED, UTM, OrderTouch
-from app.crm.models import Order
 from app.extensions import db
 from app.messaging.models import Campaign
 
@@ -30,12 +29,13 @@ def campaign_revenue(campaign_ids: Collection[int]) -> dict[int, dict[str, Any]]
     out: dict[int, dict[str, Any]] = {cid: dict(empty) for cid in campaign_ids}
     if not campaign_ids:
         return out
-    # one pass: per (campaign, order) its attributed rows, then per campaign the sums
+    # one pass over the order touches (they carry the order's total): per (campaign,
+    # order) its attributed rows, then per campaign the sums
     per_order = (
         select(
             OrderTouch.campaign_id,
-            OrderTouch.order_id,
             func.sum(case((OrderTouch.role == ATTRIBUTED, 1), else_=0)).label("attributed"),
+            func.max(OrderTouch.total).label("total"),
         )
         .where(OrderTouch.campaign_id.in_(campaign_ids))
         .group_by(OrderTouch.campaign_id, OrderTouch.order_id)
@@ -45,12 +45,10 @@ def campaign_revenue(campaign_ids: Collection[int]) -> dict[int, dict[str, Any]]
         select(
             per_order.c.campaign_id,
             func.sum(per_order.c.attributed),
-            func.sum(per_order.c.attributed * Order.total),
+            func.sum(per_order.c.attributed * per_order.c.total),
             func.count(),
-            func.sum(Order.total),
-        )
-        .join(Order, Order.id == per_order.c.order_id)
-        .group_by(per_order.c.campaign_id)
+            func.sum(per_order.c.total),
+        ).group_by(per_order.c.campaign_id)
     ).all()
     for cid, attributed, attributed_revenue, influenced, influenced_revenue in rows:
         out[cid].update(
@@ -69,8 +67,7 @@ def attributed_revenue(campaign_ids: Collection[int]) -> dict[int, Decimal]:
     if not campaign_ids:
         return out
     rows = db.session.execute(
-        select(OrderTouch.campaign_id, func.sum(Order.total))
-        .join(Order, Order.id == OrderTouch.order_id)
+        select(OrderTouch.campaign_id, func.sum(OrderTouch.total))
         .where(OrderTouch.campaign_id.in_(campaign_ids), OrderTouch.role == ATTRIBUTED)
         .group_by(OrderTouch.campaign_id)
     )

@@ -1,17 +1,31 @@
 """Touch sources: how a channel tells attribution who it touched, and when.
 
 A channel registers one :class:`TouchSource` per kind of human touch (the email channel:
-clicks and opens; SMS: replies). Attribution asks each for the touches of a set of
-customers in a time range, so the core never reads a channel's tables itself.
+clicks and opens; SMS: replies). Each gives a query of the touches of a set of customers,
+so the core never reads a channel's tables itself: attribution joins it with the orders
+in SQL, the engagement score and flows read its rows (:meth:`TouchSource.touches`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy import BindParameter, Select
+
+from app.extensions import db
+
+#: customer ids, or an expanding parameter standing for them (attribution builds its
+#: statement once and runs it for each chunk of customers)
+CustomerIds = Collection[int] | BindParameter[Any]
+#: (customer ids, since, until) -> a SELECT of those customers' human touches in
+#: [since, until) (None: unbounded), with the columns ``customer_id``, ``campaign_id``,
+#: ``message_ref``, ``touched_at`` and ``address``
+TouchRows = Select[*tuple[Any, ...]]
+TouchQuery = Callable[[CustomerIds, datetime | None, datetime | None], TouchRows]
 
 
 @dataclass(frozen=True)
@@ -31,14 +45,29 @@ class TouchSource:
     channel: str
     #: the window's default, in days; the setting ATTRIBUTION_<KIND>_DAYS overrides it
     default_days: float
-    #: (customer ids, since, until) -> human touches of those customers in [since, until)
-    touches: Callable[[Collection[int], datetime, datetime], Sequence[Touch]]
+    query: TouchQuery
     #: breaks ties between touches at the same moment: higher wins (a click over an open)
     rank: int = 0
 
     def window(self) -> timedelta:
         days = current_app.config.get(f"ATTRIBUTION_{self.kind.upper()}_DAYS")
         return timedelta(days=float(days if days is not None else self.default_days))
+
+    def touches(
+        self, customer_ids: Collection[int], since: datetime, until: datetime
+    ) -> list[Touch]:
+        """The human touches of these customers in [since, until), read."""
+        rows = db.session.execute(self.query(customer_ids, since, until)).all()
+        return [
+            Touch(row.customer_id, row.campaign_id, row.message_ref, _aware(row.touched_at),
+                  row.address or "")
+            for row in rows
+            if row.customer_id is not None
+        ]  # fmt: skip
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def register(app: Flask, source: TouchSource) -> None:

@@ -120,6 +120,13 @@ class Order(PublicIdMixin, Model):
         Index("ix_order_updated_id", "updated_at", "id"),  # incremental read-back
         # covering for "customers with an order since D" (smart lists, migration 0012)
         Index("ix_order_date_customer", "order_date", "customer_id"),
+        #: the few orders whose UTM may name a campaign (attribution, migration 0046)
+        Index(
+            "ix_order_utm_customer",
+            "customer_id",
+            postgresql_where=text("utm_campaign IS NOT NULL"),
+            sqlite_where=text("utm_campaign IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.attribution.models import ATTRIBUTED, OrderTouch
 from app.attribution.reports import attributed_revenue, campaign_revenue
-from app.crm.models import Customer, Order, Territory
+from app.crm.models import Customer, Territory
 from app.crm.references import named_by
 from app.dashboard.metrics import Scope, providers, week_of
 from app.errors import Invalid
@@ -55,17 +55,18 @@ def _money(value: Any) -> str:
 
 
 def revenue_by_week(scope: Scope) -> list[dict[str, Any]]:
+    """Revenue credited per week, from the order touches alone (each carries its order's
+    date and total)."""
     stmt = (
-        select(Order.order_date, func.sum(Order.total), func.count())
-        .join(OrderTouch, OrderTouch.order_id == Order.id)
+        select(OrderTouch.order_date, func.sum(OrderTouch.total), func.count())
         .where(
             OrderTouch.role == ATTRIBUTED,
-            Order.order_date >= scope.start,
-            Order.order_date < scope.end,
+            OrderTouch.order_date >= scope.start,
+            OrderTouch.order_date < scope.end,
         )
-        .group_by(Order.order_date)
+        .group_by(OrderTouch.order_date)
     )
-    clause = scope.customer_clause(Order.customer_id)
+    clause = scope.customer_clause(OrderTouch.customer_id)
     if clause is not None:
         stmt = stmt.where(clause)
     revenue: dict[date, Decimal] = dict.fromkeys(scope.weeks(), Decimal(0))

@@ -10,32 +10,36 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Select, func, select
 
-from app.attribution.touches import Touch, TouchSource, register
+from app.attribution.touches import CustomerIds, TouchQuery, TouchRows, TouchSource, register
 from app.engagement import segments, sunset
 from app.engagement.score import register_received_counter
 from app.extensions import db
 from blueprints.email.models import EmailEvent, EmailMessage
 
 
-def _human(kind: str):
-    def touches(customer_ids: Collection[int], since: datetime, until: datetime) -> list[Touch]:
-        stmt = (
+def _human(kind: str) -> TouchQuery:
+    def query(
+        customer_ids: CustomerIds, since: datetime | None, until: datetime | None
+    ) -> TouchRows:
+        stmt: TouchRows = (
             select(
                 EmailMessage.customer_id,
                 EmailMessage.campaign_id,
-                EmailMessage.public_id,
-                EmailEvent.occurred_at,
-                EmailMessage.to_address,
+                EmailMessage.public_id.label("message_ref"),
+                EmailEvent.occurred_at.label("touched_at"),
+                EmailMessage.to_address.label("address"),
             )
             .join(EmailMessage, EmailMessage.id == EmailEvent.message_id)
             .where(
                 EmailMessage.customer_id.in_(customer_ids),
                 EmailEvent.type == kind,
                 EmailEvent.machine.is_(False),
-                EmailEvent.occurred_at >= since,
-                EmailEvent.occurred_at < until,
             )
         )
+        if since is not None:
+            stmt = stmt.where(EmailEvent.occurred_at >= since)
+        if until is not None:
+            stmt = stmt.where(EmailEvent.occurred_at < until)
         if db.session.get_bind().dialect.name == "sqlite":
             # said of the events too: SQLite's planner otherwise walks every event of the
             # kind by the (campaign, type, time) index, a skip-scan over few campaigns
@@ -45,14 +49,9 @@ def _human(kind: str):
                     select(EmailMessage.id).where(EmailMessage.customer_id.in_(customer_ids))
                 )
             )
-        rows = db.session.execute(stmt).all()
-        return [
-            Touch(c, campaign, ref, at, to or "")
-            for c, campaign, ref, at, to in rows
-            if c is not None
-        ]
+        return stmt
 
-    return touches
+    return query
 
 
 def register_touches(app: Flask) -> None:

@@ -6,63 +6,55 @@ address is the number that replied (engagement scores each number apart)."""
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import defaultdict
-from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
-from app.attribution.touches import Touch, TouchSource, register
-from app.extensions import db
+from app.attribution.touches import CustomerIds, TouchRows, TouchSource, register
+from app.moments import moment_plus
 from blueprints.sms.models import SmsMessage
 
 #: how far back a reply looks for the text it answers
 ANSWERS_WITHIN = timedelta(days=7)
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def replies(customer_ids: Collection[int], since: datetime, until: datetime) -> list[Touch]:
-    m = SmsMessage
-    inbound = db.session.execute(
-        select(m.customer_id, m.public_id, m.created_at, m.from_address).where(
-            m.customer_id.in_(customer_ids),
-            m.direction == "inbound",
-            m.created_at >= since,
-            m.created_at < until,
-        )
-    ).all()
-    if not inbound:
-        return []
-    sent = db.session.execute(
-        select(m.customer_id, m.public_id, m.campaign_id, m.created_at)
+def replies(customer_ids: CustomerIds, since: datetime | None, until: datetime | None) -> TouchRows:
+    """The customers' replies in [since, until), each with the text it answered: one
+    query, the answered text found per reply by a correlated lookup (the customer's
+    latest outbound text before the reply and no more than :data:`ANSWERS_WITHIN`
+    before it; the latest id among texts sent at the same moment)."""
+    reply, sent, answered = aliased(SmsMessage), aliased(SmsMessage), aliased(SmsMessage)
+    answered_id = (
+        select(sent.id)
         .where(
-            m.customer_id.in_({row.customer_id for row in inbound}),
-            m.direction == "outbound",
-            m.created_at >= since - ANSWERS_WITHIN,
-            m.created_at < until,
+            sent.customer_id == reply.customer_id,
+            sent.direction == "outbound",
+            sent.created_at < reply.created_at,
+            sent.created_at >= moment_plus(reply.created_at, -int(ANSWERS_WITHIN.total_seconds())),
         )
-        .order_by(m.created_at)
-    ).all()
-    by_customer: dict[int, list[tuple[datetime, str, int | None]]] = defaultdict(list)
-    for customer_id, public_id, campaign_id, created_at in sent:
-        if customer_id is not None:
-            by_customer[customer_id].append((_aware(created_at), public_id, campaign_id))
-    touches: list[Touch] = []
-    for row in inbound:
-        at = _aware(row.created_at)
-        earlier = by_customer.get(row.customer_id, [])
-        index = bisect_left([when for when, _, _ in earlier], at) - 1
-        if index >= 0 and at - earlier[index][0] <= ANSWERS_WITHIN:
-            _, ref, campaign = earlier[index]
-            touches.append(Touch(row.customer_id, campaign, ref, at, row.from_address or ""))
-        else:
-            touches.append(Touch(row.customer_id, None, row.public_id, at, row.from_address or ""))
-    return touches
+        .order_by(sent.created_at.desc(), sent.id.desc())
+        .limit(1)
+        .correlate(reply)
+        .scalar_subquery()
+    )
+    stmt: TouchRows = (
+        select(
+            reply.customer_id,
+            answered.campaign_id,
+            func.coalesce(answered.public_id, reply.public_id).label("message_ref"),
+            reply.created_at.label("touched_at"),
+            reply.from_address.label("address"),
+        )
+        .outerjoin(answered, answered.id == answered_id)
+        .where(reply.customer_id.in_(customer_ids), reply.direction == "inbound")
+    )
+    if since is not None:
+        stmt = stmt.where(reply.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(reply.created_at < until)
+    return stmt
 
 
 def register_touches(app: Flask) -> None:

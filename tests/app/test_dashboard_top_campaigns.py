@@ -58,7 +58,7 @@ def test_top_campaigns_of_many_rank_as_every_campaign_would(app, make_customer):
                     OrderTouch(
                         order_id=order.id, customer_id=customer.id, campaign_id=campaign.id,
                         channel="email", kind=kind, message_ref=f"m{n}", touched_at=now,
-                        role=role,
+                        role=role, order_date=order.order_date, total=order.total,
                     )
                 )  # fmt: skip
     db.session.commit()

@@ -76,3 +76,54 @@ def test_consent_ledger_migration_carries_states_to_addresses(tmp_path):
         ("sms", "+12125550001", "opted_in"),
         ("sms", "+12125550003", "opted_out"),
     }
+
+
+def test_order_touches_get_their_orders_date_and_total(tmp_path):
+    """0046 copies each order touch's order date and total onto it (revenue reports read
+    the touches alone)."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from app import create_app
+    from tests.conftest import app_settings
+
+    app = create_app(app_settings("sqlite:///" + str(tmp_path / "m.sqlite")))
+    with app.app_context():
+        upgrade(revision="0043")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO customer (id, public_id, name, account_type, account_priority,"
+                    " custom_fields, lifetime_revenue, created_at, updated_at) VALUES"
+                    " (1, 'cus_1', 'c', 'ACTIVE', 'HIGH', '{}', 0, '2026-01-01', '2026-01-01')"
+                )
+            )
+            for oid, day, total in ((1, "2026-11-02", "120.50"), (2, "2026-11-09", "80.00")):
+                conn.execute(
+                    text(
+                        'INSERT INTO "order" (id, public_id, customer_id, order_date, status,'
+                        " total, created_at, updated_at) VALUES (:id, :pid, 1, :day,"
+                        " 'delivered', :total, '2026-11-01', '2026-11-01')"
+                    ),
+                    {"id": oid, "pid": f"ord_{oid}", "day": day, "total": total},
+                )
+            for order_id, role in ((1, "attributed"), (2, "attributed"), (2, "influenced")):
+                conn.execute(
+                    text(
+                        "INSERT INTO order_touch (order_id, customer_id, channel, kind,"
+                        " message_ref, touched_at, role) VALUES (:o, 1, 'email', 'email_click',"
+                        " 'eml_1', '2026-11-01 10:00:00.000000', :role)"
+                    ),
+                    {"o": order_id, "role": role},
+                )
+        upgrade(revision="0046")
+        with db.engine.connect() as conn:
+            rows = sorted(
+                conn.execute(text("SELECT order_id, role, order_date, total FROM order_touch"))
+            )
+        db.engine.dispose()
+    assert [(o, r, str(d), float(t)) for o, r, d, t in rows] == [
+        (1, "attributed", "2026-11-02", 120.5),
+        (2, "attributed", "2026-11-09", 80.0),
+        (2, "influenced", "2026-11-09", 80.0),
+    ]

@@ -351,24 +351,38 @@ def _claim(run_ids: Sequence[int], key: str, status: str) -> set[int]:
 
 
 def _record(key: str, outcomes: dict[int, tuple[str, str | None, str | None, int | None]]) -> None:
-    """Write each run's (status, detail, channel, message id) on its execution row."""
+    """Write each run's (status, detail, channel, message id) on its execution row: runs
+    with the same outcome (a branch's true or false, an exit) in one UPDATE ... IN, the
+    others (each its own message) in one executemany UPDATE."""
     if not outcomes:
         return
-    db.session.execute(
-        update(EXECUTION)
-        .where(EXECUTION.c.run_id == bindparam("r"), EXECUTION.c.step_key == key)
-        .values(
-            status=bindparam("s"),
-            detail=bindparam("d"),
-            channel=bindparam("c"),
-            message_id=bindparam("m"),
+    shared: dict[tuple[str, str | None, str | None], list[int]] = {}
+    own: list[dict[str, Any]] = []
+    for run_id, (s, d, c, m) in outcomes.items():
+        if m is None:
+            shared.setdefault((s, d or None, c), []).append(run_id)
+        else:
+            own.append({"r": run_id, "s": s, "d": (d or None), "c": c, "m": m})
+    for (s, d, c), run_ids in shared.items():
+        for part in _slices(sorted(run_ids)):
+            db.session.execute(
+                update(EXECUTION)
+                .where(EXECUTION.c.run_id.in_(part), EXECUTION.c.step_key == key)
+                .values(status=s, detail=d, channel=c, message_id=None)
+            )
+    if own:
+        db.session.execute(
+            update(EXECUTION)
+            .where(EXECUTION.c.run_id == bindparam("r"), EXECUTION.c.step_key == key)
+            .values(
+                status=bindparam("s"),
+                detail=bindparam("d"),
+                channel=bindparam("c"),
+                message_id=bindparam("m"),
+            )
+            .execution_options(synchronize_session=False),
+            own,
         )
-        .execution_options(synchronize_session=False),
-        [
-            {"r": run_id, "s": s, "d": (d or None), "c": c, "m": m}
-            for run_id, (s, d, c, m) in outcomes.items()
-        ],
-    )
 
 
 def _act(

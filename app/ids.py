@@ -30,7 +30,7 @@ class PublicIdMixin:
 
     id_prefix: str = "obj"
     #: room for the prefix and the id (campaign messages and their activities use 28
-    #: characters after the prefix: see blueprints/email/sending.py, ``_public_id_sql``)
+    #: characters after the prefix: see blueprints/email/sending.py, ``public_id_sql``)
     public_id_length: int = 24
 
     @declared_attr

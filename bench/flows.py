@@ -5,20 +5,35 @@
 
 N customers place an order and so enter a three-step flow (email, wait 1 hour, branch on
 a click since entry, SMS), on the inline runner (no Redis; SQLite in a temporary file by
-default), with the console providers (no provider cost: the flow engine is measured).
-Entry is the real trigger path (``triggers.handle("order", ids)`` in slices of 1,000):
-each entered run performs its email step and schedules its wait. Then one customer in
-ten clicks (outside the clock), the test clock moves 1 hour 1 minute (as
-``tests/app/test_flows.py::time_passes``, in two bulk UPDATEs, outside the clock) and the
-due wait jobs run through ``jobs.tick`` (100 a tick, as the inline ticker): the branch,
-then the SMS for those who clicked, an exit for the others.
+default), with the console providers. Three figures, each timed on its own:
+
+* **entry**: the real trigger path (``triggers.handle("order", ids)`` in slices of
+  1,000): runs inserted; each run's email step claimed, its message queued as an outbox
+  row (no body: rendered at send time, as a campaign's), recorded and committed, the
+  delivery jobs enqueued; the wait recorded and its job scheduled.
+* **steps**: one customer in ten clicks and the test clock moves 1 hour 1 minute
+  (``tests/app/test_flows.py::time_passes`` in bulk UPDATEs; both outside the clock),
+  then the due wait jobs run through ``jobs.tick`` (100 a tick, as the inline ticker;
+  the process's first tick, which starts every periodic job such as the engagement
+  rescoring of all customers, runs before the clock moves and outside the timer):
+  the branch, then the SMS queued for those who clicked (as the email: an outbox row
+  and its delivery job), an exit for the others.
+* **delivery** (not in the ratios; the delivery engine's own figure is bench/send.py's):
+  while entry and steps are timed, the jobs enqueued on the ``messages`` queue (the
+  delivery engine's ``send_many``) are held in memory, as Redis holds them for another
+  worker (:class:`HeldQueue`); after each phase they are enqueued for real (inline: run)
+  and timed: claim, consent and opt-outs at send time, rendering, the console provider
+  (a ``dev_message`` row per message), activities, the sent signal. Its rate (messages
+  a second, emails and texts together) is printed and stored beside the ratios.
 
 Floor: the same number of ``EmailMessage`` rows inserted by plain SQLAlchemy Core
 executemany (slices of 1,000, one commit each), in the same process and database.
 Targets (issue 27 item 9): entry and step runs/s >= 0.3 x the floor's rows/s; peak RSS
 (VmHWM, each size in a fresh subprocess) at N <= 1.2 x at ``--small``. Results merge into
-bench/results.json under "flows". Asserts nothing about time; the run fails when a run
-did not end as the flow says (done after a click, exited on the branch otherwise).
+bench/results.json under "flows" (SQLite) or "flows_postgresql". Asserts nothing about
+time; the run fails unless every run ended as the flow says (done after a click, exited
+on the branch otherwise) and every message was delivered exactly once (each flow message
+``sent``, and the console providers captured each address once).
 """
 
 from __future__ import annotations
@@ -71,11 +86,12 @@ def _fresh_schema(app: Any) -> None:
 
 
 def _build(customers: int) -> tuple[Any, Any]:
-    """Owner, customers (email and phone), two templates, the active flow."""
+    """Owner, customers (email, phone with a recorded SMS opt-in), two templates, the
+    active flow."""
     from sqlalchemy import insert
 
     from app.auth.models import User
-    from app.crm.models import Customer, Territory
+    from app.crm.models import Consent, Customer, Territory
     from app.extensions import db
     from app.flows import service
     from app.messaging.models import Template
@@ -96,6 +112,20 @@ def _build(customers: int) -> tuple[Any, Any]:
                     "phone": f"+1415{i:07d}",
                     "account_type": "ACTIVE",
                     "territory_id": territory.id,
+                }
+                for i in range(lo, hi + 1)
+            ],
+        )
+        db.session.execute(  # the texts' recorded opt-in (a flow text is marketing)
+            insert(Consent),
+            [
+                {
+                    "channel": "sms",
+                    "address": f"+1415{i:07d}",
+                    "status": "opted_in",
+                    "source": "bench",
+                    "method": "import",
+                    "customer_id": i,
                 }
                 for i in range(lo, hi + 1)
             ],
@@ -220,6 +250,78 @@ def _run_due(app: Any, bound: int) -> int:
     raise SystemExit(f"jobs still due after {bound} ticks")
 
 
+class HeldQueue:
+    """The ``messages`` queue held while a phase is timed, as Redis would hold it for a
+    separate worker: ``jobs.enqueue(..., queue="messages")`` (the delivery engine's
+    ``send_many`` jobs a flow step hands its messages to) is recorded instead of run
+    inline; :meth:`drain` then enqueues each held job for real (inline: runs it). Every
+    other queue (the flow's own ``advance`` jobs) runs as usual."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
+        self._real: Any = None
+
+    def __enter__(self) -> HeldQueue:
+        from app import jobs
+
+        self._real = real = jobs.enqueue
+
+        def enqueue(func: Any, *args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("queue") == "messages" and kwargs.get("at") is None:
+                self.held.append((func, args, kwargs))
+                return jobs.JobHandle(f"held-{len(self.held)}", "queued")
+            return real(func, *args, **kwargs)
+
+        jobs.enqueue = enqueue  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        from app import jobs
+
+        jobs.enqueue = self._real
+
+    def drain(self) -> int:
+        """Run the held delivery jobs; how many messages they carried."""
+        from app import jobs
+
+        messages = 0
+        held, self.held = self.held, []
+        for func, args, kwargs in held:
+            if len(args) == 2 and isinstance(args[1], list):  # send_many(channel, ids)
+                messages += len(args[1])
+            jobs.enqueue(func, *args, **kwargs)
+        return messages
+
+
+def _delivered() -> dict[str, Any]:
+    """Flow messages by status and channel, and the console providers' captures: each
+    address once (every message delivered exactly once)."""
+    from sqlalchemy import func, select
+
+    from app.dev.models import DevMessage
+    from app.extensions import db
+    from blueprints.email.models import EmailMessage
+    from blueprints.sms.models import SmsMessage
+
+    found: dict[str, Any] = {}
+    for channel, model in (("email", EmailMessage), ("sms", SmsMessage)):
+        found[f"{channel}_status"] = dict(
+            db.session.execute(
+                select(model.status, func.count())
+                .where(model.flow_run_id.is_not(None))
+                .group_by(model.status)
+            ).all()
+        )
+        captured, addresses = db.session.execute(
+            select(func.count(), func.count(func.distinct(DevMessage.to))).where(
+                DevMessage.channel == channel
+            )
+        ).one()
+        found[f"{channel}_captured"] = int(captured)
+        found[f"{channel}_captured_addresses"] = int(addresses)
+    return found
+
+
 def run_side(database_url: str, customers: int) -> dict[str, Any]:
     from sqlalchemy import func, select
 
@@ -231,22 +333,43 @@ def run_side(database_url: str, customers: int) -> dict[str, Any]:
     from blueprints.sms.models import SmsMessage
 
     logging.disable(logging.WARNING)  # the console providers' lines are not the engine
-    app = create_app(app_settings(database_url))
+    # no provider rate limit: a long code's 1 text/s would make delivery a sleep
+    app = create_app(app_settings(database_url, SMS_RATE_LIMIT="10000000/1"))
     with app.app_context():
         _fresh_schema(app)
         _build(customers)
         rss_built = _status_kib("VmRSS")
+        cpu = time.process_time()
         floor = _floor(customers)
-        began = time.perf_counter()
+        floor_cpu = time.process_time() - cpu
+        queue = HeldQueue()
+        began, cpu = time.perf_counter(), time.process_time()
         entered = 0
-        for lo in range(1, customers + 1, SLICE):
-            entered += triggers.handle("order", list(range(lo, min(customers, lo + SLICE - 1) + 1)))
-        entry = time.perf_counter() - began
-        clicked = _clicks()
-        _time_passes(1 + 1 / 60)  # each wait due a minute ago: the jobs', not the watchdog's
+        with queue:
+            for lo in range(1, customers + 1, SLICE):
+                part = list(range(lo, min(customers, lo + SLICE - 1) + 1))
+                entered += triggers.handle("order", part)
+        entry, entry_cpu = time.perf_counter() - began, time.process_time() - cpu
         began = time.perf_counter()
-        ticks = _run_due(app, customers // 100 + 20)
-        steps = time.perf_counter() - began
+        delivered = queue.drain()
+        delivery = time.perf_counter() - began
+        clicked = _clicks()
+        # The process's first tick starts every periodic job (engagement rescoring of all
+        # customers, the watchdogs and sweeps): not the flow's work, and they would run
+        # then with no flow at all. Run here, outside the clock; later slots that come
+        # round while the steps are timed stay in.
+        from app import jobs
+
+        jobs.tick(app)
+        _time_passes(1 + 1 / 60)  # each wait due a minute ago: the jobs', not the watchdog's
+        began, cpu = time.perf_counter(), time.process_time()
+        with queue:
+            ticks = _run_due(app, customers // 100 + 20)
+        steps, steps_cpu = time.perf_counter() - began, time.process_time() - cpu
+        began = time.perf_counter()
+        delivered += queue.drain()
+        delivery += time.perf_counter() - began
+        outcome = _delivered()
         states = dict(
             db.session.execute(select(FlowRun.state, func.count()).group_by(FlowRun.state)).all()
         )
@@ -267,14 +390,32 @@ def run_side(database_url: str, customers: int) -> dict[str, Any]:
         "step_seconds": round(steps, 3),
         "step_runs_per_second": round(customers / steps, 1),
         "step_ratio": round(customers / steps / floor_rate, 4),
+        "delivery_seconds": round(delivery, 3),
+        "delivered_messages": delivered,
+        "delivery_messages_per_second": round(delivered / delivery, 1) if delivery else None,
+        # this process's CPU seconds (on SQLite the database's work too; on PostgreSQL
+        # the server's is not in them): the ratios by CPU, less moved by a loaded machine
+        "cpu_seconds": {
+            "floor": round(floor_cpu, 3),
+            "entry": round(entry_cpu, 3),
+            "steps": round(steps_cpu, 3),
+        },
+        "entry_ratio_by_cpu": round(floor_cpu / entry_cpu, 4) if entry_cpu else None,
+        "step_ratio_by_cpu": round(floor_cpu / steps_cpu, 4) if steps_cpu else None,
         "ticks": ticks,
         "clicked": clicked,
         "states": states,
         "flow_emails": emails,
         "flow_texts": texts,
+        **outcome,
         "ok": entered == customers
         and emails == customers
         and texts == clicked
+        and delivered == customers + clicked
+        and outcome["email_status"] == {"sent": customers}
+        and outcome["sms_status"] == {"sent": clicked}
+        and outcome["email_captured"] == outcome["email_captured_addresses"] == customers
+        and outcome["sms_captured"] == outcome["sms_captured_addresses"] == clicked
         and states.get("done", 0) == clicked
         and states.get("exited", 0) == customers - clicked,
         "rss_after_build_mib": round(rss_built / 1024, 1),
@@ -301,6 +442,9 @@ def _child(size: int, tmp: str) -> dict[str, Any]:
         f"({r['entry_seconds']:.1f} s, x{r['entry_ratio']:.3f} of floor), steps "
         f"{r['step_runs_per_second']:,.0f} runs/s ({r['step_seconds']:.1f} s, "
         f"x{r['step_ratio']:.3f}), floor {r['floor_rows_per_second']:,.0f} rows/s; "
+        f"by CPU x{r['entry_ratio_by_cpu']:.3f} and x{r['step_ratio_by_cpu']:.3f}; "
+        f"delivery {r['delivery_messages_per_second']:,.0f} msgs/s "
+        f"({r['delivered_messages']:,} in {r['delivery_seconds']:.1f} s, not in the ratios); "
         f"peak RSS {r['peak_rss_mib']} MiB; states {r['states']}; ok={r['ok']}",
         flush=True,
     )
@@ -333,8 +477,9 @@ def main() -> None:
         verdict = "met" if ratio >= TARGET_RATIO else "missed"
         print(f"{phase}: x{ratio:.3f} of the floor (target >= {TARGET_RATIO}: {verdict})")
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    existing["flows"] = {
-        "database": "postgresql" if os.environ.get("BENCH_DATABASE_URL") else "sqlite",
+    postgresql = bool(os.environ.get("BENCH_DATABASE_URL"))
+    existing["flows_postgresql" if postgresql else "flows"] = {
+        "database": "postgresql" if postgresql else "sqlite",
         "providers": "console (no provider cost)",
         "flow": "order_placed -> email, wait 1 h, branch on click, sms",
         "customers": args.customers,
@@ -342,6 +487,12 @@ def main() -> None:
         "ratio_target": TARGET_RATIO,
         "entry_ratio": big["entry_ratio"],
         "step_ratio": big["step_ratio"],
+        "entry_ratio_by_cpu": big["entry_ratio_by_cpu"],
+        "step_ratio_by_cpu": big["step_ratio_by_cpu"],
+        "delivery_messages_per_second": big["delivery_messages_per_second"],
+        "timed": "entry and steps up to the messages queued as outbox rows (committed) and "
+        "their delivery jobs enqueued; delivery (render, consent, console provider, "
+        "activities) drained after each timed phase and reported apart",
         "peak_rss_mib": memory,
         "ok": all(r["ok"] for r in runs.values()),
     }

@@ -22,10 +22,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from flask import current_app
-from sqlalchemy import bindparam, case, delete, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -233,18 +233,29 @@ class _Job:
         self.messages = {}
 
 
-def advance(run_ids: int | list[int]) -> None:
-    """Job: perform the runs' steps until each waits, ends, or its flow is paused. The
-    runs at the same (flow, version, step) go together, a statement per step."""
-    pending = [run_ids] if isinstance(run_ids, int) else [int(i) for i in run_ids]
-    job = _Job()
-    for _ in range(STEPS_PER_JOB):
-        if not pending:
-            return
-        db.session.expire_all()
-        groups: dict[tuple[int, int, str | None], list[Any]] = {}
-        for part in _slices(pending):
-            for run in db.session.execute(
+class _Run(NamedTuple):
+    """What a step reads of a run."""
+
+    id: int
+    flow_id: int
+    version: int
+    customer_id: int
+    current_step: str | None
+    state: str
+    next_at: datetime | None
+    entered_at: datetime
+
+
+#: runs a step sent on at once: (run id, the step it is now at)
+Going = list[tuple[int, str | None]]
+
+
+def _read_runs(run_ids: Sequence[int]) -> list[_Run]:
+    found: list[_Run] = []
+    for part in _slices(run_ids):
+        found.extend(
+            _Run(*row)
+            for row in db.session.execute(
                 select(
                     FlowRun.id,
                     FlowRun.flow_id,
@@ -255,17 +266,38 @@ def advance(run_ids: int | list[int]) -> None:
                     FlowRun.next_at,
                     FlowRun.entered_at,
                 ).where(FlowRun.id.in_(part), FlowRun.state.in_(UNFINISHED))
-            ):
-                groups.setdefault((run.flow_id, run.version, run.current_step), []).append(run)
-        pending = []
-        for (flow_id, version, key), runs in groups.items():
-            pending.extend(_step(job, flow_id, version, key, runs))
+            )
+        )
+    return found
+
+
+def advance(run_ids: int | list[int]) -> None:
+    """Job: perform the runs' steps until each waits, ends, or its flow is paused. The
+    runs at the same (flow, version, step) go together, a statement per step. Runs are
+    read once; those a step sends on are carried to the next round as the step's guarded
+    UPDATE left them (every action is guarded again by its claim and its move)."""
+    runs = _read_runs([run_ids] if isinstance(run_ids, int) else [int(i) for i in run_ids])
+    job = _Job()
+    for _ in range(STEPS_PER_JOB):
+        if not runs:
+            return
+        db.session.expire_all()
+        groups: dict[tuple[int, int, str | None], list[_Run]] = {}
+        for run in runs:
+            groups.setdefault((run.flow_id, run.version, run.current_step), []).append(run)
+        runs = []
+        for (flow_id, version, key), group in groups.items():
+            by_id = {r.id: r for r in group}
+            now = utcnow()
+            for run_id, following in _step(job, flow_id, version, key, group):
+                moved = by_id[run_id]._replace(current_step=following, state="running")
+                runs.append(moved._replace(next_at=now))
             job.deliver()
-    _enqueue_runs(pending)
+    _enqueue_runs([r.id for r in runs])
 
 
-def _step(job: _Job, flow_id: int, version: int, key: str | None, runs: list[Any]) -> list[int]:
-    """Perform step ``key`` for these runs; the ids of those to go on at once."""
+def _step(job: _Job, flow_id: int, version: int, key: str | None, runs: list[_Run]) -> Going:
+    """Perform step ``key`` for these runs; those to go on at once, and where to."""
     ids = [r.id for r in runs]
     steps = job.steps_of(flow_id, version)
     index = {s["key"]: i for i, s in enumerate(steps)}
@@ -293,7 +325,12 @@ def _step(job: _Job, flow_id: int, version: int, key: str | None, runs: list[Any
     if step["type"] == "wait":
         return _wait(step, runs, steps, index)
     if step["type"] in LIST_STEPS:
-        return [r.id for r in runs if _list_step_one(flow, r, step, steps, index)]
+        going: Going = []
+        for r in runs:
+            went, following = _list_step_one(flow, r, step, steps, index)
+            if went:
+                going.append((r.id, following))
+        return going
     return _act(job, flow, step, runs, steps, index)
 
 
@@ -340,35 +377,58 @@ def _move(run_ids: Sequence[int], at_step: str | None, values: dict[str, Any]) -
 def _claim(run_ids: Sequence[int], key: str, status: str) -> set[int]:
     """Insert the step's execution rows, skipping those that exist: the runs this job
     may act on (a duplicate job, or one that read the run before another committed,
-    gets none)."""
+    gets none). One INSERT ... SELECT of the runs (their ids the only parameters), in
+    id order: concurrent claims of overlapping sets lock keys in one order."""
     if not run_ids:
         return set()
-    now = utcnow()
-    rows = [  # in id order: concurrent claims of overlapping sets lock keys in one order
-        {"run_id": i, "step_key": key, "status": status, "created_at": now} for i in sorted(run_ids)
-    ]
-    return set(db.session.scalars(_insert_skipping(EXECUTION).returning(EXECUTION.c.run_id), rows))
+    runs = (
+        select(
+            RUN.c.id, literal(key), literal(status), literal(utcnow(), EXECUTION.c.created_at.type)
+        )
+        .where(RUN.c.id.in_(sorted(run_ids)))
+        .order_by(RUN.c.id)
+    )
+    claim = _insert_skipping(EXECUTION).from_select(
+        ["run_id", "step_key", "status", "created_at"], runs
+    )
+    # the dialects' insert() puts ON CONFLICT after the SELECT, whose WHERE keeps SQLite
+    # from reading the ON as a join's
+    return set(db.session.scalars(claim.returning(EXECUTION.c.run_id)))
 
 
 def _record(key: str, outcomes: dict[int, tuple[str, str | None, str | None, int | None]]) -> None:
-    """Write each run's (status, detail, channel, message id) on its execution row."""
+    """Write each run's (status, detail, channel, message id) on its execution row: runs
+    with the same outcome (a branch's true or false, an exit) in one UPDATE ... IN, the
+    others (each its own message) in one executemany UPDATE."""
     if not outcomes:
         return
-    db.session.execute(
-        update(EXECUTION)
-        .where(EXECUTION.c.run_id == bindparam("r"), EXECUTION.c.step_key == key)
-        .values(
-            status=bindparam("s"),
-            detail=bindparam("d"),
-            channel=bindparam("c"),
-            message_id=bindparam("m"),
+    shared: dict[tuple[str, str | None, str | None], list[int]] = {}
+    own: list[dict[str, Any]] = []
+    for run_id, (s, d, c, m) in outcomes.items():
+        if m is None:
+            shared.setdefault((s, d or None, c), []).append(run_id)
+        else:
+            own.append({"r": run_id, "s": s, "d": (d or None), "c": c, "m": m})
+    for (s, d, c), run_ids in shared.items():
+        for part in _slices(sorted(run_ids)):
+            db.session.execute(
+                update(EXECUTION)
+                .where(EXECUTION.c.run_id.in_(part), EXECUTION.c.step_key == key)
+                .values(status=s, detail=d, channel=c, message_id=None)
+            )
+    if own:
+        db.session.execute(
+            update(EXECUTION)
+            .where(EXECUTION.c.run_id == bindparam("r"), EXECUTION.c.step_key == key)
+            .values(
+                status=bindparam("s"),
+                detail=bindparam("d"),
+                channel=bindparam("c"),
+                message_id=bindparam("m"),
+            )
+            .execution_options(synchronize_session=False),
+            own,
         )
-        .execution_options(synchronize_session=False),
-        [
-            {"r": run_id, "s": s, "d": (d or None), "c": c, "m": m}
-            for run_id, (s, d, c, m) in outcomes.items()
-        ],
-    )
 
 
 def _act(
@@ -378,7 +438,7 @@ def _act(
     runs: list[Any],
     steps: list[dict[str, Any]],
     index: dict[str, int],
-) -> list[int]:
+) -> Going:
     """A step other than a wait or a list step, for a set of runs, in one transaction:
     claim, decide where each goes, move, act for the runs moved, record."""
     kind, key = step["type"], step["key"]
@@ -400,13 +460,13 @@ def _act(
     for r in runs:
         by_values.setdefault((go[r.id],), []).append(r.id)
     moved: set[int] = set()
-    going_on: list[int] = []
+    going_on: Going = []
     for (where,), ids in by_values.items():
         values = _where_to(steps, index, step, where)
         now_moved = _move(ids, key, values)
         moved |= now_moved
         if values.get("state") == "running":
-            going_on.extend(now_moved)
+            going_on.extend((i, values["current_step"]) for i in sorted(now_moved))
     gone = mine - moved
     if gone:  # exited meanwhile: as if this job never took the step
         db.session.execute(
@@ -551,10 +611,10 @@ def _list_step_one(
     step: dict[str, Any],
     steps: list[dict[str, Any]],
     index: dict[str, int],
-) -> bool:
+) -> tuple[bool, str | None]:
     """A list step for one run (the lists channel commits its own writes; adding or
-    removing twice is harmless, so the action goes first and the record after). True
-    when the run goes on."""
+    removing twice is harmless, so the action goes first and the record after).
+    Whether the run goes on at once, and to which step."""
     key = step["key"]
     taken = db.session.scalar(
         select(FlowStepExecution.id).where(
@@ -562,20 +622,20 @@ def _list_step_one(
         )
     )
     if taken is not None:
-        return False
+        return False, None
     status, detail = _list_action(flow, run, step)
     db.session.add(FlowStepExecution(run_id=run.id, step_key=key, status=status, detail=detail))
     try:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        return False
+        return False, None
     values = _where_to(steps, index, step, "next")
     if not _move([run.id], key, values):
         db.session.rollback()
-        return False
+        return False, None
     db.session.commit()
-    return values.get("state") == "running"
+    return values.get("state") == "running", values.get("current_step")
 
 
 def _list_action(flow: Flow, run: Any, step: dict[str, Any]) -> tuple[str, str]:
@@ -707,8 +767,8 @@ def wait_until(step: dict[str, Any], start: datetime, zone_name: str | None) -> 
 
 
 def _wait(
-    step: dict[str, Any], runs: list[Any], steps: list[dict[str, Any]], index: dict[str, int]
-) -> list[int]:
+    step: dict[str, Any], runs: list[_Run], steps: list[dict[str, Any]], index: dict[str, int]
+) -> Going:
     """Runs arriving at a wait are recorded ``waiting`` and get one scheduled job per due
     time; runs found due move on in one guarded UPDATE (a duplicate or early job moves
     nothing). The ids of runs to go on at once."""
@@ -722,7 +782,7 @@ def _wait(
         ).all()
     )
     now = utcnow()
-    going_on: list[int] = []
+    going_on: Going = []
     due = [
         r.id
         for r in runs
@@ -743,7 +803,7 @@ def _wait(
             )
         db.session.commit()
         if values.get("state") == "running":
-            going_on.extend(moved)
+            going_on.extend((i, values["current_step"]) for i in sorted(moved))
     arriving = [r for r in runs if r.id not in existing]
     mine = _claim([r.id for r in arriving], key, "waiting")
     if not mine:

@@ -1,8 +1,9 @@
 """How a flow's send step asks a channel for its messages, without importing it.
 
 A channel registers a :class:`FlowSender` in its setup. ``queue_many`` adds the messages
-of a set of (customer, flow run) pairs (rendered from the template, each marked with its
-run) to the database in bulk, without committing: the flow engine commits them together
+of a set of (customer, flow run) pairs (each marked with its run; email keeps only the
+template and is rendered at send time, a text is rendered here) to the database in
+bulk, without committing: the flow engine commits them together
 with the step's execution records, then hands the ids to the delivery engine in batches,
 where consent, suppression and quiet hours are checked at send time as for a campaign's
 rows.

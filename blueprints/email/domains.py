@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import ColumnElement, func, or_
+
 #: free mailbox providers (consumer); anything else is a business domain. Changing the
 #: list applies to new messages; older ones keep the flag they were written with.
 CONSUMER_DOMAINS = frozenset(
@@ -28,3 +30,10 @@ def is_consumer_address(address: str | None) -> bool:
 def consumer_mailbox_default(context: Any) -> bool:
     """The column default: the flag of the row's ``to_address`` (ORM and Core inserts)."""
     return is_consumer_address(context.get_current_parameters().get("to_address"))
+
+
+def consumer_clause(address: Any) -> ColumnElement[bool]:
+    """SQL for :func:`is_consumer_address` of an address column (rows written by an
+    INSERT ... SELECT, where the column default does not run)."""
+    lowered = func.lower(address)
+    return or_(*(lowered.like(f"%@{domain}") for domain in sorted(CONSUMER_DOMAINS)))

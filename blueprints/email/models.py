@@ -32,7 +32,8 @@ class EmailMessage(PublicIdMixin, OutboxMixin, Model):
     """One email to one address: a rep's single send or a campaign recipient.
 
     Campaign rows keep no rendered body (it is rendered from the campaign at send time,
-    so a 100k campaign stays small); single sends keep what was sent.
+    so a 100k campaign stays small), nor do a flow's (rendered from their template; the
+    subject is stored when one goes); single sends keep what was sent.
     """
 
     __tablename__ = "email_message"

@@ -4,7 +4,9 @@ Registered as the ``email`` :class:`~app.messaging.delivery.DeliveryChannel`. Si
 keep the body rendered at request time; campaign rows are rendered at send time from the
 campaign's template, prepared once (CSS inlined, footer, pixel and numbered links put in,
 the text part derived, compiled by the sandbox) and rendered by Jinja per recipient, one
-batch of customers' token values read in one query.
+batch of customers' token values read in one query. A flow's rows are rendered the same
+way from their template (they keep no body; each numbers its own links, and its rendered
+subject is stored on it when it goes).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from app.extensions import db
 from app.messaging import consent, delivery, rendering, sandbox
 from app.messaging import footer as email_footer
 from app.messaging.contexts import customer_contexts
-from app.messaging.models import Campaign
+from app.messaging.models import Campaign, Template
 from app.messaging.outbox import OutboxRow
 from app.models_base import utcnow
 from app.signals import message_sent
@@ -57,6 +59,8 @@ CLAIM_COLUMNS = (
     "attempts",
     "claim_token",
     "variant",
+    "flow_run_id",
+    "template_id",
 )
 DEFAULT_RATE_LIMIT = "600/60"
 DEFAULT_BATCH_SIZE = 500
@@ -118,12 +122,13 @@ def rate_limit(p: Any) -> delivery.RateLimit:
 # --- materialize -----------------------------------------------------------------------
 
 
-def _public_id_sql(order_by: Any):
-    """Public ids for a campaign's rows, written by the database: ``eml_``, the second it
-    was prepared (8 hex digits), the row's place in ``order_by`` (6) and 56 random bits
-    (14). Ids made by one statement thus ascend with the rows, so each batch's new index
-    entries (here and in its activities', which take the same id) share a few pages
-    instead of landing on one random page each; the random part keeps them unguessable."""
+def public_id_sql(order_by: Any) -> Any:
+    """Public ids for a campaign's (or a flow step's) rows, written by the database:
+    ``eml_``, the second it was prepared (8 hex digits), the row's place in ``order_by``
+    (6) and 56 random bits (14). Ids made by one statement thus ascend with the rows, so
+    each batch's new index entries (here and in its activities', which take the same id)
+    share a few pages instead of landing on one random page each; the random part keeps
+    them unguessable."""
     stamp = f"eml_{int(time.time()) & 0xFFFFFFFF:08x}"
     place = func.row_number().over(order_by=order_by) % 0x1000000
     if db.session.get_bind().dialect.name == "postgresql":
@@ -164,7 +169,7 @@ def materialize(campaign: Campaign, customer_ids: Select[Any]) -> int:
     duplicate = ranked.c.copy > 1
     queued = and_(ranked.c.copy == 1, ranked.c.contactable == 1)
     source = select(
-        _public_id_sql(ranked.c.customer_id),
+        public_id_sql(ranked.c.customer_id),
         literal(campaign.id),
         ranked.c.customer_id,
         literal(campaign.created_by_id),
@@ -535,16 +540,49 @@ def _campaign_parts(rows: Sequence[OutboxRow]) -> dict[int, Any]:
     return {c.id: c for c in db.session.execute(parts.where(Campaign.id.in_(ids)))}
 
 
+def renders_at_send(row: Any) -> bool:
+    """Whether the row's body is rendered when it goes: a campaign's, or a flow's that
+    keeps no body (a flow row queued before flows rendered at send time keeps its own)."""
+    return row.campaign_id is not None or (
+        getattr(row, "flow_run_id", None) is not None and row.html is None
+    )
+
+
+def _flow_templates(rows: Sequence[Any]) -> dict[int, Any]:
+    """The (id, subject, html) of the templates of the batch's flow rows."""
+    ids = {r.template_id for r in rows if r.campaign_id is None and renders_at_send(r)}
+    ids.discard(None)
+    if not ids:
+        return {}
+    query = select(Template.id, Template.subject, Template.html).where(Template.id.in_(ids))
+    return {t.id: t for t in db.session.execute(query)}
+
+
+def _render_flow_row(
+    row: Any, template: Any, context: dict[str, Any], unsubscribe: str, public_base: str
+) -> tuple[rendering.RenderedEmail, Any]:
+    """A flow's message from its template, its links numbered 0..n for itself."""
+    if template is None:
+        raise LookupError("its template is gone")
+    subject, html = template.subject or "", template.html or ""
+    context = {**context, **send_values(row.id, row.to_address, html)}
+    prepared = prepare_template(html, public_base)
+    if prepared is None:
+        return render_for(row, subject, html, context, unsubscribe), None
+    numbers = range(len(prepared.links))
+    return render_prepared(row.id, subject, prepared, context, numbers, unsubscribe)
+
+
 def build_messages(
     rows: Sequence[Any],
     campaigns: dict[int, Any],
     contexts: dict[int, dict[str, Any]],
 ) -> tuple[list[OutgoingEmail | None], dict[int, ProviderError]]:
-    """A batch's messages, in row order: campaign rows rendered for their customer, single
-    sends as they were rendered at request time. A row that cannot be built gets None
-    and its error under its index. Each campaign row keeps its rendering in
-    ``_rendered`` (for its activity). The links of campaign rows rendered on their own
-    are stored (not committed)."""
+    """A batch's messages, in row order: campaign and flow rows rendered for their
+    customer, single sends as they were rendered at request time. A row that cannot be
+    built gets None and its error under its index. Each row rendered here keeps its
+    rendering in ``_rendered`` (for its activity), a flow row its subject too. The links
+    of rows rendered with their own numbers are stored (not committed)."""
     messages: list[OutgoingEmail | None] = []
     problems: dict[int, ProviderError] = {}
     public_base = current_app.config["PUBLIC_BASE_URL"]
@@ -553,12 +591,20 @@ def build_messages(
     # each (campaign, variant)'s template prepared, and its links' numbers, once a batch
     templates: dict[tuple[int, int | None], tuple[PreparedTemplate | None, list[int]]] = {}
     own_links: dict[int, tuple[str, ...]] = {}
+    templates = _flow_templates(rows)
     for index, row in enumerate(rows):
         try:
             parts = None
             unsubscribe = urls.unsubscribe(row.id)
             sender = envelope
-            if row.campaign_id is not None:
+            if row.campaign_id is None and renders_at_send(row):
+                template = templates.get(row.template_id)
+                context = contexts.get(row.customer_id) or {}
+                rendered, parts = _render_flow_row(row, template, context, unsubscribe, public_base)
+                own_links[row.id] = tuple(rendered.links)
+                row._rendered = rendered
+                row.subject = rendered.subject[:300]
+            elif row.campaign_id is not None:
                 campaign = campaigns[row.campaign_id]
                 variant = getattr(row, "variant", None)
                 subject, html, from_name = ab_tests.variant_message(
@@ -604,7 +650,7 @@ def send(p: Any, rows: Sequence[OutboxRow]) -> list[Any]:
     """Render (campaign rows), store their links, hand the batch to the provider: one
     outcome per row (a provider message id or an error)."""
     campaigns = _campaign_parts(rows)
-    customer_ids = {r.customer_id for r in rows if r.campaign_id and r.customer_id}
+    customer_ids = {r.customer_id for r in rows if r.customer_id and renders_at_send(r)}
     messages, problems = build_messages(rows, campaigns, customer_contexts(customer_ids))
     db.session.commit()  # the links stored before the mail that carries them goes
     ready = [m for m in messages if m is not None]

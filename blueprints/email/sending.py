@@ -559,18 +559,24 @@ def _flow_templates(rows: Sequence[Any]) -> dict[int, Any]:
 
 
 def _render_flow_row(
-    row: Any, template: Any, context: dict[str, Any], unsubscribe: str, public_base: str
+    row: Any,
+    template: Any,
+    context: dict[str, Any],
+    unsubscribe: str,
+    public_base: str,
+    urls: tracking.Urls,
+    shared: dict[str, Any],
 ) -> tuple[rendering.RenderedEmail, Any]:
     """A flow's message from its template, its links numbered 0..n for itself."""
     if template is None:
         raise LookupError("its template is gone")
     subject, html = template.subject or "", template.html or ""
-    context = {**context, **send_values(row.id, row.to_address, html)}
+    context = {**context, **send_values(row.id, row.to_address, html, urls, shared)}
     prepared = prepare_template(html, public_base)
     if prepared is None:
         return render_for(row, subject, html, context, unsubscribe), None
     numbers = range(len(prepared.links))
-    return render_prepared(row.id, subject, prepared, context, numbers, unsubscribe)
+    return render_prepared(row.id, subject, prepared, context, numbers, unsubscribe, urls)
 
 
 def build_messages(
@@ -591,16 +597,18 @@ def build_messages(
     # each (campaign, variant)'s template prepared, and its links' numbers, once a batch
     templates: dict[tuple[int, int | None], tuple[PreparedTemplate | None, list[int]]] = {}
     own_links: dict[int, tuple[str, ...]] = {}
-    templates = _flow_templates(rows)
+    flow_templates = _flow_templates(rows)
     for index, row in enumerate(rows):
         try:
             parts = None
             unsubscribe = urls.unsubscribe(row.id)
             sender = envelope
             if row.campaign_id is None and renders_at_send(row):
-                template = templates.get(row.template_id)
+                template = flow_templates.get(row.template_id)
                 context = contexts.get(row.customer_id) or {}
-                rendered, parts = _render_flow_row(row, template, context, unsubscribe, public_base)
+                rendered, parts = _render_flow_row(
+                    row, template, context, unsubscribe, public_base, urls, shared
+                )
                 own_links[row.id] = tuple(rendered.links)
                 row._rendered = rendered
                 row.subject = rendered.subject[:300]

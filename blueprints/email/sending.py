@@ -38,6 +38,7 @@ from app.messaging.outbox import OutboxRow
 from app.models_base import utcnow
 from app.signals import message_sent
 from blueprints.email import failover, links, tracking
+from blueprints.email.domains import consumer_clause
 from blueprints.email.models import EmailMessage
 from blueprints.email.topic_refusals import topic_refusals
 from providers.email import MESSAGE_ID_KEY, OutgoingEmail, SendResult
@@ -183,6 +184,7 @@ def materialize(campaign: Campaign, customer_ids: Select[Any]) -> int:
         literal(0),
         literal(campaign.scheduled_at),
         literal(now),
+        consumer_clause(ranked.c.address),  # the column default does not run here
     )
     columns = [
         "public_id",
@@ -199,6 +201,7 @@ def materialize(campaign: Campaign, customer_ids: Select[Any]) -> int:
         "click_count",
         "scheduled_at",
         "created_at",
+        "consumer_mailbox",
     ]
     db.session.execute(insert(EmailMessage).from_select(columns, source))
     prepared = prepare_template(campaign.html or "", current_app.config["PUBLIC_BASE_URL"])

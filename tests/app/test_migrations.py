@@ -127,3 +127,47 @@ def test_order_touches_get_their_orders_date_and_total(tmp_path):
         (2, "attributed", "2026-11-09", 80.0),
         (2, "influenced", "2026-11-09", 80.0),
     ]
+
+
+def test_campaign_rows_written_before_0047_get_their_consumer_flag(tmp_path):
+    """0047 sets the consumer-mailbox flag of campaign rows a Python default never ran for;
+    single sends (the flag written by the ORM) are left as they are."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from app import create_app
+    from tests.conftest import app_settings
+
+    app = create_app(app_settings("sqlite:///" + str(tmp_path / "m.sqlite")))
+    with app.app_context():
+        upgrade(revision="0046")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO campaign (id, public_id, channel, name, status, audience_type,"
+                    " audience_ref, recipients_total, created_at, updated_at) VALUES (1,"
+                    " 'cmp_1', 'email', 'c', 'sent', 'list', '-', 2, '2026-11-01', '2026-11-01')"
+                )
+            )
+            for n, (campaign, address) in enumerate(
+                ((1, "Ann@GMail.com"), (1, "bob@cellar.example"), (None, "cat@gmail.com"))
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO email_message (public_id, campaign_id, to_address, status,"
+                        " attempts, open_count, click_count, created_at)"
+                        " VALUES (:pid, :campaign, :address, 'sent', 0, 0, 0, '2026-11-01')"
+                    ),
+                    {"pid": f"eml_{n}", "campaign": campaign, "address": address},
+                )
+        upgrade(revision="0047")
+        with db.engine.connect() as conn:
+            flags = dict(
+                conn.execute(text("SELECT to_address, consumer_mailbox FROM email_message")).all()
+            )
+        db.engine.dispose()
+    assert {a: bool(f) for a, f in flags.items()} == {
+        "Ann@GMail.com": True,
+        "bob@cellar.example": False,
+        "cat@gmail.com": False,  # not a campaign row: its flag was written, left alone
+    }

@@ -114,3 +114,35 @@ def test_migration_0041_flags_the_messages_already_sent(tmp_path):
         "gmail.com@cave.example": False,
         "cy@web.de": True,
     }
+
+
+def test_a_campaigns_rows_carry_the_consumer_flag(app, make_customer):
+    """A campaign's rows are written by one INSERT ... SELECT, where the column default
+    does not run: the flag comes from the SQL form of the same rule (every campaign row
+    was stored as a business domain)."""
+    from sqlalchemy import select
+
+    from app.crm.models import Customer
+    from app.messaging.models import Campaign
+    from blueprints.email.sending import materialize
+
+    make_customer(email="Ann@GMail.com")
+    make_customer(email="bob@cellar.example")
+    make_customer(email="cat@gmail.com.example")
+    campaign = Campaign(channel="email", name="x", subject="s", html="<p>hi</p>", audience_ref="-")
+    db.session.add(campaign)
+    db.session.commit()
+    assert materialize(campaign, select(Customer.id)) == 3
+    db.session.commit()
+    flags = dict(
+        db.session.execute(
+            select(EmailMessage.to_address, EmailMessage.consumer_mailbox).where(
+                EmailMessage.campaign_id == campaign.id
+            )
+        ).all()
+    )
+    assert flags == {
+        "ann@gmail.com": True,
+        "bob@cellar.example": False,
+        "cat@gmail.com.example": False,
+    }

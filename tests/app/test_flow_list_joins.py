@@ -48,6 +48,12 @@ def entered() -> list[int]:
     return sorted(db.session.scalars(select(FlowRun.customer_id)))
 
 
+def high_priority_list(lists_api, name: str) -> dict[str, Any]:
+    """A smart list of the HIGH priority accounts, made through the API."""
+    criteria = {"type": "account_priority", "accountPriority": "HIGH"}
+    return lists_api("POST", "", 201, json={"name": name, "isSmart": True, "criteria": criteria})
+
+
 def welcome_flow(api, list_id: str) -> None:  # noqa: F811 - the fixture's value
     make_flow(api, [{"type": "tag", "tag": "welcomed"}], {"type": "list_joined", "listId": list_id})
 
@@ -98,16 +104,7 @@ def test_a_smart_list_refresh_enters_its_new_members_one_signal_per_batch(
     from blueprints.lists import services
 
     app.config["LIST_REFRESH_SLICE"] = 2
-    smart = lists_api(
-        "POST",
-        "",
-        201,
-        json={
-            "name": "Top accounts",
-            "isSmart": True,
-            "criteria": {"type": "account_priority", "accountPriority": "HIGH"},
-        },
-    )
+    smart = high_priority_list(lists_api, "Top accounts")
     welcome_flow(api, smart["id"])
     actives = [make_customer(account_priority="HIGH") for _ in range(5)]
     make_customer(account_priority="LOW")
@@ -135,16 +132,7 @@ def test_a_refresh_of_a_list_deleted_midway_enters_no_one_after(
     from blueprints.lists import services
 
     app.config["LIST_REFRESH_SLICE"] = 2
-    smart = lists_api(
-        "POST",
-        "",
-        201,
-        json={
-            "name": "Short-lived",
-            "isSmart": True,
-            "criteria": {"type": "account_priority", "accountPriority": "HIGH"},
-        },
-    )
+    smart = high_priority_list(lists_api, "Short-lived")
     for _ in range(5):
         make_customer(account_priority="HIGH")
     list_pk = db.session.scalar(

@@ -36,8 +36,9 @@ class OrderTouch(Model):
         ),
         Index("ix_order_touch_order", "order_id"),
         Index("ix_order_touch_customer", "customer_id"),
-        #: revenue over time: the credited orders of a period
-        Index("ix_order_touch_role_date", "role", "order_date"),
+        #: revenue over time: the credited orders of a period with their totals (and
+        #: customers, for a territory), read from the index alone (migration 0049)
+        Index("ix_order_touch_role_date_total", "role", "order_date", "total", "customer_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
 
 from app.dashboard.consent_figures import opt_outs
 from app.dashboard.metrics import Scope, register, week_of
@@ -28,20 +28,24 @@ def figures(scope: Scope) -> dict[str, Any]:
     totals = [0] * 8
     kinds: dict[str, list[int]] = {k: [0, 0, 0, 0] for k in ("consumer", "business", "gateway")}
     weekly: dict[Any, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for row_day, consumer, *counts in db.session.execute(_one_scan(scope)):
+    for day, consumer, *counts in db.session.execute(_by_day(scope)):
         numbers = [int(n or 0) for n in counts]
-        totals = [a + b for a, b in zip(totals, numbers[:8], strict=True)]
-        sent_n, delivered_n, opened, clicked, _, _, bounced, _ = numbers[:8]
-        behind = numbers[8:]  # the same four figures, of the messages behind a gateway
+        totals = [a + b for a, b in zip(totals, numbers, strict=True)]
+        sent_n, delivered_n, opened, clicked, _, _, bounced, _ = numbers
         mailbox = kinds["consumer" if consumer else "business"]
         for index, value in enumerate((sent_n, delivered_n, opened, bounced)):
-            kinds["gateway"][index] += behind[index]
-            mailbox[index] += value - behind[index]
-        the_day = row_day if isinstance(row_day, date) else date.fromisoformat(str(row_day))
+            mailbox[index] += value
+        the_day = day if isinstance(day, date) else date.fromisoformat(str(day))
         bucket = weekly[week_of(the_day)]
         bucket[0] += sent_n
         bucket[1] += opened
         bucket[2] += clicked
+    # a message behind a gateway counts there, not with its mailbox's kind
+    for consumer, *counts in db.session.execute(_behind_gateway(scope)):
+        mailbox = kinds["consumer" if consumer else "business"]
+        for index, value in enumerate(counts):
+            kinds["gateway"][index] += int(value or 0)
+            mailbox[index] -= int(value or 0)
     (
         sent,
         delivered,
@@ -88,53 +92,63 @@ def figures(scope: Scope) -> dict[str, Any]:
     }
 
 
-def _one_scan(scope: Scope) -> Select[*tuple[Any, ...]]:
-    """The period's messages in one GROUP BY on (day sent, consumer mailbox): the totals,
-    the weeks and the split by domain kind are all sums of its few rows (at most days x 2);
-    the last four sums count the messages behind a security gateway apart. Consumer
-    mailboxes are a stored flag (:mod:`blueprints.email.domains`); a gateway is a message
-    that drew a scanner's open or click, a join on the small set of such messages (the
-    partial machine index). Grouped on the day and the flag alone, SQLite reads its
-    (day, flag, ...) index in order and sorts nothing (migration 0049)."""
+def _period(scope: Scope) -> list[ColumnElement[bool]]:
     m = EmailMessage
-    day = utc_day(m.sent_at)
     where = [m.sent_at >= scope.since, m.sent_at < scope.until]
     # the same period in whole UTC days: lets SQLite read its (day, ...) index in order
-    where += [day >= scope.start, day < scope.end]
+    where += [utc_day(m.sent_at) >= scope.start, utc_day(m.sent_at) < scope.end]
     clause = scope.customer_clause(m.customer_id)
     if clause is not None:
         where.append(clause)
+    return where
+
+
+def _by_day(scope: Scope) -> Select[*tuple[Any, ...]]:
+    """The period's messages in one GROUP BY on (day sent, consumer mailbox): the totals,
+    the weeks and the split by mailbox kind are all sums of its few rows (at most days x
+    2). Consumer mailboxes are a stored flag (:mod:`blueprints.email.domains`). Grouped on
+    these two alone, SQLite reads its (day, flag, counted columns) index in order, without
+    sorting or visiting the table (migration 0049); PostgreSQL hashes the few groups (it
+    keeps statistics on the day, 0046)."""
+    m = EmailMessage
+    day = utc_day(m.sent_at)
+    return (
+        select(
+            day,
+            m.consumer_mailbox,
+            *_counted(),
+            func.count(m.first_human_click_at),
+            func.sum(case((and_(m.open_count > 0, m.human_open_count == 0), 1), else_=0)),
+            func.coalesce(func.sum(m.click_count - m.human_click_count), 0),
+            func.count(m.bounced_at),
+            func.count(m.complained_at),
+        )
+        .where(*_period(scope))
+        .group_by(day, m.consumer_mailbox)
+    )
+
+
+def _counted() -> list[Any]:
+    m = EmailMessage
+    return [func.count(m.sent_at), func.count(m.delivered_at), func.count(m.first_human_open_at)]
+
+
+def _behind_gateway(scope: Scope) -> Select[*tuple[Any, ...]]:
+    """Sent, delivered, opened by a person and bounced among the period's messages behind
+    a security gateway (one that drew a scanner's open or click), per mailbox kind: read
+    from the few such messages (the partial index of machine events), not per message."""
+    m = EmailMessage
     gateway = (
         select(EmailEvent.message_id)
         .where(EmailEvent.machine.is_(True), EmailEvent.machine_reason.in_(GATEWAY_REASONS))
         .distinct()
         .subquery()
     )
-    behind = gateway.c.message_id.is_not(None)
-
-    def behind_count(column: Any) -> Any:
-        return func.count(case((behind, column)))
-
     return (
-        select(
-            day,  # PostgreSQL keeps statistics on it: few groups, hashed
-            m.consumer_mailbox,
-            func.count(m.sent_at),
-            func.count(m.delivered_at),
-            func.count(m.first_human_open_at),
-            func.count(m.first_human_click_at),
-            func.sum(case((and_(m.open_count > 0, m.human_open_count == 0), 1), else_=0)),
-            func.coalesce(func.sum(m.click_count - m.human_click_count), 0),
-            func.count(m.bounced_at),
-            func.count(m.complained_at),
-            behind_count(m.sent_at),
-            behind_count(m.delivered_at),
-            behind_count(m.first_human_open_at),
-            behind_count(m.bounced_at),
-        )
-        .outerjoin(gateway, gateway.c.message_id == m.id)
-        .where(*where)
-        .group_by(day, m.consumer_mailbox)
+        select(m.consumer_mailbox, *_counted(), func.count(m.bounced_at))
+        .join(gateway, gateway.c.message_id == m.id)
+        .where(*_period(scope))
+        .group_by(m.consumer_mailbox)
     )
 
 

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    CompoundSelect,
     Executable,
     Select,
     and_,
@@ -56,6 +57,8 @@ from app.moments import day_plus, utc_day
 
 #: a SELECT of any columns
 Rows = Select[*tuple[Any, ...]]
+#: the rows a chunk of customers is credited with (a UNION of SELECTs)
+Credited = Rows | CompoundSelect[*tuple[Any, ...]]
 UNCREDITED_STATUSES = ("cancelled", "returned")
 CHUNK = 2000
 DAY = 86400
@@ -88,10 +91,14 @@ def _attribute_chunk(customer_ids: Sequence[int]) -> int:
     windowed = tuple((s, round(s.window().total_seconds())) for s in sources())
     statement = _statement(db.session.get_bind().dialect.name, windowed, tuple(groups()))
     connection = db.session.connection()
+    existing = connection.execute(_existing(), ids).all()
+    if not existing:
+        # none credited yet (an import's new customers): the rows go straight in
+        return int(connection.execute(_written(statement), ids).rowcount or 0)
     wanted = Counter(tuple(row) for row in connection.execute(statement, ids))
     kept: Counter[tuple[Any, ...]] = Counter()
     stale: list[int] = []
-    for row_id, *values in connection.execute(_existing(), ids):
+    for row_id, *values in existing:
         key = tuple(values)
         if kept[key] < wanted[key]:
             kept[key] += 1
@@ -115,11 +122,19 @@ def _existing() -> Rows:
 
 
 @lru_cache(maxsize=16)
+def _written(statement: Credited) -> Executable:
+    """The INSERT ... SELECT of the statement's rows."""
+    written = insert(OrderTouch).from_select(COLUMNS, statement)
+    # the count of an INSERT ... SELECT is kept only when asked for (SQLAlchemy 2.1)
+    return written.execution_options(preserve_rowcount=True)
+
+
+@lru_cache(maxsize=16)
 def _statement(
     dialect: str,
     windowed: tuple[tuple[TouchSource, int], ...],
     grouped: tuple[TouchGroup, ...],
-) -> Executable:
+) -> Credited:
     """The SELECT of the rows for a chunk of customer ids (the parameter ``ids``), in the
     order of :data:`COLUMNS`, built once per dialect, sources, windows and groups:
     building it per chunk cost about as much as running it on SQLite."""

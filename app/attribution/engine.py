@@ -19,9 +19,13 @@ our tracked links add: :mod:`app.attribution.utm`) is credited to that campaign 
 (kind ``utm``): the visit it came from says so better than any touch. Its touches in
 their windows are then all ``influenced``.
 
-Work is set-based per chunk of customers: one DELETE of their rows and one
-INSERT ... SELECT that joins their orders with each source's touches in that source's
-window and picks each order's last touch with ROW_NUMBER.
+Work is set-based per chunk of customers: one SELECT joins their orders with the touches
+in each kind's window (a channel's kinds read together in one pass when it registered a
+:class:`~app.attribution.touches.TouchGroup`) and picks each order's last touch with
+ROW_NUMBER. Customers not credited yet get its rows by one INSERT ... SELECT; otherwise
+its rows are compared with theirs and only the difference is written (most imports send
+orders again unchanged, and rewriting every row and its index entries cost more than
+reading them).
 """
 
 from __future__ import annotations
@@ -32,14 +36,16 @@ from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
+    JSON,
     ColumnElement,
     CompoundSelect,
     Executable,
+    Integer,
     Select,
     and_,
     bindparam,
     case,
+    column,
     delete,
     func,
     insert,
@@ -49,7 +55,7 @@ from sqlalchemy import (
 )
 
 from app.attribution.models import ATTRIBUTED, INFLUENCED, UTM, OrderTouch
-from app.attribution.touches import TouchGroup, TouchSource, groups, sources
+from app.attribution.touches import CustomerIds, TouchGroup, TouchSource, groups, sources
 from app.crm.models import Order
 from app.extensions import db
 from app.messaging.models import Campaign
@@ -89,9 +95,10 @@ def _attribute_chunk(customer_ids: Sequence[int]) -> int:
     id and all; a changed one replaced); rows are equal when every column is."""
     ids = {"ids": list(customer_ids)}
     windowed = tuple((s, round(s.window().total_seconds())) for s in sources())
-    statement = _statement(db.session.get_bind().dialect.name, windowed, tuple(groups()))
+    dialect = db.session.get_bind().dialect.name
+    statement = _statement(dialect, windowed, tuple(groups()))
     connection = db.session.connection()
-    existing = connection.execute(_existing(), ids).all()
+    existing = connection.execute(_existing(dialect), ids).all()
     if not existing:
         # none credited yet (an import's new customers): the rows go straight in
         return int(connection.execute(_written(statement), ids).rowcount or 0)
@@ -113,9 +120,10 @@ def _attribute_chunk(customer_ids: Sequence[int]) -> int:
     return wanted.total()
 
 
-def _existing() -> Rows:
+@lru_cache(maxsize=4)
+def _existing(dialect: str) -> Rows:
     table = OrderTouch.__table__
-    customers: BindParameter[Any] = bindparam("ids", expanding=True)
+    customers = _customer_ids(dialect)
     return select(table.c.id, *(table.c[name] for name in COLUMNS)).where(
         table.c.customer_id.in_(customers)
     )
@@ -138,17 +146,26 @@ def _statement(
     """The SELECT of the rows for a chunk of customer ids (the parameter ``ids``), in the
     order of :data:`COLUMNS`, built once per dialect, sources, windows and groups:
     building it per chunk cost about as much as running it on SQLite."""
-    del dialect  # a key only: the sources' queries differ per dialect
-    customers: BindParameter[Any] = bindparam("ids", expanding=True)
+    customers = _customer_ids(dialect)
     touched = union_all(*(_in_window(read, customers) for read in _reads(windowed, grouped)))
     if not touched.selects:
         return _utm_rows(customers)
     return union_all(_ranked(touched.subquery("touched")), _utm_rows(customers))
 
 
+def _customer_ids(dialect: str) -> CustomerIds:
+    """The chunk's customer ids as the statements take them (the parameter ``ids``): on
+    SQLite one JSON array read by ``json_each`` (the statement is the same text for every
+    chunk, not re-rendered with a thousand parameters each run); elsewhere a list."""
+    if dialect == "sqlite":
+        array = func.json_each(bindparam("ids", type_=JSON))
+        return select(column("value", Integer)).select_from(array)
+    return bindparam("ids", expanding=True)
+
+
 #: one query of touches (a source's, or a group's) and the kinds it gives, with their
 #: windows in seconds
-Read = tuple[Callable[[BindParameter[Any]], Rows], tuple[tuple[TouchSource, int], ...]]
+Read = tuple[Callable[[CustomerIds], Rows], tuple[tuple[TouchSource, int], ...]]
 
 
 def _reads(
@@ -167,7 +184,7 @@ def _reads(
     return reads
 
 
-def _unbounded(source: TouchSource, customer_ids: BindParameter[Any]) -> Rows:
+def _unbounded(source: TouchSource, customer_ids: CustomerIds) -> Rows:
     return source.query(customer_ids, None, None)
 
 
@@ -183,7 +200,7 @@ def _by_kind(kind: Any, values: dict[str, Any], make: Callable[[Any], Any] = lit
     return case(*((kind == name, make(value)) for name, value in values.items()))
 
 
-def _in_window(read: Read, customer_ids: BindParameter[Any]) -> Rows:
+def _in_window(read: Read, customer_ids: CustomerIds) -> Rows:
     """The touches of these customers, each paired with the customer's credited orders
     it falls in the window of: from the touches to the orders, by the (customer, date)
     index over the days a touch counts for (its kind's window)."""
@@ -238,7 +255,7 @@ def _ranked(touched: Any) -> Rows:
     return select(*(touched.c[name] for name in COLUMNS[:-1]), role.label("role"))
 
 
-def _utm_rows(customer_ids: BindParameter[Any]) -> Rows:
+def _utm_rows(customer_ids: CustomerIds) -> Rows:
     """The credited orders whose UTM names a campaign: attributed to it (the visit, not
     a message; at the start of the order's day)."""
     return (

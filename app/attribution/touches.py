@@ -22,9 +22,9 @@ from sqlalchemy import BindParameter, Select
 
 from app.extensions import db
 
-#: customer ids, or an expanding parameter standing for them (attribution builds its
-#: statement once and runs it for each chunk of customers)
-CustomerIds = Collection[int] | BindParameter[Any]
+#: customer ids, or an expanding parameter or a SELECT standing for them (attribution
+#: builds its statement once and runs it for each chunk of customers)
+CustomerIds = Collection[int] | BindParameter[Any] | Select[int]
 #: (customer ids, since, until) -> a SELECT of those customers' human touches in
 #: [since, until) (None: unbounded), with the columns ``customer_id``, ``campaign_id``,
 #: ``message_ref``, ``touched_at`` and ``address``

@@ -145,3 +145,17 @@ def test_identical_rows_are_kept_as_many_times_as_the_rule_gives_them(app, make_
     after = _rows(customer.id)
     assert set(after) < set(before)  # one influenced row deleted, the others kept
     assert sorted(row[3] for row in after.values()) == ["attributed", "influenced"]
+
+
+def test_email_clicks_and_opens_are_read_in_one_pass_and_apart_without_the_group(app):
+    """The email channel's group replaces its two per-kind queries; a group naming a kind
+    no source registers is not used (each source is read by its own query)."""
+    from app.attribution.engine import _reads
+    from app.attribution.touches import TouchGroup, groups, sources
+
+    windowed = tuple((s, round(s.window().total_seconds())) for s in sources())
+    read = [sorted(s.kind for s, _ in kinds) for _, kinds in _reads(windowed, tuple(groups()))]
+    assert ["email_click", "email_open"] in read and ["sms_reply"] in read
+    stray = TouchGroup(frozenset({"email_click", "fax_reply"}), groups()[0].query)
+    read = [sorted(s.kind for s, _ in kinds) for _, kinds in _reads(windowed, (stray,))]
+    assert ["email_click"] in read and ["email_open"] in read

@@ -18,7 +18,12 @@ Timed (best of two), in the app's own code:
 
 * ``attribution``: :func:`app.attribution.engine.attribute_customers` for 1,000
   customers (about an import batch of 10,000 orders), floor: the join of those
-  customers' orders with their touches, counted;
+  customers' orders with their touches, counted. Attribution writes only the rows that
+  changed: the first run replaces the bench's rows, the next ones find every row as the
+  rule gives it (an import that sent the same orders again), so the best of them times
+  reading and comparing;
+* ``attribution_rewrite``: the same, their order touches deleted before each run (not
+  timed), so every row is written (customers credited for the first time), same floor;
 * ``dashboard_30d``, ``dashboard_365d``, ``dashboard_30d_territory``: every figure of
   :func:`app.dashboard.service.dashboard` (revenue by week, top campaigns, growth, each
   channel's figures), floor: the attributed revenue of the period and the count of its
@@ -174,9 +179,14 @@ def fill(conn: Any, dialect: str, customers: int, orders: int, touches: int) -> 
     return took
 
 
-def best_of(times: int, work: Callable[[], Any]) -> tuple[float, Any]:
+def best_of(
+    times: int, work: Callable[[], Any], prepare: Callable[[], Any] | None = None
+) -> tuple[float, Any]:
+    """The best time of ``work`` (``prepare`` runs untimed before each)."""
     best, answer = float("inf"), None
     for _ in range(times):
+        if prepare is not None:
+            prepare()
         started = time.perf_counter()
         answer = work()
         best = min(best, time.perf_counter() - started)
@@ -185,9 +195,10 @@ def best_of(times: int, work: Callable[[], Any]) -> tuple[float, Any]:
 
 def measure(repeat: int) -> dict[str, dict[str, Any]]:
     """Inside an app context: each case's time and its floor's."""
-    from sqlalchemy import select, text
+    from sqlalchemy import delete, select, text
 
     from app.attribution.engine import attribute_customers
+    from app.attribution.models import OrderTouch
     from app.attribution.reports import campaign_revenue
     from app.dashboard.metrics import Scope
     from app.dashboard.service import dashboard
@@ -223,17 +234,21 @@ def measure(repeat: int) -> dict[str, dict[str, Any]]:
         )
         return lambda: (revenue(), emails())
 
+    def uncredited() -> None:
+        db.session.execute(delete(OrderTouch).where(OrderTouch.customer_id.in_(ids)))
+        db.session.commit()
+
+    attribution_floor = scalar_rows(
+        'SELECT count(*) FROM "order" o JOIN email_message m'
+        " ON m.customer_id = o.customer_id JOIN email_event e ON e.message_id = m.id"
+        f" WHERE o.customer_id <= {ATTRIBUTION_CUSTOMERS} AND e.machine = :f",
+        f=False,
+    )
     campaign_ids = db.session.scalars(select(Campaign.id)).all()
+    prepare: dict[str, Callable[[], Any]] = {"attribution_rewrite": uncredited}
     cases: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
-        "attribution": (
-            lambda: attribute_customers(ids),
-            scalar_rows(
-                'SELECT count(*) FROM "order" o JOIN email_message m'
-                " ON m.customer_id = o.customer_id JOIN email_event e ON e.message_id = m.id"
-                f" WHERE o.customer_id <= {ATTRIBUTION_CUSTOMERS} AND e.machine = :f",
-                f=False,
-            ),
-        ),
+        "attribution": (lambda: attribute_customers(ids), attribution_floor),
+        "attribution_rewrite": (lambda: attribute_customers(ids), attribution_floor),
         "dashboard_30d": (lambda: dashboard(Scope(today - timedelta(days=30), today)),
                           period_floor(30)),
         "dashboard_365d": (lambda: dashboard(Scope(today - timedelta(days=365), today)),
@@ -254,7 +269,7 @@ def measure(repeat: int) -> dict[str, dict[str, Any]]:
     for name, (work, floor) in cases.items():
         floor_s, _ = best_of(repeat, floor)
         db.session.commit()
-        seconds, answer = best_of(repeat, work)
+        seconds, answer = best_of(repeat, work, prepare.get(name))
         db.session.commit()
         out[name] = {
             "seconds": seconds,
@@ -262,7 +277,7 @@ def measure(repeat: int) -> dict[str, dict[str, Any]]:
             "ratio": round(seconds / max(floor_s, 0.001), 2),
             "under_2s": seconds < 2,
         }
-        if name == "attribution":
+        if name.startswith("attribution"):
             out[name]["order_touch_rows"] = answer
         print(f"  {name:26} {out[name]}", flush=True)
     return out

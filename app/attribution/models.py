@@ -28,9 +28,9 @@ class OrderTouch(Model):
 
     __tablename__ = "order_touch"
     __table_args__ = (
-        Index("ix_order_touch_campaign_role", "campaign_id", "role"),
         #: campaign revenue: a campaign's orders in order with their totals, read from the
-        #: index alone (grouped as read: no hashing of every (campaign, order))
+        #: index alone (grouped as read: no hashing of every (campaign, order)); every
+        #: reader that names a campaign seeks it here (migration 0050)
         Index(
             "ix_order_touch_campaign_order_role_total", "campaign_id", "order_id", "role", "total"
         ),

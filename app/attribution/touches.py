@@ -4,6 +4,10 @@ A channel registers one :class:`TouchSource` per kind of human touch (the email 
 clicks and opens; SMS: replies). Each gives a query of the touches of a set of customers,
 so the core never reads a channel's tables itself: attribution joins it with the orders
 in SQL, the engagement score and flows read its rows (:meth:`TouchSource.touches`).
+
+A channel whose kinds come from the same rows (email clicks and opens are both events of
+its messages) may also register a :class:`TouchGroup`: one query of those kinds together,
+which attribution reads instead of one query per kind (one pass over the events).
 """
 
 from __future__ import annotations
@@ -18,14 +22,17 @@ from sqlalchemy import BindParameter, Select
 
 from app.extensions import db
 
-#: customer ids, or an expanding parameter standing for them (attribution builds its
-#: statement once and runs it for each chunk of customers)
-CustomerIds = Collection[int] | BindParameter[Any]
+#: customer ids, or an expanding parameter or a SELECT standing for them (attribution
+#: builds its statement once and runs it for each chunk of customers)
+CustomerIds = Collection[int] | BindParameter[Any] | Select[int]
 #: (customer ids, since, until) -> a SELECT of those customers' human touches in
 #: [since, until) (None: unbounded), with the columns ``customer_id``, ``campaign_id``,
 #: ``message_ref``, ``touched_at`` and ``address``
 TouchRows = Select[*tuple[Any, ...]]
 TouchQuery = Callable[[CustomerIds, datetime | None, datetime | None], TouchRows]
+#: customer ids -> a SELECT of every human touch of those customers of a group's kinds,
+#: with a :data:`TouchQuery`'s columns and ``kind`` (one of the group's kinds)
+GroupQuery = Callable[[CustomerIds], TouchRows]
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,15 @@ class TouchSource:
         ]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class TouchGroup:
+    """Several kinds of touch read by one query: the same touches as the kinds' own
+    sources give, each row naming its kind."""
+
+    kinds: frozenset[str]
+    query: GroupQuery
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -76,3 +92,11 @@ def register(app: Flask, source: TouchSource) -> None:
 
 def sources(app: Flask | None = None) -> list[TouchSource]:
     return list((app or current_app).extensions.get("decant_touch_sources", {}).values())
+
+
+def register_group(app: Flask, group: TouchGroup) -> None:
+    app.extensions.setdefault("decant_touch_groups", []).append(group)
+
+
+def groups(app: Flask | None = None) -> list[TouchGroup]:
+    return list((app or current_app).extensions.get("decant_touch_groups", []))

@@ -135,3 +135,31 @@ def test_a_campaign_whose_rows_are_all_done_is_marked_sent(app, manager, make_cu
     db.session.expire_all()
     assert db.session.get(Campaign, campaign.id).status == "sent"
     assert dev_messages() == []
+
+
+def test_finishing_keeps_a_cancel_committed_meanwhile(app, manager, make_customer):
+    """A campaign's jobs find no row left at about the same moment as a user cancels it
+    (or another job marks it sent): marking it sent changes only a sending campaign."""
+    from sqlalchemy import update
+
+    customer = make_customer()
+    campaign = _sending_campaign(manager)
+    db.session.add(
+        EmailMessage(
+            campaign_id=campaign.id,
+            customer_id=customer.id,
+            to_address=customer.email,
+            status="sent",
+            sent_at=utcnow(),
+        )
+    )
+    db.session.commit()
+    loaded = db.session.get(Campaign, campaign.id)
+    assert loaded.status == "sending"  # what the job read when it started
+    db.session.execute(
+        update(Campaign).where(Campaign.id == campaign.id).values(status="cancelled"),
+        execution_options={"synchronize_session": False},
+    )
+    delivery._finish_or_wait(loaded, delivery.channel_for("email"))
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status == "cancelled"

@@ -86,6 +86,19 @@ def received(fake) -> list[str]:
     return [m.to for m in list(fake.received)]
 
 
+def start_two_workers(app, group) -> None:
+    """Two workers, both listening before the campaign goes (a slow start would let the
+    first send it all)."""
+    from rq import Worker
+
+    from app.jobs import redis_connection
+
+    for _ in range(2):
+        group.start(queues="campaigns")
+    conn = redis_connection(app)
+    assert wait_for(lambda: len(Worker.all(connection=conn)) >= 2, 120), group.output()
+
+
 @pytest.mark.redis
 def test_two_workers_send_one_campaign_together_each_recipient_once(
     app, client, manager, token_headers, seed_list, workers, fake
@@ -94,10 +107,9 @@ def test_two_workers_send_one_campaign_together_each_recipient_once(
     list_id, emails = seed_list(manager, n)
     group = workers(**worker_settings(fake))
     started = time.monotonic()
-    campaign = launch(client, token_headers, manager, list_id)
     try:
-        for _ in range(2):
-            group.start(queues="campaigns")
+        start_two_workers(app, group)
+        campaign = launch(client, token_headers, manager, list_id)
         done = wait_progressing(
             lambda: campaign_state(campaign.id)[0] == "sent",
             lambda: len(fake.received),
@@ -130,11 +142,10 @@ def test_a_pause_stops_both_jobs_between_batches_and_a_resume_finishes_once(
     fake.delay = 0.1  # 30 batches a worker: the pause lands mid-campaign
     list_id, emails = seed_list(manager, n)
     group = workers(**worker_settings(fake))
-    campaign = launch(client, token_headers, manager, list_id)
     headers = token_headers(manager)
     try:
-        for _ in range(2):
-            group.start(queues="campaigns")
+        start_two_workers(app, group)
+        campaign = launch(client, token_headers, manager, list_id)
         assert wait_for(lambda: fake.max_in_flight >= 2 and len(fake.received) >= 300, 120), (
             f"both jobs never sent: {len(fake.received)}\n{group.output()}"
         )

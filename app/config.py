@@ -146,6 +146,9 @@ class Defaults:
     JOBS_IN_THREAD: bool | None = None
     PROVIDER_TIMEOUT = 10.0
     CAMPAIGN_JOB_SECONDS = 120
+    #: Batch jobs a campaign runs at once on RQ workers (each claims its own batches);
+    #: more than the workers serving the ``campaigns`` queue only wait their turn.
+    CAMPAIGN_SEND_JOBS = 2
     CAMPAIGN_STALE_SECONDS = 600
     CAMPAIGN_WATCHDOG_SECONDS = 60
     DEV_OUTBOX_LIMIT = 500

@@ -466,7 +466,7 @@ def decide_winner(campaign_id: int) -> None:
     db.session.commit()
     db.session.refresh(campaign)
     if campaign.status == "sending":
-        jobs.enqueue(delivery.send_campaign_batches, campaign_id, queue="campaigns")
+        delivery.start_sending(campaign_id)
 
 
 def overdue(grace: timedelta) -> list[int]:

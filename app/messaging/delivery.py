@@ -11,7 +11,9 @@ of its rows); the engine does the rest, the same way for email and SMS:
   outcome, and keeps going for a bounded time before re-enqueueing itself, so a killed
   worker is resumed by the next job and a paused campaign stops between batches. One
   batch at a time: its outcomes are committed before the next is claimed, so a crash can
-  repeat only the batch that was at the provider;
+  repeat only the batch that was at the provider. A campaign runs
+  ``CAMPAIGN_SEND_JOBS`` of these jobs at once on RQ workers (each claims its own
+  batches: the claim takes a row once), one when jobs run in the app's process;
 * ``send_single`` does the same for one message (a rep's email or text).
 """
 
@@ -197,7 +199,18 @@ def prepare_campaign(campaign_id: int) -> None:
     campaign.status = "sending"
     campaign.started_at = campaign.started_at or utcnow()
     db.session.commit()
-    jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns")
+    start_sending(campaign.id)
+
+
+def start_sending(campaign_id: int) -> None:
+    """Queue a sending campaign's batch jobs: ``CAMPAIGN_SEND_JOBS`` of them with RQ
+    workers, so several workers send its batches at once (each job claims its own rows
+    and hands over to one successor, so their number stays put); one without Redis,
+    where jobs run one after another in the app's process."""
+    wanted = int(current_app.config.get("CAMPAIGN_SEND_JOBS") or 1)
+    count = max(1, wanted) if jobs.redis_connection() is not None else 1
+    for _ in range(count):
+        jobs.enqueue(send_campaign_batches, campaign_id, queue="campaigns")
 
 
 def send_campaign_batches(campaign_id: int, time_budget: float | None = None) -> None:
@@ -250,8 +263,14 @@ def _finish_or_wait(campaign: Campaign, channel: DeliveryChannel, held: Sequence
         db.session.commit()
         return
     if pending[0] == 0:
-        campaign.status = "sent"
-        campaign.finished_at = utcnow()
+        # Guarded: the campaign's other batch jobs may finish at the same moment, and a
+        # pause or cancel committed meanwhile stays.
+        db.session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign.id, Campaign.status == "sending")
+            .values(status="sent", finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
         return
     due = pending[1]
@@ -287,8 +306,8 @@ def resume_campaigns() -> list[int]:
         last_claim = db.session.scalar(
             select(func.max(model.claimed_at)).where(model.campaign_id == campaign.id)
         )
-        if last_claim is None or last_claim < cutoff:
-            jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns")
+        if (last_claim is None or last_claim < cutoff) and _has_work_now(campaign, model):
+            start_sending(campaign.id)
             resumed.append(campaign.id)
     from app.experiments import campaigns as ab_tests
 
@@ -296,6 +315,27 @@ def resume_campaigns() -> list[int]:
         jobs.enqueue(ab_tests.decide_winner, campaign_id, queue="campaigns")
     db.session.commit()
     return resumed
+
+
+def _has_work_now(campaign: Campaign, model: type[Any]) -> bool:
+    """Whether a job would find work now: a row it could claim (or put back, stale), or
+    none left at all (it marks the campaign sent). Rows only deferred to later (a
+    provider's backoff) or held for an A/B decision have a job waiting for them already,
+    so the watchdog adds none."""
+    from app.experiments import campaigns as ab_tests
+
+    now = utcnow()
+    due = and_(
+        model.status == "queued",
+        or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),
+        *ab_tests.held_back(campaign, model),
+    )
+    pending, ready = db.session.execute(
+        select(func.count(), func.count(case((or_(due, model.status == "sending"), 1)))).where(
+            model.campaign_id == campaign.id, model.status.in_(("queued", "sending"))
+        )
+    ).one()
+    return bool(ready or not pending)
 
 
 #: What a user may do to a campaign in each status (the page offers only these).
@@ -329,7 +369,7 @@ def set_campaign_state(campaign: Campaign, action: str) -> None:
             return
         campaign.status = "sending"
         db.session.commit()
-        jobs.enqueue(send_campaign_batches, campaign.id, queue="campaigns")
+        start_sending(campaign.id)
         return
     else:
         campaign.status = "cancelled"

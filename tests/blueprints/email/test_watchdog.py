@@ -78,3 +78,88 @@ def test_a_campaign_still_making_progress_is_left_alone(app, manager, make_custo
     assert delivery.resume_campaigns() == []
     row = db.session.scalar(select(EmailMessage))
     assert row.status == "sending" and row.claim_token == "busy-worker"
+
+
+def _sending_campaign(manager) -> Campaign:
+    campaign = Campaign(
+        channel="email",
+        name="Backoff",
+        subject="Hi",
+        html="<p>x</p>",
+        status="sending",
+        created_by_id=manager.id,
+        started_at=utcnow() - timedelta(hours=2),
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    return campaign
+
+
+def test_rows_deferred_to_later_get_no_new_job_each_watchdog_round(app, manager, make_customer):
+    """The provider's backoff put the rest off for an hour: the job scheduled for then
+    is waiting, so the watchdog adds none (every round would add a chain of jobs)."""
+    customer = make_customer()
+    campaign = _sending_campaign(manager)
+    db.session.add(
+        EmailMessage(
+            campaign_id=campaign.id,
+            customer_id=customer.id,
+            to_address=customer.email,
+            status="queued",
+            attempts=3,
+            claimed_at=utcnow() - timedelta(hours=1),
+            next_attempt_at=utcnow() + timedelta(hours=1),
+        )
+    )
+    db.session.commit()
+    assert delivery.resume_campaigns() == []
+    assert dev_messages() == []
+
+
+def test_a_campaign_whose_rows_are_all_done_is_marked_sent(app, manager, make_customer):
+    """Its last job died after the last batch, before marking it: the watchdog's job does."""
+    customer = make_customer()
+    campaign = _sending_campaign(manager)
+    db.session.add(
+        EmailMessage(
+            campaign_id=campaign.id,
+            customer_id=customer.id,
+            to_address=customer.email,
+            status="sent",
+            claimed_at=utcnow() - timedelta(hours=1),
+            sent_at=utcnow() - timedelta(hours=1),
+        )
+    )
+    db.session.commit()
+    assert delivery.resume_campaigns() == [campaign.id]
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status == "sent"
+    assert dev_messages() == []
+
+
+def test_finishing_keeps_a_cancel_committed_meanwhile(app, manager, make_customer):
+    """A campaign's jobs find no row left at about the same moment as a user cancels it
+    (or another job marks it sent): marking it sent changes only a sending campaign."""
+    from sqlalchemy import update
+
+    customer = make_customer()
+    campaign = _sending_campaign(manager)
+    db.session.add(
+        EmailMessage(
+            campaign_id=campaign.id,
+            customer_id=customer.id,
+            to_address=customer.email,
+            status="sent",
+            sent_at=utcnow(),
+        )
+    )
+    db.session.commit()
+    loaded = db.session.get(Campaign, campaign.id)
+    assert loaded.status == "sending"  # what the job read when it started
+    db.session.execute(
+        update(Campaign).where(Campaign.id == campaign.id).values(status="cancelled"),
+        execution_options={"synchronize_session": False},
+    )
+    delivery._finish_or_wait(loaded, delivery.channel_for("email"))
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).status == "cancelled"

@@ -205,12 +205,14 @@ def exit_runs(customer_ids: Iterable[int], reason: str) -> int:
 
 
 class _Job:
-    """What one :func:`advance` job caches across its rounds: flows, steps, and the
-    messages to hand to delivery once committed."""
+    """What one :func:`advance` job caches across its rounds: flows, steps, and what to
+    hand on once a step has committed: messages to delivery, and the jobs of runs sent
+    straight into a wait (by due time)."""
 
     def __init__(self) -> None:
         self.steps: dict[tuple[int, int], list[dict[str, Any]]] = {}
         self.messages: dict[str, list[int]] = {}
+        self.waking: dict[datetime, list[int]] = {}
 
     def steps_of(self, flow_id: int, version: int) -> list[dict[str, Any]]:
         found = self.steps.get((flow_id, version))
@@ -224,6 +226,9 @@ class _Job:
         for channel, ids in self.messages.items():
             delivery.enqueue_many(channel, ids)
         self.messages = {}
+        for when, run_ids in self.waking.items():
+            _enqueue_runs(run_ids, at=when)
+        self.waking = {}
 
 
 class _Run(NamedTuple):
@@ -350,6 +355,23 @@ def _where_to(
     return {"current_step": following, "state": "running", "next_at": now}
 
 
+def _fixed_wait_next(
+    steps: list[dict[str, Any]], index: dict[str, int], values: dict[str, Any]
+) -> tuple[str, datetime] | None:
+    """When ``values`` send runs on to a wait of a fixed duration (not until a weekday
+    on the customer's clock): its key and when it ends. The step then moves its runs
+    straight into the wait, its record claimed, in the step's own transaction, as
+    :func:`_wait` would one round later (a statement, a commit and a read fewer per set).
+    """
+    following = values.get("current_step")
+    if values.get("state") != "running" or following is None:
+        return None
+    step = steps[index[following]]
+    if step["type"] != "wait" or step.get("until"):
+        return None
+    return following, wait_until(step, utcnow(), None)
+
+
 def _move(run_ids: Sequence[int], at_step: str | None, values: dict[str, Any]) -> set[int]:
     """Move on the runs still at ``at_step`` and unfinished; the ids moved. A run that
     left meanwhile (an exit committed by another process) is not moved: an exit wins
@@ -458,9 +480,15 @@ def _act(
     going_on: Going = []
     for (where,), ids in by_values.items():
         values = _where_to(steps, index, step, where)
+        wait = _fixed_wait_next(steps, index, values)
+        if wait is not None:
+            values = {"current_step": wait[0], "state": "waiting", "next_at": wait[1]}
         now_moved = _move(ids, key, values)
         moved |= now_moved
-        if values.get("state") == "running":
+        if wait is not None and now_moved:
+            _claim(now_moved, wait[0], "waiting")
+            job.waking.setdefault(wait[1], []).extend(sorted(now_moved))
+        elif values.get("state") == "running":
             going_on.extend((i, values["current_step"]) for i in sorted(now_moved))
     gone = mine - moved
     if gone:  # exited meanwhile: as if this job never took the step

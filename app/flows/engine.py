@@ -230,6 +230,16 @@ class _Job:
             _enqueue_runs(run_ids, at=when)
         self.waking = {}
 
+    def schedule_waits(self) -> None:
+        """Before the step commits: the jobs of runs it sent into a wait that ends later.
+        Without Redis their ``scheduled_job`` row is written in the step's transaction
+        (its enqueue commits it: one commit for both); with Redis a job whose step then
+        failed finds no run due and does nothing. A wait already over goes after the
+        commit (:meth:`deliver`), as its job runs at once."""
+        now = utcnow()
+        for when in [w for w in self.waking if w > now]:
+            _enqueue_runs(self.waking.pop(when), at=when)
+
 
 class _Run(NamedTuple):
     """What a step reads of a run."""
@@ -506,6 +516,7 @@ def _act(
     else:
         outcomes = {r.id: ("skipped", f"unknown step {kind}", None, None) for r in runs}
     _record(key, outcomes)
+    job.schedule_waits()
     db.session.commit()
     return going_on
 

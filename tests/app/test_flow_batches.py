@@ -216,9 +216,9 @@ def test_a_slice_enters_an_email_then_a_wait_in_a_few_statements(
 ):
     """Round trips per slice of runs, not per run: the runs are inserted, their email
     step claims, moves and records them and queues their messages, and the same
-    transaction moves them straight into the wait (its record claimed, its job
-    scheduled after the commit) instead of a round later. Counted on the flow tables
-    (delivery, which runs inline here, is the send bench's)."""
+    transaction moves them straight into the wait (its record claimed, its job's row
+    written before that one commit) instead of a round later. Counted on the flow
+    tables (delivery, which runs inline here, is the send bench's)."""
     from sqlalchemy import event
 
     customers = [make_customer() for _ in range(12)]
@@ -232,6 +232,7 @@ def test_a_slice_enters_an_email_then_a_wait_in_a_few_statements(
         trigger={"type": "order_placed"},
     )
     statements: list[str] = []
+    events: list[str] = []  # the email step's record, the wait's job, the commits
     runs_or_steps = r"flow_(run|step_execution)\b"
     on_flow_tables = re.compile(
         rf"^(INSERT INTO|UPDATE|DELETE FROM) {runs_or_steps}|FROM {runs_or_steps} WHERE"
@@ -240,15 +241,28 @@ def test_a_slice_enters_an_email_then_a_wait_in_a_few_statements(
     def seen(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
         if on_flow_tables.search(" ".join(statement.split())):
             statements.append(statement)
+        if statement.startswith(("UPDATE flow_step_execution", "INSERT INTO scheduled_job")):
+            events.append(statement.split("(")[0].split(" SET")[0])
+
+    def committed(_conn):  # type: ignore[no-untyped-def]
+        events.append("COMMIT")
 
     event.listen(db.engine, "before_cursor_execute", seen)
+    event.listen(db.engine, "commit", committed)
     try:
         assert triggers.handle("order", [c.id for c in customers]) == len(customers)
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
+        event.remove(db.engine, "commit", committed)
     # the exits on an order; the runs inserted and their ids read back; the job reads
     # them; the email's claim, move (into the wait) and record; the wait's claim
     assert len(statements) <= 8, statements
+    record = events.index("UPDATE flow_step_execution")
+    assert events[record : record + 3] == [
+        "UPDATE flow_step_execution",
+        "INSERT INTO scheduled_job ",
+        "COMMIT",
+    ], events
     assert {r.state for r in runs()} == {"waiting"}
     assert [sorted(executions(r).values()) for r in runs()] == [["sent", "waiting"]] * 12
     [waiting] = db.session.scalars(

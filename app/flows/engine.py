@@ -496,7 +496,7 @@ def _act(
         now_moved = _move(ids, key, values)
         moved |= now_moved
         if wait is not None and now_moved:
-            _claim(now_moved, wait[0], "waiting")
+            _claim(sorted(now_moved), wait[0], "waiting")
             job.waking.setdefault(wait[1], []).extend(sorted(now_moved))
         elif values.get("state") == "running":
             going_on.extend((i, values["current_step"]) for i in sorted(now_moved))

@@ -12,9 +12,11 @@ guarded by their current step (a run that exited meanwhile is left alone and its
 record removed), then does the work (messages created in bulk through the channel's
 :class:`~app.flows.senders.FlowSender`, handed to delivery in batches), all in the
 step's transaction. A wait records its runs as ``waiting`` and schedules one job per
-due time for them; the job that finds them due moves them on with the same guarded
-UPDATE. List steps (the lists channel commits its own writes) run per customer. A
-watchdog re-enqueues, in slices, runs whose job was lost and runs of a resumed flow.
+due time for them (a step whose runs go on to a wait of fixed duration does that itself,
+in its own transaction); the job that finds them due moves them on with the same guarded
+UPDATE. Ids go to PostgreSQL as one array parameter (:func:`app.flows.sets.among`).
+List steps (the lists channel commits its own writes) run per customer. A watchdog
+re-enqueues, in slices, runs whose job was lost and runs of a resumed flow.
 """
 
 from __future__ import annotations

@@ -12,9 +12,11 @@ guarded by their current step (a run that exited meanwhile is left alone and its
 record removed), then does the work (messages created in bulk through the channel's
 :class:`~app.flows.senders.FlowSender`, handed to delivery in batches), all in the
 step's transaction. A wait records its runs as ``waiting`` and schedules one job per
-due time for them; the job that finds them due moves them on with the same guarded
-UPDATE. List steps (the lists channel commits its own writes) run per customer. A
-watchdog re-enqueues, in slices, runs whose job was lost and runs of a resumed flow.
+due time for them (a step whose runs go on to a wait of fixed duration does that itself,
+in its own transaction); the job that finds them due moves them on with the same guarded
+UPDATE. Ids go to PostgreSQL as one array parameter (:func:`app.flows.sets.among`).
+List steps (the lists channel commits its own writes) run per customer. A watchdog
+re-enqueues, in slices, runs whose job was lost and runs of a resumed flow.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple, cast
 
 from flask import current_app
-from sqlalchemy import bindparam, case, delete, func, literal, or_, select, update
+from sqlalchemy import case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -36,6 +38,7 @@ from app.crm.models import CommunicationPreference, Customer, Order, Territory
 from app.extensions import db
 from app.flows.models import UNFINISHED, Flow, FlowRun, FlowStepExecution, FlowVersion
 from app.flows.senders import sender_for
+from app.flows.sets import among
 from app.flows.steps import SEND_TYPES, WEEKDAYS
 from app.ids import new_public_ids
 from app.messaging.models import Template
@@ -89,29 +92,24 @@ def steps_of(flow_id: int, version: int) -> list[dict[str, Any]]:
 
 
 def _entry_numbers(flow: Flow, customer_ids: Sequence[int], now: datetime) -> dict[int, int]:
-    """Each customer's entry number, leaving out those the re-entry rule (or a run still
-    in progress) keeps out: one grouped query for the slice."""
+    """Each customer's entry number, leaving out archived customers and those the re-entry
+    rule (or a run still in progress) keeps out: one grouped query for the slice, the
+    customers joined to their runs of this flow."""
     unfinished = func.sum(case((FlowRun.state.in_(UNFINISHED), 1), else_=0))
-    prior = {
-        row[0]: (int(row[1]), _aware(row[2]), int(row[3] or 0))
-        for row in db.session.execute(
-            select(FlowRun.customer_id, func.count(), func.max(FlowRun.entered_at), unfinished)
-            .where(FlowRun.flow_id == flow.id, FlowRun.customer_id.in_(customer_ids))
-            .group_by(FlowRun.customer_id)
-        )
-    }
+    prior = db.session.execute(
+        select(Customer.id, func.count(FlowRun.id), func.max(FlowRun.entered_at), unfinished)
+        .outerjoin(FlowRun, (FlowRun.customer_id == Customer.id) & (FlowRun.flow_id == flow.id))
+        .where(among(Customer.id, customer_ids), Customer.archived.is_(False))
+        .group_by(Customer.id)
+    )
     again = flow.reentry == "after" and bool(flow.reentry_days)
     window = timedelta(days=flow.reentry_days or 0)
     numbers: dict[int, int] = {}
-    for customer_id in customer_ids:
-        found = prior.get(customer_id)
-        if found is None:
+    for customer_id, count, last, open_runs in prior:
+        if not count:
             numbers[customer_id] = 1
-            continue
-        count, last, open_runs = found
-        if open_runs or not again or (last is not None and now - last < window):
-            continue
-        numbers[customer_id] = count + 1
+        elif not open_runs and again and (last is None or now - _aware(last) >= window):
+            numbers[customer_id] = int(count) + 1
     return numbers
 
 
@@ -119,7 +117,8 @@ def enter_set(flow: Flow, customer_ids: Iterable[int], now: datetime | None = No
     """Enter these customers (archived ones and those the re-entry rule keeps out are
     left out): per slice, one INSERT of the runs skipping conflicts (another trigger
     entered the customer at the same moment), committed, then ONE job for the slice's
-    runs. The new run ids."""
+    runs. The new run ids, read back by the public ids this call made (an INSERT of many
+    rows with RETURNING costs PostgreSQL two to three times one without)."""
     now = now or utcnow()
     if flow.status != "active":
         return []
@@ -127,12 +126,7 @@ def enter_set(flow: Flow, customer_ids: Iterable[int], now: datetime | None = No
     first = steps[0]["key"] if steps else None
     created: list[int] = []
     for part in _slices(sorted(set(customer_ids))):
-        live = list(
-            db.session.scalars(
-                select(Customer.id).where(Customer.id.in_(part), Customer.archived.is_(False))
-            )
-        )
-        numbers = _entry_numbers(flow, live, now) if live else {}
+        numbers = _entry_numbers(flow, part, now)
         if not numbers:
             continue
         public_ids = new_public_ids(FlowRun.id_prefix, len(numbers))
@@ -152,7 +146,8 @@ def enter_set(flow: Flow, customer_ids: Iterable[int], now: datetime | None = No
                 public_ids, sorted(numbers.items()), strict=True
             )
         ]
-        new = list(db.session.scalars(_insert_skipping(RUN).returning(RUN.c.id), rows))
+        db.session.execute(_insert_skipping(RUN), rows)
+        new = sorted(db.session.scalars(select(RUN.c.id).where(among(RUN.c.public_id, public_ids))))
         db.session.commit()
         if new:
             _enqueue_runs(new)
@@ -197,7 +192,7 @@ def exit_runs(customer_ids: Iterable[int], reason: str) -> int:
     result = db.session.execute(
         update(FlowRun)
         .where(
-            FlowRun.customer_id.in_(ids),
+            among(FlowRun.customer_id, ids),
             FlowRun.state.in_(UNFINISHED),
             FlowRun.flow_id.in_(flows),
         )
@@ -212,12 +207,14 @@ def exit_runs(customer_ids: Iterable[int], reason: str) -> int:
 
 
 class _Job:
-    """What one :func:`advance` job caches across its rounds: flows, steps, and the
-    messages to hand to delivery once committed."""
+    """What one :func:`advance` job caches across its rounds: flows, steps, and what to
+    hand on once a step has committed: messages to delivery, and the jobs of runs sent
+    straight into a wait (by due time)."""
 
     def __init__(self) -> None:
         self.steps: dict[tuple[int, int], list[dict[str, Any]]] = {}
         self.messages: dict[str, list[int]] = {}
+        self.waking: dict[datetime, list[int]] = {}
 
     def steps_of(self, flow_id: int, version: int) -> list[dict[str, Any]]:
         found = self.steps.get((flow_id, version))
@@ -231,6 +228,19 @@ class _Job:
         for channel, ids in self.messages.items():
             delivery.enqueue_many(channel, ids)
         self.messages = {}
+        for when, run_ids in self.waking.items():
+            _enqueue_runs(run_ids, at=when)
+        self.waking = {}
+
+    def schedule_waits(self) -> None:
+        """Before the step commits: the jobs of runs it sent into a wait that ends later.
+        Without Redis their ``scheduled_job`` row is written in the step's transaction
+        (its enqueue commits it: one commit for both); with Redis a job whose step then
+        failed finds no run due and does nothing. A wait already over goes after the
+        commit (:meth:`deliver`), as its job runs at once."""
+        now = utcnow()
+        for when in [w for w in self.waking if w > now]:
+            _enqueue_runs(self.waking.pop(when), at=when)
 
 
 class _Run(NamedTuple):
@@ -265,7 +275,7 @@ def _read_runs(run_ids: Sequence[int]) -> list[_Run]:
                     FlowRun.state,
                     FlowRun.next_at,
                     FlowRun.entered_at,
-                ).where(FlowRun.id.in_(part), FlowRun.state.in_(UNFINISHED))
+                ).where(among(FlowRun.id, part), FlowRun.state.in_(UNFINISHED))
             )
         )
     return found
@@ -312,7 +322,7 @@ def _step(job: _Job, flow_id: int, version: int, key: str | None, runs: list[_Ru
         db.session.execute(
             update(FlowRun)
             .where(
-                FlowRun.id.in_(ids),
+                among(FlowRun.id, ids),
                 FlowRun.state.in_(UNFINISHED),
                 or_(FlowRun.state != "waiting", FlowRun.next_at.is_(None)),
             )
@@ -357,6 +367,23 @@ def _where_to(
     return {"current_step": following, "state": "running", "next_at": now}
 
 
+def _fixed_wait_next(
+    steps: list[dict[str, Any]], index: dict[str, int], values: dict[str, Any]
+) -> tuple[str, datetime] | None:
+    """When ``values`` send runs on to a wait of a fixed duration (not until a weekday
+    on the customer's clock): its key and when it ends. The step then moves its runs
+    straight into the wait, its record claimed, in the step's own transaction, as
+    :func:`_wait` would one round later (a statement, a commit and a read fewer per set).
+    """
+    following = values.get("current_step")
+    if values.get("state") != "running" or following is None:
+        return None
+    step = steps[index[following]]
+    if step["type"] != "wait" or step.get("until"):
+        return None
+    return following, wait_until(step, utcnow(), None)
+
+
 def _move(run_ids: Sequence[int], at_step: str | None, values: dict[str, Any]) -> set[int]:
     """Move on the runs still at ``at_step`` and unfinished; the ids moved. A run that
     left meanwhile (an exit committed by another process) is not moved: an exit wins
@@ -367,7 +394,7 @@ def _move(run_ids: Sequence[int], at_step: str | None, values: dict[str, Any]) -
     return set(
         db.session.scalars(
             update(RUN)
-            .where(RUN.c.id.in_(list(run_ids)), RUN.c.state.in_(UNFINISHED), at)
+            .where(among(RUN.c.id, run_ids), RUN.c.state.in_(UNFINISHED), at)
             .values(**values)
             .returning(RUN.c.id)
         )
@@ -385,7 +412,7 @@ def _claim(run_ids: Sequence[int], key: str, status: str) -> set[int]:
         select(
             RUN.c.id, literal(key), literal(status), literal(utcnow(), EXECUTION.c.created_at.type)
         )
-        .where(RUN.c.id.in_(sorted(run_ids)))
+        .where(among(RUN.c.id, sorted(run_ids)))
         .order_by(RUN.c.id)
     )
     claim = _insert_skipping(EXECUTION).from_select(
@@ -398,37 +425,39 @@ def _claim(run_ids: Sequence[int], key: str, status: str) -> set[int]:
 
 def _record(key: str, outcomes: dict[int, tuple[str, str | None, str | None, int | None]]) -> None:
     """Write each run's (status, detail, channel, message id) on its execution row: runs
-    with the same outcome (a branch's true or false, an exit) in one UPDATE ... IN, the
-    others (each its own message) in one executemany UPDATE."""
+    with the same outcome (a branch's true or false, an exit) in one UPDATE ... IN; runs
+    whose message was queued in one UPDATE ... FROM the channel's messages, each row
+    finding its message by its run (the messages just queued, by id)."""
+    from app.messaging.delivery import channel_for
+
     if not outcomes:
         return
     shared: dict[tuple[str, str | None, str | None], list[int]] = {}
-    own: list[dict[str, Any]] = []
+    queued: dict[tuple[str, str | None, str], list[int]] = {}
     for run_id, (s, d, c, m) in outcomes.items():
-        if m is None:
+        if m is None or c is None:
             shared.setdefault((s, d or None, c), []).append(run_id)
         else:
-            own.append({"r": run_id, "s": s, "d": (d or None), "c": c, "m": m})
+            queued.setdefault((s, d or None, c), []).append(m)
     for (s, d, c), run_ids in shared.items():
         for part in _slices(sorted(run_ids)):
             db.session.execute(
                 update(EXECUTION)
-                .where(EXECUTION.c.run_id.in_(part), EXECUTION.c.step_key == key)
+                .where(among(EXECUTION.c.run_id, part), EXECUTION.c.step_key == key)
                 .values(status=s, detail=d, channel=c, message_id=None)
             )
-    if own:
-        db.session.execute(
-            update(EXECUTION)
-            .where(EXECUTION.c.run_id == bindparam("r"), EXECUTION.c.step_key == key)
-            .values(
-                status=bindparam("s"),
-                detail=bindparam("d"),
-                channel=bindparam("c"),
-                message_id=bindparam("m"),
+    for (s, d, c), message_ids in queued.items():
+        messages = channel_for(c).model.__table__
+        for part in _slices(sorted(message_ids)):
+            db.session.execute(
+                update(EXECUTION)
+                .where(
+                    among(messages.c.id, part),
+                    EXECUTION.c.run_id == messages.c.flow_run_id,
+                    EXECUTION.c.step_key == key,
+                )
+                .values(status=s, detail=d, channel=c, message_id=messages.c.id)
             )
-            .execution_options(synchronize_session=False),
-            own,
-        )
 
 
 def _act(
@@ -463,14 +492,20 @@ def _act(
     going_on: Going = []
     for (where,), ids in by_values.items():
         values = _where_to(steps, index, step, where)
+        wait = _fixed_wait_next(steps, index, values)
+        if wait is not None:
+            values = {"current_step": wait[0], "state": "waiting", "next_at": wait[1]}
         now_moved = _move(ids, key, values)
         moved |= now_moved
-        if values.get("state") == "running":
+        if wait is not None and now_moved:
+            _claim(sorted(now_moved), wait[0], "waiting")
+            job.waking.setdefault(wait[1], []).extend(sorted(now_moved))
+        elif values.get("state") == "running":
             going_on.extend((i, values["current_step"]) for i in sorted(now_moved))
     gone = mine - moved
     if gone:  # exited meanwhile: as if this job never took the step
         db.session.execute(
-            delete(EXECUTION).where(EXECUTION.c.run_id.in_(gone), EXECUTION.c.step_key == key)
+            delete(EXECUTION).where(among(EXECUTION.c.run_id, gone), EXECUTION.c.step_key == key)
         )
     runs = [r for r in runs if r.id in moved]
     outcomes: dict[int, tuple[str, str | None, str | None, int | None]]
@@ -483,6 +518,7 @@ def _act(
     else:
         outcomes = {r.id: ("skipped", f"unknown step {kind}", None, None) for r in runs}
     _record(key, outcomes)
+    job.schedule_waits()
     db.session.commit()
     return going_on
 
@@ -534,7 +570,7 @@ def capped_among(
             db.session.scalars(
                 select(model.customer_id)
                 .where(
-                    model.customer_id.in_(part),
+                    among(model.customer_id, part),
                     or_(model.campaign_id.is_not(None), model.flow_run_id.is_not(None)),
                     model.status.not_in(NOT_SENT),
                     func.coalesce(model.sent_at, model.created_at) >= since,
@@ -690,7 +726,7 @@ def _holding(runs: list[Any], condition: dict[str, Any]) -> set[int]:
         for part in _slices(customer_ids):
             for customer_id, at in db.session.execute(
                 select(Order.customer_id, func.max(Order.created_at))
-                .where(Order.customer_id.in_(part), Order.created_at >= earliest)
+                .where(among(Order.customer_id, part), Order.created_at >= earliest)
                 .group_by(Order.customer_id)
             ):
                 latest[customer_id] = _aware(at)
@@ -718,7 +754,7 @@ def _field_values(customer_ids: Sequence[int], name: str) -> dict[int, Any]:
     column = getattr(Customer, name) if builtin else Customer.custom_fields
     for part in _slices(list(customer_ids)):
         for customer_id, value in db.session.execute(
-            select(Customer.id, column).where(Customer.id.in_(part))
+            select(Customer.id, column).where(among(Customer.id, part))
         ):
             found[customer_id] = value if builtin else (value or {}).get(name)
     return found
@@ -735,7 +771,7 @@ def customer_zones(customer_ids: Sequence[int]) -> dict[int, str | None]:
             .select_from(Customer)
             .outerjoin(CommunicationPreference, CommunicationPreference.customer_id == Customer.id)
             .outerjoin(Territory, Territory.id == Customer.territory_id)
-            .where(Customer.id.in_(part))
+            .where(among(Customer.id, part))
         ):
             found[customer_id] = own or territory
     return found
@@ -777,7 +813,7 @@ def _wait(
     existing = dict(
         db.session.execute(
             select(FlowStepExecution.run_id, FlowStepExecution.status).where(
-                FlowStepExecution.run_id.in_(ids), FlowStepExecution.step_key == key
+                among(FlowStepExecution.run_id, ids), FlowStepExecution.step_key == key
             )
         ).all()
     )
@@ -795,7 +831,7 @@ def _wait(
             db.session.execute(
                 update(EXECUTION)
                 .where(
-                    EXECUTION.c.run_id.in_(moved),
+                    among(EXECUTION.c.run_id, moved),
                     EXECUTION.c.step_key == key,
                     EXECUTION.c.status == "waiting",
                 )

@@ -19,6 +19,7 @@ from app.crm.models import Customer
 from app.extensions import db
 from app.flows.models import FlowRun
 from app.flows.senders import FlowSender, Queued, register
+from app.flows.sets import among
 from app.models_base import utcnow
 from blueprints.email.domains import consumer_clause
 from blueprints.email.models import EmailMessage
@@ -65,7 +66,7 @@ def queue_many(template: Any, pairs: Sequence[tuple[int, int]]) -> Queued:
         .select_from(FlowRun)
         .join(Customer, Customer.id == FlowRun.customer_id)
         .where(
-            FlowRun.id.in_(sorted({run_id for _customer_id, run_id in pairs})),
+            among(FlowRun.id, sorted({run_id for _customer_id, run_id in pairs})),
             Customer.email.is_not(None),
             Customer.email != "",
         )

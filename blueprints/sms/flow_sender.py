@@ -19,6 +19,7 @@ from app.crm.models import Customer
 from app.extensions import db
 from app.flows.models import Flow, FlowRun
 from app.flows.senders import FlowSender, Queued, register
+from app.flows.sets import among
 from app.ids import new_public_ids
 from app.messaging.contexts import customer_contexts
 from app.messaging.rendering import render
@@ -35,7 +36,7 @@ CONVERSATIONS = SmsConversation.__table__
 def _customers(ids: list[int]) -> dict[int, Any]:
     """Phone and rep of the customers with a phone, from one query."""
     query = select(Customer.id, Customer.phone, Customer.rep_id).where(
-        Customer.id.in_(ids), Customer.phone.is_not(None), Customer.phone != ""
+        among(Customer.id, ids), Customer.phone.is_not(None), Customer.phone != ""
     )
     return {row[0]: row for row in db.session.execute(query)}
 
@@ -48,7 +49,7 @@ def _conversations(customers: dict[int, Any]) -> dict[int, int]:
         threads: dict[int, int] = {}
         for conversation_id, customer_id, phone in db.session.execute(
             select(CONVERSATIONS.c.id, CONVERSATIONS.c.customer_id, CONVERSATIONS.c.phone)
-            .where(CONVERSATIONS.c.customer_id.in_(list(customers)))
+            .where(among(CONVERSATIONS.c.customer_id, customers))
             .order_by(CONVERSATIONS.c.id)
         ):
             if phone == customers[customer_id].phone:
@@ -137,7 +138,7 @@ def queue_many(template: Any, pairs: Sequence[tuple[int, int]]) -> Queued:
         queued[run_id] = message_id
     db.session.execute(
         update(CONVERSATIONS)
-        .where(CONVERSATIONS.c.id.in_(sorted(set(threads.values()))))
+        .where(among(CONVERSATIONS.c.id, sorted(set(threads.values()))))
         .values(last_message_at=now)
     )
     return queued

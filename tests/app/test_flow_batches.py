@@ -4,6 +4,7 @@ job sends nothing twice; a run that exited is not acted on)."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import timedelta
 
@@ -206,3 +207,65 @@ def test_a_run_that_exits_while_its_batch_is_in_flight_is_left_alone(
     assert left is None
     assert [r.state for r in runs()] == ["exited", "done", "done"]
     assert flow["id"]
+
+
+def test_a_slice_enters_an_email_then_a_wait_in_a_few_statements(
+    api,  # noqa: F811 - the shared fixture
+    make_customer,
+    templates,  # noqa: F811 - the shared fixture
+):
+    """Round trips per slice of runs, not per run: the runs are inserted, their email
+    step claims, moves and records them and queues their messages, and the same
+    transaction moves them straight into the wait (its record claimed, its job's row
+    written before that one commit) instead of a round later. Counted on the flow
+    tables (delivery, which runs inline here, is the send bench's)."""
+    from sqlalchemy import event
+
+    customers = [make_customer() for _ in range(12)]
+    make_flow(
+        api,
+        [
+            {"type": "email", "templateId": templates["email"]},
+            {"type": "wait", "hours": 1},
+            {"type": "branch", "condition": {"kind": "clicked"}, "else": "exit"},
+        ],
+        trigger={"type": "order_placed"},
+    )
+    statements: list[str] = []
+    events: list[str] = []  # the email step's record, the wait's job, the commits
+    runs_or_steps = r"flow_(run|step_execution)\b"
+    on_flow_tables = re.compile(
+        rf"^(INSERT INTO|UPDATE|DELETE FROM) {runs_or_steps}|FROM {runs_or_steps} WHERE"
+    )
+
+    def seen(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if on_flow_tables.search(" ".join(statement.split())):
+            statements.append(statement)
+        if statement.startswith(("UPDATE flow_step_execution", "INSERT INTO scheduled_job")):
+            events.append(statement.split("(")[0].split(" SET")[0])
+
+    def committed(_conn):  # type: ignore[no-untyped-def]
+        events.append("COMMIT")
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    event.listen(db.engine, "commit", committed)
+    try:
+        assert triggers.handle("order", [c.id for c in customers]) == len(customers)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+        event.remove(db.engine, "commit", committed)
+    # the exits on an order; the runs inserted and their ids read back; the job reads
+    # them; the email's claim, move (into the wait) and record; the wait's claim
+    assert len(statements) <= 8, statements
+    record = events.index("UPDATE flow_step_execution")
+    assert events[record : record + 3] == [
+        "UPDATE flow_step_execution",
+        "INSERT INTO scheduled_job ",
+        "COMMIT",
+    ], events
+    assert {r.state for r in runs()} == {"waiting"}
+    assert [sorted(executions(r).values()) for r in runs()] == [["sent", "waiting"]] * 12
+    [waiting] = db.session.scalars(
+        select(jobs.ScheduledJob).where(jobs.ScheduledJob.status == "scheduled")
+    ).all()
+    assert sorted(waiting.args[0]) == [r.id for r in runs()]

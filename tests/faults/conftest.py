@@ -30,6 +30,15 @@ API = "/api/sales/marketing"
 WORKER_INSTANCE_CONFIG = "PERIODIC_TICK_SECONDS = 1\nPROVIDER_TIMEOUT = 5\n"
 
 
+def sendgrid_settings(fake: Any) -> dict[str, Any]:
+    """The settings that send email through a local SendGrid fake (app and workers)."""
+    return {
+        "EMAIL_PROVIDER": "sendgrid",
+        "SENDGRID_API_KEY": fake.api_key,
+        "SENDGRID_BASE_URL": fake.url,
+    }
+
+
 def is_postgres(database_url: str) -> bool:
     return database_url.startswith("postgres")
 

@@ -16,7 +16,7 @@ from app.models_base import utcnow
 from blueprints.email.models import EmailMessage
 from tests.conftest import app_settings
 from tests.fakes.sendgrid import FakeSendGrid
-from tests.faults.conftest import wait_for
+from tests.faults.conftest import sendgrid_settings, wait_for
 
 CUSTOMERS = 12
 API = "/api/sales/marketing/flows"
@@ -34,9 +34,7 @@ def app_config(database_url, redis_url, fake):
     return app_settings(
         database_url,
         REDIS_URL=redis_url,
-        EMAIL_PROVIDER="sendgrid",
-        SENDGRID_API_KEY=fake.api_key,
-        SENDGRID_BASE_URL=fake.url,
+        **sendgrid_settings(fake),
         FLOW_CAP_EMAIL_HOURS=0,
     )
 

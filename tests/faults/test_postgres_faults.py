@@ -25,6 +25,7 @@ from tests.faults.conftest import (
     campaign_state,
     is_postgres,
     report,
+    sendgrid_settings,
     tally,
     wait_progressing,
 )
@@ -85,17 +86,13 @@ def app_config(database_url, redis_url, fake):
     return app_settings(
         database_url,
         REDIS_URL=redis_url,
-        EMAIL_PROVIDER="sendgrid",
-        SENDGRID_API_KEY=fake.api_key,
-        SENDGRID_BASE_URL=fake.url,
+        **sendgrid_settings(fake),
     )
 
 
 def worker_settings(fake, batch: int) -> dict[str, object]:
     return {
-        "EMAIL_PROVIDER": "sendgrid",
-        "SENDGRID_API_KEY": fake.api_key,
-        "SENDGRID_BASE_URL": fake.url,
+        **sendgrid_settings(fake),
         "EMAIL_BATCH_SIZE": batch,
         "EMAIL_RATE_LIMIT": "100000/1",
         "CAMPAIGN_STALE_SECONDS": 3,

@@ -14,7 +14,15 @@ from sqlalchemy import select
 from app.messaging.models import Campaign
 from tests.conftest import app_settings
 from tests.fakes.sendgrid import FakeSendGrid
-from tests.faults.conftest import API, campaign_state, report, tally, wait_for, wait_progressing
+from tests.faults.conftest import (
+    API,
+    campaign_state,
+    report,
+    sendgrid_settings,
+    tally,
+    wait_for,
+    wait_progressing,
+)
 
 BATCH = 50
 
@@ -54,17 +62,13 @@ def app_config(database_url, redis_url, fake):
     return app_settings(
         database_url,
         REDIS_URL=redis_url,
-        EMAIL_PROVIDER="sendgrid",
-        SENDGRID_API_KEY=fake.api_key,
-        SENDGRID_BASE_URL=fake.url,
+        **sendgrid_settings(fake),
     )
 
 
 def worker_settings(fake) -> dict[str, object]:
     return {
-        "EMAIL_PROVIDER": "sendgrid",
-        "SENDGRID_API_KEY": fake.api_key,
-        "SENDGRID_BASE_URL": fake.url,
+        **sendgrid_settings(fake),
         "EMAIL_BATCH_SIZE": BATCH,
         "EMAIL_RATE_LIMIT": "100000/1",
     }

@@ -14,32 +14,49 @@ from blueprints.email.models import EmailMessage
 from tests.blueprints.email.conftest import count, dev_messages
 
 
-def test_a_dead_workers_campaign_is_resumed_and_finished(app, manager, make_customer):
-    customers = [make_customer(email=f"guest{i}@example.com") for i in range(9)]
+def _sending_campaign(manager, **fields) -> Campaign:
+    """A campaign some job was sending (flushed, not committed)."""
+    values = {
+        "name": "Backoff",
+        "subject": "Hi",
+        "html": "<p>x</p>",
+        "started_at": utcnow() - timedelta(hours=2),
+    }
     campaign = Campaign(
-        channel="email",
-        name="Spring tasting",
-        subject="Spring tasting, {{ customer_name }}",
-        html="<p>Join us</p>",
-        status="sending",
-        created_by_id=manager.id,
-        started_at=utcnow() - timedelta(hours=1),
+        channel="email", status="sending", created_by_id=manager.id, **{**values, **fields}
     )
     db.session.add(campaign)
     db.session.flush()
+    return campaign
+
+
+def _row(campaign: Campaign, customer, **fields) -> None:
+    db.session.add(
+        EmailMessage(
+            campaign_id=campaign.id, customer_id=customer.id, to_address=customer.email, **fields
+        )
+    )
+
+
+def test_a_dead_workers_campaign_is_resumed_and_finished(app, manager, make_customer):
+    customers = [make_customer(email=f"guest{i}@example.com") for i in range(9)]
+    campaign = _sending_campaign(
+        manager,
+        name="Spring tasting",
+        subject="Spring tasting, {{ customer_name }}",
+        html="<p>Join us</p>",
+        started_at=utcnow() - timedelta(hours=1),
+    )
     long_ago = utcnow() - timedelta(hours=1)
     states = ["sent"] * 3 + ["sending"] * 3 + ["queued"] * 3  # what a SIGKILL leaves behind
     for customer, state in zip(customers, states, strict=True):
-        db.session.add(
-            EmailMessage(
-                campaign_id=campaign.id,
-                customer_id=customer.id,
-                to_address=customer.email,
-                status=state,
-                claimed_at=long_ago if state != "queued" else None,
-                claim_token="dead-worker" if state == "sending" else None,
-                sent_at=long_ago if state == "sent" else None,
-            )
+        _row(
+            campaign,
+            customer,
+            status=state,
+            claimed_at=long_ago if state != "queued" else None,
+            claim_token="dead-worker" if state == "sending" else None,
+            sent_at=long_ago if state == "sent" else None,
         )
     db.session.commit()
 
@@ -54,25 +71,13 @@ def test_a_dead_workers_campaign_is_resumed_and_finished(app, manager, make_cust
 
 def test_a_campaign_still_making_progress_is_left_alone(app, manager, make_customer):
     customer = make_customer()
-    campaign = Campaign(
-        channel="email",
-        name="Live",
-        subject="Hi",
-        html="<p>x</p>",
+    campaign = _sending_campaign(manager, name="Live", started_at=None)
+    _row(
+        campaign,
+        customer,
         status="sending",
-        created_by_id=manager.id,
-    )
-    db.session.add(campaign)
-    db.session.flush()
-    db.session.add(
-        EmailMessage(
-            campaign_id=campaign.id,
-            customer_id=customer.id,
-            to_address=customer.email,
-            status="sending",
-            claimed_at=utcnow(),
-            claim_token="busy-worker",
-        )
+        claimed_at=utcnow(),
+        claim_token="busy-worker",
     )
     db.session.commit()
     assert delivery.resume_campaigns() == []
@@ -80,36 +85,18 @@ def test_a_campaign_still_making_progress_is_left_alone(app, manager, make_custo
     assert row.status == "sending" and row.claim_token == "busy-worker"
 
 
-def _sending_campaign(manager) -> Campaign:
-    campaign = Campaign(
-        channel="email",
-        name="Backoff",
-        subject="Hi",
-        html="<p>x</p>",
-        status="sending",
-        created_by_id=manager.id,
-        started_at=utcnow() - timedelta(hours=2),
-    )
-    db.session.add(campaign)
-    db.session.flush()
-    return campaign
-
-
 def test_rows_deferred_to_later_get_no_new_job_each_watchdog_round(app, manager, make_customer):
     """The provider's backoff put the rest off for an hour: the job scheduled for then
     is waiting, so the watchdog adds none (every round would add a chain of jobs)."""
     customer = make_customer()
     campaign = _sending_campaign(manager)
-    db.session.add(
-        EmailMessage(
-            campaign_id=campaign.id,
-            customer_id=customer.id,
-            to_address=customer.email,
-            status="queued",
-            attempts=3,
-            claimed_at=utcnow() - timedelta(hours=1),
-            next_attempt_at=utcnow() + timedelta(hours=1),
-        )
+    _row(
+        campaign,
+        customer,
+        status="queued",
+        attempts=3,
+        claimed_at=utcnow() - timedelta(hours=1),
+        next_attempt_at=utcnow() + timedelta(hours=1),
     )
     db.session.commit()
     assert delivery.resume_campaigns() == []
@@ -120,15 +107,12 @@ def test_a_campaign_whose_rows_are_all_done_is_marked_sent(app, manager, make_cu
     """Its last job died after the last batch, before marking it: the watchdog's job does."""
     customer = make_customer()
     campaign = _sending_campaign(manager)
-    db.session.add(
-        EmailMessage(
-            campaign_id=campaign.id,
-            customer_id=customer.id,
-            to_address=customer.email,
-            status="sent",
-            claimed_at=utcnow() - timedelta(hours=1),
-            sent_at=utcnow() - timedelta(hours=1),
-        )
+    _row(
+        campaign,
+        customer,
+        status="sent",
+        claimed_at=utcnow() - timedelta(hours=1),
+        sent_at=utcnow() - timedelta(hours=1),
     )
     db.session.commit()
     assert delivery.resume_campaigns() == [campaign.id]
@@ -144,14 +128,11 @@ def test_finishing_keeps_a_cancel_committed_meanwhile(app, manager, make_custome
 
     customer = make_customer()
     campaign = _sending_campaign(manager)
-    db.session.add(
-        EmailMessage(
-            campaign_id=campaign.id,
-            customer_id=customer.id,
-            to_address=customer.email,
-            status="sent",
-            sent_at=utcnow(),
-        )
+    _row(
+        campaign,
+        customer,
+        status="sent",
+        sent_at=utcnow(),
     )
     db.session.commit()
     loaded = db.session.get(Campaign, campaign.id)

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -22,12 +23,42 @@ import pytest
 from sqlalchemy import insert, select
 
 from app.extensions import db
+from tests.fakes.sendgrid import FakeSendGrid
 
 ROOT = Path(__file__).resolve().parents[2]
 API = "/api/sales/marketing"
 
 # What a worker subprocess gets in its instance config.py (typed; env vars are strings).
 WORKER_INSTANCE_CONFIG = "PERIODIC_TICK_SECONDS = 1\nPROVIDER_TIMEOUT = 5\n"
+
+
+class InFlightSendGrid(FakeSendGrid):
+    """SendGrid fake taking ``delay`` seconds a request (a provider takes a moment, so
+    concurrent workers overlap) and remembering the most requests it had in flight at
+    once (two or more: workers were at the provider together)."""
+
+    def __init__(self, delay: float = 0.02, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.delay = delay
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._gauge = threading.Lock()
+
+    def handle(self, request: Any) -> Any:
+        with self._gauge:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            time.sleep(self.delay)
+            return super().handle(request)
+        finally:
+            with self._gauge:
+                self.in_flight -= 1
+
+
+def received(fake: FakeSendGrid) -> list[str]:
+    """The addresses the fake has received mail for, so far."""
+    return [m.to for m in list(fake.received)]
 
 
 def sendgrid_settings(fake: Any) -> dict[str, Any]:

@@ -7,7 +7,6 @@ restart); CI runs the whole suite again on PostgreSQL, where they run.
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -19,11 +18,12 @@ from app.extensions import db
 from app.messaging import delivery
 from app.messaging.models import Campaign
 from tests.conftest import app_settings
-from tests.fakes.sendgrid import FakeSendGrid
 from tests.faults.conftest import (
     API,
+    InFlightSendGrid,
     campaign_state,
     is_postgres,
+    received,
     report,
     sendgrid_settings,
     tally,
@@ -44,27 +44,6 @@ def pg_restart_command(database_url: str) -> list[str]:
     return ["pg_ctlcluster", "--skip-systemctl-redirect", "-m", "fast", version, cluster, "restart"]
 
 
-class CountingSendGrid(FakeSendGrid):
-    """SendGrid fake that also remembers the most requests it had in flight at once."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self._gauge = threading.Lock()
-
-    def handle(self, request):
-        with self._gauge:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            time.sleep(0.02)  # a provider takes a moment: lets concurrent workers overlap
-            return super().handle(request)
-        finally:
-            with self._gauge:
-                self.in_flight -= 1
-
-
 @pytest.fixture(autouse=True)
 def _postgres_only(database_url):
     if not is_postgres(database_url):
@@ -76,7 +55,7 @@ def _postgres_only(database_url):
 
 @pytest.fixture
 def fake():
-    server = CountingSendGrid().start()
+    server = InFlightSendGrid().start()
     yield server
     server.stop()
 
@@ -108,10 +87,6 @@ def launch(client, token_headers, user, list_id: str) -> int:
     )
     assert r.status_code == 202, r.get_json()
     return db.session.scalar(select(Campaign.id).order_by(Campaign.id.desc()))
-
-
-def received(fake) -> list[str]:
-    return [m.to for m in list(fake.received)]
 
 
 @pytest.mark.redis

@@ -4,7 +4,6 @@ stops both jobs. SQLite and PostgreSQL (the claim takes a row once on both)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 
@@ -13,10 +12,11 @@ from sqlalchemy import select
 
 from app.messaging.models import Campaign
 from tests.conftest import app_settings
-from tests.fakes.sendgrid import FakeSendGrid
 from tests.faults.conftest import (
     API,
+    InFlightSendGrid,
     campaign_state,
+    received,
     report,
     sendgrid_settings,
     tally,
@@ -27,32 +27,9 @@ from tests.faults.conftest import (
 BATCH = 50
 
 
-class SlowSendGrid(FakeSendGrid):
-    """SendGrid fake taking a moment per request and remembering the most it had in
-    flight at once (two means two workers were at the provider together)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.delay = 0.03
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self._gauge = threading.Lock()
-
-    def handle(self, request):
-        with self._gauge:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            time.sleep(self.delay)
-            return super().handle(request)
-        finally:
-            with self._gauge:
-                self.in_flight -= 1
-
-
 @pytest.fixture
 def fake():
-    server = SlowSendGrid().start()
+    server = InFlightSendGrid(delay=0.03).start()
     yield server
     server.stop()
 
@@ -84,10 +61,6 @@ def launch(client, token_headers, user, list_id: str) -> Campaign:
     )
     assert r.status_code == 202, r.get_json()
     return db.session.scalar(select(Campaign).order_by(Campaign.id.desc()))
-
-
-def received(fake) -> list[str]:
-    return [m.to for m in list(fake.received)]
 
 
 def start_two_workers(app, group) -> None:

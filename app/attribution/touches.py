@@ -18,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import BindParameter, Select
+from sqlalchemy import BindParameter, ColumnElement, Select
 
 from app.extensions import db
+from app.sets import among
 
 #: customer ids, or an expanding parameter or a SELECT standing for them (attribution
 #: builds its statement once and runs it for each chunk of customers)
@@ -80,6 +81,15 @@ class TouchGroup:
 
     kinds: frozenset[str]
     query: GroupQuery
+
+
+def customer_in(column: Any, customer_ids: CustomerIds) -> ColumnElement[bool]:
+    """``column`` names one of these customers: a parameter or SELECT standing for them
+    as given; a slice of ids as :func:`app.sets.among` passes it (one array on
+    PostgreSQL, whose prepared plan for a thousand placeholders scanned every event)."""
+    if isinstance(customer_ids, BindParameter | Select):
+        return column.in_(customer_ids)  # type: ignore[no-any-return]
+    return among(column, customer_ids)
 
 
 def _aware(value: datetime) -> datetime:

@@ -14,7 +14,7 @@ record removed), then does the work (messages created in bulk through the channe
 step's transaction. A wait records its runs as ``waiting`` and schedules one job per
 due time for them (a step whose runs go on to a wait of fixed duration does that itself,
 in its own transaction); the job that finds them due moves them on with the same guarded
-UPDATE. Ids go to PostgreSQL as one array parameter (:func:`app.flows.sets.among`).
+UPDATE. Ids go to PostgreSQL as one array parameter (:func:`app.sets.among`).
 List steps (the lists channel commits its own writes) run per customer. A watchdog
 re-enqueues, in slices, runs whose job was lost and runs of a resumed flow.
 """
@@ -38,11 +38,11 @@ from app.crm.models import CommunicationPreference, Customer, Order, Territory
 from app.extensions import db
 from app.flows.models import UNFINISHED, Flow, FlowRun, FlowStepExecution, FlowVersion
 from app.flows.senders import sender_for
-from app.flows.sets import among
 from app.flows.steps import SEND_TYPES, WEEKDAYS
 from app.ids import new_public_ids
 from app.messaging.models import Template
 from app.models_base import utcnow
+from app.sets import among
 
 log = logging.getLogger(__name__)
 ADVANCE = "app.flows.engine:advance"

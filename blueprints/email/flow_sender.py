@@ -19,8 +19,8 @@ from app.crm.models import Customer
 from app.extensions import db
 from app.flows.models import FlowRun
 from app.flows.senders import FlowSender, Queued, register
-from app.flows.sets import among
 from app.models_base import utcnow
+from app.sets import among
 from blueprints.email.domains import consumer_clause
 from blueprints.email.models import EmailMessage
 from blueprints.email.sending import public_id_sql

@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from app.attribution.touches import CustomerIds, TouchRows, TouchSource, register
+from app.attribution.touches import CustomerIds, TouchRows, TouchSource, customer_in, register
 from app.moments import moment_plus
 from blueprints.sms.models import SmsMessage
 
@@ -48,7 +48,7 @@ def replies(customer_ids: CustomerIds, since: datetime | None, until: datetime |
             reply.from_address.label("address"),
         )
         .outerjoin(answered, answered.id == answered_id)
-        .where(reply.customer_id.in_(customer_ids), reply.direction == "inbound")
+        .where(customer_in(reply.customer_id, customer_ids), reply.direction == "inbound")
     )
     if since is not None:
         stmt = stmt.where(reply.created_at >= since)

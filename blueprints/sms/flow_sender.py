@@ -19,11 +19,11 @@ from app.crm.models import Customer
 from app.extensions import db
 from app.flows.models import Flow, FlowRun
 from app.flows.senders import FlowSender, Queued, register
-from app.flows.sets import among
 from app.ids import new_public_ids
 from app.messaging.contexts import customer_contexts
 from app.messaging.rendering import render
 from app.models_base import utcnow
+from app.sets import among
 from blueprints.sms import settings
 from blueprints.sms.links import tag_text
 from blueprints.sms.models import SmsConversation, SmsMessage

@@ -3,7 +3,10 @@
 On PostgreSQL ``column = ANY(:ids)``: the slice is one array parameter, so the statement
 is the same text for every slice and the server parses one value, not a thousand
 placeholders (an expanding ``IN`` also costs SQLAlchemy a parameter each before the
-database sees it). Elsewhere (SQLite) an expanding ``IN``.
+database sees it). It also keeps PostgreSQL's plans right when psycopg prepares a
+statement run often (after five runs): the generic plan of ``= ANY($1)`` expects a few
+rows, where that of a thousand-placeholder ``IN`` may scan a whole table and test each
+row against the list. Elsewhere (SQLite) an expanding ``IN``.
 """
 
 from __future__ import annotations

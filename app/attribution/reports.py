@@ -88,11 +88,12 @@ def _why(credited: OrderTouch | None) -> str | None:
     )
 
 
-def order_attribution(order_id: int) -> dict[str, Any] | None:
-    """What an order is credited to and why, for the order's JSON (None: nothing)."""
+def order_attribution(customer_id: int, order_id: int) -> dict[str, Any] | None:
+    """What an order is credited to and why, for the order's JSON (None: nothing). Its
+    rows are found by the (customer, order) index."""
     rows = db.session.scalars(
         select(OrderTouch)
-        .where(OrderTouch.order_id == order_id)
+        .where(OrderTouch.customer_id == customer_id, OrderTouch.order_id == order_id)
         .order_by(OrderTouch.touched_at.desc(), OrderTouch.id)
     ).all()
     if not rows:

@@ -204,7 +204,10 @@ def get_order(order_id: str) -> ApiResponse:
     )
     if order is None:
         raise not_found("order")
-    return {**services.order_json(order), "attribution": order_attribution(order.id)}
+    return {
+        **services.order_json(order),
+        "attribution": order_attribution(order.customer_id, order.id),
+    }
 
 
 @bp.get("/skus")

@@ -401,7 +401,7 @@ def _move(run_ids: Sequence[int], at_step: str | None, values: dict[str, Any]) -
     )
 
 
-def _claim(run_ids: Sequence[int], key: str, status: str) -> set[int]:
+def _claim(run_ids: Sequence[int], key: str, status: str, detail: str | None = None) -> set[int]:
     """Insert the step's execution rows, skipping those that exist: the runs this job
     may act on (a duplicate job, or one that read the run before another committed,
     gets none). One INSERT ... SELECT of the runs (their ids the only parameters), in
@@ -410,13 +410,17 @@ def _claim(run_ids: Sequence[int], key: str, status: str) -> set[int]:
         return set()
     runs = (
         select(
-            RUN.c.id, literal(key), literal(status), literal(utcnow(), EXECUTION.c.created_at.type)
+            RUN.c.id,
+            literal(key),
+            literal(status),
+            literal(detail, EXECUTION.c.detail.type),
+            literal(utcnow(), EXECUTION.c.created_at.type),
         )
         .where(among(RUN.c.id, sorted(run_ids)))
         .order_by(RUN.c.id)
     )
     claim = _insert_skipping(EXECUTION).from_select(
-        ["run_id", "step_key", "status", "created_at"], runs
+        ["run_id", "step_key", "status", "detail", "created_at"], runs
     )
     # the dialects' insert() puts ON CONFLICT after the SELECT, whose WHERE keeps SQLite
     # from reading the ON as a join's
@@ -469,22 +473,30 @@ def _act(
     index: dict[str, int],
 ) -> Going:
     """A step other than a wait or a list step, for a set of runs, in one transaction:
-    claim, decide where each goes, move, act for the runs moved, record."""
+    claim, decide where each goes, move, act for the runs moved, record. A branch or an
+    exit acts on nothing outside its runs, so its claim carries its outcome (decided
+    first, for every run read) and nothing is recorded after."""
     kind, key = step["type"], step["key"]
-    mine = _claim([r.id for r in runs], key, "running")
+    go: dict[int, Any] = {r.id: "next" for r in runs}
+    if kind in ("branch", "exit"):
+        outcome: dict[int, str | None] = {r.id: None for r in runs}
+        if kind == "branch":
+            holding = _holding(runs, step.get("condition") or {})
+            for r in runs:
+                go[r.id] = step.get("then", "next") if r.id in holding else step.get("else", "next")
+                outcome[r.id] = "true" if r.id in holding else "false"
+        else:
+            go = {r.id: "exit" for r in runs}
+        mine: set[int] = set()
+        for detail in sorted({d or "" for d in outcome.values()}):
+            ids = [i for i, d in outcome.items() if (d or "") == detail]
+            mine |= _claim(ids, key, "done", detail or None)
+    else:
+        mine = _claim([r.id for r in runs], key, "running")
     runs = [r for r in runs if r.id in mine]
     if not runs:
         db.session.rollback()
         return []
-    go: dict[int, Any] = {r.id: "next" for r in runs}
-    details: dict[int, str] = {}
-    if kind == "branch":
-        holding = _holding(runs, step.get("condition") or {})
-        for r in runs:
-            go[r.id] = step.get("then", "next") if r.id in holding else step.get("else", "next")
-            details[r.id] = "true" if r.id in holding else "false"
-    elif kind == "exit":
-        go = {r.id: "exit" for r in runs}
     by_values: dict[tuple[Any, ...], list[int]] = {}
     for r in runs:
         by_values.setdefault((go[r.id],), []).append(r.id)
@@ -512,7 +524,7 @@ def _act(
     if kind in SEND_TYPES:
         outcomes = _send(job, kind, step, runs)
     elif kind in ("branch", "exit"):
-        outcomes = {r.id: ("done", details.get(r.id), None, None) for r in runs}
+        outcomes = {}  # claimed with their outcome
     elif kind in ("task", "tag", "field"):
         outcomes = {r.id: (*_customer_step(flow, r, step), None, None) for r in runs}
     else:

@@ -95,6 +95,14 @@ def test_many_runs_go_through_a_flow_in_one_job_per_step(
     ]
     run = by_customer[customers[0].id]
     assert executions(run) == {"s1": "sent", "s2": "passed", "s3": "done", "s4": "sent"}
+    branch = dict(
+        db.session.execute(
+            select(FlowStepExecution.run_id, FlowStepExecution.detail).where(
+                FlowStepExecution.step_key == "s3"
+            )
+        ).all()
+    )  # each run's branch claimed with what the condition said
+    assert [branch[by_customer[c.id].id] for c in customers] == ["true"] * 2 + ["false"] * 4
     # the wait's one job moved all six; the texts went in one delivery job
     assert jobs_run()[engine.ADVANCE] == 3 and jobs_run()[SEND_MANY] == 2
 

@@ -32,7 +32,6 @@ from app import (
     repday,
     request_guards,
     security,
-    sqlite_wal,
     templates_admin,
     vendor,
 )
@@ -88,7 +87,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     dev.init_app(app)
     templates_admin.init_app(app)
     jobs.init_app(app)
-    sqlite_wal.init_app(app)
     outbound.init_app(app)
     vendor.init_app(app)
     preflight.init_app(app)

@@ -53,11 +53,6 @@ bootstrap = Bootstrap5()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
-#: SQLite: pages of log (4 KiB each: 40 MiB) past which a commit checkpoints after all;
-#: a periodic job checkpoints well before (app.sqlite_wal)
-WAL_AUTOCHECKPOINT_PAGES = 10_000
-
-
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(
     dbapi_connection: DBAPIConnection, connection_record: ConnectionPoolEntry
@@ -65,15 +60,13 @@ def _sqlite_pragmas(
     """SQLite: enforce foreign keys (ON DELETE CASCADE), wait on locks instead of failing,
     and journal to a write-ahead log: readers (the web pages) no longer block the worker's
     writes, and a commit is one append to the log, still synced (synchronous=FULL), so a
-    committed outbox row survives a power cut. The log is copied back into the database
-    by a periodic job, not inside a commit (:mod:`app.sqlite_wal`)."""
+    committed outbox row survives a power cut."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
 

@@ -1,5 +1,5 @@
 """Moments computed in SQL, the same on PostgreSQL and SQLite (attribution matches orders
-with touches in their windows in one statement; the dashboard groups by day).
+with touches in their windows in one statement; the dashboard groups by day and week).
 
 PostgreSQL keeps ``timestamptz``; SQLite keeps text ``YYYY-MM-DD HH:MM:SS.ffffff`` (what
 SQLAlchemy writes), which compares as time does, so a shifted moment is written in that
@@ -9,6 +9,7 @@ are UTC days on both.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Date
@@ -58,7 +59,20 @@ class utc_day(_Shift):  # noqa: N801 (an SQL function)
     inherit_cache = True
 
 
-def _argument(element: _Shift, compiler: SQLCompiler, **kw: Any) -> str:
+def week_of(day: date) -> date:
+    """The Monday of the day's week (weeks run Monday to Sunday)."""
+    return day - timedelta(days=day.weekday())
+
+
+class week_start(FunctionElement[Any]):  # noqa: N801 (an SQL function)
+    """The Monday of a date's week in SQL: :func:`week_of` of a date column."""
+
+    name = "week_start"
+    type = Date()
+    inherit_cache = True
+
+
+def _argument(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     return str(compiler.process(list(element.clauses)[0], **kw))
 
 
@@ -103,3 +117,16 @@ def _utc_day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
     if element.seconds:
         return f"date({moment}, '{element.seconds:+d} seconds')"
     return f"date({moment})"
+
+
+@compiles(week_start, "postgresql")
+def _week_start_pg(element: week_start, compiler: SQLCompiler, **kw: Any) -> str:
+    # a plain timestamp: no time zone takes part
+    day = _argument(element, compiler, **kw)
+    return f"CAST(date_trunc('week', CAST({day} AS timestamp)) AS date)"
+
+
+@compiles(week_start, "sqlite")
+def _week_start_sqlite(element: week_start, compiler: SQLCompiler, **kw: Any) -> str:
+    # back six days, then forward to a Monday: the Monday on or before the day
+    return f"date({_argument(element, compiler, **kw)}, '-6 days', 'weekday 1')"

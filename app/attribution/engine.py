@@ -59,7 +59,7 @@ from app.attribution.touches import CustomerIds, TouchGroup, TouchSource, groups
 from app.crm.models import Order
 from app.extensions import db
 from app.messaging.models import Campaign
-from app.moments import day_plus, utc_day
+from app.moments import day_plus, utc_day, week_start
 
 #: a SELECT of any columns
 Rows = Select[*tuple[Any, ...]]
@@ -70,8 +70,8 @@ CHUNK = 2000
 DAY = 86400
 #: the columns written, in the order every SELECT below gives them
 COLUMNS = (
-    "order_id", "customer_id", "order_date", "total", "campaign_id", "channel", "kind",
-    "message_ref", "touched_at", "role",
+    "order_id", "customer_id", "order_date", "order_week", "total", "campaign_id", "channel",
+    "kind", "message_ref", "touched_at", "role",
 )  # fmt: skip
 
 
@@ -217,6 +217,7 @@ def _in_window(read: Read, customer_ids: CustomerIds) -> Rows:
             Order.id.label("order_id"),
             Order.customer_id,
             Order.order_date,
+            week_start(Order.order_date).label("order_week"),
             Order.total,
             touch.c.campaign_id,
             _by_kind(kind, {s.kind: s.channel for s, _ in kinds}).label("channel"),
@@ -263,6 +264,7 @@ def _utm_rows(customer_ids: CustomerIds) -> Rows:
             Order.id,
             Order.customer_id,
             Order.order_date,
+            week_start(Order.order_date),
             Order.total,
             Campaign.id,
             Campaign.channel,

@@ -30,7 +30,8 @@ def campaign_revenue(campaign_ids: Collection[int]) -> dict[int, dict[str, Any]]
     if not campaign_ids:
         return out
     # one pass over the order touches (they carry the order's total): per (campaign,
-    # order) its attributed rows, then per campaign the sums
+    # order) its attributed rows, then per campaign the sums; grouped in the campaign
+    # index's order (an order has one customer, so the customer adds no group)
     per_order = (
         select(
             OrderTouch.campaign_id,
@@ -38,7 +39,7 @@ def campaign_revenue(campaign_ids: Collection[int]) -> dict[int, dict[str, Any]]
             func.max(OrderTouch.total).label("total"),
         )
         .where(OrderTouch.campaign_id.in_(campaign_ids))
-        .group_by(OrderTouch.campaign_id, OrderTouch.order_id)
+        .group_by(OrderTouch.campaign_id, OrderTouch.customer_id, OrderTouch.order_id)
         .subquery()
     )
     rows = db.session.execute(

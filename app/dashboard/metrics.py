@@ -15,6 +15,7 @@ from flask import Flask, current_app
 from sqlalchemy import ColumnElement, Select, select
 
 from app.crm.models import Customer
+from app.moments import week_of
 
 
 @dataclass(frozen=True)
@@ -49,16 +50,12 @@ class Scope:
 
     def weeks(self) -> list[date]:
         """The Mondays of the weeks the period covers (chart buckets)."""
-        first = self.start - timedelta(days=self.start.weekday())
+        first = week_of(self.start)
         out = []
         while first < self.end:
             out.append(first)
             first += timedelta(days=7)
         return out
-
-
-def week_of(day: date) -> date:
-    return day - timedelta(days=day.weekday())
 
 
 Provider = Callable[[Scope], dict[str, Any]]

@@ -22,7 +22,7 @@ from typing import Any, Literal, get_args
 from sqlalchemy import ColumnElement, Select, distinct, func, select
 from sqlalchemy.orm import aliased
 
-from app.attribution.models import ATTRIBUTED, OrderTouch
+from app.attribution.models import OrderTouch, attributed_in
 from app.auth.models import User
 from app.crm.models import Customer, Order, OrderLine, Sku, Territory
 from app.dashboard.metrics import Scope
@@ -49,13 +49,11 @@ def _money(value: Any) -> str:
 
 
 def _credited(scope: Scope) -> list[ColumnElement[bool]]:
-    """The conditions of a credited order in scope (joined: ``OrderTouch``, ``Order``)."""
-    where: list[ColumnElement[bool]] = [
-        OrderTouch.role == ATTRIBUTED,
-        Order.order_date >= scope.start,
-        Order.order_date < scope.end,
-    ]
-    clause = scope.customer_clause(Order.customer_id)
+    """The conditions of a credited order in scope, said of its order-touch row (which
+    carries the order's date and customer): the period is sought in the index of
+    attributed rows, not among every credited order."""
+    where = attributed_in(scope.start, scope.end)
+    clause = scope.customer_clause(OrderTouch.customer_id)
     if clause is not None:
         where.append(clause)
     return where

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.attribution.models import ATTRIBUTED, OrderTouch
+from app.attribution.models import OrderTouch, attributed_in
 from app.attribution.reports import attributed_revenue, campaign_revenue
 from app.crm.models import Customer, Territory
 from app.crm.references import named_by
-from app.dashboard.metrics import Scope, providers, week_of
+from app.dashboard.metrics import Scope, providers
 from app.errors import Invalid
 from app.extensions import db
 from app.messaging.models import Campaign
@@ -56,28 +56,24 @@ def _money(value: Any) -> str:
 
 def revenue_by_week(scope: Scope) -> list[dict[str, Any]]:
     """Revenue credited per week, from the order touches alone (each carries its order's
-    date and total)."""
+    date, week and total): the period's weeks, the days outside the period left out."""
+    week = OrderTouch.order_week
     stmt = (
-        select(OrderTouch.order_date, func.sum(OrderTouch.total), func.count())
-        .where(
-            OrderTouch.role == ATTRIBUTED,
-            OrderTouch.order_date >= scope.start,
-            OrderTouch.order_date < scope.end,
-        )
-        .group_by(OrderTouch.order_date)
+        select(week, func.sum(OrderTouch.total), func.count())
+        .where(*attributed_in(scope.start, scope.end))
+        .group_by(week)
     )
     clause = scope.customer_clause(OrderTouch.customer_id)
     if clause is not None:
         stmt = stmt.where(clause)
     revenue: dict[date, Decimal] = dict.fromkeys(scope.weeks(), Decimal(0))
     orders: dict[date, int] = dict.fromkeys(scope.weeks(), 0)
-    for day, total, count in db.session.execute(stmt):
-        week = week_of(day)
-        revenue[week] = revenue.get(week, Decimal(0)) + Decimal(total or 0)
-        orders[week] = orders.get(week, 0) + int(count)
+    for monday, total, count in db.session.execute(stmt):
+        revenue[monday] = Decimal(total or 0)
+        orders[monday] = int(count)
     return [
-        {"week": week.isoformat(), "revenue": _money(revenue[week]), "orders": orders[week]}
-        for week in sorted(revenue)
+        {"week": monday.isoformat(), "revenue": _money(revenue[monday]), "orders": orders[monday]}
+        for monday in sorted(revenue)
     ]
 
 

@@ -11,9 +11,9 @@ from flask import Flask
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 
 from app.dashboard.consent_figures import opt_outs
-from app.dashboard.metrics import Scope, register, week_of
+from app.dashboard.metrics import Scope, register
 from app.extensions import db
-from app.moments import utc_day
+from app.moments import utc_day, week_of
 from blueprints.email.models import EmailEvent, EmailMessage
 
 #: machine reasons that show a security gateway between us and the person

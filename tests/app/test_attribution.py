@@ -101,6 +101,27 @@ def test_a_click_days_before_a_late_keyed_order_gets_the_credit(
     }
 
 
+def test_each_credit_carries_the_monday_of_its_orders_week(post, customer):
+    """Revenue by week reads the week attribution writes, computed in SQL on each
+    database: the Monday on or before the order's date. ORDER_DAY is a Monday; the click
+    on the Saturday before credits orders from that Saturday to the Wednesday."""
+    from app.attribution.models import OrderTouch
+
+    _touch(_email(customer, _campaign("Specials")), "click", NOON - timedelta(days=2))
+    days = [ORDER_DAY - timedelta(days=1), ORDER_DAY, ORDER_DAY + timedelta(days=2)]
+    for number, day in enumerate(days):
+        _order(post, f"O-{number}", day=day)
+    rows = db.session.execute(
+        db.select(OrderTouch.order_date, OrderTouch.order_week).order_by(OrderTouch.order_date)
+    ).all()
+    last_week = ORDER_DAY - timedelta(days=7)
+    assert [tuple(row) for row in rows] == [
+        (days[0], last_week),
+        (days[1], ORDER_DAY),
+        (days[2], ORDER_DAY),
+    ]
+
+
 @pytest.mark.parametrize(
     ("kind", "before", "credited"),
     [

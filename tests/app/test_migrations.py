@@ -171,3 +171,60 @@ def test_campaign_rows_written_before_0047_get_their_consumer_flag(tmp_path):
         "bob@cellar.example": False,
         "cat@gmail.com": False,  # not a campaign row: its flag was written, left alone
     }
+
+
+def test_order_touches_written_before_0052_get_their_week_and_go_back(tmp_path):
+    """0052 fills each order touch's week (the Monday on or before its order's date) and
+    comes back down to 0051 with the rows intact."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
+
+    from app import create_app
+    from tests.conftest import app_settings
+
+    app = create_app(app_settings("sqlite:///" + str(tmp_path / "m.sqlite")))
+    with app.app_context():
+        upgrade(revision="0051")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO customer (id, public_id, name, account_type, account_priority,"
+                    " custom_fields, lifetime_revenue, created_at, updated_at) VALUES"
+                    " (1, 'cus_1', 'c', 'ACTIVE', 'HIGH', '{}', 0, '2026-01-01', '2026-01-01')"
+                )
+            )
+            # a Sunday, a Monday, a Saturday
+            for oid, day in ((1, "2026-11-29"), (2, "2026-11-30"), (3, "2026-12-05")):
+                conn.execute(
+                    text(
+                        'INSERT INTO "order" (id, public_id, customer_id, order_date, status,'
+                        " total, created_at, updated_at) VALUES (:id, :pid, 1, :day,"
+                        " 'delivered', 10, '2026-11-01', '2026-11-01')"
+                    ),
+                    {"id": oid, "pid": f"ord_{oid}", "day": day},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO order_touch (order_id, customer_id, channel, kind,"
+                        " message_ref, touched_at, role, order_date, total) VALUES (:o, 1,"
+                        " 'email', 'email_click', 'eml_1', '2026-11-28 10:00:00.000000',"
+                        " 'attributed', :day, 10)"
+                    ),
+                    {"o": oid, "day": day},
+                )
+        upgrade(revision="0052")
+        with db.engine.connect() as conn:
+            weeks = conn.execute(
+                text("SELECT order_date, order_week FROM order_touch ORDER BY order_id")
+            ).all()
+        downgrade(revision="0051")
+        columns = {c["name"] for c in inspect(db.engine).get_columns("order_touch")}
+        with db.engine.connect() as conn:
+            left = conn.execute(text("SELECT count(*) FROM order_touch")).scalar()
+        db.engine.dispose()
+    assert [(str(d), str(w)) for d, w in weeks] == [
+        ("2026-11-29", "2026-11-23"),
+        ("2026-11-30", "2026-11-30"),
+        ("2026-12-05", "2026-11-30"),
+    ]
+    assert "order_week" not in columns and left == 3

@@ -154,7 +154,7 @@ def _plans(work: Any) -> list[tuple[str, str]]:
 def test_sqlite_reads_the_dashboards_indexes_not_its_rows(book):
     """The email figures read the (day, ...) index in its order (no table, no sort), the
     gateway split only the messages that drew a scanner, and revenue by week the order
-    touches' (role, date, total) index alone."""
+    touches' index of attributed rows by week alone."""
     if db.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's plans (PostgreSQL hashes the GROUP BY)")
     plans = _plans(lambda: dashboard(Scope(START, END)))
@@ -167,4 +167,4 @@ def test_sqlite_reads_the_dashboards_indexes_not_its_rows(book):
     assert len(gateway) == 1, plans
     assert "SEARCH email_message USING INTEGER PRIMARY KEY" in gateway[0]
     revenue = [plan for sql, plan in plans if "FROM order_touch" in sql and "order_date" in sql]
-    assert revenue and "USING COVERING INDEX ix_order_touch_role_date_total" in revenue[0]
+    assert revenue and "USING COVERING INDEX ix_order_touch_attributed_week" in revenue[0]

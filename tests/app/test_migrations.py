@@ -78,6 +78,19 @@ def test_consent_ledger_migration_carries_states_to_addresses(tmp_path):
     }
 
 
+def _customer_one(conn) -> None:
+    """Customer 1, as the migrated schema of these tests takes it."""
+    from sqlalchemy import text
+
+    conn.execute(
+        text(
+            "INSERT INTO customer (id, public_id, name, account_type, account_priority,"
+            " custom_fields, lifetime_revenue, created_at, updated_at) VALUES"
+            " (1, 'cus_1', 'c', 'ACTIVE', 'HIGH', '{}', 0, '2026-01-01', '2026-01-01')"
+        )
+    )
+
+
 def test_order_touches_get_their_orders_date_and_total(tmp_path):
     """0046 copies each order touch's order date and total onto it (revenue reports read
     the touches alone)."""
@@ -91,13 +104,7 @@ def test_order_touches_get_their_orders_date_and_total(tmp_path):
     with app.app_context():
         upgrade(revision="0043")
         with db.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO customer (id, public_id, name, account_type, account_priority,"
-                    " custom_fields, lifetime_revenue, created_at, updated_at) VALUES"
-                    " (1, 'cus_1', 'c', 'ACTIVE', 'HIGH', '{}', 0, '2026-01-01', '2026-01-01')"
-                )
-            )
+            _customer_one(conn)
             for oid, day, total in ((1, "2026-11-02", "120.50"), (2, "2026-11-09", "80.00")):
                 conn.execute(
                     text(
@@ -186,13 +193,7 @@ def test_order_touches_written_before_0052_get_their_week_and_go_back(tmp_path):
     with app.app_context():
         upgrade(revision="0051")
         with db.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO customer (id, public_id, name, account_type, account_priority,"
-                    " custom_fields, lifetime_revenue, created_at, updated_at) VALUES"
-                    " (1, 'cus_1', 'c', 'ACTIVE', 'HIGH', '{}', 0, '2026-01-01', '2026-01-01')"
-                )
-            )
+            _customer_one(conn)
             # a Sunday, a Monday, a Saturday
             for oid, day in ((1, "2026-11-29"), (2, "2026-11-30"), (3, "2026-12-05")):
                 conn.execute(
